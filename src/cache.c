@@ -1,0 +1,304 @@
+/* The cache store: memcached entries of header + exact response body, and locks. */
+#include "autoconf.h"
+
+#include <libmemcached/memcached.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cache.h"
+#include "config.h"
+#include "log.h"
+
+#define CACHE_KEY_MAX 250	/* memcached's limit */
+
+struct cache {
+	memcached_st *mc;
+	char prefix[72];
+};
+
+static void
+put_u64(unsigned char *p, uint64_t v)
+{
+	int i;
+
+	for (i = 0; i < 8; i++)
+		p[i] = (unsigned char)(v >> (8 * i));
+}
+
+static uint64_t
+get_u64(const unsigned char *p)
+{
+	uint64_t v = 0;
+	int i;
+
+	for (i = 7; i >= 0; i--)
+		v = (v << 8) | p[i];
+	return v;
+}
+
+enum pc_result
+cache_entry_encode(const struct cache_entry *e, const char *body, size_t body_len,
+    char **out, size_t *out_len)
+{
+	unsigned char *v;
+
+	if (body_len > SIZE_MAX - CACHE_HDR_LEN)
+		return PC_TOOBIG;
+	if ((v = malloc(CACHE_HDR_LEN + body_len)) == NULL)
+		return PC_NOMEM;
+	memset(v, 0, CACHE_HDR_LEN);
+	v[0] = 'P';
+	v[1] = 'C';
+	v[2] = CACHE_FORMAT;
+	v[3] = e->flags;
+	v[4] = e->sync;
+	put_u64(v + 8, (uint64_t)e->updated_at_us);
+	put_u64(v + 16, (uint64_t)e->fresh_until_us);
+	put_u64(v + 24, e->tag);
+	if (body_len > 0)
+		memcpy(v + CACHE_HDR_LEN, body, body_len);
+	*out = (char *)v;
+	*out_len = CACHE_HDR_LEN + body_len;
+	return PC_OK;
+}
+
+enum pc_result
+cache_entry_decode(const char *raw, size_t len, struct cache_entry *e)
+{
+	const unsigned char *v = (const unsigned char *)raw;
+
+	if (raw == NULL || len < CACHE_HDR_LEN || v[0] != 'P' || v[1] != 'C' ||
+	    v[2] != CACHE_FORMAT)
+		return PC_INVALID;
+	e->flags = v[3];
+	e->sync = v[4];
+	e->updated_at_us = (int64_t)get_u64(v + 8);
+	e->fresh_until_us = (int64_t)get_u64(v + 16);
+	e->tag = get_u64(v + 24);
+	e->body = raw + CACHE_HDR_LEN;
+	e->body_len = len - CACHE_HDR_LEN;
+	e->raw = NULL;
+	e->cas = 0;
+	return PC_OK;
+}
+
+static uint64_t
+content_tag(const char *p, size_t len)
+{
+	const unsigned char *s = (const unsigned char *)p;
+	uint64_t h = 0xcbf29ce484222325ULL;
+
+	while (len-- > 0) {
+		h ^= *s++;
+		h *= 0x100000001b3ULL;
+	}
+	return h;
+}
+
+enum pc_result
+cache_entry_build(struct cache_entry *e, const char *body, size_t body_len)
+{
+	enum pc_result r;
+	size_t len;
+	char *raw;
+
+	e->tag = content_tag(body, body_len);
+	if ((r = cache_entry_encode(e, body, body_len, &raw, &len)) != PC_OK)
+		return r;
+	e->raw = raw;
+	e->body = raw + CACHE_HDR_LEN;
+	e->body_len = body_len;
+	return PC_OK;
+}
+
+void
+cache_entry_release(struct cache_entry *e)
+{
+	free(e->raw);
+	e->raw = NULL;
+	e->body = NULL;
+	e->body_len = 0;
+}
+
+/* Map libmemcached's return codes onto the project's vocabulary. */
+static enum pc_result
+cache_map(memcached_return_t rc)
+{
+	switch (rc) {
+	case MEMCACHED_SUCCESS:
+	case MEMCACHED_STORED:
+	case MEMCACHED_DELETED:
+	case MEMCACHED_END:
+		return PC_OK;
+	case MEMCACHED_NOTFOUND:
+		return PC_NOTFOUND;
+	case MEMCACHED_NOTSTORED:
+	case MEMCACHED_DATA_EXISTS:
+		return PC_CONFLICT;
+	case MEMCACHED_E2BIG:
+		return PC_TOOBIG;
+	default:
+		return PC_UNAVAILABLE;
+	}
+}
+
+static enum pc_result
+cache_result(struct cache *c, memcached_return_t rc, const char *op)
+{
+	enum pc_result r = cache_map(rc);
+
+	if (r == PC_UNAVAILABLE || r == PC_TOOBIG)
+		log_warn("cache_error", "op=%s error=\"%s\"", op,
+		    memcached_strerror(c->mc, rc));
+	return r;
+}
+
+static size_t
+cache_key(const struct cache *c, const char *kind, const char *ns, const char *id,
+    char key[CACHE_KEY_MAX + 1])
+{
+	int n = snprintf(key, CACHE_KEY_MAX + 1, "%s%s%s:%s", c->prefix, kind, ns, id);
+
+	return n > 0 && n <= CACHE_KEY_MAX ? (size_t)n : 0;
+}
+
+enum pc_result
+cache_open(const struct config *cfg, struct cache **out, char *err)
+{
+	memcached_server_list_st servers = NULL;
+	enum pc_result r = PC_INVALID;
+	struct cache *c;
+
+	*out = NULL;
+	if ((c = calloc(1, sizeof(*c))) == NULL)
+		return PC_NOMEM;
+	(void)snprintf(c->prefix, sizeof(c->prefix), "%s", cfg->cache_prefix);
+	if ((c->mc = memcached_create(NULL)) == NULL) {
+		r = PC_NOMEM;
+		goto out;
+	}
+	servers = memcached_servers_parse(cfg->cache_servers);
+	if (servers == NULL ||
+	    memcached_server_push(c->mc, servers) != MEMCACHED_SUCCESS) {
+		pc_err(err, "[cache] servers: cannot parse \"%s\"", cfg->cache_servers);
+		goto out;
+	}
+	(void)memcached_behavior_set(c->mc, MEMCACHED_BEHAVIOR_DISTRIBUTION,
+	    MEMCACHED_DISTRIBUTION_CONSISTENT_KETAMA);
+	(void)memcached_behavior_set(c->mc, MEMCACHED_BEHAVIOR_TCP_NODELAY, 1);
+	(void)memcached_behavior_set(c->mc, MEMCACHED_BEHAVIOR_CONNECT_TIMEOUT,
+	    (uint64_t)cfg->cache_timeout_ms);
+	(void)memcached_behavior_set(c->mc, MEMCACHED_BEHAVIOR_POLL_TIMEOUT,
+	    (uint64_t)cfg->cache_timeout_ms);
+	/* A dead server is retried after a second, not on every request. */
+	(void)memcached_behavior_set(c->mc, MEMCACHED_BEHAVIOR_RETRY_TIMEOUT, 1);
+	(void)memcached_behavior_set(c->mc, MEMCACHED_BEHAVIOR_SUPPORT_CAS, 1);
+	*out = c;
+	c = NULL;
+	r = PC_OK;
+out:
+	if (servers != NULL)
+		memcached_server_list_free(servers);
+	cache_close(c);
+	return r;
+}
+
+void
+cache_close(struct cache *c)
+{
+	if (c == NULL)
+		return;
+	if (c->mc != NULL)
+		memcached_free(c->mc);
+	free(c);
+}
+
+enum pc_result
+cache_get(struct cache *c, const char *ns, const char *id, struct cache_entry *e)
+{
+	char key[CACHE_KEY_MAX + 1];
+	memcached_return_t rc;
+	uint32_t flags;
+	size_t klen, vlen;
+	char *v;
+
+	memset(e, 0, sizeof(*e));
+	if ((klen = cache_key(c, "", ns, id, key)) == 0)
+		return PC_INVALID;
+	v = memcached_get(c->mc, key, klen, &vlen, &flags, &rc);
+	if (v == NULL) {
+		if (rc == MEMCACHED_SUCCESS)
+			return PC_NOTFOUND;
+		return cache_result(c, rc, "get");
+	}
+	if (cache_entry_decode(v, vlen, e) != PC_OK) {
+		log_warn("cache_bad_entry", "key=%s len=%zu", key, vlen);
+		free(v);
+		return PC_NOTFOUND;
+	}
+	e->raw = v;
+	return PC_OK;
+}
+
+enum pc_result
+cache_put(struct cache *c, const char *ns, const char *id,
+    const struct cache_entry *e, long expire_s)
+{
+	char key[CACHE_KEY_MAX + 1];
+	size_t klen;
+
+	if (e->raw == NULL || (klen = cache_key(c, "", ns, id, key)) == 0)
+		return PC_INVALID;
+	return cache_result(c, memcached_set(c->mc, key, klen, e->raw,
+	    CACHE_HDR_LEN + e->body_len, (time_t)expire_s, 0), "set");
+}
+
+enum pc_result
+cache_touch(struct cache *c, const char *ns, const char *id, long expire_s)
+{
+	char key[CACHE_KEY_MAX + 1];
+	size_t klen;
+
+	if ((klen = cache_key(c, "", ns, id, key)) == 0)
+		return PC_INVALID;
+	return cache_result(c, memcached_touch(c->mc, key, klen, (time_t)expire_s),
+	    "touch");
+}
+
+enum pc_result
+cache_lock(struct cache *c, const char *ns, const char *id, long ttl_s)
+{
+	char key[CACHE_KEY_MAX + 1];
+	size_t klen;
+
+	if ((klen = cache_key(c, "lock:", ns, id, key)) == 0)
+		return PC_INVALID;
+	return cache_result(c, memcached_add(c->mc, key, klen, "1", 1,
+	    (time_t)ttl_s, 0), "add");
+}
+
+void
+cache_unlock(struct cache *c, const char *ns, const char *id)
+{
+	char key[CACHE_KEY_MAX + 1];
+	size_t klen;
+
+	if ((klen = cache_key(c, "lock:", ns, id, key)) == 0)
+		return;
+	(void)cache_result(c, memcached_delete(c->mc, key, klen, 0), "delete");
+}
+
+enum pc_result
+cache_ping(struct cache *c)
+{
+	char key[CACHE_KEY_MAX + 1];
+	memcached_return_t rc;
+	size_t klen;
+
+	if ((klen = cache_key(c, "", "healthz", "probe", key)) == 0)
+		return PC_INVALID;
+	rc = memcached_exist(c->mc, key, klen);
+	return rc == MEMCACHED_NOTFOUND || rc == MEMCACHED_SUCCESS ? PC_OK :
+	    cache_result(c, rc, "exist");
+}

@@ -1,0 +1,103 @@
+/* The cache store: memcached entries of header + exact response body, and locks. */
+#ifndef PC_CACHE_H
+#define PC_CACHE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "result.h"
+
+struct config;
+struct cache;
+
+/*
+ * An entry's value is CACHE_HDR_LEN bytes of fixed little-endian header and
+ * then the response body, byte for byte, so a hit is answered without JSON
+ * work:
+ *
+ *   0  'P' 'C'           magic
+ *   2  u8  version       CACHE_FORMAT
+ *   3  u8  flags         CACHE_F_*
+ *   4  u8  sync          enum profile_sync
+ *   5  3 bytes reserved (zero)
+ *   8  i64 updated_at    µs since the epoch (-1 for a not-found entry)
+ *  16  i64 fresh_until   µs since the epoch; after it the entry is stale
+ *  24  u64 tag           the ETag's value
+ */
+#define CACHE_HDR_LEN 32
+#define CACHE_FORMAT 1
+
+#define CACHE_F_NOTFOUND 0x01	/* a cached 404: body is the error document */
+#define CACHE_F_PRIVATE 0x02	/* only the owner may see the body */
+
+struct cache_entry {
+	uint8_t flags;
+	uint8_t sync;
+	int64_t updated_at_us;
+	int64_t fresh_until_us;
+	uint64_t tag;
+	const char *body;	/* points into raw */
+	size_t body_len;
+	char *raw;		/* the whole value, owned (see cache_entry_release) */
+	uint64_t cas;
+};
+
+/*
+ * Encode e's header fields followed by body into a new value; *out is
+ * malloc()ed and owned by the caller.
+ */
+enum pc_result cache_entry_encode(const struct cache_entry *e, const char *body,
+    size_t body_len, char **out, size_t *out_len);
+
+/*
+ * Decode a value. e->body points into raw, which stays owned by the caller
+ * (e->raw is left NULL). PC_INVALID for a short value, a wrong magic or an
+ * unknown format version.
+ */
+enum pc_result cache_entry_decode(const char *raw, size_t len, struct cache_entry *e);
+
+/*
+ * Encode e's header fields with body into a new value that e then owns:
+ * e->raw is the whole value, e->body points into it. e->tag is set to a
+ * hash of the body (FNV-1a 64), the ETag of the entry.
+ */
+enum pc_result cache_entry_build(struct cache_entry *e, const char *body,
+    size_t body_len);
+
+/* Free the value an entry owns (after cache_get or cache_entry_build). */
+void cache_entry_release(struct cache_entry *e);
+
+/*
+ * Connect lazily to the servers of cfg (consistent hashing across them).
+ * PC_INVALID with err when the server list does not parse.
+ */
+enum pc_result cache_open(const struct config *cfg, struct cache **out, char *err);
+void cache_close(struct cache *c);
+
+/*
+ * Fetch the entry for (ns, id). PC_OK: e is filled and owns the value.
+ * PC_NOTFOUND: no entry, or one in an unknown format. PC_UNAVAILABLE: no
+ * server answered in time.
+ */
+enum pc_result cache_get(struct cache *c, const char *ns, const char *id,
+    struct cache_entry *e);
+
+/* Store a built entry (e->raw) that expires after expire_s seconds. */
+enum pc_result cache_put(struct cache *c, const char *ns, const char *id,
+    const struct cache_entry *e, long expire_s);
+
+/* Push an entry's expiry out to expire_s seconds from now. */
+enum pc_result cache_touch(struct cache *c, const char *ns, const char *id,
+    long expire_s);
+
+/*
+ * Try to take the lock for (ns, id) with memcached add, held for at most
+ * ttl_s seconds. PC_OK: this process holds it. PC_CONFLICT: another does.
+ */
+enum pc_result cache_lock(struct cache *c, const char *ns, const char *id, long ttl_s);
+void cache_unlock(struct cache *c, const char *ns, const char *id);
+
+/* One round trip to see whether memcached answers. */
+enum pc_result cache_ping(struct cache *c);
+
+#endif

@@ -1,0 +1,327 @@
+/* The INI configuration: defaults, parsing with range checks, secrets. */
+#include "autoconf.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <ini.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "log.h"
+
+#define SECRET_MAX 4096
+
+enum opt_type { OPT_STR, OPT_LONG, OPT_LOGLEVEL };
+
+struct opt {
+	const char *section;
+	const char *name;
+	enum opt_type type;
+	size_t offset;
+	long min, max;
+	int required;
+};
+
+#define O(f) offsetof(struct config, f)
+
+/* Every key the file may hold; anything else is an error. */
+static const struct opt opts[] = {
+	{ "origin", "url", OPT_STR, O(origin_url), 0, 0, 1 },
+	{ "origin", "service_key_file", OPT_STR, O(service_key_file), 0, 0, 1 },
+	{ "origin", "connect_timeout_ms", OPT_LONG, O(origin_connect_timeout_ms), 1, 60000, 0 },
+	{ "origin", "timeout_ms", OPT_LONG, O(origin_timeout_ms), 1, 600000, 0 },
+	{ "origin", "retry_after", OPT_LONG, O(origin_retry_after), 1, 3600, 0 },
+	{ "cache", "servers", OPT_STR, O(cache_servers), 0, 0, 0 },
+	{ "cache", "prefix", OPT_STR, O(cache_prefix), 0, 0, 0 },
+	{ "cache", "fresh_ttl", OPT_LONG, O(cache_fresh_ttl), 1, 30 * 86400, 0 },
+	{ "cache", "stale_ttl", OPT_LONG, O(cache_stale_ttl), 0, 30 * 86400, 0 },
+	{ "cache", "negative_ttl", OPT_LONG, O(cache_negative_ttl), 0, 86400, 0 },
+	{ "cache", "stale_if_error", OPT_LONG, O(cache_stale_if_error), 0, 30 * 86400, 0 },
+	{ "cache", "lock_ttl", OPT_LONG, O(cache_lock_ttl), 1, 600, 0 },
+	{ "cache", "lock_wait_ms", OPT_LONG, O(cache_lock_wait_ms), 0, 60000, 0 },
+	{ "cache", "timeout_ms", OPT_LONG, O(cache_timeout_ms), 1, 60000, 0 },
+	{ "journal", "path", OPT_STR, O(journal_path), 0, 0, 0 },
+	{ "log", "level", OPT_LOGLEVEL, O(log_level), 0, 0, 0 },
+};
+#define NOPTS (sizeof(opts) / sizeof(opts[0]))
+
+struct parse_state {
+	struct config *cfg;
+	const char *path;
+	char *err;
+	unsigned char seen[NOPTS];
+	int failed;
+};
+
+static void
+config_defaults(struct config *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->origin_connect_timeout_ms = 1000;
+	cfg->origin_timeout_ms = 3000;
+	cfg->origin_retry_after = 5;
+	cfg->cache_fresh_ttl = 600;
+	cfg->cache_stale_ttl = 60;
+	cfg->cache_negative_ttl = 30;
+	cfg->cache_stale_if_error = 3600;
+	cfg->cache_lock_ttl = 10;
+	cfg->cache_lock_wait_ms = 1000;
+	cfg->cache_timeout_ms = 200;
+	cfg->log_level = LOG_LVL_INFO;
+}
+
+/* Fill in the string defaults that were not set by the file. */
+static enum pc_result
+config_string_defaults(struct config *cfg)
+{
+	if (cfg->cache_servers == NULL &&
+	    (cfg->cache_servers = strdup("127.0.0.1:11211")) == NULL)
+		return PC_NOMEM;
+	if (cfg->cache_prefix == NULL && (cfg->cache_prefix = strdup("pc1:")) == NULL)
+		return PC_NOMEM;
+	if (cfg->journal_path == NULL &&
+	    (cfg->journal_path = strdup("/var/lib/profilecache/journal.db")) == NULL)
+		return PC_NOMEM;
+	return PC_OK;
+}
+
+/* strtol with the whole string consumed and a range check. */
+static int
+parse_long(const char *s, long min, long max, long *out)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno != 0 || end == s || *end != '\0' || v < min || v > max)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+static int
+config_handler(void *user, const char *section, const char *name,
+    const char *value)
+{
+	struct parse_state *st = user;
+	const struct opt *o = NULL;
+	char *field;
+	size_t i;
+	int lvl;
+
+	for (i = 0; i < NOPTS; i++) {
+		if (strcmp(opts[i].section, section) == 0 &&
+		    strcmp(opts[i].name, name) == 0) {
+			o = &opts[i];
+			break;
+		}
+	}
+	if (o == NULL) {
+		pc_err(st->err, "%s: unknown key [%s] %s", st->path, section, name);
+		goto fail;
+	}
+	if (st->seen[i]++) {
+		pc_err(st->err, "%s: [%s] %s is set twice", st->path, section, name);
+		goto fail;
+	}
+	field = (char *)st->cfg + o->offset;
+	switch (o->type) {
+	case OPT_STR:
+		if (*value == '\0') {
+			pc_err(st->err, "%s: [%s] %s is empty", st->path,
+			    section, name);
+			goto fail;
+		}
+		if ((*(char **)field = strdup(value)) == NULL) {
+			pc_err(st->err, "out of memory");
+			goto fail;
+		}
+		break;
+	case OPT_LONG:
+		if (parse_long(value, o->min, o->max, (long *)field) != 0) {
+			pc_err(st->err,
+			    "%s: [%s] %s must be a whole number from %ld to %ld",
+			    st->path, section, name, o->min, o->max);
+			goto fail;
+		}
+		break;
+	case OPT_LOGLEVEL:
+		if ((lvl = log_level_parse(value)) < 0) {
+			pc_err(st->err,
+			    "%s: [%s] %s must be error, warn, info or debug",
+			    st->path, section, name);
+			goto fail;
+		}
+		*(int *)field = lvl;
+		break;
+	}
+	return 1;
+fail:
+	st->failed = 1;
+	return 0;
+}
+
+/* Check what single keys cannot: required keys and values' shapes. */
+static enum pc_result
+config_validate(struct parse_state *st)
+{
+	struct config *cfg = st->cfg;
+	size_t i, n;
+
+	for (i = 0; i < NOPTS; i++) {
+		if (opts[i].required && !st->seen[i]) {
+			pc_err(st->err, "%s: [%s] %s is required", st->path,
+			    opts[i].section, opts[i].name);
+			return PC_INVALID;
+		}
+	}
+	if (strncmp(cfg->origin_url, "http://", 7) != 0 &&
+	    strncmp(cfg->origin_url, "https://", 8) != 0) {
+		pc_err(st->err, "%s: [origin] url must start with http:// or https://",
+		    st->path);
+		return PC_INVALID;
+	}
+	n = strlen(cfg->origin_url);
+	while (n > 0 && cfg->origin_url[n - 1] == '/')
+		cfg->origin_url[--n] = '\0';
+	/* memcached keys are at most 250 bytes: leave room for the rest. */
+	if (strlen(cfg->cache_prefix) > 64) {
+		pc_err(st->err, "%s: [cache] prefix is longer than 64 bytes", st->path);
+		return PC_INVALID;
+	}
+	for (i = 0; cfg->cache_prefix[i] != '\0'; i++) {
+		unsigned char c = (unsigned char)cfg->cache_prefix[i];
+
+		if (c <= ' ' || c == 0x7f) {
+			pc_err(st->err,
+			    "%s: [cache] prefix may not hold spaces or control characters",
+			    st->path);
+			return PC_INVALID;
+		}
+	}
+	return PC_OK;
+}
+
+enum pc_result
+config_load(const char *path, struct config *cfg, char *err)
+{
+	struct parse_state st;
+	enum pc_result r = PC_INVALID;
+	int rc;
+
+	config_defaults(cfg);
+	memset(&st, 0, sizeof(st));
+	st.cfg = cfg;
+	st.path = path;
+	st.err = err;
+
+	rc = ini_parse(path, config_handler, &st);
+	if (rc == -1) {
+		pc_err(err, "%s: cannot open: %s", path, strerror(errno));
+		goto out;
+	}
+	if (rc == -2) {
+		pc_err(err, "%s: out of memory", path);
+		r = PC_NOMEM;
+		goto out;
+	}
+	if (st.failed)
+		goto out;
+	if (rc > 0) {
+		pc_err(err, "%s:%d: syntax error", path, rc);
+		goto out;
+	}
+	if ((r = config_string_defaults(cfg)) != PC_OK) {
+		pc_err(err, "out of memory");
+		goto out;
+	}
+	if ((r = config_validate(&st)) != PC_OK)
+		goto out;
+	r = config_read_secret(cfg->service_key_file, &cfg->service_key, err);
+out:
+	if (r != PC_OK)
+		config_free(cfg);
+	return r;
+}
+
+void
+config_free(struct config *cfg)
+{
+	size_t i;
+
+	for (i = 0; i < NOPTS; i++)
+		if (opts[i].type == OPT_STR)
+			free(*(char **)((char *)cfg + opts[i].offset));
+	if (cfg->service_key != NULL) {
+		explicit_bzero(cfg->service_key, strlen(cfg->service_key));
+		free(cfg->service_key);
+	}
+	config_defaults(cfg);
+}
+
+enum pc_result
+config_read_secret(const char *path, char **out, char *err)
+{
+	enum pc_result r = PC_INVALID;
+	char buf[SECRET_MAX + 1];
+	struct stat st;
+	ssize_t n;
+	size_t len = 0;
+	int fd;
+
+	*out = NULL;
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) == -1) {
+		pc_err(err, "secret file %s: cannot open: %s", path, strerror(errno));
+		return PC_INVALID;
+	}
+	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode)) {
+		pc_err(err, "secret file %s: not a regular file", path);
+		goto out;
+	}
+	if (st.st_mode & S_IROTH) {
+		pc_err(err, "secret file %s is world-readable: chmod o-r it", path);
+		goto out;
+	}
+	while (len < sizeof(buf)) {
+		n = read(fd, buf + len, sizeof(buf) - len);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1) {
+			pc_err(err, "secret file %s: %s", path, strerror(errno));
+			goto out;
+		}
+		if (n == 0)
+			break;
+		len += (size_t)n;
+	}
+	if (len > SECRET_MAX) {
+		pc_err(err, "secret file %s is larger than %d bytes", path, SECRET_MAX);
+		goto out;
+	}
+	while (len > 0 && (buf[len - 1] == '\n' || buf[len - 1] == '\r' ||
+	    buf[len - 1] == ' ' || buf[len - 1] == '\t'))
+		len--;
+	if (len == 0) {
+		pc_err(err, "secret file %s is empty", path);
+		goto out;
+	}
+	if (memchr(buf, '\0', len) != NULL || memchr(buf, '\n', len) != NULL) {
+		pc_err(err, "secret file %s must hold one line", path);
+		goto out;
+	}
+	if ((*out = strndup(buf, len)) == NULL) {
+		r = PC_NOMEM;
+		pc_err(err, "out of memory");
+		goto out;
+	}
+	r = PC_OK;
+out:
+	explicit_bzero(buf, sizeof(buf));
+	(void)close(fd);
+	return r;
+}

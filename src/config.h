@@ -1,0 +1,52 @@
+/* The INI configuration: defaults, parsing with range checks, secrets. */
+#ifndef PC_CONFIG_H
+#define PC_CONFIG_H
+
+#include "result.h"
+
+struct config {
+	/* [origin] */
+	char *origin_url;		/* no trailing slash */
+	char *service_key_file;
+	char *service_key;		/* the file's contents; never logged */
+	long origin_connect_timeout_ms;
+	long origin_timeout_ms;
+	long origin_retry_after;	/* seconds, for 503 Retry-After */
+
+	/* [cache] */
+	char *cache_servers;
+	char *cache_prefix;
+	long cache_fresh_ttl;
+	long cache_stale_ttl;
+	long cache_negative_ttl;
+	long cache_stale_if_error;
+	long cache_lock_ttl;
+	long cache_lock_wait_ms;
+	long cache_timeout_ms;
+
+	/* [journal] */
+	char *journal_path;
+
+	/* [log] */
+	int log_level;
+};
+
+/* The environment variable naming the config file when --config is absent. */
+#define CONFIG_ENV "PROFILECACHE_CONFIG"
+
+/*
+ * Fill cfg with defaults, then read the INI file at path over them and read
+ * the secret files it names. On failure returns PC_INVALID (or PC_NOMEM) with
+ * a message in err naming the file, line and key, and leaves nothing
+ * allocated. The caller owns cfg's strings: release them with config_free().
+ */
+enum pc_result config_load(const char *path, struct config *cfg, char *err);
+void config_free(struct config *cfg);
+
+/*
+ * Read a secret from a regular file that is not world-readable, trimming
+ * trailing white space. *out is malloc()ed and owned by the caller.
+ */
+enum pc_result config_read_secret(const char *path, char **out, char *err);
+
+#endif

@@ -1,0 +1,198 @@
+/* HTTP requests and responses as the routes see them. */
+#include "autoconf.h"
+
+#include <jansson.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "http.h"
+
+void
+http_response_init(struct http_response *resp)
+{
+	resp->status = 500;
+	resp->headers[0] = '\0';
+	resp->headers_len = 0;
+	resp->headers_full = false;
+	resp->content_type = NULL;
+	resp->body = NULL;
+	resp->body_len = 0;
+	resp->owned = NULL;
+	resp->after = NULL;
+	resp->after_arg[0] = '\0';
+}
+
+void
+http_response_free(struct http_response *resp)
+{
+	free(resp->owned);
+	http_response_init(resp);
+}
+
+void
+http_header_add(struct http_response *resp, const char *name, const char *fmt, ...)
+{
+	size_t room = sizeof(resp->headers) - resp->headers_len;
+	char *p = resp->headers + resp->headers_len;
+	va_list ap;
+	int n, m;
+
+	n = snprintf(p, room, "%s: ", name);
+	if (n < 0 || (size_t)n >= room)
+		goto full;
+	va_start(ap, fmt);
+	m = vsnprintf(p + n, room - (size_t)n, fmt, ap);
+	va_end(ap);
+	if (m < 0 || (size_t)(n + m + 2) >= room)
+		goto full;
+	memcpy(p + n + m, "\r\n", 3);
+	resp->headers_len += (size_t)(n + m + 2);
+	return;
+full:
+	resp->headers[resp->headers_len] = '\0';
+	resp->headers_full = true;
+}
+
+void
+http_body(struct http_response *resp, int status, const char *content_type,
+    const char *body, size_t len, void *owned)
+{
+	free(resp->owned);
+	resp->status = status;
+	resp->content_type = content_type;
+	resp->body = body;
+	resp->body_len = len;
+	resp->owned = owned;
+}
+
+void
+http_error(struct http_response *resp, int status, const char *code,
+    const char *message)
+{
+	json_t *doc;
+	char *s = NULL;
+
+	doc = json_pack("{s:{s:s,s:s}}", "error", "code", code, "message", message);
+	if (doc != NULL)
+		s = json_dumps(doc, JSON_COMPACT);
+	json_decref(doc);
+	if (s == NULL) {
+		static const char oom[] =
+		    "{\"error\":{\"code\":\"internal\",\"message\":\"out of memory\"}}";
+
+		http_body(resp, 500, "application/json", oom, sizeof(oom) - 1, NULL);
+		return;
+	}
+	http_body(resp, status, "application/json", s, strlen(s), s);
+}
+
+void
+http_after(struct http_response *resp, http_after_fn fn, const char *arg)
+{
+	resp->after = fn;
+	(void)snprintf(resp->after_arg, sizeof(resp->after_arg), "%s", arg);
+}
+
+const char *
+http_status_text(int status)
+{
+	switch (status) {
+	case 200: return "OK";
+	case 201: return "Created";
+	case 202: return "Accepted";
+	case 204: return "No Content";
+	case 304: return "Not Modified";
+	case 400: return "Bad Request";
+	case 401: return "Unauthorized";
+	case 403: return "Forbidden";
+	case 404: return "Not Found";
+	case 405: return "Method Not Allowed";
+	case 409: return "Conflict";
+	case 411: return "Length Required";
+	case 412: return "Precondition Failed";
+	case 413: return "Content Too Large";
+	case 414: return "URI Too Long";
+	case 415: return "Unsupported Media Type";
+	case 422: return "Unprocessable Content";
+	case 429: return "Too Many Requests";
+	case 500: return "Internal Server Error";
+	case 502: return "Bad Gateway";
+	case 503: return "Service Unavailable";
+	case 504: return "Gateway Timeout";
+	}
+	return "Unknown";
+}
+
+const char *
+http_request_header(const struct http_request *req, const char *cgi_name)
+{
+	return req->getenv != NULL ? req->getenv(req->env_ctx, cgi_name) : NULL;
+}
+
+static enum pc_result
+copy_path(const char *p, size_t len, char *out, size_t outlen)
+{
+	if (len == 0 || p[0] != '/')
+		return PC_INVALID;
+	if (len >= outlen)
+		return PC_TOOBIG;
+	memcpy(out, p, len);
+	out[len] = '\0';
+	return PC_OK;
+}
+
+enum pc_result
+http_request_path(const char *request_uri, const char *script_name,
+    const char *path_info, char *out, size_t outlen)
+{
+	size_t len, slen;
+
+	if (request_uri != NULL && request_uri[0] == '/') {
+		len = strcspn(request_uri, "?#");
+		slen = script_name != NULL ? strlen(script_name) : 0;
+		/* Under a script: /cgi-bin/profilecache.fcgi/v1/... */
+		if (slen > 0 && slen < len &&
+		    strncmp(request_uri, script_name, slen) == 0 &&
+		    request_uri[slen] == '/')
+			return copy_path(request_uri + slen, len - slen, out, outlen);
+		if (slen == 0 || path_info == NULL || path_info[0] == '\0' ||
+		    strncmp(request_uri, script_name, slen) != 0)
+			return copy_path(request_uri, len, out, outlen);
+	}
+	if (path_info != NULL && path_info[0] != '\0')
+		return copy_path(path_info, strlen(path_info), out, outlen);
+	return PC_INVALID;
+}
+
+void
+http_etag_format(uint64_t tag, char out[HTTP_ETAG_LEN])
+{
+	(void)snprintf(out, HTTP_ETAG_LEN, "\"%016llx\"", (unsigned long long)tag);
+}
+
+bool
+http_etag_match(const char *inm, const char *etag)
+{
+	size_t elen = strlen(etag), n;
+	const char *p = inm;
+
+	if (inm == NULL)
+		return false;
+	while (*p != '\0') {
+		while (*p == ' ' || *p == '\t' || *p == ',')
+			p++;
+		if (*p == '\0')
+			break;
+		if (*p == '*')
+			return true;
+		if (strncmp(p, "W/", 2) == 0)
+			p += 2;
+		n = strcspn(p, ", \t");
+		if (n == elen && memcmp(p, etag, n) == 0)
+			return true;
+		p += n;
+	}
+	return false;
+}

@@ -1,0 +1,97 @@
+/* HTTP requests and responses as the routes see them, independent of FastCGI. */
+#ifndef PC_HTTP_H
+#define PC_HTTP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "result.h"
+
+#define HTTP_PATH_MAX 1024	/* longer request paths are answered 414 */
+#define HTTP_HEADERS_MAX 1024	/* extra response header bytes */
+#define HTTP_PARAMS_MAX 2
+#define HTTP_ETAG_LEN 19	/* "0123456789abcdef" with quotes, plus NUL */
+
+struct app;
+
+struct http_request {
+	const char *method;
+	char path[HTTP_PATH_MAX];	/* the route path, e.g. /v1/profiles/{id} */
+	const char *query;		/* after '?', may be NULL */
+	const char *param[HTTP_PARAMS_MAX];	/* captured by the route table */
+	size_t param_len[HTTP_PARAMS_MAX];
+	bool head;			/* HEAD: answer as GET, send no body */
+	/* Request headers and CGI variables by their CGI name (HTTP_IF_NONE_MATCH). */
+	const char *(*getenv)(void *ctx, const char *name);
+	void *env_ctx;
+};
+
+/* Work a route asks to run after the response has been sent. */
+typedef void (*http_after_fn)(struct app *app, const char *arg);
+
+struct http_response {
+	int status;
+	char headers[HTTP_HEADERS_MAX];	/* "Name: value\r\n" lines */
+	size_t headers_len;
+	bool headers_full;		/* a header did not fit: answer 500 */
+	const char *content_type;	/* NULL: no body */
+	const char *body;
+	size_t body_len;
+	void *owned;			/* freed by http_response_free() */
+	http_after_fn after;
+	char after_arg[64];
+};
+
+void http_response_init(struct http_response *resp);
+/* Free what the response owns and reset it for the next request. */
+void http_response_free(struct http_response *resp);
+
+/* Append a response header; on overflow sets headers_full. */
+void http_header_add(struct http_response *resp, const char *name,
+    const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/*
+ * Point the response at a body. owned (may be NULL) is a malloc()ed block the
+ * response frees when done; body may point inside it.
+ */
+void http_body(struct http_response *resp, int status, const char *content_type,
+    const char *body, size_t len, void *owned);
+
+/*
+ * Answer with the standard JSON error document
+ * {"error":{"code":code,"message":message}}. code is snake_case.
+ */
+void http_error(struct http_response *resp, int status, const char *code,
+    const char *message);
+
+/* Request a function to run once the response is on its way. */
+void http_after(struct http_response *resp, http_after_fn fn, const char *arg);
+
+const char *http_status_text(int status);
+
+/* The value of a request header by CGI name, or NULL. */
+const char *http_request_header(const struct http_request *req, const char *cgi_name);
+
+/*
+ * Work out the application path from the CGI variables so the app answers
+ * the same when mounted at the root (FastCGI with fix-root-scriptname) or
+ * under a script (/cgi-bin/profilecache.fcgi/v1/...). REQUEST_URI is
+ * preferred (it is not decoded, so %2F stays a literal); SCRIPT_NAME is
+ * stripped from its front when it is there; PATH_INFO is the fallback.
+ * The query string is dropped. PC_TOOBIG when longer than outlen - 1,
+ * PC_INVALID when no path can be found.
+ */
+enum pc_result http_request_path(const char *request_uri, const char *script_name,
+    const char *path_info, char *out, size_t outlen);
+
+/* Format a strong ETag for a 64-bit tag into out. */
+void http_etag_format(uint64_t tag, char out[HTTP_ETAG_LEN]);
+
+/*
+ * True when an If-None-Match header value matches etag (weak comparison, as
+ * RFC 9110 asks for If-None-Match): "*", or any listed tag with or without W/.
+ */
+bool http_etag_match(const char *if_none_match, const char *etag);
+
+#endif

@@ -1,0 +1,215 @@
+/* profilecache.fcgi: the responder, as a FastCGI server or a plain CGI program. */
+#include "autoconf.h"
+
+#include <fcgiapp.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "app.h"
+#include "http.h"
+#include "log.h"
+#include "route.h"
+
+#define EXIT_CONFIG 78	/* EX_CONFIG: the configuration is wrong */
+
+/* Where a response goes: a FastCGI stream or stdout. */
+struct out {
+	FCGX_Stream *fcgi;
+};
+
+static const char *
+env_fcgi(void *ctx, const char *name)
+{
+	return FCGX_GetParam(name, ctx);
+}
+
+static const char *
+env_cgi(void *ctx, const char *name)
+{
+	(void)ctx;
+	return getenv(name);
+}
+
+static void
+out_write(struct out *o, const char *p, size_t n)
+{
+	size_t done = 0;
+	ssize_t w;
+
+	if (n == 0)
+		return;
+	if (o->fcgi != NULL) {
+		(void)FCGX_PutStr(p, (int)n, o->fcgi);
+		return;
+	}
+	while (done < n) {
+		w = write(STDOUT_FILENO, p + done, n - done);
+		if (w <= 0)
+			return;	/* the client is gone; nothing to do */
+		done += (size_t)w;
+	}
+}
+
+/* Send status line, headers and body as CGI/FastCGI expects them. */
+static void
+send_response(struct out *o, const struct http_request *req,
+    struct http_response *resp)
+{
+	char head[HTTP_HEADERS_MAX + 512];
+	int n;
+
+	if (resp->headers_full) {
+		log_error("response_headers_overflow", "status=%d", resp->status);
+		http_response_free(resp);
+		http_error(resp, 500, "internal", "response headers too large");
+	}
+	n = snprintf(head, sizeof(head),
+	    "Status: %d %s\r\nX-Content-Type-Options: nosniff\r\n%s",
+	    resp->status, http_status_text(resp->status), resp->headers);
+	if (resp->content_type != NULL && n > 0 && (size_t)n < sizeof(head))
+		n += snprintf(head + n, sizeof(head) - (size_t)n,
+		    "Content-Type: %s; charset=utf-8\r\nContent-Length: %zu\r\n",
+		    resp->content_type, resp->body_len);
+	if (n < 0 || (size_t)n + 2 >= sizeof(head))
+		return;
+	memcpy(head + n, "\r\n", 2);
+	out_write(o, head, (size_t)n + 2);
+	if (resp->content_type != NULL && !req->head)
+		out_write(o, resp->body, resp->body_len);
+}
+
+/* Build the request from the CGI variables and route it. */
+static void
+handle(struct app *app, struct http_request *req, struct http_response *resp)
+{
+	enum pc_result r;
+
+	req->method = req->getenv(req->env_ctx, "REQUEST_METHOD");
+	req->query = req->getenv(req->env_ctx, "QUERY_STRING");
+	if (req->method == NULL) {
+		http_error(resp, 400, "bad_request", "no request method");
+		return;
+	}
+	r = http_request_path(req->getenv(req->env_ctx, "REQUEST_URI"),
+	    req->getenv(req->env_ctx, "SCRIPT_NAME"),
+	    req->getenv(req->env_ctx, "PATH_INFO"), req->path, sizeof(req->path));
+	if (r == PC_TOOBIG) {
+		http_error(resp, 414, "uri_too_long", "request path too long");
+		return;
+	}
+	if (r != PC_OK) {
+		http_error(resp, 404, "not_found", "no such resource");
+		return;
+	}
+	route_dispatch(app, req, resp);
+}
+
+static void
+run_after(struct app *app, struct http_response *resp)
+{
+	if (resp->after != NULL)
+		resp->after(app, resp->after_arg);
+}
+
+static int
+serve_fcgi(struct app *app)
+{
+	struct http_response resp;
+	struct http_request req;
+	FCGX_Request fr;
+	struct out o;
+
+	if (FCGX_Init() != 0 || FCGX_InitRequest(&fr, 0, 0) != 0) {
+		log_error("fcgi_init_failed", "%s", "");
+		return 1;
+	}
+	http_response_init(&resp);
+	while (FCGX_Accept_r(&fr) >= 0) {
+		memset(&req, 0, sizeof(req));
+		req.getenv = env_fcgi;
+		req.env_ctx = fr.envp;
+		o.fcgi = fr.out;
+		handle(app, &req, &resp);
+		send_response(&o, &req, &resp);
+		/* The client has its answer before any refresh work starts. */
+		FCGX_Finish_r(&fr);
+		run_after(app, &resp);
+		http_response_free(&resp);
+	}
+	return 0;
+}
+
+static int
+serve_cgi(struct app *app)
+{
+	struct http_response resp;
+	struct http_request req;
+	struct out o = { .fcgi = NULL };
+
+	memset(&req, 0, sizeof(req));
+	req.getenv = env_cgi;
+	http_response_init(&resp);
+	handle(app, &req, &resp);
+	send_response(&o, &req, &resp);
+	/* Closing stdout ends the response for the web server. */
+	(void)close(STDOUT_FILENO);
+	run_after(app, &resp);
+	http_response_free(&resp);
+	return 0;
+}
+
+static void
+usage(FILE *f)
+{
+	fprintf(f, "usage: profilecache.fcgi [--config FILE]\n"
+	    "Runs as a FastCGI responder when started by a FastCGI server, or\n"
+	    "answers one request as a CGI program otherwise. Without --config the\n"
+	    "configuration file is $" CONFIG_ENV ".\n");
+}
+
+int
+main(int argc, char **argv)
+{
+	const char *path = getenv(CONFIG_ENV);
+	char err[PC_ERRLEN] = "";
+	struct config cfg;
+	struct app app;
+	int i, rc;
+
+	log_set_ident("profilecache.fcgi");
+	for (i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--config") == 0 && i + 1 < argc) {
+			path = argv[++i];
+		} else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+			usage(stdout);
+			return 0;
+		} else if (strcmp(argv[i], "--version") == 0) {
+			printf("profilecache.fcgi %s\n", PACKAGE_VERSION);
+			return 0;
+		} else {
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (path == NULL || *path == '\0') {
+		log_error("config_missing", "error=\"no --config and %s is not set\"",
+		    CONFIG_ENV);
+		return EXIT_CONFIG;
+	}
+	if (config_load(path, &cfg, err) != PC_OK) {
+		log_error("config_invalid", "error=\"%s\"", err);
+		return EXIT_CONFIG;
+	}
+	log_set_level((enum log_level)cfg.log_level);
+	if (app_open(&app, &cfg, err) != PC_OK) {
+		log_error("startup_failed", "error=\"%s\"", err);
+		return EXIT_CONFIG;
+	}
+	(void)signal(SIGPIPE, SIG_IGN);
+	rc = FCGX_IsCGI() ? serve_cgi(&app) : serve_fcgi(&app);
+	app_close(&app);
+	return rc;
+}

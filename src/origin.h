@@ -1,0 +1,37 @@
+/* The origin store: PostgreSQL behind the PostgREST protocol, over libcurl. */
+#ifndef PC_ORIGIN_H
+#define PC_ORIGIN_H
+
+#include <stddef.h>
+
+#include "result.h"
+
+struct config;
+struct origin;
+
+/* Largest response body accepted from the origin. */
+#define ORIGIN_BODY_MAX (1024 * 1024)
+
+/*
+ * Prepare one reusable connection to cfg's origin (connects lazily). Every
+ * request carries the service key as apikey and Bearer token, and has
+ * connect and total timeouts. cfg must outlive the origin.
+ */
+enum pc_result origin_open(const struct config *cfg, struct origin **out, char *err);
+void origin_close(struct origin *o);
+
+/*
+ * Read one row: GET {url}/{table}?id=eq.{id}&select={select} asking for a
+ * single object. id must already be validated. PC_OK: *row (malloc()ed,
+ * NUL-terminated, owned by the caller) holds the JSON object. PC_NOTFOUND:
+ * no such row (PostgREST's 406 PGRST116). PC_UNAVAILABLE: connection
+ * failure, timeout or 5xx. PC_ERROR: any other answer (bad key, missing
+ * table), detailed in err.
+ */
+enum pc_result origin_get_row(struct origin *o, const char *table, const char *id,
+    const char *select, char **row, size_t *row_len, char *err);
+
+/* A cheap read to tell whether the origin answers. */
+enum pc_result origin_ping(struct origin *o, char *err);
+
+#endif

@@ -1,0 +1,38 @@
+/* The profile model: its fields, and the response body built from a database row. */
+#ifndef PC_PROFILE_H
+#define PC_PROFILE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "result.h"
+
+enum profile_sync { PROFILE_SYNCED = 0, PROFILE_PENDING = 1, PROFILE_FAILED = 2 };
+
+struct profile_meta {
+	int64_t updated_at_us;
+	bool is_private;
+};
+
+/* The column list to ask the database for ("id,username,..."). */
+const char *profile_select_columns(void);
+
+const char *profile_sync_name(enum profile_sync s);
+
+/*
+ * Build the response body {"profile":{...},"sync":"..."} from a database row
+ * as PostgREST returns it (one JSON object). Fields come out in a fixed
+ * order, timestamps as RFC 3339 UTC with microseconds, missing ones as null.
+ * The row's id must equal expect_id and updated_at must be a timestamp,
+ * otherwise PC_INVALID with the reason in err. On success *body is
+ * malloc()ed and owned by the caller.
+ */
+enum pc_result profile_render(const char *row, size_t row_len,
+    const char *expect_id, enum profile_sync sync, char **body,
+    size_t *body_len, struct profile_meta *meta, char *err);
+
+/* The body of a 404 for a profile: a constant, not to be freed. */
+const char *profile_not_found_body(size_t *len);
+
+#endif

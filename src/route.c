@@ -1,0 +1,113 @@
+/* The route table: method and path pattern to handler, 404 and 405. */
+#include "autoconf.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "route.h"
+#include "route_health.h"
+#include "route_profile.h"
+
+static const struct route routes[] = {
+	{ .method = "GET", .pattern = "/v1/profiles/*", .handler = route_profile_get },
+	{ .method = "GET", .pattern = "/v1/healthz", .handler = route_health_get },
+};
+
+bool
+route_match(const char *pattern, const char *path, struct http_request *req)
+{
+	const char *p = pattern, *s = path;
+	size_t n, np = 0;
+
+	while (*p != '\0') {
+		if (*p == '*') {
+			n = strcspn(s, "/");
+			if (n == 0 || np >= HTTP_PARAMS_MAX)
+				return false;
+			req->param[np] = s;
+			req->param_len[np++] = n;
+			s += n;
+			p++;
+			continue;
+		}
+		if (*p++ != *s++)
+			return false;
+	}
+	if (*s != '\0')
+		return false;
+	for (; np < HTTP_PARAMS_MAX; np++) {
+		req->param[np] = NULL;
+		req->param_len[np] = 0;
+	}
+	return true;
+}
+
+static void
+allow_add(char *allow, size_t len, const char *method)
+{
+	size_t used = strlen(allow);
+
+	/* Listed once each, comma separated. */
+	if (strstr(allow, method) != NULL)
+		return;
+	(void)snprintf(allow + used, len - used, "%s%s", used ? ", " : "", method);
+}
+
+const struct route *
+route_find(const struct route *table, size_t n, struct http_request *req,
+    int *status, char *allow, size_t allow_len)
+{
+	const char *method = req->method;
+	bool path_known = false;
+	size_t i;
+
+	allow[0] = '\0';
+	req->head = strcmp(method, "HEAD") == 0;
+	if (req->head)
+		method = "GET";
+	for (i = 0; i < n; i++) {
+		if (!route_match(table[i].pattern, req->path, req))
+			continue;
+		if (strcmp(table[i].method, method) == 0)
+			return &table[i];
+		path_known = true;
+	}
+	if (!path_known) {
+		*status = 404;
+		return NULL;
+	}
+	/* Collect every method this path answers to. */
+	for (i = 0; i < n; i++) {
+		struct http_request scratch = *req;
+
+		if (!route_match(table[i].pattern, req->path, &scratch))
+			continue;
+		allow_add(allow, allow_len, table[i].method);
+		if (strcmp(table[i].method, "GET") == 0)
+			allow_add(allow, allow_len, "HEAD");
+	}
+	*status = 405;
+	return NULL;
+}
+
+void
+route_dispatch(struct app *app, struct http_request *req, struct http_response *resp)
+{
+	const struct route *rt;
+	char allow[128];
+	int status;
+
+	rt = route_find(routes, sizeof(routes) / sizeof(routes[0]), req, &status,
+	    allow, sizeof(allow));
+	if (rt != NULL) {
+		rt->handler(app, req, resp);
+		return;
+	}
+	if (status == 405) {
+		http_header_add(resp, "Allow", "%s", allow);
+		http_error(resp, 405, "method_not_allowed",
+		    "method not allowed for this resource");
+		return;
+	}
+	http_error(resp, 404, "not_found", "no such resource");
+}

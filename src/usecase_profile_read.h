@@ -1,0 +1,46 @@
+/* The cache-first profile read: hit, stale-while-revalidate, coalesced miss. */
+#ifndef PC_USECASE_PROFILE_READ_H
+#define PC_USECASE_PROFILE_READ_H
+
+#include <stdbool.h>
+
+#include "cache.h"
+#include "result.h"
+
+struct app;
+
+enum read_source { READ_HIT, READ_MISS, READ_STALE };
+
+struct profile_read {
+	/*
+	 * PC_OK: entry holds the answer, which may be a cached not-found
+	 * (CACHE_F_NOTFOUND) or a private profile (CACHE_F_PRIVATE).
+	 * PC_UNAVAILABLE: nothing cached and the origin is down.
+	 * PC_ERROR: the origin gave an answer that makes no sense.
+	 */
+	enum pc_result result;
+	enum read_source source;
+	struct cache_entry entry;	/* owns its value: profile_read_release() */
+	bool refresh;	/* stale: call usecase_profile_refresh() after answering */
+};
+
+/*
+ * Read profile id (a validated canonical UUID) cache-first. A fresh entry
+ * is a hit. A stale one is returned at once with refresh set. On a miss
+ * only the process that wins the memcached lock asks the origin; the others
+ * wait up to lock_wait_ms for its entry, then ask the origin themselves.
+ * With memcached down every read goes to the origin.
+ */
+void usecase_profile_read(struct app *app, const char *id, struct profile_read *out);
+void profile_read_release(struct profile_read *rd);
+
+/*
+ * Refresh a stale entry from the origin, if this process wins the lock.
+ * Meant to run after the response is finished. When the origin fails the
+ * stale entry is kept alive (stale-if-error, bounded by stale_if_error) and
+ * the lock is left to expire, so the origin is tried at most once per
+ * lock_ttl however many stale hits there are.
+ */
+void usecase_profile_refresh(struct app *app, const char *id);
+
+#endif

@@ -1,0 +1,59 @@
+/* Unit tests for the capped buffer. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "buf.h"
+
+static void
+test_cap(void **state)
+{
+	struct buf b;
+	char *p;
+	size_t len;
+	int i;
+
+	(void)state;
+	buf_init(&b, 10);
+	assert_int_equal(buf_adds(&b, "hello"), PC_OK);
+	assert_int_equal(buf_printf(&b, "%d", 1234), PC_OK);
+	assert_string_equal(b.data, "hello1234");
+	/* One byte over the cap fails and leaves the contents as they were. */
+	assert_int_equal(buf_adds(&b, "xy"), PC_TOOBIG);
+	assert_string_equal(b.data, "hello1234");
+	assert_int_equal(buf_printf(&b, "%s", "xy"), PC_TOOBIG);
+	assert_int_equal(buf_add(&b, "x", 1), PC_OK);
+	assert_int_equal(b.len, 10);
+	assert_int_equal(buf_add(&b, "", 0), PC_OK);
+	assert_int_equal(buf_add(&b, "x", SIZE_MAX), PC_TOOBIG);
+
+	p = buf_steal(&b, &len);
+	assert_int_equal(len, 10);
+	assert_string_equal(p, "hello1234x");
+	free(p);
+	assert_null(b.data);
+	assert_null(buf_steal(&b, &len));
+
+	buf_init(&b, 1 << 20);
+	for (i = 0; i < 100000; i++)
+		assert_int_equal(buf_add(&b, "0123456789", 10), PC_OK);
+	assert_int_equal(b.len, 1000000);
+	buf_reset(&b);
+	assert_int_equal(b.len, 0);
+	assert_string_equal(b.data, "");
+	buf_free(&b);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_cap),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

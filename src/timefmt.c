@@ -2,6 +2,7 @@
 #include "autoconf.h"
 
 #include <stdio.h>
+#include <string.h>
 
 #include "timefmt.h"
 
@@ -132,8 +133,9 @@ timefmt_parse(const char *s, size_t len, int64_t *us)
 enum pc_result
 timefmt_format(int64_t us, char out[TIMEFMT_LEN])
 {
+	char tmp[80];	/* room for any int values: nothing can truncate */
 	int64_t days, rem, y;
-	int m, d;
+	int m, d, n;
 
 	days = us / US_PER_DAY;
 	rem = us % US_PER_DAY;
@@ -144,8 +146,11 @@ timefmt_format(int64_t us, char out[TIMEFMT_LEN])
 	civil_from_days(days, &y, &m, &d);
 	if (y < 1 || y > 9999)
 		return PC_INVALID;
-	(void)snprintf(out, TIMEFMT_LEN, "%04d-%02d-%02dT%02d:%02d:%02d.%06dZ",
+	n = snprintf(tmp, sizeof(tmp), "%04d-%02d-%02dT%02d:%02d:%02d.%06dZ",
 	    (int)y, m, d, (int)(rem / 3600000000), (int)(rem / 60000000 % 60),
 	    (int)(rem / 1000000 % 60), (int)(rem % 1000000));
+	if (n != TIMEFMT_LEN - 1)
+		return PC_INVALID;
+	memcpy(out, tmp, TIMEFMT_LEN);
 	return PC_OK;
 }

@@ -1,0 +1,790 @@
+# shellcheck shell=bash
+# Shared shell functions: Debian dependencies, the build, and a local stack.
+#
+# Sourced by scripts/run, scripts/test and tests/e2e/lib.sh. It sets no shell
+# options. Functions that start or stop things print a message naming the part
+# that failed and return non-zero instead of exiting, so callers can clean up.
+#
+# A stack is PostgreSQL 15, memcached, pgrest-lite (the local origin) and
+# lighttpd running the responder, all on 127.0.0.1, ports PORT_BASE+0..3:
+#   +0 lighttpd   +1 pgrest-lite   +2 memcached   +3 PostgreSQL
+# Everything a stack owns lives under its VAR_DIR:
+#   stack.env           shell-sourceable summary for tests and people
+#   profilecache.conf   responder config, from etc/profilecache.conf.example
+#   lighttpd.conf       from etc/lighttpd/profilecache.conf.in
+#   lighttpd.d/         optional lighttpd additions (*.conf)
+#   journal.db          the responder's journal
+#   secrets/            service.key, anon.key, jwt.secret (0600)
+#   www/                document root for static files
+#   log/                one log per component
+#   run/                pid files, the port base, the FastCGI socket
+#   pg/                 PostgreSQL: data/, run/ (socket), postgres.log; when the
+#                       postgres user cannot reach VAR_DIR, pg.location names a
+#                       directory under /tmp that holds the same
+#   tmp/                lighttpd's request body buffers
+
+PC_ROOT=${PC_ROOT:-$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")/.." && pwd)}
+PC_BUILDDIR=${PC_BUILDDIR:-${PC_TOP_BUILDDIR:-$PC_ROOT}}
+PC_PG_BIN=${PC_PG_BIN:-/usr/lib/postgresql/15/bin}
+PC_FCGI_BIN=${PC_FCGI_BIN:-$PC_BUILDDIR/cgi-bin/profilecache.fcgi}
+PC_ORIGIN_BIN=${PC_ORIGIN_BIN:-$PC_BUILDDIR/tools/pgrest-lite/pgrest-lite}
+PC_ORIGIN_DB_USER=${PC_ORIGIN_DB_USER:-authenticator}
+PC_WAIT_SECONDS=${PC_WAIT_SECONDS:-30}
+PC_LOG_LEVEL=${PC_LOG_LEVEL:-info}
+PC_MEMCACHED_MB=${PC_MEMCACHED_MB:-64}
+PC_DB_NAME=profilecache
+PC_SAMPLE_PROFILE_ID=7b3e4a52-1c9d-4f60-9a8e-2d5c6f7a8b01
+# Bump when the way a template cluster is built changes, to invalidate old ones.
+PC_PG_TEMPLATE_FORMAT=1
+
+PC_DEB_PACKAGES=(
+	build-essential autoconf automake libtool pkg-config
+	libfcgi-dev libmemcached-dev libsqlite3-dev sqlite3 libcurl4-openssl-dev
+	libjansson-dev libinih-dev libcmocka-dev
+	memcached postgresql-15 lighttpd libmicrohttpd-dev libpq-dev
+	curl jq ca-certificates procps
+)
+
+# --- messages ---------------------------------------------------------------
+
+pc_log() { printf '%s: %s\n' "${PC_PROG:-profilecache}" "$*" >&2; }
+pc_err() { pc_log "error: $*"; return 1; }
+pc_die() {
+	pc_log "error: $*"
+	exit 1
+}
+
+# pc__tail_log NAME FILE: print the end of a component's log to stderr.
+pc__tail_log() {
+	local name=$1 file=$2
+	if [[ -s $file ]]; then
+		pc_log "last lines of $name's log ($file):"
+		tail -n "${PC_TAIL_LINES:-30}" -- "$file" | sed 's/^/    /' >&2
+	else
+		pc_log "$name's log ($file) is empty"
+	fi
+}
+
+# --- Debian packages ----------------------------------------------------------
+
+# pc_missing_packages PKG...: print the packages dpkg does not list as installed.
+pc_missing_packages() {
+	local pkg
+	for pkg in "$@"; do
+		if [[ $(dpkg-query -W -f='${db:Status-Abbrev}' "$pkg" 2>/dev/null) != ii* ]]; then
+			printf '%s\n' "$pkg"
+		fi
+	done
+}
+
+# pc_install_deps [PKG...]: install the base packages and PKG... that are
+# missing, with one apt-get update first, and nothing when all are there.
+# Exits when something is missing and we cannot install it.
+pc_install_deps() {
+	local -a missing
+	command -v dpkg-query >/dev/null ||
+		pc_die "dpkg-query not found: these scripts install their dependencies on Debian 12 only"
+	mapfile -t missing < <(pc_missing_packages "${PC_DEB_PACKAGES[@]}" "$@")
+	((${#missing[@]} == 0)) && return 0
+	if ((EUID != 0)); then
+		pc_die "missing Debian packages: ${missing[*]}; run as root, or first: sudo apt-get install ${missing[*]}"
+	fi
+	pc_log "installing missing Debian packages: ${missing[*]}"
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -q || pc_die "apt-get update failed"
+	apt-get install -y -q --no-install-recommends "${missing[@]}" ||
+		pc_die "apt-get install failed for: ${missing[*]}"
+}
+
+# --- build ------------------------------------------------------------------
+
+# pc_build [CONFIGURE-ARG...]: build the tree in PC_ROOT. Runs autoreconf when
+# there is no configure script, and configure (then make clean, since flags
+# changed) when there is no Makefile or the arguments differ from the last
+# configure's, recorded in build-aux/pc-configure.args. Exits on failure.
+pc_build() {
+	local stamp=build-aux/pc-configure.args want have=
+	want=$(printf '%q ' "$@")
+	(
+		cd -- "$PC_ROOT" || exit 1
+		if [[ ! -x configure ]]; then
+			pc_log "autoreconf -fi"
+			autoreconf -fi || pc_die "autoreconf failed"
+		fi
+		[[ -f $stamp ]] && have=$(<"$stamp")
+		if [[ ! -f Makefile || ! -f $stamp || $have != "$want" ]]; then
+			pc_log "./configure $*"
+			./configure "$@" >build-aux/pc-configure.log 2>&1 || {
+				tail -n 40 build-aux/pc-configure.log >&2
+				pc_die "./configure failed (full output: $PC_ROOT/build-aux/pc-configure.log)"
+			}
+			make clean >/dev/null
+			printf '%s' "$want" >"$stamp"
+		fi
+		pc_log "make -j${PC_MAKE_JOBS:-2}"
+		make -j"${PC_MAKE_JOBS:-2}" || pc_die "make failed"
+	) || exit 1
+}
+
+# --- processes ----------------------------------------------------------------
+
+# pc__running PID: the process exists and is not a zombie.
+pc__running() {
+	local stat
+	[[ $1 =~ ^[0-9]+$ ]] || return 1
+	stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
+	stat=${stat##*) }
+	[[ ${stat:0:1} != Z ]]
+}
+
+# pc__pid_alive PIDFILE [EXE]: PIDFILE names a running process and, when EXE
+# is given, that process's executable is named EXE (a pid reused by some other
+# program is not ours).
+pc__pid_alive() {
+	local pidfile=$1 exe=${2:-} pid path
+	[[ -s $pidfile ]] || return 1
+	pid=$(<"$pidfile")
+	pc__running "$pid" || return 1
+	[[ -z $exe ]] && return 0
+	path=$(readlink "/proc/$pid/exe" 2>/dev/null) || return 1
+	path=${path% (deleted)}
+	[[ ${path##*/} == "$exe" ]]
+}
+
+# pc__close_fds: close every descriptor above 2 in the current (sub)shell, so
+# a daemon does not keep a caller's pipe open (the test driver reads a test's
+# output until every writer is gone).
+pc__close_fds() {
+	local fd
+	for fd in "/proc/$BASHPID/fd"/*; do
+		fd=${fd##*/}
+		((fd > 2)) && eval "exec $fd>&-" 2>/dev/null
+	done
+	return 0
+}
+
+# pc__spawn PIDFILE LOGFILE CMD...: run CMD in the background, in a session of
+# its own (a Ctrl-C meant for the caller does not reach it) and not as a child
+# of the caller; stdin from /dev/null, stdout and stderr appended to LOGFILE,
+# its pid in PIDFILE.
+pc__spawn() {
+	local pidfile=$1 logfile=$2 i
+	shift 2
+	rm -f -- "$pidfile"
+	# The inner "&" inside a subshell that returns at once: the daemon is not
+	# our child, so a caller's bare "wait" does not wait for it.
+	(
+		pc__close_fds
+		# shellcheck disable=SC2016 # expanded by the inner shell
+		setsid bash -c 'echo "$$" >"$0" && exec "$@"' "$pidfile" "$@" &
+	) </dev/null >>"$logfile" 2>&1
+	for ((i = 0; i < 100; i++)); do
+		[[ -s $pidfile ]] && return 0
+		sleep 0.05
+	done
+	pc_err "could not start $1 (no pid file $pidfile)"
+}
+
+# pc__stop_pidfile NAME PIDFILE EXE: SIGTERM the process, SIGKILL it after
+# 10 s, remove PIDFILE. A pid file naming a dead or foreign process is only
+# removed.
+pc__stop_pidfile() {
+	local name=$1 pidfile=$2 exe=$3 pid i
+	if ! pc__pid_alive "$pidfile" "$exe"; then
+		rm -f -- "$pidfile"
+		return 0
+	fi
+	pid=$(<"$pidfile")
+	kill -TERM "$pid" 2>/dev/null || true
+	for ((i = 0; i < 100; i++)); do
+		pc__running "$pid" || break
+		sleep 0.1
+	done
+	if pc__running "$pid"; then
+		pc_log "$name (pid $pid) ignored SIGTERM for 10 s; sending SIGKILL"
+		kill -KILL "$pid" 2>/dev/null || true
+	fi
+	rm -f -- "$pidfile"
+}
+
+# pc__wait NAME LOGFILE PIDFILE CMD...: poll CMD until it succeeds (return 0),
+# or the process in PIDFILE (may be "") is gone, or PC_WAIT_SECONDS pass; then
+# name the component, print the end of its log and return 1.
+pc__wait() {
+	local name=$1 logfile=$2 pidfile=$3 why deadline
+	shift 3
+	deadline=$((SECONDS + PC_WAIT_SECONDS))
+	while :; do
+		"$@" && return 0
+		if [[ -n $pidfile ]] && ! pc__pid_alive "$pidfile"; then
+			why="exited during startup"
+			break
+		fi
+		if ((SECONDS >= deadline)); then
+			why="not ready after ${PC_WAIT_SECONDS} s"
+			break
+		fi
+		sleep 0.1
+	done
+	pc_log "error: $name $why"
+	pc__tail_log "$name" "$logfile"
+	return 1
+}
+
+# --- ports ------------------------------------------------------------------
+
+# pc_port_listening PORT: some socket listens on TCP PORT (any address, v4 or
+# v6), according to /proc/net/tcp*.
+pc_port_listening() {
+	local hex
+	hex=$(printf '%04X' "$1")
+	awk -v p="$hex" 'FNR > 1 { split($2, a, ":"); if (a[2] == p && $4 == "0A") f = 1 }
+		END { exit !f }' /proc/net/tcp /proc/net/tcp6 2>/dev/null
+}
+
+# pc_ports_busy BASE: print the ports of BASE..BASE+3 that are taken.
+pc_ports_busy() {
+	local p
+	for ((p = $1; p < $1 + 4; p++)); do
+		pc_port_listening "$p" && printf '%s ' "$p"
+	done
+	return 0
+}
+
+# pc_free_port_base: print a random base with BASE..BASE+3 free, from 20000 up
+# to the start of the kernel's ephemeral range (so that outgoing connections
+# never take a port a later stack wants).
+pc_free_port_base() {
+	local lo=20000 hi=32000 eph base i
+	read -r eph _ </proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || eph=32768
+	((eph - 4 > lo)) && hi=$((eph - 4))
+	for ((i = 0; i < 100; i++)); do
+		base=$((lo + (RANDOM * 32768 + RANDOM) % (hi - lo)))
+		[[ -z $(pc_ports_busy "$base") ]] && {
+			printf '%s\n' "$base"
+			return 0
+		}
+	done
+	pc_err "found no 4 free consecutive ports in $lo-$hi"
+}
+
+# --- helpers ------------------------------------------------------------------
+
+# pc__random_hex NBYTES: print NBYTES random bytes as hex.
+pc__random_hex() { od -An -vtx1 -N"$1" /dev/urandom | tr -d ' \n'; }
+
+# pc__ensure_secret FILE: create FILE (mode 0600) with 32 random bytes in hex
+# unless it exists; existing secrets survive restarts.
+pc__ensure_secret() {
+	[[ -s $1 ]] && return 0
+	(umask 077 && pc__random_hex 32 >"$1") || pc_err "cannot write $1"
+}
+
+# pc__shquote STRING: print STRING single-quoted for any POSIX shell.
+pc__shquote() { printf "'%s'" "${1//\'/\'\\\'\'}"; }
+
+# pc__port_base VAR_DIR: print the port base the stack in VAR_DIR was started with.
+pc__port_base() {
+	local base
+	base=$(cat "$1/run/port_base" 2>/dev/null) || pc_err "no stack was started in $1" || return 1
+	[[ $base =~ ^[0-9]+$ ]] || pc_err "bad port base in $1/run/port_base" || return 1
+	printf '%s\n' "$base"
+}
+
+# pc_http_code URL [CURL-ARG...]: print the HTTP status of a GET (000 when
+# nothing answered).
+pc_http_code() {
+	local url=$1 code
+	shift
+	code=$(curl -s -o /dev/null -m 5 -w '%{http_code}' "$@" "$url" 2>/dev/null) || true
+	printf '%s\n' "${code:-000}"
+}
+pc__http_answers() { [[ $(pc_http_code "$1") != 000 ]]; }
+pc__http_ok() { [[ $(pc_http_code "$1") == 200 ]]; }
+
+# pc_memcached_cmd PORT COMMAND: send one text-protocol command to memcached on
+# 127.0.0.1:PORT and print the first line of the answer (no CR).
+pc_memcached_cmd() {
+	# shellcheck disable=SC2016 # expanded by the inner shell
+	timeout 3 bash -c 'exec 3<>"/dev/tcp/127.0.0.1/$0" || exit 1
+		printf "%s\r\n" "$1" >&3
+		IFS= read -r line <&3 && printf "%s\n" "$line"' "$1" "$2" 2>/dev/null | tr -d '\r'
+}
+pc__memcached_ready() { [[ $(pc_memcached_cmd "$1" version) == VERSION* ]]; }
+
+# pc__render FILE_IN FILE_OUT NAME=VALUE...: copy FILE_IN to FILE_OUT with each
+# @NAME@ replaced by VALUE; fails if a placeholder is left over.
+pc__render() {
+	local in=$1 out=$2 text kv left
+	shift 2
+	text=$(<"$in") || return 1
+	for kv in "$@"; do
+		text=${text//"@${kv%%=*}@"/"${kv#*=}"}
+	done
+	left=$(grep -o '@[A-Z_][A-Z_]*@' <<<"$text" | sort -u | tr '\n' ' ')
+	[[ -z $left ]] || pc_err "$in: no value for $left" || return 1
+	printf '%s\n' "$text" >"$out"
+}
+
+# pc__ini_set FILE_IN FILE_OUT SECTION.KEY=VALUE...: copy an INI file, replacing
+# the value of each named key in its section and keeping every other line, so
+# the example config stays the reference. Fails if a key is not in FILE_IN.
+pc__ini_set() {
+	local in=$1 out=$2 kv line section='' key
+	local -A want=()
+	shift 2
+	for kv in "$@"; do want[${kv%%=*}]=${kv#*=}; done
+	while IFS= read -r line || [[ -n $line ]]; do
+		if [[ $line =~ ^[[:space:]]*\[([^]]+)\] ]]; then
+			section=${BASH_REMATCH[1]}
+		elif [[ $line =~ ^[[:space:]]*([A-Za-z0-9_.]+)[[:space:]]*= ]]; then
+			key=$section.${BASH_REMATCH[1]}
+			if [[ -v want[$key] ]]; then
+				line="${BASH_REMATCH[1]} = ${want[$key]}"
+				unset "want[$key]"
+			fi
+		fi
+		printf '%s\n' "$line"
+	done <"$in" >"$out"
+	((${#want[@]} == 0)) || pc_err "$in has no key(s): ${!want[*]}"
+}
+
+# --- PostgreSQL -----------------------------------------------------------------
+
+# pc__as_pg CMD...: run CMD as the postgres system user when we are root (initdb
+# and the server refuse root), from / so that the cwd is always reachable.
+pc__as_pg() {
+	if ((EUID == 0)); then
+		(cd / && pc__close_fds && exec runuser -u postgres -- "$@")
+	else
+		(cd / && pc__close_fds && exec "$@")
+	fi
+}
+
+# pc__pg_chown PATH...: give PATH to the postgres user (when we are root).
+pc__pg_chown() {
+	((EUID == 0)) || return 0
+	chown postgres:postgres -- "$@"
+}
+
+# pc_schema_files: print the SQL files a local database is made of, in load
+# order: the Supabase shim, the numbered files, the sample rows.
+pc_schema_files() {
+	local dir=$PC_ROOT/schema/postgres
+	[[ -f $dir/local/supabase_compat.sql ]] || pc_err "missing $dir/local/supabase_compat.sql" || return 1
+	printf '%s\n' "$dir/local/supabase_compat.sql"
+	compgen -G "$dir/[0-9][0-9]_*.sql" | LC_ALL=C sort
+	[[ -f $dir/local/sample_profiles.sql ]] && printf '%s\n' "$dir/local/sample_profiles.sql"
+	return 0
+}
+
+# pc_pg_template_key: print a short hash of everything a fresh database depends
+# on (schema files' names and contents, PostgreSQL's version, this builder).
+pc_pg_template_key() {
+	local -a files
+	mapfile -t files < <(pc_schema_files) && ((${#files[@]})) || return 1
+	{
+		printf '%s\n' "$PC_PG_TEMPLATE_FORMAT" "${files[@]##*/}"
+		"$PC_PG_BIN/postgres" --version
+		cat -- "${files[@]}"
+	} | sha256sum | cut -c1-16
+}
+
+# pc__pg_write_conf ROOT LISTEN PORT: the per-stack settings, included from
+# postgresql.conf and rewritten at each start (a copied cluster gets its own).
+pc__pg_write_conf() {
+	local root=$1
+	mkdir -p -- "$root/run" && pc__pg_chown "$root/run" || return 1
+	cat >"$root/data/stack.conf" <<-EOF || return 1
+		# Written by scripts/lib.sh at each start.
+		listen_addresses = '$2'
+		port = $3
+		unix_socket_directories = '$root/run'
+	EOF
+	pc__pg_chown "$root/data/stack.conf"
+}
+
+# pc__pg_ctl ROOT ARG...: pg_ctl on ROOT/data as the postgres user.
+pc__pg_ctl() {
+	local root=$1
+	shift
+	pc__as_pg "$PC_PG_BIN/pg_ctl" -D "$root/data" "$@"
+}
+
+# pc__pg_start ROOT: start the cluster (settings from stack.conf), wait for it.
+pc__pg_start() {
+	local root=$1
+	pc__pg_ctl "$root" -l "$root/postgres.log" -w -t "$PC_WAIT_SECONDS" start >/dev/null ||
+		{
+			pc_log "error: PostgreSQL in $root/data did not start"
+			pc__tail_log PostgreSQL "$root/postgres.log"
+			return 1
+		}
+}
+
+# pc__pg_stop ROOT: fast shutdown when the cluster runs; nothing otherwise.
+pc__pg_stop() {
+	local root=$1
+	[[ -f $root/data/postmaster.pid ]] || return 0
+	pc__pg_ctl "$root" status >/dev/null 2>&1 || return 0
+	pc__pg_ctl "$root" -m fast -w -t 60 stop >/dev/null
+}
+
+# pc__psql ROOT PORT DB ARG...: psql as superuser over the cluster's socket.
+pc__psql() {
+	local root=$1 port=$2 db=$3
+	shift 3
+	"$PC_PG_BIN/psql" -X -q -v ON_ERROR_STOP=1 -h "$root/run" -p "$port" -U postgres -d "$db" "$@"
+}
+
+# pc__pg_build_cluster ROOT: initdb ROOT/data (trust auth, UTF-8), create the
+# database and load the schema with the server on a private socket only, stop
+# it. ROOT must exist and belong to the postgres user.
+pc__pg_build_cluster() {
+	local root=$1 port=5432 f key
+	local -a files
+	key=$(pc_pg_template_key) && mapfile -t files < <(pc_schema_files) || return 1
+	pc_log "creating a PostgreSQL cluster in $root/data"
+	pc__as_pg "$PC_PG_BIN/initdb" -D "$root/data" -U postgres -A trust -E UTF8 \
+		--locale=C.UTF-8 >"$root/initdb.log" 2>&1 ||
+		{
+			pc__tail_log initdb "$root/initdb.log"
+			return 1
+		}
+	printf "\n# profilecache: this stack's port and sockets\ninclude_if_exists = 'stack.conf'\n" \
+		>>"$root/data/postgresql.conf"
+	pc__pg_write_conf "$root" "" "$port" && pc__pg_start "$root" || return 1
+	if ! pc__psql "$root" "$port" postgres -c "CREATE DATABASE $PC_DB_NAME" >/dev/null; then
+		pc__pg_stop "$root"
+		return 1
+	fi
+	for f in "${files[@]}"; do
+		if ! pc__psql "$root" "$port" "$PC_DB_NAME" -f "$f" >"$root/schema.log" 2>&1; then
+			pc_log "error: loading $f failed:"
+			sed 's/^/    /' "$root/schema.log" >&2
+			pc__pg_stop "$root"
+			return 1
+		fi
+	done
+	printf '%s\n' "$key" >"$root/schema.key"
+	pc__pg_stop "$root"
+}
+
+# pc_pg_template_ensure DIR: make DIR a stopped cluster root with the schema
+# loaded (DIR/data) unless it already is one. Callers in parallel wait on
+# DIR.lock; the first builds the cluster next to DIR and renames it into place.
+pc_pg_template_ensure() {
+	local tpl=$1 tmp lockfd rc=0
+	[[ -f $tpl/ready ]] && return 0
+	mkdir -p -- "$(dirname -- "$tpl")" || return 1
+	exec {lockfd}>"$tpl.lock" || return 1
+	flock "$lockfd"
+	if [[ ! -f $tpl/ready ]]; then
+		rm -rf -- "$tpl"
+		tmp=$(mktemp -d "$tpl.tmp.XXXXXX") && chmod 0755 "$tmp" && pc__pg_chown "$tmp" &&
+			pc__pg_build_cluster "$tmp" && touch "$tmp/ready" && mv -- "$tmp" "$tpl" || rc=1
+		[[ -n $tmp && -d $tmp ]] && rm -rf -- "$tmp"
+	fi
+	exec {lockfd}>&-
+	return "$rc"
+}
+
+# pc__pg_root VAR_DIR: print the stack's cluster root.
+pc__pg_root() {
+	if [[ -f $1/pg.location ]]; then cat -- "$1/pg.location"; else printf '%s\n' "$1/pg"; fi
+}
+
+# pc__pg_prepare_root VAR_DIR: make the cluster root exist and belong to the
+# postgres user; when that user cannot reach VAR_DIR (e.g. under /root), use a
+# new directory under /tmp and record it in VAR_DIR/pg.location.
+pc__pg_prepare_root() {
+	local var=$1 root
+	root=$(pc__pg_root "$var")
+	[[ -d $root/data ]] && return 0
+	[[ -f $var/pg.location ]] && rm -f -- "$var/pg.location"
+	root=$var/pg
+	mkdir -p -- "$root" && chmod 0755 "$root" && pc__pg_chown "$root" || return 1
+	if pc__as_pg test -w "$root" -a -x "$root"; then return 0; fi
+	rmdir -- "$root"
+	root=$(mktemp -d /tmp/profilecache-pg.XXXXXX) && chmod 0755 "$root" && pc__pg_chown "$root" || return 1
+	printf '%s\n' "$root" >"$var/pg.location"
+	pc_log "the postgres user cannot reach $var; PostgreSQL's files are in $root"
+}
+
+# pc_start_postgres VAR_DIR: create the cluster on first use (a copy of
+# $PC_PG_TEMPLATE when that is set, else initdb and the schema), then start it
+# on 127.0.0.1:PORT_BASE+3.
+pc_start_postgres() {
+	local var=$1 base root port key
+	base=$(pc__port_base "$var") && pc__pg_prepare_root "$var" || return 1
+	root=$(pc__pg_root "$var")
+	port=$((base + 3))
+	if [[ ! -f $root/data/PG_VERSION ]]; then
+		if [[ -n ${PC_PG_TEMPLATE:-} ]]; then
+			pc_pg_template_ensure "$PC_PG_TEMPLATE" || return 1
+			cp -a -- "$PC_PG_TEMPLATE/data" "$root/data" &&
+				cp -- "$PC_PG_TEMPLATE/schema.key" "$root/schema.key" || return 1
+		else
+			pc__pg_build_cluster "$root" || return 1
+		fi
+	fi
+	key=$(pc_pg_template_key 2>/dev/null) || key=
+	if [[ -n $key && $key != "$(cat "$root/schema.key" 2>/dev/null)" ]]; then
+		pc_log "warning: the schema files changed since the database in $root was created;" \
+			"scripts/run --reset recreates it (its data is lost)"
+	fi
+	ln -sfn -- "$root/postgres.log" "$var/log/postgres.log"
+	pc__pg_write_conf "$root" 127.0.0.1 "$port" && pc__pg_start "$root" || return 1
+	pc__wait PostgreSQL "$root/postgres.log" "" \
+		"$PC_PG_BIN/pg_isready" -q -h 127.0.0.1 -p "$port" -U postgres -d "$PC_DB_NAME"
+}
+
+# pc_stop_postgres VAR_DIR: fast shutdown of the stack's cluster, if it runs.
+pc_stop_postgres() {
+	local root
+	root=$(pc__pg_root "$1")
+	pc__pg_stop "$root" || pc_err "PostgreSQL in $root/data did not stop"
+}
+
+# --- memcached ----------------------------------------------------------------
+
+# pc_start_memcached VAR_DIR: memcached on 127.0.0.1:PORT_BASE+2, TCP only.
+pc_start_memcached() {
+	local var=$1 base port
+	local -a user=()
+	base=$(pc__port_base "$var") || return 1
+	port=$((base + 2))
+	if ((EUID == 0)); then
+		if id memcache >/dev/null 2>&1; then user=(-u memcache); else user=(-u nobody); fi
+	fi
+	if pc_port_listening "$port"; then pc_err "memcached: port $port is already taken"; return 1; fi
+	pc__spawn "$var/run/memcached.pid" "$var/log/memcached.log" \
+		memcached -l 127.0.0.1 -p "$port" -U 0 -m "$PC_MEMCACHED_MB" -c 1024 "${user[@]}" || return 1
+	pc__wait memcached "$var/log/memcached.log" "$var/run/memcached.pid" pc__memcached_ready "$port"
+}
+
+pc_stop_memcached() { pc__stop_pidfile memcached "$1/run/memcached.pid" memcached; }
+
+# --- origin (pgrest-lite) -----------------------------------------------------------
+
+# pc_start_origin VAR_DIR [PGREST-LITE-ARG...]: pgrest-lite on
+# 127.0.0.1:PORT_BASE+1 against the stack's database, extra arguments (e.g.
+# --delay-ms 300) passed through, log in VAR_DIR/log/origin.log.
+pc_start_origin() {
+	local var=$1 base port
+	shift
+	base=$(pc__port_base "$var") || return 1
+	port=$((base + 1))
+	[[ -x $PC_ORIGIN_BIN ]] || pc_err "origin: $PC_ORIGIN_BIN is not built (run make)" || return 1
+	if pc_port_listening "$port"; then pc_err "origin: port $port is already taken"; return 1; fi
+	pc__spawn "$var/run/origin.pid" "$var/log/origin.log" "$PC_ORIGIN_BIN" \
+		--listen "127.0.0.1:$port" \
+		--db "postgresql://$PC_ORIGIN_DB_USER@127.0.0.1:$((base + 3))/$PC_DB_NAME" \
+		--service-key-file "$var/secrets/service.key" \
+		--anon-key-file "$var/secrets/anon.key" "$@" || return 1
+	# Any answer will do: a GET /profiles would be counted as an origin read.
+	pc__wait "origin (pgrest-lite)" "$var/log/origin.log" "$var/run/origin.pid" \
+		pc__http_answers "http://127.0.0.1:$port/"
+}
+
+pc_stop_origin() { pc__stop_pidfile origin "$1/run/origin.pid" "${PC_ORIGIN_BIN##*/}"; }
+
+# --- responder and lighttpd ---------------------------------------------------------
+
+# pc__write_responder_config VAR_DIR: VAR_DIR/profilecache.conf from the
+# example, with this stack's addresses and paths, then the overrides in
+# PC_CONF_SET ("section.key=value ...", keys that the example has).
+pc__write_responder_config() {
+	local var=$1 base
+	local -a extra=()
+	base=$(pc__port_base "$var") || return 1
+	read -r -a extra <<<"${PC_CONF_SET:-}"
+	pc__ini_set "$PC_ROOT/etc/profilecache.conf.example" "$var/profilecache.conf" \
+		"origin.url=http://127.0.0.1:$((base + 1))" \
+		"origin.service_key_file=$var/secrets/service.key" \
+		"cache.servers=127.0.0.1:$((base + 2))" \
+		"journal.path=$var/journal.db" \
+		"log.level=$PC_LOG_LEVEL" \
+		"${extra[@]}"
+}
+
+# pc__write_lighttpd_config VAR_DIR: VAR_DIR/lighttpd.conf from the template,
+# plus lighttpd.d/accesslog.conf when PC_ACCESS_LOG=1.
+pc__write_lighttpd_config() {
+	local var=$1 base
+	base=$(pc__port_base "$var") || return 1
+	pc__render "$PC_ROOT/etc/lighttpd/profilecache.conf.in" "$var/lighttpd.conf" \
+		"PORT=$base" \
+		"DOCUMENT_ROOT=$var/www" \
+		"ERROR_LOG=$var/log/lighttpd.log" \
+		"UPLOAD_DIR=$var/tmp" \
+		"FCGI_BIN=$PC_FCGI_BIN" \
+		"FCGI_SOCKET=$var/run/profilecache.sock" \
+		"PROFILECACHE_CONFIG=$var/profilecache.conf" \
+		"CONF_D=$var/lighttpd.d" || return 1
+	rm -f -- "$var/lighttpd.d/accesslog.conf"
+	if [[ ${PC_ACCESS_LOG:-0} == 1 ]]; then
+		cat >"$var/lighttpd.d/accesslog.conf" <<-EOF
+			server.modules += ( "mod_accesslog" )
+			accesslog.filename = "$var/log/access.log"
+		EOF
+	fi
+}
+
+# pc_start_lighttpd VAR_DIR: write the responder's and lighttpd's configs and
+# run lighttpd (foreground mode, in the background) on 127.0.0.1:PORT_BASE.
+pc_start_lighttpd() {
+	local var=$1 base
+	base=$(pc__port_base "$var") || return 1
+	[[ -x $PC_FCGI_BIN ]] || pc_err "responder: $PC_FCGI_BIN is not built (run make)" || return 1
+	if pc_port_listening "$base"; then pc_err "lighttpd: port $base is already taken"; return 1; fi
+	pc__write_responder_config "$var" && pc__write_lighttpd_config "$var" || return 1
+	lighttpd -tt -f "$var/lighttpd.conf" >"$var/log/lighttpd-check.log" 2>&1 || {
+		pc_log "error: lighttpd rejects $var/lighttpd.conf:"
+		sed 's/^/    /' "$var/log/lighttpd-check.log" >&2
+		return 1
+	}
+	pc__spawn "$var/run/lighttpd.pid" "$var/log/lighttpd.log" lighttpd -D -f "$var/lighttpd.conf" || return 1
+	pc__wait lighttpd "$var/log/lighttpd.log" "$var/run/lighttpd.pid" \
+		pc__http_answers "http://127.0.0.1:$base/"
+}
+
+# pc_stop_lighttpd VAR_DIR: stop lighttpd, which stops the responders it spawned.
+pc_stop_lighttpd() { pc__stop_pidfile lighttpd "$1/run/lighttpd.pid" lighttpd; }
+
+# --- the stack ------------------------------------------------------------------
+
+# pc__write_env VAR_DIR: VAR_DIR/stack.env (mode 0600: it holds the JWT secret).
+pc__write_env() {
+	local var=$1 base root tmp name
+	base=$(pc__port_base "$var") || return 1
+	root=$(pc__pg_root "$var")
+	local -A env=(
+		[BASE_URL]="http://127.0.0.1:$base/v1"
+		[HTTP_URL]="http://127.0.0.1:$base"
+		[DATABASE_URL]="postgresql://postgres@127.0.0.1:$((base + 3))/$PC_DB_NAME"
+		[ORIGIN_DATABASE_URL]="postgresql://$PC_ORIGIN_DB_USER@127.0.0.1:$((base + 3))/$PC_DB_NAME"
+		[MEMCACHED_SERVERS]="127.0.0.1:$((base + 2))"
+		[MEMCACHED_PORT]="$((base + 2))"
+		[ORIGIN_URL]="http://127.0.0.1:$((base + 1))"
+		[SERVICE_KEY_FILE]="$var/secrets/service.key"
+		[ANON_KEY_FILE]="$var/secrets/anon.key"
+		[JWT_SECRET_FILE]="$var/secrets/jwt.secret"
+		[JWT_SECRET]="$(<"$var/secrets/jwt.secret")"
+		[JOURNAL_PATH]="$var/journal.db"
+		[CONFIG_PATH]="$var/profilecache.conf"
+		[LIGHTTPD_CONFIG]="$var/lighttpd.conf"
+		[DOCUMENT_ROOT]="$var/www"
+		[SAMPLE_PROFILE_ID]="$PC_SAMPLE_PROFILE_ID"
+		[VAR_DIR]="$var"
+		[PORT_BASE]="$base"
+		[ORIGIN_LOG]="$var/log/origin.log"
+		[LIGHTTPD_LOG]="$var/log/lighttpd.log"
+		[MEMCACHED_LOG]="$var/log/memcached.log"
+		[POSTGRES_LOG]="$root/postgres.log"
+		[PG_DATA]="$root/data"
+		[PG_SOCKET_DIR]="$root/run"
+		[LIGHTTPD_PID_FILE]="$var/run/lighttpd.pid"
+		[ORIGIN_PID_FILE]="$var/run/origin.pid"
+		[MEMCACHED_PID_FILE]="$var/run/memcached.pid"
+		[POSTGRES_PID_FILE]="$root/data/postmaster.pid"
+	)
+	tmp=$var/stack.env.tmp
+	(
+		umask 077
+		{
+			printf '# profilecache stack in %s, written by scripts/lib.sh. Source it.\n' "$var"
+			for name in $(printf '%s\n' "${!env[@]}" | LC_ALL=C sort); do
+				printf '%s=%s\n' "$name" "$(pc__shquote "${env[$name]}")"
+			done
+		} >"$tmp"
+	) && mv -f -- "$tmp" "$var/stack.env"
+}
+
+# pc__stack_layout VAR_DIR PORT_BASE: the directories, secrets and port record.
+pc__stack_layout() {
+	local var=$1 base=$2 d
+	for d in log run www tmp lighttpd.d; do mkdir -p -- "$var/$d" || return 1; done
+	mkdir -p -- "$var/secrets" && chmod 0700 "$var/secrets" || return 1
+	touch -- "$var/.profilecache-stack"
+	printf '%s\n' "$base" >"$var/run/port_base"
+	pc__ensure_secret "$var/secrets/service.key" &&
+		pc__ensure_secret "$var/secrets/anon.key" &&
+		pc__ensure_secret "$var/secrets/jwt.secret"
+}
+
+# pc_stack_running VAR_DIR: some part of the stack in VAR_DIR runs.
+pc_stack_running() {
+	local var=$1
+	pc__pid_alive "$var/run/lighttpd.pid" ||
+		pc__pid_alive "$var/run/origin.pid" ||
+		pc__pid_alive "$var/run/memcached.pid" ||
+		pc__pid_alive "$(pc__pg_root "$var")/data/postmaster.pid"
+}
+
+# pc__abspath DIR: create DIR and print its absolute path.
+pc__abspath() { mkdir -p -- "$1" && (cd -- "$1" && pwd -P); }
+
+# pc_stack_start VAR_DIR PORT_BASE [PGREST-LITE-ARG...]: start PostgreSQL,
+# memcached, the origin and lighttpd, wait until GET /v1/healthz is 200 and
+# write VAR_DIR/stack.env. Returns 2 without touching anything when the stack
+# already runs or a port is taken; on any other failure stops what it started
+# and returns 1.
+pc_stack_start() {
+	local var=$1 base=$2 busy
+	shift 2
+	[[ $base =~ ^[0-9]+$ ]] && ((base >= 1024 && base <= 65531)) ||
+		pc_err "port base must be a number from 1024 to 65531, not '$base'" || return 2
+	var=$(pc__abspath "$var") || pc_err "cannot create $var" || return 2
+	[[ $var != *[\"\\$'\n']* ]] || pc_err "VAR_DIR may not contain quotes, backslashes or newlines: $var" || return 2
+	((${#var} <= 80)) || pc_err "VAR_DIR is too long for unix socket paths (max 80 chars): $var" || return 2
+	if pc_stack_running "$var"; then
+		pc_err "a stack is already running in $var (stop it with: scripts/run --stop --var $var)"
+		return 2
+	fi
+	busy=$(pc_ports_busy "$base")
+	[[ -z $busy ]] || pc_err "port(s) ${busy% } already in use (the stack needs $base-$((base + 3)); pick another --port-base)" || return 2
+	if ! pc__stack_start_parts "$var" "$base" "$@"; then
+		pc_stack_stop "$var"
+		return 1
+	fi
+}
+
+pc__stack_start_parts() {
+	local var=$1 base=$2
+	shift 2
+	pc__stack_layout "$var" "$base" &&
+		pc_start_postgres "$var" &&
+		pc_start_memcached "$var" &&
+		pc_start_origin "$var" "$@" &&
+		pc_start_lighttpd "$var" &&
+		pc__write_env "$var" &&
+		pc__wait "responder (GET /v1/healthz)" "$var/log/lighttpd.log" "$var/run/lighttpd.pid" \
+			pc__http_ok "http://127.0.0.1:$base/v1/healthz"
+}
+
+# pc_stack_stop VAR_DIR: stop every part the stack in VAR_DIR runs, by its pid
+# file (never by name). Safe to call again and on a partial stack.
+pc_stack_stop() {
+	local var=$1 rc=0
+	[[ -d $var ]] || return 0
+	pc_stop_lighttpd "$var" || rc=1
+	pc_stop_origin "$var" || rc=1
+	pc_stop_memcached "$var" || rc=1
+	pc_stop_postgres "$var" || rc=1
+	return "$rc"
+}
+
+# pc_stack_destroy VAR_DIR: stop the stack and delete VAR_DIR and its cluster.
+# Refuses a directory that no stack was ever started in.
+pc_stack_destroy() {
+	local var=$1 root
+	[[ -d $var ]] || return 0
+	[[ -f $var/.profilecache-stack ]] || pc_err "$var does not look like a stack's directory; not deleting it" || return 1
+	pc_stack_stop "$var" || return 1
+	if [[ -f $var/pg.location ]]; then
+		root=$(<"$var/pg.location")
+		[[ $root == /tmp/profilecache-pg.* ]] && rm -rf -- "$root"
+	fi
+	rm -rf -- "$var"
+}

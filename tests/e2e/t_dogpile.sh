@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# No dogpile: N parallel misses (and N parallel stale hits) on one id cost one
+# origin read. The origin is slowed so the requests really overlap.
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+
+N=24
+PC_CONF_SET="cache.fresh_ttl=2 cache.stale_ttl=60 cache.lock_wait_ms=3000" \
+	e2e_start --delay-ms 400
+plan 6
+
+id=7b3e4a52-1c9d-4f60-9a8e-2d5c6f7a8b02
+dir=$(mktemp -d)
+parallel_get() {
+	local i
+	for i in $(seq "$N"); do
+		curl -s -o /dev/null -D "$dir/h$i" -w '%{http_code}\n' "$BASE_URL/profiles/$id" >"$dir/s$i" &
+	done
+	wait
+}
+
+reads0=$(origin_reads)
+parallel_get
+is "$(cat "$dir"/s* | sort | uniq -c | awk '{$1=$1};1')" "$N 200" "all $N parallel misses answered 200"
+misses=$(($(origin_reads) - reads0))
+diag "$N parallel misses -> $misses origin read(s)"
+is "$misses" 1 "they cost one origin read"
+
+sleep 2.2
+reads0=$(origin_reads)
+rm -f "$dir"/*
+parallel_get
+is "$(cat "$dir"/s* | sort | uniq -c | awk '{$1=$1};1')" "$N 200" "all $N parallel stale reads answered 200"
+stale=$(grep -il '^X-Cache: STALE' "$dir"/h* | wc -l)
+cmp_ok "$stale" -gt 0 "they were served stale ($stale of $N)"
+# Give the one refresh (400 ms at the origin) time to finish.
+sleep 1
+refreshes=$(($(origin_reads) - reads0))
+diag "$N parallel stale reads -> $refreshes origin read(s)"
+is "$refreshes" 1 "one process refreshed the entry"
+http GET "/profiles/$id"
+is "$(header X-Cache)" HIT "after the refresh it is fresh again"
+rm -rf "$dir"

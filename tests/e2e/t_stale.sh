@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Stale-while-revalidate: a stale entry is answered at once and refreshed after
+# the response, once; with the origin down it keeps being served (stale-if-error).
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+
+PC_CONF_SET="cache.fresh_ttl=1 cache.stale_ttl=30 cache.lock_ttl=2" e2e_start
+plan 15
+
+id=$SAMPLE_PROFILE_ID
+url=/profiles/$id
+
+http GET "$url"
+is "$HTTP_STATUS" 200 "first read"
+is "$(header X-Cache)" MISS "is a miss"
+old_etag=$(header ETag)
+
+psql_exec "update public.profiles set display_name = 'Alice Refreshed', updated_at = now() where id = '$id'"
+http GET "$url"
+is "$(header X-Cache)" HIT "inside fresh_ttl it is a hit"
+is "$(jq -r .profile.display_name <<<"$HTTP_BODY")" "Alice Liddell" "a hit shows the cached version"
+
+sleep 1.2
+reads0=$(origin_reads)
+http GET "$url"
+is "$HTTP_STATUS" 200 "a stale entry is answered"
+is "$(header X-Cache)" STALE "marked STALE"
+is "$(jq -r .profile.display_name <<<"$HTTP_BODY")" "Alice Liddell" "with the old data, without waiting for the origin"
+
+# The refresh runs after the response: poll until the new version appears.
+for _ in $(seq 50); do
+	http GET "$url"
+	[[ $(jq -r .profile.display_name <<<"$HTTP_BODY") == "Alice Refreshed" ]] && break
+	sleep 0.1
+done
+is "$(jq -r .profile.display_name <<<"$HTTP_BODY")" "Alice Refreshed" "the background refresh stored the new row"
+isnt "$(header ETag)" "$old_etag" "the ETag changed with it"
+is "$(($(origin_reads) - reads0))" 1 "one origin read refreshed the entry"
+
+# --- stale-if-error ----------------------------------------------------------------
+pc_stop_origin "$VAR_DIR"
+sleep 1.2
+http GET "$url"
+is "$HTTP_STATUS" 200 "origin down: the stale entry is still served"
+is "$(header X-Cache)" STALE "as STALE"
+is "$(jq -r .profile.display_name <<<"$HTTP_BODY")" "Alice Refreshed" "with the last known data"
+http GET /profiles/7b3e4a52-1c9d-4f60-9a8e-2d5c6f7a8b02
+is "$HTTP_STATUS" 503 "origin down and nothing cached: 503"
+like "$(header Retry-After)" '^[0-9]+$' "with Retry-After"

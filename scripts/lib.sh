@@ -40,8 +40,8 @@ PC_PG_TEMPLATE_FORMAT=1
 PC_DEB_PACKAGES=(
 	build-essential autoconf automake libtool pkg-config
 	libfcgi-dev libmemcached-dev libsqlite3-dev sqlite3 libcurl4-openssl-dev
-	libjansson-dev libinih-dev libcmocka-dev
-	memcached postgresql-15 lighttpd libmicrohttpd-dev libpq-dev
+	libjansson-dev libinih-dev libcmocka-dev libssl-dev
+	memcached postgresql-15 postgresql-15-pgtap lighttpd libmicrohttpd-dev libpq-dev
 	curl jq ca-certificates procps
 )
 
@@ -337,7 +337,8 @@ pc__ini_set() {
 	while IFS= read -r line || [[ -n $line ]]; do
 		if [[ $line =~ ^[[:space:]]*\[([^]]+)\] ]]; then
 			section=${BASH_REMATCH[1]}
-		elif [[ $line =~ ^[[:space:]]*([A-Za-z0-9_.]+)[[:space:]]*= ]]; then
+		elif [[ $line =~ ^[[:space:]]*\;?[[:space:]]*([A-Za-z0-9_.]+)[[:space:]]*= ]]; then
+			# A commented-out key ("; key = ...") is set by uncommenting it.
 			key=$section.${BASH_REMATCH[1]}
 			if [[ -v want[$key] ]]; then
 				line="${BASH_REMATCH[1]} = ${want[$key]}"
@@ -604,6 +605,7 @@ pc__write_responder_config() {
 		"origin.service_key_file=$var/secrets/service.key" \
 		"cache.servers=127.0.0.1:$((base + 2))" \
 		"journal.path=$var/journal.db" \
+		"auth.jwt_secret_file=$var/secrets/jwt.secret" \
 		"log.level=$PC_LOG_LEVEL" \
 		"${extra[@]}"
 }

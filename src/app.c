@@ -5,6 +5,9 @@
 
 #include "app.h"
 #include "cache.h"
+#include "journal.h"
+#include "jwt.h"
+#include "log.h"
 #include "origin.h"
 
 enum pc_result
@@ -17,7 +20,17 @@ app_open(struct app *app, struct config *cfg, char *err)
 	memset(cfg, 0, sizeof(*cfg));
 	if ((r = cache_open(&app->cfg, &app->cache, err)) != PC_OK ||
 	    (r = origin_open(&app->cfg, &app->origin, err)) != PC_OK)
-		app_close(app);
+		goto fail;
+	if (app->cfg.auth_jwt_secret_file != NULL || app->cfg.auth_jwks_file != NULL) {
+		if ((r = jwt_keys_load(app->cfg.auth_jwt_secret_file,
+		    app->cfg.auth_jwks_file, &app->keys, err)) != PC_OK)
+			goto fail;
+	} else
+		log_warn("auth_not_configured",
+		    "detail=\"no [auth] key file: every write will be refused\"");
+	return PC_OK;
+fail:
+	app_close(app);
 	return r;
 }
 
@@ -26,6 +39,24 @@ app_close(struct app *app)
 {
 	cache_close(app->cache);
 	origin_close(app->origin);
+	journal_close(app->journal);
+	jwt_keys_free(app->keys);
 	config_free(&app->cfg);
 	memset(app, 0, sizeof(*app));
+}
+
+enum pc_result
+app_journal(struct app *app, struct journal **out, char *err)
+{
+	struct journal_opts opts = {
+		.path = app->cfg.journal_path,
+		.sync_full = strcmp(app->cfg.journal_synchronous, "full") == 0,
+		.busy_timeout_ms = app->cfg.journal_busy_timeout_ms,
+	};
+	enum pc_result r = PC_OK;
+
+	if (app->journal == NULL)
+		r = journal_open(&opts, &app->journal, err);
+	*out = app->journal;
+	return r;
 }

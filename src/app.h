@@ -6,19 +6,32 @@
 #include "result.h"
 
 struct cache;
+struct journal;
+struct jwt_keys;
 struct origin;
 
 struct app {
 	struct config cfg;
 	struct cache *cache;
 	struct origin *origin;
+	struct journal *journal;	/* opened on first use: see app_journal() */
+	struct jwt_keys *keys;		/* NULL: no token can be verified */
 };
 
 /*
- * Take over cfg (the app frees it) and open the stores. Nothing connects
- * yet: a dependency that is down shows up per request, not here.
+ * Take over cfg (the app frees it), load the token keys and open the
+ * stores. Nothing connects yet: a dependency that is down shows up per
+ * request, not here. A bad key file is an error here, at start.
  */
 enum pc_result app_open(struct app *app, struct config *cfg, char *err);
 void app_close(struct app *app);
+
+/*
+ * The journal, opened on first use so that a journal that cannot be opened
+ * fails the requests that need it (503) rather than the process. The
+ * journal stays owned by app. PC_UNAVAILABLE with err when it cannot be
+ * opened; the next call tries again.
+ */
+enum pc_result app_journal(struct app *app, struct journal **out, char *err);
 
 #endif

@@ -218,26 +218,44 @@ enum pc_result
 cache_get(struct cache *c, const char *ns, const char *id, struct cache_entry *e)
 {
 	char key[CACHE_KEY_MAX + 1];
+	const char *keys[1];
+	memcached_result_st *res;
 	memcached_return_t rc;
-	uint32_t flags;
 	size_t klen, vlen;
+	uint64_t cas;
 	char *v;
 
 	memset(e, 0, sizeof(*e));
 	if ((klen = cache_key(c, "", ns, id, key)) == 0)
 		return PC_INVALID;
-	v = memcached_get(c->mc, key, klen, &vlen, &flags, &rc);
-	if (v == NULL) {
-		if (rc == MEMCACHED_SUCCESS)
+	keys[0] = key;
+	/* mget + fetch_result ("gets") so the CAS value comes along. */
+	if ((rc = memcached_mget(c->mc, keys, &klen, 1)) != MEMCACHED_SUCCESS)
+		return cache_result(c, rc, "get");
+	res = memcached_fetch_result(c->mc, NULL, &rc);
+	if (res == NULL) {
+		if (rc == MEMCACHED_END || rc == MEMCACHED_NOTFOUND ||
+		    rc == MEMCACHED_SUCCESS)
 			return PC_NOTFOUND;
 		return cache_result(c, rc, "get");
 	}
+	vlen = memcached_result_length(res);
+	cas = memcached_result_cas(res);
+	/* Take the value over rather than copy it. */
+	v = memcached_result_take_value(res);
+	memcached_result_free(res);
+	/* Drain the END so the connection is ready for the next command. */
+	while ((res = memcached_fetch_result(c->mc, NULL, &rc)) != NULL)
+		memcached_result_free(res);
+	if (v == NULL)	/* an empty value is not one of ours */
+		return PC_NOTFOUND;
 	if (cache_entry_decode(v, vlen, e) != PC_OK) {
 		log_warn("cache_bad_entry", "key=%s len=%zu", key, vlen);
 		free(v);
 		return PC_NOTFOUND;
 	}
 	e->raw = v;
+	e->cas = cas;
 	return PC_OK;
 }
 
@@ -252,6 +270,76 @@ cache_put(struct cache *c, const char *ns, const char *id,
 		return PC_INVALID;
 	return cache_result(c, memcached_set(c->mc, key, klen, e->raw,
 	    CACHE_HDR_LEN + e->body_len, (time_t)expire_s, 0), "set");
+}
+
+enum pc_result
+cache_add(struct cache *c, const char *ns, const char *id,
+    const struct cache_entry *e, long expire_s)
+{
+	char key[CACHE_KEY_MAX + 1];
+	size_t klen;
+
+	if (e->raw == NULL || (klen = cache_key(c, "", ns, id, key)) == 0)
+		return PC_INVALID;
+	return cache_result(c, memcached_add(c->mc, key, klen, e->raw,
+	    CACHE_HDR_LEN + e->body_len, (time_t)expire_s, 0), "add");
+}
+
+enum pc_result
+cache_cas(struct cache *c, const char *ns, const char *id,
+    const struct cache_entry *e, long expire_s, uint64_t cas)
+{
+	char key[CACHE_KEY_MAX + 1];
+	size_t klen;
+
+	if (e->raw == NULL || (klen = cache_key(c, "", ns, id, key)) == 0)
+		return PC_INVALID;
+	return cache_result(c, memcached_cas(c->mc, key, klen, e->raw,
+	    CACHE_HDR_LEN + e->body_len, (time_t)expire_s, 0, cas), "cas");
+}
+
+enum pc_result
+cache_delete(struct cache *c, const char *ns, const char *id)
+{
+	char key[CACHE_KEY_MAX + 1];
+	size_t klen;
+	enum pc_result r;
+
+	if ((klen = cache_key(c, "", ns, id, key)) == 0)
+		return PC_INVALID;
+	r = cache_result(c, memcached_delete(c->mc, key, klen, 0), "delete");
+	return r == PC_NOTFOUND ? PC_OK : r;
+}
+
+enum pc_result
+cache_count(struct cache *c, const char *ns, const char *name, long window_s,
+    uint64_t *count)
+{
+	char key[CACHE_KEY_MAX + 1];
+	memcached_return_t rc;
+	enum pc_result r;
+	size_t klen;
+	int tries;
+
+	if ((klen = cache_key(c, "count:", ns, name, key)) == 0)
+		return PC_INVALID;
+	/* incr, or create the counter at 1; a racing creator makes us incr again. */
+	for (tries = 0; tries < 3; tries++) {
+		rc = memcached_increment(c->mc, key, klen, 1, count);
+		if (rc == MEMCACHED_SUCCESS)
+			return PC_OK;
+		if (rc != MEMCACHED_NOTFOUND)
+			return cache_result(c, rc, "incr");
+		r = cache_result(c, memcached_add(c->mc, key, klen, "1", 1,
+		    (time_t)window_s, 0), "add");
+		if (r == PC_OK) {
+			*count = 1;
+			return PC_OK;
+		}
+		if (r != PC_CONFLICT)
+			return r;
+	}
+	return PC_UNAVAILABLE;
 }
 
 enum pc_result

@@ -75,7 +75,8 @@ enum pc_result cache_open(const struct config *cfg, struct cache **out, char *er
 void cache_close(struct cache *c);
 
 /*
- * Fetch the entry for (ns, id). PC_OK: e is filled and owns the value.
+ * Fetch the entry for (ns, id), with its CAS value in e->cas.
+ * PC_OK: e is filled and owns the value.
  * PC_NOTFOUND: no entry, or one in an unknown format. PC_UNAVAILABLE: no
  * server answered in time.
  */
@@ -85,6 +86,31 @@ enum pc_result cache_get(struct cache *c, const char *ns, const char *id,
 /* Store a built entry (e->raw) that expires after expire_s seconds. */
 enum pc_result cache_put(struct cache *c, const char *ns, const char *id,
     const struct cache_entry *e, long expire_s);
+
+/*
+ * Store only if nothing is stored under the key yet (memcached add): a fill
+ * from the database never overwrites what a writer stored meanwhile.
+ * PC_CONFLICT when an entry exists.
+ */
+enum pc_result cache_add(struct cache *c, const char *ns, const char *id,
+    const struct cache_entry *e, long expire_s);
+
+/*
+ * Store only if the entry is unchanged since it was read with CAS value
+ * cas. PC_CONFLICT when another process changed it, PC_NOTFOUND when it is
+ * gone.
+ */
+enum pc_result cache_cas(struct cache *c, const char *ns, const char *id,
+    const struct cache_entry *e, long expire_s, uint64_t cas);
+
+enum pc_result cache_delete(struct cache *c, const char *ns, const char *id);
+
+/*
+ * Count one event in the fixed window (ns, key) of window_s seconds and
+ * return the count so far in *count.
+ */
+enum pc_result cache_count(struct cache *c, const char *ns, const char *key,
+    long window_s, uint64_t *count);
 
 /* Push an entry's expiry out to expire_s seconds from now. */
 enum pc_result cache_touch(struct cache *c, const char *ns, const char *id,

@@ -45,6 +45,15 @@ static const struct opt opts[] = {
 	{ "cache", "lock_wait_ms", OPT_LONG, O(cache_lock_wait_ms), 0, 60000, 0 },
 	{ "cache", "timeout_ms", OPT_LONG, O(cache_timeout_ms), 1, 60000, 0 },
 	{ "journal", "path", OPT_STR, O(journal_path), 0, 0, 0 },
+	{ "journal", "synchronous", OPT_STR, O(journal_synchronous), 0, 0, 0 },
+	{ "journal", "busy_timeout_ms", OPT_LONG, O(journal_busy_timeout_ms), 1, 60000, 0 },
+	{ "auth", "jwt_secret_file", OPT_STR, O(auth_jwt_secret_file), 0, 0, 0 },
+	{ "auth", "jwks_file", OPT_STR, O(auth_jwks_file), 0, 0, 0 },
+	{ "auth", "audience", OPT_STR, O(auth_audience), 0, 0, 0 },
+	{ "auth", "issuer", OPT_STR, O(auth_issuer), 0, 0, 0 },
+	{ "auth", "leeway", OPT_LONG, O(auth_leeway), 0, 600, 0 },
+	{ "limits", "max_body", OPT_LONG, O(limits_max_body), 256, 16 * 1024 * 1024, 0 },
+	{ "limits", "writes_per_minute", OPT_LONG, O(limits_writes_per_minute), 0, 1000000, 0 },
 	{ "log", "level", OPT_LOGLEVEL, O(log_level), 0, 0, 0 },
 };
 #define NOPTS (sizeof(opts) / sizeof(opts[0]))
@@ -71,6 +80,10 @@ config_defaults(struct config *cfg)
 	cfg->cache_lock_ttl = 10;
 	cfg->cache_lock_wait_ms = 1000;
 	cfg->cache_timeout_ms = 200;
+	cfg->journal_busy_timeout_ms = 2000;
+	cfg->auth_leeway = 30;
+	cfg->limits_max_body = 64 * 1024;
+	cfg->limits_writes_per_minute = 120;
 	cfg->log_level = LOG_LVL_INFO;
 }
 
@@ -85,6 +98,12 @@ config_string_defaults(struct config *cfg)
 		return PC_NOMEM;
 	if (cfg->journal_path == NULL &&
 	    (cfg->journal_path = strdup("/var/lib/profilecache/journal.db")) == NULL)
+		return PC_NOMEM;
+	if (cfg->journal_synchronous == NULL &&
+	    (cfg->journal_synchronous = strdup("full")) == NULL)
+		return PC_NOMEM;
+	if (cfg->auth_audience == NULL &&
+	    (cfg->auth_audience = strdup("authenticated")) == NULL)
 		return PC_NOMEM;
 	return PC_OK;
 }
@@ -189,6 +208,12 @@ config_validate(struct parse_state *st)
 	n = strlen(cfg->origin_url);
 	while (n > 0 && cfg->origin_url[n - 1] == '/')
 		cfg->origin_url[--n] = '\0';
+	if (strcmp(cfg->journal_synchronous, "full") != 0 &&
+	    strcmp(cfg->journal_synchronous, "normal") != 0) {
+		pc_err(st->err, "%s: [journal] synchronous must be full or normal",
+		    st->path);
+		return PC_INVALID;
+	}
 	/* memcached keys are at most 250 bytes: leave room for the rest. */
 	if (strlen(cfg->cache_prefix) > 64) {
 		pc_err(st->err, "%s: [cache] prefix is longer than 64 bytes", st->path);

@@ -26,6 +26,19 @@ struct config {
 
 	/* [journal] */
 	char *journal_path;
+	char *journal_synchronous;	/* "full" or "normal" */
+	long journal_busy_timeout_ms;
+
+	/* [auth] */
+	char *auth_jwt_secret_file;	/* HS256 (Supabase's legacy JWT secret) */
+	char *auth_jwks_file;		/* public signing keys (ES256, RS256) */
+	char *auth_audience;
+	char *auth_issuer;		/* NULL: not checked */
+	long auth_leeway;
+
+	/* [limits] */
+	long limits_max_body;		/* bytes of a JSON request body */
+	long limits_writes_per_minute;	/* per user; 0 turns the limit off */
 
 	/* [log] */
 	int log_level;

@@ -1,11 +1,13 @@
 /* HTTP requests and responses as the routes see them. */
 #include "autoconf.h"
 
+#include <errno.h>
 #include <jansson.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "http.h"
 
@@ -86,6 +88,110 @@ http_error(struct http_response *resp, int status, const char *code,
 		return;
 	}
 	http_body(resp, status, "application/json", s, strlen(s), s);
+}
+
+void
+http_error_fields(struct http_response *resp, int status, const char *code,
+    const char *message, json_t *fields)
+{
+	json_t *doc;
+	char *s = NULL;
+
+	doc = json_pack("{s:{s:s,s:s,s:O}}", "error", "code", code, "message",
+	    message, "fields", fields);
+	if (doc != NULL)
+		s = json_dumps(doc, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	json_decref(doc);
+	if (s == NULL) {
+		http_error(resp, status, code, message);
+		return;
+	}
+	http_body(resp, status, "application/json", s, strlen(s), s);
+}
+
+enum pc_result
+http_read_body(const struct http_request *req, size_t max, char **body,
+    size_t *len)
+{
+	const char *cl = http_request_header(req, "CONTENT_LENGTH");
+	unsigned long long want;
+	size_t got = 0;
+	char *end, *p;
+	long n;
+
+	*body = NULL;
+	*len = 0;
+	if (cl == NULL || *cl == '\0')
+		return PC_NOTFOUND;
+	if (*cl < '0' || *cl > '9')
+		return PC_INVALID;
+	errno = 0;
+	want = strtoull(cl, &end, 10);
+	if (errno != 0 || *end != '\0')
+		return PC_INVALID;
+	if (want > max)
+		return PC_TOOBIG;
+	if ((p = malloc((size_t)want + 1)) == NULL)
+		return PC_NOMEM;
+	while (got < want && req->read != NULL) {
+		n = req->read(req->read_ctx, p + got, (size_t)want - got);
+		if (n <= 0)
+			break;
+		got += (size_t)n;
+	}
+	if (got != want) {
+		free(p);
+		return PC_INVALID;
+	}
+	p[got] = '\0';
+	*body = p;
+	*len = got;
+	return PC_OK;
+}
+
+bool
+http_content_type_is(const char *ct, const char *media_type)
+{
+	size_t n = strlen(media_type);
+
+	if (ct == NULL || strncasecmp(ct, media_type, n) != 0)
+		return false;
+	ct += n;
+	while (*ct == ' ' || *ct == '\t')
+		ct++;
+	return *ct == '\0' || *ct == ';';
+}
+
+void
+http_if_match_parse(const char *v, struct http_if_match *m)
+{
+	unsigned long long tag;
+	char hex[17];
+	size_t n;
+
+	memset(m, 0, sizeof(*m));
+	if (v == NULL)
+		return;
+	m->present = true;
+	while (*v != '\0') {
+		while (*v == ' ' || *v == '\t' || *v == ',')
+			v++;
+		if (*v == '\0')
+			break;
+		n = strcspn(v, ", \t");
+		if (n == 1 && *v == '*')
+			m->any = true;
+		else if (n == 18 && v[0] == '"' && v[17] == '"' &&
+		    m->ntags < sizeof(m->tags) / sizeof(m->tags[0]) &&
+		    strspn(v + 1, "0123456789abcdef") >= 16) {
+			memcpy(hex, v + 1, 16);
+			hex[16] = '\0';
+			tag = strtoull(hex, NULL, 16);
+			m->tags[m->ntags++] = tag;
+		}
+		/* Weak and foreign tags can never match: skip them. */
+		v += n;
+	}
 }
 
 void

@@ -25,6 +25,17 @@ struct http_request {
 	/* Request headers and CGI variables by their CGI name (HTTP_IF_NONE_MATCH). */
 	const char *(*getenv)(void *ctx, const char *name);
 	void *env_ctx;
+	/* Read up to n body bytes; returns how many, 0 at the end, -1 on error. */
+	long (*read)(void *ctx, char *buf, size_t n);
+	void *read_ctx;
+};
+
+/* A parsed If-Match header. */
+struct http_if_match {
+	bool present;
+	bool any;		/* "*" */
+	size_t ntags;
+	uint64_t tags[8];	/* strong tags only: W/ never matches If-Match */
 };
 
 /* Work a route asks to run after the response has been sent. */
@@ -64,6 +75,30 @@ void http_body(struct http_response *resp, int status, const char *content_type,
  */
 void http_error(struct http_response *resp, int status, const char *code,
     const char *message);
+
+/*
+ * The same with a "fields" member, {"field":"reason",...}, for 422. fields
+ * is borrowed.
+ */
+struct json_t;
+void http_error_fields(struct http_response *resp, int status, const char *code,
+    const char *message, struct json_t *fields);
+
+/*
+ * Read the whole request body, at most max bytes, as CONTENT_LENGTH
+ * announces it. PC_OK: *body (malloc()ed, NUL-terminated, owned by the
+ * caller) holds *len bytes. PC_TOOBIG: the announced length is over max;
+ * nothing was read. PC_NOTFOUND: no CONTENT_LENGTH (411). PC_INVALID: a
+ * malformed length, or the body ended early.
+ */
+enum pc_result http_read_body(const struct http_request *req, size_t max,
+    char **body, size_t *len);
+
+/* True when the Content-Type is media_type, ignoring case and parameters. */
+bool http_content_type_is(const char *content_type, const char *media_type);
+
+/* Parse an If-Match header value (NULL: not present). */
+void http_if_match_parse(const char *value, struct http_if_match *m);
 
 /* Request a function to run once the response is on its way. */
 void http_after(struct http_response *resp, http_after_fn fn, const char *arg);

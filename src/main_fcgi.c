@@ -1,7 +1,9 @@
 /* profilecache.fcgi: the responder, as a FastCGI server or a plain CGI program. */
 #include "autoconf.h"
 
+#include <errno.h>
 #include <fcgiapp.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,6 +33,24 @@ env_cgi(void *ctx, const char *name)
 {
 	(void)ctx;
 	return getenv(name);
+}
+
+static long
+read_fcgi(void *ctx, char *buf, size_t n)
+{
+	return FCGX_GetStr(buf, n > INT_MAX ? INT_MAX : (int)n, ctx);
+}
+
+static long
+read_cgi(void *ctx, char *buf, size_t n)
+{
+	ssize_t r;
+
+	(void)ctx;
+	do
+		r = read(STDIN_FILENO, buf, n);
+	while (r == -1 && errno == EINTR);
+	return (long)r;
 }
 
 static void
@@ -131,6 +151,8 @@ serve_fcgi(struct app *app)
 		memset(&req, 0, sizeof(req));
 		req.getenv = env_fcgi;
 		req.env_ctx = fr.envp;
+		req.read = read_fcgi;
+		req.read_ctx = fr.in;
 		o.fcgi = fr.out;
 		handle(app, &req, &resp);
 		send_response(&o, &req, &resp);
@@ -151,6 +173,7 @@ serve_cgi(struct app *app)
 
 	memset(&req, 0, sizeof(req));
 	req.getenv = env_cgi;
+	req.read = read_cgi;
 	http_response_init(&resp);
 	handle(app, &req, &resp);
 	send_response(&o, &req, &resp);

@@ -18,6 +18,7 @@ struct origin {
 	CURL *curl;
 	struct curl_slist *hdr_object;	/* auth + single-object Accept */
 	struct curl_slist *hdr_array;	/* auth + JSON array Accept */
+	struct curl_slist *hdr_rpc;	/* auth + JSON Accept and Content-Type */
 	struct buf body;
 	char curl_err[CURL_ERROR_SIZE];
 };
@@ -31,8 +32,9 @@ origin_write(char *p, size_t size, size_t n, void *arg)
 	return buf_add(b, p, n) == PC_OK ? n : 0;
 }
 
+/* The headers of every request, plus extra (may be NULL). */
 static struct curl_slist *
-origin_headers(const struct config *cfg, const char *accept)
+origin_headers(const struct config *cfg, const char *accept, const char *extra)
 {
 	struct curl_slist *l = NULL, *t;
 	char line[4200];
@@ -47,6 +49,9 @@ origin_headers(const struct config *cfg, const char *accept)
 	}
 	(void)snprintf(line, sizeof(line), "Accept: %s", accept);
 	if ((t = curl_slist_append(l, line)) == NULL)
+		goto fail;
+	l = t;
+	if (extra != NULL && (t = curl_slist_append(l, extra)) == NULL)
 		goto fail;
 	explicit_bzero(line, sizeof(line));
 	return t;
@@ -76,8 +81,10 @@ origin_open(const struct config *cfg, struct origin **out, char *err)
 	buf_init(&o->body, ORIGIN_BODY_MAX);
 	if ((o->curl = curl_easy_init()) == NULL ||
 	    (o->hdr_object = origin_headers(cfg,
-	    "application/vnd.pgrst.object+json")) == NULL ||
-	    (o->hdr_array = origin_headers(cfg, "application/json")) == NULL) {
+	    "application/vnd.pgrst.object+json", NULL)) == NULL ||
+	    (o->hdr_array = origin_headers(cfg, "application/json", NULL)) == NULL ||
+	    (o->hdr_rpc = origin_headers(cfg, "application/json",
+	    "Content-Type: application/json")) == NULL) {
 		origin_close(o);
 		pc_err(err, "out of memory");
 		return PC_NOMEM;
@@ -107,24 +114,32 @@ origin_close(struct origin *o)
 		curl_easy_cleanup(o->curl);
 	curl_slist_free_all(o->hdr_object);
 	curl_slist_free_all(o->hdr_array);
+	curl_slist_free_all(o->hdr_rpc);
 	buf_free(&o->body);
 	free(o);
 }
 
 /*
- * One GET. Returns PC_OK with the HTTP status in *status and the body in
- * o->body, or PC_UNAVAILABLE / PC_TOOBIG when no complete answer came.
+ * One request: a GET, or a POST of post_len bytes when post is not NULL.
+ * Returns PC_OK with the HTTP status in *status and the body in o->body,
+ * or PC_UNAVAILABLE / PC_TOOBIG when no complete answer came.
  */
 static enum pc_result
-origin_get(struct origin *o, const char *url, struct curl_slist *hdrs,
-    long *status, char *err)
+origin_send(struct origin *o, const char *url, struct curl_slist *hdrs,
+    const char *post, size_t post_len, long *status, char *err)
 {
 	CURLcode cc;
 
 	buf_reset(&o->body);
 	o->curl_err[0] = '\0';
 	(void)curl_easy_setopt(o->curl, CURLOPT_URL, url);
-	(void)curl_easy_setopt(o->curl, CURLOPT_HTTPGET, 1L);
+	if (post != NULL) {
+		(void)curl_easy_setopt(o->curl, CURLOPT_POST, 1L);
+		(void)curl_easy_setopt(o->curl, CURLOPT_POSTFIELDS, post);
+		(void)curl_easy_setopt(o->curl, CURLOPT_POSTFIELDSIZE_LARGE,
+		    (curl_off_t)post_len);
+	} else
+		(void)curl_easy_setopt(o->curl, CURLOPT_HTTPGET, 1L);
 	(void)curl_easy_setopt(o->curl, CURLOPT_HTTPHEADER, hdrs);
 	cc = curl_easy_perform(o->curl);
 	if (cc == CURLE_WRITE_ERROR) {
@@ -167,7 +182,7 @@ origin_get_row(struct origin *o, const char *table, const char *id,
 		pc_err(err, "origin URL too long");
 		return PC_ERROR;
 	}
-	if ((r = origin_get(o, url, o->hdr_object, &status, err)) != PC_OK)
+	if ((r = origin_send(o, url, o->hdr_object, NULL, 0, &status, err)) != PC_OK)
 		return r == PC_TOOBIG ? PC_ERROR : r;
 	if (status == 200) {
 		*row = buf_steal(&o->body, row_len);
@@ -185,6 +200,35 @@ origin_get_row(struct origin *o, const char *table, const char *id,
 }
 
 enum pc_result
+origin_rpc(struct origin *o, const char *fn, const char *args, size_t args_len,
+    char **resp, size_t *resp_len, char *err)
+{
+	char url[ORIGIN_URL_MAX];
+	enum pc_result r;
+	long status = 0;
+	int n;
+
+	*resp = NULL;
+	n = snprintf(url, sizeof(url), "%s/rpc/%s", o->cfg->origin_url, fn);
+	if (n < 0 || (size_t)n >= sizeof(url)) {
+		pc_err(err, "origin URL too long");
+		return PC_ERROR;
+	}
+	if ((r = origin_send(o, url, o->hdr_rpc, args, args_len, &status, err)) != PC_OK)
+		return r == PC_TOOBIG ? PC_ERROR : r;
+	if (status == 200) {
+		if ((*resp = buf_steal(&o->body, resp_len)) == NULL) {
+			pc_err(err, "origin answered 200 with an empty body");
+			return PC_ERROR;
+		}
+		return PC_OK;
+	}
+	r = origin_status(o, status, err);
+	return r == PC_ERROR && status >= 400 && status < 500 && status != 401 &&
+	    status != 403 && status != 404 ? PC_INVALID : r;
+}
+
+enum pc_result
 origin_ping(struct origin *o, char *err)
 {
 	char url[ORIGIN_URL_MAX];
@@ -193,7 +237,7 @@ origin_ping(struct origin *o, char *err)
 
 	(void)snprintf(url, sizeof(url), "%s/profiles?select=id&limit=1",
 	    o->cfg->origin_url);
-	if ((r = origin_get(o, url, o->hdr_array, &status, err)) != PC_OK)
+	if ((r = origin_send(o, url, o->hdr_array, NULL, 0, &status, err)) != PC_OK)
 		return r == PC_TOOBIG ? PC_ERROR : r;
 	return status == 200 ? PC_OK : origin_status(o, status, err);
 }

@@ -31,6 +31,17 @@ void origin_close(struct origin *o);
 enum pc_result origin_get_row(struct origin *o, const char *table, const char *id,
     const char *select, char **row, size_t *row_len, char *err);
 
+/*
+ * Call a database function: POST {url}/rpc/{fn} with a JSON object body of
+ * named arguments. PC_OK: *resp (malloc()ed, NUL-terminated, owned by the
+ * caller) holds the function's JSON result. PC_UNAVAILABLE: connection
+ * failure, timeout or 5xx; whether the function ran is unknown, so the call
+ * must be safe to repeat. PC_INVALID: a 4xx, the database refused the
+ * arguments (detail in err). PC_ERROR: anything else.
+ */
+enum pc_result origin_rpc(struct origin *o, const char *fn, const char *args,
+    size_t args_len, char **resp, size_t *resp_len, char *err);
+
 /* A cheap read to tell whether the origin answers. */
 enum pc_result origin_ping(struct origin *o, char *err);
 

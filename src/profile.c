@@ -105,18 +105,32 @@ profile_render(const char *row, size_t row_len, const char *expect_id,
     enum profile_sync sync, char **body, size_t *body_len,
     struct profile_meta *meta, char *err)
 {
-	enum pc_result r = PC_INVALID;
-	json_t *in = NULL, *prof = NULL, *doc = NULL, *v;
 	json_error_t jerr;
-	int64_t us;
-	size_t i;
+	enum pc_result r;
+	json_t *in;
 
 	*body = NULL;
 	if ((in = json_loadb(row, row_len, JSON_REJECT_DUPLICATES, &jerr)) == NULL ||
 	    !json_is_object(in)) {
+		json_decref(in);
 		pc_err(err, "database row is not a JSON object");
-		goto out;
+		return PC_INVALID;
 	}
+	r = profile_render_obj(in, expect_id, sync, body, body_len, meta, err);
+	json_decref(in);
+	return r;
+}
+
+enum pc_result
+profile_render_obj(json_t *in, const char *expect_id, enum profile_sync sync,
+    char **body, size_t *body_len, struct profile_meta *meta, char *err)
+{
+	enum pc_result r = PC_INVALID;
+	json_t *prof = NULL, *doc = NULL, *v;
+	int64_t us;
+	size_t i;
+
+	*body = NULL;
 	v = json_object_get(in, "id");
 	if (!json_is_string(v) || strcmp(json_string_value(v), expect_id) != 0) {
 		pc_err(err, "database row has another id than asked for");
@@ -149,8 +163,234 @@ profile_render(const char *row, size_t row_len, const char *expect_id,
 	*body_len = strlen(*body);
 	r = PC_OK;
 out:
-	json_decref(in);
 	json_decref(prof);
 	json_decref(doc);
 	return r;
+}
+
+/* --- request bodies ---------------------------------------------------------- */
+
+/* Number of code points in a valid UTF-8 string (jansson guarantees validity). */
+static size_t
+utf8_chars(const char *s, size_t len)
+{
+	size_t i, n = 0;
+
+	for (i = 0; i < len; i++)
+		if (((unsigned char)s[i] & 0xc0) != 0x80)
+			n++;
+	return n;
+}
+
+/*
+ * True when s holds a C0 or C1 control character or DEL; allow_nl lets
+ * newline, carriage return and tab through (multi-line text).
+ */
+static bool
+has_control(const char *s, size_t len, bool allow_nl)
+{
+	size_t i;
+
+	for (i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (c < 0x20 && !(allow_nl && (c == '\n' || c == '\r' || c == '\t')))
+			return true;
+		if (c == 0x7f)
+			return true;
+		/* U+0080..U+009F are 0xC2 0x80..0x9F in UTF-8. */
+		if (c == 0xc2 && i + 1 < len && (unsigned char)s[i + 1] <= 0x9f)
+			return true;
+	}
+	return false;
+}
+
+static const char *
+check_username(const char *s, size_t len)
+{
+	size_t i;
+
+	if (len < 3 || len > 30)
+		return "must be 3 to 30 characters of a-z, 0-9 and _";
+	for (i = 0; i < len; i++)
+		if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') ||
+		    s[i] == '_'))
+			return "must be 3 to 30 characters of a-z, 0-9 and _";
+	return NULL;
+}
+
+static const char *
+check_display_name(const char *s, size_t len)
+{
+	if (utf8_chars(s, len) > 100)
+		return "too long (at most 100 characters)";
+	if (has_control(s, len, false))
+		return "must not contain control characters";
+	return NULL;
+}
+
+static const char *
+check_bio(const char *s, size_t len)
+{
+	if (utf8_chars(s, len) > 1000)
+		return "too long (at most 1000 characters)";
+	if (has_control(s, len, true))
+		return "must not contain control characters";
+	return NULL;
+}
+
+static const char *
+check_avatar_url(const char *s, size_t len)
+{
+	size_t i;
+
+	if (len > 2048)
+		return "too long (at most 2048 bytes)";
+	if (strncmp(s, "https://", 8) != 0 && strncmp(s, "http://", 7) != 0)
+		return "must be an http or https URL";
+	for (i = 0; i < len; i++)
+		if ((unsigned char)s[i] <= ' ' || s[i] == 0x7f)
+			return "must not contain spaces or control characters";
+	return NULL;
+}
+
+static const char *
+check_gradient(const char *s, size_t len)
+{
+	static const char msg[] =
+	    "must be 1 to 4 colours like #a1b2c3, separated by commas";
+	size_t i, j, colours = 0;
+
+	for (i = 0; i < len; colours++) {
+		if (colours == 4 || len - i < 7 || s[i] != '#')
+			return msg;
+		for (j = 1; j < 7; j++)
+			if (!((s[i + j] >= '0' && s[i + j] <= '9') ||
+			    (s[i + j] >= 'a' && s[i + j] <= 'f')))
+				return msg;
+		i += 7;
+		if (i < len && (s[i] != ',' || ++i == len))
+			return msg;
+	}
+	return colours == 0 ? msg : NULL;
+}
+
+typedef const char *(*text_check_fn)(const char *s, size_t len);
+
+struct editable {
+	const char *name;
+	text_check_fn check;	/* NULL: a boolean */
+};
+
+/* The fields a client may write; everything else is read-only or unknown. */
+static const struct editable editable[] = {
+	{ "username", check_username },
+	{ "display_name", check_display_name },
+	{ "bio", check_bio },
+	{ "avatar_url", check_avatar_url },
+	{ "gradient", check_gradient },
+	{ "is_private", NULL },
+};
+#define NEDITABLE (sizeof(editable) / sizeof(editable[0]))
+
+/* The write-through fields: unique in the database, so it must decide. */
+static const char *const through_fields[] = { "username" };
+
+static const char *
+check_value(const struct editable *f, json_t *v)
+{
+	if (f->check == NULL)
+		return json_is_boolean(v) ? NULL : "must be true or false";
+	if (json_is_null(v))
+		return NULL;
+	if (!json_is_string(v))
+		return "must be a string or null";
+	return f->check(json_string_value(v), json_string_length(v));
+}
+
+enum pc_result
+profile_patch_parse(const char *body, size_t len, bool replace, json_t **patch,
+    json_t **errors)
+{
+	enum pc_result r = PC_INVALID;
+	json_t *in = NULL, *out = NULL, *errs = NULL, *v;
+	const struct editable *f;
+	json_error_t jerr;
+	const char *key, *why;
+	size_t i;
+
+	*patch = NULL;
+	*errors = NULL;
+	if ((in = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr)) == NULL ||
+	    !json_is_object(in))
+		goto out;
+	r = PC_NOMEM;
+	if ((out = json_object()) == NULL || (errs = json_object()) == NULL)
+		goto out;
+	json_object_foreach(in, key, v) {
+		for (f = NULL, i = 0; i < NEDITABLE; i++)
+			if (strcmp(key, editable[i].name) == 0)
+				f = &editable[i];
+		if (f == NULL) {
+			for (why = "unknown field", i = 0; i < NFIELDS; i++)
+				if (strcmp(key, fields[i].name) == 0)
+					why = "read-only";
+		} else
+			why = check_value(f, v);
+		if (why != NULL) {
+			/* Keys are bounded by the body cap; report each once. */
+			if (json_object_set_new(errs, key, json_string(why)) != 0)
+				goto out;
+			continue;
+		}
+		if (json_object_set(out, key, v) != 0)
+			goto out;
+	}
+	if (replace) {
+		for (i = 0; i < NEDITABLE; i++)
+			if (json_object_get(in, editable[i].name) == NULL &&
+			    json_object_set_new(out, editable[i].name,
+			    editable[i].check ? json_null() : json_false()) != 0)
+				goto out;
+	}
+	if (json_object_size(errs) == 0 && json_object_size(out) == 0 &&
+	    json_object_set_new(errs, "body", json_string("no editable field given")) != 0)
+		goto out;
+	if (json_object_size(errs) > 0) {
+		*errors = errs;
+		errs = NULL;
+		r = PC_INVALID;
+		goto out;
+	}
+	*patch = out;
+	out = NULL;
+	r = PC_OK;
+out:
+	json_decref(in);
+	json_decref(out);
+	json_decref(errs);
+	return r;
+}
+
+enum pc_result
+profile_patch_apply(json_t *row, json_t *patch)
+{
+	return json_object_update(row, patch) == 0 ? PC_OK : PC_NOMEM;
+}
+
+bool
+profile_patch_needs_origin(json_t *patch, json_t *row)
+{
+	json_t *v, *cur;
+	size_t i;
+
+	for (i = 0; i < sizeof(through_fields) / sizeof(through_fields[0]); i++) {
+		if ((v = json_object_get(patch, through_fields[i])) == NULL)
+			continue;
+		cur = row != NULL ? json_object_get(row, through_fields[i]) : NULL;
+		if (json_is_null(v) ? cur != NULL && !json_is_null(cur) :
+		    cur == NULL || !json_equal(v, cur))
+			return true;
+	}
+	return false;
 }

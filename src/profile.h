@@ -32,6 +32,29 @@ enum pc_result profile_render(const char *row, size_t row_len,
     const char *expect_id, enum profile_sync sync, char **body,
     size_t *body_len, struct profile_meta *meta, char *err);
 
+/* The same from a parsed row (a JSON object); row is not modified. */
+struct json_t;
+enum pc_result profile_render_obj(struct json_t *row, const char *expect_id,
+    enum profile_sync sync, char **body, size_t *body_len,
+    struct profile_meta *meta, char *err);
+
+/*
+ * Parse a PUT (replace) or PATCH (merge) request body into a patch of
+ * editable fields. PC_OK: *patch (owned by the caller, json_decref) holds
+ * the fields to write; for a replace, every editable field, absent ones as
+ * null (is_private as false). PC_INVALID with *errors NULL: not a JSON
+ * object (400). PC_INVALID with *errors set: {"field":"reason",...} for
+ * every field that is unknown, read-only or invalid (422).
+ */
+enum pc_result profile_patch_parse(const char *body, size_t len, bool replace,
+    struct json_t **patch, struct json_t **errors);
+
+/* Lay patch's fields over row (both JSON objects). */
+enum pc_result profile_patch_apply(struct json_t *row, struct json_t *patch);
+
+/* True when patch writes a write-through field with a value row lacks. */
+bool profile_patch_needs_origin(struct json_t *patch, struct json_t *row);
+
 /* The body of a 404 for a profile: a constant, not to be freed. */
 const char *profile_not_found_body(size_t *len);
 

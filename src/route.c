@@ -10,6 +10,8 @@
 
 static const struct route routes[] = {
 	{ .method = "GET", .pattern = "/v1/profiles/*", .handler = route_profile_get },
+	{ .method = "PUT", .pattern = "/v1/profiles/*", .handler = route_profile_put },
+	{ .method = "PATCH", .pattern = "/v1/profiles/*", .handler = route_profile_patch },
 	{ .method = "GET", .pattern = "/v1/healthz", .handler = route_health_get },
 };
 

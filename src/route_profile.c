@@ -1,12 +1,16 @@
 /* HTTP for /v1/profiles/{id}. */
 #include "autoconf.h"
 
+#include <jansson.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "app.h"
 #include "profile.h"
+#include "route_auth.h"
 #include "route_profile.h"
 #include "usecase_profile_read.h"
+#include "usecase_profile_write.h"
 #include "uuid.h"
 
 static const char *const source_names[] = {
@@ -45,6 +49,7 @@ route_profile_get(struct app *app, struct http_request *req,
 {
 	struct profile_read rd;
 	struct cache_entry *e = &rd.entry;
+	struct jwt_claims claims;
 	char id[UUID_LEN + 1], etag[HTTP_ETAG_LEN];
 	const char *body;
 	size_t len;
@@ -67,12 +72,19 @@ route_profile_get(struct app *app, struct http_request *req,
 	}
 
 	http_header_add(resp, "X-Cache", "%s", source_names[rd.source]);
-	http_header_add(resp, "Cache-Control", "no-cache");
+	http_header_add(resp, "Vary", "Authorization");
 	if (rd.refresh)
 		http_after(resp, profile_refresh_after, id);
-	if (e->flags & (CACHE_F_NOTFOUND | CACHE_F_PRIVATE)) {
-		/* XXX private profiles are hidden from everyone until the
-		 * owner can authenticate (the deferred-writes work). */
+	if (e->flags & CACHE_F_PRIVATE) {
+		/* Only the owner (or the service role) sees a private profile,
+		 * and no shared cache may keep it. */
+		if (route_auth_check(app, req, &claims) != AUTH_OK ||
+		    !route_auth_may_write(&claims, id))
+			e->flags |= CACHE_F_NOTFOUND;
+		http_header_add(resp, "Cache-Control", "private, no-cache");
+	} else
+		http_header_add(resp, "Cache-Control", "no-cache");
+	if (e->flags & CACHE_F_NOTFOUND) {
 		body = profile_not_found_body(&len);
 		http_body(resp, 404, "application/json", body, len, NULL);
 		goto out;
@@ -88,4 +100,126 @@ route_profile_get(struct app *app, struct http_request *req,
 	e->raw = NULL;
 out:
 	profile_read_release(&rd);
+}
+
+/* Map a write's outcome onto the response. */
+static void
+write_answer(struct app *app, struct profile_write_result *res,
+    struct http_response *resp)
+{
+	struct cache_entry *e = &res->entry;
+	char etag[HTTP_ETAG_LEN];
+
+	switch (res->outcome) {
+	case WRITE_PENDING:
+	case WRITE_SYNCED:
+		http_etag_format(e->tag, etag);
+		http_header_add(resp, "ETag", "%s", etag);
+		http_header_add(resp, "Cache-Control", "no-store");
+		http_body(resp, res->outcome == WRITE_PENDING ? 202 : 200,
+		    "application/json", e->body, e->body_len, e->raw);
+		e->raw = NULL;
+		return;
+	case WRITE_NOT_FOUND:
+		http_error(resp, 404, "not_found", "profile not found");
+		return;
+	case WRITE_PRECONDITION:
+		http_error(resp, 412, "precondition_failed",
+		    "If-Match does not match the current version");
+		return;
+	case WRITE_USERNAME_TAKEN:
+		http_error(resp, 409, "username_taken", "that username is taken");
+		return;
+	case WRITE_REJECTED:
+		http_error(resp, 422, "rejected", res->message);
+		return;
+	case WRITE_UNAVAILABLE:
+		http_header_add(resp, "Retry-After", "%ld", app->cfg.origin_retry_after);
+		http_error(resp, 503, "unavailable",
+		    "the change could not be made durable; nothing was changed");
+		return;
+	case WRITE_ERROR:
+		break;
+	}
+	http_error(resp, 500, "internal", "the change could not be completed");
+}
+
+/* PUT and PATCH: the same checks in the same order, then the write. */
+static void
+profile_write(struct app *app, struct http_request *req,
+    struct http_response *resp, bool replace)
+{
+	struct profile_write_result res;
+	struct http_if_match im;
+	struct jwt_claims claims;
+	struct profile_write w;
+	json_t *patch = NULL, *errors = NULL;
+	char id[UUID_LEN + 1], *body = NULL;
+	long retry_after;
+	size_t len = 0;
+
+	memset(&res, 0, sizeof(res));
+	if (!profile_id(req, resp, id) ||
+	    !route_auth_owner(app, req, resp, id, &claims))
+		goto out;
+	if (!http_content_type_is(http_request_header(req, "CONTENT_TYPE"),
+	    "application/json")) {
+		http_error(resp, 415, "unsupported_media_type",
+		    "the body must be application/json");
+		goto out;
+	}
+	switch (http_read_body(req, (size_t)app->cfg.limits_max_body, &body, &len)) {
+	case PC_OK:
+		break;
+	case PC_TOOBIG:
+		http_error(resp, 413, "body_too_large", "the body is too large");
+		goto out;
+	case PC_NOTFOUND:
+		http_error(resp, 411, "length_required", "Content-Length is required");
+		goto out;
+	default:
+		http_error(resp, 400, "bad_body", "the body could not be read");
+		goto out;
+	}
+	if (strcmp(claims.role, "service_role") != 0 &&
+	    !usecase_write_admit(app, claims.sub, &retry_after)) {
+		http_header_add(resp, "Retry-After", "%ld", retry_after);
+		http_error(resp, 429, "rate_limited", "too many writes; try again later");
+		goto out;
+	}
+	if (profile_patch_parse(body, len, replace, &patch, &errors) != PC_OK) {
+		if (errors != NULL)
+			http_error_fields(resp, 422, "invalid_fields",
+			    "some fields are invalid", errors);
+		else
+			http_error(resp, 400, "invalid_json",
+			    "the body must be one JSON object");
+		goto out;
+	}
+	http_if_match_parse(http_request_header(req, "HTTP_IF_MATCH"), &im);
+	w.id = id;
+	w.replace = replace;
+	w.patch = patch;
+	w.if_match = &im;
+	usecase_profile_write(app, &w, &res);
+	write_answer(app, &res, resp);
+out:
+	cache_entry_release(&res.entry);
+	json_decref(patch);
+	json_decref(errors);
+	free(body);
+}
+
+void
+route_profile_put(struct app *app, struct http_request *req,
+    struct http_response *resp)
+{
+	profile_write(app, req, resp, true);
+}
+
+void
+route_profile_patch(struct app *app, struct http_request *req,
+    struct http_response *resp)
+{
+	profile_write(app, req, resp, false);
 }

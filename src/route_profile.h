@@ -10,4 +10,13 @@ struct app;
 void route_profile_get(struct app *app, struct http_request *req,
     struct http_response *resp);
 
+/*
+ * PUT (replace the editable fields) and PATCH (merge) /v1/profiles/{id}:
+ * owner or service role; 202 pending, or 200 synced when username changed.
+ */
+void route_profile_put(struct app *app, struct http_request *req,
+    struct http_response *resp);
+void route_profile_patch(struct app *app, struct http_request *req,
+    struct http_response *resp);
+
 #endif

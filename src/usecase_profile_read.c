@@ -1,84 +1,162 @@
 /* The cache-first profile read: hit, stale-while-revalidate, coalesced miss. */
 #include "autoconf.h"
 
+#include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "app.h"
 #include "cache.h"
 #include "clock.h"
+#include "journal.h"
 #include "log.h"
 #include "origin.h"
 #include "profile.h"
+#include "timefmt.h"
 #include "usecase_profile_read.h"
 
 #define NS "profile"
 #define WAIT_STEP_MIN_US 2000
 #define WAIT_STEP_MAX_US 20000
 
+struct overlay {
+	json_t *row;		/* NULL until a row or a pending change exists */
+	const char *id;
+	int64_t row_us;		/* the database row's version (-1: no row) */
+	int64_t last_us;	/* the newest pending change laid over it */
+	enum pc_result r;
+};
+
+/* Lay one pending change over the row, unless the row is already newer. */
+static bool
+overlay_one(void *arg, const char *patch, size_t len, int64_t us)
+{
+	struct overlay *ov = arg;
+	json_error_t jerr;
+	json_t *p;
+
+	if (us < ov->row_us)
+		return true;	/* it will lose to the row at flush time */
+	if ((p = json_loadb(patch, len, 0, &jerr)) == NULL || !json_is_object(p)) {
+		json_decref(p);
+		log_error("journal_bad_patch", "id=%s", ov->id);
+		return true;
+	}
+	if (ov->row == NULL && (ov->row = json_pack("{s:s}", "id", ov->id)) == NULL)
+		ov->r = PC_NOMEM;
+	else if (profile_patch_apply(ov->row, p) != PC_OK)
+		ov->r = PC_NOMEM;
+	else
+		ov->last_us = us;
+	json_decref(p);
+	return ov->r == PC_OK;
+}
+
 /*
- * Ask the origin for id and build the cache entry for its answer, a
- * profile or a not-found. *expire_s gets how long memcached should keep it
- * (0: do not store).
+ * The row's current version: the database row with this node's pending
+ * changes laid over it (read-your-writes: an acknowledged write shows even
+ * when its cache entry is gone). ov->row stays NULL when neither exists.
  */
 static enum pc_result
-fill_from_origin(struct app *app, const char *id, struct cache_entry *e,
+load_row(struct app *app, const char *id, struct overlay *ov, char *err)
+{
+	struct journal *j;
+	char *row = NULL, ts[TIMEFMT_LEN];
+	size_t row_len = 0;
+	json_error_t jerr;
+	json_t *v;
+	enum pc_result r;
+
+	memset(ov, 0, sizeof(*ov));
+	ov->id = id;
+	ov->row_us = -1;
+	ov->last_us = -1;
+	r = origin_get_row(app->origin, "profiles", id, profile_select_columns(),
+	    &row, &row_len, err);
+	if (r == PC_OK) {
+		ov->row = json_loadb(row, row_len, JSON_REJECT_DUPLICATES, &jerr);
+		free(row);
+		if (ov->row == NULL || !json_is_object(ov->row)) {
+			pc_err(err, "database row is not a JSON object");
+			return PC_ERROR;
+		}
+		v = json_object_get(ov->row, "updated_at");
+		if (!json_is_string(v) || timefmt_parse(json_string_value(v),
+		    json_string_length(v), &ov->row_us) != PC_OK) {
+			pc_err(err, "database row has no valid updated_at");
+			return PC_ERROR;
+		}
+	} else if (r != PC_NOTFOUND)
+		return r;
+	if ((r = app_journal(app, &j, err)) != PC_OK ||
+	    (r = journal_pending(j, NS, id, overlay_one, ov, err)) != PC_OK)
+		return r;
+	if (ov->r != PC_OK)
+		return ov->r;
+	if (ov->last_us >= 0 && (timefmt_format(ov->last_us, ts) != PC_OK ||
+	    json_object_set_new(ov->row, "updated_at", json_string(ts)) != 0))
+		return PC_NOMEM;
+	return PC_OK;
+}
+
+enum pc_result
+usecase_profile_load(struct app *app, const char *id, struct cache_entry *e,
     long *expire_s)
 {
 	const struct config *cfg = &app->cfg;
 	struct profile_meta meta;
-	char err[PC_ERRLEN] = "", *row = NULL, *body = NULL;
+	struct overlay ov;
+	char err[PC_ERRLEN] = "", *body = NULL;
 	const char *nf;
-	size_t row_len = 0, body_len = 0;
+	size_t body_len = 0;
 	int64_t now = clock_now_us();
 	enum pc_result r;
 
 	memset(e, 0, sizeof(*e));
-	r = origin_get_row(app->origin, "profiles", id, profile_select_columns(),
-	    &row, &row_len, err);
-	switch (r) {
-	case PC_OK:
-		r = profile_render(row, row_len, id, PROFILE_SYNCED, &body,
-		    &body_len, &meta, err);
-		if (r != PC_OK)
-			break;
-		e->flags = meta.is_private ? CACHE_F_PRIVATE : 0;
-		e->sync = PROFILE_SYNCED;
-		e->updated_at_us = meta.updated_at_us;
-		e->fresh_until_us = now + cfg->cache_fresh_ttl * 1000000;
-		*expire_s = cfg->cache_fresh_ttl + cfg->cache_stale_ttl;
-		r = cache_entry_build(e, body, body_len);
-		break;
-	case PC_NOTFOUND:
+	*expire_s = 0;
+	if ((r = load_row(app, id, &ov, err)) != PC_OK)
+		goto out;
+	if (ov.row == NULL) {
 		nf = profile_not_found_body(&body_len);
 		e->flags = CACHE_F_NOTFOUND;
 		e->updated_at_us = -1;
 		e->fresh_until_us = now + cfg->cache_negative_ttl * 1000000;
 		*expire_s = cfg->cache_negative_ttl;
 		r = cache_entry_build(e, nf, body_len);
-		break;
-	default:
-		break;
+		goto out;
 	}
+	e->sync = ov.last_us >= 0 ? PROFILE_PENDING : PROFILE_SYNCED;
+	if ((r = profile_render_obj(ov.row, id, e->sync, &body, &body_len, &meta,
+	    err)) != PC_OK)
+		goto out;
+	e->flags = meta.is_private ? CACHE_F_PRIVATE : 0;
+	e->updated_at_us = meta.updated_at_us;
+	e->fresh_until_us = now + cfg->cache_fresh_ttl * 1000000;
+	*expire_s = cfg->cache_fresh_ttl + cfg->cache_stale_ttl;
+	r = cache_entry_build(e, body, body_len);
+out:
 	if (r != PC_OK && r != PC_NOMEM)
-		log_warn("origin_read_failed", "id=%s result=%s error=\"%s\"", id,
+		log_warn("profile_load_failed", "id=%s result=%s error=\"%s\"", id,
 		    pc_result_str(r), err);
-	free(row);
+	json_decref(ov.row);
 	free(body);
 	return r;
 }
 
-/* Fill from the origin and, when expire_s allows, store the entry. */
+/*
+ * Load from the origin and, when allowed, store the entry with add: a
+ * writer's entry stored meanwhile is newer and wins.
+ */
 static enum pc_result
 fill_and_store(struct app *app, const char *id, struct cache_entry *e, bool store)
 {
 	enum pc_result r;
-	long expire_s = 0;
+	long expire_s;
 
-	if ((r = fill_from_origin(app, id, e, &expire_s)) != PC_OK)
+	if ((r = usecase_profile_load(app, id, e, &expire_s)) != PC_OK)
 		return r;
 	if (store && expire_s > 0)
-		(void)cache_put(app->cache, NS, id, e, expire_s);
+		(void)cache_add(app->cache, NS, id, e, expire_s);
 	return PC_OK;
 }
 
@@ -154,25 +232,28 @@ usecase_profile_refresh(struct app *app, const char *id)
 {
 	const struct config *cfg = &app->cfg;
 	struct cache_entry e, old;
-	int64_t now;
+	long expire_s;
 
 	if (cache_lock(app->cache, NS, id, cfg->cache_lock_ttl) != PC_OK)
 		return;
-	if (fill_and_store(app, id, &e, true) == PC_OK) {
-		cache_entry_release(&e);
+	if (cache_get(app->cache, NS, id, &old) != PC_OK) {
 		cache_unlock(app->cache, NS, id);
 		return;
 	}
-	/*
-	 * The origin failed: keep serving what we have. The lock stays until
-	 * its TTL runs out so the next attempt waits for lock_ttl.
-	 */
-	if (cache_get(app->cache, NS, id, &old) != PC_OK)
-		return;
-	now = clock_now_us();
-	if (now - old.fresh_until_us < cfg->cache_stale_if_error * 1000000 &&
-	    cfg->cache_stale_ttl > 0)
+	if (usecase_profile_load(app, id, &e, &expire_s) == PC_OK) {
+		/* CAS: a write that landed meanwhile is newer; keep it. */
+		if (expire_s > 0)
+			(void)cache_cas(app->cache, NS, id, &e, expire_s, old.cas);
+		cache_entry_release(&e);
+		cache_unlock(app->cache, NS, id);
+	} else if (clock_now_us() - old.fresh_until_us <
+	    cfg->cache_stale_if_error * 1000000 && cfg->cache_stale_ttl > 0) {
+		/*
+		 * The origin failed: keep serving what we have. The lock stays
+		 * until its TTL runs out so the next attempt waits lock_ttl.
+		 */
 		(void)cache_touch(app->cache, NS, id, cfg->cache_lock_ttl +
 		    cfg->cache_stale_ttl);
+	}
 	cache_entry_release(&old);
 }

@@ -35,6 +35,16 @@ void usecase_profile_read(struct app *app, const char *id, struct profile_read *
 void profile_read_release(struct profile_read *rd);
 
 /*
+ * Build the entry for id from the database row with this node's pending
+ * journal changes laid over it (read-your-writes), or a not-found entry.
+ * Stores nothing. *expire_s: how long memcached should keep the entry (0:
+ * not at all). e owns its value on PC_OK. PC_UNAVAILABLE: the origin or
+ * the journal cannot be read.
+ */
+enum pc_result usecase_profile_load(struct app *app, const char *id,
+    struct cache_entry *e, long *expire_s);
+
+/*
  * Refresh a stale entry from the origin, if this process wins the lock.
  * Meant to run after the response is finished. When the origin fails the
  * stale entry is kept alive (stale-if-error, bounded by stale_if_error) and

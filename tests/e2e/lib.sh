@@ -171,7 +171,8 @@ _e2e_dump_logs() {
 	done
 }
 
-# _e2e_finish: EXIT trap. Checks the plan and the logs, stops the stack, keeps
+# _e2e_finish: EXIT trap. Checks the plan and the logs, stops the stack, runs
+# the test's e2e_cleanup function if it defines one, keeps
 # or removes its directory, and sets the script's exit status.
 _e2e_finish() {
 	local rc=$? f
@@ -185,6 +186,8 @@ _e2e_finish() {
 	fi
 	if [[ -n $E2E_DIR && -d $E2E_DIR ]]; then
 		pc_stack_stop "$E2E_DIR/var" || rc=1
+		# A test's own clean-up (e.g. unmounting), once nothing uses it.
+		if declare -F e2e_cleanup >/dev/null; then e2e_cleanup || rc=1; fi
 		for f in $(_e2e_sanitizer_reports); do
 			diag "sanitizer report in $f:"
 			diag "$(grep -A 30 -E 'ERROR: [A-Za-z]+Sanitizer|runtime error:' -- "$f" | head -n 60)"
@@ -280,4 +283,23 @@ psql_exec() {
 # mc_flush: empty the stack's memcached.
 mc_flush() {
 	[[ $(pc_memcached_cmd "$MEMCACHED_PORT" flush_all) == OK ]] || diag "memcached flush_all failed"
+}
+
+# --- tokens -------------------------------------------------------------------------
+
+# b64url: base64url without padding, from stdin.
+b64url() { openssl base64 -A | tr '+/' '-_' | tr -d '='; }
+
+# jwt_hs256 SUB [ROLE] [EXPIRES_IN] [AUD] [SECRET]: a Supabase-style user token
+# signed with the stack's JWT secret (or SECRET). EXPIRES_IN may be negative.
+jwt_hs256() {
+	local sub=$1 role=${2:-authenticated} exp_in=${3:-3600} aud=${4:-authenticated}
+	local secret=${5:-$JWT_SECRET} now header payload sig
+	now=$(date +%s)
+	header=$(printf '{"alg":"HS256","typ":"JWT"}' | b64url)
+	payload=$(printf '{"sub":"%s","role":"%s","aud":"%s","iat":%d,"exp":%d}' \
+		"$sub" "$role" "$aud" "$now" "$((now + exp_in))" | b64url)
+	sig=$(printf '%s.%s' "$header" "$payload" |
+		openssl dgst -sha256 -mac HMAC -macopt "key:$secret" -binary | b64url)
+	printf '%s.%s.%s' "$header" "$payload" "$sig"
 }

@@ -96,9 +96,9 @@ is "$bad" 0 "traversal and NUL ids are refused"
 is "$(($(origin_reads) - reads0))" 0 "malformed ids never reach the origin"
 
 # --- routes and methods -----------------------------------------------------------
-http PUT "$url" -H 'Content-Type: application/json' --data '{}'
-is "$HTTP_STATUS" 405 "PUT is not served yet"
-is "$(header Allow)" "GET, HEAD" "405 lists the allowed methods"
+http POST "$url" -H 'Content-Type: application/json' --data '{}'
+is "$HTTP_STATUS" 405 "POST on a profile is 405"
+is "$(header Allow)" "GET, HEAD, PUT, PATCH" "405 lists the allowed methods"
 is "$(jq -r .error.code <<<"$HTTP_BODY")" method_not_allowed "405 error code"
 http DELETE "$url"
 is "$HTTP_STATUS" 405 "DELETE is not served yet"

@@ -27,7 +27,7 @@
  */
 
 #ifdef HAVE_CONFIG_H
-#include "config.h"
+#include "autoconf.h"
 #endif
 
 #include <arpa/inet.h>
@@ -58,18 +58,19 @@
 #define PGL_ERR_MAX 512
 
 static const char PGL_JSON[] = "application/json; charset=utf-8";
-static const char PGL_OBJECT[] = "application/vnd.pgrst.object+json; charset=utf-8";
+static const char PGL_OBJECT[] =
+    "application/vnd.pgrst.object+json; charset=utf-8";
 
 enum pgl_role { PGL_ROLE_ANON, PGL_ROLE_SERVICE };
 
 static const char *const pgl_role_name[] = {
-	[PGL_ROLE_ANON] = "anon",
-	[PGL_ROLE_SERVICE] = "service_role",
+    [PGL_ROLE_ANON] = "anon",
+    [PGL_ROLE_SERVICE] = "service_role",
 };
 
 static const char *const pgl_role_claims[] = {
-	[PGL_ROLE_ANON] = "{\"role\":\"anon\"}",
-	[PGL_ROLE_SERVICE] = "{\"role\":\"service_role\"}",
+    [PGL_ROLE_ANON] = "{\"role\":\"anon\"}",
+    [PGL_ROLE_SERVICE] = "{\"role\":\"service_role\"}",
 };
 
 /* Settings from the command line; read-only once the server runs. */
@@ -123,7 +124,8 @@ struct sbuf {
 	bool overflow;
 };
 
-static void sb_init(struct sbuf *sb, char *mem, size_t cap)
+static void
+sb_init(struct sbuf *sb, char *mem, size_t cap)
 {
 	sb->p = mem;
 	sb->len = 0;
@@ -132,7 +134,8 @@ static void sb_init(struct sbuf *sb, char *mem, size_t cap)
 	mem[0] = '\0';
 }
 
-static void sb_putn(struct sbuf *sb, const char *s, size_t n)
+static void
+sb_putn(struct sbuf *sb, const char *s, size_t n)
 {
 	if (sb->overflow || n >= sb->cap - sb->len) {
 		sb->overflow = true;
@@ -143,13 +146,15 @@ static void sb_putn(struct sbuf *sb, const char *s, size_t n)
 	sb->p[sb->len] = '\0';
 }
 
-static void sb_puts(struct sbuf *sb, const char *s)
+static void
+sb_puts(struct sbuf *sb, const char *s)
 {
 	sb_putn(sb, s, strlen(s));
 }
 
 /* Appends s as a JSON string, or null when s is NULL. */
-static void sb_json_str(struct sbuf *sb, const char *s)
+static void
+sb_json_str(struct sbuf *sb, const char *s)
 {
 	char esc[8];
 
@@ -180,7 +185,8 @@ static void sb_json_str(struct sbuf *sb, const char *s)
 }
 
 /* Appends name[0..n) as a quoted SQL identifier; false if libpq failed. */
-static bool sb_ident(struct sbuf *sb, PGconn *conn, const char *name, size_t n)
+static bool
+sb_ident(struct sbuf *sb, PGconn *conn, const char *name, size_t n)
 {
 	char *quoted = PQescapeIdentifier(conn, name, n);
 
@@ -192,21 +198,24 @@ static bool sb_ident(struct sbuf *sb, PGconn *conn, const char *name, size_t n)
 }
 
 /* Whether s[0..n) matches ^[a-z_][a-z0-9_]*$ and fits PostgreSQL's names. */
-static bool pgl_is_ident(const char *s, size_t n)
+static bool
+pgl_is_ident(const char *s, size_t n)
 {
 	if (n == 0 || n > PGL_IDENT_MAX || (s[0] >= '0' && s[0] <= '9'))
 		return false;
 	for (size_t i = 0; i < n; i++) {
 		char ch = s[i];
 
-		if (!((ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '_'))
+		if (!((ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') ||
+		        ch == '_'))
 			return false;
 	}
 	return true;
 }
 
 /* Parses a whole decimal number within [min, max] into *out. */
-static bool pgl_parse_long(const char *s, long min, long max, long *out)
+static bool
+pgl_parse_long(const char *s, long min, long max, long *out)
 {
 	char *end;
 	long v;
@@ -221,20 +230,37 @@ static bool pgl_parse_long(const char *s, long min, long max, long *out)
 	return true;
 }
 
+/*
+ * Copies s into dst (capacity cap, truncating), printable ASCII only: client
+ * text that goes into a log line or an error message can then break neither.
+ */
+static void
+pgl_ascii_copy(char *dst, size_t cap, const char *s)
+{
+	size_t i = 0;
+
+	for (; s[i] != '\0' && i + 1 < cap; i++)
+		dst[i] = (s[i] > ' ' && s[i] < 0x7f) ? s[i] : '?';
+	dst[i] = '\0';
+}
+
 /* Copies src into dst (capacity cap), without trailing white space. */
-static void pgl_trim_copy(char *dst, size_t cap, const char *src)
+static void
+pgl_trim_copy(char *dst, size_t cap, const char *src)
 {
 	size_t n;
 
 	(void)snprintf(dst, cap, "%s", src);
 	n = strlen(dst);
-	while (n > 0 && (dst[n - 1] == '\n' || dst[n - 1] == ' ' || dst[n - 1] == '\t'))
+	while (n > 0 &&
+	    (dst[n - 1] == '\n' || dst[n - 1] == ' ' || dst[n - 1] == '\t'))
 		dst[--n] = '\0';
 }
 
 /* Replaces the reply with status and a copy of data; on OOM, a bare 500. */
-static void pgl_reply_set(struct pgl_reply *rep, unsigned status, const char *ctype,
-                          const char *data, size_t len)
+static void
+pgl_reply_set(struct pgl_reply *rep, unsigned status, const char *ctype,
+    const char *data, size_t len)
 {
 	free(rep->body);
 	rep->body = NULL;
@@ -255,8 +281,9 @@ static void pgl_reply_set(struct pgl_reply *rep, unsigned status, const char *ct
 }
 
 /* Replaces the reply with a PostgREST error document; NULL fields are null. */
-static void pgl_reply_error(struct pgl_reply *rep, unsigned status, const char *code,
-                            const char *message, const char *details, const char *hint)
+static void
+pgl_reply_error(struct pgl_reply *rep, unsigned status, const char *code,
+    const char *message, const char *details, const char *hint)
 {
 	char mem[PGL_DOC_MAX];
 	struct sbuf sb;
@@ -277,7 +304,8 @@ static void pgl_reply_error(struct pgl_reply *rep, unsigned status, const char *
 			break;
 	}
 	if (sb.overflow)
-		pgl_reply_set(rep, MHD_HTTP_INTERNAL_SERVER_ERROR, NULL, NULL, 0);
+		pgl_reply_set(
+		    rep, MHD_HTTP_INTERNAL_SERVER_ERROR, NULL, NULL, 0);
 	else
 		pgl_reply_set(rep, status, PGL_JSON, sb.p, sb.len);
 }
@@ -286,27 +314,34 @@ static void pgl_reply_error(struct pgl_reply *rep, unsigned status, const char *
  * PostgREST's SQLSTATE to HTTP status table (its pgErrorStatus), first match
  * wins; unlisted codes are 400, 42501 depends on the role and PTnnn is nnn.
  */
+/* clang-format off */
 static const struct {
 	const char *prefix;
 	unsigned status;
 } pgl_status_map[] = {
-	{"08", 503},    {"09", 500},    {"0L", 403},    {"0P", 403},    {"23503", 409},
-	{"23505", 409}, {"25006", 405}, {"25", 500},    {"28", 403},    {"2D", 500},
-	{"21000", 500}, {"38", 500},    {"39", 500},    {"3B", 500},    {"40", 500},
-	{"53400", 500}, {"53", 503},    {"54", 500},    {"55", 500},    {"57P01", 503},
-	{"57", 500},    {"58", 500},    {"F0", 500},    {"HV", 500},    {"P0001", 400},
-	{"P0", 500},    {"XX", 500},    {"42883", 404}, {"42P01", 404}, {"42P17", 500},
+	{"08", 503}, {"09", 500}, {"0L", 403}, {"0P", 403}, {"23503", 409},
+	{"23505", 409}, {"25006", 405}, {"25", 500}, {"28", 403}, {"2D", 500},
+	{"21000", 500}, {"38", 500}, {"39", 500}, {"3B", 500}, {"40", 500},
+	{"53400", 500}, {"53", 503}, {"54", 500}, {"55", 500}, {"57P01", 503},
+	{"57", 500}, {"58", 500}, {"F0", 500}, {"HV", 500}, {"P0001", 400},
+	{"P0", 500}, {"XX", 500}, {"42883", 404}, {"42P01", 404}, {"42P17", 500},
 };
+/* clang-format on */
 
-static unsigned pgl_pg_status(const char *state, enum pgl_role role)
+static unsigned
+pgl_pg_status(const char *state, enum pgl_role role)
 {
 	long status;
 
 	if (strcmp(state, "42501") == 0)
-		return role == PGL_ROLE_ANON ? MHD_HTTP_UNAUTHORIZED : MHD_HTTP_FORBIDDEN;
+		return role == PGL_ROLE_ANON ? MHD_HTTP_UNAUTHORIZED
+		                             : MHD_HTTP_FORBIDDEN;
 	if (strncmp(state, "PT", 2) == 0)
-		return pgl_parse_long(state + 2, 100, 599, &status) ? (unsigned)status : 500;
-	for (size_t i = 0; i < sizeof pgl_status_map / sizeof pgl_status_map[0]; i++) {
+		return pgl_parse_long(state + 2, 100, 599, &status)
+		    ? (unsigned)status
+		    : 500;
+	for (size_t i = 0; i < sizeof pgl_status_map / sizeof pgl_status_map[0];
+	     i++) {
 		const char *prefix = pgl_status_map[i].prefix;
 
 		if (strncmp(state, prefix, strlen(prefix)) == 0)
@@ -316,32 +351,37 @@ static unsigned pgl_pg_status(const char *state, enum pgl_role role)
 }
 
 /* Replaces the reply with PostgREST's answer to a failed statement. */
-static void pgl_reply_pg_error(struct pgl_reply *rep, PGconn *conn, const PGresult *res,
-                               enum pgl_role role)
+static void
+pgl_reply_pg_error(struct pgl_reply *rep, PGconn *conn, const PGresult *res,
+    enum pgl_role role)
 {
 	const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
 	char err[PGL_ERR_MAX];
 
-	if (state == NULL) { /* no answer from the server: the connection broke */
+	/* No SQLSTATE: the server never answered, the connection broke. */
+	if (state == NULL) {
 		pgl_trim_copy(err, sizeof err,
-		              res != NULL ? PQresultErrorMessage(res) : PQerrorMessage(conn));
+		    res != NULL ? PQresultErrorMessage(res)
+		                : PQerrorMessage(conn));
 		pgl_reply_error(rep, MHD_HTTP_SERVICE_UNAVAILABLE, "PGRST000",
-		                "Database connection lost.", err, NULL);
+		    "Database connection lost.", err, NULL);
 		return;
 	}
 	pgl_reply_error(rep, pgl_pg_status(state, role), state,
-	                PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY),
-	                PQresultErrorField(res, PG_DIAG_MESSAGE_DETAIL),
-	                PQresultErrorField(res, PG_DIAG_MESSAGE_HINT));
+	    PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY),
+	    PQresultErrorField(res, PG_DIAG_MESSAGE_DETAIL),
+	    PQresultErrorField(res, PG_DIAG_MESSAGE_HINT));
 }
 
-static void pgl_conn_free(void *conn)
+static void
+pgl_conn_free(void *conn)
 {
 	PQfinish(conn);
 }
 
 /* Closes the thread's connection; the next request opens a new one. */
-static void pgl_conn_drop(void)
+static void
+pgl_conn_drop(void)
 {
 	PGconn *conn = pthread_getspecific(pgl_conn_key);
 
@@ -355,12 +395,14 @@ static void pgl_conn_drop(void)
  * Returns the thread's connection, opening it if needed. The thread keeps
  * ownership. NULL, with the reason in err, when the database is unreachable.
  */
-static PGconn *pgl_conn_get(char *err, size_t errlen)
+static PGconn *
+pgl_conn_get(char *err, size_t errlen)
 {
-	/* dbname comes last so the URI's own settings win over these defaults. */
-	static const char *const keys[] = {"connect_timeout", "application_name",
-	                                   "client_encoding", "dbname", NULL};
-	const char *const values[] = {"2", "pgrest-lite", "UTF8", pgl_cfg.db_uri, NULL};
+	/* dbname last: settings in the URI win over these defaults. */
+	static const char *const keys[] = {"connect_timeout",
+	    "application_name", "client_encoding", "dbname", NULL};
+	const char *const values[] = {
+	    "2", "pgrest-lite", "UTF8", pgl_cfg.db_uri, NULL};
 	PGconn *conn = pthread_getspecific(pgl_conn_key);
 	PGconn *result = NULL;
 	PGresult *res = NULL;
@@ -378,8 +420,8 @@ static PGconn *pgl_conn_get(char *err, size_t errlen)
 		goto out;
 	}
 	/*
-	 * to_json(timestamptz) renders in the session's TimeZone; Supabase runs in
-	 * UTC, so this gives byte-identical "...+00:00" timestamps.
+	 * to_json(timestamptz) renders in the session's TimeZone; Supabase runs
+	 * in UTC, so this gives byte-identical "...+00:00" timestamps.
 	 */
 	res = PQexec(conn, "set timezone to 'UTC'");
 	if (PQresultStatus(res) != PGRES_COMMAND_OK) {
@@ -404,10 +446,11 @@ out:
  * error reply set. A BEGIN that fails because the connection broke (say,
  * PostgreSQL restarted) is retried once on a fresh connection.
  */
-static PGconn *pgl_tx_begin(const struct pgl_call *call, bool read_only, struct pgl_reply *rep)
+static PGconn *
+pgl_tx_begin(const struct pgl_call *call, bool read_only, struct pgl_reply *rep)
 {
-	const char *params[] = {pgl_role_name[call->role], pgl_role_claims[call->role],
-	                        call->method, call->path};
+	const char *params[] = {pgl_role_name[call->role],
+	    pgl_role_claims[call->role], call->method, call->path};
 	char err[PGL_ERR_MAX];
 	PGconn *conn = NULL;
 	PGconn *result = NULL;
@@ -416,14 +459,17 @@ static PGconn *pgl_tx_begin(const struct pgl_call *call, bool read_only, struct 
 	for (int attempt = 0;; attempt++) {
 		conn = pgl_conn_get(err, sizeof err);
 		if (conn == NULL) {
-			pgl_reply_error(rep, MHD_HTTP_SERVICE_UNAVAILABLE, "PGRST000",
-			                "Could not connect with the database due to an incorrect "
-			                "db-uri or due to the PostgreSQL service not running.",
-			                err, NULL);
+			pgl_reply_error(rep, MHD_HTTP_SERVICE_UNAVAILABLE,
+			    "PGRST000",
+			    "Could not connect with the database due to an "
+			    "incorrect db-uri or due to the PostgreSQL "
+			    "service not running.",
+			    err, NULL);
 			goto out;
 		}
-		res = PQexec(conn, read_only ? "begin isolation level read committed read only"
-		                             : "begin isolation level read committed");
+		res = PQexec(conn,
+		    read_only ? "begin isolation level read committed read only"
+		              : "begin isolation level read committed");
 		if (PQresultStatus(res) == PGRES_COMMAND_OK)
 			break;
 		if (PQstatus(conn) != CONNECTION_BAD || attempt == 1) {
@@ -437,11 +483,11 @@ static PGconn *pgl_tx_begin(const struct pgl_call *call, bool read_only, struct 
 	}
 	PQclear(res);
 	res = PQexecParams(conn,
-	                   "select set_config('role', $1, true),"
-	                   " set_config('request.jwt.claims', $2, true),"
-	                   " set_config('request.method', $3, true),"
-	                   " set_config('request.path', $4, true)",
-	                   4, NULL, params, NULL, NULL, 0);
+	    "select set_config('role', $1, true),"
+	    " set_config('request.jwt.claims', $2, true),"
+	    " set_config('request.method', $3, true),"
+	    " set_config('request.path', $4, true)",
+	    4, NULL, params, NULL, NULL, 0);
 	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
 		pgl_reply_pg_error(rep, conn, res, call->role);
 		pgl_conn_drop(); /* the cheapest way back to a clean session */
@@ -458,14 +504,16 @@ out:
  * the reply with the error. The connection must not be used afterwards: it is
  * dropped if it broke or was left inside a transaction.
  */
-static void pgl_tx_end(PGconn *conn, bool commit, enum pgl_role role, struct pgl_reply *rep)
+static void
+pgl_tx_end(PGconn *conn, bool commit, enum pgl_role role, struct pgl_reply *rep)
 {
 	PGresult *res = PQexec(conn, commit ? "commit" : "rollback");
 
 	if (commit && PQresultStatus(res) != PGRES_COMMAND_OK)
 		pgl_reply_pg_error(rep, conn, res, role);
 	PQclear(res);
-	if (PQstatus(conn) != CONNECTION_OK || PQtransactionStatus(conn) != PQTRANS_IDLE)
+	if (PQstatus(conn) != CONNECTION_OK ||
+	    PQtransactionStatus(conn) != PQTRANS_IDLE)
 		pgl_conn_drop();
 }
 
@@ -480,33 +528,41 @@ struct pgl_query {
 	char why[200]; /* when bad */
 };
 
-static enum MHD_Result pgl_query_arg(void *cls, enum MHD_ValueKind kind, const char *key,
-                                     const char *value)
+static enum MHD_Result
+pgl_query_arg(
+    void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
 {
 	struct pgl_query *q = cls;
+	char k[64], v[64];
 
 	(void)kind;
+	pgl_ascii_copy(k, sizeof k, key);
+	pgl_ascii_copy(v, sizeof v, value != NULL ? value : "");
 	if (strcmp(key, "select") == 0) {
 		if (q->select != NULL || value == NULL) {
-			(void)snprintf(q->why, sizeof q->why, "select must be given once, with a value");
+			(void)snprintf(q->why, sizeof q->why,
+			    "select must be given once, with a value");
 			goto bad;
 		}
 		q->select = value;
 	} else if (strcmp(key, "limit") == 0) {
 		if (!pgl_parse_long(value, 0, LONG_MAX, &q->limit)) {
-			(void)snprintf(q->why, sizeof q->why, "limit must be a number >= 0");
+			(void)snprintf(q->why, sizeof q->why,
+			    "limit must be a number >= 0");
 			goto bad;
 		}
 	} else if (!pgl_is_ident(key, strlen(key))) {
-		(void)snprintf(q->why, sizeof q->why, "unsupported query parameter (%s)", key);
+		(void)snprintf(q->why, sizeof q->why,
+		    "unsupported query parameter (%s)", k);
 		goto bad;
 	} else if (value == NULL || strncmp(value, "eq.", 3) != 0) {
 		(void)snprintf(q->why, sizeof q->why,
-		               "failed to parse filter (%s=%s): pgrest-lite supports col=eq.value only",
-		               key, value != NULL ? value : "");
+		    "failed to parse filter (%s=%s): pgrest-lite supports "
+		    "col=eq.value only", k, v);
 		goto bad;
 	} else if (q->nfilters == PGL_FILTERS_MAX) {
-		(void)snprintf(q->why, sizeof q->why, "more than %d filters", PGL_FILTERS_MAX);
+		(void)snprintf(q->why, sizeof q->why, "more than %d filters",
+		    PGL_FILTERS_MAX);
 		goto bad;
 	} else {
 		q->col[q->nfilters] = key;
@@ -519,8 +575,9 @@ bad:
 	return MHD_NO;
 }
 
-/* Appends a select list (NULL or "*": all columns); false if not plain names. */
-static bool pgl_sql_columns(struct sbuf *sql, PGconn *conn, const char *select)
+/* Appends a select list (NULL or "*": all); false unless plain names. */
+static bool
+pgl_sql_columns(struct sbuf *sql, PGconn *conn, const char *select)
 {
 	const char *p = select;
 
@@ -547,11 +604,13 @@ static bool pgl_sql_columns(struct sbuf *sql, PGconn *conn, const char *select)
  * with filter values as untyped parameters, so PostgreSQL casts them to the
  * column's type (a bad uuid is 22P02, as with PostgREST).
  */
-static void pgl_table_get(const struct pgl_call *call, struct pgl_reply *rep)
+static void
+pgl_table_get(const struct pgl_call *call, struct pgl_reply *rep)
 {
-	const char *accept =
-	        MHD_lookup_connection_value(call->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_ACCEPT);
-	bool object = accept != NULL && strstr(accept, "application/vnd.pgrst.object+json") != NULL;
+	const char *accept = MHD_lookup_connection_value(
+	    call->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_ACCEPT);
+	bool object = accept != NULL &&
+	    strstr(accept, "application/vnd.pgrst.object+json") != NULL;
 	struct pgl_query q = {.limit = -1};
 	char mem[PGL_SQL_MAX], num[64], msg[PGL_ERR_MAX];
 	struct sbuf sql;
@@ -561,9 +620,11 @@ static void pgl_table_get(const struct pgl_call *call, struct pgl_reply *rep)
 	bool ok = false;
 	long rows;
 
-	(void)MHD_get_connection_values(call->conn, MHD_GET_ARGUMENT_KIND, pgl_query_arg, &q);
+	(void)MHD_get_connection_values(
+	    call->conn, MHD_GET_ARGUMENT_KIND, pgl_query_arg, &q);
 	if (q.bad) {
-		pgl_reply_error(rep, MHD_HTTP_BAD_REQUEST, "PGRST100", q.why, NULL, NULL);
+		pgl_reply_error(
+		    rep, MHD_HTTP_BAD_REQUEST, "PGRST100", q.why, NULL, NULL);
 		goto out;
 	}
 	conn = pgl_tx_begin(call, true, rep);
@@ -571,13 +632,15 @@ static void pgl_table_get(const struct pgl_call *call, struct pgl_reply *rep)
 		goto out;
 
 	sb_init(&sql, mem, sizeof mem);
-	sb_puts(&sql, object ? "select count(*), coalesce((json_agg(t) -> 0)::text, 'null')"
-	                     : "select count(*), coalesce(json_agg(t), '[]')::text");
+	sb_puts(&sql,
+	    object
+	        ? "select count(*), coalesce((json_agg(t) -> 0)::text, 'null')"
+	        : "select count(*), coalesce(json_agg(t), '[]')::text");
 	sb_puts(&sql, " from (select ");
 	if (!pgl_sql_columns(&sql, conn, q.select)) {
 		pgl_reply_error(rep, MHD_HTTP_BAD_REQUEST, "PGRST100",
-		                "failed to parse select parameter",
-		                "pgrest-lite supports plain column names only", NULL);
+		    "failed to parse select parameter",
+		    "pgrest-lite supports plain column names only", NULL);
 		goto out;
 	}
 	sb_puts(&sql, " from public.");
@@ -596,7 +659,8 @@ static void pgl_table_get(const struct pgl_call *call, struct pgl_reply *rep)
 	}
 	sb_puts(&sql, ") t");
 	if (sql.overflow) {
-		pgl_reply_error(rep, MHD_HTTP_BAD_REQUEST, "PGRST100", "query too long", NULL, NULL);
+		pgl_reply_error(rep, MHD_HTTP_BAD_REQUEST, "PGRST100",
+		    "query too long", NULL, NULL);
 		goto out;
 	}
 
@@ -605,9 +669,10 @@ static void pgl_table_get(const struct pgl_call *call, struct pgl_reply *rep)
 		state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
 		if (state != NULL && strcmp(state, "42P01") == 0) {
 			(void)snprintf(msg, sizeof msg,
-			               "Could not find the table 'public.%s' in the schema cache",
-			               call->name);
-			pgl_reply_error(rep, MHD_HTTP_NOT_FOUND, "PGRST205", msg, NULL, NULL);
+			    "Could not find the table 'public.%s' in the "
+			    "schema cache", call->name);
+			pgl_reply_error(rep, MHD_HTTP_NOT_FOUND, "PGRST205",
+			    msg, NULL, NULL);
 		} else {
 			pgl_reply_pg_error(rep, conn, res, call->role);
 		}
@@ -617,17 +682,21 @@ static void pgl_table_get(const struct pgl_call *call, struct pgl_reply *rep)
 	if (!pgl_parse_long(PQgetvalue(res, 0, 0), 0, LONG_MAX, &rows))
 		rows = 0;
 	if (object && rows != 1) {
-		(void)snprintf(msg, sizeof msg, "The result contains %ld rows", rows);
+		(void)snprintf(
+		    msg, sizeof msg, "The result contains %ld rows", rows);
 		pgl_reply_error(rep, MHD_HTTP_NOT_ACCEPTABLE, "PGRST116",
-		                "JSON object requested, multiple (or no) rows returned", msg, NULL);
+		    "JSON object requested, multiple (or no) rows returned",
+		    msg, NULL);
 		goto out;
 	}
-	pgl_reply_set(rep, MHD_HTTP_OK, object ? PGL_OBJECT : PGL_JSON, PQgetvalue(res, 0, 1),
-	              (size_t)PQgetlength(res, 0, 1));
+	pgl_reply_set(rep, MHD_HTTP_OK, object ? PGL_OBJECT : PGL_JSON,
+	    PQgetvalue(res, 0, 1), (size_t)PQgetlength(res, 0, 1));
 	if (rows == 0)
-		(void)snprintf(rep->content_range, sizeof rep->content_range, "*/0");
+		(void)snprintf(
+		    rep->content_range, sizeof rep->content_range, "*/0");
 	else
-		(void)snprintf(rep->content_range, sizeof rep->content_range, "0-%ld/*", rows - 1);
+		(void)snprintf(rep->content_range, sizeof rep->content_range,
+		    "0-%ld/*", rows - 1);
 out:
 	if (conn != NULL)
 		pgl_tx_end(conn, ok, call->role, rep);
@@ -641,26 +710,31 @@ out:
  * number of body keys.
  */
 static const char pgl_rpc_lookup_sql[] =
-        "select p.oid, p.proretset, p.prorettype = 'pg_catalog.void'::pg_catalog.regtype,"
-        " (select count(*) from pg_catalog.json_object_keys($2::json)),"
-        " a.name, pg_catalog.format_type(a.type, null)"
-        " from pg_catalog.pg_proc p"
-        " join pg_catalog.pg_namespace n on n.oid = p.pronamespace"
-        " left join lateral (select u.name, u.type"
-        "   from rows from (pg_catalog.unnest(p.proargnames),"
-        "     pg_catalog.unnest(coalesce(p.proallargtypes, p.proargtypes::pg_catalog.oid[])),"
-        "     pg_catalog.unnest(p.proargmodes)) as u(name, type, mode)"
-        "   where coalesce(u.mode, 'i') in ('i', 'b')"
-        "     and u.name in (select pg_catalog.json_object_keys($2::json))) a on true"
-        " where n.nspname = 'public' and p.proname = $1 and p.prokind = 'f'"
-        " order by p.oid, a.name";
+    "select p.oid, p.proretset,"
+    "  p.prorettype = 'pg_catalog.void'::pg_catalog.regtype,"
+    "  (select count(*) from pg_catalog.json_object_keys($2::json)),"
+    "  a.name, pg_catalog.format_type(a.type, null)"
+    " from pg_catalog.pg_proc p"
+    " join pg_catalog.pg_namespace n on n.oid = p.pronamespace"
+    " left join lateral (select u.name, u.type"
+    "  from rows from (pg_catalog.unnest(p.proargnames),"
+    "   pg_catalog.unnest(coalesce(p.proallargtypes,"
+    "    p.proargtypes::pg_catalog.oid[])),"
+    "   pg_catalog.unnest(p.proargmodes)) as u(name, type, mode)"
+    "  where coalesce(u.mode, 'i') in ('i', 'b')"
+    "   and u.name in (select pg_catalog.json_object_keys($2::json))"
+    " ) a on true"
+    " where n.nspname = 'public' and p.proname = $1 and p.prokind = 'f'"
+    " order by p.oid, a.name";
 
 /*
  * Appends the matched arguments of the lookup result, either as the column
  * list of json_to_record ("name type, ...") or as the call's named arguments
  * ("name := (select name from _pgrst_args), ...").
  */
-static bool pgl_sql_rpc_args(struct sbuf *sql, PGconn *conn, const PGresult *found, bool decl)
+static bool
+pgl_sql_rpc_args(
+    struct sbuf *sql, PGconn *conn, const PGresult *found, bool decl)
 {
 	bool first = true;
 
@@ -694,10 +768,11 @@ static bool pgl_sql_rpc_args(struct sbuf *sql, PGconn *conn, const PGresult *fou
  * as 204. XXX: Accept: application/vnd.pgrst.object+json is ignored here (no
  * caller needs it); PostgREST would unwrap a one-row set.
  */
-static void pgl_rpc(const struct pgl_call *call, struct pgl_reply *rep)
+static void
+pgl_rpc(const struct pgl_call *call, struct pgl_reply *rep)
 {
-	const char *ctype =
-	        MHD_lookup_connection_value(call->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
+	const char *ctype = MHD_lookup_connection_value(
+	    call->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
 	const char *body = call->rq->body != NULL ? call->rq->body : "{}";
 	const char *lookup_params[] = {call->name, body};
 	char mem[PGL_SQL_MAX], msg[PGL_ERR_MAX];
@@ -709,43 +784,53 @@ static void pgl_rpc(const struct pgl_call *call, struct pgl_reply *rep)
 	bool ok = false, setof, isvoid;
 
 	if (ctype != NULL && strncasecmp(ctype, "application/json", 16) != 0) {
-		(void)snprintf(msg, sizeof msg, "Content-Type not acceptable: %s", ctype);
-		pgl_reply_error(rep, MHD_HTTP_UNSUPPORTED_MEDIA_TYPE, "PGRST107", msg, NULL, NULL);
+		char shown[64];
+
+		pgl_ascii_copy(shown, sizeof shown, ctype);
+		(void)snprintf(
+		    msg, sizeof msg, "Content-Type not acceptable: %s", shown);
+		pgl_reply_error(rep, MHD_HTTP_UNSUPPORTED_MEDIA_TYPE,
+		    "PGRST107", msg, NULL, NULL);
 		goto out;
 	}
-	if (call->rq->body != NULL && strlen(call->rq->body) != call->rq->body_len) {
-		pgl_reply_error(rep, MHD_HTTP_BAD_REQUEST, "PGRST102", "Empty or invalid json",
-		                "the body contains a NUL byte", NULL);
+	if (call->rq->body != NULL &&
+	    strlen(call->rq->body) != call->rq->body_len) {
+		pgl_reply_error(rep, MHD_HTTP_BAD_REQUEST, "PGRST102",
+		    "Empty or invalid json", "the body contains a NUL byte",
+		    NULL);
 		goto out;
 	}
 	conn = pgl_tx_begin(call, false, rep);
 	if (conn == NULL)
 		goto out;
 
-	found = PQexecParams(conn, pgl_rpc_lookup_sql, 2, NULL, lookup_params, NULL, NULL, 0);
+	found = PQexecParams(
+	    conn, pgl_rpc_lookup_sql, 2, NULL, lookup_params, NULL, NULL, 0);
 	if (PQresultStatus(found) != PGRES_TUPLES_OK) {
 		pgl_reply_pg_error(rep, conn, found, call->role);
 		goto out;
 	}
 	for (int r = 0; r < PQntuples(found); r++) {
-		if (strcmp(PQgetvalue(found, r, 0), PQgetvalue(found, 0, 0)) != 0) {
+		const char *oid = PQgetvalue(found, r, 0);
+
+		if (strcmp(oid, PQgetvalue(found, 0, 0)) != 0) {
 			(void)snprintf(msg, sizeof msg,
-			               "Could not choose the best candidate function between "
-			               "the overloads of public.%s",
-			               call->name);
-			pgl_reply_error(rep, MHD_HTTP_MULTIPLE_CHOICES, "PGRST203", msg, NULL, NULL);
+			    "Could not choose the best candidate function "
+			    "between the overloads of public.%s", call->name);
+			pgl_reply_error(rep, MHD_HTTP_MULTIPLE_CHOICES,
+			    "PGRST203", msg, NULL, NULL);
 			goto out;
 		}
 		nargs += !PQgetisnull(found, r, 4);
 	}
-	if (PQntuples(found) == 0 || !pgl_parse_long(PQgetvalue(found, 0, 3), 0, INT_MAX, &nkeys) ||
+	if (PQntuples(found) == 0 ||
+	    !pgl_parse_long(PQgetvalue(found, 0, 3), 0, INT_MAX, &nkeys) ||
 	    nkeys != nargs) {
 		(void)snprintf(msg, sizeof msg,
-		               "Could not find the function public.%s with the given arguments "
-		               "in the schema cache",
-		               call->name);
+		    "Could not find the function public.%s with the given "
+		    "arguments in the schema cache", call->name);
 		pgl_reply_error(rep, MHD_HTTP_NOT_FOUND, "PGRST202", msg,
-		                "Every key of the body must name an IN argument", NULL);
+		    "Every key of the body must name an IN argument", NULL);
 		goto out;
 	}
 	setof = PQgetvalue(found, 0, 1)[0] == 't';
@@ -753,8 +838,9 @@ static void pgl_rpc(const struct pgl_call *call, struct pgl_reply *rep)
 
 	sb_init(&sql, mem, sizeof mem);
 	if (nargs > 0) {
-		sb_puts(&sql, "with _pgrst_args as (select * from"
-		              " pg_catalog.json_to_record($1::json) as _a(");
+		sb_puts(&sql,
+		    "with _pgrst_args as (select * from"
+		    " pg_catalog.json_to_record($1::json) as _a(");
 		if (!pgl_sql_rpc_args(&sql, conn, found, true))
 			goto out;
 		sb_puts(&sql, ")) ");
@@ -762,7 +848,8 @@ static void pgl_rpc(const struct pgl_call *call, struct pgl_reply *rep)
 	if (isvoid)
 		sb_puts(&sql, "select public.");
 	else if (setof)
-		sb_puts(&sql, "select coalesce(pg_catalog.json_agg(_r), '[]')::text from public.");
+		sb_puts(&sql, "select coalesce(pg_catalog.json_agg(_r), '[]')"
+			      "::text from public.");
 	else
 		sb_puts(&sql, "select pg_catalog.to_json(public.");
 	if (!sb_ident(&sql, conn, call->name, strlen(call->name)))
@@ -772,11 +859,13 @@ static void pgl_rpc(const struct pgl_call *call, struct pgl_reply *rep)
 		goto out;
 	sb_puts(&sql, isvoid ? ")" : setof ? ") _r" : "))::text");
 	if (sql.overflow) {
-		pgl_reply_error(rep, MHD_HTTP_BAD_REQUEST, "PGRST100", "call too long", NULL, NULL);
+		pgl_reply_error(rep, MHD_HTTP_BAD_REQUEST, "PGRST100",
+		    "call too long", NULL, NULL);
 		goto out;
 	}
 
-	res = PQexecParams(conn, sql.p, nargs > 0 ? 1 : 0, NULL, &body, NULL, NULL, 0);
+	res = PQexecParams(
+	    conn, sql.p, nargs > 0 ? 1 : 0, NULL, &body, NULL, NULL, 0);
 	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
 		pgl_reply_pg_error(rep, conn, res, call->role);
 		goto out;
@@ -786,7 +875,7 @@ static void pgl_rpc(const struct pgl_call *call, struct pgl_reply *rep)
 		pgl_reply_set(rep, MHD_HTTP_NO_CONTENT, NULL, NULL, 0);
 	else
 		pgl_reply_set(rep, MHD_HTTP_OK, PGL_JSON, PQgetvalue(res, 0, 0),
-		              (size_t)PQgetlength(res, 0, 0));
+		    (size_t)PQgetlength(res, 0, 0));
 out:
 	if (conn != NULL)
 		pgl_tx_end(conn, ok, call->role, rep);
@@ -794,8 +883,9 @@ out:
 	PQclear(res);
 }
 
-/* Compares a presented key with a configured one, in time independent of where they differ. */
-static bool pgl_key_eq(const char *given, const char *key)
+/* Whether a presented key is the configured one, in constant time. */
+static bool
+pgl_key_eq(const char *given, const char *key)
 {
 	size_t glen = strlen(given), klen = strlen(key);
 	unsigned char diff = glen != klen;
@@ -805,7 +895,8 @@ static bool pgl_key_eq(const char *given, const char *key)
 	return klen > 0 && diff == 0;
 }
 
-static bool pgl_key_role(const char *given, enum pgl_role *role)
+static bool
+pgl_key_role(const char *given, enum pgl_role *role)
 {
 	if (pgl_key_eq(given, pgl_cfg.service_key))
 		*role = PGL_ROLE_SERVICE;
@@ -817,7 +908,8 @@ static bool pgl_key_role(const char *given, enum pgl_role *role)
 }
 
 /* A 401 as the Supabase API gateway words it: {"message","hint"}. */
-static void pgl_reply_gateway(struct pgl_reply *rep, const char *message, const char *hint)
+static void
+pgl_reply_gateway(struct pgl_reply *rep, const char *message, const char *hint)
 {
 	char mem[512];
 	struct sbuf sb;
@@ -832,28 +924,33 @@ static void pgl_reply_gateway(struct pgl_reply *rep, const char *message, const 
 }
 
 /* Finds the request's role from its keys; false with a 401 reply set. */
-static bool pgl_auth(struct MHD_Connection *c, enum pgl_role *role, struct pgl_reply *rep)
+static bool
+pgl_auth(struct MHD_Connection *c, enum pgl_role *role, struct pgl_reply *rep)
 {
-	const char *apikey = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "apikey");
-	const char *authz =
-	        MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
+	const char *apikey =
+	    MHD_lookup_connection_value(c, MHD_HEADER_KIND, "apikey");
+	const char *authz = MHD_lookup_connection_value(
+	    c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
 
 	if (apikey == NULL) {
 		pgl_reply_gateway(rep, "No API key found in request",
-		                  "No `apikey` request header or url param was found.");
+		    "No `apikey` request header or url param was found.");
 		return false;
 	}
 	if (!pgl_key_role(apikey, role)) {
 		pgl_reply_gateway(rep, "Invalid API key",
-		                  "Double check your Supabase `anon` or `service_role` API key.");
+		    "Double check your Supabase `anon` or `service_role` "
+		    "API key.");
 		return false;
 	}
 	if (authz == NULL)
 		return true;
-	if (strncasecmp(authz, "Bearer ", 7) != 0 || !pgl_key_role(authz + 7, role)) {
-		pgl_reply_error(rep, MHD_HTTP_UNAUTHORIZED, "PGRST301", "JWT could not be verified",
-		                "pgrest-lite accepts only the configured keys as bearer tokens",
-		                NULL);
+	if (strncasecmp(authz, "Bearer ", 7) != 0 ||
+	    !pgl_key_role(authz + 7, role)) {
+		pgl_reply_error(rep, MHD_HTTP_UNAUTHORIZED, "PGRST301",
+		    "JWT could not be verified",
+		    "pgrest-lite accepts only the configured keys as "
+		    "bearer tokens", NULL);
 		return false;
 	}
 	return true;
@@ -864,14 +961,16 @@ static const struct pgl_route {
 	const char *methods[2];
 	void (*handler)(const struct pgl_call *, struct pgl_reply *);
 } pgl_routes[] = {
-	{.prefix = "/rpc/", .methods = {"POST"}, .handler = pgl_rpc},
-	{.prefix = "/", .methods = {"GET", "HEAD"}, .handler = pgl_table_get},
+    {.prefix = "/rpc/", .methods = {"POST"}, .handler = pgl_rpc},
+    {.prefix = "/", .methods = {"GET", "HEAD"}, .handler = pgl_table_get},
 };
 
-static void pgl_dispatch(struct MHD_Connection *c, const char *method, const char *path,
-                         const struct pgl_request *rq, struct pgl_reply *rep)
+static void
+pgl_dispatch(struct MHD_Connection *c, const char *method, const char *path,
+    const struct pgl_request *rq, struct pgl_reply *rep)
 {
-	struct pgl_call call = {.conn = c, .method = method, .path = path, .rq = rq};
+	struct pgl_call call = {
+	    .conn = c, .method = method, .path = path, .rq = rq};
 	char msg[PGL_ERR_MAX];
 
 	if (!pgl_auth(c, &call.role, rep))
@@ -885,31 +984,25 @@ static void pgl_dispatch(struct MHD_Connection *c, const char *method, const cha
 			continue;
 		call.name = path + plen;
 		for (size_t m = 0; m < 2; m++) {
-			if (route->methods[m] != NULL && strcmp(method, route->methods[m]) == 0) {
+			if (route->methods[m] != NULL &&
+			    strcmp(method, route->methods[m]) == 0) {
 				route->handler(&call, rep);
 				return;
 			}
 		}
-		(void)snprintf(msg, sizeof msg, "Unsupported HTTP method: %s", method);
-		pgl_reply_error(rep, MHD_HTTP_METHOD_NOT_ALLOWED, "PGRST117", msg, NULL, NULL);
+		(void)snprintf(
+		    msg, sizeof msg, "Unsupported HTTP method: %s", method);
+		pgl_reply_error(rep, MHD_HTTP_METHOD_NOT_ALLOWED, "PGRST117",
+		    msg, NULL, NULL);
 		return;
 	}
-	pgl_reply_error(rep, MHD_HTTP_NOT_FOUND, "PGRST125", "Invalid path specified in request URL",
-	                NULL, NULL);
+	pgl_reply_error(rep, MHD_HTTP_NOT_FOUND, "PGRST125",
+	    "Invalid path specified in request URL", NULL, NULL);
 }
 
-/* Copies s for the log, printable ASCII only, so one request is one line. */
-static void pgl_log_safe(char *dst, size_t cap, const char *s)
-{
-	size_t i = 0;
-
-	for (; s[i] != '\0' && i + 1 < cap; i++)
-		dst[i] = (s[i] > ' ' && s[i] < 0x7f) ? s[i] : '?';
-	dst[i] = '\0';
-}
-
-static void pgl_log(const char *method, const char *path, unsigned status,
-                    const struct timespec *start)
+static void
+pgl_log(const char *method, const char *path, unsigned status,
+    const struct timespec *start)
 {
 	char m[32], p[256];
 	struct timespec now;
@@ -917,30 +1010,34 @@ static void pgl_log(const char *method, const char *path, unsigned status,
 
 	(void)clock_gettime(CLOCK_MONOTONIC, &now);
 	us = (long long)(now.tv_sec - start->tv_sec) * 1000000 +
-	     (now.tv_nsec - start->tv_nsec) / 1000;
-	pgl_log_safe(m, sizeof m, method);
-	pgl_log_safe(p, sizeof p, path);
-	fprintf(stderr, "pgrest-lite method=%s path=%s status=%u us=%lld\n", m, p, status, us);
+	    (now.tv_nsec - start->tv_nsec) / 1000;
+	pgl_ascii_copy(m, sizeof m, method);
+	pgl_ascii_copy(p, sizeof p, path);
+	fprintf(stderr, "pgrest-lite method=%s path=%s status=%u us=%lld\n", m,
+	    p, status, us);
 	fflush(stderr);
 }
 
 /* Hands the reply to MHD (which takes its body), and logs the request. */
-static enum MHD_Result pgl_send(struct MHD_Connection *c, const char *method, const char *path,
-                                const struct pgl_request *rq, struct pgl_reply *rep)
+static enum MHD_Result
+pgl_send(struct MHD_Connection *c, const char *method, const char *path,
+    const struct pgl_request *rq, struct pgl_reply *rep)
 {
 	struct MHD_Response *resp;
 	enum MHD_Result ret = MHD_NO;
 
-	resp = MHD_create_response_from_buffer(rep->body_len, rep->body, MHD_RESPMEM_MUST_FREE);
+	resp = MHD_create_response_from_buffer(
+	    rep->body_len, rep->body, MHD_RESPMEM_MUST_FREE);
 	if (resp == NULL)
 		goto out;
 	rep->body = NULL; /* owned by resp now */
 	if (rep->content_type != NULL &&
-	    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, rep->content_type) != MHD_YES)
+	    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
+	        rep->content_type) != MHD_YES)
 		goto out;
 	if (rep->content_range[0] != '\0' &&
-	    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_RANGE, rep->content_range) !=
-	            MHD_YES)
+	    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_RANGE,
+	        rep->content_range) != MHD_YES)
 		goto out;
 	ret = MHD_queue_response(c, rep->status, resp);
 out:
@@ -953,7 +1050,8 @@ out:
 }
 
 /* Appends a chunk of the body; past PGL_BODY_MAX the body is dropped. */
-static void pgl_body_append(struct pgl_request *rq, const char *data, size_t n)
+static void
+pgl_body_append(struct pgl_request *rq, const char *data, size_t n)
 {
 	size_t cap;
 	char *p;
@@ -986,9 +1084,11 @@ drop:
 	rq->body_len = rq->body_cap = 0;
 }
 
-static void pgl_sleep_ms(long ms)
+static void
+pgl_sleep_ms(long ms)
 {
-	struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L};
+	struct timespec ts = {
+	    .tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L};
 
 	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
 		;
@@ -1005,7 +1105,8 @@ static pthread_cond_t pgl_delay_done = PTHREAD_COND_INITIALIZER;
 static unsigned pgl_delays;
 static bool pgl_stopping;
 
-static void *pgl_delay_thread(void *conn)
+static void *
+pgl_delay_thread(void *conn)
 {
 	pgl_sleep_ms(pgl_cfg.delay_ms);
 	(void)pthread_mutex_lock(&pgl_delay_lock);
@@ -1017,7 +1118,8 @@ static void *pgl_delay_thread(void *conn)
 }
 
 /* Suspends c for --delay-ms; false if the caller must sleep instead. */
-static bool pgl_delay_start(struct MHD_Connection *c)
+static bool
+pgl_delay_start(struct MHD_Connection *c)
 {
 	pthread_attr_t attr;
 	pthread_t thread;
@@ -1026,9 +1128,10 @@ static bool pgl_delay_start(struct MHD_Connection *c)
 	if (pthread_attr_init(&attr) != 0)
 		return false;
 	(void)pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-	/* Under the lock, so the thread cannot resume c before it is suspended. */
+	/* Under the lock: the thread cannot resume c before it is suspended. */
 	(void)pthread_mutex_lock(&pgl_delay_lock);
-	if (!pgl_stopping && pthread_create(&thread, &attr, pgl_delay_thread, c) == 0) {
+	if (!pgl_stopping &&
+	    pthread_create(&thread, &attr, pgl_delay_thread, c) == 0) {
 		MHD_suspend_connection(c);
 		pgl_delays++;
 		started = true;
@@ -1038,18 +1141,20 @@ static bool pgl_delay_start(struct MHD_Connection *c)
 	return started;
 }
 
-static void pgl_reply_too_big(struct pgl_reply *rep)
+static void
+pgl_reply_too_big(struct pgl_reply *rep)
 {
 	char details[128];
 
-	(void)snprintf(details, sizeof details, "pgrest-lite accepts bodies of up to %ld bytes",
-	               PGL_BODY_MAX);
+	(void)snprintf(details, sizeof details,
+	    "pgrest-lite accepts bodies of up to %ld bytes", PGL_BODY_MAX);
 	pgl_reply_error(rep, 413, NULL, "Payload Too Large", details, NULL);
 }
 
-static enum MHD_Result pgl_access(void *cls, struct MHD_Connection *c, const char *url,
-                                  const char *method, const char *version, const char *upload,
-                                  size_t *upload_size, void **req_cls)
+static enum MHD_Result
+pgl_access(void *cls, struct MHD_Connection *c, const char *url,
+    const char *method, const char *version, const char *upload,
+    size_t *upload_size, void **req_cls)
 {
 	struct pgl_request *rq = *req_cls;
 	struct pgl_reply rep = {.status = MHD_HTTP_INTERNAL_SERVER_ERROR};
@@ -1064,9 +1169,10 @@ static enum MHD_Result pgl_access(void *cls, struct MHD_Connection *c, const cha
 			return MHD_NO;
 		(void)clock_gettime(CLOCK_MONOTONIC, &rq->start);
 		*req_cls = rq;
-		clen = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
-		                                   MHD_HTTP_HEADER_CONTENT_LENGTH);
-		if (clen == NULL || !pgl_parse_long(clen, PGL_BODY_MAX + 1, LONG_MAX, &n))
+		clen = MHD_lookup_connection_value(
+		    c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+		if (clen == NULL ||
+		    !pgl_parse_long(clen, PGL_BODY_MAX + 1, LONG_MAX, &n))
 			return MHD_YES;
 		rq->too_big = true; /* refuse before reading the body */
 		rq->replied = true;
@@ -1091,15 +1197,16 @@ static enum MHD_Result pgl_access(void *cls, struct MHD_Connection *c, const cha
 	if (rq->too_big)
 		pgl_reply_too_big(&rep);
 	else if (rq->no_memory)
-		pgl_reply_error(&rep, MHD_HTTP_INTERNAL_SERVER_ERROR, NULL, "out of memory", NULL,
-		                NULL);
+		pgl_reply_error(&rep, MHD_HTTP_INTERNAL_SERVER_ERROR, NULL,
+		    "out of memory", NULL, NULL);
 	else
 		pgl_dispatch(c, method, url, rq, &rep);
 	return pgl_send(c, method, url, rq, &rep);
 }
 
-static void pgl_completed(void *cls, struct MHD_Connection *c, void **req_cls,
-                          enum MHD_RequestTerminationCode toe)
+static void
+pgl_completed(void *cls, struct MHD_Connection *c, void **req_cls,
+    enum MHD_RequestTerminationCode toe)
 {
 	struct pgl_request *rq = *req_cls;
 
@@ -1114,7 +1221,8 @@ static void pgl_completed(void *cls, struct MHD_Connection *c, void **req_cls,
 }
 
 /* Reads a key file into key (PGL_KEY_MAX), trimmed; false after a message. */
-static bool pgl_read_key(const char *file, const char *what, char *key)
+static bool
+pgl_read_key(const char *file, const char *what, char *key)
 {
 	char buf[PGL_KEY_MAX + 1];
 	const char *ws = " \t\r\n";
@@ -1123,13 +1231,16 @@ static bool pgl_read_key(const char *file, const char *what, char *key)
 	bool ok = false;
 
 	if (fp == NULL) {
-		fprintf(stderr, "pgrest-lite: cannot read %s %s: %s\n", what, file, strerror(errno));
+		fprintf(stderr, "pgrest-lite: cannot read %s %s: %s\n", what,
+		    file, strerror(errno));
 		goto out;
 	}
 	n = fread(buf, 1, sizeof buf, fp);
 	if (ferror(fp) || n == sizeof buf) {
-		fprintf(stderr, "pgrest-lite: cannot read %s %s: %s\n", what, file,
-		        n == sizeof buf ? "larger than 4096 bytes" : strerror(errno));
+		fprintf(stderr, "pgrest-lite: cannot read %s %s: %s\n", what,
+		    file,
+		    n == sizeof buf ? "larger than 4096 bytes"
+		                    : strerror(errno));
 		goto out;
 	}
 	buf[n] = '\0';
@@ -1137,7 +1248,8 @@ static bool pgl_read_key(const char *file, const char *what, char *key)
 		buf[--n] = '\0';
 	start = strspn(buf, ws);
 	if (start == n || strlen(buf) != n) {
-		fprintf(stderr, "pgrest-lite: %s %s is empty or binary\n", what, file);
+		fprintf(stderr, "pgrest-lite: %s %s is empty or binary\n", what,
+		    file);
 		goto out;
 	}
 	memcpy(key, buf + start, n - start + 1);
@@ -1148,7 +1260,8 @@ out:
 	return ok;
 }
 
-static bool pgl_parse_listen(const char *s, struct sockaddr_in *sa)
+static bool
+pgl_parse_listen(const char *s, struct sockaddr_in *sa)
 {
 	char host[INET_ADDRSTRLEN];
 	const char *colon = strrchr(s, ':');
@@ -1165,14 +1278,16 @@ static bool pgl_parse_listen(const char *s, struct sockaddr_in *sa)
 	return inet_pton(AF_INET, host, &sa->sin_addr) == 1;
 }
 
-/* Refuses a --db that libpq cannot parse (the database may well be down yet). */
-static bool pgl_check_db(const char *uri)
+/* Refuses a --db libpq cannot parse (the database itself may be down yet). */
+static bool
+pgl_check_db(const char *uri)
 {
 	char *err = NULL;
 	PQconninfoOption *opts = PQconninfoParse(uri, &err);
 
 	if (opts == NULL) {
-		fprintf(stderr, "pgrest-lite: bad --db: %s", err != NULL ? err : "out of memory\n");
+		fprintf(stderr, "pgrest-lite: bad --db: %s",
+		    err != NULL ? err : "out of memory\n");
 		PQfreemem(err);
 		return false;
 	}
@@ -1181,21 +1296,23 @@ static bool pgl_check_db(const char *uri)
 }
 
 static const char pgl_usage[] =
-        "usage: pgrest-lite --listen 127.0.0.1:PORT --db URI --service-key-file FILE\n"
-        "                   [--anon-key-file FILE] [--delay-ms N] [--threads N]\n";
+    "usage: pgrest-lite --listen 127.0.0.1:PORT --db URI\n"
+    "                   --service-key-file FILE [--anon-key-file FILE]\n"
+    "                   [--delay-ms N] [--threads N]\n";
 
-/* Fills pgl_cfg from argv. Returns 0 to run, 1 after --help, -1 after an error message. */
-static int pgl_parse_args(int argc, char **argv)
+/* Fills pgl_cfg from argv: 0 to run, 1 after --help, -1 after an error. */
+static int
+pgl_parse_args(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"listen", required_argument, NULL, 'l'},
-		{"db", required_argument, NULL, 'd'},
-		{"service-key-file", required_argument, NULL, 's'},
-		{"anon-key-file", required_argument, NULL, 'a'},
-		{"delay-ms", required_argument, NULL, 'w'},
-		{"threads", required_argument, NULL, 't'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+	    {"listen", required_argument, NULL, 'l'},
+	    {"db", required_argument, NULL, 'd'},
+	    {"service-key-file", required_argument, NULL, 's'},
+	    {"anon-key-file", required_argument, NULL, 'a'},
+	    {"delay-ms", required_argument, NULL, 'w'},
+	    {"threads", required_argument, NULL, 't'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	const char *listen_at = NULL, *service_file = NULL, *anon_file = NULL;
 	int opt;
@@ -1203,53 +1320,77 @@ static int pgl_parse_args(int argc, char **argv)
 	pgl_cfg.threads = 8;
 	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (opt) {
-		case 'l': listen_at = optarg; break;
-		case 'd': pgl_cfg.db_uri = optarg; break;
-		case 's': service_file = optarg; break;
-		case 'a': anon_file = optarg; break;
+		case 'l':
+			listen_at = optarg;
+			break;
+		case 'd':
+			pgl_cfg.db_uri = optarg;
+			break;
+		case 's':
+			service_file = optarg;
+			break;
+		case 'a':
+			anon_file = optarg;
+			break;
 		case 'w':
-			if (!pgl_parse_long(optarg, 0, 600000, &pgl_cfg.delay_ms)) {
-				fprintf(stderr, "pgrest-lite: --delay-ms must be 0..600000\n");
+			if (!pgl_parse_long(
+			        optarg, 0, 600000, &pgl_cfg.delay_ms)) {
+				fputs("pgrest-lite: --delay-ms must be "
+				      "0..600000\n", stderr);
 				return -1;
 			}
 			break;
 		case 't':
 			if (!pgl_parse_long(optarg, 1, 256, &pgl_cfg.threads)) {
-				fprintf(stderr, "pgrest-lite: --threads must be 1..256\n");
+				fprintf(stderr,
+				    "pgrest-lite: --threads must be 1..256\n");
 				return -1;
 			}
 			break;
-		case 'h': fputs(pgl_usage, stdout); return 1;
-		default: fputs(pgl_usage, stderr); return -1;
+		case 'h':
+			fputs(pgl_usage, stdout);
+			return 1;
+		default:
+			fputs(pgl_usage, stderr);
+			return -1;
 		}
 	}
 	if (optind != argc) {
-		fprintf(stderr, "pgrest-lite: unexpected argument %s\n%s", argv[optind], pgl_usage);
+		fprintf(stderr, "pgrest-lite: unexpected argument %s\n%s",
+		    argv[optind], pgl_usage);
 		return -1;
 	}
-	if (listen_at == NULL || pgl_cfg.db_uri == NULL || service_file == NULL) {
-		fprintf(stderr, "pgrest-lite: --listen, --db and --service-key-file are required\n%s",
-		        pgl_usage);
+	if (listen_at == NULL || pgl_cfg.db_uri == NULL ||
+	    service_file == NULL) {
+		fprintf(stderr, "pgrest-lite: --listen, --db and "
+				"--service-key-file are required\n%s",
+		    pgl_usage);
 		return -1;
 	}
 	if (!pgl_check_db(pgl_cfg.db_uri))
 		return -1;
 	if (!pgl_parse_listen(listen_at, &pgl_cfg.listen)) {
-		fprintf(stderr, "pgrest-lite: --listen wants IPV4ADDRESS:PORT, not %s\n", listen_at);
+		fprintf(stderr,
+		    "pgrest-lite: --listen wants IPV4ADDRESS:PORT, not %s\n",
+		    listen_at);
 		return -1;
 	}
-	if (!pgl_read_key(service_file, "service key file", pgl_cfg.service_key))
+	if (!pgl_read_key(
+	        service_file, "service key file", pgl_cfg.service_key))
 		return -1;
-	if (anon_file != NULL && !pgl_read_key(anon_file, "anon key file", pgl_cfg.anon_key))
+	if (anon_file != NULL &&
+	    !pgl_read_key(anon_file, "anon key file", pgl_cfg.anon_key))
 		return -1;
 	if (strcmp(pgl_cfg.anon_key, pgl_cfg.service_key) == 0) {
-		fprintf(stderr, "pgrest-lite: the anon key must differ from the service key\n");
+		fputs("pgrest-lite: the anon key must differ from the "
+		      "service key\n", stderr);
 		return -1;
 	}
 	return 0;
 }
 
-int main(int argc, char **argv)
+int
+main(int argc, char **argv)
 {
 	struct MHD_Daemon *mhd = NULL;
 	sigset_t stop;
@@ -1257,16 +1398,20 @@ int main(int argc, char **argv)
 	int sig, status = EXIT_FAILURE;
 
 	switch (pgl_parse_args(argc, argv)) {
-	case 1: return EXIT_SUCCESS;
-	case 0: break;
-	default: return 2;
+	case 1:
+		return EXIT_SUCCESS;
+	case 0:
+		break;
+	default:
+		return 2;
 	}
 
-	/* Blocked here, so in every MHD thread too: only sigwait() below sees them. */
+	/* Blocked here and so in every MHD thread: only sigwait() sees them. */
 	(void)sigemptyset(&stop);
 	(void)sigaddset(&stop, SIGINT);
 	(void)sigaddset(&stop, SIGTERM);
-	if (pthread_sigmask(SIG_BLOCK, &stop, NULL) != 0 || signal(SIGPIPE, SIG_IGN) == SIG_ERR) {
+	if (pthread_sigmask(SIG_BLOCK, &stop, NULL) != 0 ||
+	    signal(SIGPIPE, SIG_IGN) == SIG_ERR) {
 		fprintf(stderr, "pgrest-lite: cannot set up signals\n");
 		goto out;
 	}
@@ -1277,20 +1422,20 @@ int main(int argc, char **argv)
 	}
 	have_key = true;
 
-	mhd = MHD_start_daemon(MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_ERROR_LOG |
-	                               MHD_ALLOW_SUSPEND_RESUME,
-	                          ntohs(pgl_cfg.listen.sin_port), NULL, NULL, pgl_access, NULL,
-	                          MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&pgl_cfg.listen,
-	                          MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)pgl_cfg.threads,
-	                          MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)30,
-	                          MHD_OPTION_NOTIFY_COMPLETED, pgl_completed, NULL, MHD_OPTION_END);
+	mhd = MHD_start_daemon(MHD_USE_AUTO_INTERNAL_THREAD |
+	        MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME,
+	    ntohs(pgl_cfg.listen.sin_port), NULL, NULL, pgl_access, NULL,
+	    MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&pgl_cfg.listen,
+	    MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)pgl_cfg.threads,
+	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)30,
+	    MHD_OPTION_NOTIFY_COMPLETED, pgl_completed, NULL, MHD_OPTION_END);
 	if (mhd == NULL) {
 		fprintf(stderr, "pgrest-lite: cannot listen on port %u\n",
-		        ntohs(pgl_cfg.listen.sin_port));
+		    ntohs(pgl_cfg.listen.sin_port));
 		goto out;
 	}
 	fprintf(stderr, "pgrest-lite: listening on port %u, %ld threads\n",
-	        ntohs(pgl_cfg.listen.sin_port), pgl_cfg.threads);
+	    ntohs(pgl_cfg.listen.sin_port), pgl_cfg.threads);
 
 	if (sigwait(&stop, &sig) != 0)
 		goto out;
@@ -1300,7 +1445,8 @@ out:
 		(void)pthread_mutex_lock(&pgl_delay_lock);
 		pgl_stopping = true;
 		while (pgl_delays > 0)
-			(void)pthread_cond_wait(&pgl_delay_done, &pgl_delay_lock);
+			(void)pthread_cond_wait(
+			    &pgl_delay_done, &pgl_delay_lock);
 		(void)pthread_mutex_unlock(&pgl_delay_lock);
 		MHD_stop_daemon(mhd);
 	}

@@ -1,0 +1,31 @@
+-- The local journal of deferred writes (SQLite). profilecache creates and
+-- migrates it itself (PRAGMA user_version); this file is the reference, and
+-- operators may read the database with the sqlite3 CLI:
+--
+--   sqlite3 /var/lib/profilecache/journal.db \
+--     "select state, count(*) from changes group by state"
+--
+-- One row per accepted change. A change is acknowledged to the client only
+-- after the transaction that inserted its row has committed.
+
+CREATE TABLE IF NOT EXISTS changes (
+    seq             INTEGER PRIMARY KEY AUTOINCREMENT,
+    resource        TEXT    NOT NULL,                 -- 'profile'
+    id              TEXT    NOT NULL,                 -- canonical UUID
+    patch           TEXT    NOT NULL,                 -- JSON object: the changed fields only
+    updated_at_us   INTEGER NOT NULL,                 -- the change's version, µs since the epoch
+    state           TEXT    NOT NULL DEFAULT 'pending'
+                    CHECK (state IN ('pending', 'applied', 'conflict', 'dead', 'cancelled')),
+    attempts        INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at INTEGER NOT NULL DEFAULT 0,       -- µs since the epoch
+    last_error      TEXT,
+    created_at_us   INTEGER NOT NULL
+);
+
+-- Due entries in seq order (the flusher).
+CREATE INDEX IF NOT EXISTS changes_due
+    ON changes (next_attempt_at, seq) WHERE state = 'pending';
+
+-- Pending entries of one id (read-your-writes, causal timestamps).
+CREATE INDEX IF NOT EXISTS changes_pending_id
+    ON changes (resource, id, seq) WHERE state = 'pending';

@@ -1,0 +1,414 @@
+-- The write path: every change to public.profiles that profilecache makes goes
+-- through the two functions below (see DESIGN.md, "Origin" and "Flusher").
+--
+-- Loaded as is into Supabase and into the local database. Idempotent.
+--
+--   public.profile_tombstones          one row per deleted profile id
+--   public.apply_profile_changes(jsonb) apply a batch of write-behind changes
+--   public.delete_profile(uuid)         delete a profile, leaving a tombstone
+--
+-- Both functions are SECURITY INVOKER and only service_role may execute them:
+-- the responder and the flusher call them over PostgREST with the service key
+-- (POST /rpc/apply_profile_changes {"changes":[...]}, POST /rpc/delete_profile
+-- {"id":"..."}). Timestamps in their results are rendered in UTC
+-- ("2025-01-18T17:42:05.123456+00:00") whatever the session's TimeZone.
+--
+-- Ordering and concurrency:
+--   * A change is applied only if the row's updated_at <= the change's, so an
+--     older change never overwrites a newer row; an equal updated_at applies
+--     again (replaying a batch is harmless: the same values are written).
+--   * delete_profile leaves a tombstone whose deleted_at is after the deleted
+--     row's updated_at; a change not newer than the tombstone is reported as
+--     "deleted" and writes nothing, so a late replay never resurrects a row.
+--     A change newer than the tombstone recreates the row (the tombstone stays,
+--     and keeps blocking changes older than itself).
+--   * A tombstone is written even when there was no row ("not_found"): a
+--     create may still be waiting in some node's journal.
+--   * Changes to one id that exists are serialised by its row lock. Creating a
+--     row and delete_profile also take a transaction-scoped advisory lock on the
+--     id (key pair (1886547814 = 'prof', hashtext(id::text))), so a delete and
+--     a concurrent create of the same id cannot both win.
+--
+-- Tombstones are never pruned here. They are tiny; if they ever matter, delete
+-- those older than the longest time a change can wait in a journal.
+
+-- --- tombstones ------------------------------------------------------------------
+
+create table if not exists public.profile_tombstones (
+    id         uuid        primary key,
+    deleted_at timestamptz not null
+);
+
+comment on table public.profile_tombstones is
+    'Deleted profile ids; a write-behind change not newer than deleted_at is never applied.';
+
+alter table public.profile_tombstones enable row level security;
+-- No policies: anon and authenticated see nothing (and have no grants either);
+-- service_role bypasses RLS.
+revoke all on table public.profile_tombstones from public, anon, authenticated;
+grant all on table public.profile_tombstones to service_role;
+
+-- --- apply_profile_changes ------------------------------------------------------------
+--
+-- Input (the named argument "changes"), a JSON array, applied in order:
+--   [{"id": "<uuid>",
+--     "patch": {"username": "...", "display_name": "...", "bio": "...",
+--               "avatar_url": "...", "gradient": "...", "is_private": true},
+--     "updated_at": "2025-01-18T17:42:05.123456Z"}, ...]
+-- patch holds any subset of those six fields (text fields: string or null;
+-- is_private: boolean); updated_at is RFC 3339 with an offset and at most six
+-- fractional digits.
+--
+-- Output, one result per change, in input order:
+--   {"results": [{"id": "<uuid>", "status": "applied|conflict|deleted|rejected",
+--                 "row": {...} | null, "code": null | "...", "message": null | "..."}]}
+--   applied   the change was written; row is the row after the write
+--   conflict  the row is newer than the change; nothing written; row is the row
+--   deleted   a tombstone is not older than the change; nothing written; row null
+--   rejected  nothing written; row null; code is one of
+--               invalid_change  not an object, id not a uuid, updated_at not an
+--                               RFC 3339 timestamp, patch not an object
+--               unknown_field   patch names a field that is not editable
+--               username_taken  another row has that username (HTTP 409)
+--               <SQLSTATE>      any other data or constraint error, e.g. 23514
+--                               (a check constraint), 23502 (is_private null),
+--                               22023 (a field of the wrong JSON type), 23503
+--   message is a human-readable explanation for rejected results.
+-- Each change runs in its own subtransaction, so a rejected change never
+-- undoes the others. Errors that are not about the data (deadlocks, lost
+-- connections, missing privileges) fail the whole call, which the flusher
+-- retries. A changes argument that is not a JSON array raises 22023 (HTTP 400).
+
+create or replace function public.apply_profile_changes(changes jsonb)
+    returns jsonb
+    language plpgsql
+    volatile
+    security invoker
+    set search_path = ''
+    set "TimeZone" = 'UTC'
+as $$
+declare
+    -- By input position (1-based): the result once known, and the parsed
+    -- change (null when the change was rejected as malformed).
+    v_results   jsonb[];
+    v_ids       uuid[];
+    v_tss       timestamptz[];
+    v_patches   jsonb[];
+    -- Parts of those for a range of positions.
+    v_r         jsonb[];
+    v_i         uuid[];
+    v_t         timestamptz[];
+    v_p         jsonb[];
+    v_fast      int[];  -- positions that step 2 tried
+    v_fast_ids  uuid[];
+    v_n         int;
+    v_from      int;
+    v_step      int;
+    v_ord       int;
+    v_rowj      jsonb;
+    v_id        uuid;
+    v_ts        timestamptz;
+    v_patch     jsonb;
+    v_tomb      timestamptz;
+    v_row       public.profiles;
+    v_status    text;
+    v_code      text;
+    v_message   text;
+    v_attempt   int;
+    v_state     text;
+    v_cons      text;
+begin
+    if changes is null or pg_catalog.jsonb_typeof(changes) <> 'array' then
+        raise exception 'apply_profile_changes: changes must be a JSON array, not %',
+                coalesce(pg_catalog.jsonb_typeof(changes), 'null')
+            using errcode = '22023',
+                  hint = 'POST /rpc/apply_profile_changes {"changes":[{"id":…,"patch":{…},"updated_at":…}]}';
+    end if;
+    v_n := pg_catalog.jsonb_array_length(changes);
+    if v_n = 0 then
+        return '{"results": []}'::jsonb;
+    end if;
+    v_results := pg_catalog.array_fill(null::jsonb, array[v_n]);
+    v_ids := pg_catalog.array_fill(null::uuid, array[v_n]);
+    v_tss := pg_catalog.array_fill(null::timestamptz, array[v_n]);
+    v_patches := pg_catalog.array_fill(null::jsonb, array[v_n]);
+
+    -- 1. Parse and check every change, all in one statement. When a cast
+    -- fails (an id that is not a UUID, a date like 2025-02-30), go on one
+    -- change at a time, rejecting those that fail.
+    v_from := 0;
+    v_step := v_n;
+    while v_from < v_n loop
+        begin
+            select pg_catalog.array_agg(x.result order by x.ord),
+                   pg_catalog.array_agg(x.id order by x.ord),
+                   pg_catalog.array_agg(x.ts order by x.ord),
+                   pg_catalog.array_agg(x.patch order by x.ord)
+              into v_r, v_i, v_t, v_p
+              from (select e.ord,
+                           case when k.problem is null then (e.c ->> 'id')::uuid end as id,
+                           case when k.problem is null then (e.c ->> 'updated_at')::timestamptz end as ts,
+                           case when k.problem is null then e.c -> 'patch' end as patch,
+                           case when k.problem is not null then pg_catalog.jsonb_build_object(
+                               'id', case when pg_catalog.jsonb_typeof(e.c -> 'id') = 'string'
+                                          then e.c -> 'id' end,
+                               'status', 'rejected', 'row', null,
+                               'code', k.problem[1], 'message', k.problem[2]) end as result
+                      from pg_catalog.jsonb_array_elements(changes) with ordinality as e(c, ord)
+                     cross join lateral (
+                        select case
+                            when pg_catalog.jsonb_typeof(e.c) <> 'object' then
+                                array['invalid_change', 'a change must be a JSON object {"id","patch","updated_at"}']
+                            when pg_catalog.jsonb_typeof(e.c -> 'id') is distinct from 'string' then
+                                array['invalid_change', 'id must be a UUID string']
+                            -- The shape of 2025-01-18T17:42:05.123456Z or ...+01:00
+                            -- (no regular expression: they cost more than all
+                            -- the rest); the cast checks the digits.
+                            when pg_catalog.jsonb_typeof(e.c -> 'updated_at') is distinct from 'string'
+                              or pg_catalog.length(e.c ->> 'updated_at') not between 20 and 32
+                              or pg_catalog.substr(e.c ->> 'updated_at', 5, 1) <> '-'
+                              or pg_catalog.substr(e.c ->> 'updated_at', 8, 1) <> '-'
+                              or pg_catalog.substr(e.c ->> 'updated_at', 11, 1) not in ('T', 't', ' ')
+                              or pg_catalog.substr(e.c ->> 'updated_at', 14, 1) <> ':'
+                              or pg_catalog.substr(e.c ->> 'updated_at', 17, 1) <> ':'
+                              or not (pg_catalog.right(e.c ->> 'updated_at', 1) in ('Z', 'z')
+                                      or pg_catalog.substr(e.c ->> 'updated_at',
+                                                           pg_catalog.length(e.c ->> 'updated_at') - 5, 1)
+                                         in ('+', '-')) then
+                                array['invalid_change', 'updated_at must be an RFC 3339 timestamp with an offset (Z or +hh:mm)']
+                            when pg_catalog.jsonb_typeof(e.c -> 'patch') is distinct from 'object' then
+                                array['invalid_change', 'patch must be a JSON object']
+                            when (e.c -> 'patch') - '{username,display_name,bio,avatar_url,gradient,is_private}'::text[]
+                                 <> '{}'::jsonb then
+                                array['unknown_field',
+                                      (select 'not an editable field: ' || pg_catalog.string_agg(f, ', ' order by f)
+                                         from pg_catalog.jsonb_object_keys((e.c -> 'patch')
+                                              - '{username,display_name,bio,avatar_url,gradient,is_private}'::text[]) as f)]
+                            when pg_catalog.jsonb_typeof(e.c -> 'patch' -> 'username') not in ('string', 'null')
+                              or pg_catalog.jsonb_typeof(e.c -> 'patch' -> 'display_name') not in ('string', 'null')
+                              or pg_catalog.jsonb_typeof(e.c -> 'patch' -> 'bio') not in ('string', 'null')
+                              or pg_catalog.jsonb_typeof(e.c -> 'patch' -> 'avatar_url') not in ('string', 'null')
+                              or pg_catalog.jsonb_typeof(e.c -> 'patch' -> 'gradient') not in ('string', 'null')
+                              or pg_catalog.jsonb_typeof(e.c -> 'patch' -> 'is_private') not in ('boolean', 'null') then
+                                array['22023',
+                                      (select 'wrong JSON type for ' || pg_catalog.string_agg(f.key, ', ' order by f.key)
+                                              || ' (text fields take a string or null, is_private a boolean)'
+                                         from pg_catalog.jsonb_each(e.c -> 'patch') as f
+                                        where pg_catalog.jsonb_typeof(f.value) not in
+                                              (case f.key when 'is_private' then 'boolean' else 'string' end, 'null'))]
+                            end
+                        offset 0) as k(problem)
+                     where e.ord > v_from and e.ord <= v_from + v_step) as x;
+            v_results[v_from + 1 : v_from + v_step] := v_r;
+            v_ids[v_from + 1 : v_from + v_step] := v_i;
+            v_tss[v_from + 1 : v_from + v_step] := v_t;
+            v_patches[v_from + 1 : v_from + v_step] := v_p;
+            v_from := v_from + v_step;
+        exception when data_exception then
+            if v_step > 1 then
+                v_step := 1;
+            else
+                get stacked diagnostics v_message = message_text;
+                v_results[v_from + 1] := pg_catalog.jsonb_build_object(
+                    'id', case when pg_catalog.jsonb_typeof(changes -> v_from -> 'id') = 'string'
+                               then changes -> v_from -> 'id' end,
+                    'status', 'rejected', 'row', null,
+                    'code', 'invalid_change', 'message', v_message);
+                v_from := v_from + 1;
+            end if;
+        end;
+    end loop;
+
+    -- 2. The common case, all at once: the first change of each id in the
+    -- batch, unless it sets username (those go one by one, in order, so that
+    -- two changes cannot race for a username), applied where the row exists,
+    -- is not newer and no tombstone blocks it. The patch is merged into the
+    -- current row: jsonb_populate_record keeps the fields it does not name.
+    -- Any data error undoes the whole statement and leaves every change to
+    -- step 3.
+    select coalesce(pg_catalog.array_agg(f.ord), '{}'), coalesce(pg_catalog.array_agg(f.id), '{}')
+      into v_fast, v_fast_ids
+      from (select distinct on (i.id) i.id, i.ord::int as ord, i.patch
+              from unnest(v_ids, v_patches) with ordinality as i(id, patch, ord)
+             where i.id is not null
+             order by i.id, i.ord) as f
+     where not f.patch ? 'username';
+    if pg_catalog.cardinality(v_fast) > 0 then
+        begin
+            for v_ord, v_rowj in
+                with c as (
+                    select i.ord::int as ord, i.id, i.ts, i.patch
+                      from unnest(v_ids, v_tss, v_patches) with ordinality as i(id, ts, patch, ord)
+                     where i.ord = any (v_fast)
+                )
+                update public.profiles as p
+                   set (username, display_name, bio, avatar_url, gradient, is_private,
+                        updated_at) =
+                       (select m.username, m.display_name, m.bio, m.avatar_url, m.gradient,
+                               m.is_private, c.ts
+                          from pg_catalog.jsonb_populate_record(p, c.patch) as m)
+                  from c
+                 where p.id = c.id
+                   and p.id = any (v_fast_ids) -- lets the planner use the index
+                   and p.updated_at <= c.ts
+                   and not exists (select from public.profile_tombstones as t
+                                    where t.id = c.id and t.deleted_at >= c.ts)
+                returning c.ord, pg_catalog.to_jsonb(p.*)
+            loop
+                v_results[v_ord] := pg_catalog.jsonb_build_object(
+                    'id', v_rowj -> 'id', 'status', 'applied', 'row', v_rowj,
+                    'code', null, 'message', null);
+            end loop;
+        exception when data_exception or integrity_constraint_violation then
+            foreach v_ord in array v_fast loop
+                v_results[v_ord] := null;
+            end loop;
+            v_fast := '{}';
+        end;
+    end if;
+
+    -- 3. Everything else, one change at a time in input order, each in its
+    -- own subtransaction: creates, conflicts, tombstones, usernames, repeated
+    -- ids, and the data errors.
+    for v_ord in 1 .. v_n loop
+        continue when v_results[v_ord] is not null;
+        v_id := v_ids[v_ord];
+        v_ts := v_tss[v_ord];
+        v_patch := v_patches[v_ord];
+        v_row := null;
+        v_code := null;
+        v_message := null;
+        begin
+            v_attempt := 0;
+            <<attempt>>
+            loop
+                v_attempt := v_attempt + 1;
+                -- Step 2 already tried this update for the positions in v_fast.
+                if v_attempt > 1 or not v_ord = any (v_fast) then
+                    update public.profiles as p
+                       set (username, display_name, bio, avatar_url, gradient, is_private,
+                            updated_at) =
+                           (select m.username, m.display_name, m.bio, m.avatar_url, m.gradient,
+                                   m.is_private, v_ts
+                              from pg_catalog.jsonb_populate_record(p, v_patch) as m)
+                     where p.id = v_id
+                       and p.updated_at <= v_ts
+                       and not exists (select from public.profile_tombstones as t
+                                        where t.id = v_id and t.deleted_at >= v_ts)
+                    returning p.* into v_row;
+                    if found then
+                        v_status := 'applied';
+                        exit attempt;
+                    end if;
+                end if;
+                if v_attempt > 3 then
+                    raise exception 'apply_profile_changes: % keeps changing concurrently', v_id
+                        using errcode = '40001';
+                end if;
+
+                -- Why not: tombstoned, newer, or missing.
+                select t.deleted_at into v_tomb
+                  from public.profile_tombstones as t where t.id = v_id;
+                if v_tomb >= v_ts then
+                    v_status := 'deleted';
+                    v_row := null;
+                    exit attempt;
+                end if;
+                select p.* into v_row
+                  from public.profiles as p where p.id = v_id for update;
+                if found then
+                    if v_row.updated_at > v_ts then
+                        v_status := 'conflict';
+                        exit attempt;
+                    end if;
+                    continue attempt; -- it changed meanwhile; it is locked now
+                end if;
+
+                -- Missing: create it, unless a delete_profile got there first.
+                perform pg_catalog.pg_advisory_xact_lock(1886547814, pg_catalog.hashtext(v_id::text));
+                select t.deleted_at into v_tomb
+                  from public.profile_tombstones as t where t.id = v_id;
+                if v_tomb >= v_ts then
+                    v_status := 'deleted';
+                    v_row := null;
+                    exit attempt;
+                end if;
+                -- The table's defaults (is_private, created_at) apply; the
+                -- next attempt's update writes the patch.
+                insert into public.profiles (id, updated_at) values (v_id, v_ts)
+                    on conflict (id) do nothing;
+            end loop;
+        exception
+            when data_exception or integrity_constraint_violation then
+                get stacked diagnostics v_state = returned_sqlstate,
+                                        v_message = message_text,
+                                        v_cons = constraint_name;
+                v_status := 'rejected';
+                v_row := null;
+                if v_state = '23505' and v_cons = 'profiles_username_key' then
+                    v_code := 'username_taken';
+                    v_message := 'username is taken';
+                else
+                    v_code := v_state;
+                end if;
+        end;
+        v_results[v_ord] := pg_catalog.jsonb_build_object(
+            'id', v_id, 'status', v_status, 'row', pg_catalog.to_jsonb(v_row),
+            'code', v_code, 'message', v_message);
+    end loop;
+
+    return pg_catalog.jsonb_build_object('results', pg_catalog.to_jsonb(v_results));
+end
+$$;
+
+comment on function public.apply_profile_changes(jsonb) is
+    'Applies write-behind profile changes in order, each only if not older than the row '
+    'and its tombstone; returns {"results":[{"id","status","row","code","message"}]}.';
+
+revoke all on function public.apply_profile_changes(jsonb) from public, anon, authenticated;
+grant execute on function public.apply_profile_changes(jsonb) to service_role;
+
+-- --- delete_profile -----------------------------------------------------------------
+--
+-- POST /rpc/delete_profile {"id":"<uuid>"} →
+--   {"id": "<uuid>", "status": "deleted" | "not_found",
+--    "deleted_at": "2025-01-18T17:42:05.123457+00:00"}
+-- deleted_at is the tombstone's: now(), or just after the deleted row's
+-- updated_at if that is later (clock skew), or an existing later tombstone's.
+
+create or replace function public.delete_profile(id uuid)
+    returns jsonb
+    language plpgsql
+    volatile
+    security invoker
+    set search_path = ''
+    set "TimeZone" = 'UTC'
+as $$
+declare
+    v_id         uuid := delete_profile.id;
+    v_updated_at timestamptz;
+    v_deleted_at timestamptz;
+begin
+    if v_id is null then
+        raise exception 'delete_profile: id must not be null' using errcode = '22004';
+    end if;
+    perform pg_catalog.pg_advisory_xact_lock(1886547814, pg_catalog.hashtext(v_id::text));
+    delete from public.profiles as p where p.id = v_id returning p.updated_at into v_updated_at;
+    insert into public.profile_tombstones as t (id, deleted_at)
+        values (v_id, greatest(pg_catalog.now(), v_updated_at + interval '1 microsecond'))
+        on conflict on constraint profile_tombstones_pkey
+            do update set deleted_at = greatest(t.deleted_at, excluded.deleted_at)
+        returning t.deleted_at into v_deleted_at;
+    return pg_catalog.jsonb_build_object(
+        'id', v_id,
+        'status', case when v_updated_at is null then 'not_found' else 'deleted' end,
+        'deleted_at', v_deleted_at);
+end
+$$;
+
+comment on function public.delete_profile(uuid) is
+    'Deletes a profile and leaves a tombstone so no older change can recreate it; '
+    'returns {"id","status":"deleted"|"not_found","deleted_at"}.';
+
+revoke all on function public.delete_profile(uuid) from public, anon, authenticated;
+grant execute on function public.delete_profile(uuid) to service_role;

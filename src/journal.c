@@ -1,0 +1,265 @@
+/* The journal store: deferred writes made durable in a local SQLite file. */
+#include "autoconf.h"
+
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "clock.h"
+#include "journal.h"
+#include "log.h"
+
+/* The schema, generated from schema/journal.sql at build time. */
+static const char journal_schema[] =
+#include "journal_schema.h"
+    ;
+
+#define JOURNAL_VERSION 1
+
+enum stmt_id {
+	ST_NEWEST,
+	ST_INSERT,
+	ST_PENDING,
+	ST_SUPERSEDE,
+	ST_COUNT
+};
+
+static const char *const stmt_sql[ST_COUNT] = {
+	[ST_NEWEST] = "SELECT max(updated_at_us) FROM changes"
+	    " WHERE resource = ?1 AND id = ?2 AND state = 'pending'",
+	[ST_INSERT] = "INSERT INTO changes (resource, id, patch, updated_at_us,"
+	    " created_at_us) VALUES (?1, ?2, ?3, ?4, ?5)",
+	[ST_PENDING] = "SELECT patch, updated_at_us FROM changes"
+	    " WHERE resource = ?1 AND id = ?2 AND state = 'pending' ORDER BY seq",
+	[ST_SUPERSEDE] = "UPDATE changes SET state = 'applied', last_error = NULL"
+	    " WHERE resource = ?1 AND id = ?2 AND state = 'pending'"
+	    " AND updated_at_us <= ?3",
+};
+
+struct journal {
+	sqlite3 *db;
+	sqlite3_stmt *st[ST_COUNT];
+	long busy_timeout_ms;
+};
+
+/*
+ * SQLite's own busy handler sleeps 1, 2, 5, 10 ... 100 ms between tries,
+ * which gives writers waiting behind one another tails of 100 ms and more.
+ * Poll in small steps instead: a commit takes about a millisecond, so a
+ * waiter gets the lock within a fraction of one after it is released.
+ */
+static int
+journal_busy(void *arg, int count)
+{
+	struct journal *j = arg;
+	static const int64_t steps[] = { 20, 50, 100, 200, 300, 500 };
+	int64_t waited = 0;
+	int i;
+
+	for (i = 0; i < count; i++)
+		waited += steps[i < 6 ? i : 5];
+	if (waited >= j->busy_timeout_ms * 1000)
+		return 0;
+	clock_sleep_us(steps[count < 6 ? count : 5]);
+	return 1;
+}
+
+/* SQLite errors all mean "cannot make it durable now" to a caller. */
+static enum pc_result
+journal_fail(struct journal *j, const char *op, char *err)
+{
+	int code = sqlite3_extended_errcode(j->db);
+
+	pc_err(err, "journal %s: %s", op, sqlite3_errmsg(j->db));
+	log_error("journal_error", "op=%s code=%d error=\"%s\"", op, code,
+	    sqlite3_errmsg(j->db));
+	return PC_UNAVAILABLE;
+}
+
+static enum pc_result
+journal_exec(struct journal *j, const char *sql, const char *op, char *err)
+{
+	if (sqlite3_exec(j->db, sql, NULL, NULL, NULL) != SQLITE_OK)
+		return journal_fail(j, op, err);
+	return PC_OK;
+}
+
+/* Bring the schema to JOURNAL_VERSION (migrations by user_version). */
+static enum pc_result
+journal_migrate(struct journal *j, char *err)
+{
+	sqlite3_stmt *st = NULL;
+	enum pc_result r;
+	char sql[64];
+	int version = 0;
+
+	if ((r = journal_exec(j, "BEGIN IMMEDIATE", "migrate", err)) != PC_OK)
+		return r;
+	if (sqlite3_prepare_v2(j->db, "PRAGMA user_version", -1, &st, NULL) !=
+	    SQLITE_OK || sqlite3_step(st) != SQLITE_ROW) {
+		r = journal_fail(j, "migrate", err);
+		goto out;
+	}
+	version = sqlite3_column_int(st, 0);
+	if (version > JOURNAL_VERSION) {
+		pc_err(err, "journal has format %d, newer than this program's %d",
+		    version, JOURNAL_VERSION);
+		r = PC_ERROR;
+		goto out;
+	}
+	if (version < 1 &&
+	    (r = journal_exec(j, journal_schema, "migrate", err)) != PC_OK)
+		goto out;
+	(void)snprintf(sql, sizeof(sql), "PRAGMA user_version = %d", JOURNAL_VERSION);
+	r = journal_exec(j, sql, "migrate", err);
+out:
+	sqlite3_finalize(st);
+	if (r == PC_OK)
+		return journal_exec(j, "COMMIT", "migrate", err);
+	(void)sqlite3_exec(j->db, "ROLLBACK", NULL, NULL, NULL);
+	return r;
+}
+
+enum pc_result
+journal_open(const struct journal_opts *opts, struct journal **out, char *err)
+{
+	enum pc_result r = PC_UNAVAILABLE;
+	struct journal *j;
+	int i;
+
+	*out = NULL;
+	if ((j = calloc(1, sizeof(*j))) == NULL)
+		return PC_NOMEM;
+	j->busy_timeout_ms = opts->busy_timeout_ms;
+	if (sqlite3_open_v2(opts->path, &j->db, SQLITE_OPEN_READWRITE |
+	    SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
+		pc_err(err, "journal %s: %s", opts->path,
+		    j->db ? sqlite3_errmsg(j->db) : "out of memory");
+		goto out;
+	}
+	(void)sqlite3_extended_result_codes(j->db, 1);
+	(void)sqlite3_busy_handler(j->db, journal_busy, j);
+	if ((r = journal_exec(j, "PRAGMA journal_mode = WAL", "open", err)) != PC_OK ||
+	    (r = journal_exec(j, opts->sync_full ? "PRAGMA synchronous = FULL" :
+	    "PRAGMA synchronous = NORMAL", "open", err)) != PC_OK ||
+	    (r = journal_migrate(j, err)) != PC_OK)
+		goto out;
+	for (i = 0; i < ST_COUNT; i++) {
+		if (sqlite3_prepare_v3(j->db, stmt_sql[i], -1,
+		    SQLITE_PREPARE_PERSISTENT, &j->st[i], NULL) != SQLITE_OK) {
+			r = journal_fail(j, "prepare", err);
+			goto out;
+		}
+	}
+	*out = j;
+	j = NULL;
+	r = PC_OK;
+out:
+	journal_close(j);
+	return r;
+}
+
+void
+journal_close(struct journal *j)
+{
+	int i;
+
+	if (j == NULL)
+		return;
+	for (i = 0; i < ST_COUNT; i++)
+		sqlite3_finalize(j->st[i]);
+	(void)sqlite3_close(j->db);
+	free(j);
+}
+
+static sqlite3_stmt *
+journal_stmt(struct journal *j, enum stmt_id id, const char *resource,
+    const char *rid)
+{
+	sqlite3_stmt *st = j->st[id];
+
+	(void)sqlite3_reset(st);
+	(void)sqlite3_clear_bindings(st);
+	(void)sqlite3_bind_text(st, 1, resource, -1, SQLITE_STATIC);
+	(void)sqlite3_bind_text(st, 2, rid, -1, SQLITE_STATIC);
+	return st;
+}
+
+enum pc_result
+journal_append(struct journal *j, const char *resource, const char *id,
+    const char *patch, int64_t base_us, int64_t now_us, int64_t *updated_at_us,
+    int64_t *seq, char *err)
+{
+	enum pc_result r;
+	sqlite3_stmt *st;
+	int64_t v = now_us;
+
+	if ((r = journal_exec(j, "BEGIN IMMEDIATE", "begin", err)) != PC_OK)
+		return r;
+	st = journal_stmt(j, ST_NEWEST, resource, id);
+	if (sqlite3_step(st) != SQLITE_ROW) {
+		r = journal_fail(j, "append", err);
+		goto out;
+	}
+	if (base_us >= v)
+		v = base_us + 1;
+	if (sqlite3_column_type(st, 0) != SQLITE_NULL &&
+	    sqlite3_column_int64(st, 0) >= v)
+		v = sqlite3_column_int64(st, 0) + 1;
+	st = journal_stmt(j, ST_INSERT, resource, id);
+	(void)sqlite3_bind_text(st, 3, patch, -1, SQLITE_STATIC);
+	(void)sqlite3_bind_int64(st, 4, v);
+	(void)sqlite3_bind_int64(st, 5, now_us);
+	if (sqlite3_step(st) != SQLITE_DONE) {
+		r = journal_fail(j, "append", err);
+		goto out;
+	}
+	*seq = sqlite3_last_insert_rowid(j->db);
+	*updated_at_us = v;
+	(void)sqlite3_reset(st);
+	/* Durable once COMMIT returns: WAL fsync'd with synchronous=FULL. */
+	if (sqlite3_exec(j->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
+		r = journal_fail(j, "commit", err);
+out:
+	(void)sqlite3_reset(j->st[ST_NEWEST]);
+	(void)sqlite3_reset(j->st[ST_INSERT]);
+	if (r != PC_OK && !sqlite3_get_autocommit(j->db))
+		(void)sqlite3_exec(j->db, "ROLLBACK", NULL, NULL, NULL);
+	return r;
+}
+
+enum pc_result
+journal_pending(struct journal *j, const char *resource, const char *id,
+    journal_pending_fn fn, void *arg, char *err)
+{
+	enum pc_result r = PC_OK;
+	sqlite3_stmt *st;
+	int rc;
+
+	st = journal_stmt(j, ST_PENDING, resource, id);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (!fn(arg, (const char *)sqlite3_column_text(st, 0),
+		    (size_t)sqlite3_column_bytes(st, 0), sqlite3_column_int64(st, 1)))
+			break;
+	}
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		r = journal_fail(j, "read", err);
+	(void)sqlite3_reset(st);
+	return r;
+}
+
+enum pc_result
+journal_supersede(struct journal *j, const char *resource, const char *id,
+    int64_t upto_us, char *err)
+{
+	sqlite3_stmt *st;
+	enum pc_result r = PC_OK;
+
+	st = journal_stmt(j, ST_SUPERSEDE, resource, id);
+	(void)sqlite3_bind_int64(st, 3, upto_us);
+	if (sqlite3_step(st) != SQLITE_DONE)
+		r = journal_fail(j, "supersede", err);
+	(void)sqlite3_reset(st);
+	return r;
+}

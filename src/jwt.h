@@ -1,0 +1,77 @@
+/* Supabase JWT verification: HS256, and ES256/RS256 from a JWKS. */
+#ifndef PC_JWT_H
+#define PC_JWT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "result.h"
+
+#define JWT_TOKEN_MAX 8192		/* bytes of the compact token */
+#define JWT_JWKS_MAX (256 * 1024)	/* bytes of the JWKS file */
+#define JWT_LEEWAY_MAX 3600		/* seconds; more is refused */
+
+/* The verification keys; read-only once loaded. */
+struct jwt_keys;
+
+/*
+ * Load the keys tokens may be signed with. hs256_secret_file (may be NULL)
+ * holds Supabase's legacy JWT secret, used as is (not base64-decoded), at
+ * least 32 bytes, read with config_read_secret() so a world-readable file is
+ * refused. jwks_file (may be NULL) is a JSON Web Key Set as Supabase publishes
+ * it at /auth/v1/.well-known/jwks.json: a regular file of at most
+ * JWT_JWKS_MAX bytes. Only public EC P-256 (ES256) and RSA 2048 to 4096 bit
+ * (RS256) keys are used, each bound to exactly one algorithm: its "alg", or
+ * ES256/RS256 when absent. Keys of another type, curve or algorithm, or with a
+ * "use" other than "sig" or "key_ops" without "verify", are skipped with a
+ * warning; private members ("d", ...) are never read. A JWKS can never supply
+ * an HMAC key.
+ *
+ * At least one usable key must result: a JWKS without one is refused unless
+ * the secret is given too (Supabase serves {"keys":[]} to projects that still
+ * sign with the legacy secret). On success *out is owned by the caller
+ * (release it with jwt_keys_free()); otherwise it is NULL, the result is
+ * PC_INVALID (bad file, bad key, duplicate kid, no usable key), PC_NOMEM or
+ * PC_ERROR (OpenSSL failed), and err names the file and key index but never
+ * holds key material.
+ */
+enum pc_result jwt_keys_load(const char *hs256_secret_file,
+    const char *jwks_file, struct jwt_keys **out, char *err);
+/* Release k, wiping the secret; NULL is allowed. */
+void jwt_keys_free(struct jwt_keys *k);
+
+struct jwt_policy {
+	const char *audience;	/* required in "aud" (a string or an array)
+				   unless role is service_role; NULL: any */
+	const char *issuer;	/* NULL: any; else "iss" must equal it */
+	long leeway_s;		/* clock skew allowed on exp/nbf/iat, 0 to
+				   JWT_LEEWAY_MAX */
+};
+
+struct jwt_claims {
+	char sub[64];	/* the user id (for Supabase a UUID); empty if absent */
+	char role[32];	/* "authenticated", "anon", "service_role", ... */
+	int64_t exp;
+};
+
+/*
+ * Verify token[0..len), the part after "Bearer ", at time now_s (seconds
+ * since the epoch). The algorithm is HS256, ES256 or RS256 and is accepted only
+ * when a loaded key is bound to it; a token naming a "kid" is checked only
+ * against the JWKS key with that kid (HS256 ignores kid), one without is
+ * tried against each key of its algorithm. Then: "exp" present and not passed
+ * by more than the leeway, "nbf" and "iat" not in the future by more than the
+ * leeway, "aud" holding policy->audience unless "role" is "service_role",
+ * "iss" equal to policy->issuer when set, "sub" and "role" (when present)
+ * strings that fit, without white space or control characters.
+ *
+ * PC_OK: *claims is filled. PC_INVALID: the token is refused and err holds a
+ * short reason ("expired", "bad signature", "algorithm not allowed", ...) that
+ * never includes the token or key material; *claims is zeroed. PC_ERROR: a
+ * bad argument or policy, or OpenSSL failed. Nothing is retained.
+ */
+enum pc_result jwt_verify(const struct jwt_keys *k, const char *token,
+    size_t len, const struct jwt_policy *policy, int64_t now_s,
+    struct jwt_claims *claims, char *err);
+
+#endif

@@ -1,0 +1,377 @@
+/* The profile write: deferred (journal + cache) or, for username, through the database. */
+#include "autoconf.h"
+
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "app.h"
+#include "cache.h"
+#include "clock.h"
+#include "journal.h"
+#include "log.h"
+#include "origin.h"
+#include "profile.h"
+#include "timefmt.h"
+#include "usecase_profile_read.h"
+#include "usecase_profile_write.h"
+
+#define NS "profile"
+#define RATE_WINDOW_S 60
+
+/* The version a write starts from. */
+struct current {
+	json_t *row;		/* the profile object, NULL when there is none */
+	int64_t updated_at_us;	/* -1 when there is no row */
+	uint64_t tag;		/* its ETag */
+	bool have_cas;		/* a cache entry exists: update it with CAS */
+	uint64_t cas;
+};
+
+bool
+usecase_write_admit(struct app *app, const char *actor, long *retry_after)
+{
+	int64_t now_s = clock_now_us() / 1000000;
+	char key[128];
+	uint64_t count;
+
+	*retry_after = 0;
+	if (app->cfg.limits_writes_per_minute <= 0)
+		return true;
+	(void)snprintf(key, sizeof(key), "%s:%lld", actor,
+	    (long long)(now_s / RATE_WINDOW_S));
+	if (cache_count(app->cache, "writes", key, RATE_WINDOW_S, &count) != PC_OK)
+		return true;
+	if (count <= (uint64_t)app->cfg.limits_writes_per_minute)
+		return true;
+	*retry_after = RATE_WINDOW_S - now_s % RATE_WINDOW_S;
+	return false;
+}
+
+/* Take the "profile" object out of a cached response body. */
+static json_t *
+body_profile(const struct cache_entry *e)
+{
+	json_error_t jerr;
+	json_t *doc, *p;
+
+	if ((doc = json_loadb(e->body, e->body_len, 0, &jerr)) == NULL)
+		return NULL;
+	p = json_incref(json_object_get(doc, "profile"));
+	json_decref(doc);
+	return json_is_object(p) ? p : (json_decref(p), NULL);
+}
+
+/*
+ * Find the current version: the cache entry if there is one, else the
+ * database row with pending changes laid over it. A cached not-found is
+ * not trusted for a write: the row may have been created since.
+ */
+static enum pc_result
+current_load(struct app *app, const char *id, struct current *cur)
+{
+	struct cache_entry e;
+	enum pc_result r;
+	long expire_s;
+
+	memset(cur, 0, sizeof(*cur));
+	cur->updated_at_us = -1;
+	r = cache_get(app->cache, NS, id, &e);
+	if (r == PC_OK) {
+		cur->have_cas = true;
+		cur->cas = e.cas;
+		if (!(e.flags & CACHE_F_NOTFOUND)) {
+			cur->row = body_profile(&e);
+			cur->updated_at_us = e.updated_at_us;
+			cur->tag = e.tag;
+			cache_entry_release(&e);
+			return cur->row != NULL ? PC_OK : PC_ERROR;
+		}
+		cache_entry_release(&e);
+	}
+	if ((r = usecase_profile_load(app, id, &e, &expire_s)) != PC_OK)
+		return r;
+	if (!(e.flags & CACHE_F_NOTFOUND)) {
+		cur->row = body_profile(&e);
+		cur->updated_at_us = e.updated_at_us;
+		cur->tag = e.tag;
+		if (cur->row == NULL)
+			r = PC_ERROR;
+	}
+	cache_entry_release(&e);
+	return r;
+}
+
+static bool
+if_match_ok(const struct http_if_match *m, const struct current *cur)
+{
+	size_t i;
+
+	if (m == NULL || !m->present)
+		return true;
+	if (cur->row == NULL)
+		return false;
+	if (m->any)
+		return true;
+	for (i = 0; i < m->ntags; i++)
+		if (m->tags[i] == cur->tag)
+			return true;
+	return false;
+}
+
+/*
+ * Build the new entry from row (the profile after the write) and store it:
+ * with CAS over the entry the write started from, or add when there was
+ * none. When another writer got there first the entry is dropped, and the
+ * next read rebuilds it from the database and the journal.
+ */
+static enum pc_result
+entry_store(struct app *app, const char *id, json_t *row, enum profile_sync sync,
+    const struct current *cur, struct cache_entry *e, char *err)
+{
+	const struct config *cfg = &app->cfg;
+	struct profile_meta meta;
+	char *body = NULL;
+	size_t len = 0;
+	long expire_s = cfg->cache_fresh_ttl + cfg->cache_stale_ttl;
+	enum pc_result r;
+
+	memset(e, 0, sizeof(*e));
+	if ((r = profile_render_obj(row, id, sync, &body, &len, &meta, err)) != PC_OK)
+		return r;
+	e->flags = meta.is_private ? CACHE_F_PRIVATE : 0;
+	e->sync = sync;
+	e->updated_at_us = meta.updated_at_us;
+	e->fresh_until_us = clock_now_us() + cfg->cache_fresh_ttl * 1000000;
+	r = cache_entry_build(e, body, len);
+	free(body);
+	if (r != PC_OK)
+		return r;
+	r = cur->have_cas ? cache_cas(app->cache, NS, id, e, expire_s, cur->cas) :
+	    cache_add(app->cache, NS, id, e, expire_s);
+	if (r == PC_CONFLICT || r == PC_NOTFOUND)
+		(void)cache_delete(app->cache, NS, id);
+	return PC_OK;
+}
+
+static enum pc_result
+set_updated_at(json_t *row, int64_t us)
+{
+	char ts[TIMEFMT_LEN];
+
+	if (timefmt_format(us, ts) != PC_OK ||
+	    json_object_set_new(row, "updated_at", json_string(ts)) != 0)
+		return PC_NOMEM;
+	return PC_OK;
+}
+
+/* The deferred path: journal first, then the cache. */
+static void
+write_behind(struct app *app, const struct profile_write *w, struct current *cur,
+    struct profile_write_result *res)
+{
+	char err[PC_ERRLEN] = "", *patch = NULL;
+	int64_t updated_at, seq;
+	struct journal *j;
+	json_t *row = NULL;
+
+	res->outcome = WRITE_UNAVAILABLE;
+	if ((patch = json_dumps(w->patch, JSON_COMPACT | JSON_SORT_KEYS)) == NULL)
+		goto out;
+	if (app_journal(app, &j, err) != PC_OK ||
+	    journal_append(j, NS, w->id, patch, cur->updated_at_us, clock_now_us(),
+	    &updated_at, &seq, err) != PC_OK) {
+		log_error("write_not_durable", "id=%s error=\"%s\"", w->id, err);
+		goto out;
+	}
+	/* Durable from here on: whatever happens to the cache, it is acknowledged. */
+	res->outcome = WRITE_PENDING;
+	row = cur->row != NULL ? json_deep_copy(cur->row) :
+	    json_pack("{s:s,s:n}", "id", w->id, "created_at");
+	if (row == NULL || profile_patch_apply(row, w->patch) != PC_OK ||
+	    set_updated_at(row, updated_at) != PC_OK ||
+	    entry_store(app, w->id, row, PROFILE_PENDING, cur, &res->entry, err) != PC_OK) {
+		/* The journal has it; drop the cache entry so reads rebuild it. */
+		log_error("write_cache_update_failed", "id=%s seq=%lld error=\"%s\"",
+		    w->id, (long long)seq, err);
+		(void)cache_delete(app->cache, NS, w->id);
+		res->outcome = WRITE_ERROR;
+	}
+out:
+	json_decref(row);
+	free(patch);
+}
+
+struct pending {
+	json_t *merged;		/* the pending patches merged in order */
+	int64_t newest_us;
+	int64_t row_us;
+};
+
+static bool
+pending_merge(void *arg, const char *patch, size_t len, int64_t us)
+{
+	struct pending *p = arg;
+	json_error_t jerr;
+	json_t *o;
+
+	if (us < p->row_us)
+		return true;
+	if ((o = json_loadb(patch, len, 0, &jerr)) != NULL && json_is_object(o))
+		(void)json_object_update(p->merged, o);
+	json_decref(o);
+	if (us > p->newest_us)
+		p->newest_us = us;
+	return true;
+}
+
+/* Send one change to apply_profile_changes; *result is its result object. */
+static enum pc_result
+apply_one(struct app *app, const char *id, json_t *patch, int64_t updated_at,
+    json_t **result, char *err)
+{
+	char ts[TIMEFMT_LEN], *args = NULL, *resp = NULL;
+	json_t *doc = NULL, *out = NULL;
+	json_error_t jerr;
+	size_t resp_len;
+	enum pc_result r = PC_NOMEM;
+
+	*result = NULL;
+	if (timefmt_format(updated_at, ts) != PC_OK ||
+	    (doc = json_pack("{s:[{s:s,s:O,s:s}]}", "changes", "id", id, "patch",
+	    patch, "updated_at", ts)) == NULL ||
+	    (args = json_dumps(doc, JSON_COMPACT)) == NULL)
+		goto out;
+	if ((r = origin_rpc(app->origin, "apply_profile_changes", args,
+	    strlen(args), &resp, &resp_len, err)) != PC_OK)
+		goto out;
+	r = PC_ERROR;
+	if ((out = json_loadb(resp, resp_len, 0, &jerr)) == NULL) {
+		pc_err(err, "apply_profile_changes: the answer is not JSON");
+		goto out;
+	}
+	*result = json_incref(json_array_get(json_object_get(out, "results"), 0));
+	if (!json_is_object(*result)) {
+		json_decref(*result);
+		*result = NULL;
+		pc_err(err, "apply_profile_changes: no result for the change");
+		goto out;
+	}
+	r = PC_OK;
+out:
+	json_decref(doc);
+	json_decref(out);
+	free(args);
+	free(resp);
+	return r;
+}
+
+/*
+ * The write-through path: the database decides (username is unique there).
+ * The change carries this node's pending changes of the id too, so the row
+ * is never behind what was acknowledged; those entries are then marked
+ * applied.
+ */
+static void
+write_through(struct app *app, const struct profile_write *w, struct current *cur,
+    struct profile_write_result *res)
+{
+	struct pending p = { .newest_us = -1, .row_us = cur->updated_at_us };
+	char err[PC_ERRLEN] = "";
+	const char *status, *code;
+	json_t *result = NULL, *row;
+	struct journal *j;
+	int64_t updated_at, t;
+	int attempt;
+
+	res->outcome = WRITE_UNAVAILABLE;
+	if ((p.merged = json_object()) == NULL)
+		goto out;
+	if (app_journal(app, &j, err) != PC_OK ||
+	    journal_pending(j, NS, w->id, pending_merge, &p, err) != PC_OK)
+		goto out;
+	if (json_object_update(p.merged, w->patch) != 0)
+		goto out;
+	updated_at = clock_now_us();
+	if (cur->updated_at_us >= updated_at)
+		updated_at = cur->updated_at_us + 1;
+	if (p.newest_us >= updated_at)
+		updated_at = p.newest_us + 1;
+
+	for (attempt = 0; attempt < 2; attempt++) {
+		json_decref(result);
+		if (apply_one(app, w->id, p.merged, updated_at, &result, err) != PC_OK) {
+			log_warn("write_through_failed", "id=%s error=\"%s\"", w->id, err);
+			res->outcome = WRITE_UNAVAILABLE;
+			goto out;
+		}
+		status = json_string_value(json_object_get(result, "status"));
+		row = json_object_get(result, "row");
+		if (status == NULL || strcmp(status, "conflict") != 0 ||
+		    !json_is_object(row))
+			break;
+		/* Another node wrote a newer version: this request is later still. */
+		code = json_string_value(json_object_get(row, "updated_at"));
+		if (code == NULL || timefmt_parse(code, strlen(code), &t) != PC_OK)
+			break;
+		updated_at = t + 1;
+	}
+	status = json_string_value(json_object_get(result, "status"));
+	code = json_string_value(json_object_get(result, "code"));
+	row = json_object_get(result, "row");
+	if (status != NULL && strcmp(status, "applied") == 0 && json_is_object(row)) {
+		if (p.newest_us >= 0 &&
+		    journal_supersede(j, NS, w->id, p.newest_us, err) != PC_OK)
+			log_warn("journal_supersede_failed", "id=%s error=\"%s\"",
+			    w->id, err);
+		res->outcome = entry_store(app, w->id, row, PROFILE_SYNCED, cur,
+		    &res->entry, err) == PC_OK ? WRITE_SYNCED : WRITE_ERROR;
+	} else if (status != NULL && strcmp(status, "deleted") == 0) {
+		res->outcome = WRITE_NOT_FOUND;
+	} else if (code != NULL && strcmp(code, "username_taken") == 0) {
+		res->outcome = WRITE_USERNAME_TAKEN;
+	} else if (status != NULL && strcmp(status, "rejected") == 0) {
+		res->outcome = WRITE_REJECTED;
+		(void)snprintf(res->message, sizeof(res->message), "%s",
+		    json_string_value(json_object_get(result, "message")) ?
+		    json_string_value(json_object_get(result, "message")) :
+		    "the database refused the change");
+	} else {
+		log_error("write_through_unexpected", "id=%s status=%s", w->id,
+		    status ? status : "none");
+		res->outcome = WRITE_ERROR;
+	}
+out:
+	json_decref(result);
+	json_decref(p.merged);
+}
+
+void
+usecase_profile_write(struct app *app, const struct profile_write *w,
+    struct profile_write_result *res)
+{
+	struct current cur;
+	enum pc_result r;
+
+	memset(res, 0, sizeof(*res));
+	r = current_load(app, w->id, &cur);
+	if (r != PC_OK) {
+		res->outcome = r == PC_UNAVAILABLE ? WRITE_UNAVAILABLE : WRITE_ERROR;
+		goto out;
+	}
+	if (!if_match_ok(w->if_match, &cur)) {
+		res->outcome = WRITE_PRECONDITION;
+		goto out;
+	}
+	if (cur.row == NULL && !w->replace) {
+		res->outcome = WRITE_NOT_FOUND;
+		goto out;
+	}
+	if (profile_patch_needs_origin(w->patch, cur.row))
+		write_through(app, w, &cur, res);
+	else
+		write_behind(app, w, &cur, res);
+out:
+	json_decref(cur.row);
+}

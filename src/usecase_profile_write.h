@@ -1,0 +1,60 @@
+/* The profile write: deferred (journal + cache) or, for username, through the database. */
+#ifndef PC_USECASE_PROFILE_WRITE_H
+#define PC_USECASE_PROFILE_WRITE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "cache.h"
+#include "http.h"
+#include "result.h"
+
+struct app;
+struct json_t;
+
+enum write_outcome {
+	WRITE_PENDING,		/* journaled and cached: 202 */
+	WRITE_SYNCED,		/* written to the database: 200 */
+	WRITE_NOT_FOUND,	/* a merge into a profile that does not exist */
+	WRITE_PRECONDITION,	/* If-Match does not match the current version */
+	WRITE_USERNAME_TAKEN,
+	WRITE_REJECTED,		/* the database refused a value */
+	WRITE_UNAVAILABLE,	/* nothing written: journal or database down */
+	WRITE_ERROR
+};
+
+struct profile_write {
+	const char *id;			/* a validated canonical UUID */
+	bool replace;			/* PUT: every editable field */
+	struct json_t *patch;		/* from profile_patch_parse(), borrowed */
+	const struct http_if_match *if_match;
+};
+
+struct profile_write_result {
+	enum write_outcome outcome;
+	struct cache_entry entry;	/* the new version: body and ETag tag */
+	char message[PC_ERRLEN];	/* for WRITE_REJECTED */
+};
+
+/*
+ * Count a write by actor (a user id) against the per-minute limit.
+ * True when it may go ahead; otherwise *retry_after is the seconds until
+ * the window ends. With memcached down writes are let through: the
+ * journal, not the limiter, is what must not fail.
+ */
+bool usecase_write_admit(struct app *app, const char *actor, long *retry_after);
+
+/*
+ * Write w. When the patch changes no write-through field, the change is
+ * appended to the journal (acknowledged only after the commit returned),
+ * and the cache entry is updated with CAS (or dropped when another writer
+ * raced it): WRITE_PENDING. When it changes username, the change, with
+ * this node's pending changes of the id, goes to the database first
+ * through apply_profile_changes, and the result is cached: WRITE_SYNCED.
+ * On success res->entry owns the new body; release it with
+ * cache_entry_release().
+ */
+void usecase_profile_write(struct app *app, const struct profile_write *w,
+    struct profile_write_result *res);
+
+#endif

@@ -9,7 +9,10 @@
 -- after the transaction that inserted its row has committed.
 
 CREATE TABLE IF NOT EXISTS changes (
-    seq             INTEGER PRIMARY KEY AUTOINCREMENT,
+    -- No AUTOINCREMENT: it costs a page write per commit, and a rowid is
+    -- only ever reused after the newest row was deleted, so seq still
+    -- rises with every append among the rows that exist.
+    seq             INTEGER PRIMARY KEY,
     resource        TEXT    NOT NULL,                 -- 'profile'
     id              TEXT    NOT NULL,                 -- canonical UUID
     patch           TEXT    NOT NULL,                 -- JSON object: the changed fields only

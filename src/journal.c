@@ -1,10 +1,16 @@
 /* The journal store: deferred writes made durable in a local SQLite file. */
 #include "autoconf.h"
 
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
+#include <sys/time.h>
+#include <unistd.h>
 
 #include "clock.h"
 #include "journal.h"
@@ -26,8 +32,10 @@ enum stmt_id {
 };
 
 static const char *const stmt_sql[ST_COUNT] = {
-	[ST_NEWEST] = "SELECT max(updated_at_us) FROM changes"
-	    " WHERE resource = ?1 AND id = ?2 AND state = 'pending'",
+	/* Versions of pending changes rise with seq: the last one is the newest. */
+	[ST_NEWEST] = "SELECT updated_at_us FROM changes"
+	    " WHERE resource = ?1 AND id = ?2 AND state = 'pending'"
+	    " ORDER BY seq DESC LIMIT 1",
 	[ST_INSERT] = "INSERT INTO changes (resource, id, patch, updated_at_us,"
 	    " created_at_us) VALUES (?1, ?2, ?3, ?4, ?5)",
 	[ST_PENDING] = "SELECT patch, updated_at_us FROM changes"
@@ -41,14 +49,72 @@ struct journal {
 	sqlite3 *db;
 	sqlite3_stmt *st[ST_COUNT];
 	long busy_timeout_ms;
+	int wlock;	/* the writers' queue: see journal_queue() */
+	int wal_frames;	/* frames in the WAL after our last commit */
 };
 
+/* WAL frames after which journal_maintain() checkpoints (SQLite's default). */
+#define JOURNAL_CHECKPOINT_FRAMES 1000
+
 /*
- * SQLite's own busy handler sleeps 1, 2, 5, 10 ... 100 ms between tries,
- * which gives writers waiting behind one another tails of 100 ms and more.
- * Poll in small steps instead: a commit takes about a millisecond, so a
- * waiter gets the lock within a fraction of one after it is released.
+ * Replaces SQLite's automatic checkpoint, which runs inside the commit that
+ * crosses the threshold: with writers queued behind it, copying the WAL and
+ * fsyncing the database there stalls every one of them. Only note the size;
+ * journal_maintain() checkpoints after the response has been sent.
  */
+static int
+journal_wal_hook(void *arg, sqlite3 *db, const char *name, int frames)
+{
+	struct journal *j = arg;
+
+	(void)db;
+	(void)name;
+	j->wal_frames = frames;
+	return SQLITE_OK;
+}
+
+/*
+ * Writers on one node queue on an flock of "<journal>-wlock" before they
+ * ask SQLite for its write lock. SQLite's own busy handler sleeps 1, 2, 5,
+ * 10 ... 100 ms between tries, so writers behind one another see tails of
+ * 100 ms and more, and a writer can lose every race for seconds; a blocked
+ * flock is woken by the kernel the moment the lock is released. The wait is
+ * bounded by busy_timeout_ms with an interval timer whose signal interrupts
+ * flock(). What is left for SQLite's lock is the flusher, another process,
+ * which the fine-grained busy handler below waits for.
+ */
+static void
+journal_alarm(int sig)
+{
+	(void)sig;	/* only here to interrupt flock() */
+}
+
+static enum pc_result
+journal_queue(struct journal *j, char *err)
+{
+	struct itimerval it = { { 0, 0 }, { 0, 0 } }, off = { { 0, 0 }, { 0, 0 } };
+	struct sigaction sa, old;
+	int rc;
+
+	if (flock(j->wlock, LOCK_EX | LOCK_NB) == 0)
+		return PC_OK;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = journal_alarm;	/* no SA_RESTART: flock returns EINTR */
+	(void)sigemptyset(&sa.sa_mask);
+	(void)sigaction(SIGALRM, &sa, &old);
+	it.it_value.tv_sec = j->busy_timeout_ms / 1000;
+	it.it_value.tv_usec = (j->busy_timeout_ms % 1000) * 1000;
+	(void)setitimer(ITIMER_REAL, &it, NULL);
+	rc = flock(j->wlock, LOCK_EX);
+	(void)setitimer(ITIMER_REAL, &off, NULL);
+	(void)sigaction(SIGALRM, &old, NULL);
+	if (rc == 0)
+		return PC_OK;
+	pc_err(err, "journal: waited %ld ms for the writers' lock", j->busy_timeout_ms);
+	log_error("journal_error", "op=queue error=\"%s\"", err);
+	return PC_UNAVAILABLE;
+}
+
 static int
 journal_busy(void *arg, int count)
 {
@@ -126,12 +192,19 @@ journal_open(const struct journal_opts *opts, struct journal **out, char *err)
 {
 	enum pc_result r = PC_UNAVAILABLE;
 	struct journal *j;
+	char lock[4096];
 	int i;
 
 	*out = NULL;
 	if ((j = calloc(1, sizeof(*j))) == NULL)
 		return PC_NOMEM;
 	j->busy_timeout_ms = opts->busy_timeout_ms;
+	if ((size_t)snprintf(lock, sizeof(lock), "%s-wlock", opts->path) >= sizeof(lock) ||
+	    (j->wlock = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600)) == -1) {
+		pc_err(err, "journal %s: %s", lock, strerror(errno));
+		j->wlock = -1;
+		goto out;
+	}
 	if (sqlite3_open_v2(opts->path, &j->db, SQLITE_OPEN_READWRITE |
 	    SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
 		pc_err(err, "journal %s: %s", opts->path,
@@ -140,11 +213,19 @@ journal_open(const struct journal_opts *opts, struct journal **out, char *err)
 	}
 	(void)sqlite3_extended_result_codes(j->db, 1);
 	(void)sqlite3_busy_handler(j->db, journal_busy, j);
+	(void)sqlite3_wal_hook(j->db, journal_wal_hook, j);
+	/* Setting up queues with the writers too: changing the journal mode
+	 * and migrating need locks SQLite will not wait for. */
+	if ((r = journal_queue(j, err)) != PC_OK)
+		goto out;
 	if ((r = journal_exec(j, "PRAGMA journal_mode = WAL", "open", err)) != PC_OK ||
 	    (r = journal_exec(j, opts->sync_full ? "PRAGMA synchronous = FULL" :
 	    "PRAGMA synchronous = NORMAL", "open", err)) != PC_OK ||
-	    (r = journal_migrate(j, err)) != PC_OK)
+	    (r = journal_migrate(j, err)) != PC_OK) {
+		(void)flock(j->wlock, LOCK_UN);
 		goto out;
+	}
+	(void)flock(j->wlock, LOCK_UN);
 	for (i = 0; i < ST_COUNT; i++) {
 		if (sqlite3_prepare_v3(j->db, stmt_sql[i], -1,
 		    SQLITE_PREPARE_PERSISTENT, &j->st[i], NULL) != SQLITE_OK) {
@@ -170,6 +251,8 @@ journal_close(struct journal *j)
 	for (i = 0; i < ST_COUNT; i++)
 		sqlite3_finalize(j->st[i]);
 	(void)sqlite3_close(j->db);
+	if (j->wlock != -1)
+		(void)close(j->wlock);
 	free(j);
 }
 
@@ -194,18 +277,22 @@ journal_append(struct journal *j, const char *resource, const char *id,
 	enum pc_result r;
 	sqlite3_stmt *st;
 	int64_t v = now_us;
+	int rc;
 
-	if ((r = journal_exec(j, "BEGIN IMMEDIATE", "begin", err)) != PC_OK)
+	if ((r = journal_queue(j, err)) != PC_OK)
 		return r;
+	if ((r = journal_exec(j, "BEGIN IMMEDIATE", "begin", err)) != PC_OK) {
+		(void)flock(j->wlock, LOCK_UN);
+		return r;
+	}
 	st = journal_stmt(j, ST_NEWEST, resource, id);
-	if (sqlite3_step(st) != SQLITE_ROW) {
+	if ((rc = sqlite3_step(st)) != SQLITE_ROW && rc != SQLITE_DONE) {
 		r = journal_fail(j, "append", err);
 		goto out;
 	}
 	if (base_us >= v)
 		v = base_us + 1;
-	if (sqlite3_column_type(st, 0) != SQLITE_NULL &&
-	    sqlite3_column_int64(st, 0) >= v)
+	if (rc == SQLITE_ROW && sqlite3_column_int64(st, 0) >= v)
 		v = sqlite3_column_int64(st, 0) + 1;
 	st = journal_stmt(j, ST_INSERT, resource, id);
 	(void)sqlite3_bind_text(st, 3, patch, -1, SQLITE_STATIC);
@@ -226,6 +313,7 @@ out:
 	(void)sqlite3_reset(j->st[ST_INSERT]);
 	if (r != PC_OK && !sqlite3_get_autocommit(j->db))
 		(void)sqlite3_exec(j->db, "ROLLBACK", NULL, NULL, NULL);
+	(void)flock(j->wlock, LOCK_UN);
 	return r;
 }
 
@@ -262,4 +350,19 @@ journal_supersede(struct journal *j, const char *resource, const char *id,
 		r = journal_fail(j, "supersede", err);
 	(void)sqlite3_reset(st);
 	return r;
+}
+
+void
+journal_maintain(struct journal *j)
+{
+	int log = 0, done = 0;
+
+	if (j == NULL || j->wal_frames < JOURNAL_CHECKPOINT_FRAMES)
+		return;
+	j->wal_frames = 0;
+	/* PASSIVE: copies what it can without blocking writers or readers. */
+	if (sqlite3_wal_checkpoint_v2(j->db, NULL, SQLITE_CHECKPOINT_PASSIVE,
+	    &log, &done) != SQLITE_OK && sqlite3_errcode(j->db) != SQLITE_BUSY)
+		log_warn("journal_checkpoint_failed", "error=\"%s\"",
+		    sqlite3_errmsg(j->db));
 }

@@ -57,4 +57,11 @@ enum pc_result journal_pending(struct journal *j, const char *resource,
 enum pc_result journal_supersede(struct journal *j, const char *resource,
     const char *id, int64_t upto_us, char *err);
 
+/*
+ * Housekeeping to run when no client is waiting (after the response has
+ * been sent): checkpoint the WAL into the database once it has grown past
+ * a threshold, so commits never pay for it.
+ */
+void journal_maintain(struct journal *j);
+
 #endif

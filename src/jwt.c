@@ -150,20 +150,18 @@ b64url_decode(const char *in, size_t inlen, unsigned char *out, size_t outmax,
 	len = (size_t)got - pad;
 	if (len > outmax)
 		return -1;
-	if (len > 0) {
-		(void)EVP_EncodeBlock(text, data, (int)len);
-		for (i = 0; i < inlen; i++) {
-			char c = (char)text[i];
+	(void)EVP_EncodeBlock(text, data, (int)len);
+	for (i = 0; i < inlen; i++) {
+		char c = (char)text[i];
 
-			if (c == '+')
-				c = '-';
-			else if (c == '/')
-				c = '_';
-			if (c != in[i])
-				return -1;
-		}
-		memcpy(out, data, len);
+		if (c == '+')
+			c = '-';
+		else if (c == '/')
+			c = '_';
+		if (c != in[i])
+			return -1;
 	}
+	memcpy(out, data, len);
 	*outlen = len;
 	return 0;
 }

@@ -12,6 +12,7 @@
 
 #include "app.h"
 #include "http.h"
+#include "journal.h"
 #include "log.h"
 #include "route.h"
 
@@ -127,11 +128,13 @@ handle(struct app *app, struct http_request *req, struct http_response *resp)
 	route_dispatch(app, req, resp);
 }
 
+/* Work that waited for the response to be finished. */
 static void
 run_after(struct app *app, struct http_response *resp)
 {
 	if (resp->after != NULL)
 		resp->after(app, resp->after_arg);
+	journal_maintain(app->journal);
 }
 
 static int

@@ -20,6 +20,7 @@ route_auth_check(struct app *app, const struct http_request *req,
 		.leeway_s = app->cfg.auth_leeway,
 	};
 	char err[PC_ERRLEN] = "";
+	size_t n;
 
 	memset(claims, 0, sizeof(*claims));
 	if (h == NULL || *h == '\0')
@@ -29,7 +30,10 @@ route_auth_check(struct app *app, const struct http_request *req,
 	h += 7;
 	while (*h == ' ')
 		h++;
-	if (jwt_verify(app->keys, h, strlen(h), &policy, clock_now_us() / 1000000,
+	n = strlen(h);
+	while (n > 0 && (h[n - 1] == ' ' || h[n - 1] == '\t'))
+		n--;
+	if (jwt_verify(app->keys, h, n, &policy, clock_now_us() / 1000000,
 	    claims, err) != PC_OK) {
 		/* The reason only: never the token. */
 		log_info("token_refused", "reason=\"%s\"", err);

@@ -50,34 +50,54 @@ grant all on table public.profile_tombstones to service_role;
 
 -- --- apply_profile_changes ------------------------------------------------------------
 --
--- Input (the named argument "changes"), a JSON array, applied in order:
---   [{"id": "<uuid>",
---     "patch": {"username": "...", "display_name": "...", "bio": "...",
---               "avatar_url": "...", "gradient": "...", "is_private": true},
---     "updated_at": "2025-01-18T17:42:05.123456Z"}, ...]
--- patch holds any subset of those six fields (text fields: string or null;
--- is_private: boolean); updated_at is RFC 3339 with an offset and at most six
--- fractional digits.
+-- POST /rpc/apply_profile_changes with the body {"changes": [...]}, where each
+-- change is
+--   {"id": "<uuid>",
+--    "patch": {"username": "...", "display_name": "...", "bio": "...",
+--              "avatar_url": "...", "gradient": "...", "is_private": true},
+--    "updated_at": "2025-01-18T17:42:05.123456Z"}
+-- patch holds any subset of those six fields ({} too): text fields take a
+-- string or null, is_private a boolean. updated_at is RFC 3339 with Z or a
+-- +hh:mm offset and at most six fractional digits.
 --
--- Output, one result per change, in input order:
+-- Answer, one result per change, in input order:
 --   {"results": [{"id": "<uuid>", "status": "applied|conflict|deleted|rejected",
 --                 "row": {...} | null, "code": null | "...", "message": null | "..."}]}
+-- Every result has those five keys. id is the change's id in canonical
+-- lower-case form, or as given (null if not a string) when it is not a UUID.
+-- row is the whole profiles row as to_jsonb renders it (timestamps in UTC,
+-- trailing zeros of the fraction dropped: "2030-01-01T00:00:00.5+00:00").
 --   applied   the change was written; row is the row after the write
---   conflict  the row is newer than the change; nothing written; row is the row
+--   conflict  the row is newer than the change; nothing written; row is the
+--             current row
 --   deleted   a tombstone is not older than the change; nothing written; row null
---   rejected  nothing written; row null; code is one of
---               invalid_change  not an object, id not a uuid, updated_at not an
---                               RFC 3339 timestamp, patch not an object
+--   rejected  nothing written; row null; message says why; code is one of
+--               invalid_change  the change is not an object, id is not a UUID,
+--                               updated_at is missing or not RFC 3339 as above,
+--                               patch is not an object
 --               unknown_field   patch names a field that is not editable
+--                               (including id, created_at, updated_at)
 --               username_taken  another row has that username (HTTP 409)
---               <SQLSTATE>      any other data or constraint error, e.g. 23514
---                               (a check constraint), 23502 (is_private null),
---                               22023 (a field of the wrong JSON type), 23503
---   message is a human-readable explanation for rejected results.
--- Each change runs in its own subtransaction, so a rejected change never
--- undoes the others. Errors that are not about the data (deadlocks, lost
--- connections, missing privileges) fail the whole call, which the flusher
--- retries. A changes argument that is not a JSON array raises 22023 (HTTP 400).
+--               <SQLSTATE>      any other data or constraint error: 22023 (a
+--                               field of the wrong JSON type), 23514 (a check
+--                               constraint; the message names it), 23502
+--                               (is_private null), 23503 (Supabase's foreign
+--                               key to auth.users, if added), ...
+--
+-- A change for a missing id creates the row: id, the patched fields, the
+-- change's updated_at, and the table's defaults (created_at now(), is_private
+-- false). A change for an existing row writes only the patched fields and
+-- updated_at. A rejected change never undoes the others. Errors that are not
+-- about the data (deadlocks, lost connections, missing privileges) fail the
+-- whole call, which the flusher retries. A "changes" that is not a JSON array
+-- raises 22023 (HTTP 400).
+--
+-- How: the changes are checked in one statement; then the first change of
+-- each id in the batch, unless it sets username, is applied by one set-based
+-- UPDATE in one subtransaction; everything else (creates, conflicts,
+-- tombstones, usernames, later changes to an id already in the batch, and the
+-- whole batch again if that UPDATE hit a data error) goes one change at a
+-- time, in input order, each in its own subtransaction.
 
 create or replace function public.apply_profile_changes(changes jsonb)
     returns jsonb
@@ -161,20 +181,23 @@ begin
                                 array['invalid_change', 'a change must be a JSON object {"id","patch","updated_at"}']
                             when pg_catalog.jsonb_typeof(e.c -> 'id') is distinct from 'string' then
                                 array['invalid_change', 'id must be a UUID string']
-                            -- The shape of 2025-01-18T17:42:05.123456Z or ...+01:00
-                            -- (no regular expression: they cost more than all
-                            -- the rest); the cast checks the digits.
+                            -- RFC 3339: 2025-01-18T17:42:05.123456Z or ...+01:00,
+                            -- at most 6 fractional digits. Checked by its shape
+                            -- (digits mapped to 9, t/z/+/space to T/Z/-/T) and
+                            -- not by a regular expression, which costs more than
+                            -- all the rest; the cast then checks the values.
                             when pg_catalog.jsonb_typeof(e.c -> 'updated_at') is distinct from 'string'
-                              or pg_catalog.length(e.c ->> 'updated_at') not between 20 and 32
-                              or pg_catalog.substr(e.c ->> 'updated_at', 5, 1) <> '-'
-                              or pg_catalog.substr(e.c ->> 'updated_at', 8, 1) <> '-'
-                              or pg_catalog.substr(e.c ->> 'updated_at', 11, 1) not in ('T', 't', ' ')
-                              or pg_catalog.substr(e.c ->> 'updated_at', 14, 1) <> ':'
-                              or pg_catalog.substr(e.c ->> 'updated_at', 17, 1) <> ':'
-                              or not (pg_catalog.right(e.c ->> 'updated_at', 1) in ('Z', 'z')
-                                      or pg_catalog.substr(e.c ->> 'updated_at',
-                                                           pg_catalog.length(e.c ->> 'updated_at') - 5, 1)
-                                         in ('+', '-')) then
+                              or pg_catalog.translate(e.c ->> 'updated_at', '0123456789tz+ ', '9999999999TZ-T')
+                                 not like '9999-99-99T99:99:99_%'
+                              or pg_catalog.substr(pg_catalog.translate(e.c ->> 'updated_at', '0123456789tz+ ',
+                                                                        '9999999999TZ-T'), 20)
+                                 not in ('Z', '-99:99',
+                                         '.9Z', '.9-99:99',
+                                         '.99Z', '.99-99:99',
+                                         '.999Z', '.999-99:99',
+                                         '.9999Z', '.9999-99:99',
+                                         '.99999Z', '.99999-99:99',
+                                         '.999999Z', '.999999-99:99') then
                                 array['invalid_change', 'updated_at must be an RFC 3339 timestamp with an offset (Z or +hh:mm)']
                             when pg_catalog.jsonb_typeof(e.c -> 'patch') is distinct from 'object' then
                                 array['invalid_change', 'patch must be a JSON object']
@@ -363,7 +386,7 @@ $$;
 
 comment on function public.apply_profile_changes(jsonb) is
     'Applies write-behind profile changes in order, each only if not older than the row '
-    'and its tombstone; returns {"results":[{"id","status","row","code","message"}]}.';
+    'and newer than its tombstone; returns {"results":[{"id","status","row","code","message"}]}.';
 
 revoke all on function public.apply_profile_changes(jsonb) from public, anon, authenticated;
 grant execute on function public.apply_profile_changes(jsonb) to service_role;
@@ -412,3 +435,6 @@ comment on function public.delete_profile(uuid) is
 
 revoke all on function public.delete_profile(uuid) from public, anon, authenticated;
 grant execute on function public.delete_profile(uuid) to service_role;
+
+-- PostgREST (Supabase) caches the schema; have it see these functions now.
+notify pgrst, 'reload schema';

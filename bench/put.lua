@@ -1,0 +1,29 @@
+-- wrk script for bench/put.sh: PATCH profiles with a service-role token.
+-- Each wrk thread walks its own part of the ids in PUT_IDS (comma
+-- separated), so two writers rarely hit one id at the same moment.
+local ids = {}
+for id in string.gmatch(os.getenv("PUT_IDS") or "", "[^,]+") do ids[#ids + 1] = id end
+local token = os.getenv("PUT_TOKEN")
+local threads = 0
+local n = 0
+
+setup = function(thread)
+	thread:set("offset", threads * 997)
+	threads = threads + 1
+end
+
+request = function()
+	n = n + 1
+	local id = ids[((n * 7 + (offset or 0)) % #ids) + 1]
+	return wrk.format("PATCH", "/v1/profiles/" .. id, {
+		["Content-Type"] = "application/json",
+		["Authorization"] = "Bearer " .. token,
+	}, '{"bio":"benchmark write ' .. n .. '"}')
+end
+
+done = function(summary, latency, requests)
+	io.write(string.format("RESULT %.0f %.3f %.3f %d\n",
+		summary.requests / (summary.duration / 1e6),
+		latency:percentile(50) / 1000, latency:percentile(99) / 1000,
+		summary.errors.status))
+end

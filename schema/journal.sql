@@ -32,3 +32,10 @@ CREATE INDEX IF NOT EXISTS changes_due
 -- Pending entries of one id (read-your-writes, causal timestamps).
 CREATE INDEX IF NOT EXISTS changes_pending_id
     ON changes (resource, id, seq) WHERE state = 'pending';
+
+-- Small facts the flusher leaves for operators (profilecache-admin status):
+-- last_flush_at_us, last_flush_summary.
+CREATE TABLE IF NOT EXISTS meta (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);

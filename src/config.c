@@ -54,6 +54,12 @@ static const struct opt opts[] = {
 	{ "auth", "leeway", OPT_LONG, O(auth_leeway), 0, 600, 0 },
 	{ "limits", "max_body", OPT_LONG, O(limits_max_body), 256, 16 * 1024 * 1024, 0 },
 	{ "limits", "writes_per_minute", OPT_LONG, O(limits_writes_per_minute), 0, 1000000, 0 },
+	{ "flush", "batch", OPT_LONG, O(flush_batch), 1, 10000, 0 },
+	{ "flush", "max_attempts", OPT_LONG, O(flush_max_attempts), 1, 1000, 0 },
+	{ "flush", "backoff_base_ms", OPT_LONG, O(flush_backoff_base_ms), 1, 3600000, 0 },
+	{ "flush", "backoff_max", OPT_LONG, O(flush_backoff_max), 1, 7 * 86400, 0 },
+	{ "flush", "max_seconds", OPT_LONG, O(flush_max_seconds), 1, 86400, 0 },
+	{ "flush", "retention", OPT_LONG, O(flush_retention), 0, 365 * 86400, 0 },
 	{ "log", "level", OPT_LOGLEVEL, O(log_level), 0, 0, 0 },
 };
 #define NOPTS (sizeof(opts) / sizeof(opts[0]))
@@ -84,6 +90,12 @@ config_defaults(struct config *cfg)
 	cfg->auth_leeway = 30;
 	cfg->limits_max_body = 64 * 1024;
 	cfg->limits_writes_per_minute = 120;
+	cfg->flush_batch = 200;
+	cfg->flush_max_attempts = 8;
+	cfg->flush_backoff_base_ms = 2000;
+	cfg->flush_backoff_max = 3600;
+	cfg->flush_max_seconds = 50;
+	cfg->flush_retention = 7 * 86400;
 	cfg->log_level = LOG_LVL_INFO;
 }
 

@@ -40,6 +40,14 @@ struct config {
 	long limits_max_body;		/* bytes of a JSON request body */
 	long limits_writes_per_minute;	/* per user; 0 turns the limit off */
 
+	/* [flush] */
+	long flush_batch;		/* changes per apply_profile_changes call */
+	long flush_max_attempts;	/* then an entry is dead-lettered */
+	long flush_backoff_base_ms;	/* first retry delay, doubled each time */
+	long flush_backoff_max;		/* seconds, the longest retry delay */
+	long flush_max_seconds;		/* a run stops starting batches after this */
+	long flush_retention;		/* seconds applied entries are kept */
+
 	/* [log] */
 	int log_level;
 };

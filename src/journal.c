@@ -28,6 +28,12 @@ enum stmt_id {
 	ST_INSERT,
 	ST_PENDING,
 	ST_SUPERSEDE,
+	ST_DUE,
+	ST_SETTLE,
+	ST_RETRY,
+	ST_CANCEL,
+	ST_PRUNE,
+	ST_META,
 	ST_COUNT
 };
 
@@ -43,6 +49,29 @@ static const char *const stmt_sql[ST_COUNT] = {
 	[ST_SUPERSEDE] = "UPDATE changes SET state = 'applied', last_error = NULL"
 	    " WHERE resource = ?1 AND id = ?2 AND state = 'pending'"
 	    " AND updated_at_us <= ?3",
+	[ST_DUE] = "SELECT seq, resource, id, patch, updated_at_us, attempts"
+	    " FROM changes WHERE state = 'pending' AND next_attempt_at <= ?1"
+	    " ORDER BY seq LIMIT ?2",
+	[ST_SETTLE] = "UPDATE changes SET state = ?2, last_error = ?3"
+	    " WHERE seq = ?1 AND state = 'pending'",
+	[ST_RETRY] = "UPDATE changes SET attempts = attempts + 1,"
+	    " next_attempt_at = ?2, last_error = ?3,"
+	    " state = CASE WHEN attempts + 1 >= ?4 THEN 'dead' ELSE 'pending' END"
+	    " WHERE seq = ?1 AND state = 'pending' RETURNING state",
+	[ST_CANCEL] = "UPDATE changes SET state = 'cancelled',"
+	    " last_error = 'deleted' WHERE resource = ?1 AND id = ?2"
+	    " AND state = 'pending'",
+	[ST_PRUNE] = "DELETE FROM changes WHERE state IN ('applied', 'cancelled')"
+	    " AND created_at_us < ?1",
+	[ST_META] = "INSERT INTO meta (key, value) VALUES (?1, ?2)"
+	    " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+};
+
+static const char *const state_names[] = {
+	[JOURNAL_APPLIED] = "applied",
+	[JOURNAL_CONFLICT] = "conflict",
+	[JOURNAL_DEAD] = "dead",
+	[JOURNAL_CANCELLED] = "cancelled",
 };
 
 struct journal {
@@ -269,6 +298,30 @@ journal_stmt(struct journal *j, enum stmt_id id, const char *resource,
 	return st;
 }
 
+/* BEGIN IMMEDIATE behind the writers' queue; journal_end() finishes it. */
+static enum pc_result
+journal_begin(struct journal *j, char *err)
+{
+	enum pc_result r;
+
+	if ((r = journal_queue(j, err)) != PC_OK)
+		return r;
+	if ((r = journal_exec(j, "BEGIN IMMEDIATE", "begin", err)) != PC_OK)
+		(void)flock(j->wlock, LOCK_UN);
+	return r;
+}
+
+static enum pc_result
+journal_end(struct journal *j, enum pc_result r, char *err)
+{
+	if (r == PC_OK && sqlite3_exec(j->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
+		r = journal_fail(j, "commit", err);
+	if (r != PC_OK && !sqlite3_get_autocommit(j->db))
+		(void)sqlite3_exec(j->db, "ROLLBACK", NULL, NULL, NULL);
+	(void)flock(j->wlock, LOCK_UN);
+	return r;
+}
+
 enum pc_result
 journal_append(struct journal *j, const char *resource, const char *id,
     const char *patch, int64_t base_us, int64_t now_us, int64_t *updated_at_us,
@@ -279,12 +332,8 @@ journal_append(struct journal *j, const char *resource, const char *id,
 	int64_t v = now_us;
 	int rc;
 
-	if ((r = journal_queue(j, err)) != PC_OK)
+	if ((r = journal_begin(j, err)) != PC_OK)
 		return r;
-	if ((r = journal_exec(j, "BEGIN IMMEDIATE", "begin", err)) != PC_OK) {
-		(void)flock(j->wlock, LOCK_UN);
-		return r;
-	}
 	st = journal_stmt(j, ST_NEWEST, resource, id);
 	if ((rc = sqlite3_step(st)) != SQLITE_ROW && rc != SQLITE_DONE) {
 		r = journal_fail(j, "append", err);
@@ -304,17 +353,11 @@ journal_append(struct journal *j, const char *resource, const char *id,
 	}
 	*seq = sqlite3_last_insert_rowid(j->db);
 	*updated_at_us = v;
-	(void)sqlite3_reset(st);
-	/* Durable once COMMIT returns: WAL fsync'd with synchronous=FULL. */
-	if (sqlite3_exec(j->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
-		r = journal_fail(j, "commit", err);
 out:
 	(void)sqlite3_reset(j->st[ST_NEWEST]);
 	(void)sqlite3_reset(j->st[ST_INSERT]);
-	if (r != PC_OK && !sqlite3_get_autocommit(j->db))
-		(void)sqlite3_exec(j->db, "ROLLBACK", NULL, NULL, NULL);
-	(void)flock(j->wlock, LOCK_UN);
-	return r;
+	/* Durable once COMMIT returns: the WAL is fsync'd with synchronous=FULL. */
+	return journal_end(j, r, err);
 }
 
 enum pc_result
@@ -350,6 +393,140 @@ journal_supersede(struct journal *j, const char *resource, const char *id,
 		r = journal_fail(j, "supersede", err);
 	(void)sqlite3_reset(st);
 	return r;
+}
+
+enum pc_result
+journal_due(struct journal *j, int64_t now_us, long limit, journal_entry_fn fn,
+    void *arg, char *err)
+{
+	sqlite3_stmt *st = j->st[ST_DUE];
+	struct journal_entry e;
+	enum pc_result r = PC_OK;
+	int rc;
+
+	(void)sqlite3_reset(st);
+	(void)sqlite3_bind_int64(st, 1, now_us);
+	(void)sqlite3_bind_int64(st, 2, limit);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		e.seq = sqlite3_column_int64(st, 0);
+		e.resource = (const char *)sqlite3_column_text(st, 1);
+		e.id = (const char *)sqlite3_column_text(st, 2);
+		e.patch = (const char *)sqlite3_column_text(st, 3);
+		e.updated_at_us = sqlite3_column_int64(st, 4);
+		e.attempts = (long)sqlite3_column_int64(st, 5);
+		if (!fn(arg, &e))
+			break;
+	}
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		r = journal_fail(j, "due", err);
+	(void)sqlite3_reset(st);
+	return r;
+}
+
+enum pc_result
+journal_settle(struct journal *j, const int64_t *seqs, size_t n,
+    enum journal_state state, const char *reason, char *err)
+{
+	sqlite3_stmt *st = j->st[ST_SETTLE];
+	enum pc_result r;
+	size_t i;
+
+	if (n == 0)
+		return PC_OK;
+	if ((r = journal_begin(j, err)) != PC_OK)
+		return r;
+	for (i = 0; i < n && r == PC_OK; i++) {
+		(void)sqlite3_reset(st);
+		(void)sqlite3_bind_int64(st, 1, seqs[i]);
+		(void)sqlite3_bind_text(st, 2, state_names[state], -1, SQLITE_STATIC);
+		(void)sqlite3_bind_text(st, 3, reason, -1, SQLITE_TRANSIENT);
+		if (sqlite3_step(st) != SQLITE_DONE)
+			r = journal_fail(j, "settle", err);
+	}
+	(void)sqlite3_reset(st);
+	return journal_end(j, r, err);
+}
+
+enum pc_result
+journal_retry(struct journal *j, const int64_t *seqs, size_t n,
+    int64_t next_attempt_us, long max_attempts, const char *reason, size_t *dead,
+    char *err)
+{
+	sqlite3_stmt *st = j->st[ST_RETRY];
+	enum pc_result r;
+	size_t i;
+	int rc;
+
+	*dead = 0;
+	if (n == 0)
+		return PC_OK;
+	if ((r = journal_begin(j, err)) != PC_OK)
+		return r;
+	for (i = 0; i < n && r == PC_OK; i++) {
+		(void)sqlite3_reset(st);
+		(void)sqlite3_bind_int64(st, 1, seqs[i]);
+		(void)sqlite3_bind_int64(st, 2, next_attempt_us);
+		(void)sqlite3_bind_text(st, 3, reason, -1, SQLITE_TRANSIENT);
+		(void)sqlite3_bind_int64(st, 4, max_attempts);
+		while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+			if (strcmp((const char *)sqlite3_column_text(st, 0), "dead") == 0)
+				(*dead)++;
+		if (rc != SQLITE_DONE)
+			r = journal_fail(j, "retry", err);
+	}
+	(void)sqlite3_reset(st);
+	return journal_end(j, r, err);
+}
+
+enum pc_result
+journal_cancel(struct journal *j, const char *resource, const char *id, char *err)
+{
+	sqlite3_stmt *st;
+	enum pc_result r;
+
+	if ((r = journal_begin(j, err)) != PC_OK)
+		return r;
+	st = journal_stmt(j, ST_CANCEL, resource, id);
+	if (sqlite3_step(st) != SQLITE_DONE)
+		r = journal_fail(j, "cancel", err);
+	(void)sqlite3_reset(st);
+	return journal_end(j, r, err);
+}
+
+enum pc_result
+journal_prune(struct journal *j, int64_t before_us, long *pruned, char *err)
+{
+	sqlite3_stmt *st = j->st[ST_PRUNE];
+	enum pc_result r;
+
+	*pruned = 0;
+	if ((r = journal_begin(j, err)) != PC_OK)
+		return r;
+	(void)sqlite3_reset(st);
+	(void)sqlite3_bind_int64(st, 1, before_us);
+	if (sqlite3_step(st) != SQLITE_DONE)
+		r = journal_fail(j, "prune", err);
+	else
+		*pruned = (long)sqlite3_changes(j->db);
+	(void)sqlite3_reset(st);
+	return journal_end(j, r, err);
+}
+
+enum pc_result
+journal_meta_set(struct journal *j, const char *key, const char *value, char *err)
+{
+	sqlite3_stmt *st = j->st[ST_META];
+	enum pc_result r;
+
+	if ((r = journal_begin(j, err)) != PC_OK)
+		return r;
+	(void)sqlite3_reset(st);
+	(void)sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+	(void)sqlite3_bind_text(st, 2, value, -1, SQLITE_TRANSIENT);
+	if (sqlite3_step(st) != SQLITE_DONE)
+		r = journal_fail(j, "meta", err);
+	(void)sqlite3_reset(st);
+	return journal_end(j, r, err);
 }
 
 void

@@ -57,6 +57,62 @@ enum pc_result journal_pending(struct journal *j, const char *resource,
 enum pc_result journal_supersede(struct journal *j, const char *resource,
     const char *id, int64_t upto_us, char *err);
 
+/* One journal entry, as the flusher and operators see it. */
+struct journal_entry {
+	int64_t seq;
+	const char *resource;
+	const char *id;
+	const char *patch;
+	int64_t updated_at_us;
+	long attempts;
+};
+
+/* Called per entry; the strings live only for the call. Return false to stop. */
+typedef bool (*journal_entry_fn)(void *arg, const struct journal_entry *e);
+
+/*
+ * Visit up to limit pending entries due at now_us (next_attempt_at <= now),
+ * in seq order.
+ */
+enum pc_result journal_due(struct journal *j, int64_t now_us, long limit,
+    journal_entry_fn fn, void *arg, char *err);
+
+enum journal_state {
+	JOURNAL_APPLIED,
+	JOURNAL_CONFLICT,
+	JOURNAL_DEAD,
+	JOURNAL_CANCELLED
+};
+
+/*
+ * Settle pending entries: move the n entries in seqs to state, with reason
+ * (may be NULL) as last_error, in one transaction. Entries no longer
+ * pending are left alone.
+ */
+enum pc_result journal_settle(struct journal *j, const int64_t *seqs, size_t n,
+    enum journal_state state, const char *reason, char *err);
+
+/*
+ * A failed attempt for the n entries in seqs: attempts + 1, next try at
+ * next_attempt_us; an entry reaching max_attempts becomes dead instead.
+ * *dead gets how many did.
+ */
+enum pc_result journal_retry(struct journal *j, const int64_t *seqs, size_t n,
+    int64_t next_attempt_us, long max_attempts, const char *reason,
+    size_t *dead, char *err);
+
+/* Cancel the pending entries of (resource, id): it was deleted. */
+enum pc_result journal_cancel(struct journal *j, const char *resource,
+    const char *id, char *err);
+
+/* Delete applied and cancelled entries created before before_us. */
+enum pc_result journal_prune(struct journal *j, int64_t before_us, long *pruned,
+    char *err);
+
+/* Set a key of the meta table. */
+enum pc_result journal_meta_set(struct journal *j, const char *key,
+    const char *value, char *err);
+
 /*
  * Housekeeping to run when no client is waiting (after the response has
  * been sent): checkpoint the WAL into the database once it has grown past

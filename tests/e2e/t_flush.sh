@@ -1,0 +1,151 @@
+#!/usr/bin/env bash
+# profilecache-flush against a real PostgreSQL through pgrest-lite: applied
+# writes become synced, newer rows win and are re-cached, an origin outage is
+# retried with nothing lost, kill -9 mid-batch and two flushers at once do no
+# harm, a poison change is dead-lettered while the rest apply, and a deleted
+# profile is not resurrected by a late replay.
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+
+PC_CONF_SET="flush.backoff_base_ms=50 flush.backoff_max=1 limits.writes_per_minute=0"
+e2e_start
+plan 43
+
+FLUSH=$PC_BUILDDIR/profilecache-flush
+alice=$SAMPLE_PROFILE_ID
+bob=7b3e4a52-1c9d-4f60-9a8e-2d5c6f7a8b02
+carol=7b3e4a52-1c9d-4f60-9a8e-2d5c6f7a8b03
+json=(-H 'Content-Type: application/json')
+svc=(-H "Authorization: Bearer $(jwt_hs256 "" service_role 3600 "")")
+flush() { FLUSH_RC=0; "$FLUSH" --config "$CONFIG_PATH" "$@" >"$VAR_DIR/flush.out" 2>"$VAR_DIR/flush.err" || FLUSH_RC=$?; }
+jq_state() { sqlite3 "$JOURNAL_PATH" "select group_concat(state, ',') from (select state from changes where id = '$1' order by seq)"; }
+db() { psql_exec "$1"; }
+
+# --- nothing to do --------------------------------------------------------------
+flush
+is "$FLUSH_RC" 0 "an empty journal: exit 0"
+like "$(cat "$VAR_DIR/flush.err")" 'event=flush_done applied=0 .* exit=0' "one summary line"
+
+# --- write, flush, synced -----------------------------------------------------------
+for i in 1 2 3 4 5; do
+	http PATCH "/profiles/$alice" "${json[@]}" "${svc[@]}" --data "{\"bio\":\"bio $i\"}"
+done
+http PATCH "/profiles/$alice" "${json[@]}" "${svc[@]}" --data '{"display_name":"Alice F."}'
+acked=$(json .profile.updated_at)
+flush --dry-run
+is "$FLUSH_RC" 0 "--dry-run: exit 0"
+is "$(jq -c '.changes[0].patch' "$VAR_DIR/flush.out")" '{"bio":"bio 5","display_name":"Alice F."}' \
+	"--dry-run prints the coalesced change"
+is "$(jq_state "$alice")" "pending,pending,pending,pending,pending,pending" "--dry-run changed nothing"
+flush
+is "$FLUSH_RC" 0 "flush: exit 0"
+like "$(cat "$VAR_DIR/flush.err")" 'applied=1 .*entries=6 batches=1' "six entries coalesced into one change"
+is "$(jq_state "$alice")" "applied,applied,applied,applied,applied,applied" "all entries applied"
+is "$(db "select bio || '|' || display_name || '|' || to_char(updated_at at time zone 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') from profiles where id = '$alice'")" \
+	"bio 5|Alice F.|$acked" "the row holds the last write and its server-set updated_at"
+http GET "/profiles/$alice"
+is "$(header X-Cache)/$(json .sync)/$(json .profile.bio)" "HIT/synced/bio 5" "the cached entry became synced"
+
+# --- the database row is newer: conflict, re-cached ---------------------------------
+http PATCH "/profiles/$bob" "${json[@]}" "${svc[@]}" --data '{"bio":"older than the row"}'
+db "update profiles set bio = 'newer in the database', updated_at = now() + interval '1 hour' where id = '$bob'" >/dev/null
+flush
+is "$FLUSH_RC" 0 "a conflict is not a failure: exit 0"
+like "$(cat "$VAR_DIR/flush.err")" 'event=flush_reconciled id='"$bob" "the reconciliation is logged"
+is "$(jq_state "$bob")" conflict "the entry is marked conflict"
+is "$(db "select bio from profiles where id = '$bob'")" "newer in the database" "the newer row was not overwritten"
+http GET "/profiles/$bob"
+is "$(json .profile.bio)/$(json .sync)" "newer in the database/synced" "the database row was re-cached"
+
+# --- origin down: retried, nothing lost ------------------------------------------------
+http PATCH "/profiles/$alice" "${json[@]}" "${svc[@]}" --data '{"bio":"while the origin is down"}'
+pc_stop_origin "$VAR_DIR"
+flush
+is "$FLUSH_RC" 75 "origin down: exit 75"
+is "$(sqlite3 "$JOURNAL_PATH" "select state || ':' || attempts from changes where id = '$alice' order by seq desc limit 1")" \
+	"pending:1" "the entry waits for a retry, one attempt counted"
+like "$(sqlite3 "$JOURNAL_PATH" "select last_error from changes where id = '$alice' order by seq desc limit 1")" . \
+	"with the reason"
+pc_start_origin "$VAR_DIR"
+sleep 0.2
+flush
+is "$FLUSH_RC" 0 "origin back: exit 0"
+is "$(db "select bio from profiles where id = '$alice'")" "while the origin is down" "the write arrived"
+
+# --- kill -9 mid-batch, and two flushers at once ------------------------------------------
+for i in 1 2 3; do
+	http PATCH "/profiles/$alice" "${json[@]}" "${svc[@]}" --data "{\"bio\":\"killed $i\"}"
+done
+http PATCH "/profiles/$bob" "${json[@]}" "${svc[@]}" --data '{"display_name":"Bob K."}'
+pc_stop_origin "$VAR_DIR"
+pc_start_origin "$VAR_DIR" --delay-ms 1500
+"$FLUSH" --config "$CONFIG_PATH" 2>/dev/null &
+slow=$!
+sleep 0.5
+flush
+is "$FLUSH_RC" 0 "a second flusher exits 0 at once"
+like "$(cat "$VAR_DIR/flush.err")" 'flush_skipped' "saying another run holds the lock"
+kill -9 "$slow"
+wait "$slow" 2>/dev/null || true
+is "$(sqlite3 "$JOURNAL_PATH" "select count(*) from changes where state = 'pending'")" 4 \
+	"killed mid-batch: its entries are still pending"
+pc_stop_origin "$VAR_DIR"
+pc_start_origin "$VAR_DIR"
+sleep 1.6	# the killed request may still be applied by the origin
+flush
+is "$FLUSH_RC" 0 "the next run finishes"
+is "$(sqlite3 "$JOURNAL_PATH" "select count(*) from changes where state = 'pending'")" 0 "nothing left pending"
+is "$(db "select bio from profiles where id = '$alice'")|$(db "select display_name from profiles where id = '$bob'")" \
+	"killed 3|Bob K." "every write arrived once, the last one winning"
+is "$(sqlite3 "$JOURNAL_PATH" "select count(*) from changes where state in ('dead', 'conflict') and id = '$alice'")" 0 \
+	"the replay was not a conflict (same version, same effect)"
+
+# --- a poison change is dead-lettered, the others apply -------------------------------------
+now=$(($(date +%s%N) / 1000))
+sqlite3 "$JOURNAL_PATH" "insert into changes (resource, id, patch, updated_at_us, created_at_us)
+	values ('profile', '$carol', '{\"nickname\":\"not a field\"}', $now, $now)"
+http PATCH "/profiles/$alice" "${json[@]}" "${svc[@]}" --data '{"bio":"next to a poison change"}'
+http PATCH "/profiles/$bob" "${json[@]}" "${svc[@]}" --data '{"bio":"also next to it"}'
+flush
+is "$FLUSH_RC" 65 "a dead-lettered change: exit 65"
+is "$(jq_state "$carol")" dead "the poison change is dead"
+like "$(sqlite3 "$JOURNAL_PATH" "select last_error from changes where id = '$carol'")" unknown_field "with the database's reason"
+is "$(db "select bio from profiles where id = '$alice'")|$(db "select bio from profiles where id = '$bob'")" \
+	"next to a poison change|also next to it" "the other changes applied"
+flush
+is "$FLUSH_RC" 0 "the dead entry does not fail later runs"
+
+# --- a change to a profile deleted meanwhile: no resurrection -----------------------------
+http PATCH "/profiles/$bob" "${json[@]}" "${svc[@]}" --data '{"bio":"written before the delete"}'
+curl -s -o /dev/null -X POST "$ORIGIN_URL/rpc/delete_profile" -H 'Content-Type: application/json' \
+	-H "apikey: $(<"$SERVICE_KEY_FILE")" -H "Authorization: Bearer $(<"$SERVICE_KEY_FILE")" \
+	--data "{\"id\":\"$bob\"}"
+is "$(db "select count(*) from profiles where id = '$bob'")" 0 "the profile is deleted"
+flush
+is "$FLUSH_RC" 0 "flush: exit 0"
+is "$(db "select count(*) from profiles where id = '$bob'")" 0 "the late replay did not resurrect it"
+is "$(sqlite3 "$JOURNAL_PATH" "select state from changes where id = '$bob' order by seq desc limit 1")" cancelled \
+	"its entry is cancelled"
+http GET "/profiles/$bob"
+is "$HTTP_STATUS" 404 "and a read says 404"
+
+# --- retries run out: dead-lettered, the cache stops claiming the write ------------------------
+PC_CONF_SET="$PC_CONF_SET flush.max_attempts=2"
+pc__write_responder_config "$VAR_DIR"
+http PATCH "/profiles/$alice" "${json[@]}" "${svc[@]}" --data '{"bio":"never arrives"}'
+pc_stop_origin "$VAR_DIR"
+flush
+is "$FLUSH_RC" 75 "first failure: retry later"
+sleep 0.2
+flush
+is "$FLUSH_RC" 65 "second failure reaches max_attempts: dead-lettered"
+is "$(sqlite3 "$JOURNAL_PATH" "select state || ':' || attempts from changes where id = '$alice' order by seq desc limit 1")" \
+	"dead:2" "dead after two attempts"
+pc_start_origin "$VAR_DIR"
+http GET "/profiles/$alice"
+is "$(json .profile.bio)/$(json .sync)" "next to a poison change/synced" "reads show the database again"
+
+is "$(sqlite3 "$JOURNAL_PATH" "select value from meta where key = 'last_flush_summary'")" \
+	"applied=0 conflicts=0 deleted=0 dead=1 retried=0 batches=1" "the last run is noted for operators"
+like "$(sqlite3 "$JOURNAL_PATH" "select value from meta where key = 'last_flush_at_us'")" '^[0-9]{16}$' \
+	"with its time"

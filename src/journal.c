@@ -479,16 +479,20 @@ journal_retry(struct journal *j, const int64_t *seqs, size_t n,
 }
 
 enum pc_result
-journal_cancel(struct journal *j, const char *resource, const char *id, char *err)
+journal_cancel(struct journal *j, const char *resource, const char *id, long *n,
+    char *err)
 {
 	sqlite3_stmt *st;
 	enum pc_result r;
 
+	*n = 0;
 	if ((r = journal_begin(j, err)) != PC_OK)
 		return r;
 	st = journal_stmt(j, ST_CANCEL, resource, id);
 	if (sqlite3_step(st) != SQLITE_DONE)
 		r = journal_fail(j, "cancel", err);
+	else
+		*n = (long)sqlite3_changes(j->db);
 	(void)sqlite3_reset(st);
 	return journal_end(j, r, err);
 }

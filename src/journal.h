@@ -101,9 +101,12 @@ enum pc_result journal_retry(struct journal *j, const int64_t *seqs, size_t n,
     int64_t next_attempt_us, long max_attempts, const char *reason,
     size_t *dead, char *err);
 
-/* Cancel the pending entries of (resource, id): it was deleted. */
+/*
+ * Cancel the pending entries of (resource, id): it was deleted. *n gets
+ * how many there were.
+ */
 enum pc_result journal_cancel(struct journal *j, const char *resource,
-    const char *id, char *err);
+    const char *id, long *n, char *err);
 
 /* Delete applied and cancelled entries created before before_us. */
 enum pc_result journal_prune(struct journal *j, int64_t before_us, long *pruned,

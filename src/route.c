@@ -12,6 +12,7 @@ static const struct route routes[] = {
 	{ .method = "GET", .pattern = "/v1/profiles/*", .handler = route_profile_get },
 	{ .method = "PUT", .pattern = "/v1/profiles/*", .handler = route_profile_put },
 	{ .method = "PATCH", .pattern = "/v1/profiles/*", .handler = route_profile_patch },
+	{ .method = "DELETE", .pattern = "/v1/profiles/*", .handler = route_profile_delete },
 	{ .method = "GET", .pattern = "/v1/healthz", .handler = route_health_get },
 };
 

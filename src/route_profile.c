@@ -223,3 +223,31 @@ route_profile_patch(struct app *app, struct http_request *req,
 {
 	profile_write(app, req, resp, false);
 }
+
+void
+route_profile_delete(struct app *app, struct http_request *req,
+    struct http_response *resp)
+{
+	struct jwt_claims claims;
+	char id[UUID_LEN + 1];
+
+	if (!profile_id(req, resp, id) ||
+	    !route_auth_owner(app, req, resp, id, &claims))
+		return;
+	switch (usecase_profile_delete(app, id)) {
+	case DELETE_DONE:
+		http_body(resp, 204, NULL, NULL, 0, NULL);
+		return;
+	case DELETE_NOT_FOUND:
+		http_error(resp, 404, "not_found", "profile not found");
+		return;
+	case DELETE_UNAVAILABLE:
+		http_header_add(resp, "Retry-After", "%ld", app->cfg.origin_retry_after);
+		http_error(resp, 503, "unavailable",
+		    "the database is unavailable; nothing was deleted");
+		return;
+	case DELETE_ERROR:
+		break;
+	}
+	http_error(resp, 500, "internal", "the profile could not be deleted");
+}

@@ -19,4 +19,11 @@ void route_profile_put(struct app *app, struct http_request *req,
 void route_profile_patch(struct app *app, struct http_request *req,
     struct http_response *resp);
 
+/*
+ * DELETE /v1/profiles/{id}: owner or service role, synchronous: 204 once
+ * the database has deleted it, 503 and nothing changed otherwise.
+ */
+void route_profile_delete(struct app *app, struct http_request *req,
+    struct http_response *resp);
+
 #endif

@@ -375,3 +375,43 @@ usecase_profile_write(struct app *app, const struct profile_write *w,
 out:
 	json_decref(cur.row);
 }
+
+enum delete_outcome
+usecase_profile_delete(struct app *app, const char *id)
+{
+	char err[PC_ERRLEN] = "", args[64], *resp = NULL;
+	enum delete_outcome out = DELETE_ERROR;
+	const char *status;
+	struct journal *j;
+	json_error_t jerr;
+	json_t *doc = NULL;
+	size_t len;
+	long cancelled = 0;
+	enum pc_result r;
+
+	(void)snprintf(args, sizeof(args), "{\"id\":\"%s\"}", id);
+	r = origin_rpc(app->origin, "delete_profile", args, strlen(args), &resp, &len,
+	    err);
+	if (r != PC_OK) {
+		log_warn("delete_failed", "id=%s error=\"%s\"", id, err);
+		return r == PC_UNAVAILABLE ? DELETE_UNAVAILABLE : DELETE_ERROR;
+	}
+	doc = json_loadb(resp, len, 0, &jerr);
+	status = json_string_value(json_object_get(doc, "status"));
+	if (status == NULL) {
+		log_error("delete_unexpected", "id=%s", id);
+		goto out;
+	}
+	/* The database has its tombstone; from here on the delete stands. */
+	if (app_journal(app, &j, err) != PC_OK ||
+	    journal_cancel(j, NS, id, &cancelled, err) != PC_OK)
+		/* The flusher's replay will meet the tombstone and cancel them. */
+		log_warn("delete_cancel_failed", "id=%s error=\"%s\"", id, err);
+	(void)cache_delete(app->cache, NS, id);
+	out = strcmp(status, "deleted") == 0 || cancelled > 0 ? DELETE_DONE :
+	    DELETE_NOT_FOUND;
+out:
+	json_decref(doc);
+	free(resp);
+	return out;
+}

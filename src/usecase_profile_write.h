@@ -57,4 +57,18 @@ bool usecase_write_admit(struct app *app, const char *actor, long *retry_after);
 void usecase_profile_write(struct app *app, const struct profile_write *w,
     struct profile_write_result *res);
 
+enum delete_outcome {
+	DELETE_DONE,		/* 204 */
+	DELETE_NOT_FOUND,	/* neither the database nor this node had it */
+	DELETE_UNAVAILABLE,	/* the database did not answer: nothing changed */
+	DELETE_ERROR
+};
+
+/*
+ * Delete profile id synchronously: the database first (delete_profile
+ * leaves a tombstone so a late replay cannot bring the row back), then this
+ * node's pending changes of it are cancelled and its cache entry dropped.
+ */
+enum delete_outcome usecase_profile_delete(struct app *app, const char *id);
+
 #endif

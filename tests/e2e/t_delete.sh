@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# DELETE /v1/profiles/{id}: synchronous, owner or service role; pending
+# changes are cancelled, the cache entry dropped, nothing comes back on a
+# replay; with the database down nothing changes.
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+
+PC_CONF_SET="limits.writes_per_minute=0"
+e2e_start
+plan 20
+
+FLUSH=$PC_BUILDDIR/profilecache-flush
+alice=$SAMPLE_PROFILE_ID
+bob=7b3e4a52-1c9d-4f60-9a8e-2d5c6f7a8b02
+carol=7b3e4a52-1c9d-4f60-9a8e-2d5c6f7a8b03
+json=(-H 'Content-Type: application/json')
+owner=(-H "Authorization: Bearer $(jwt_hs256 "$alice")")
+svc=(-H "Authorization: Bearer $(jwt_hs256 "" service_role 3600 "")")
+
+http DELETE "/profiles/$alice"
+is "$HTTP_STATUS" 401 "no token: 401"
+http DELETE "/profiles/$bob" "${owner[@]}"
+is "$HTTP_STATUS" 403 "another user's profile: 403"
+http DELETE "/profiles/not-a-uuid" "${owner[@]}"
+is "$HTTP_STATUS" 400 "a bad id: 400"
+is "$(psql_exec "select count(*) from profiles where id in ('$alice', '$bob')")" 2 "nothing was deleted"
+
+http PATCH "/profiles/$alice" "${json[@]}" "${owner[@]}" --data '{"bio":"pending when deleted"}'
+http GET "/profiles/$alice"
+is "$(header X-Cache)" HIT "cached before the delete"
+http DELETE "/profiles/$alice" "${owner[@]}"
+is "$HTTP_STATUS" 204 "the owner deletes: 204"
+is "$HTTP_BODY" "" "no body"
+is "$(psql_exec "select count(*) from profiles where id = '$alice'")" 0 "the row is gone"
+is "$(psql_exec "select count(*) from profile_tombstones where id = '$alice'")" 1 "a tombstone stays"
+is "$(sqlite3 "$JOURNAL_PATH" "select group_concat(state) from changes where id = '$alice'")" cancelled \
+	"the pending change is cancelled"
+http GET "/profiles/$alice"
+is "$HTTP_STATUS" 404 "a read says 404 at once (the cache entry was dropped)"
+"$FLUSH" --config "$CONFIG_PATH" 2>/dev/null
+is "$(psql_exec "select count(*) from profiles where id = '$alice'")" 0 "a flush brings nothing back"
+http DELETE "/profiles/$alice" "${owner[@]}"
+is "$HTTP_STATUS" 404 "deleting again: 404"
+
+http DELETE "/profiles/$bob" "${svc[@]}"
+is "$HTTP_STATUS" 204 "the service role may delete any profile"
+
+pc_stop_origin "$VAR_DIR"
+http DELETE "/profiles/$carol" "${svc[@]}"
+is "$HTTP_STATUS" 503 "database down: 503"
+like "$(header Retry-After)" '^[0-9]+$' "with Retry-After"
+pc_start_origin "$VAR_DIR"
+is "$(psql_exec "select count(*) from profiles where id = '$carol'")" 1 "and nothing was deleted"
+http GET "/profiles/$carol" -H "Authorization: Bearer $(jwt_hs256 "$carol")"
+is "$HTTP_STATUS" 200 "the owner still reads it"
+
+# A new profile after the delete is a new write, newer than the tombstone.
+http PUT "/profiles/$alice" "${json[@]}" "${owner[@]}" --data '{"bio":"signed up again"}'
+is "$HTTP_STATUS" 202 "a PUT after the delete is accepted"
+"$FLUSH" --config "$CONFIG_PATH" 2>/dev/null
+is "$(psql_exec "select bio from profiles where id = '$alice'")" "signed up again" \
+	"and recreates the row, being newer than the tombstone"

@@ -72,6 +72,7 @@ static const char *const state_names[] = {
 	[JOURNAL_CONFLICT] = "conflict",
 	[JOURNAL_DEAD] = "dead",
 	[JOURNAL_CANCELLED] = "cancelled",
+	[JOURNAL_RETRY] = "pending",
 };
 
 struct journal {
@@ -423,59 +424,59 @@ journal_due(struct journal *j, int64_t now_us, long limit, journal_entry_fn fn,
 	return r;
 }
 
-enum pc_result
-journal_settle(struct journal *j, const int64_t *seqs, size_t n,
-    enum journal_state state, const char *reason, char *err)
+/* Settle one outcome's entries; inside journal_record's transaction. */
+static enum pc_result
+journal_record_one(struct journal *j, const struct journal_outcome *o,
+    long max_attempts, size_t *dead, char *err)
 {
-	sqlite3_stmt *st = j->st[ST_SETTLE];
-	enum pc_result r;
-	size_t i;
-
-	if (n == 0)
-		return PC_OK;
-	if ((r = journal_begin(j, err)) != PC_OK)
-		return r;
-	for (i = 0; i < n && r == PC_OK; i++) {
-		(void)sqlite3_reset(st);
-		(void)sqlite3_bind_int64(st, 1, seqs[i]);
-		(void)sqlite3_bind_text(st, 2, state_names[state], -1, SQLITE_STATIC);
-		(void)sqlite3_bind_text(st, 3, reason, -1, SQLITE_TRANSIENT);
-		if (sqlite3_step(st) != SQLITE_DONE)
-			r = journal_fail(j, "settle", err);
-	}
-	(void)sqlite3_reset(st);
-	return journal_end(j, r, err);
-}
-
-enum pc_result
-journal_retry(struct journal *j, const int64_t *seqs, size_t n,
-    int64_t next_attempt_us, long max_attempts, const char *reason, size_t *dead,
-    char *err)
-{
-	sqlite3_stmt *st = j->st[ST_RETRY];
-	enum pc_result r;
+	sqlite3_stmt *st;
 	size_t i;
 	int rc;
 
-	*dead = 0;
-	if (n == 0)
-		return PC_OK;
-	if ((r = journal_begin(j, err)) != PC_OK)
-		return r;
-	for (i = 0; i < n && r == PC_OK; i++) {
+	st = j->st[o->state == JOURNAL_RETRY ? ST_RETRY : ST_SETTLE];
+	for (i = 0; i < o->nseqs; i++) {
 		(void)sqlite3_reset(st);
-		(void)sqlite3_bind_int64(st, 1, seqs[i]);
-		(void)sqlite3_bind_int64(st, 2, next_attempt_us);
-		(void)sqlite3_bind_text(st, 3, reason, -1, SQLITE_TRANSIENT);
-		(void)sqlite3_bind_int64(st, 4, max_attempts);
+		(void)sqlite3_bind_int64(st, 1, o->seqs[i]);
+		if (o->state == JOURNAL_RETRY) {
+			(void)sqlite3_bind_int64(st, 2, o->next_attempt_us);
+			(void)sqlite3_bind_text(st, 3, o->reason, -1, SQLITE_STATIC);
+			(void)sqlite3_bind_int64(st, 4, max_attempts);
+		} else {
+			(void)sqlite3_bind_text(st, 2, state_names[o->state], -1,
+			    SQLITE_STATIC);
+			(void)sqlite3_bind_text(st, 3, o->reason, -1, SQLITE_STATIC);
+		}
 		while ((rc = sqlite3_step(st)) == SQLITE_ROW)
 			if (strcmp((const char *)sqlite3_column_text(st, 0), "dead") == 0)
 				(*dead)++;
-		if (rc != SQLITE_DONE)
-			r = journal_fail(j, "retry", err);
+		if (rc != SQLITE_DONE) {
+			(void)sqlite3_reset(st);
+			return journal_fail(j, "record", err);
+		}
 	}
 	(void)sqlite3_reset(st);
-	return journal_end(j, r, err);
+	return PC_OK;
+}
+
+enum pc_result
+journal_record(struct journal *j, const struct journal_outcome *o, size_t n,
+    long max_attempts, size_t *dead, char *err)
+{
+	enum pc_result r;
+	size_t i, d = 0;
+
+	if (n == 0)
+		goto out;
+	if ((r = journal_begin(j, err)) != PC_OK)
+		return r;
+	for (i = 0; i < n && r == PC_OK; i++)
+		r = journal_record_one(j, &o[i], max_attempts, &d, err);
+	if ((r = journal_end(j, r, err)) != PC_OK)
+		return r;
+out:
+	if (dead != NULL)
+		*dead = d;
+	return PC_OK;
 }
 
 enum pc_result

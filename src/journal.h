@@ -81,25 +81,27 @@ enum journal_state {
 	JOURNAL_APPLIED,
 	JOURNAL_CONFLICT,
 	JOURNAL_DEAD,
-	JOURNAL_CANCELLED
+	JOURNAL_CANCELLED,
+	JOURNAL_RETRY		/* still pending: attempts + 1, dead at the limit */
+};
+
+/* What became of some pending entries. */
+struct journal_outcome {
+	const int64_t *seqs;
+	size_t nseqs;
+	enum journal_state state;
+	const char *reason;		/* last_error; may be NULL */
+	int64_t next_attempt_us;	/* JOURNAL_RETRY: when to try again */
 };
 
 /*
- * Settle pending entries: move the n entries in seqs to state, with reason
- * (may be NULL) as last_error, in one transaction. Entries no longer
- * pending are left alone.
+ * Record n outcomes in one transaction (one fsync for a whole batch).
+ * Entries no longer pending are left alone. A JOURNAL_RETRY entry whose
+ * attempts reach max_attempts becomes dead instead; *dead (may be NULL)
+ * gets how many did.
  */
-enum pc_result journal_settle(struct journal *j, const int64_t *seqs, size_t n,
-    enum journal_state state, const char *reason, char *err);
-
-/*
- * A failed attempt for the n entries in seqs: attempts + 1, next try at
- * next_attempt_us; an entry reaching max_attempts becomes dead instead.
- * *dead gets how many did.
- */
-enum pc_result journal_retry(struct journal *j, const int64_t *seqs, size_t n,
-    int64_t next_attempt_us, long max_attempts, const char *reason,
-    size_t *dead, char *err);
+enum pc_result journal_record(struct journal *j, const struct journal_outcome *o,
+    size_t n, long max_attempts, size_t *dead, char *err);
 
 /*
  * Cancel the pending entries of (resource, id): it was deleted. *n gets

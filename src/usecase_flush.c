@@ -28,6 +28,10 @@ struct change {
 	long attempts;		/* the most any of its entries has had */
 	int64_t *seqs;
 	size_t nseqs, seqs_size;
+	/* Filled while settling a batch. */
+	enum journal_state state;
+	char reason[PC_ERRLEN];
+	json_t *row;		/* the database's row from the result, borrowed */
 };
 
 struct batch {
@@ -146,31 +150,6 @@ backoff_us(const struct config *cfg, long attempts)
 	return d / 2 + d / 2 * r / 1000;
 }
 
-/* Put a change's entries back for a later attempt. */
-static enum pc_result
-change_retry(struct app *app, struct change *c, const char *reason,
-    struct flush_stats *st, char *err)
-{
-	enum pc_result r;
-	size_t dead;
-
-	r = journal_retry(app->journal, c->seqs, c->nseqs,
-	    clock_now_us() + backoff_us(&app->cfg, c->attempts),
-	    app->cfg.flush_max_attempts, reason, &dead, err);
-	if (r != PC_OK)
-		return r;
-	st->retried += (long)(c->nseqs - dead);
-	st->dead += (long)dead;
-	st->entries += (long)c->nseqs;
-	if (dead > 0) {
-		log_error("flush_dead_letter", "id=%s entries=%zu reason=\"%s\"",
-		    c->id, dead, reason);
-		/* The next read goes to the database, without these changes. */
-		(void)cache_delete(app->cache, NS, c->id);
-	}
-	return PC_OK;
-}
-
 /*
  * The change reached the database: if the cache still holds exactly that
  * version, it becomes the database's row, synced (CAS, so a newer write
@@ -221,59 +200,121 @@ cache_reconcile(struct app *app, const struct change *c)
 	cache_entry_release(&e);
 }
 
-/* Settle one change from its result object. */
-static enum pc_result
-change_settle(struct app *app, struct change *c, json_t *res,
-    struct flush_stats *st, char *err)
+/* Decide what one change's result means; nothing is written yet. */
+static void
+change_judge(struct change *c, json_t *res)
 {
 	const char *status = json_string_value(json_object_get(res, "status"));
 	const char *code = json_string_value(json_object_get(res, "code"));
 	const char *msg = json_string_value(json_object_get(res, "message"));
 	const char *rid = json_string_value(json_object_get(res, "id"));
-	json_t *row = json_object_get(res, "row");
-	char reason[PC_ERRLEN];
-	enum pc_result r;
+	const char *ts;
 
-	if (status == NULL || rid == NULL || strcmp(rid, c->id) != 0)
-		return change_retry(app, c, "apply_profile_changes: malformed result",
-		    st, err);
-	if (strcmp(status, "applied") == 0) {
-		if ((r = journal_settle(app->journal, c->seqs, c->nseqs,
-		    JOURNAL_APPLIED, NULL, err)) != PC_OK)
-			return r;
-		st->applied++;
-		if (json_is_object(row))
-			cache_synced(app, c, row);
+	c->row = json_object_get(res, "row");
+	c->reason[0] = '\0';
+	if (status == NULL || rid == NULL || strcmp(rid, c->id) != 0) {
+		c->state = JOURNAL_RETRY;
+		(void)snprintf(c->reason, sizeof(c->reason),
+		    "apply_profile_changes: malformed result");
+	} else if (strcmp(status, "applied") == 0) {
+		c->state = JOURNAL_APPLIED;
 	} else if (strcmp(status, "conflict") == 0) {
-		(void)snprintf(reason, sizeof(reason), "the database row is newer (%s)",
-		    json_string_value(json_object_get(row, "updated_at")) ?
-		    json_string_value(json_object_get(row, "updated_at")) : "?");
-		if ((r = journal_settle(app->journal, c->seqs, c->nseqs,
-		    JOURNAL_CONFLICT, reason, err)) != PC_OK)
-			return r;
-		st->conflicts++;
-		log_warn("flush_reconciled", "id=%s entries=%zu reason=\"%s\"", c->id,
-		    c->nseqs, reason);
-		cache_reconcile(app, c);
+		c->state = JOURNAL_CONFLICT;
+		ts = json_string_value(json_object_get(c->row, "updated_at"));
+		(void)snprintf(c->reason, sizeof(c->reason),
+		    "the database row is newer (%s)", ts ? ts : "?");
 	} else if (strcmp(status, "deleted") == 0) {
-		if ((r = journal_settle(app->journal, c->seqs, c->nseqs,
-		    JOURNAL_CANCELLED, "the profile was deleted", err)) != PC_OK)
-			return r;
-		st->deleted++;
-		(void)cache_delete(app->cache, NS, c->id);
+		c->state = JOURNAL_CANCELLED;
+		(void)snprintf(c->reason, sizeof(c->reason), "the profile was deleted");
 	} else {
 		/* rejected: the database will never take it; retrying cannot help. */
-		(void)snprintf(reason, sizeof(reason), "%s: %s", code ? code : status,
-		    msg ? msg : "rejected by the database");
-		if ((r = journal_settle(app->journal, c->seqs, c->nseqs,
-		    JOURNAL_DEAD, reason, err)) != PC_OK)
-			return r;
-		st->dead += (long)c->nseqs;
-		log_error("flush_dead_letter", "id=%s entries=%zu reason=\"%s\"", c->id,
-		    c->nseqs, reason);
-		(void)cache_delete(app->cache, NS, c->id);
+		c->state = JOURNAL_DEAD;
+		(void)snprintf(c->reason, sizeof(c->reason), "%s: %s",
+		    code ? code : status, msg ? msg : "rejected by the database");
 	}
-	st->entries += (long)c->nseqs;
+}
+
+/* Judge changes [from, from + n) all alike. */
+static void
+batch_judge_all(struct batch *b, size_t from, size_t n, enum journal_state state,
+    const char *reason)
+{
+	size_t i;
+
+	for (i = from; i < from + n; i++) {
+		b->c[i].state = state;
+		b->c[i].row = NULL;
+		(void)snprintf(b->c[i].reason, sizeof(b->c[i].reason), "%s", reason);
+	}
+}
+
+/*
+ * Record the judged changes [from, from + n) in the journal in one
+ * transaction (one fsync per batch), then bring the cache in line and
+ * count them.
+ */
+static enum pc_result
+batch_settle(struct app *app, struct batch *b, size_t from, size_t n,
+    struct flush_stats *st, char *err)
+{
+	struct journal_outcome *o;
+	struct change *c;
+	enum pc_result r;
+	size_t i, dead = 0;
+	int64_t now = clock_now_us();
+
+	if ((o = calloc(n, sizeof(*o))) == NULL)
+		return PC_NOMEM;
+	for (i = 0; i < n; i++) {
+		c = &b->c[from + i];
+		o[i].seqs = c->seqs;
+		o[i].nseqs = c->nseqs;
+		o[i].state = c->state;
+		o[i].reason = c->reason[0] != '\0' ? c->reason : NULL;
+		if (c->state == JOURNAL_RETRY)
+			o[i].next_attempt_us = now + backoff_us(&app->cfg, c->attempts);
+	}
+	r = journal_record(app->journal, o, n, app->cfg.flush_max_attempts, &dead, err);
+	free(o);
+	if (r != PC_OK)
+		return r;
+	st->dead += (long)dead;
+	for (i = 0; i < n; i++) {
+		c = &b->c[from + i];
+		st->entries += (long)c->nseqs;
+		switch (c->state) {
+		case JOURNAL_APPLIED:
+			st->applied++;
+			if (json_is_object(c->row))
+				cache_synced(app, c, c->row);
+			break;
+		case JOURNAL_CONFLICT:
+			st->conflicts++;
+			log_warn("flush_reconciled", "id=%s entries=%zu reason=\"%s\"",
+			    c->id, c->nseqs, c->reason);
+			cache_reconcile(app, c);
+			break;
+		case JOURNAL_CANCELLED:
+			st->deleted++;
+			(void)cache_delete(app->cache, NS, c->id);
+			break;
+		case JOURNAL_DEAD:
+			st->dead += (long)c->nseqs;
+			log_error("flush_dead_letter", "id=%s entries=%zu reason=\"%s\"",
+			    c->id, c->nseqs, c->reason);
+			/* The next read goes to the database, without these changes. */
+			(void)cache_delete(app->cache, NS, c->id);
+			break;
+		case JOURNAL_RETRY:
+			if (c->attempts + 1 >= app->cfg.flush_max_attempts) {
+				log_error("flush_dead_letter", "id=%s reason=\"%s\"",
+				    c->id, c->reason);
+				(void)cache_delete(app->cache, NS, c->id);
+			} else
+				st->retried += (long)c->nseqs;
+			break;
+		}
+	}
 	return PC_OK;
 }
 
@@ -289,7 +330,7 @@ batch_send(struct app *app, struct batch *b, size_t from, size_t n,
 {
 	char oerr[PC_ERRLEN] = "", *args, *resp = NULL;
 	enum pc_result r, sent;
-	json_t *doc = NULL, *results;
+	json_t *doc = NULL, *results = NULL;
 	json_error_t jerr;
 	size_t i, len;
 
@@ -305,19 +346,6 @@ batch_send(struct app *app, struct batch *b, size_t from, size_t n,
 			r = batch_send(app, b, i, 1, st, err);
 		return r;
 	}
-	if (sent == PC_INVALID) {
-		/* One change the database refuses outright: dead-letter it. */
-		r = journal_settle(app->journal, b->c[from].seqs, b->c[from].nseqs,
-		    JOURNAL_DEAD, oerr, err);
-		if (r == PC_OK) {
-			st->dead += (long)b->c[from].nseqs;
-			st->entries += (long)b->c[from].nseqs;
-			log_error("flush_dead_letter", "id=%s error=\"%s\"",
-			    b->c[from].id, oerr);
-			(void)cache_delete(app->cache, NS, b->c[from].id);
-		}
-		return r;
-	}
 	if (sent == PC_OK) {
 		doc = json_loadb(resp, len, 0, &jerr);
 		results = json_object_get(doc, "results");
@@ -328,22 +356,24 @@ batch_send(struct app *app, struct batch *b, size_t from, size_t n,
 			sent = PC_ERROR;
 		}
 	}
-	if (sent != PC_OK) {
+	if (sent == PC_OK) {
+		for (i = 0; i < n; i++)
+			change_judge(&b->c[from + i], json_array_get(results, i));
+	} else if (sent == PC_INVALID) {
+		/* One change the database refuses outright. */
+		batch_judge_all(b, from, n, JOURNAL_DEAD, oerr);
+	} else {
 		/* Down, timed out, 5xx or nonsense: whether it ran is unknown, and
 		 * replaying is safe (the function is idempotent). */
 		log_warn("flush_origin_failed", "changes=%zu error=\"%s\"", n, oerr);
 		st->origin_down = true;
-		for (i = from, r = PC_OK; i < from + n && r == PC_OK; i++)
-			r = change_retry(app, &b->c[i], oerr, st, err);
-		json_decref(doc);
-		free(resp);
-		return r == PC_OK ? PC_UNAVAILABLE : r;
+		batch_judge_all(b, from, n, JOURNAL_RETRY, oerr);
 	}
-	for (i = 0, r = PC_OK; i < n && r == PC_OK; i++)
-		r = change_settle(app, &b->c[from + i], json_array_get(results, i), st,
-		    err);
+	r = batch_settle(app, b, from, n, st, err);
 	json_decref(doc);
 	free(resp);
+	if (r == PC_OK && st->origin_down)
+		r = PC_UNAVAILABLE;
 	return r;
 }
 

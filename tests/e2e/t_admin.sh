@@ -1,0 +1,215 @@
+#!/usr/bin/env bash
+# profilecache-admin against a real stack: status (text, JSON, exit codes),
+# dead list, dead retry and drop (all or nothing), init, check-config, usage.
+# Journal entries come from real PATCH requests; dead ones are made with the
+# sqlite3 CLI, as the flusher would leave them.
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+
+ADMIN=$PC_BUILDDIR/profilecache-admin
+[[ -x $ADMIN ]] || e2e_bail "$ADMIN is not built (run make)"
+
+e2e_start
+plan 66
+
+alice=$SAMPLE_PROFILE_ID
+bob=7b3e4a52-1c9d-4f60-9a8e-2d5c6f7a8b02
+carol=7b3e4a52-1c9d-4f60-9a8e-2d5c6f7a8b03
+svc=$(jwt_hs256 "" service_role 3600 "")
+json=(-H 'Content-Type: application/json')
+states=(pending applied conflict dead cancelled)
+
+# run [--config FILE] ARG...: the admin tool; sets OUT, ERR and RC. Its
+# stderr also goes to the stack's logs, where sanitizer reports fail the test.
+run() {
+	local conf=$CONFIG_PATH
+	if [[ $1 == --config ]]; then conf=$2; shift 2; fi
+	RC=0
+	OUT=$("$ADMIN" --config "$conf" "$@" 2>"$E2E_DIR/admin.err") || RC=$?
+	ERR=$(<"$E2E_DIR/admin.err")
+	{ printf '$ profilecache-admin %s\n' "$*"; cat -- "$E2E_DIR/admin.err"; } >>"$VAR_DIR/log/admin.log"
+}
+# sq SQL: a query on the stack's journal.
+sq() { sqlite3 "$JOURNAL_PATH" "$1"; }
+# field LABEL: the value after "LABEL:" in the last status text.
+field() { awk -v k="$1:" 'index($0, k) == 1 { sub(/^[^:]*:[ ]*/, ""); print; exit }' <<<"$OUT"; }
+# counts_db / counts_text / counts_json: "pending=N applied=N ..." from the
+# journal, the last status text, the last status JSON.
+counts_db() {
+	local s
+	for s in "${states[@]}"; do printf '%s=%s ' "$s" "$(sq "select count(*) from changes where state = '$s'")"; done
+}
+counts_text() {
+	local s
+	for s in "${states[@]}"; do printf '%s=%s ' "$s" "$(field "$s")"; done
+}
+counts_json() {
+	local s
+	for s in "${states[@]}"; do printf '%s=%s ' "$s" "$(jq -r ".states.$s" <<<"$OUT")"; done
+}
+# snapshot: every row of the journal, to show that nothing changed.
+snapshot() { sq "select group_concat(seq || ':' || state || ':' || attempts || ':' || next_attempt_at || ':' || ifnull(last_error, '-'), ',') from changes"; }
+now_us() { echo $(($(date +%s%N) / 1000)); }
+
+# --- before the first write ----------------------------------------------------------
+nojournal=$E2E_DIR/nojournal.conf
+pc__ini_set "$CONFIG_PATH" "$nojournal" "journal.path=$E2E_DIR/none/journal.db"
+run --config "$nojournal" status
+is "$RC/$OUT" "0/no journal yet at $E2E_DIR/none/journal.db" "status without a journal: says so, exit 0"
+run --config "$nojournal" status --json
+is "$RC/$(jq -c '[.exists, .states.pending, .states.dead]' <<<"$OUT")" "0/[false,0,0]" \
+	"status --json without a journal: exists false, zeros"
+ok "$([[ ! -e $E2E_DIR/none ]]; echo $?)" "and looking created nothing"
+
+# --- entries from real writes -------------------------------------------------------------
+codes=
+for i in 1 2; do
+	for id in "$alice" "$bob" "$carol"; do
+		http PATCH "/profiles/$id" "${json[@]}" -H "Authorization: Bearer $svc" --data "{\"bio\":\"admin $i\"}"
+		codes+="$HTTP_STATUS "
+	done
+done
+is "$codes" "202 202 202 202 202 202 " "six PATCHes acknowledged"
+is "$(sq "select count(*) from changes where state = 'pending'")" 6 "six pending journal entries"
+
+run status
+is "$RC" 0 "status with nothing dead: exit 0"
+is "$(counts_text)" "$(counts_db)" "status text: counts per state match the journal"
+is "$(field 'last flush')/$(field 'last flush summary')" "never/never" "no flush yet: never"
+like "$(field 'oldest pending')" '^[0-9]+ s$' "the oldest pending entry's age in seconds"
+
+# --- dead letters, a retry wait and a flush record, as the flusher leaves them ---------------
+read -r -a dead <<<"$(sq "select group_concat(seq, ' ') from (select seq from changes order by seq limit 3)")"
+sq "update changes set state = 'dead', attempts = 8, last_error = 'origin: HTTP 503' where seq in (${dead[0]}, ${dead[1]}, ${dead[2]})"
+waiting=$(sq "select max(seq) from changes")
+sq "update changes set attempts = 2, next_attempt_at = $(($(now_us) + 3600000000)), last_error = 'timeout' where seq = $waiting"
+flushed_us=$(($(now_us) - 90000000))
+sq "insert into meta (key, value) values ('last_flush_at_us', '$flushed_us'), ('last_flush_summary', 'applied=0 conflicts=0 deleted=0 dead=3 retried=1 batches=1')"
+
+run status
+is "$RC" 1 "status with dead entries: exit 1"
+is "$(counts_text)" "$(counts_db)" "status text: counts per state match the journal"
+is "$(field dead)" 3 "three dead"
+is "$(field '  due now')/$(field '  waiting to retry')" \
+	"$(sq "select count(*) from changes where state = 'pending' and next_attempt_at <= $(now_us)")/$(sq "select count(*) from changes where state = 'pending' and next_attempt_at > $(now_us)")" \
+	"pending due now and waiting for a retry match the journal"
+like "$(field 'last flush')" '^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{6}Z \(9[0-9] s ago\)$' \
+	"last flush: RFC 3339 UTC and its age"
+is "$(field 'last flush summary')" "applied=0 conflicts=0 deleted=0 dead=3 retried=1 batches=1" "last flush summary"
+like "$OUT" 'attention: 3 dead entries' "a line that says what needs doing"
+
+run status --json
+is "$RC" 1 "status --json with dead entries: exit 1"
+is "$(counts_json)" "$(counts_db)" "status JSON: counts per state match the journal"
+is "$(jq -r '"\(.exists) \(.pending_due) \(.pending_waiting) \(.oldest_pending_age_s | type)"' <<<"$OUT")" \
+	"true 2 1 number" "status JSON: due, waiting, age"
+is "$(jq -r .last_flush_at <<<"$OUT")" "$(date -u -d "@$((flushed_us / 1000000))" +%Y-%m-%dT%H:%M:%S).$(printf '%06d' $((flushed_us % 1000000)))Z" \
+	"status JSON: last_flush_at is the recorded time"
+is "$(jq -r .last_flush_summary <<<"$OUT")" "applied=0 conflicts=0 deleted=0 dead=3 retried=1 batches=1" \
+	"status JSON: last_flush_summary"
+
+# --- dead list ---------------------------------------------------------------------------------
+run dead list
+is "$RC" 0 "dead list: exit 0"
+is "$(grep -o '^seq [0-9]*' <<<"$OUT" | cut -d' ' -f2 | paste -sd' ')" "${dead[*]}" "lists the dead seqs in order"
+is "$(grep -c '^  last error: origin: HTTP 503$' <<<"$OUT")" 3 "with their last error"
+like "$OUT" "seq ${dead[0]}  profile $alice  attempts 8  created [0-9]{4}-[0-9-]{5}T[0-9:]{8}\.[0-9]{6}Z" \
+	"with id, attempts and RFC 3339 creation time"
+like "$OUT" 'patch: +\{"bio":"admin 1"\}' "and the patch"
+like "$OUT" '3 dead entries$' "and how many"
+run dead list --limit 1
+is "$(grep -c '^seq ' <<<"$OUT")/$(tail -n 1 <<<"$OUT")" "1/1 of 3 dead entries shown (--limit N shows more)" \
+	"--limit 1 shows one and says there are more"
+run dead list --json
+is "$RC/$(jq -c '[.total, [.entries[].seq]]' <<<"$OUT")" "0/[3,[${dead[0]},${dead[1]},${dead[2]}]]" \
+	"dead list --json: total and seqs"
+is "$(jq -r '.entries[0] | "\(.id) \(.attempts) \(.patch.bio) \(.last_error)"' <<<"$OUT")" \
+	"$alice 8 admin 1 origin: HTTP 503" "dead list --json: id, attempts, patch as JSON, last_error"
+is "$(jq -r '.entries[0].created_at' <<<"$OUT" | grep -cE '^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{6}Z$')" 1 \
+	"dead list --json: created_at in RFC 3339 UTC"
+
+# --- dead retry -------------------------------------------------------------------------------------
+run dead retry "${dead[0]}"
+is "$RC/$OUT" "0/requeued 1 entry" "retry of one seq: exit 0, says how many"
+is "$(sq "select state || ':' || attempts || ':' || next_attempt_at || ':' || ifnull(last_error, 'NULL') from changes where seq = ${dead[0]}")" \
+	"pending:0:0:NULL" "it is pending again, attempts 0, due now, error cleared"
+is "$(sq "select count(*) from changes where state = 'dead'")" 2 "the other two stay dead"
+before=$(snapshot)
+run dead retry "${dead[1]}" 999999
+is "$RC" 1 "retry with an unknown seq: exit 1"
+like "$ERR" 'seq 999999: no such journal entry' "naming the seq"
+is "$(snapshot)" "$before" "and nothing changed, not even the valid seq before it"
+run dead drop "${dead[2]}" "${dead[0]}"
+is "$RC" 1 "drop of an entry that is not dead: exit 1"
+like "$ERR" "seq ${dead[0]}: the entry is pending, not dead" "naming it and its state"
+is "$(snapshot)" "$before" "and nothing changed"
+run dead retry
+is "$RC" 2 "retry without SEQ or --all: usage, exit 2"
+
+# --- dead drop --all, while the responder writes ---------------------------------------------------
+dir=$E2E_DIR/concurrent
+mkdir -p "$dir"
+rows=$(sq "select count(*) from changes")
+for i in $(seq 16); do
+	curl -s -o /dev/null -w '%{http_code}\n' -X PATCH "$BASE_URL/profiles/$bob" "${json[@]}" \
+		-H "Authorization: Bearer $svc" --data "{\"bio\":\"during admin $i\"}" >"$dir/s$i" &
+done
+run dead drop --all
+wait
+is "$RC/$OUT" "0/cancelled 2 entries" "drop --all: exit 0, says how many"
+is "$(cat "$dir"/s* | sort | uniq -c | awk '{$1=$1};1')" "16 202" "writes during the drop were all acknowledged"
+is "$(sq "select group_concat(state) from changes where seq in (${dead[1]}, ${dead[2]})")" "cancelled,cancelled" \
+	"the dead entries are cancelled"
+is "$(sq "select count(*) from changes")" "$((rows + 16))" "nothing was deleted, the writes were added"
+is "$(sq "select last_error from changes where seq = ${dead[1]}")" "origin: HTTP 503" "a dropped entry keeps its last error"
+run status
+is "$RC/$(field dead)" "0/0" "status with nothing dead again: exit 0"
+is "$(counts_text)" "$(counts_db)" "and its counts match the journal"
+
+# --- init ----------------------------------------------------------------------------------------------
+mkdir -p "$E2E_DIR/fresh"
+fresh=$E2E_DIR/fresh.conf
+pc__ini_set "$CONFIG_PATH" "$fresh" "journal.path=$E2E_DIR/fresh/journal.db"
+run --config "$fresh" init
+is "$RC/$OUT" "0/$E2E_DIR/fresh/journal.db" "init on a fresh path: exit 0, prints the path"
+is "$(sqlite3 "$E2E_DIR/fresh/journal.db" "select group_concat(name) from (select name from sqlite_master where type = 'table' order by name)")/$(sqlite3 "$E2E_DIR/fresh/journal.db" 'pragma user_version')" \
+	"changes,meta/1" "it holds the journal's tables, format 1"
+run --config "$fresh" status
+is "$RC/$(counts_text)" "0/pending=0 applied=0 conflict=0 dead=0 cancelled=0 " "status of the new journal: all zeros"
+pc__ini_set "$CONFIG_PATH" "$E2E_DIR/underfile.conf" "journal.path=$CONFIG_PATH/journal.db"
+run --config "$E2E_DIR/underfile.conf" init
+is "$RC" 1 "init under a file: exit 1"
+like "$ERR" "$CONFIG_PATH/journal.db.*Not a directory" "naming the path and the reason"
+pc__ini_set "$CONFIG_PATH" "$E2E_DIR/proc.conf" "journal.path=/proc/x/y"
+run --config "$E2E_DIR/proc.conf" init
+is "$RC" 1 "init in /proc/x: exit 1"
+
+# --- check-config ----------------------------------------------------------------------------------------
+run check-config
+is "$RC/$(head -n 1 <<<"$OUT")" "0/ok" "check-config: ok, exit 0"
+is "$(field origin)|$(field cache)|$(field journal)|$(field auth)" "$ORIGIN_URL|$MEMCACHED_SERVERS|$JOURNAL_PATH|secret" \
+	"with origin, cache servers, journal and auth"
+leak=0
+for secret in "$JWT_SECRET" "$(<"$SERVICE_KEY_FILE")"; do
+	if [[ $OUT$ERR == *"$secret"* ]]; then leak=1; fi
+done
+is "$leak" 0 "and no secret"
+{ cat -- "$CONFIG_PATH"; printf '\n[cache]\nfresh_tll = 60\n'; } >"$E2E_DIR/badkey.conf"
+run --config "$E2E_DIR/badkey.conf" check-config
+is "$RC" 78 "a config with a misspelt key: exit 78"
+like "$ERR" 'unknown key \[cache\] fresh_tll' "naming the key"
+run --config "$E2E_DIR/badkey.conf" status
+is "$RC" 78 "every command refuses it with 78"
+install -m 0644 "$JWT_SECRET_FILE" "$E2E_DIR/open.secret"
+pc__ini_set "$CONFIG_PATH" "$E2E_DIR/opensecret.conf" "auth.jwt_secret_file=$E2E_DIR/open.secret"
+run --config "$E2E_DIR/opensecret.conf" check-config
+is "$RC" 78 "a world-readable JWT secret: exit 78"
+like "$ERR" "open.secret.*world-readable" "naming the file"
+
+# --- usage -------------------------------------------------------------------------------------------------
+run --help
+is "$RC/$(grep -c -E '^(COMMANDS|OPTIONS|EXIT STATUS)$' <<<"$OUT")" "0/3" "--help: the manual on stdout, exit 0"
+like "$OUT" '78 +the configuration' "documenting the exit codes"
+run bogus
+is "$RC/$OUT" "2/" "an unknown command: exit 2, nothing on stdout"
+like "$ERR" "unknown command 'bogus'.*usage: profilecache-admin" "the usage on stderr"

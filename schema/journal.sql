@@ -25,9 +25,11 @@ CREATE TABLE IF NOT EXISTS changes (
     created_at_us   INTEGER NOT NULL
 );
 
--- Due entries in seq order (the flusher).
+-- Due entries in seq order (the flusher): walked in seq order, the retry
+-- time checked from the index (an index led by next_attempt_at would make
+-- every batch sort all pending entries).
 CREATE INDEX IF NOT EXISTS changes_due
-    ON changes (next_attempt_at, seq) WHERE state = 'pending';
+    ON changes (seq, next_attempt_at) WHERE state = 'pending';
 
 -- Pending entries of one id (read-your-writes, causal timestamps).
 CREATE INDEX IF NOT EXISTS changes_pending_id

@@ -260,6 +260,65 @@ cache_get(struct cache *c, const char *ns, const char *id, struct cache_entry *e
 }
 
 enum pc_result
+cache_get_many(struct cache *c, const char *ns, const char *const *ids, size_t n,
+    cache_found_fn fn, void *arg)
+{
+	char (*keys)[CACHE_KEY_MAX + 1] = NULL;
+	const char **kp = NULL;
+	size_t *klen = NULL, i, kl, vlen;
+	memcached_result_st *res;
+	memcached_return_t rc;
+	enum pc_result r = PC_NOMEM;
+	struct cache_entry e;
+	const char *k;
+	uint64_t cas;
+	char *v;
+
+	if (n == 0)
+		return PC_OK;
+	if ((keys = calloc(n, sizeof(*keys))) == NULL ||
+	    (kp = calloc(n, sizeof(*kp))) == NULL ||
+	    (klen = calloc(n, sizeof(*klen))) == NULL)
+		goto out;
+	for (i = 0; i < n; i++) {
+		if ((klen[i] = cache_key(c, "", ns, ids[i], keys[i])) == 0) {
+			r = PC_INVALID;
+			goto out;
+		}
+		kp[i] = keys[i];
+	}
+	if ((rc = memcached_mget(c->mc, kp, klen, n)) != MEMCACHED_SUCCESS) {
+		r = cache_result(c, rc, "mget");
+		goto out;
+	}
+	while ((res = memcached_fetch_result(c->mc, NULL, &rc)) != NULL) {
+		k = memcached_result_key_value(res);
+		kl = memcached_result_key_length(res);
+		for (i = 0; i < n; i++)
+			if (kl == klen[i] && memcmp(k, keys[i], kl) == 0)
+				break;
+		vlen = memcached_result_length(res);
+		cas = memcached_result_cas(res);
+		v = memcached_result_take_value(res);
+		memcached_result_free(res);
+		if (v == NULL || i == n || cache_entry_decode(v, vlen, &e) != PC_OK) {
+			free(v);
+			continue;
+		}
+		e.raw = v;
+		e.cas = cas;
+		fn(arg, i, &e);
+		cache_entry_release(&e);
+	}
+	r = PC_OK;
+out:
+	free(keys);
+	free(kp);
+	free(klen);
+	return r;
+}
+
+enum pc_result
 cache_put(struct cache *c, const char *ns, const char *id,
     const struct cache_entry *e, long expire_s)
 {

@@ -83,6 +83,16 @@ void cache_close(struct cache *c);
 enum pc_result cache_get(struct cache *c, const char *ns, const char *id,
     struct cache_entry *e);
 
+/* Called per entry found by cache_get_many; e owns its value for the call. */
+typedef void (*cache_found_fn)(void *arg, size_t index, struct cache_entry *e);
+
+/*
+ * Fetch the entries of n ids in one round trip; fn is called for each one
+ * that exists (index into ids). Missing entries are skipped.
+ */
+enum pc_result cache_get_many(struct cache *c, const char *ns,
+    const char *const *ids, size_t n, cache_found_fn fn, void *arg);
+
 /* Store a built entry (e->raw) that expires after expire_s seconds. */
 enum pc_result cache_put(struct cache *c, const char *ns, const char *id,
     const struct cache_entry *e, long expire_s);

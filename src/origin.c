@@ -84,7 +84,9 @@ origin_open(const struct config *cfg, struct origin **out, char *err)
 	    "application/vnd.pgrst.object+json", NULL)) == NULL ||
 	    (o->hdr_array = origin_headers(cfg, "application/json", NULL)) == NULL ||
 	    (o->hdr_rpc = origin_headers(cfg, "application/json",
-	    "Content-Type: application/json")) == NULL) {
+	    "Content-Type: application/json")) == NULL ||
+	    /* No "Expect: 100-continue" round trip before a batch's body. */
+	    (o->hdr_rpc = curl_slist_append(o->hdr_rpc, "Expect:")) == NULL) {
 		origin_close(o);
 		pc_err(err, "out of memory");
 		return PC_NOMEM;

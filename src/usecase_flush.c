@@ -151,22 +151,29 @@ backoff_us(const struct config *cfg, long attempts)
 }
 
 /*
- * The change reached the database: if the cache still holds exactly that
- * version, it becomes the database's row, synced (CAS, so a newer write
- * stored meanwhile stays).
+ * The changes reached the database: a cache entry that still holds exactly
+ * the applied version becomes the database's row, synced (CAS, so a newer
+ * write stored meanwhile stays). One round trip finds the entries.
  */
+struct synced {
+	struct app *app;
+	struct change *changes;
+};
+
 static void
-cache_synced(struct app *app, const struct change *c, json_t *row)
+cache_synced_one(void *arg, size_t i, struct cache_entry *old)
 {
-	struct cache_entry old, e;
+	struct synced *sy = arg;
+	struct app *app = sy->app;
+	struct change *c = &sy->changes[i];
 	struct profile_meta meta;
+	struct cache_entry e;
 	char err[PC_ERRLEN], *body = NULL;
 	size_t len;
 
-	if (cache_get(app->cache, NS, c->id, &old) != PC_OK)
-		return;
-	if (old.updated_at_us != c->updated_at_us ||
-	    profile_render_obj(row, c->id, PROFILE_SYNCED, &body, &len, &meta,
+	if (c->state != JOURNAL_APPLIED || !json_is_object(c->row) ||
+	    old->updated_at_us != c->updated_at_us ||
+	    profile_render_obj(c->row, c->id, PROFILE_SYNCED, &body, &len, &meta,
 	    err) != PC_OK)
 		goto out;
 	memset(&e, 0, sizeof(e));
@@ -176,12 +183,26 @@ cache_synced(struct app *app, const struct change *c, json_t *row)
 	e.fresh_until_us = clock_now_us() + app->cfg.cache_fresh_ttl * 1000000;
 	if (cache_entry_build(&e, body, len) == PC_OK) {
 		(void)cache_cas(app->cache, NS, c->id, &e,
-		    app->cfg.cache_fresh_ttl + app->cfg.cache_stale_ttl, old.cas);
+		    app->cfg.cache_fresh_ttl + app->cfg.cache_stale_ttl, old->cas);
 		cache_entry_release(&e);
 	}
 out:
 	free(body);
-	cache_entry_release(&old);
+}
+
+static void
+cache_synced(struct app *app, struct change *cs, size_t n)
+{
+	struct synced sy = { .app = app, .changes = cs };
+	const char **ids;
+	size_t i;
+
+	if ((ids = calloc(n, sizeof(*ids))) == NULL)
+		return;
+	for (i = 0; i < n; i++)
+		ids[i] = cs[i].id;
+	(void)cache_get_many(app->cache, NS, ids, n, cache_synced_one, &sy);
+	free(ids);
 }
 
 /* The database kept a newer row: cache what a read would now see. */
@@ -279,14 +300,13 @@ batch_settle(struct app *app, struct batch *b, size_t from, size_t n,
 	if (r != PC_OK)
 		return r;
 	st->dead += (long)dead;
+	cache_synced(app, &b->c[from], n);
 	for (i = 0; i < n; i++) {
 		c = &b->c[from + i];
 		st->entries += (long)c->nseqs;
 		switch (c->state) {
 		case JOURNAL_APPLIED:
 			st->applied++;
-			if (json_is_object(c->row))
-				cache_synced(app, c, c->row);
 			break;
 		case JOURNAL_CONFLICT:
 			st->conflicts++;

@@ -175,7 +175,13 @@ read_miss(struct app *app, const char *id, struct profile_read *out)
 	for (;;) {
 		r = cache_lock(app->cache, NS, id, app->cfg.cache_lock_ttl);
 		if (r == PC_OK) {
-			out->result = fill_and_store(app, id, &out->entry, true);
+			/* The previous holder may have stored the entry and let go
+			 * between our last look and this lock: look once more. */
+			if (cache_get(app->cache, NS, id, &out->entry) == PC_OK) {
+				out->source = READ_HIT;
+				out->result = PC_OK;
+			} else
+				out->result = fill_and_store(app, id, &out->entry, true);
 			cache_unlock(app->cache, NS, id);
 			return;
 		}

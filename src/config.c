@@ -12,6 +12,7 @@
 
 #include "config.h"
 #include "log.h"
+#include "strnum.h"
 
 #define SECRET_MAX 4096
 
@@ -120,27 +121,13 @@ config_string_defaults(struct config *cfg)
 	return PC_OK;
 }
 
-/* strtol with the whole string consumed and a range check. */
-static int
-parse_long(const char *s, long min, long max, long *out)
-{
-	char *end;
-	long v;
-
-	errno = 0;
-	v = strtol(s, &end, 10);
-	if (errno != 0 || end == s || *end != '\0' || v < min || v > max)
-		return -1;
-	*out = v;
-	return 0;
-}
-
 static int
 config_handler(void *user, const char *section, const char *name,
     const char *value)
 {
 	struct parse_state *st = user;
 	const struct opt *o = NULL;
+	long long num;
 	char *field;
 	size_t i;
 	int lvl;
@@ -174,12 +161,13 @@ config_handler(void *user, const char *section, const char *name,
 		}
 		break;
 	case OPT_LONG:
-		if (parse_long(value, o->min, o->max, (long *)field) != 0) {
+		if (strnum_parse(value, o->min, o->max, &num) != PC_OK) {
 			pc_err(st->err,
 			    "%s: [%s] %s must be a whole number from %ld to %ld",
 			    st->path, section, name, o->min, o->max);
 			goto fail;
 		}
+		*(long *)field = (long)num;
 		break;
 	case OPT_LOGLEVEL:
 		if ((lvl = log_level_parse(value)) < 0) {
@@ -361,4 +349,22 @@ out:
 	explicit_bzero(buf, sizeof(buf));
 	(void)close(fd);
 	return r;
+}
+
+enum pc_result
+config_load_logged(const char *path, struct config *cfg)
+{
+	char err[PC_ERRLEN] = "";
+
+	if (path == NULL || *path == '\0') {
+		log_error("config_missing", "error=\"no --config and %s is not set\"",
+		    CONFIG_ENV);
+		return PC_INVALID;
+	}
+	if (config_load(path, cfg, err) != PC_OK) {
+		log_error("config_invalid", "error=\"%s\"", err);
+		return PC_INVALID;
+	}
+	log_set_level((enum log_level)cfg->log_level);
+	return PC_OK;
 }

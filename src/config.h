@@ -65,6 +65,12 @@ enum pc_result config_load(const char *path, struct config *cfg, char *err);
 void config_free(struct config *cfg);
 
 /*
+ * config_load() for a program's start: a missing path or a bad file is
+ * logged (naming the file and key), and the log level is set from the file.
+ */
+enum pc_result config_load_logged(const char *path, struct config *cfg);
+
+/*
  * Read a secret from a regular file that is not world-readable, trimming
  * trailing white space. *out is malloc()ed and owned by the caller.
  */

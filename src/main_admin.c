@@ -16,6 +16,7 @@
 #include "journal_admin.h"
 #include "jwt.h"
 #include "log.h"
+#include "strnum.h"
 #include "timefmt.h"
 
 #define PROG "profilecache-admin"
@@ -169,23 +170,6 @@ usage_error(const char *fmt, ...)
 	va_end(ap);
 	fprintf(stderr, "\n%sTry '" PROG " --help' for more.\n", usage_text);
 	return EXIT_USAGE;
-}
-
-/* A decimal integer of digits only, min to max. */
-static int
-parse_num(const char *s, long long min, long long max, long long *out)
-{
-	char *end;
-	long long v;
-
-	if (*s < '0' || *s > '9')
-		return -1;
-	errno = 0;
-	v = strtoll(s, &end, 10);
-	if (errno != 0 || *end != '\0' || v < min || v > max)
-		return -1;
-	*out = v;
-	return 0;
 }
 
 /*
@@ -637,7 +621,7 @@ cmd_args(struct admin *ad, const struct admin_cmd *cmd, int argc, char **argv,
 		if (strcmp(argv[i], "--json") == 0 && (cmd->args & ARG_JSON))
 			ad->json = true;
 		else if (strcmp(argv[i], "--limit") == 0 && (cmd->args & ARG_LIMIT)) {
-			if (i + 1 >= argc || parse_num(argv[i + 1], 1, LIMIT_MAX, &v) != 0)
+			if (i + 1 >= argc || strnum_parse(argv[i + 1], 1, LIMIT_MAX, &v) != PC_OK)
 				return usage_error("--limit needs a number from 1 "
 				    "to %d, not '%s'", LIMIT_MAX,
 				    i + 1 < argc ? argv[i + 1] : "");
@@ -646,7 +630,7 @@ cmd_args(struct admin *ad, const struct admin_cmd *cmd, int argc, char **argv,
 		} else if (strcmp(argv[i], "--all") == 0 && (cmd->args & ARG_SEQS))
 			ad->all = true;
 		else if ((cmd->args & ARG_SEQS) && argv[i][0] != '-') {
-			if (parse_num(argv[i], 1, INT64_MAX, &v) != 0)
+			if (strnum_parse(argv[i], 1, INT64_MAX, &v) != PC_OK)
 				return usage_error("'%s' is not a seq (a positive whole "
 				    "number)", argv[i]);
 			ad->seqs[ad->nseqs++] = (int64_t)v;

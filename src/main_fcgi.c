@@ -220,16 +220,8 @@ main(int argc, char **argv)
 			return 2;
 		}
 	}
-	if (path == NULL || *path == '\0') {
-		log_error("config_missing", "error=\"no --config and %s is not set\"",
-		    CONFIG_ENV);
+	if (config_load_logged(path, &cfg) != PC_OK)
 		return EXIT_CONFIG;
-	}
-	if (config_load(path, &cfg, err) != PC_OK) {
-		log_error("config_invalid", "error=\"%s\"", err);
-		return EXIT_CONFIG;
-	}
-	log_set_level((enum log_level)cfg.log_level);
 	if (app_open(&app, &cfg, err) != PC_OK) {
 		log_error("startup_failed", "error=\"%s\"", err);
 		return EXIT_CONFIG;

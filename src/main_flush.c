@@ -12,6 +12,7 @@
 #include "app.h"
 #include "clock.h"
 #include "log.h"
+#include "strnum.h"
 #include "usecase_flush.h"
 
 /* Exit codes a cron user can act on (sysexits.h values). */
@@ -46,20 +47,6 @@ usage(FILE *f)
 	    "wait for a retry; 78 bad configuration; 1 the journal failed; 2 usage.\n");
 }
 
-static int
-parse_num(const char *s, long min, long max, long *out)
-{
-	char *end;
-	long v;
-
-	errno = 0;
-	v = strtol(s, &end, 10);
-	if (errno != 0 || end == s || *end != '\0' || v < min || v > max)
-		return -1;
-	*out = v;
-	return 0;
-}
-
 int
 main(int argc, char **argv)
 {
@@ -67,7 +54,7 @@ main(int argc, char **argv)
 	struct flush_opts o = { 0 };
 	struct flush_stats st;
 	char err[PC_ERRLEN] = "", lock[4096];
-	long batch = 0, max_seconds = 0;
+	long long batch = 0, max_seconds = 0;
 	int64_t t0 = clock_mono_us();
 	bool verbose = false;
 	struct config cfg;
@@ -85,10 +72,10 @@ main(int argc, char **argv)
 		else if (strcmp(argv[i], "-v") == 0)
 			verbose = true;
 		else if (strcmp(argv[i], "--batch") == 0 && i + 1 < argc &&
-		    parse_num(argv[i + 1], 1, 10000, &batch) == 0)
+		    strnum_parse(argv[i + 1], 1, 10000, &batch) == PC_OK)
 			i++;
 		else if (strcmp(argv[i], "--max-seconds") == 0 && i + 1 < argc &&
-		    parse_num(argv[i + 1], 1, 86400, &max_seconds) == 0)
+		    strnum_parse(argv[i + 1], 1, 86400, &max_seconds) == PC_OK)
 			i++;
 		else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
 			usage(stdout);
@@ -101,18 +88,12 @@ main(int argc, char **argv)
 			return EXIT_USAGE;
 		}
 	}
-	if (path == NULL || *path == '\0') {
-		log_error("config_missing", "error=\"no --config and %s is not set\"",
-		    CONFIG_ENV);
+	if (config_load_logged(path, &cfg) != PC_OK)
 		return EXIT_CONFIG;
-	}
-	if (config_load(path, &cfg, err) != PC_OK) {
-		log_error("config_invalid", "error=\"%s\"", err);
-		return EXIT_CONFIG;
-	}
-	log_set_level(verbose ? LOG_LVL_DEBUG : (enum log_level)cfg.log_level);
-	o.batch = batch ? batch : cfg.flush_batch;
-	o.max_seconds = max_seconds ? max_seconds : cfg.flush_max_seconds;
+	if (verbose)
+		log_set_level(LOG_LVL_DEBUG);
+	o.batch = batch ? (long)batch : cfg.flush_batch;
+	o.max_seconds = max_seconds ? (long)max_seconds : cfg.flush_max_seconds;
 
 	/* One run at a time per journal: a second one leaves at once. */
 	if ((size_t)snprintf(lock, sizeof(lock), "%s-flush.lock", cfg.journal_path) >=

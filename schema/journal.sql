@@ -41,3 +41,11 @@ CREATE TABLE IF NOT EXISTS meta (
     key   TEXT PRIMARY KEY,
     value TEXT NOT NULL
 );
+
+-- Format 2: avatar files to remove once the change that replaced them has
+-- settled (the previous file stays until the new URL is in the database).
+CREATE TABLE IF NOT EXISTS avatar_trash (
+    seq     INTEGER NOT NULL,                  -- the change that set the new avatar_url
+    relpath TEXT    NOT NULL                   -- the previous file, under [avatar] dir
+);
+CREATE INDEX IF NOT EXISTS avatar_trash_seq ON avatar_trash (seq);

@@ -43,6 +43,7 @@ PC_DEB_PACKAGES=(
 	libjansson-dev libinih-dev libcmocka-dev libssl-dev
 	memcached postgresql-15 postgresql-15-pgtap lighttpd libmicrohttpd-dev libpq-dev
 	curl jq ca-certificates procps
+	libvips-dev libvips-tools libimage-exiftool-perl
 )
 
 # --- messages ---------------------------------------------------------------
@@ -606,6 +607,8 @@ pc__write_responder_config() {
 		"cache.servers=127.0.0.1:$((base + 2))" \
 		"journal.path=$var/journal.db" \
 		"auth.jwt_secret_file=$var/secrets/jwt.secret" \
+		"avatar.dir=$var/www/avatars" \
+		"avatar.public_url=http://127.0.0.1:$base/avatars" \
 		"log.level=$PC_LOG_LEVEL" \
 		"${extra[@]}"
 }
@@ -677,6 +680,7 @@ pc__write_env() {
 		[CONFIG_PATH]="$var/profilecache.conf"
 		[LIGHTTPD_CONFIG]="$var/lighttpd.conf"
 		[DOCUMENT_ROOT]="$var/www"
+		[AVATAR_DIR]="$var/www/avatars"
 		[SAMPLE_PROFILE_ID]="$PC_SAMPLE_PROFILE_ID"
 		[VAR_DIR]="$var"
 		[PORT_BASE]="$base"
@@ -706,7 +710,7 @@ pc__write_env() {
 # pc__stack_layout VAR_DIR PORT_BASE: the directories, secrets and port record.
 pc__stack_layout() {
 	local var=$1 base=$2 d
-	for d in log run www tmp lighttpd.d; do mkdir -p -- "$var/$d" || return 1; done
+	for d in log run www www/avatars tmp lighttpd.d; do mkdir -p -- "$var/$d" || return 1; done
 	mkdir -p -- "$var/secrets" && chmod 0700 "$var/secrets" || return 1
 	touch -- "$var/.profilecache-stack"
 	printf '%s\n' "$base" >"$var/run/port_base"

@@ -55,6 +55,12 @@ static const struct opt opts[] = {
 	{ "auth", "leeway", OPT_LONG, O(auth_leeway), 0, 600, 0 },
 	{ "limits", "max_body", OPT_LONG, O(limits_max_body), 256, 16 * 1024 * 1024, 0 },
 	{ "limits", "writes_per_minute", OPT_LONG, O(limits_writes_per_minute), 0, 1000000, 0 },
+	{ "avatar", "dir", OPT_STR, O(avatar_dir), 0, 0, 0 },
+	{ "avatar", "public_url", OPT_STR, O(avatar_public_url), 0, 0, 0 },
+	{ "avatar", "max_bytes", OPT_LONG, O(avatar_max_bytes), 1024, 64 * 1024 * 1024, 0 },
+	{ "avatar", "size", OPT_LONG, O(avatar_size), 16, 2048, 0 },
+	{ "avatar", "max_pixels", OPT_LONG, O(avatar_max_pixels), 1, 1000000000, 0 },
+	{ "avatar", "quality", OPT_LONG, O(avatar_quality), 1, 100, 0 },
 	{ "flush", "batch", OPT_LONG, O(flush_batch), 1, 10000, 0 },
 	{ "flush", "max_attempts", OPT_LONG, O(flush_max_attempts), 1, 1000, 0 },
 	{ "flush", "backoff_base_ms", OPT_LONG, O(flush_backoff_base_ms), 1, 3600000, 0 },
@@ -91,6 +97,10 @@ config_defaults(struct config *cfg)
 	cfg->auth_leeway = 30;
 	cfg->limits_max_body = 64 * 1024;
 	cfg->limits_writes_per_minute = 120;
+	cfg->avatar_max_bytes = 5 * 1024 * 1024;
+	cfg->avatar_size = 256;
+	cfg->avatar_max_pixels = 40000000;
+	cfg->avatar_quality = 80;
 	cfg->flush_batch = 200;
 	cfg->flush_max_attempts = 8;
 	cfg->flush_backoff_base_ms = 2000;
@@ -208,6 +218,15 @@ config_validate(struct parse_state *st)
 	n = strlen(cfg->origin_url);
 	while (n > 0 && cfg->origin_url[n - 1] == '/')
 		cfg->origin_url[--n] = '\0';
+	if ((cfg->avatar_dir == NULL) != (cfg->avatar_public_url == NULL)) {
+		pc_err(st->err, "%s: [avatar] dir and public_url go together", st->path);
+		return PC_INVALID;
+	}
+	if (cfg->avatar_public_url != NULL) {
+		n = strlen(cfg->avatar_public_url);
+		while (n > 0 && cfg->avatar_public_url[n - 1] == '/')
+			cfg->avatar_public_url[--n] = '\0';
+	}
 	if (strcmp(cfg->journal_synchronous, "full") != 0 &&
 	    strcmp(cfg->journal_synchronous, "normal") != 0) {
 		pc_err(st->err, "%s: [journal] synchronous must be full or normal",

@@ -40,6 +40,14 @@ struct config {
 	long limits_max_body;		/* bytes of a JSON request body */
 	long limits_writes_per_minute;	/* per user; 0 turns the limit off */
 
+	/* [avatar] */
+	char *avatar_dir;		/* content-addressed files, served statically */
+	char *avatar_public_url;	/* the URL prefix that serves avatar_dir */
+	long avatar_max_bytes;		/* upload size cap */
+	long avatar_size;		/* output is size x size pixels */
+	long avatar_max_pixels;		/* inputs with more are refused (422) */
+	long avatar_quality;		/* WebP quality */
+
 	/* [flush] */
 	long flush_batch;		/* changes per apply_profile_changes call */
 	long flush_max_attempts;	/* then an entry is dead-lettered */

@@ -21,7 +21,6 @@ static const char journal_schema[] =
 #include "journal_schema.h"
     ;
 
-#define JOURNAL_VERSION 1
 
 enum stmt_id {
 	ST_NEWEST,
@@ -34,6 +33,9 @@ enum stmt_id {
 	ST_CANCEL,
 	ST_PRUNE,
 	ST_META,
+	ST_TRASH_ADD,
+	ST_TRASH_SETTLED,
+	ST_TRASH_DEL,
 	ST_COUNT
 };
 
@@ -65,6 +67,11 @@ static const char *const stmt_sql[ST_COUNT] = {
 	    " AND created_at_us < ?1",
 	[ST_META] = "INSERT INTO meta (key, value) VALUES (?1, ?2)"
 	    " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+	[ST_TRASH_ADD] = "INSERT INTO avatar_trash (seq, relpath) VALUES (?1, ?2)",
+	[ST_TRASH_SETTLED] = "SELECT t.rowid, t.relpath, c.state FROM avatar_trash t"
+	    " LEFT JOIN changes c ON c.seq = t.seq"
+	    " WHERE c.state IS NULL OR c.state <> 'pending' LIMIT 1000",
+	[ST_TRASH_DEL] = "DELETE FROM avatar_trash WHERE rowid = ?1",
 };
 
 static const char *const state_names[] = {
@@ -181,7 +188,7 @@ journal_exec(struct journal *j, const char *sql, const char *op, char *err)
 	return PC_OK;
 }
 
-/* Bring the schema to JOURNAL_VERSION (migrations by user_version). */
+/* Bring the schema to JOURNAL_FORMAT (migrations by user_version). */
 static enum pc_result
 journal_migrate(struct journal *j, char *err)
 {
@@ -198,16 +205,18 @@ journal_migrate(struct journal *j, char *err)
 		goto out;
 	}
 	version = sqlite3_column_int(st, 0);
-	if (version > JOURNAL_VERSION) {
+	if (version > JOURNAL_FORMAT) {
 		pc_err(err, "journal has format %d, newer than this program's %d",
-		    version, JOURNAL_VERSION);
+		    version, JOURNAL_FORMAT);
 		r = PC_ERROR;
 		goto out;
 	}
-	if (version < 1 &&
+	/* The schema file is idempotent (IF NOT EXISTS): running it brings any
+	 * older format up to date; a format that needs more gets a step here. */
+	if (version < JOURNAL_FORMAT &&
 	    (r = journal_exec(j, journal_schema, "migrate", err)) != PC_OK)
 		goto out;
-	(void)snprintf(sql, sizeof(sql), "PRAGMA user_version = %d", JOURNAL_VERSION);
+	(void)snprintf(sql, sizeof(sql), "PRAGMA user_version = %d", JOURNAL_FORMAT);
 	r = journal_exec(j, sql, "migrate", err);
 out:
 	sqlite3_finalize(st);
@@ -547,4 +556,53 @@ journal_maintain(struct journal *j)
 	    &log, &done) != SQLITE_OK && sqlite3_errcode(j->db) != SQLITE_BUSY)
 		log_warn("journal_checkpoint_failed", "error=\"%s\"",
 		    sqlite3_errmsg(j->db));
+}
+
+enum pc_result
+journal_trash_add(struct journal *j, int64_t seq, const char *relpath, char *err)
+{
+	sqlite3_stmt *st = j->st[ST_TRASH_ADD];
+	enum pc_result r;
+
+	if ((r = journal_begin(j, err)) != PC_OK)
+		return r;
+	(void)sqlite3_reset(st);
+	(void)sqlite3_bind_int64(st, 1, seq);
+	(void)sqlite3_bind_text(st, 2, relpath, -1, SQLITE_STATIC);
+	if (sqlite3_step(st) != SQLITE_DONE)
+		r = journal_fail(j, "trash", err);
+	(void)sqlite3_reset(st);
+	return journal_end(j, r, err);
+}
+
+enum pc_result
+journal_trash_settled(struct journal *j, journal_trash_fn fn, void *arg, char *err)
+{
+	sqlite3_stmt *st = j->st[ST_TRASH_SETTLED], *del = j->st[ST_TRASH_DEL];
+	enum pc_result r;
+	const char *state;
+	int rc;
+
+	if ((r = journal_begin(j, err)) != PC_OK)
+		return r;
+	(void)sqlite3_reset(st);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		state = (const char *)sqlite3_column_text(st, 2);
+		/* Only an applied change retires the old file; otherwise the
+		 * database still points at it. */
+		if (!fn(arg, (const char *)sqlite3_column_text(st, 1),
+		    state != NULL && strcmp(state, "applied") == 0))
+			continue;	/* keep the row: try again next run */
+		(void)sqlite3_reset(del);
+		(void)sqlite3_bind_int64(del, 1, sqlite3_column_int64(st, 0));
+		if (sqlite3_step(del) != SQLITE_DONE) {
+			r = journal_fail(j, "trash", err);
+			break;
+		}
+	}
+	if (r == PC_OK && rc != SQLITE_DONE)
+		r = journal_fail(j, "trash", err);
+	(void)sqlite3_reset(st);
+	(void)sqlite3_reset(del);
+	return journal_end(j, r, err);
 }

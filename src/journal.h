@@ -10,6 +10,9 @@
 
 struct journal;
 
+/* The journal's format (PRAGMA user_version); journal_open() migrates to it. */
+#define JOURNAL_FORMAT 2
+
 struct journal_opts {
 	const char *path;
 	bool sync_full;		/* synchronous=FULL (default) or NORMAL */
@@ -117,6 +120,24 @@ enum pc_result journal_prune(struct journal *j, int64_t before_us, long *pruned,
 /* Set a key of the meta table. */
 enum pc_result journal_meta_set(struct journal *j, const char *key,
     const char *value, char *err);
+
+/*
+ * Note that relpath, the avatar file the change seq replaces, may go once
+ * that change has reached the database.
+ */
+enum pc_result journal_trash_add(struct journal *j, int64_t seq,
+    const char *relpath, char *err);
+
+/*
+ * Called for a noted file whose change is no longer pending: applied says
+ * whether the change reached the database (then the file may go). Return
+ * true when done with it (the note is dropped), false to keep the note.
+ */
+typedef bool (*journal_trash_fn)(void *arg, const char *relpath, bool applied);
+
+/* Visit the notes of settled changes, dropping those fn is done with. */
+enum pc_result journal_trash_settled(struct journal *j, journal_trash_fn fn,
+    void *arg, char *err);
 
 /*
  * Housekeeping to run when no client is waiting (after the response has

@@ -8,15 +8,10 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "journal.h"
 #include "journal_admin.h"
 #include "log.h"
 
-/*
- * The newest journal format (PRAGMA user_version) these queries know.
- * XXX must equal JOURNAL_VERSION in journal.c; move that constant to
- * journal.h so the two cannot drift apart.
- */
-#define JOURNAL_ADMIN_FORMAT 1
 
 struct journal_admin {
 	sqlite3 *db;
@@ -195,9 +190,9 @@ journal_admin_open(const char *path, enum journal_admin_mode mode,
 		r = PC_INVALID;
 		goto out;
 	}
-	if (version > JOURNAL_ADMIN_FORMAT) {
+	if (version > JOURNAL_FORMAT) {
 		pc_err(err, "journal %s: format %lld is newer than this program's %d",
-		    path, (long long)version, JOURNAL_ADMIN_FORMAT);
+		    path, (long long)version, JOURNAL_FORMAT);
 		r = PC_INVALID;
 		goto out;
 	}

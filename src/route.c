@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "route.h"
+#include "route_avatar.h"
 #include "route_health.h"
 #include "route_profile.h"
 
@@ -13,6 +14,7 @@ static const struct route routes[] = {
 	{ .method = "PUT", .pattern = "/v1/profiles/*", .handler = route_profile_put },
 	{ .method = "PATCH", .pattern = "/v1/profiles/*", .handler = route_profile_patch },
 	{ .method = "DELETE", .pattern = "/v1/profiles/*", .handler = route_profile_delete },
+	{ .method = "POST", .pattern = "/v1/profiles/*/avatar", .handler = route_avatar_post },
 	{ .method = "GET", .pattern = "/v1/healthz", .handler = route_health_get },
 };
 

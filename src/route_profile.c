@@ -102,9 +102,8 @@ out:
 	profile_read_release(&rd);
 }
 
-/* Map a write's outcome onto the response. */
-static void
-write_answer(struct app *app, struct profile_write_result *res,
+void
+route_profile_write_answer(struct app *app, struct profile_write_result *res,
     struct http_response *resp)
 {
 	struct cache_entry *e = &res->entry;
@@ -202,9 +201,9 @@ profile_write(struct app *app, struct http_request *req,
 	w.patch = patch;
 	w.if_match = &im;
 	usecase_profile_write(app, &w, &res);
-	write_answer(app, &res, resp);
+	route_profile_write_answer(app, &res, resp);
 out:
-	cache_entry_release(&res.entry);
+	profile_write_result_release(&res);
 	json_decref(patch);
 	json_decref(errors);
 	free(body);

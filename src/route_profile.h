@@ -5,6 +5,11 @@
 #include "http.h"
 
 struct app;
+struct profile_write_result;
+
+/* Map a write's outcome onto the response (202/200 with the profile, or the error). */
+void route_profile_write_answer(struct app *app, struct profile_write_result *res,
+    struct http_response *resp);
 
 /* GET /v1/profiles/{id}: cache-first read with ETag, 304 and X-Cache. */
 void route_profile_get(struct app *app, struct http_request *req,

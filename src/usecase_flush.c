@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "app.h"
+#include "avatar_store.h"
 #include "cache.h"
 #include "clock.h"
 #include "journal.h"
@@ -397,6 +398,22 @@ batch_send(struct app *app, struct batch *b, size_t from, size_t n,
 	return r;
 }
 
+/* A replaced avatar file whose change settled: remove it if it was applied. */
+static bool
+trash_one(void *arg, const char *relpath, bool applied)
+{
+	struct app *app = arg;
+	char err[PC_ERRLEN];
+
+	if (!applied || app->cfg.avatar_dir == NULL)
+		return true;	/* the database still points at it: keep it */
+	if (avatar_store_remove(app->cfg.avatar_dir, relpath, err) == PC_UNAVAILABLE) {
+		log_warn("avatar_remove_failed", "file=%s error=\"%s\"", relpath, err);
+		return false;
+	}
+	return true;
+}
+
 /* Record the run for profilecache-admin status. */
 static void
 flush_note(struct app *app, const struct flush_stats *st)
@@ -455,6 +472,8 @@ usecase_flush_run(struct app *app, const struct flush_opts *o,
 	batch_clear(&b);
 	free(b.c);
 	if (r == PC_OK && !o->dry_run) {
+		if (journal_trash_settled(j, trash_one, app, err) != PC_OK)
+			log_warn("avatar_trash_failed", "error=\"%s\"", err);
 		if (app->cfg.flush_retention > 0)
 			(void)journal_prune(j, clock_now_us() -
 			    app->cfg.flush_retention * 1000000, &st->pruned, err);

@@ -187,6 +187,7 @@ write_behind(struct app *app, const struct profile_write *w, struct current *cur
 	}
 	/* Durable from here on: whatever happens to the cache, it is acknowledged. */
 	res->outcome = WRITE_PENDING;
+	res->seq = seq;
 	row = cur->row != NULL ? json_deep_copy(cur->row) :
 	    json_pack("{s:s,s:n}", "id", w->id, "created_at");
 	if (row == NULL || profile_patch_apply(row, w->patch) != PC_OK ||
@@ -372,8 +373,17 @@ usecase_profile_write(struct app *app, const struct profile_write *w,
 		write_through(app, w, &cur, res);
 	else
 		write_behind(app, w, &cur, res);
+	res->before = json_incref(cur.row);
 out:
 	json_decref(cur.row);
+}
+
+void
+profile_write_result_release(struct profile_write_result *res)
+{
+	cache_entry_release(&res->entry);
+	json_decref(res->before);
+	res->before = NULL;
 }
 
 enum delete_outcome

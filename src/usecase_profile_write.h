@@ -34,6 +34,9 @@ struct profile_write_result {
 	enum write_outcome outcome;
 	struct cache_entry entry;	/* the new version: body and ETag tag */
 	char message[PC_ERRLEN];	/* for WRITE_REJECTED */
+	int64_t seq;			/* WRITE_PENDING: the journal entry */
+	struct json_t *before;		/* the profile before the write, or NULL;
+					   owned: profile_write_result_release() */
 };
 
 /*
@@ -56,6 +59,7 @@ bool usecase_write_admit(struct app *app, const char *actor, long *retry_after);
  */
 void usecase_profile_write(struct app *app, const struct profile_write *w,
     struct profile_write_result *res);
+void profile_write_result_release(struct profile_write_result *res);
 
 enum delete_outcome {
 	DELETE_DONE,		/* 204 */

@@ -10,7 +10,7 @@ ADMIN=$PC_BUILDDIR/profilecache-admin
 [[ -x $ADMIN ]] || e2e_bail "$ADMIN is not built (run make)"
 
 e2e_start
-plan 66
+plan 68
 
 alice=$SAMPLE_PROFILE_ID
 bob=7b3e4a52-1c9d-4f60-9a8e-2d5c6f7a8b02
@@ -173,7 +173,20 @@ pc__ini_set "$CONFIG_PATH" "$fresh" "journal.path=$E2E_DIR/fresh/journal.db"
 run --config "$fresh" init
 is "$RC/$OUT" "0/$E2E_DIR/fresh/journal.db" "init on a fresh path: exit 0, prints the path"
 is "$(sqlite3 "$E2E_DIR/fresh/journal.db" "select group_concat(name) from (select name from sqlite_master where type = 'table' order by name)")/$(sqlite3 "$E2E_DIR/fresh/journal.db" 'pragma user_version')" \
-	"changes,meta/1" "it holds the journal's tables, format 1"
+	"avatar_trash,changes,meta/2" "it holds the journal's tables, format 2"
+# A format-1 journal (before avatar_trash) is migrated in place, rows kept.
+mkdir -p "$E2E_DIR/old"
+sqlite3 "$E2E_DIR/old/journal.db" "create table changes (seq integer primary key, resource text not null,
+	id text not null, patch text not null, updated_at_us integer not null, state text not null default 'pending',
+	attempts integer not null default 0, next_attempt_at integer not null default 0, last_error text,
+	created_at_us integer not null); create table meta (key text primary key, value text not null);
+	insert into changes (resource, id, patch, updated_at_us, created_at_us) values ('profile', 'x', '{}', 1, 1);
+	pragma user_version = 1;"
+pc__ini_set "$CONFIG_PATH" "$E2E_DIR/old.conf" "journal.path=$E2E_DIR/old/journal.db"
+run --config "$E2E_DIR/old.conf" init
+is "$RC/$(sqlite3 "$E2E_DIR/old/journal.db" 'pragma user_version')" "0/2" "init migrates a format-1 journal to format 2"
+is "$(sqlite3 "$E2E_DIR/old/journal.db" "select count(*) from changes")/$(sqlite3 "$E2E_DIR/old/journal.db" "select count(*) from avatar_trash")" \
+	"1/0" "keeping its rows and adding the new table"
 run --config "$fresh" status
 is "$RC/$(counts_text)" "0/pending=0 applied=0 conflict=0 dead=0 cancelled=0 " "status of the new journal: all zeros"
 pc__ini_set "$CONFIG_PATH" "$E2E_DIR/underfile.conf" "journal.path=$CONFIG_PATH/journal.db"

@@ -1,0 +1,33 @@
+/* The avatar upload: normalise, store content-addressed, then a deferred write of avatar_url. */
+#ifndef PC_USECASE_AVATAR_H
+#define PC_USECASE_AVATAR_H
+
+#include <stddef.h>
+
+#include "usecase_profile_write.h"
+
+struct app;
+
+enum avatar_outcome {
+	AVATAR_WRITTEN,		/* see res->outcome for the write itself */
+	AVATAR_NOT_AN_IMAGE,	/* not JPEG/PNG/WebP/GIF, corrupt, or not what it claims */
+	AVATAR_TOO_MANY_PIXELS,
+	AVATAR_NOT_CONFIGURED,
+	AVATAR_STORE_FAILED,	/* the file could not be written: nothing changed */
+	AVATAR_ERROR
+};
+
+/*
+ * Normalise the uploaded image (libvips, loaded on the first upload only),
+ * store it under [avatar] dir named by its SHA-256, and write the new
+ * avatar_url through the deferred path (res, as usecase_profile_write()).
+ * declared is the media type the client gave ("image/png"), or NULL; a
+ * declared type that differs from the bytes is AVATAR_NOT_AN_IMAGE. The
+ * previous file, if it is one of ours, is noted for removal once the new
+ * URL has reached the database.
+ */
+enum avatar_outcome usecase_avatar_upload(struct app *app, const char *id,
+    const void *data, size_t len, const char *declared,
+    struct profile_write_result *res);
+
+#endif

@@ -609,6 +609,7 @@ pc__write_responder_config() {
 		"auth.jwt_secret_file=$var/secrets/jwt.secret" \
 		"avatar.dir=$var/www/avatars" \
 		"avatar.public_url=http://127.0.0.1:$base/avatars" \
+		"avatar.helper=$PC_BUILDDIR/profilecache-image" \
 		"log.level=$PC_LOG_LEVEL" \
 		"${extra[@]}"
 }

@@ -61,6 +61,8 @@ static const struct opt opts[] = {
 	{ "avatar", "size", OPT_LONG, O(avatar_size), 16, 2048, 0 },
 	{ "avatar", "max_pixels", OPT_LONG, O(avatar_max_pixels), 1, 1000000000, 0 },
 	{ "avatar", "quality", OPT_LONG, O(avatar_quality), 1, 100, 0 },
+	{ "avatar", "helper", OPT_STR, O(avatar_helper), 0, 0, 0 },
+	{ "avatar", "timeout_ms", OPT_LONG, O(avatar_timeout_ms), 100, 600000, 0 },
 	{ "flush", "batch", OPT_LONG, O(flush_batch), 1, 10000, 0 },
 	{ "flush", "max_attempts", OPT_LONG, O(flush_max_attempts), 1, 1000, 0 },
 	{ "flush", "backoff_base_ms", OPT_LONG, O(flush_backoff_base_ms), 1, 3600000, 0 },
@@ -101,6 +103,7 @@ config_defaults(struct config *cfg)
 	cfg->avatar_size = 256;
 	cfg->avatar_max_pixels = 40000000;
 	cfg->avatar_quality = 80;
+	cfg->avatar_timeout_ms = 10000;
 	cfg->flush_batch = 200;
 	cfg->flush_max_attempts = 8;
 	cfg->flush_backoff_base_ms = 2000;
@@ -121,6 +124,9 @@ config_string_defaults(struct config *cfg)
 		return PC_NOMEM;
 	if (cfg->journal_path == NULL &&
 	    (cfg->journal_path = strdup("/var/lib/profilecache/journal.db")) == NULL)
+		return PC_NOMEM;
+	if (cfg->avatar_helper == NULL &&
+	    (cfg->avatar_helper = strdup(PC_LIBEXECDIR "/profilecache-image")) == NULL)
 		return PC_NOMEM;
 	if (cfg->journal_synchronous == NULL &&
 	    (cfg->journal_synchronous = strdup("full")) == NULL)

@@ -47,6 +47,8 @@ struct config {
 	long avatar_size;		/* output is size x size pixels */
 	long avatar_max_pixels;		/* inputs with more are refused (422) */
 	long avatar_quality;		/* WebP quality */
+	char *avatar_helper;		/* path of profilecache-image */
+	long avatar_timeout_ms;		/* the helper is killed after this */
 
 	/* [flush] */
 	long flush_batch;		/* changes per apply_profile_changes call */

@@ -3,35 +3,15 @@
 
 #include <jansson.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "app.h"
 #include "avatar_store.h"
-#include "image.h"
+#include "imageproc.h"
 #include "journal.h"
 #include "log.h"
 #include "usecase_avatar.h"
-
-static const char *const type_names[] = {
-	[IMAGE_JPEG] = "image/jpeg",
-	[IMAGE_PNG] = "image/png",
-	[IMAGE_WEBP] = "image/webp",
-	[IMAGE_GIF] = "image/gif",
-};
-
-/* True when the client's media type agrees with what the bytes are. */
-static bool
-declared_matches(const char *declared, enum image_type t)
-{
-	if (declared == NULL || *declared == '\0' ||
-	    strcasecmp(declared, "application/octet-stream") == 0)
-		return true;	/* nothing claimed: the bytes decide */
-	if (strcasecmp(declared, "image/jpg") == 0 ||
-	    strcasecmp(declared, "image/pjpeg") == 0)
-		return t == IMAGE_JPEG;
-	return strcasecmp(declared, type_names[t]) == 0;
-}
 
 /* Note the old avatar file for removal once the new URL is applied. */
 static void
@@ -56,34 +36,30 @@ usecase_avatar_upload(struct app *app, const char *id, const void *data,
     size_t len, const char *declared, struct profile_write_result *res)
 {
 	const struct config *cfg = &app->cfg;
-	struct image_opts opts = {
-		.size = (int)cfg->avatar_size,
+	struct imageproc_opts opts = {
+		.helper = cfg->avatar_helper,
+		.size = cfg->avatar_size,
 		.max_pixels = cfg->avatar_max_pixels,
-		.quality = (int)cfg->avatar_quality,
+		.quality = cfg->avatar_quality,
+		.timeout_ms = cfg->avatar_timeout_ms,
 	};
-	char err[PC_ERRLEN] = "", rel[AVATAR_RELPATH_LEN], url[4096];
+	char err[PC_ERRLEN] = "", rel[AVATAR_RELPATH_LEN], url[4096], *webp = NULL;
 	enum avatar_outcome out = AVATAR_ERROR;
 	struct profile_write w = { .id = id };
-	enum image_type type;
 	size_t out_len = 0;
-	void *webp = NULL;
 	enum pc_result r;
 
 	memset(res, 0, sizeof(*res));
 	if (cfg->avatar_dir == NULL)
 		return AVATAR_NOT_CONFIGURED;
-	if (image_init(err) != PC_OK) {
-		log_error("image_init_failed", "error=\"%s\"", err);
-		return AVATAR_ERROR;
-	}
-	if (image_sniff(data, len, &type) != PC_OK || !declared_matches(declared, type))
-		return AVATAR_NOT_AN_IMAGE;
-	r = image_normalize(data, len, &opts, &webp, &out_len, err);
-	if (r == PC_TOOBIG)
-		return AVATAR_TOO_MANY_PIXELS;
+	r = imageproc_run(&opts, declared, data, len, &webp, &out_len, err);
 	if (r != PC_OK) {
-		log_info("avatar_refused", "id=%s reason=\"%s\"", id, err);
-		return r == PC_INVALID ? AVATAR_NOT_AN_IMAGE : AVATAR_ERROR;
+		if (r == PC_ERROR)
+			log_error("avatar_helper_failed", "id=%s error=\"%s\"", id, err);
+		else if (err[0] != '\0')
+			log_info("avatar_refused", "id=%s reason=\"%s\"", id, err);
+		return r == PC_TOOBIG ? AVATAR_TOO_MANY_PIXELS :
+		    r == PC_INVALID ? AVATAR_NOT_AN_IMAGE : AVATAR_ERROR;
 	}
 	if (avatar_store_put(cfg->avatar_dir, webp, out_len, rel, err) != PC_OK) {
 		log_error("avatar_store_failed", "id=%s error=\"%s\"", id, err);
@@ -99,6 +75,6 @@ usecase_avatar_upload(struct app *app, const char *id, const void *data,
 	out = AVATAR_WRITTEN;
 out:
 	json_decref(w.patch);
-	image_free(webp);
+	free(webp);
 	return out;
 }

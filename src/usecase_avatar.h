@@ -18,7 +18,8 @@ enum avatar_outcome {
 };
 
 /*
- * Normalise the uploaded image (libvips, loaded on the first upload only),
+ * Normalise the uploaded image in a profilecache-image child process (so
+ * libvips never lives in the responder),
  * store it under [avatar] dir named by its SHA-256, and write the new
  * avatar_url through the deferred path (res, as usecase_profile_write()).
  * declared is the media type the client gave ("image/png"), or NULL; a

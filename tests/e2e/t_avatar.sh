@@ -11,7 +11,7 @@ command -v vips >/dev/null && command -v exiftool >/dev/null ||
 	e2e_skip_all "needs vips (libvips-tools) and exiftool (libimage-exiftool-perl)"
 PC_CONF_SET="limits.writes_per_minute=0 avatar.max_bytes=1048576"
 e2e_start
-plan 41
+plan 42
 
 id=$SAMPLE_PROFILE_ID
 owner=(-H "Authorization: Bearer $(jwt_hs256 "$id")")
@@ -130,3 +130,5 @@ upload_raw 'image/jpeg; charset=binary' photo.jpg
 is "$HTTP_STATUS" 202 "media type parameters are ignored"
 is "$(json .profile.avatar_url)" "$url_a" "the same image gets the same URL"
 is "$(find "$AVATAR_DIR" -name '*.tmp' | wc -l)" 0 "no temporary files left behind"
+is "$(ldd "$PC_BUILDDIR/cgi-bin/profilecache.fcgi" | grep -c vips)" 0 \
+	"the responder does not link libvips (the helper process does)"

@@ -101,10 +101,10 @@ pc_install_deps() {
 
 # pc_build [CONFIGURE-ARG...]: build the tree in PC_ROOT. Runs autoreconf when
 # there is no configure script, and configure (then make clean, since flags
-# changed) when there is no Makefile or the arguments differ from the last
-# configure's, recorded in build-aux/pc-configure.args. Exits on failure.
+# changed) when there is no Makefile or the arguments differ from those the
+# tree is configured with (config.status --config). Exits on failure.
 pc_build() {
-	local stamp=build-aux/pc-configure.args want have=
+	local want have=
 	want=$(printf '%q ' "$@")
 	(
 		cd -- "$PC_ROOT" || exit 1
@@ -112,15 +112,15 @@ pc_build() {
 			pc_log "autoreconf -fi"
 			autoreconf -fi || pc_die "autoreconf failed"
 		fi
-		[[ -f $stamp ]] && have=$(<"$stamp")
-		if [[ ! -f Makefile || ! -f $stamp || $have != "$want" ]]; then
+		# What the tree is really configured with, whoever ran configure.
+		[[ -x config.status ]] && have=$(eval "printf '%q ' $(./config.status --config)")
+		if [[ ! -f Makefile || $have != "$want" ]]; then
 			pc_log "./configure $*"
 			./configure "$@" >build-aux/pc-configure.log 2>&1 || {
 				tail -n 40 build-aux/pc-configure.log >&2
 				pc_die "./configure failed (full output: $PC_ROOT/build-aux/pc-configure.log)"
 			}
 			make clean >/dev/null
-			printf '%s' "$want" >"$stamp"
 		fi
 		pc_log "make -j${PC_MAKE_JOBS:-2}"
 		make -j"${PC_MAKE_JOBS:-2}" || pc_die "make failed"

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "app.h"
+#include "avatar_store.h"
 #include "cache.h"
 #include "clock.h"
 #include "journal.h"
@@ -389,8 +390,9 @@ profile_write_result_release(struct profile_write_result *res)
 enum delete_outcome
 usecase_profile_delete(struct app *app, const char *id)
 {
-	char err[PC_ERRLEN] = "", args[64], *resp = NULL;
+	char err[PC_ERRLEN] = "", args[64], *resp = NULL, rel[AVATAR_RELPATH_LEN];
 	enum delete_outcome out = DELETE_ERROR;
+	struct current cur;
 	const char *status;
 	struct journal *j;
 	json_error_t jerr;
@@ -399,6 +401,15 @@ usecase_profile_delete(struct app *app, const char *id)
 	long cancelled = 0;
 	enum pc_result r;
 
+	/* The avatar file to remove once the row is gone (read before, from
+	 * the cache or the database, as a read would see it). */
+	rel[0] = '\0';
+	if (app->cfg.avatar_dir != NULL && current_load(app, id, &cur) == PC_OK) {
+		if (avatar_store_relpath(app->cfg.avatar_public_url,
+		    json_string_value(json_object_get(cur.row, "avatar_url")), rel) != PC_OK)
+			rel[0] = '\0';
+		json_decref(cur.row);
+	}
 	(void)snprintf(args, sizeof(args), "{\"id\":\"%s\"}", id);
 	r = origin_rpc(app->origin, "delete_profile", args, strlen(args), &resp, &len,
 	    err);
@@ -418,6 +429,9 @@ usecase_profile_delete(struct app *app, const char *id)
 		/* The flusher's replay will meet the tombstone and cancel them. */
 		log_warn("delete_cancel_failed", "id=%s error=\"%s\"", id, err);
 	(void)cache_delete(app->cache, NS, id);
+	if (rel[0] != '\0' &&
+	    avatar_store_remove(app->cfg.avatar_dir, rel, err) != PC_OK)
+		log_warn("avatar_remove_failed", "file=%s error=\"%s\"", rel, err);
 	out = strcmp(status, "deleted") == 0 || cancelled > 0 ? DELETE_DONE :
 	    DELETE_NOT_FOUND;
 out:

@@ -7,7 +7,7 @@ set -euo pipefail
 
 PC_CONF_SET="limits.writes_per_minute=0"
 e2e_start
-plan 20
+plan 22
 
 FLUSH=$PC_BUILDDIR/profilecache-flush
 alice=$SAMPLE_PROFILE_ID
@@ -26,6 +26,12 @@ is "$HTTP_STATUS" 400 "a bad id: 400"
 is "$(psql_exec "select count(*) from profiles where id in ('$alice', '$bob')")" 2 "nothing was deleted"
 
 http PATCH "/profiles/$alice" "${json[@]}" "${owner[@]}" --data '{"bio":"pending when deleted"}'
+# An avatar of ours, so the delete has a file to remove.
+vips black "$E2E_DIR/a.v" 64 64 --bands 3 && vips copy "$E2E_DIR/a.v" "$E2E_DIR/a.png"
+http POST "/profiles/$alice/avatar" "${owner[@]}" -F "avatar=@$E2E_DIR/a.png;type=image/png"
+url=$(json .profile.avatar_url)
+avatar=$AVATAR_DIR/${url#"$HTTP_URL/avatars/"}
+ok "$([[ -f $avatar ]]; echo $?)" "the avatar file exists before the delete"
 http GET "/profiles/$alice"
 is "$(header X-Cache)" HIT "cached before the delete"
 http DELETE "/profiles/$alice" "${owner[@]}"
@@ -33,8 +39,9 @@ is "$HTTP_STATUS" 204 "the owner deletes: 204"
 is "$HTTP_BODY" "" "no body"
 is "$(psql_exec "select count(*) from profiles where id = '$alice'")" 0 "the row is gone"
 is "$(psql_exec "select count(*) from profile_tombstones where id = '$alice'")" 1 "a tombstone stays"
-is "$(sqlite3 "$JOURNAL_PATH" "select group_concat(state) from changes where id = '$alice'")" cancelled \
-	"the pending change is cancelled"
+ok "$([[ ! -e $avatar ]]; echo $?)" "the avatar file is removed"
+is "$(sqlite3 "$JOURNAL_PATH" "select group_concat(state) from changes where id = '$alice'")" cancelled,cancelled \
+	"the pending changes are cancelled"
 http GET "/profiles/$alice"
 is "$HTTP_STATUS" 404 "a read says 404 at once (the cache entry was dropped)"
 "$FLUSH" --config "$CONFIG_PATH" 2>/dev/null

@@ -8,6 +8,7 @@
 #include "journal.h"
 #include "jwt.h"
 #include "log.h"
+#include "metrics.h"
 #include "origin.h"
 
 enum pc_result
@@ -18,6 +19,10 @@ app_open(struct app *app, struct config *cfg, char *err)
 	memset(app, 0, sizeof(*app));
 	app->cfg = *cfg;
 	memset(cfg, 0, sizeof(*cfg));
+	/* Counting is best effort: a broken metrics file never stops serving. */
+	if (metrics_open(app->cfg.metrics_file, err) != PC_OK)
+		log_warn("metrics_unavailable", "error=\"%s\"", err);
+	err[0] = '\0';
 	if ((r = cache_open(&app->cfg, &app->cache, err)) != PC_OK ||
 	    (r = origin_open(&app->cfg, &app->origin, err)) != PC_OK)
 		goto fail;

@@ -69,6 +69,8 @@ static const struct opt opts[] = {
 	{ "flush", "backoff_max", OPT_LONG, O(flush_backoff_max), 1, 7 * 86400, 0 },
 	{ "flush", "max_seconds", OPT_LONG, O(flush_max_seconds), 1, 86400, 0 },
 	{ "flush", "retention", OPT_LONG, O(flush_retention), 0, 365 * 86400, 0 },
+	{ "metrics", "file", OPT_STR, O(metrics_file), 0, 0, 0 },
+	{ "metrics", "token_file", OPT_STR, O(metrics_token_file), 0, 0, 0 },
 	{ "log", "level", OPT_LOGLEVEL, O(log_level), 0, 0, 0 },
 };
 #define NOPTS (sizeof(opts) / sizeof(opts[0]))
@@ -128,6 +130,11 @@ config_string_defaults(struct config *cfg)
 	if (cfg->avatar_helper == NULL &&
 	    (cfg->avatar_helper = strdup(PC_LIBEXECDIR "/profilecache-image")) == NULL)
 		return PC_NOMEM;
+	if (cfg->metrics_file == NULL &&
+	    asprintf(&cfg->metrics_file, "%s-metrics", cfg->journal_path) == -1) {
+		cfg->metrics_file = NULL;
+		return PC_NOMEM;
+	}
 	if (cfg->journal_synchronous == NULL &&
 	    (cfg->journal_synchronous = strdup("full")) == NULL)
 		return PC_NOMEM;
@@ -293,6 +300,8 @@ config_load(const char *path, struct config *cfg, char *err)
 	if ((r = config_validate(&st)) != PC_OK)
 		goto out;
 	r = config_read_secret(cfg->service_key_file, &cfg->service_key, err);
+	if (r == PC_OK && cfg->metrics_token_file != NULL)
+		r = config_read_secret(cfg->metrics_token_file, &cfg->metrics_token, err);
 out:
 	if (r != PC_OK)
 		config_free(cfg);
@@ -310,6 +319,10 @@ config_free(struct config *cfg)
 	if (cfg->service_key != NULL) {
 		explicit_bzero(cfg->service_key, strlen(cfg->service_key));
 		free(cfg->service_key);
+	}
+	if (cfg->metrics_token != NULL) {
+		explicit_bzero(cfg->metrics_token, strlen(cfg->metrics_token));
+		free(cfg->metrics_token);
 	}
 	config_defaults(cfg);
 }

@@ -58,6 +58,11 @@ struct config {
 	long flush_max_seconds;		/* a run stops starting batches after this */
 	long flush_retention;		/* seconds applied entries are kept */
 
+	/* [metrics] */
+	char *metrics_file;		/* the shared counters (default: beside the journal) */
+	char *metrics_token_file;	/* a bearer token for /v1/metrics from elsewhere */
+	char *metrics_token;
+
 	/* [log] */
 	int log_level;
 };

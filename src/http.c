@@ -10,6 +10,7 @@
 #include <strings.h>
 
 #include "http.h"
+#include "metrics.h"
 
 void
 http_response_init(struct http_response *resp)
@@ -24,6 +25,7 @@ http_response_init(struct http_response *resp)
 	resp->owned = NULL;
 	resp->after = NULL;
 	resp->after_arg[0] = '\0';
+	resp->route = MR_OTHER;
 }
 
 void

@@ -52,6 +52,7 @@ struct http_response {
 	void *owned;			/* freed by http_response_free() */
 	http_after_fn after;
 	char after_arg[64];
+	int route;			/* enum metrics_route, for the counters */
 };
 
 void http_response_init(struct http_response *resp);

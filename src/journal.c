@@ -36,6 +36,7 @@ enum stmt_id {
 	ST_TRASH_ADD,
 	ST_TRASH_SETTLED,
 	ST_TRASH_DEL,
+	ST_DEPTH,
 	ST_COUNT
 };
 
@@ -72,6 +73,7 @@ static const char *const stmt_sql[ST_COUNT] = {
 	    " LEFT JOIN changes c ON c.seq = t.seq"
 	    " WHERE c.state IS NULL OR c.state <> 'pending' LIMIT 1000",
 	[ST_TRASH_DEL] = "DELETE FROM avatar_trash WHERE rowid = ?1",
+	[ST_DEPTH] = "SELECT state, count(*) FROM changes GROUP BY state",
 };
 
 static const char *const state_names[] = {
@@ -605,4 +607,35 @@ journal_trash_settled(struct journal *j, journal_trash_fn fn, void *arg, char *e
 	(void)sqlite3_reset(st);
 	(void)sqlite3_reset(del);
 	return journal_end(j, r, err);
+}
+
+enum pc_result
+journal_depth(struct journal *j, struct journal_depth *d, char *err)
+{
+	sqlite3_stmt *st = j->st[ST_DEPTH];
+	enum pc_result r = PC_OK;
+	const char *state;
+	long n;
+	int rc;
+
+	memset(d, 0, sizeof(*d));
+	(void)sqlite3_reset(st);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		state = (const char *)sqlite3_column_text(st, 0);
+		n = (long)sqlite3_column_int64(st, 1);
+		if (strcmp(state, "pending") == 0)
+			d->pending = n;
+		else if (strcmp(state, "applied") == 0)
+			d->applied = n;
+		else if (strcmp(state, "conflict") == 0)
+			d->conflict = n;
+		else if (strcmp(state, "dead") == 0)
+			d->dead = n;
+		else if (strcmp(state, "cancelled") == 0)
+			d->cancelled = n;
+	}
+	if (rc != SQLITE_DONE)
+		r = journal_fail(j, "depth", err);
+	(void)sqlite3_reset(st);
+	return r;
 }

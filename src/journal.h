@@ -139,6 +139,12 @@ typedef bool (*journal_trash_fn)(void *arg, const char *relpath, bool applied);
 enum pc_result journal_trash_settled(struct journal *j, journal_trash_fn fn,
     void *arg, char *err);
 
+/* Entries per state, in the order of enum journal_state's first four, then pending. */
+struct journal_depth {
+	long pending, applied, conflict, dead, cancelled;
+};
+enum pc_result journal_depth(struct journal *j, struct journal_depth *d, char *err);
+
 /*
  * Housekeeping to run when no client is waiting (after the response has
  * been sent): checkpoint the WAL into the database once it has grown past

@@ -14,6 +14,7 @@
 #include "http.h"
 #include "journal.h"
 #include "log.h"
+#include "metrics.h"
 #include "route.h"
 
 #define EXIT_CONFIG 78	/* EX_CONFIG: the configuration is wrong */
@@ -88,7 +89,8 @@ send_response(struct out *o, const struct http_request *req,
 		http_error(resp, 500, "internal", "response headers too large");
 	}
 	n = snprintf(head, sizeof(head),
-	    "Status: %d %s\r\nX-Content-Type-Options: nosniff\r\n%s",
+	    "Status: %d %s\r\nX-Content-Type-Options: nosniff\r\n"
+	    "Content-Security-Policy: default-src 'none'; frame-ancestors 'none'\r\n%s",
 	    resp->status, http_status_text(resp->status), resp->headers);
 	if (resp->content_type != NULL && n > 0 && (size_t)n < sizeof(head))
 		n += snprintf(head + n, sizeof(head) - (size_t)n,
@@ -126,12 +128,18 @@ handle(struct app *app, struct http_request *req, struct http_response *resp)
 		return;
 	}
 	route_dispatch(app, req, resp);
+	/* An answer to a request with credentials is nobody else's: no shared
+	 * cache may keep it, whatever the route said. */
+	if (http_request_header(req, "HTTP_AUTHORIZATION") != NULL &&
+	    strstr(resp->headers, "Cache-Control:") == NULL)
+		http_header_add(resp, "Cache-Control", "no-store");
 }
 
 /* Work that waited for the response to be finished. */
 static void
 run_after(struct app *app, struct http_response *resp)
 {
+	metrics_request((enum metrics_route)resp->route, resp->status);
 	if (resp->after != NULL)
 		resp->after(app, resp->after_arg);
 	journal_maintain(app->journal);

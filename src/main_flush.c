@@ -12,6 +12,7 @@
 #include "app.h"
 #include "clock.h"
 #include "log.h"
+#include "metrics.h"
 #include "strnum.h"
 #include "usecase_flush.h"
 
@@ -122,6 +123,11 @@ main(int argc, char **argv)
 		rc = EXIT_RETRY;
 	else
 		rc = EXIT_OK;
+	metrics_add(MC_FLUSH_RUNS, 1);
+	metrics_add(MC_FLUSH_APPLIED, (uint64_t)st.applied);
+	metrics_add(MC_FLUSH_CONFLICT, (uint64_t)st.conflicts);
+	metrics_add(MC_FLUSH_RETRY, (uint64_t)st.retried);
+	metrics_add(MC_FLUSH_DEAD, (uint64_t)st.dead);
 	/* The one summary line per run. */
 	log_msg(rc == EXIT_OK ? LOG_LVL_INFO : LOG_LVL_WARN, "flush_done",
 	    "applied=%ld conflicts=%ld deleted=%ld dead=%ld retried=%ld entries=%ld"

@@ -9,6 +9,7 @@
 #include "buf.h"
 #include "config.h"
 #include "log.h"
+#include "metrics.h"
 #include "origin.h"
 
 #define ORIGIN_URL_MAX 2048
@@ -144,16 +145,20 @@ origin_send(struct origin *o, const char *url, struct curl_slist *hdrs,
 		(void)curl_easy_setopt(o->curl, CURLOPT_HTTPGET, 1L);
 	(void)curl_easy_setopt(o->curl, CURLOPT_HTTPHEADER, hdrs);
 	cc = curl_easy_perform(o->curl);
+	metrics_add(MC_ORIGIN_REQUESTS, 1);
 	if (cc == CURLE_WRITE_ERROR) {
 		pc_err(err, "origin answer larger than %d bytes", ORIGIN_BODY_MAX);
 		return PC_TOOBIG;
 	}
 	if (cc != CURLE_OK) {
+		metrics_add(MC_ORIGIN_ERRORS, 1);
 		pc_err(err, "origin: %s", o->curl_err[0] ? o->curl_err :
 		    curl_easy_strerror(cc));
 		return PC_UNAVAILABLE;
 	}
 	(void)curl_easy_getinfo(o->curl, CURLINFO_RESPONSE_CODE, status);
+	if (*status >= 500)
+		metrics_add(MC_ORIGIN_ERRORS, 1);
 	return PC_OK;
 }
 

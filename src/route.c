@@ -6,16 +6,26 @@
 
 #include "route.h"
 #include "route_avatar.h"
+#include "metrics.h"
 #include "route_health.h"
+#include "route_metrics.h"
 #include "route_profile.h"
 
 static const struct route routes[] = {
-	{ .method = "GET", .pattern = "/v1/profiles/*", .handler = route_profile_get },
-	{ .method = "PUT", .pattern = "/v1/profiles/*", .handler = route_profile_put },
-	{ .method = "PATCH", .pattern = "/v1/profiles/*", .handler = route_profile_patch },
-	{ .method = "DELETE", .pattern = "/v1/profiles/*", .handler = route_profile_delete },
-	{ .method = "POST", .pattern = "/v1/profiles/*/avatar", .handler = route_avatar_post },
-	{ .method = "GET", .pattern = "/v1/healthz", .handler = route_health_get },
+	{ .method = "GET", .pattern = "/v1/profiles/*", .handler = route_profile_get,
+	  .metric = MR_PROFILE_GET },
+	{ .method = "PUT", .pattern = "/v1/profiles/*", .handler = route_profile_put,
+	  .metric = MR_PROFILE_PUT },
+	{ .method = "PATCH", .pattern = "/v1/profiles/*", .handler = route_profile_patch,
+	  .metric = MR_PROFILE_PATCH },
+	{ .method = "DELETE", .pattern = "/v1/profiles/*", .handler = route_profile_delete,
+	  .metric = MR_PROFILE_DELETE },
+	{ .method = "POST", .pattern = "/v1/profiles/*/avatar", .handler = route_avatar_post,
+	  .metric = MR_AVATAR_POST },
+	{ .method = "GET", .pattern = "/v1/healthz", .handler = route_health_get,
+	  .metric = MR_HEALTHZ },
+	{ .method = "GET", .pattern = "/v1/metrics", .handler = route_metrics_get,
+	  .metric = MR_METRICS },
 };
 
 bool
@@ -105,6 +115,7 @@ route_dispatch(struct app *app, struct http_request *req, struct http_response *
 	rt = route_find(routes, sizeof(routes) / sizeof(routes[0]), req, &status,
 	    allow, sizeof(allow));
 	if (rt != NULL) {
+		resp->route = rt->metric;
 		rt->handler(app, req, resp);
 		return;
 	}

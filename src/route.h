@@ -17,6 +17,7 @@ struct route {
 	/* Literal segments and "*", which captures one non-empty segment. */
 	const char *pattern;
 	route_fn handler;
+	int metric;		/* enum metrics_route */
 };
 
 /*

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "app.h"
+#include "metrics.h"
 #include "profile.h"
 #include "route_auth.h"
 #include "route_profile.h"
@@ -72,6 +73,8 @@ route_profile_get(struct app *app, struct http_request *req,
 	}
 
 	http_header_add(resp, "X-Cache", "%s", source_names[rd.source]);
+	metrics_add(rd.source == READ_HIT ? MC_CACHE_HIT : rd.source == READ_STALE ?
+	    MC_CACHE_STALE : MC_CACHE_MISS, 1);
 	http_header_add(resp, "Vary", "Authorization");
 	if (rd.refresh)
 		http_after(resp, profile_refresh_after, id);

@@ -12,6 +12,7 @@
 #include "clock.h"
 #include "journal.h"
 #include "log.h"
+#include "metrics.h"
 #include "origin.h"
 #include "profile.h"
 #include "timefmt.h"
@@ -47,6 +48,7 @@ usecase_write_admit(struct app *app, const char *actor, long *retry_after)
 	if (count <= (uint64_t)app->cfg.limits_writes_per_minute)
 		return true;
 	*retry_after = RATE_WINDOW_S - now_s % RATE_WINDOW_S;
+	metrics_add(MC_WRITES_RATE_LIMITED, 1);
 	return false;
 }
 

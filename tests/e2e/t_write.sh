@@ -6,7 +6,7 @@ set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
 e2e_start
-plan 65
+plan 67
 
 alice=$SAMPLE_PROFILE_ID
 bob=7b3e4a52-1c9d-4f60-9a8e-2d5c6f7a8b02
@@ -42,6 +42,9 @@ for case in garbage expired wrongsecret none tampered wrongaud basic; do
 	is "$HTTP_STATUS" 401 "$case token: 401"
 done
 is "$(pending "$alice")" 0 "nothing refused reached the journal"
+http PATCH "/profiles/$alice" "${json[@]}" -H "Authorization: Bearer x.y.z" --data '{"bio":"x"}'
+is "$(header Cache-Control)" no-store "an answer to a request with credentials is not for shared caches"
+like "$(header Content-Security-Policy)" "default-src 'none'" "and carries a restrictive CSP"
 if grep -q -- "${tok##*.}" "$VAR_DIR"/log/*.log; then r=1; else r=0; fi
 is "$r" 0 "no token appears in any log"
 

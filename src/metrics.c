@@ -1,0 +1,198 @@
+/* Counters in a shared memory-mapped file: atomic adds, no network round trip. */
+#include "autoconf.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "buf.h"
+#include "metrics.h"
+
+/*
+ * The file: a header, then the counters, all uint64_t. Every process maps it
+ * shared and adds with __atomic_fetch_add, so a counter is exact across
+ * processes and survives their restarts. The layout is versioned: a file of
+ * another version or size is reset (under an flock) by the first process
+ * that maps it.
+ */
+#define METRICS_MAGIC UINT64_C(0x50434d4554524943)	/* "PCMETRIC" */
+#define METRICS_VERSION 1
+
+/* The statuses requests are counted by; anything else counts as "other". */
+static const int statuses[] = {
+	200, 202, 204, 304, 400, 401, 403, 404, 405, 409, 411, 412, 413, 414,
+	415, 422, 429, 500, 502, 503,
+};
+#define NSTATUS (sizeof(statuses) / sizeof(statuses[0]) + 1)
+
+struct metrics_file {
+	uint64_t magic;
+	uint64_t version;
+	uint64_t size;
+	uint64_t counters[MC_COUNT];
+	uint64_t requests[MR_COUNT][NSTATUS];
+};
+
+static struct metrics_file *mf;
+
+static const char *const route_names[MR_COUNT] = {
+	[MR_PROFILE_GET] = "profile_get",
+	[MR_PROFILE_PUT] = "profile_put",
+	[MR_PROFILE_PATCH] = "profile_patch",
+	[MR_PROFILE_DELETE] = "profile_delete",
+	[MR_AVATAR_POST] = "avatar_post",
+	[MR_HEALTHZ] = "healthz",
+	[MR_METRICS] = "metrics",
+	[MR_OTHER] = "other",
+};
+
+static const struct {
+	const char *name;
+	const char *help;
+	const char *labels;
+} counters[MC_COUNT] = {
+	[MC_CACHE_HIT] = { "profilecache_cache_total", "Profile reads by cache outcome.", "result=\"hit\"" },
+	[MC_CACHE_MISS] = { "profilecache_cache_total", NULL, "result=\"miss\"" },
+	[MC_CACHE_STALE] = { "profilecache_cache_total", NULL, "result=\"stale\"" },
+	[MC_ORIGIN_REQUESTS] = { "profilecache_origin_requests_total", "Requests to the database (PostgREST).", NULL },
+	[MC_ORIGIN_ERRORS] = { "profilecache_origin_errors_total", "Database requests that failed or answered 5xx.", NULL },
+	[MC_WRITES_RATE_LIMITED] = { "profilecache_writes_rate_limited_total", "Writes refused with 429.", NULL },
+	[MC_FLUSH_RUNS] = { "profilecache_flush_runs_total", "Flusher runs that got the lock.", NULL },
+	[MC_FLUSH_APPLIED] = { "profilecache_flush_changes_total", "Flushed changes by outcome.", "result=\"applied\"" },
+	[MC_FLUSH_CONFLICT] = { "profilecache_flush_changes_total", NULL, "result=\"conflict\"" },
+	[MC_FLUSH_RETRY] = { "profilecache_flush_changes_total", NULL, "result=\"retry\"" },
+	[MC_FLUSH_DEAD] = { "profilecache_flush_changes_total", NULL, "result=\"dead\"" },
+};
+
+enum pc_result
+metrics_open(const char *path, char *err)
+{
+	struct metrics_file *m;
+	struct stat st;
+	int fd;
+
+	if (mf != NULL)
+		return PC_OK;
+	if ((fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600)) == -1) {
+		pc_err(err, "metrics file %s: %s", path, strerror(errno));
+		return PC_UNAVAILABLE;
+	}
+	(void)flock(fd, LOCK_EX);
+	if (fstat(fd, &st) == -1 || ((size_t)st.st_size != sizeof(*m) &&
+	    (ftruncate(fd, 0) == -1 || ftruncate(fd, sizeof(*m)) == -1))) {
+		pc_err(err, "metrics file %s: %s", path, strerror(errno));
+		goto fail;
+	}
+	m = mmap(NULL, sizeof(*m), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (m == MAP_FAILED) {
+		pc_err(err, "metrics file %s: mmap: %s", path, strerror(errno));
+		goto fail;
+	}
+	if (m->magic != METRICS_MAGIC || m->version != METRICS_VERSION ||
+	    m->size != sizeof(*m)) {
+		memset(m, 0, sizeof(*m));
+		m->magic = METRICS_MAGIC;
+		m->version = METRICS_VERSION;
+		m->size = sizeof(*m);
+	}
+	(void)flock(fd, LOCK_UN);
+	(void)close(fd);	/* the mapping stays */
+	mf = m;
+	return PC_OK;
+fail:
+	(void)flock(fd, LOCK_UN);
+	(void)close(fd);
+	return PC_UNAVAILABLE;
+}
+
+void
+metrics_close(void)
+{
+	if (mf != NULL)
+		(void)munmap(mf, sizeof(*mf));
+	mf = NULL;
+}
+
+void
+metrics_add(enum metrics_counter c, uint64_t n)
+{
+	if (mf != NULL && c < MC_COUNT)
+		(void)__atomic_fetch_add(&mf->counters[c], n, __ATOMIC_RELAXED);
+}
+
+void
+metrics_request(enum metrics_route r, int status)
+{
+	size_t i;
+
+	if (mf == NULL || r >= MR_COUNT)
+		return;
+	for (i = 0; i < NSTATUS - 1 && statuses[i] != status; i++)
+		;
+	(void)__atomic_fetch_add(&mf->requests[r][i], 1, __ATOMIC_RELAXED);
+}
+
+const char *
+metrics_route_name(enum metrics_route r)
+{
+	return r < MR_COUNT ? route_names[r] : "other";
+}
+
+static uint64_t
+load(const uint64_t *p)
+{
+	return __atomic_load_n(p, __ATOMIC_RELAXED);
+}
+
+enum pc_result
+metrics_render(const char *extra, char **out, size_t *len)
+{
+	enum pc_result r = PC_OK;
+	struct buf b;
+	size_t i, s;
+	uint64_t v;
+
+	buf_init(&b, 1024 * 1024);
+	r = buf_adds(&b, "# HELP profilecache_requests_total Answered requests by route and status.\n"
+	    "# TYPE profilecache_requests_total counter\n");
+	for (i = 0; i < MR_COUNT && r == PC_OK && mf != NULL; i++) {
+		for (s = 0; s < NSTATUS && r == PC_OK; s++) {
+			if ((v = load(&mf->requests[i][s])) == 0)
+				continue;
+			if (s < NSTATUS - 1)
+				r = buf_printf(&b, "profilecache_requests_total{route=\"%s\",status=\"%d\"} %llu\n",
+				    route_names[i], statuses[s], (unsigned long long)v);
+			else
+				r = buf_printf(&b, "profilecache_requests_total{route=\"%s\",status=\"other\"} %llu\n",
+				    route_names[i], (unsigned long long)v);
+		}
+	}
+	for (i = 0; i < MC_COUNT && r == PC_OK; i++) {
+		v = mf != NULL ? load(&mf->counters[i]) : 0;
+		if (counters[i].help != NULL)
+			r = buf_printf(&b, "# HELP %s %s\n# TYPE %s counter\n",
+			    counters[i].name, counters[i].help, counters[i].name);
+		if (r != PC_OK)
+			break;
+		if (counters[i].labels != NULL)
+			r = buf_printf(&b, "%s{%s} %llu\n", counters[i].name,
+			    counters[i].labels, (unsigned long long)v);
+		else
+			r = buf_printf(&b, "%s %llu\n", counters[i].name,
+			    (unsigned long long)v);
+	}
+	if (r == PC_OK && extra != NULL)
+		r = buf_adds(&b, extra);
+	if (r != PC_OK) {
+		buf_free(&b);
+		return r;
+	}
+	*out = buf_steal(&b, len);
+	return PC_OK;
+}

@@ -1,0 +1,59 @@
+/* Counters in a shared memory-mapped file: atomic adds, no network round trip. */
+#ifndef PC_METRICS_H
+#define PC_METRICS_H
+
+#include <stdint.h>
+
+#include "result.h"
+
+/* The routes requests are counted by. */
+enum metrics_route {
+	MR_PROFILE_GET,
+	MR_PROFILE_PUT,
+	MR_PROFILE_PATCH,
+	MR_PROFILE_DELETE,
+	MR_AVATAR_POST,
+	MR_HEALTHZ,
+	MR_METRICS,
+	MR_OTHER,		/* 404, 405, unparseable requests */
+	MR_COUNT
+};
+
+/* Everything else that is counted. */
+enum metrics_counter {
+	MC_CACHE_HIT,
+	MC_CACHE_MISS,
+	MC_CACHE_STALE,
+	MC_ORIGIN_REQUESTS,
+	MC_ORIGIN_ERRORS,
+	MC_WRITES_RATE_LIMITED,
+	MC_FLUSH_RUNS,
+	MC_FLUSH_APPLIED,
+	MC_FLUSH_CONFLICT,
+	MC_FLUSH_RETRY,
+	MC_FLUSH_DEAD,
+	MC_COUNT
+};
+
+/*
+ * Map the counters file at path (created when missing, shared by every
+ * process of the node: responders, flusher). Until it succeeds, counting
+ * is a no-op, so a broken metrics file never fails a request.
+ */
+enum pc_result metrics_open(const char *path, char *err);
+void metrics_close(void);
+
+void metrics_add(enum metrics_counter c, uint64_t n);
+/* Count one answered request. */
+void metrics_request(enum metrics_route r, int status);
+
+/* The route name of r, e.g. "profile_get". */
+const char *metrics_route_name(enum metrics_route r);
+
+/*
+ * Write the counters in Prometheus' text format into *out (malloc()ed,
+ * owned by the caller); extra (may be NULL) is appended as it is.
+ */
+enum pc_result metrics_render(const char *extra, char **out, size_t *len);
+
+#endif

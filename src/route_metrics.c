@@ -1,0 +1,71 @@
+/* HTTP for /v1/metrics. */
+#include "autoconf.h"
+
+#include <openssl/crypto.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include "app.h"
+#include "journal.h"
+#include "metrics.h"
+#include "route_metrics.h"
+
+/* True for 127.0.0.0/8 and ::1 (and IPv4-mapped loopback). */
+static bool
+is_loopback(const char *addr)
+{
+	if (addr == NULL)
+		return false;
+	if (strncmp(addr, "::ffff:", 7) == 0)
+		addr += 7;
+	return strncmp(addr, "127.", 4) == 0 || strcmp(addr, "::1") == 0;
+}
+
+static bool
+has_token(const struct app *app, const struct http_request *req)
+{
+	const char *h = http_request_header(req, "HTTP_AUTHORIZATION");
+	const char *want = app->cfg.metrics_token;
+	size_t n;
+
+	if (want == NULL || h == NULL || strncasecmp(h, "Bearer ", 7) != 0)
+		return false;
+	h += 7;
+	n = strlen(want);
+	return strlen(h) == n && CRYPTO_memcmp(h, want, n) == 0;
+}
+
+void
+route_metrics_get(struct app *app, struct http_request *req,
+    struct http_response *resp)
+{
+	char extra[1024], err[PC_ERRLEN], *body = NULL;
+	struct journal_depth d;
+	struct journal *j;
+	size_t len;
+
+	if (!is_loopback(http_request_header(req, "REMOTE_ADDR")) &&
+	    !has_token(app, req)) {
+		http_error(resp, 403, "forbidden",
+		    "metrics are for loopback clients or the metrics token");
+		return;
+	}
+	extra[0] = '\0';
+	if (app_journal(app, &j, err) == PC_OK && journal_depth(j, &d, err) == PC_OK)
+		(void)snprintf(extra, sizeof(extra),
+		    "# HELP profilecache_journal_entries Journal entries by state.\n"
+		    "# TYPE profilecache_journal_entries gauge\n"
+		    "profilecache_journal_entries{state=\"pending\"} %ld\n"
+		    "profilecache_journal_entries{state=\"applied\"} %ld\n"
+		    "profilecache_journal_entries{state=\"conflict\"} %ld\n"
+		    "profilecache_journal_entries{state=\"dead\"} %ld\n"
+		    "profilecache_journal_entries{state=\"cancelled\"} %ld\n",
+		    d.pending, d.applied, d.conflict, d.dead, d.cancelled);
+	if (metrics_render(extra, &body, &len) != PC_OK) {
+		http_error(resp, 500, "internal", "out of memory");
+		return;
+	}
+	http_header_add(resp, "Cache-Control", "no-store");
+	http_body(resp, 200, "text/plain; version=0.0.4", body, len, body);
+}

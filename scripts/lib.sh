@@ -5,23 +5,30 @@
 # options. Functions that start or stop things print a message naming the part
 # that failed and return non-zero instead of exiting, so callers can clean up.
 #
-# A stack is PostgreSQL 15, memcached, pgrest-lite (the local origin) and
-# lighttpd running the responder, all on 127.0.0.1, ports PORT_BASE+0..3:
-#   +0 lighttpd   +1 pgrest-lite   +2 memcached   +3 PostgreSQL
+# A stack is PostgreSQL 15, memcached, pgrest-lite (the local origin) and a
+# web server running the responder (lighttpd, Apache with mod_fcgid or mod_cgi,
+# or nginx with spawn-fcgi: PC_WEB_SERVER, see pc_start_web), all on
+# 127.0.0.1, ports PORT_BASE+0..3:
+#   +0 web server   +1 pgrest-lite   +2 memcached   +3 PostgreSQL
 # Everything a stack owns lives under its VAR_DIR:
 #   stack.env           shell-sourceable summary for tests and people
 #   profilecache.conf   responder config, from etc/profilecache.conf.example
-#   lighttpd.conf       from etc/lighttpd/profilecache.conf.in
-#   lighttpd.d/         optional lighttpd additions (*.conf)
+#   lighttpd.conf       from etc/lighttpd/profilecache.conf.in      } the one
+#   apache2.conf        from etc/apache/profilecache-*.conf.in      } of the
+#   nginx.conf          from etc/nginx/profilecache.conf.in         } stack's
+#   lighttpd.d/ apache2.d/ nginx.d/   optional additions (*.conf)   } server
 #   journal.db          the responder's journal
-#   secrets/            service.key, anon.key, jwt.secret (0600)
+#   secrets/            service.key, anon.key, jwt.secret (0600; 0640 and group
+#                       www-data behind Apache or nginx)
 #   www/                document root for static files
-#   log/                one log per component
-#   run/                pid files, the port base, the FastCGI socket
+#   log/                one log per component (the responder's stderr goes to
+#                       the web server's, or to responder.log behind nginx)
+#   run/                pid files, the port base, the web server's name, the
+#                       FastCGI socket, Apache's and nginx's runtime files
 #   pg/                 PostgreSQL: data/, run/ (socket), postgres.log; when the
 #                       postgres user cannot reach VAR_DIR, pg.location names a
 #                       directory under /tmp that holds the same
-#   tmp/                lighttpd's request body buffers
+#   tmp/                the web server's request body buffers
 
 PC_ROOT=${PC_ROOT:-$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")/.." && pwd)}
 PC_BUILDDIR=${PC_BUILDDIR:-${PC_TOP_BUILDDIR:-$PC_ROOT}}
@@ -42,8 +49,10 @@ PC_DEB_PACKAGES=(
 	libfcgi-dev libmemcached-dev libsqlite3-dev sqlite3 libcurl4-openssl-dev
 	libjansson-dev libinih-dev libcmocka-dev libssl-dev
 	memcached postgresql-15 postgresql-15-pgtap lighttpd libmicrohttpd-dev libpq-dev
+	apache2 libapache2-mod-fcgid nginx spawn-fcgi
 	curl jq ca-certificates procps
 	libvips-dev libvips-tools libimage-exiftool-perl
+	clang libclang-rt-14-dev
 )
 
 # --- messages ---------------------------------------------------------------
@@ -93,8 +102,18 @@ pc_install_deps() {
 	pc_log "installing missing Debian packages: ${missing[*]}"
 	export DEBIAN_FRONTEND=noninteractive
 	apt-get update -q || pc_die "apt-get update failed"
-	apt-get install -y -q --no-install-recommends "${missing[@]}" ||
-		pc_die "apt-get install failed for: ${missing[*]}"
+	# The packages would start Debian's own apache2, nginx, memcached and
+	# PostgreSQL services (and nginx's start, hence its install, fails while
+	# Apache holds port 80). Stacks run their own instances: while installing,
+	# a policy-rc.d (when there is none) tells the packages to start nothing.
+	local policy=/usr/sbin/policy-rc.d made=0 rc=0
+	if [[ ! -e $policy ]]; then
+		printf '#!/bin/sh\n# Temporary (profilecache scripts/lib.sh): start no service while installing.\nexit 101\n' \
+			>"$policy" && chmod 0755 "$policy" && made=1
+	fi
+	apt-get install -y -q --no-install-recommends "${missing[@]}" || rc=$?
+	((made)) && rm -f -- "$policy"
+	((rc == 0)) || pc_die "apt-get install failed for: ${missing[*]}"
 }
 
 # --- build ------------------------------------------------------------------
@@ -591,7 +610,7 @@ pc_start_origin() {
 
 pc_stop_origin() { pc__stop_pidfile origin "$1/run/origin.pid" "${PC_ORIGIN_BIN##*/}"; }
 
-# --- responder and lighttpd ---------------------------------------------------------
+# --- responder and web servers ------------------------------------------------------
 
 # pc__write_responder_config VAR_DIR: VAR_DIR/profilecache.conf from the
 # example, with this stack's addresses and paths, then the overrides in
@@ -614,11 +633,236 @@ pc__write_responder_config() {
 		"${extra[@]}"
 }
 
+# pc__ini_get FILE SECTION.KEY: print the value of KEY in SECTION of an INI
+# file (the last one; empty when it is not set).
+pc__ini_get() {
+	awk -v want="$2" '
+		/^[ \t]*[;#]/ { next }
+		/^[ \t]*\[/ { s = $0; sub(/^[ \t]*\[/, "", s); sub(/\].*$/, "", s); next }
+		{ i = index($0, "="); if (i == 0) next
+		  k = substr($0, 1, i - 1); v = substr($0, i + 1)
+		  gsub(/^[ \t]+|[ \t]+$/, "", k); gsub(/^[ \t]+|[ \t]+$/, "", v)
+		  if (s "." k == want) r = v }
+		END { print r }' "$1"
+}
+
+# The web servers a stack can run in front of the responder, chosen with
+# PC_WEB_SERVER (default lighttpd) when the stack starts, and recorded in
+# VAR_DIR/run/web_server:
+#   lighttpd      etc/lighttpd/profilecache.conf.in; lighttpd spawns the responders
+#   apache-fcgid  etc/apache/profilecache-fcgid.conf.in; mod_fcgid spawns them
+#   apache-cgi    etc/apache/profilecache-cgi.conf.in; one responder per request
+#   nginx         etc/nginx/profilecache.conf.in; spawn-fcgi starts 4 responders
+# lighttpd and its responders keep root's identity (a local stack only).
+# Apache refuses to serve as root, so Apache and its responders, and nginx's
+# workers and responders for the same setup, run as PC_WEB_USER, the user
+# the templates name; pc__grant_web_user lets it read and write what the
+# responder needs.
+PC_WEB_SERVERS_ALL=(lighttpd apache-fcgid apache-cgi nginx)
+PC_WEB_SERVER=${PC_WEB_SERVER:-lighttpd}
+PC_WEB_USER=www-data
+
+# pc_web_server_valid NAME: NAME is one of PC_WEB_SERVERS_ALL.
+pc_web_server_valid() {
+	local s
+	for s in "${PC_WEB_SERVERS_ALL[@]}"; do [[ $1 == "$s" ]] && return 0; done
+	return 1
+}
+
+# pc_web_server VAR_DIR: print the web server of the stack in VAR_DIR (as
+# recorded when it started; $PC_WEB_SERVER for a stack never started).
+pc_web_server() {
+	local s
+	s=$(cat "$1/run/web_server" 2>/dev/null) || s=
+	printf '%s\n' "${s:-$PC_WEB_SERVER}"
+}
+
+# pc__web_proc SERVER: the web server's program name (its pid file is
+# VAR_DIR/run/NAME.pid, its log VAR_DIR/log/NAME.log).
+pc__web_proc() {
+	case $1 in
+	apache-*) printf 'apache2\n' ;;
+	*) printf '%s\n' "$1" ;;
+	esac
+}
+
+# pc__web_log SERVER VAR_DIR: where the responder's stderr goes.
+pc__web_log() {
+	case $1 in
+	nginx) printf '%s\n' "$2/log/responder.log" ;;
+	*) printf '%s\n' "$2/log/$(pc__web_proc "$1").log" ;;
+	esac
+}
+
+# pc__web_config SERVER VAR_DIR: the web server's generated configuration.
+pc__web_config() {
+	case $1 in
+	lighttpd) printf '%s\n' "$2/lighttpd.conf" ;;
+	apache-*) printf '%s\n' "$2/apache2.conf" ;;
+	nginx) printf '%s\n' "$2/nginx.conf" ;;
+	esac
+}
+
+# pc_start_web VAR_DIR: write the responder's config and start the stack's web
+# server (pc_web_server) on 127.0.0.1:PORT_BASE; returns once it answers HTTP.
+pc_start_web() {
+	local var=$1 server
+	server=$(pc_web_server "$var")
+	case $server in
+	lighttpd) pc__start_lighttpd "$var" ;;
+	apache-fcgid) pc__start_apache "$var" fcgid ;;
+	apache-cgi) pc__start_apache "$var" cgi ;;
+	nginx) pc__start_nginx "$var" ;;
+	*) pc_err "unknown web server '$server' (PC_WEB_SERVER: ${PC_WEB_SERVERS_ALL[*]})" ;;
+	esac
+}
+
+# pc_stop_web VAR_DIR: stop whichever web server (and responders) the stack
+# in VAR_DIR runs, by pid file. Safe to call again.
+pc_stop_web() {
+	local var=$1 rc=0
+	pc__stop_pidfile lighttpd "$var/run/lighttpd.pid" lighttpd || rc=1
+	pc__stop_pidfile apache2 "$var/run/apache2.pid" apache2 || rc=1
+	pc__stop_pidfile nginx "$var/run/nginx.pid" nginx || rc=1
+	pc__stop_pids responder "$var/run/spawn-fcgi.pid" "${PC_FCGI_BIN##*/}" || rc=1
+	return "$rc"
+}
+
+# pc__web_running VAR_DIR: some web server or responder of the stack runs.
+pc__web_running() {
+	pc__pid_alive "$1/run/lighttpd.pid" || pc__pid_alive "$1/run/apache2.pid" ||
+		pc__pid_alive "$1/run/nginx.pid" || pc__pids_alive "$1/run/spawn-fcgi.pid"
+}
+
+# Kept for callers written before the choice of web server: they restart the
+# stack's web server, whichever it is.
+pc_start_lighttpd() { pc_start_web "$@"; }
+pc_stop_lighttpd() { pc_stop_web "$@"; }
+
+# pc__pids_alive PIDFILE: some pid listed in PIDFILE (one per line) runs.
+pc__pids_alive() {
+	local pid
+	[[ -s $1 ]] || return 1
+	while read -r pid || [[ -n $pid ]]; do pc__running "$pid" && return 0; done <"$1"
+	return 1
+}
+
+# pc__stop_pids NAME PIDFILE EXE: pc__stop_pidfile for a pid file listing
+# several processes (spawn-fcgi -F N): SIGTERM those that still run EXE,
+# SIGKILL what is left after 10 s, remove PIDFILE.
+pc__stop_pids() {
+	local name=$1 pidfile=$2 exe=$3 pid path i alive
+	local -a pids=()
+	[[ -f $pidfile ]] || return 0
+	while read -r pid || [[ -n $pid ]]; do
+		pc__running "$pid" || continue
+		path=$(readlink "/proc/$pid/exe" 2>/dev/null) || continue
+		path=${path% (deleted)}
+		[[ ${path##*/} == "$exe" ]] && pids+=("$pid")
+	done <"$pidfile"
+	((${#pids[@]})) && kill -TERM "${pids[@]}" 2>/dev/null
+	for ((i = 0; i < 100; i++)); do
+		alive=0
+		for pid in "${pids[@]}"; do pc__running "$pid" && alive=1; done
+		((alive)) || break
+		sleep 0.1
+	done
+	for pid in "${pids[@]}"; do
+		if pc__running "$pid"; then
+			pc_log "$name (pid $pid) ignored SIGTERM for 10 s; sending SIGKILL"
+			kill -KILL "$pid" 2>/dev/null || true
+		fi
+	done
+	rm -f -- "$pidfile"
+}
+
+# pc__grant_web_user VAR_DIR: when we are root, let PC_WEB_USER read the
+# responder's config and secret files (group-readable: the responder refuses
+# world-readable secrets) and write the journal's directory, its files (also
+# those root's flusher or admin tool made) and the avatar directory, as a
+# deployment must (etc/apache/*.conf.in). Paths come from the responder's
+# config, so overrides (PC_CONF_SET) are followed. Changes only what is not
+# so already (a journal on a read-only filesystem stays as it is).
+pc__grant_web_user() {
+	local var=$1 user=$PC_WEB_USER conf=$1/profilecache.conf group key f d journal metrics avatars
+	((EUID == 0)) || return 0
+	id -u "$user" >/dev/null 2>&1 || pc_err "the web server's user $user does not exist" || return 1
+	group=$(id -gn "$user")
+	for key in origin.service_key_file auth.jwt_secret_file auth.jwks_file metrics.token_file; do
+		f=$(pc__ini_get "$conf" "$key")
+		[[ -n $f && -f $f ]] || continue
+		pc__grant "$f" "" "$group" 040 || return 1
+		d=$(dirname -- "$f")
+		runuser -u "$user" -- test -x "$d" || pc__grant "$d" "" "$group" 010 || return 1
+	done
+	journal=$(pc__ini_get "$conf" journal.path)
+	metrics=$(pc__ini_get "$conf" metrics.file)
+	metrics=${metrics:-$journal-metrics}
+	for d in "$(dirname -- "$journal")" "$(dirname -- "$metrics")" "$var/tmp"; do
+		# $var/tmp: Apache keeps large request bodies in TMPDIR.
+		[[ -d $d ]] || mkdir -p -- "$d" || return 1
+		pc__grant "$d" "" "$group" 070 || return 1
+	done
+	for f in "$journal" "$journal-wal" "$journal-shm" "$journal-wlock" "$journal-flush.lock" "$metrics"; do
+		[[ -e $f ]] || continue
+		pc__grant "$f" "$user" "$group" 060 || return 1
+	done
+	avatars=$(pc__ini_get "$conf" avatar.dir)
+	[[ -n $avatars ]] || return 0
+	[[ -d $avatars ]] || mkdir -p -- "$avatars" || return 1
+	# Its subdirectories too (a responder running as root made them).
+	while IFS= read -r -d '' d; do
+		pc__grant "$d" "$user" "$group" 070 || return 1
+	done < <(find "$avatars" -type d -print0)
+}
+
+# pc__grant PATH OWNER GROUP GROUP-BITS: make PATH belong to OWNER (unless
+# empty) and GROUP, with at least GROUP-BITS (octal, e.g. 070) for the group,
+# and nothing for others when the bits include read of a file (a secret);
+# touches nothing that is so already.
+pc__grant() {
+	local path=$1 owner=$2 group=$3 bits=$4 have_u have_g mode
+	read -r have_u have_g mode < <(stat -c '%U %G %a' -- "$path") || return 1
+	if [[ -n $owner && $have_u != "$owner" ]] || [[ $have_g != "$group" ]]; then
+		chown "${owner:-$have_u}:$group" -- "$path" || return 1
+	fi
+	if (((8#$mode & 8#$bits) != 8#$bits)); then
+		chmod "g+$(pc__bits_letters "$bits")" -- "$path" || return 1
+	fi
+	if [[ -f $path && $bits == 040 ]] && ((8#$mode & 8#007)); then
+		chmod o-rwx -- "$path" || return 1
+	fi
+	return 0
+}
+
+# pc__bits_letters GROUP-BITS: 070 -> rwx, 040 -> r, 010 -> x, 060 -> rw.
+pc__bits_letters() {
+	local b=$((8#$1 >> 3)) l=
+	((b & 4)) && l+=r
+	((b & 2)) && l+=w
+	((b & 1)) && l+=x
+	printf '%s\n' "$l"
+}
+
+# pc__check_config NAME LOG CMD...: run a web server's configuration test;
+# on failure print its output and return 1.
+pc__check_config() {
+	local name=$1 log=$2
+	shift 2
+	"$@" >"$log" 2>&1 && return 0
+	pc_log "error: $name rejects its configuration:"
+	sed 's/^/    /' "$log" >&2
+	return 1
+}
+
+# --- lighttpd
+
 # pc__write_lighttpd_config VAR_DIR: VAR_DIR/lighttpd.conf from the template,
 # plus lighttpd.d/accesslog.conf when PC_ACCESS_LOG=1.
 pc__write_lighttpd_config() {
 	local var=$1 base
 	base=$(pc__port_base "$var") || return 1
+	mkdir -p -- "$var/lighttpd.d" || return 1
 	pc__render "$PC_ROOT/etc/lighttpd/profilecache.conf.in" "$var/lighttpd.conf" \
 		"PORT=$base" \
 		"DOCUMENT_ROOT=$var/www" \
@@ -637,34 +881,141 @@ pc__write_lighttpd_config() {
 	fi
 }
 
-# pc_start_lighttpd VAR_DIR: write the responder's and lighttpd's configs and
+# pc__start_lighttpd VAR_DIR: write the responder's and lighttpd's configs and
 # run lighttpd (foreground mode, in the background) on 127.0.0.1:PORT_BASE.
-pc_start_lighttpd() {
+pc__start_lighttpd() {
 	local var=$1 base
 	base=$(pc__port_base "$var") || return 1
 	[[ -x $PC_FCGI_BIN ]] || pc_err "responder: $PC_FCGI_BIN is not built (run make)" || return 1
 	if pc_port_listening "$base"; then pc_err "lighttpd: port $base is already taken"; return 1; fi
 	pc__write_responder_config "$var" && pc__write_lighttpd_config "$var" || return 1
-	lighttpd -tt -f "$var/lighttpd.conf" >"$var/log/lighttpd-check.log" 2>&1 || {
-		pc_log "error: lighttpd rejects $var/lighttpd.conf:"
-		sed 's/^/    /' "$var/log/lighttpd-check.log" >&2
-		return 1
-	}
+	pc__check_config lighttpd "$var/log/lighttpd-check.log" lighttpd -tt -f "$var/lighttpd.conf" || return 1
 	pc__spawn "$var/run/lighttpd.pid" "$var/log/lighttpd.log" lighttpd -D -f "$var/lighttpd.conf" || return 1
 	pc__wait lighttpd "$var/log/lighttpd.log" "$var/run/lighttpd.pid" \
 		pc__http_answers "http://127.0.0.1:$base/"
 }
 
-# pc_stop_lighttpd VAR_DIR: stop lighttpd, which stops the responders it spawned.
-pc_stop_lighttpd() { pc__stop_pidfile lighttpd "$1/run/lighttpd.pid" lighttpd; }
+# --- Apache (mod_fcgid or mod_cgi)
+
+# pc__write_apache_config VAR_DIR FLAVOUR: VAR_DIR/apache2.conf from
+# etc/apache/profilecache-FLAVOUR.conf.in, plus apache2.d/accesslog.conf when
+# PC_ACCESS_LOG=1.
+pc__write_apache_config() {
+	local var=$1 flavour=$2 base
+	base=$(pc__port_base "$var") || return 1
+	mkdir -p -- "$var/apache2.d" "$var/run/apache2" || return 1
+	pc__render "$PC_ROOT/etc/apache/profilecache-$flavour.conf.in" "$var/apache2.conf" \
+		"PORT=$base" \
+		"SERVER_ROOT=$var" \
+		"RUN_DIR=$var/run/apache2" \
+		"DOCUMENT_ROOT=$var/www" \
+		"ERROR_LOG=$var/log/apache2.log" \
+		"FCGI_BIN=$PC_FCGI_BIN" \
+		"PROFILECACHE_CONFIG=$var/profilecache.conf" \
+		"CONF_D=$var/apache2.d" || return 1
+	rm -f -- "$var/apache2.d/accesslog.conf"
+	if [[ ${PC_ACCESS_LOG:-0} == 1 ]]; then
+		cat >"$var/apache2.d/accesslog.conf" <<-EOF
+			CustomLog "$var/log/access.log" "%h %l %u %t \"%r\" %>s %b"
+		EOF
+	fi
+}
+
+# pc__start_apache VAR_DIR FLAVOUR: write the configs and run Apache in the
+# foreground (in the background) on 127.0.0.1:PORT_BASE, as PC_WEB_USER.
+pc__start_apache() {
+	local var=$1 flavour=$2 base
+	base=$(pc__port_base "$var") || return 1
+	[[ -x $PC_FCGI_BIN ]] || pc_err "responder: $PC_FCGI_BIN is not built (run make)" || return 1
+	if pc_port_listening "$base"; then pc_err "apache2: port $base is already taken"; return 1; fi
+	pc__write_responder_config "$var" && pc__write_apache_config "$var" "$flavour" &&
+		pc__grant_web_user "$var" || return 1
+	pc__check_config apache2 "$var/log/apache2-check.log" apache2 -t -f "$var/apache2.conf" || return 1
+	# TMPDIR: where mod_fcgid keeps request bodies above FcgidMaxRequestInMem.
+	pc__spawn "$var/run/apache2.pid" "$var/log/apache2.log" \
+		env TMPDIR="$var/tmp" apache2 -f "$var/apache2.conf" -DFOREGROUND || return 1
+	pc__wait apache2 "$var/log/apache2.log" "$var/run/apache2.pid" \
+		pc__http_answers "http://127.0.0.1:$base/"
+}
+
+# --- nginx and spawn-fcgi
+
+# pc__write_nginx_config VAR_DIR: VAR_DIR/nginx.conf from the template, plus
+# nginx.d/accesslog.conf when PC_ACCESS_LOG=1.
+pc__write_nginx_config() {
+	local var=$1 base
+	base=$(pc__port_base "$var") || return 1
+	mkdir -p -- "$var/nginx.d" "$var/run/nginx" "$var/tmp/nginx" || return 1
+	pc__render "$PC_ROOT/etc/nginx/profilecache.conf.in" "$var/nginx.conf" \
+		"PORT=$base" \
+		"PID_FILE=$var/run/nginx/nginx.pid" \
+		"ERROR_LOG=$var/log/nginx.log" \
+		"TEMP_DIR=$var/tmp/nginx" \
+		"DOCUMENT_ROOT=$var/www" \
+		"FCGI_SOCKET=$var/run/profilecache.sock" \
+		"CONF_D=$var/nginx.d" || return 1
+	rm -f -- "$var/nginx.d/accesslog.conf"
+	if [[ ${PC_ACCESS_LOG:-0} == 1 ]]; then
+		printf 'access_log %s;\n' "$var/log/access.log" >"$var/nginx.d/accesslog.conf"
+	fi
+}
+
+# pc__start_spawn_fcgi VAR_DIR: 4 responders on VAR_DIR/run/profilecache.sock,
+# started by spawn-fcgi as the etc/nginx template says, their pids in
+# run/spawn-fcgi.pid and their stderr in log/responder.log.
+pc__start_spawn_fcgi() {
+	local var=$1 sock=$1/run/profilecache.sock log=$1/log/responder.log
+	local -a who=()
+	if pc__pids_alive "$var/run/spawn-fcgi.pid"; then pc_err "responders already run (pids in $var/run/spawn-fcgi.pid)"; return 1; fi
+	rm -f -- "$sock"
+	touch -- "$log" || return 1
+	if ((EUID == 0)); then
+		who=(-u "$PC_WEB_USER" -U "$PC_WEB_USER" -G "$(id -gn "$PC_WEB_USER")")
+		chown "$PC_WEB_USER" -- "$log" || return 1
+	fi
+	# spawn-fcgi forks the responders and exits; setsid: they are in a
+	# session of their own, out of reach of a Ctrl-C meant for the caller.
+	# shellcheck disable=SC2016 # expanded by the inner shell
+	(
+		pc__close_fds
+		exec env PROFILECACHE_CONFIG="$var/profilecache.conf" setsid spawn-fcgi \
+			-s "$sock" -M 0660 "${who[@]}" -F 4 -P "$var/run/spawn-fcgi.pid" \
+			-- /bin/sh -c 'exec "$0" 2>>"$1"' "$PC_FCGI_BIN" "$log"
+	) </dev/null >>"$var/log/spawn-fcgi.log" 2>&1 || {
+		pc_log "error: spawn-fcgi could not start the responders"
+		pc__tail_log spawn-fcgi "$var/log/spawn-fcgi.log"
+		return 1
+	}
+}
+
+# pc__start_nginx VAR_DIR: write the configs, start the responders with
+# spawn-fcgi, then nginx in the foreground (in the background) on
+# 127.0.0.1:PORT_BASE.
+pc__start_nginx() {
+	local var=$1 base
+	local -a nginx
+	base=$(pc__port_base "$var") || return 1
+	[[ -x $PC_FCGI_BIN ]] || pc_err "responder: $PC_FCGI_BIN is not built (run make)" || return 1
+	if pc_port_listening "$base"; then pc_err "nginx: port $base is already taken"; return 1; fi
+	pc__write_responder_config "$var" && pc__write_nginx_config "$var" &&
+		pc__grant_web_user "$var" || return 1
+	# -e: the error log from the start, before the configuration is read.
+	nginx=(nginx -p "$var/" -c "$var/nginx.conf" -e "$var/log/nginx.log")
+	pc__check_config nginx "$var/log/nginx-check.log" "${nginx[@]}" -t -q || return 1
+	pc__start_spawn_fcgi "$var" || return 1
+	pc__spawn "$var/run/nginx.pid" "$var/log/nginx.log" "${nginx[@]}" -g 'daemon off;' || return 1
+	pc__wait nginx "$var/log/nginx.log" "$var/run/nginx.pid" \
+		pc__http_answers "http://127.0.0.1:$base/"
+}
 
 # --- the stack ------------------------------------------------------------------
 
 # pc__write_env VAR_DIR: VAR_DIR/stack.env (mode 0600: it holds the JWT secret).
 pc__write_env() {
-	local var=$1 base root tmp name
+	local var=$1 base root tmp name server
 	base=$(pc__port_base "$var") || return 1
 	root=$(pc__pg_root "$var")
+	server=$(pc_web_server "$var")
 	local -A env=(
 		[BASE_URL]="http://127.0.0.1:$base/v1"
 		[HTTP_URL]="http://127.0.0.1:$base"
@@ -695,6 +1046,10 @@ pc__write_env() {
 		[ORIGIN_PID_FILE]="$var/run/origin.pid"
 		[MEMCACHED_PID_FILE]="$var/run/memcached.pid"
 		[POSTGRES_PID_FILE]="$root/data/postmaster.pid"
+		[WEB_SERVER]="$server"
+		[WEB_CONFIG]="$(pc__web_config "$server" "$var")"
+		[WEB_LOG]="$(pc__web_log "$server" "$var")"
+		[WEB_PID_FILE]="$var/run/$(pc__web_proc "$server").pid"
 	)
 	tmp=$var/stack.env.tmp
 	(
@@ -711,7 +1066,7 @@ pc__write_env() {
 # pc__stack_layout VAR_DIR PORT_BASE: the directories, secrets and port record.
 pc__stack_layout() {
 	local var=$1 base=$2 d
-	for d in log run www www/avatars tmp lighttpd.d; do mkdir -p -- "$var/$d" || return 1; done
+	for d in log run www www/avatars tmp; do mkdir -p -- "$var/$d" || return 1; done
 	mkdir -p -- "$var/secrets" && chmod 0700 "$var/secrets" || return 1
 	touch -- "$var/.profilecache-stack"
 	printf '%s\n' "$base" >"$var/run/port_base"
@@ -723,7 +1078,7 @@ pc__stack_layout() {
 # pc_stack_running VAR_DIR: some part of the stack in VAR_DIR runs.
 pc_stack_running() {
 	local var=$1
-	pc__pid_alive "$var/run/lighttpd.pid" ||
+	pc__web_running "$var" ||
 		pc__pid_alive "$var/run/origin.pid" ||
 		pc__pid_alive "$var/run/memcached.pid" ||
 		pc__pid_alive "$(pc__pg_root "$var")/data/postmaster.pid"
@@ -733,13 +1088,16 @@ pc_stack_running() {
 pc__abspath() { mkdir -p -- "$1" && (cd -- "$1" && pwd -P); }
 
 # pc_stack_start VAR_DIR PORT_BASE [PGREST-LITE-ARG...]: start PostgreSQL,
-# memcached, the origin and lighttpd, wait until GET /v1/healthz is 200 and
-# write VAR_DIR/stack.env. Returns 2 without touching anything when the stack
-# already runs or a port is taken; on any other failure stops what it started
-# and returns 1.
+# memcached, the origin and the web server named by PC_WEB_SERVER (default
+# lighttpd) with the responder, wait until GET /v1/healthz is 200 and write
+# VAR_DIR/stack.env. Returns 2 without touching anything when the stack
+# already runs, a port is taken or the web server is unknown; on any other
+# failure stops what it started and returns 1.
 pc_stack_start() {
 	local var=$1 base=$2 busy
 	shift 2
+	pc_web_server_valid "$PC_WEB_SERVER" ||
+		pc_err "unknown web server '$PC_WEB_SERVER' (PC_WEB_SERVER: ${PC_WEB_SERVERS_ALL[*]})" || return 2
 	[[ $base =~ ^[0-9]+$ ]] && ((base >= 1024 && base <= 65531)) ||
 		pc_err "port base must be a number from 1024 to 65531, not '$base'" || return 2
 	var=$(pc__abspath "$var") || pc_err "cannot create $var" || return 2
@@ -758,15 +1116,18 @@ pc_stack_start() {
 }
 
 pc__stack_start_parts() {
-	local var=$1 base=$2
+	local var=$1 base=$2 proc
 	shift 2
+	proc=$(pc__web_proc "$PC_WEB_SERVER")
 	pc__stack_layout "$var" "$base" &&
+		printf '%s\n' "$PC_WEB_SERVER" >"$var/run/web_server" &&
 		pc_start_postgres "$var" &&
 		pc_start_memcached "$var" &&
 		pc_start_origin "$var" "$@" &&
-		pc_start_lighttpd "$var" &&
+		pc_start_web "$var" &&
 		pc__write_env "$var" &&
-		pc__wait "responder (GET /v1/healthz)" "$var/log/lighttpd.log" "$var/run/lighttpd.pid" \
+		pc__wait "responder (GET /v1/healthz through $PC_WEB_SERVER)" \
+			"$(pc__web_log "$PC_WEB_SERVER" "$var")" "$var/run/$proc.pid" \
 			pc__http_ok "http://127.0.0.1:$base/v1/healthz"
 }
 
@@ -775,7 +1136,7 @@ pc__stack_start_parts() {
 pc_stack_stop() {
 	local var=$1 rc=0
 	[[ -d $var ]] || return 0
-	pc_stop_lighttpd "$var" || rc=1
+	pc_stop_web "$var" || rc=1
 	pc_stop_origin "$var" || rc=1
 	pc_stop_memcached "$var" || rc=1
 	pc_stop_postgres "$var" || rc=1

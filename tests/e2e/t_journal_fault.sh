@@ -44,7 +44,7 @@ is "$HTTP_STATUS" 202 "space again: writes are acknowledged"
 
 # A filesystem cannot turn read-only under open files: restart the web
 # server (and so the responders) around the remount.
-remount() { pc_stop_lighttpd "$VAR_DIR" && mount -o "remount,$1" "$mnt" && pc_start_lighttpd "$VAR_DIR" >/dev/null; }
+remount() { pc_stop_web "$VAR_DIR" && mount -o "remount,$1" "$mnt" && pc_start_web "$VAR_DIR" >/dev/null; }
 remount ro
 http PATCH "/profiles/$id" "${auth[@]}" --data '{"bio":"read-only"}'
 is "$HTTP_STATUS" 503 "read-only journal: 503"

@@ -341,7 +341,7 @@ pc__render() {
 	for kv in "$@"; do
 		text=${text//"@${kv%%=*}@"/"${kv#*=}"}
 	done
-	left=$(grep -o '@[A-Z_][A-Z_]*@' <<<"$text" | sort -u | tr '\n' ' ')
+	left=$(grep -o '@[A-Z_][A-Z_]*@' <<<"$text" | sort -u | tr '\n' ' ') || true # none: grep fails
 	[[ -z $left ]] || pc_err "$in: no value for $left" || return 1
 	printf '%s\n' "$text" >"$out"
 }
@@ -784,16 +784,16 @@ pc__stop_pids() {
 # config, so overrides (PC_CONF_SET) are followed. Changes only what is not
 # so already (a journal on a read-only filesystem stays as it is).
 pc__grant_web_user() {
-	local var=$1 user=$PC_WEB_USER conf=$1/profilecache.conf group key f d journal metrics avatars
+	local var=$1 wuser=$PC_WEB_USER conf=$1/profilecache.conf group key f d journal metrics avatars
 	((EUID == 0)) || return 0
-	id -u "$user" >/dev/null 2>&1 || pc_err "the web server's user $user does not exist" || return 1
-	group=$(id -gn "$user")
+	id -u "$wuser" >/dev/null 2>&1 || pc_err "the web server's user $wuser does not exist" || return 1
+	group=$(id -gn "$wuser")
 	for key in origin.service_key_file auth.jwt_secret_file auth.jwks_file metrics.token_file; do
 		f=$(pc__ini_get "$conf" "$key")
 		[[ -n $f && -f $f ]] || continue
 		pc__grant "$f" "" "$group" 040 || return 1
 		d=$(dirname -- "$f")
-		runuser -u "$user" -- test -x "$d" || pc__grant "$d" "" "$group" 010 || return 1
+		runuser -u "$wuser" -- test -x "$d" || pc__grant "$d" "" "$group" 010 || return 1
 	done
 	journal=$(pc__ini_get "$conf" journal.path)
 	metrics=$(pc__ini_get "$conf" metrics.file)
@@ -805,14 +805,20 @@ pc__grant_web_user() {
 	done
 	for f in "$journal" "$journal-wal" "$journal-shm" "$journal-wlock" "$journal-flush.lock" "$metrics"; do
 		[[ -e $f ]] || continue
-		pc__grant "$f" "$user" "$group" 060 || return 1
+		pc__grant "$f" "$wuser" "$group" 000 || return 1
 	done
+	# The responder opens the journal at its first use; created now, by the
+	# web server's user, it is never one that root's flusher or sqlite3 made.
+	if [[ ! -e $journal ]]; then
+		runuser -u "$wuser" -- "$PC_BUILDDIR/profilecache-admin" --config "$conf" init >/dev/null ||
+			pc_err "profilecache-admin init (as $wuser) could not create the journal $journal" || return 1
+	fi
 	avatars=$(pc__ini_get "$conf" avatar.dir)
 	[[ -n $avatars ]] || return 0
 	[[ -d $avatars ]] || mkdir -p -- "$avatars" || return 1
 	# Its subdirectories too (a responder running as root made them).
 	while IFS= read -r -d '' d; do
-		pc__grant "$d" "$user" "$group" 070 || return 1
+		pc__grant "$d" "$wuser" "$group" 070 || return 1
 	done < <(find "$avatars" -type d -print0)
 }
 
@@ -916,7 +922,7 @@ pc__write_apache_config() {
 	rm -f -- "$var/apache2.d/accesslog.conf"
 	if [[ ${PC_ACCESS_LOG:-0} == 1 ]]; then
 		cat >"$var/apache2.d/accesslog.conf" <<-EOF
-			CustomLog "$var/log/access.log" "%h %l %u %t \"%r\" %>s %b"
+			CustomLog "$var/log/access.log" "%h %t \"%r\" %>s %b %{ms}Tms"
 		EOF
 	fi
 }
@@ -956,7 +962,7 @@ pc__write_nginx_config() {
 		"CONF_D=$var/nginx.d" || return 1
 	rm -f -- "$var/nginx.d/accesslog.conf"
 	if [[ ${PC_ACCESS_LOG:-0} == 1 ]]; then
-		printf 'access_log %s;\n' "$var/log/access.log" >"$var/nginx.d/accesslog.conf"
+		printf 'access_log %s profilecache;\n' "$var/log/access.log" >"$var/nginx.d/accesslog.conf"
 	fi
 }
 

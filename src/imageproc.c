@@ -81,6 +81,8 @@ imageproc_run(const struct imageproc_opts *o, const char *declared,
 	char *argv[16];
 	int in_pipe[2] = { -1, -1 }, out_pipe[2] = { -1, -1 }, status = 0, argc = 0;
 	posix_spawn_file_actions_t fa;
+	posix_spawnattr_t attr;
+	sigset_t mask, defaults;
 	enum pc_result r = PC_ERROR, x;
 	struct buf b;
 	pid_t pid = -1;
@@ -113,7 +115,16 @@ imageproc_run(const struct imageproc_opts *o, const char *declared,
 	(void)posix_spawn_file_actions_init(&fa);
 	(void)posix_spawn_file_actions_adddup2(&fa, in_pipe[0], STDIN_FILENO);
 	(void)posix_spawn_file_actions_adddup2(&fa, out_pipe[1], STDOUT_FILENO);
-	errno = posix_spawn(&pid, o->helper, &fa, NULL, argv, environ);
+	/* The responder blocks its stop signals while it serves a request; the
+	 * helper starts with none blocked and default handlers. */
+	(void)posix_spawnattr_init(&attr);
+	(void)sigemptyset(&mask);
+	(void)sigfillset(&defaults);
+	(void)posix_spawnattr_setsigmask(&attr, &mask);
+	(void)posix_spawnattr_setsigdefault(&attr, &defaults);
+	(void)posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+	errno = posix_spawn(&pid, o->helper, &fa, &attr, argv, environ);
+	(void)posix_spawnattr_destroy(&attr);
 	(void)posix_spawn_file_actions_destroy(&fa);
 	if (errno != 0) {
 		pc_err(err, "image helper %s: %s", o->helper, strerror(errno));

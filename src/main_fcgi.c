@@ -145,20 +145,126 @@ run_after(struct app *app, struct http_response *resp)
 	journal_maintain(app->journal);
 }
 
+/*
+ * Stopping. mod_fcgid and lighttpd stop a responder with SIGTERM, libfcgi's
+ * convention is SIGUSR1, an operator may send SIGHUP or SIGINT: each means
+ * "finish the request in progress, then exit 0".
+ *
+ * The signals are blocked while a request is handled, so none of them can
+ * cut a system call short there with EINTR: libfcgi does not retry its
+ * reads and writes, and the journal would answer a write waiting for its
+ * lock with 503 (tests/e2e/t_lifecycle.sh). They are let through only
+ * around FCGX_Accept_r(), and the handler has no SA_RESTART, so a process
+ * idle in accept() is woken. Which libfcgi returns then depends on its
+ * version: 2.4.2 gives up its accept loop once FCGX_ShutdownPending() was
+ * called; with FCGI_FAIL_ACCEPT_ON_INTR older ones return on EINTR too.
+ * A signal that was blocked during a request is delivered the moment it is
+ * unblocked, and the flag is checked right after that, so it is never lost.
+ *
+ * XXX A signal that lands between libfcgi's last look at its flag and the
+ * accept() system call is not noticed until the next connection, which is
+ * then served before the process exits; one that lands after accept()
+ * returned, while libfcgi waits for the request's first bytes, makes it drop
+ * that connection. Both windows are a few instructions or microseconds
+ * wide, and a web server does not send new requests to a process it is
+ * stopping; closing them would take an accept loop of our own.
+ */
+static const struct {
+	int sig;
+	const char *name;
+} stop_signals[] = {
+	{ SIGTERM, "TERM" },
+	{ SIGUSR1, "USR1" },
+	{ SIGHUP, "HUP" },
+	{ SIGINT, "INT" },
+};
+#define NSTOP_SIGNALS (sizeof(stop_signals) / sizeof(stop_signals[0]))
+static volatile sig_atomic_t stop_signal;
+
+static void
+stop_handler(int sig)
+{
+	stop_signal = sig;
+	/* Only sets libfcgi's flag: safe in a signal handler. */
+	FCGX_ShutdownPending();
+}
+
+static const char *
+stop_signal_name(int sig)
+{
+	size_t i;
+
+	for (i = 0; i < NSTOP_SIGNALS; i++)
+		if (stop_signals[i].sig == sig)
+			return stop_signals[i].name;
+	return "?";
+}
+
+/*
+ * Install the stop handler for stop_signals and fill *set with them, blocked
+ * from now on. Runs after FCGX_Init(): libfcgi 2.4.2 installs its own
+ * handlers there, over whatever was set before.
+ */
+static void
+stop_signals_init(sigset_t *set)
+{
+	struct sigaction sa;
+	size_t i;
+
+	(void)sigemptyset(set);
+	for (i = 0; i < NSTOP_SIGNALS; i++)
+		(void)sigaddset(set, stop_signals[i].sig);
+	(void)sigprocmask(SIG_BLOCK, set, NULL);
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = stop_handler;
+	sa.sa_mask = *set;	/* one handler at a time */
+	sa.sa_flags = 0;	/* no SA_RESTART: accept() must return */
+	for (i = 0; i < NSTOP_SIGNALS; i++)
+		(void)sigaction(stop_signals[i].sig, &sa, NULL);
+	/* libfcgi replaced main()'s SIG_IGN with a handler of its own. */
+	(void)signal(SIGPIPE, SIG_IGN);
+}
+
+/*
+ * Wait for the next request with the stop signals let through. Returns what
+ * FCGX_Accept_r() returned, or -1 when a stop signal came first.
+ */
+static int
+accept_request(FCGX_Request *fr, const sigset_t *stop)
+{
+	int rc;
+
+	for (;;) {
+		(void)sigprocmask(SIG_UNBLOCK, stop, NULL);
+		rc = stop_signal != 0 ? -1 : FCGX_Accept_r(fr);
+		(void)sigprocmask(SIG_BLOCK, stop, NULL);
+		/* A request that was accepted is served, signal or not. */
+		if (rc >= 0 || stop_signal != 0)
+			return rc;
+		/* Another signal woke accept() (FCGI_FAIL_ACCEPT_ON_INTR). */
+		if (rc != -EINTR)
+			return rc;
+	}
+}
+
 static int
 serve_fcgi(struct app *app)
 {
 	struct http_response resp;
 	struct http_request req;
 	FCGX_Request fr;
+	sigset_t stop;
 	struct out o;
+	int rc;
 
-	if (FCGX_Init() != 0 || FCGX_InitRequest(&fr, 0, 0) != 0) {
+	if (FCGX_Init() != 0 ||
+	    FCGX_InitRequest(&fr, 0, FCGI_FAIL_ACCEPT_ON_INTR) != 0) {
 		log_error("fcgi_init_failed", "%s", "");
 		return 1;
 	}
+	stop_signals_init(&stop);
 	http_response_init(&resp);
-	while (FCGX_Accept_r(&fr) >= 0) {
+	while ((rc = accept_request(&fr, &stop)) >= 0) {
 		memset(&req, 0, sizeof(req));
 		req.getenv = env_fcgi;
 		req.env_ctx = fr.envp;
@@ -172,7 +278,15 @@ serve_fcgi(struct app *app)
 		run_after(app, &resp);
 		http_response_free(&resp);
 	}
-	return 0;
+	if (stop_signal != 0) {
+		log_info("fcgi_stop", "signal=%s",
+		    stop_signal_name(stop_signal));
+		return 0;
+	}
+	/* libfcgi returns -errno, or below -9000 for its own failures. */
+	log_error("fcgi_accept_failed", "error=\"%s\"",
+	    rc < 0 && rc > -9000 ? strerror(-rc) : "libfcgi failure");
+	return 1;
 }
 
 static int

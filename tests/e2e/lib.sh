@@ -8,7 +8,9 @@
 # or PC_KEEP=1: then the directory is kept and the end of each log is printed
 # as TAP comments. Sanitizer reports in the logs fail the script.
 #
-# Environment: PC_TOP_SRCDIR, PC_TOP_BUILDDIR (set by make check; default this
+# Environment: PC_WEB_SERVER (the web server in front: lighttpd, the default,
+# apache-fcgid, apache-cgi or nginx; stack.env's WEB_SERVER says which one
+# runs), PC_TOP_SRCDIR, PC_TOP_BUILDDIR (set by make check; default this
 # checkout), PC_TEST_TMP (parent of the temporary directories and of the
 # template cluster; default /tmp; must be reachable by the postgres user),
 # PC_KEEP=1, PC_CONF_SET (responder config overrides for the next e2e_start:
@@ -19,6 +21,10 @@ PC_BUILDDIR=${PC_TOP_BUILDDIR:-$PC_ROOT}
 PC_PROG=${0##*/}
 # shellcheck source=scripts/lib.sh
 . "$PC_ROOT/scripts/lib.sh"
+
+# The web server's access log (log/access.log, with each request's time):
+# when a check fails, it shows what each request got and how long it took.
+export PC_ACCESS_LOG=${PC_ACCESS_LOG:-1}
 
 E2E_DIR=
 _e2e_planned=-1
@@ -132,6 +138,12 @@ e2e_bail() {
 # once per schema version, instead of running initdb. No apt, no build.
 e2e_start() {
 	local tmp=${PC_TEST_TMP:-/tmp} key base attempt rc=2
+	# make check runs the suite once per web server (PC_E2E_SERVER, set by the
+	# wrappers in tests/web/SERVER/); a test that sets PC_WEB_SERVER itself
+	# runs in that server's turn only.
+	if [[ -n ${PC_E2E_SERVER:-} && $PC_E2E_SERVER != "${PC_WEB_SERVER:-lighttpd}" ]]; then
+		e2e_skip_all "runs behind ${PC_WEB_SERVER:-lighttpd} only (in its turn: tests/web/${PC_WEB_SERVER:-lighttpd}/)"
+	fi
 	E2E_DIR=$(mktemp -d "$tmp/pc-e2e.XXXXXX") || e2e_bail "cannot create a directory in $tmp"
 	chmod 0711 "$E2E_DIR" # the postgres user keeps its cluster inside
 	trap _e2e_finish EXIT

@@ -64,8 +64,23 @@ body_file() {
 	printf '%s' "$f"
 }
 
+# server_answers DESC: the status the stack's web server answers itself for
+# a case, before the responder sees it, where that is outside the case's
+# expected statuses; empty for the others.
+server_answers() {
+	case $WEB_SERVER:$1 in
+	# Apache maps the path to a file first: a segment longer than NAME_MAX
+	# is "File name too long" (AH00127), answered 403.
+	apache-*:"5000-byte path") printf 403 ;;
+	# A header line over the limit (8 KiB) is 400 (lighttpd: 431).
+	apache-*:"PATCH with 9 KiB token" | nginx:"PATCH with 9 KiB token") printf 400 ;;
+	esac
+}
+
 while IFS=$'\t' read -r expected method path auth ctype header body desc; do
 	[[ $expected == \#* || -z $expected ]] && continue
+	also=$(server_answers "$desc")
+	[[ -n $also ]] && expected+="|$also"
 	args=(-s -g -o "$E2E_DIR/out" -w '%{http_code}' -X "$method" --max-time 20)
 	[[ $auth != - ]] && args+=(-H "Authorization: $(token "$auth")")
 	[[ $ctype != - ]] && args+=(-H "Content-Type: $ctype")

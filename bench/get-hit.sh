@@ -3,6 +3,10 @@
 # same lighttpd serving the same bytes as a static file, in the same run.
 #
 #   bench/get-hit.sh [--duration SECONDS] [--connections "16 64"] [--threads N]
+#                    [--servers "lighttpd apache-fcgid apache-cgi nginx"]
+#
+# With --servers, the same is done behind each web server in turn (each with
+# its own static-file reference), in one run.
 #
 # Builds an optimised responder (no debug, no sanitizers), starts a private
 # stack on loopback in a temporary directory, runs wrk against both URLs at
@@ -17,34 +21,19 @@ PC_PROG=bench
 duration=10
 conns="16 64"
 threads=2
+servers=lighttpd
 while (($#)); do
 	case $1 in
 	--duration) duration=$2; shift 2 ;;
 	--connections) conns=$2; shift 2 ;;
 	--threads) threads=$2; shift 2 ;;
-	*) pc_die "usage: bench/get-hit.sh [--duration S] [--connections \"16 64\"] [--threads N]" ;;
+	--servers) servers=$2; shift 2 ;;
+	*) pc_die "usage: bench/get-hit.sh [--duration S] [--connections \"16 64\"] [--threads N] [--servers LIST]" ;;
 	esac
 done
 
 pc_install_deps wrk
 pc_build
-var=$(mktemp -d /tmp/pc-bench.XXXXXX)
-trap 'pc_stack_stop "$var" >/dev/null 2>&1 || true; rm -rf -- "$var"' EXIT
-base=$(pc_free_port_base)
-PC_LOG_LEVEL=warn pc_stack_start "$var" "$base" >/dev/null
-# shellcheck disable=SC1091
-. "$var/stack.env"
-
-url="$BASE_URL/profiles/$SAMPLE_PROFILE_ID"
-mkdir -p "$var/www/bench"
-curl -sf -o /dev/null "$url"	# the miss that fills the cache
-curl -sf -o "$var/www/bench/profile.json" "$url"
-[[ $(curl -s -o /dev/null -w '%{http_code}' "$url") == 200 ]] || pc_die "the app does not answer 200"
-static="$HTTP_URL/bench/profile.json"
-cmp -s <(curl -s "$static") <(curl -s "$url") || pc_die "static file and app body differ"
-hits=$(curl -s -D - -o /dev/null "$url" | tr -d '\r' | awk -F': ' 'tolower($1)=="x-cache"{print $2}')
-[[ $hits == HIT ]] || pc_die "expected a cache hit, got X-Cache: $hits"
-
 # run_wrk URL CONNECTIONS: prints "rps p50_ms p99_ms"
 run_wrk() {
 	wrk -t"$threads" -c"$2" -d"${duration}s" --latency "$1" | awk '
@@ -61,14 +50,37 @@ run_wrk() {
 		END { printf "%.0f %.3f %.3f %s\n", rps, p50, p99, bad + 0 }'
 }
 
-printf '| concurrency | app rps | app p50 ms | app p99 ms | static rps | static p50 ms | static p99 ms | app/static rps |\n'
-printf '|---:|---:|---:|---:|---:|---:|---:|---:|\n'
-for c in $conns; do
-	read -r arps ap50 ap99 abad < <(run_wrk "$url" "$c")
-	read -r srps sp50 sp99 sbad < <(run_wrk "$static" "$c")
-	((abad == 0 && sbad == 0)) || pc_log "warning: non-2xx answers: app $abad, static $sbad"
-	printf '| %s | %s | %s | %s | %s | %s | %s | %s |\n' "$c" "$arps" "$ap50" "$ap99" \
-		"$srps" "$sp50" "$sp99" "$(awk -v a="$arps" -v s="$srps" 'BEGIN{printf "%.2f", a / s}')"
+printf '| server | concurrency | app rps | app p50 ms | app p99 ms | static rps | static p50 ms | static p99 ms | app/static rps |\n'
+printf '|---|---:|---:|---:|---:|---:|---:|---:|---:|\n'
+for server in $servers; do
+	export PC_WEB_SERVER=$server
+	var=$(mktemp -d /var/tmp/pc-bench.XXXXXX)
+	chmod 0711 "$var"
+	trap 'pc_stack_stop "$var" >/dev/null 2>&1 || true; rm -rf -- "$var"' EXIT
+	base=$(pc_free_port_base)
+	PC_LOG_LEVEL=warn pc_stack_start "$var" "$base" >/dev/null
+	# shellcheck disable=SC1091
+	. "$var/stack.env"
+	url="$BASE_URL/profiles/$SAMPLE_PROFILE_ID"
+	mkdir -p "$var/www/bench"
+	curl -sf -o /dev/null "$url"	# the miss that fills the cache
+	curl -sf -o "$var/www/bench/profile.json" "$url"
+	chmod -R a+rX "$var/www/bench"
+	static="$HTTP_URL/bench/profile.json"
+	size=$(stat -c %s "$var/www/bench/profile.json")
+	cmp -s <(curl -s "$static") <(curl -s "$url") || pc_die "$server: static file and app body differ"
+	hits=$(curl -s -D - -o /dev/null "$url" | tr -d '\r' | awk -F': ' 'tolower($1)=="x-cache"{print $2}')
+	[[ $hits == HIT ]] || pc_die "$server: expected a cache hit, got X-Cache: $hits"
+	for c in $conns; do
+		read -r arps ap50 ap99 abad < <(run_wrk "$url" "$c")
+		read -r srps sp50 sp99 sbad < <(run_wrk "$static" "$c")
+		((abad == 0 && sbad == 0)) || pc_log "warning: $server: non-2xx answers: app $abad, static $sbad"
+		printf '| %s | %s | %s | %s | %s | %s | %s | %s | %s |\n' "$server" "$c" "$arps" "$ap50" "$ap99" \
+			"$srps" "$sp50" "$sp99" "$(awk -v a="$arps" -v s="$srps" 'BEGIN{printf "%.2f", a / s}')"
+	done
+	pc_stack_stop "$var" >/dev/null 2>&1 || true
+	rm -rf -- "$var"
+	trap - EXIT
 done
-printf '\n%s, %s cores, wrk -t%s -d%ss, body %s bytes, lighttpd max-procs from etc/lighttpd/profilecache.conf.in\n' \
-	"$(date -u +%Y-%m-%d)" "$(nproc)" "$threads" "$duration" "$(stat -c %s "$var/www/bench/profile.json")"
+printf '\n%s, %s cores, wrk -t%s -d%ss, body %s bytes\n' \
+	"$(date -u +%Y-%m-%d)" "$(nproc)" "$threads" "$duration" "$size"

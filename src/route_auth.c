@@ -8,6 +8,7 @@
 #include "clock.h"
 #include "log.h"
 #include "route_auth.h"
+#include "usecase_profile_write.h"
 
 enum auth_result
 route_auth_check(struct app *app, const struct http_request *req,
@@ -47,6 +48,20 @@ route_auth_may_write(const struct jwt_claims *claims, const char *id)
 {
 	return strcmp(claims->role, "service_role") == 0 ||
 	    strcmp(claims->sub, id) == 0;
+}
+
+bool
+route_auth_admit_write(struct app *app, const struct jwt_claims *claims,
+    struct http_response *resp)
+{
+	long retry_after;
+
+	if (strcmp(claims->role, "service_role") == 0 ||
+	    usecase_write_admit(app, claims->sub, &retry_after))
+		return true;
+	http_header_add(resp, "Retry-After", "%ld", retry_after);
+	http_error(resp, 429, "rate_limited", "too many writes; try again later");
+	return false;
 }
 
 bool

@@ -29,4 +29,11 @@ bool route_auth_may_write(const struct jwt_claims *claims, const char *id);
 bool route_auth_owner(struct app *app, const struct http_request *req,
     struct http_response *resp, const char *id, struct jwt_claims *claims);
 
+/*
+ * Count a write against the caller's per-minute limit (the service role has
+ * none). False with 429 and Retry-After in resp when over it.
+ */
+bool route_auth_admit_write(struct app *app, const struct jwt_claims *claims,
+    struct http_response *resp);
+
 #endif

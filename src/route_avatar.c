@@ -105,19 +105,12 @@ route_avatar_post(struct app *app, struct http_request *req,
 	const char *ct, *cl, *declared = NULL;
 	char id[UUID_LEN + 1], boundary[80], mtype[128];
 	long long length, cap;
-	long retry_after;
 	enum pc_result r;
 
 	memset(&res, 0, sizeof(res));
 	buf_init(&u.image, (size_t)cfg->avatar_max_bytes);
-	if (!uuid_is_canonical(req->param[0], req->param_len[0])) {
-		http_error(resp, 400, "invalid_id",
-		    "profile id must be a UUID in canonical lower-case form");
-		goto out;
-	}
-	memcpy(id, req->param[0], UUID_LEN);
-	id[UUID_LEN] = '\0';
-	if (!route_auth_owner(app, req, resp, id, &claims))
+	if (!route_profile_id(req, resp, id) ||
+	    !route_auth_owner(app, req, resp, id, &claims))
 		goto out;
 	if (cfg->avatar_dir == NULL) {
 		http_error(resp, 503, "avatars_not_configured",
@@ -156,12 +149,8 @@ route_avatar_post(struct app *app, struct http_request *req,
 		http_error(resp, 413, "body_too_large", "the image is too large");
 		goto out;
 	}
-	if (strcmp(claims.role, "service_role") != 0 &&
-	    !usecase_write_admit(app, claims.sub, &retry_after)) {
-		http_header_add(resp, "Retry-After", "%ld", retry_after);
-		http_error(resp, 429, "rate_limited", "too many writes; try again later");
+	if (!route_auth_admit_write(app, &claims, resp))
 		goto out;
-	}
 	r = read_body(req, mp, &u, length);
 	if (r == PC_TOOBIG || u.too_big) {
 		http_error(resp, 413, "body_too_large", "the image is too large");

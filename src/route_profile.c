@@ -26,13 +26,9 @@ profile_refresh_after(struct app *app, const char *id)
 	usecase_profile_refresh(app, id);
 }
 
-/*
- * Copy and validate the {id} segment. False (with a 400 in resp) when it is
- * not a canonical UUID: nothing else has been tried yet.
- */
-static bool
-profile_id(const struct http_request *req, struct http_response *resp,
-    char id[UUID_LEN + 1])
+bool
+route_profile_id(const struct http_request *req, struct http_response *resp,
+    char *id)
 {
 	if (!uuid_is_canonical(req->param[0], req->param_len[0])) {
 		http_error(resp, 400, "invalid_id",
@@ -55,7 +51,7 @@ route_profile_get(struct app *app, struct http_request *req,
 	const char *body;
 	size_t len;
 
-	if (!profile_id(req, resp, id))
+	if (!route_profile_id(req, resp, id))
 		return;
 	usecase_profile_read(app, id, &rd);
 	switch (rd.result) {
@@ -157,11 +153,10 @@ profile_write(struct app *app, struct http_request *req,
 	struct profile_write w;
 	json_t *patch = NULL, *errors = NULL;
 	char id[UUID_LEN + 1], *body = NULL;
-	long retry_after;
 	size_t len = 0;
 
 	memset(&res, 0, sizeof(res));
-	if (!profile_id(req, resp, id) ||
+	if (!route_profile_id(req, resp, id) ||
 	    !route_auth_owner(app, req, resp, id, &claims))
 		goto out;
 	if (!http_content_type_is(http_request_header(req, "CONTENT_TYPE"),
@@ -183,12 +178,8 @@ profile_write(struct app *app, struct http_request *req,
 		http_error(resp, 400, "bad_body", "the body could not be read");
 		goto out;
 	}
-	if (strcmp(claims.role, "service_role") != 0 &&
-	    !usecase_write_admit(app, claims.sub, &retry_after)) {
-		http_header_add(resp, "Retry-After", "%ld", retry_after);
-		http_error(resp, 429, "rate_limited", "too many writes; try again later");
+	if (!route_auth_admit_write(app, &claims, resp))
 		goto out;
-	}
 	if (profile_patch_parse(body, len, replace, &patch, &errors) != PC_OK) {
 		if (errors != NULL)
 			http_error_fields(resp, 422, "invalid_fields",
@@ -233,7 +224,7 @@ route_profile_delete(struct app *app, struct http_request *req,
 	struct jwt_claims claims;
 	char id[UUID_LEN + 1];
 
-	if (!profile_id(req, resp, id) ||
+	if (!route_profile_id(req, resp, id) ||
 	    !route_auth_owner(app, req, resp, id, &claims))
 		return;
 	switch (usecase_profile_delete(app, id)) {

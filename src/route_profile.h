@@ -7,6 +7,14 @@
 struct app;
 struct profile_write_result;
 
+/*
+ * Copy and validate the {id} segment into id (UUID_LEN + 1 bytes). False,
+ * with a 400 in resp, when it is not a canonical UUID: nothing else has been
+ * tried yet.
+ */
+bool route_profile_id(const struct http_request *req, struct http_response *resp,
+    char *id);
+
 /* Map a write's outcome onto the response (202/200 with the profile, or the error). */
 void route_profile_write_answer(struct app *app, struct profile_write_result *res,
     struct http_response *resp);

@@ -8,6 +8,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
+. bench/lib.sh
 PC_PROG=bench
 
 uploads=20
@@ -19,15 +20,7 @@ while (($#)); do
 done
 
 pc_build
-var=$(mktemp -d /var/tmp/pc-bench.XXXXXX)
-chmod 0711 "$var"
-trap 'pc_stack_stop "$var/stack" >/dev/null 2>&1 || true; rm -rf -- "$var"' EXIT
-base=$(pc_free_port_base)
-PC_CONF_SET="limits.writes_per_minute=0 avatar.max_bytes=20000000" PC_LOG_LEVEL=warn \
-	pc_stack_start "$var/stack" "$base" >/dev/null
-# shellcheck disable=SC1091
-. "$var/stack/stack.env"
-. tests/e2e/lib.sh >/dev/null 2>&1 || true
+PC_CONF_SET="limits.writes_per_minute=0 avatar.max_bytes=20000000" bench_stack_start
 
 # A 4000 x 3000 photo-like JPEG: smooth gradients plus noise, quality 90.
 vips gaussnoise "$var/noise.v" 4000 3000 --sigma 40 --mean 128

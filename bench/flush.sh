@@ -13,6 +13,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
+. bench/lib.sh
 PC_PROG=bench
 
 entries=100000
@@ -26,13 +27,7 @@ while (($#)); do
 done
 
 pc_build
-var=$(mktemp -d /var/tmp/pc-bench.XXXXXX)
-chmod 0711 "$var"
-trap 'pc_stack_stop "$var/stack" >/dev/null 2>&1 || true; rm -rf -- "$var"' EXIT
-base=$(pc_free_port_base)
-PC_LOG_LEVEL=warn pc_stack_start "$var/stack" "$base" >/dev/null
-# shellcheck disable=SC1091
-. "$var/stack/stack.env"
+bench_stack_start
 flush=$PC_BUILDDIR/profilecache-flush
 
 psql "$DATABASE_URL" -XAtq -c "insert into public.profiles (id, display_name, updated_at)

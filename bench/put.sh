@@ -12,6 +12,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
+. bench/lib.sh
 PC_PROG=bench
 
 duration=10
@@ -26,16 +27,8 @@ done
 
 pc_install_deps wrk
 pc_build
-var=$(mktemp -d /var/tmp/pc-bench.XXXXXX)	# on disk, not tmpfs: fsync must cost what it costs
-chmod 0711 "$var"
-trap 'pc_stack_stop "$var/stack" >/dev/null 2>&1 || true; rm -rf -- "$var"' EXIT
+PC_CONF_SET="limits.writes_per_minute=0" bench_stack_start
 cc -O2 -o "$var/sqlite-insert" bench/sqlite-insert.c -lsqlite3
-base=$(pc_free_port_base)
-PC_CONF_SET="limits.writes_per_minute=0" PC_LOG_LEVEL=warn \
-	pc_stack_start "$var/stack" "$base" >/dev/null
-# shellcheck disable=SC1091
-. "$var/stack/stack.env"
-. tests/e2e/lib.sh >/dev/null 2>&1 || true
 
 # 64 profiles, cached.
 ids=$(psql "$DATABASE_URL" -XAtq -c "insert into public.profiles (id, display_name)

@@ -15,3 +15,145 @@ bench_stack_start() {
 	. "$var/stack/stack.env"
 	. tests/e2e/lib.sh >/dev/null 2>&1 || true
 }
+
+# bench_avatar UPLOADS: a 4000 x 3000 photo-like JPEG (noise over gradients,
+# quality 90) uploaded UPLOADS times as multipart through the web server,
+# next to vipsthumbnail making the same thumbnail from the same file; adds
+# rows with bench/run's row(). Needs the stack with avatar.max_bytes raised.
+bench_avatar() {
+	local uploads=$1 token url size code before after _
+	vips gaussnoise "$var/noise.v" 4000 3000 --sigma 40 --mean 128
+	vips xyz "$var/xyz.v" 4000 3000
+	vips extract_band "$var/xyz.v" "$var/x.v" 0
+	vips linear "$var/x.v" "$var/grad.v" 0.05 0
+	vips add "$var/noise.v" "$var/grad.v" "$var/mono.v"
+	vips bandjoin "$var/mono.v $var/noise.v $var/grad.v" "$var/rgb.v"
+	vips cast "$var/rgb.v" "$var/rgb8.v" uchar
+	vips copy "$var/rgb8.v" "$var/photo.jpg[Q=90]"
+	rm -f "$var"/*.v
+	size=$(stat -c %s "$var/photo.jpg")
+	token=$(jwt_hs256 "$SAMPLE_PROFILE_ID")
+	url="$BASE_URL/profiles/$SAMPLE_PROFILE_ID/avatar"
+	before=$(bench_responder_hwm)
+	: >"$var/upload.times"
+	for _ in $(seq "$uploads"); do
+		code=$(curl -s -o /dev/null -w '%{http_code} %{time_total}' -H "Authorization: Bearer $token" \
+			-F "avatar=@$var/photo.jpg;type=image/jpeg" "$url")
+		[[ ${code%% *} == 202 ]] || pc_die "avatar upload answered ${code%% *}"
+		echo "${code#* }" >>"$var/upload.times"
+	done
+	after=$(bench_responder_hwm)
+	: >"$var/thumb.times"
+	for _ in $(seq "$uploads"); do
+		/usr/bin/time -f '%e' -a -o "$var/thumb.times" vipsthumbnail "$var/photo.jpg" --size 256x256 \
+			--smartcrop centre -o "$var/ref.webp[strip,Q=80]" 2>/dev/null
+	done
+	row avatar upload 1 "" "$(bench_pct "$var/upload.times" 0.5)" "$(bench_pct "$var/upload.times" 0.9)" "" \
+		"$uploads uploads of a $size-byte 12 MP JPEG; responder VmHWM $before kB before, $after kB after"
+	row avatar vipsthumbnail 1 "" "$(bench_pct "$var/thumb.times" 0.5)" "$(bench_pct "$var/thumb.times" 0.9)" "" \
+		"the same thumbnail from the same file, a process per run"
+}
+
+# bench_responder_hwm: the largest peak RSS (VmHWM, kB) of the responders.
+bench_responder_hwm() {
+	local p m=0 v
+	for p in $(pgrep -f 'cgi-bin/profilecache.fcgi'); do
+		v=$(awk '/VmHWM/ { print $2 }' "/proc/$p/status" 2>/dev/null || echo 0)
+		((v > m)) && m=$v
+	done
+	echo "$m"
+}
+
+# bench_pct FILE P: the P-quantile (0..1) of the seconds in FILE, in ms.
+bench_pct() {
+	sort -n "$1" | awk -v p="$2" '{ a[NR] = $1 } END {
+		i = int(NR * p + 0.5); if (i < 1) i = 1; printf "%.1f", a[i] * 1000 }'
+}
+
+# bench_plots RESULTS_DIR OUT_DIR: PNG plots (gnuplot) of throughput and
+# latency percentiles against concurrency from RESULTS_DIR/rows.tsv.
+bench_plots() {
+	local res=$1 out=$2
+	mkdir -p -- "$out"
+	# get.dat: c, then rps of static, floor, app hit, app miss, direct origin
+	# Concurrencies in the order they were run (ascending).
+	awk -F'\t' -v res="$res" '
+		function d(s) { return s == "" ? "NaN" : s }
+		($1 == "get" || $1 == "miss") {
+			v[$1 "/" $2, $3] = $4
+			if (!($3 in seen)) { seen[$3] = 1; cs[++n] = $3 }
+		}
+		$1 == "get" { p50[$2, $3] = $5; p90[$2, $3] = $6; p99[$2, $3] = $7 }
+		END {
+			for (i = 1; i <= n; i++) {
+				x = cs[i]
+				printf "%s %s %s %s %s %s\n", x, d(v["get/static", x]), d(v["get/floor", x]),
+					d(v["get/app", x]), d(v["miss/app", x]), d(v["miss/origin", x]) > (res "/get.dat")
+				printf "%s %s %s %s %s %s %s %s %s %s\n", x,
+					d(p50["app", x]), d(p90["app", x]), d(p99["app", x]),
+					d(p50["floor", x]), d(p90["floor", x]), d(p99["floor", x]),
+					d(p50["static", x]), d(p90["static", x]), d(p99["static", x]) > (res "/get-latency.dat")
+			}
+		}' "$res/rows.tsv"
+	awk -F'\t' '$1 == "put" {
+			p[$2, $3] = $5 " " $6 " " $7
+			if (!($3 in seen)) { seen[$3] = 1; ws[++n] = $3 }
+		}
+		END { for (i = 1; i <= n; i++) print ws[i], p["patch", ws[i]], p["sqlite-insert", ws[i]] }' \
+		"$res/rows.tsv" >"$res/put.dat"
+	gnuplot <<-EOF
+		set terminal pngcairo size 900,540 font "sans,10"
+		set grid
+		set key outside right
+		set logscale x 2
+		set xtics (1, 16, 64)
+		set xrange [0.8:80]
+		set xlabel "concurrent connections"
+
+		set output "$out/get-throughput.png"
+		set title "GET throughput (requests/s) against concurrency"
+		set logscale y 10
+		set ylabel "requests/s"
+		plot "$res/get.dat" using 1:2 with linespoints title "static file (lighttpd)", \
+		     "" using 1:3 with linespoints title "floor: FastCGI + one memcached get", \
+		     "" using 1:4 with linespoints lw 2 title "profilecache cache hit", \
+		     "" using 1:5 with linespoints title "profilecache miss (origin read)", \
+		     "" using 1:6 with linespoints title "direct origin read"
+
+		set output "$out/get-latency.png"
+		set title "GET latency percentiles (ms) against concurrency"
+		set ylabel "ms"
+		plot "$res/get-latency.dat" using 1:2 with linespoints lw 2 title "cache hit p50", \
+		     "" using 1:3 with linespoints lw 2 title "cache hit p90", \
+		     "" using 1:4 with linespoints lw 2 title "cache hit p99", \
+		     "" using 1:5 with linespoints dt 2 title "floor p50", \
+		     "" using 1:7 with linespoints dt 2 title "floor p99", \
+		     "" using 1:8 with linespoints dt 3 title "static p50", \
+		     "" using 1:10 with linespoints dt 3 title "static p99"
+
+		set output "$out/put-latency.png"
+		set title "PATCH acknowledgement vs. SQLite insert loop: latency (ms) against writers"
+		set xtics (1, 8)
+		set xrange [0.8:10]
+		set xlabel "concurrent writers"
+		plot "$res/put.dat" using 1:2 with linespoints lw 2 title "PATCH p50", \
+		     "" using 1:4 with linespoints lw 2 title "PATCH p99", \
+		     "" using 1:5 with linespoints dt 2 title "SQLite insert p50", \
+		     "" using 1:7 with linespoints dt 2 title "SQLite insert p99"
+	EOF
+}
+
+# bench_docs REPORT DOC: replace what lies between the bench/run markers in
+# DOC with REPORT (and the plots' links).
+bench_docs() {
+	local report=$1 doc=$2 begin='<!-- bench/run: begin -->' end='<!-- bench/run: end -->'
+	grep -qF "$begin" "$doc" && grep -qF "$end" "$doc" || pc_die "$doc has no bench/run markers"
+	{
+		awk -v m="$begin" '{ print } $0 == m { exit }' "$doc"
+		cat "$report"
+		printf '\n![GET throughput](bench/get-throughput.png)\n'
+		printf '![GET latency](bench/get-latency.png)\n'
+		printf '![PATCH latency](bench/put-latency.png)\n\n'
+		awk -v m="$end" '$0 == m { on = 1 } on' "$doc"
+	} >"$doc.new" && mv -- "$doc.new" "$doc"
+}

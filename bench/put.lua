@@ -21,9 +21,10 @@ request = function()
 	}, '{"bio":"benchmark write ' .. n .. '"}')
 end
 
-done = function(summary, latency, requests)
-	io.write(string.format("RESULT %.0f %.3f %.3f %d\n",
+done = function(summary, latency)
+	io.write(string.format("RESULT %.0f %.3f %.3f %.3f %d\n",
 		summary.requests / (summary.duration / 1e6),
-		latency:percentile(50) / 1000, latency:percentile(99) / 1000,
+		latency:percentile(50) / 1000, latency:percentile(90) / 1000,
+		latency:percentile(99) / 1000,
 		summary.errors.status))
 end

@@ -2,7 +2,7 @@
  * Reference for the PUT benchmark: a plain SQLite insert loop, one
  * transaction per row, WAL and synchronous=FULL, the same table as the
  * journal, run by W processes at once for S seconds. Prints
- * "writers rps p50_ms p99_ms".
+ * "writers rps p50_ms p90_ms p99_ms".
  *
  *   cc -O2 -o sqlite-insert bench/sqlite-insert.c -lsqlite3
  *   ./sqlite-insert DB WRITERS SECONDS
@@ -114,7 +114,7 @@ main(int argc, char **argv)
 	if (n == 0)
 		return 1;
 	qsort(lat, n, sizeof(lat[0]), cmp);
-	printf("%d %.0f %.3f %.3f\n", writers, n / seconds, lat[n / 2],
-	    lat[(size_t)(n * 0.99)]);
+	printf("%d %.0f %.3f %.3f %.3f\n", writers, n / seconds, lat[n / 2],
+	    lat[(size_t)(n * 0.9)], lat[(size_t)(n * 0.99)]);
 	return rc;
 }

@@ -553,11 +553,29 @@ journal_maintain(struct journal *j)
 	if (j == NULL || j->wal_frames < JOURNAL_CHECKPOINT_FRAMES)
 		return;
 	j->wal_frames = 0;
-	/* PASSIVE: copies what it can without blocking writers or readers. */
+	/*
+	 * A PASSIVE checkpoint copies what it can without blocking anyone, but
+	 * under a steady stream of writers it never reaches the end of the WAL,
+	 * so the WAL never starts over: it grows, and every commit's fsync then
+	 * has the file's new size to write as well. Measured with 8 writers:
+	 * the WAL reached 70 MB in 5 s and a commit took 400 us instead of 180.
+	 * So after the PASSIVE pass, a RESTART checkpoint, which lets the next
+	 * writer begin the WAL again, runs holding the writers' queue (only
+	 * frames written since the PASSIVE pass are left to copy, so writers
+	 * wait about half a millisecond). When the queue is busy, the next
+	 * response that finds the WAL long tries again.
+	 */
 	if (sqlite3_wal_checkpoint_v2(j->db, NULL, SQLITE_CHECKPOINT_PASSIVE,
 	    &log, &done) != SQLITE_OK && sqlite3_errcode(j->db) != SQLITE_BUSY)
 		log_warn("journal_checkpoint_failed", "error=\"%s\"",
 		    sqlite3_errmsg(j->db));
+	if (flock(j->wlock, LOCK_EX | LOCK_NB) != 0)
+		return;
+	if (sqlite3_wal_checkpoint_v2(j->db, NULL, SQLITE_CHECKPOINT_RESTART,
+	    &log, &done) != SQLITE_OK && sqlite3_errcode(j->db) != SQLITE_BUSY)
+		log_warn("journal_checkpoint_failed", "error=\"%s\"",
+		    sqlite3_errmsg(j->db));
+	(void)flock(j->wlock, LOCK_UN);
 }
 
 enum pc_result

@@ -16,6 +16,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
+. bench/lib.sh
 PC_PROG=bench
 
 duration=10
@@ -34,22 +35,6 @@ done
 
 pc_install_deps wrk
 pc_build
-# run_wrk URL CONNECTIONS: prints "rps p50_ms p99_ms"
-run_wrk() {
-	wrk -t"$threads" -c"$2" -d"${duration}s" --latency "$1" | awk '
-		function ms(v) {
-			if (v ~ /us$/) return v / 1000
-			if (v ~ /ms$/) return v + 0
-			if (v ~ /s$/) return v * 1000
-			return v
-		}
-		/^ +50%/ { p50 = ms($2) }
-		/^ +99%/ { p99 = ms($2) }
-		/^Requests\/sec/ { rps = $2 }
-		/Non-2xx/ { bad = $NF }
-		END { printf "%.0f %.3f %.3f %s\n", rps, p50, p99, bad + 0 }'
-}
-
 printf '| server | concurrency | app rps | app p50 ms | app p99 ms | static rps | static p50 ms | static p99 ms | app/static rps |\n'
 printf '|---|---:|---:|---:|---:|---:|---:|---:|---:|\n'
 for server in $servers; do
@@ -72,8 +57,8 @@ for server in $servers; do
 	hits=$(curl -s -D - -o /dev/null "$url" | tr -d '\r' | awk -F': ' 'tolower($1)=="x-cache"{print $2}')
 	[[ $hits == HIT ]] || pc_die "$server: expected a cache hit, got X-Cache: $hits"
 	for c in $conns; do
-		read -r arps ap50 ap99 abad < <(run_wrk "$url" "$c")
-		read -r srps sp50 sp99 sbad < <(run_wrk "$static" "$c")
+		read -r arps ap50 _ ap99 abad < <(bench_wrk "$url" "$c" "$duration" "$threads")
+		read -r srps sp50 _ sp99 sbad < <(bench_wrk "$static" "$c" "$duration" "$threads")
 		((abad == 0 && sbad == 0)) || pc_log "warning: $server: non-2xx answers: app $abad, static $sbad"
 		printf '| %s | %s | %s | %s | %s | %s | %s | %s | %s |\n' "$server" "$c" "$arps" "$ap50" "$ap99" \
 			"$srps" "$sp50" "$sp99" "$(awk -v a="$arps" -v s="$srps" 'BEGIN{printf "%.2f", a / s}')"

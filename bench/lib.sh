@@ -16,6 +16,21 @@ bench_stack_start() {
 	. tests/e2e/lib.sh >/dev/null 2>&1 || true
 }
 
+# bench_wrk URL CONNECTIONS SECONDS THREADS: a plain GET load with wrk;
+# prints "rps p50_ms p90_ms p99_ms non2xx".
+bench_wrk() {
+	wrk -t"$4" -c"$2" -d"$3s" --latency "$1" | awk '
+		function ms(v) {
+			if (v ~ /us$/) return v / 1000
+			if (v ~ /ms$/) return v + 0
+			if (v ~ /s$/) return v * 1000
+			return v
+		}
+		/^ +50%/ { p50 = ms($2) } /^ +90%/ { p90 = ms($2) } /^ +99%/ { p99 = ms($2) }
+		/^Requests\/sec/ { rps = $2 } /Non-2xx/ { bad = $NF }
+		END { printf "%.0f %.3f %.3f %.3f %d\n", rps, p50, p90, p99, bad + 0 }'
+}
+
 # bench_avatar UPLOADS: a 4000 x 3000 photo-like JPEG (noise over gradients,
 # quality 90) uploaded UPLOADS times as multipart through the web server,
 # next to vipsthumbnail making the same thumbnail from the same file; adds

@@ -545,10 +545,20 @@ journal_meta_set(struct journal *j, const char *key, const char *value, char *er
 	return journal_end(j, r, err);
 }
 
+static void
+journal_checkpoint(struct journal *j, int mode)
+{
+	int log = 0, done = 0;
+
+	if (sqlite3_wal_checkpoint_v2(j->db, NULL, mode, &log, &done) != SQLITE_OK &&
+	    sqlite3_errcode(j->db) != SQLITE_BUSY)
+		log_warn("journal_checkpoint_failed", "error=\"%s\"",
+		    sqlite3_errmsg(j->db));
+}
+
 void
 journal_maintain(struct journal *j)
 {
-	int log = 0, done = 0;
 
 	if (j == NULL || j->wal_frames < JOURNAL_CHECKPOINT_FRAMES)
 		return;
@@ -565,16 +575,10 @@ journal_maintain(struct journal *j)
 	 * wait about half a millisecond). When the queue is busy, the next
 	 * response that finds the WAL long tries again.
 	 */
-	if (sqlite3_wal_checkpoint_v2(j->db, NULL, SQLITE_CHECKPOINT_PASSIVE,
-	    &log, &done) != SQLITE_OK && sqlite3_errcode(j->db) != SQLITE_BUSY)
-		log_warn("journal_checkpoint_failed", "error=\"%s\"",
-		    sqlite3_errmsg(j->db));
+	journal_checkpoint(j, SQLITE_CHECKPOINT_PASSIVE);
 	if (flock(j->wlock, LOCK_EX | LOCK_NB) != 0)
 		return;
-	if (sqlite3_wal_checkpoint_v2(j->db, NULL, SQLITE_CHECKPOINT_RESTART,
-	    &log, &done) != SQLITE_OK && sqlite3_errcode(j->db) != SQLITE_BUSY)
-		log_warn("journal_checkpoint_failed", "error=\"%s\"",
-		    sqlite3_errmsg(j->db));
+	journal_checkpoint(j, SQLITE_CHECKPOINT_RESTART);
 	(void)flock(j->wlock, LOCK_UN);
 }
 

@@ -12,6 +12,7 @@
 
 #include "config.h"
 #include "log.h"
+#include "origin.h"
 #include "strnum.h"
 
 #define SECRET_MAX 4096
@@ -64,6 +65,7 @@ static const struct opt opts[] = {
 	{ "avatar", "helper", OPT_STR, O(avatar_helper), 0, 0, 0 },
 	{ "avatar", "timeout_ms", OPT_LONG, O(avatar_timeout_ms), 100, 600000, 0 },
 	{ "flush", "batch", OPT_LONG, O(flush_batch), 1, 10000, 0 },
+	{ "flush", "pipeline", OPT_LONG, O(flush_pipeline), 1, ORIGIN_STARTED_MAX, 0 },
 	{ "flush", "max_attempts", OPT_LONG, O(flush_max_attempts), 1, 1000, 0 },
 	{ "flush", "backoff_base_ms", OPT_LONG, O(flush_backoff_base_ms), 1, 3600000, 0 },
 	{ "flush", "backoff_max", OPT_LONG, O(flush_backoff_max), 1, 7 * 86400, 0 },
@@ -107,6 +109,7 @@ config_defaults(struct config *cfg)
 	cfg->avatar_quality = 80;
 	cfg->avatar_timeout_ms = 10000;
 	cfg->flush_batch = 200;
+	cfg->flush_pipeline = 4;
 	cfg->flush_max_attempts = 8;
 	cfg->flush_backoff_base_ms = 2000;
 	cfg->flush_backoff_max = 3600;

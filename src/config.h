@@ -52,6 +52,7 @@ struct config {
 
 	/* [flush] */
 	long flush_batch;		/* changes per apply_profile_changes call */
+	long flush_pipeline;		/* calls in flight at once */
 	long flush_max_attempts;	/* then an entry is dead-lettered */
 	long flush_backoff_base_ms;	/* first retry delay, doubled each time */
 	long flush_backoff_max;		/* seconds, the longest retry delay */

@@ -13,6 +13,7 @@
 #include "clock.h"
 #include "log.h"
 #include "metrics.h"
+#include "origin.h"
 #include "strnum.h"
 #include "usecase_flush.h"
 
@@ -29,7 +30,7 @@ usage(FILE *f)
 {
 	fprintf(f,
 	    "usage: profilecache-flush [--config FILE] [--once] [--batch N]\n"
-	    "                          [--max-seconds N] [--dry-run] [-v]\n"
+	    "                          [--pipeline N] [--max-seconds N] [--dry-run] [-v]\n"
 	    "\n"
 	    "Replays the deferred writes in the journal to the database through\n"
 	    "apply_profile_changes, in batches of changes coalesced per profile.\n"
@@ -39,6 +40,7 @@ usage(FILE *f)
 	    "  --config FILE     configuration (default $PROFILECACHE_CONFIG)\n"
 	    "  --once            send one batch, then stop\n"
 	    "  --batch N         changes per call (default [flush] batch)\n"
+	    "  --pipeline N      calls in flight at once ([flush] pipeline)\n"
 	    "  --max-seconds N   start no batch after N seconds ([flush] max_seconds)\n"
 	    "  --dry-run         print the first batch as JSON; change nothing\n"
 	    "  -v                log every batch\n"
@@ -55,7 +57,7 @@ main(int argc, char **argv)
 	struct flush_opts o = { 0 };
 	struct flush_stats st;
 	char err[PC_ERRLEN] = "", lock[4096];
-	long long batch = 0, max_seconds = 0;
+	long long batch = 0, pipeline = 0, max_seconds = 0;
 	int64_t t0 = clock_mono_us();
 	bool verbose = false;
 	struct config cfg;
@@ -74,6 +76,9 @@ main(int argc, char **argv)
 			verbose = true;
 		else if (strcmp(argv[i], "--batch") == 0 && i + 1 < argc &&
 		    strnum_parse(argv[i + 1], 1, 10000, &batch) == PC_OK)
+			i++;
+		else if (strcmp(argv[i], "--pipeline") == 0 && i + 1 < argc &&
+		    strnum_parse(argv[i + 1], 1, ORIGIN_STARTED_MAX, &pipeline) == PC_OK)
 			i++;
 		else if (strcmp(argv[i], "--max-seconds") == 0 && i + 1 < argc &&
 		    strnum_parse(argv[i + 1], 1, 86400, &max_seconds) == PC_OK)
@@ -94,6 +99,7 @@ main(int argc, char **argv)
 	if (verbose)
 		log_set_level(LOG_LVL_DEBUG);
 	o.batch = batch ? (long)batch : cfg.flush_batch;
+	o.pipeline = pipeline ? (long)pipeline : cfg.flush_pipeline;
 	o.max_seconds = max_seconds ? (long)max_seconds : cfg.flush_max_seconds;
 
 	/* One run at a time per journal: a second one leaves at once. */

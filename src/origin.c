@@ -2,6 +2,7 @@
 #include "autoconf.h"
 
 #include <curl/curl.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,14 +15,24 @@
 
 #define ORIGIN_URL_MAX 2048
 
+/* One connection and the answer arriving on it. */
+struct origin_conn {
+	CURL *curl;
+	struct buf body;
+	char curl_err[CURL_ERROR_SIZE];
+	void *tag;		/* a started call's, handed back by origin_rpc_wait */
+	bool busy;		/* a started call is in flight on it */
+};
+
 struct origin {
 	const struct config *cfg;
-	CURL *curl;
 	struct curl_slist *hdr_object;	/* auth + single-object Accept */
 	struct curl_slist *hdr_array;	/* auth + JSON array Accept */
 	struct curl_slist *hdr_rpc;	/* auth + JSON Accept and Content-Type */
-	struct buf body;
-	char curl_err[CURL_ERROR_SIZE];
+	struct origin_conn sync;	/* the calls that wait for their answer */
+	CURLM *multi;			/* started calls, made on first use */
+	struct origin_conn started[ORIGIN_STARTED_MAX];
+	size_t nstarted;		/* of those, in flight */
 };
 
 static size_t
@@ -62,6 +73,43 @@ fail:
 	return NULL;
 }
 
+/* Make c a connection to the origin with the options every request shares. */
+static enum pc_result
+origin_conn_init(const struct origin *o, struct origin_conn *c)
+{
+	const struct config *cfg = o->cfg;
+
+	buf_init(&c->body, ORIGIN_BODY_MAX);
+	if ((c->curl = curl_easy_init()) == NULL)
+		return PC_NOMEM;
+	(void)curl_easy_setopt(c->curl, CURLOPT_NOSIGNAL, 1L);
+	(void)curl_easy_setopt(c->curl, CURLOPT_CONNECTTIMEOUT_MS,
+	    cfg->origin_connect_timeout_ms);
+	(void)curl_easy_setopt(c->curl, CURLOPT_TIMEOUT_MS, cfg->origin_timeout_ms);
+	(void)curl_easy_setopt(c->curl, CURLOPT_PROTOCOLS_STR, "http,https");
+	(void)curl_easy_setopt(c->curl, CURLOPT_FOLLOWLOCATION, 0L);
+	(void)curl_easy_setopt(c->curl, CURLOPT_TCP_KEEPALIVE, 1L);
+	(void)curl_easy_setopt(c->curl, CURLOPT_ACCEPT_ENCODING, "");
+	(void)curl_easy_setopt(c->curl, CURLOPT_WRITEFUNCTION, origin_write);
+	(void)curl_easy_setopt(c->curl, CURLOPT_WRITEDATA, &c->body);
+	(void)curl_easy_setopt(c->curl, CURLOPT_ERRORBUFFER, c->curl_err);
+	(void)curl_easy_setopt(c->curl, CURLOPT_PRIVATE, c);
+	(void)curl_easy_setopt(c->curl, CURLOPT_USERAGENT, "profilecache/" PACKAGE_VERSION);
+	return PC_OK;
+}
+
+static void
+origin_conn_free(struct origin *o, struct origin_conn *c)
+{
+	if (c->curl != NULL) {
+		if (c->busy)
+			(void)curl_multi_remove_handle(o->multi, c->curl);
+		curl_easy_cleanup(c->curl);
+	}
+	buf_free(&c->body);
+	memset(c, 0, sizeof(*c));
+}
+
 enum pc_result
 origin_open(const struct config *cfg, struct origin **out, char *err)
 {
@@ -79,8 +127,7 @@ origin_open(const struct config *cfg, struct origin **out, char *err)
 	if ((o = calloc(1, sizeof(*o))) == NULL)
 		return PC_NOMEM;
 	o->cfg = cfg;
-	buf_init(&o->body, ORIGIN_BODY_MAX);
-	if ((o->curl = curl_easy_init()) == NULL ||
+	if (origin_conn_init(o, &o->sync) != PC_OK ||
 	    (o->hdr_object = origin_headers(cfg,
 	    "application/vnd.pgrst.object+json", NULL)) == NULL ||
 	    (o->hdr_array = origin_headers(cfg, "application/json", NULL)) == NULL ||
@@ -92,18 +139,6 @@ origin_open(const struct config *cfg, struct origin **out, char *err)
 		pc_err(err, "out of memory");
 		return PC_NOMEM;
 	}
-	(void)curl_easy_setopt(o->curl, CURLOPT_NOSIGNAL, 1L);
-	(void)curl_easy_setopt(o->curl, CURLOPT_CONNECTTIMEOUT_MS,
-	    cfg->origin_connect_timeout_ms);
-	(void)curl_easy_setopt(o->curl, CURLOPT_TIMEOUT_MS, cfg->origin_timeout_ms);
-	(void)curl_easy_setopt(o->curl, CURLOPT_PROTOCOLS_STR, "http,https");
-	(void)curl_easy_setopt(o->curl, CURLOPT_FOLLOWLOCATION, 0L);
-	(void)curl_easy_setopt(o->curl, CURLOPT_TCP_KEEPALIVE, 1L);
-	(void)curl_easy_setopt(o->curl, CURLOPT_ACCEPT_ENCODING, "");
-	(void)curl_easy_setopt(o->curl, CURLOPT_WRITEFUNCTION, origin_write);
-	(void)curl_easy_setopt(o->curl, CURLOPT_WRITEDATA, &o->body);
-	(void)curl_easy_setopt(o->curl, CURLOPT_ERRORBUFFER, o->curl_err);
-	(void)curl_easy_setopt(o->curl, CURLOPT_USERAGENT, "profilecache/" PACKAGE_VERSION);
 	*out = o;
 	return PC_OK;
 }
@@ -111,40 +146,47 @@ origin_open(const struct config *cfg, struct origin **out, char *err)
 void
 origin_close(struct origin *o)
 {
+	size_t i;
+
 	if (o == NULL)
 		return;
-	if (o->curl != NULL)
-		curl_easy_cleanup(o->curl);
+	origin_conn_free(o, &o->sync);
+	for (i = 0; i < ORIGIN_STARTED_MAX; i++)
+		origin_conn_free(o, &o->started[i]);
+	if (o->multi != NULL)
+		(void)curl_multi_cleanup(o->multi);
 	curl_slist_free_all(o->hdr_object);
 	curl_slist_free_all(o->hdr_array);
 	curl_slist_free_all(o->hdr_rpc);
-	buf_free(&o->body);
 	free(o);
 }
 
+/* Set c up for one request: a GET, or a POST of post_len bytes (copied). */
+static void
+origin_conn_request(struct origin_conn *c, const char *url,
+    struct curl_slist *hdrs, const char *post, size_t post_len)
+{
+	buf_reset(&c->body);
+	c->curl_err[0] = '\0';
+	(void)curl_easy_setopt(c->curl, CURLOPT_URL, url);
+	if (post != NULL) {
+		(void)curl_easy_setopt(c->curl, CURLOPT_POST, 1L);
+		(void)curl_easy_setopt(c->curl, CURLOPT_POSTFIELDSIZE_LARGE,
+		    (curl_off_t)post_len);
+		(void)curl_easy_setopt(c->curl, CURLOPT_COPYPOSTFIELDS, post);
+	} else
+		(void)curl_easy_setopt(c->curl, CURLOPT_HTTPGET, 1L);
+	(void)curl_easy_setopt(c->curl, CURLOPT_HTTPHEADER, hdrs);
+}
+
 /*
- * One request: a GET, or a POST of post_len bytes when post is not NULL.
- * Returns PC_OK with the HTTP status in *status and the body in o->body,
- * or PC_UNAVAILABLE / PC_TOOBIG when no complete answer came.
+ * How c's request ended, libcurl having said cc: PC_OK with the HTTP status
+ * in *status and the body in c->body, or PC_UNAVAILABLE / PC_TOOBIG when no
+ * complete answer came.
  */
 static enum pc_result
-origin_send(struct origin *o, const char *url, struct curl_slist *hdrs,
-    const char *post, size_t post_len, long *status, char *err)
+origin_conn_result(struct origin_conn *c, CURLcode cc, long *status, char *err)
 {
-	CURLcode cc;
-
-	buf_reset(&o->body);
-	o->curl_err[0] = '\0';
-	(void)curl_easy_setopt(o->curl, CURLOPT_URL, url);
-	if (post != NULL) {
-		(void)curl_easy_setopt(o->curl, CURLOPT_POST, 1L);
-		(void)curl_easy_setopt(o->curl, CURLOPT_POSTFIELDS, post);
-		(void)curl_easy_setopt(o->curl, CURLOPT_POSTFIELDSIZE_LARGE,
-		    (curl_off_t)post_len);
-	} else
-		(void)curl_easy_setopt(o->curl, CURLOPT_HTTPGET, 1L);
-	(void)curl_easy_setopt(o->curl, CURLOPT_HTTPHEADER, hdrs);
-	cc = curl_easy_perform(o->curl);
 	metrics_add(MC_ORIGIN_REQUESTS, 1);
 	if (cc == CURLE_WRITE_ERROR) {
 		pc_err(err, "origin answer larger than %d bytes", ORIGIN_BODY_MAX);
@@ -152,22 +194,32 @@ origin_send(struct origin *o, const char *url, struct curl_slist *hdrs,
 	}
 	if (cc != CURLE_OK) {
 		metrics_add(MC_ORIGIN_ERRORS, 1);
-		pc_err(err, "origin: %s", o->curl_err[0] ? o->curl_err :
+		pc_err(err, "origin: %s", c->curl_err[0] ? c->curl_err :
 		    curl_easy_strerror(cc));
 		return PC_UNAVAILABLE;
 	}
-	(void)curl_easy_getinfo(o->curl, CURLINFO_RESPONSE_CODE, status);
+	(void)curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, status);
 	if (*status >= 500)
 		metrics_add(MC_ORIGIN_ERRORS, 1);
 	return PC_OK;
 }
 
+/* One request on the synchronous connection, waiting for its answer. */
+static enum pc_result
+origin_send(struct origin *o, const char *url, struct curl_slist *hdrs,
+    const char *post, size_t post_len, long *status, char *err)
+{
+	origin_conn_request(&o->sync, url, hdrs, post, post_len);
+	return origin_conn_result(&o->sync, curl_easy_perform(o->sync.curl),
+	    status, err);
+}
+
 /* Map an origin HTTP status that is not a success onto the vocabulary. */
 static enum pc_result
-origin_status(struct origin *o, long status, char *err)
+origin_status(const struct origin_conn *c, long status, char *err)
 {
 	pc_err(err, "origin answered HTTP %ld: %.120s", status,
-	    o->body.data != NULL ? o->body.data : "");
+	    c->body.data != NULL ? c->body.data : "");
 	if (status >= 500 || status == 408 || status == 429)
 		return PC_UNAVAILABLE;
 	return PC_ERROR;
@@ -192,7 +244,7 @@ origin_get_row(struct origin *o, const char *table, const char *id,
 	if ((r = origin_send(o, url, o->hdr_object, NULL, 0, &status, err)) != PC_OK)
 		return r == PC_TOOBIG ? PC_ERROR : r;
 	if (status == 200) {
-		*row = buf_steal(&o->body, row_len);
+		*row = buf_steal(&o->sync.body, row_len);
 		if (*row == NULL) {
 			pc_err(err, "origin answered 200 with an empty body");
 			return PC_ERROR;
@@ -200,10 +252,42 @@ origin_get_row(struct origin *o, const char *table, const char *id,
 		return PC_OK;
 	}
 	/* PostgREST: an object was asked for and zero (or many) rows matched. */
-	if (status == 406 && o->body.data != NULL &&
-	    strstr(o->body.data, "\"PGRST116\"") != NULL)
+	if (status == 406 && o->sync.body.data != NULL &&
+	    strstr(o->sync.body.data, "\"PGRST116\"") != NULL)
 		return PC_NOTFOUND;
-	return origin_status(o, status, err);
+	return origin_status(&o->sync, status, err);
+}
+
+static enum pc_result
+origin_rpc_url(const struct origin *o, const char *fn, char *url, char *err)
+{
+	int n;
+
+	n = snprintf(url, ORIGIN_URL_MAX, "%s/rpc/%s", o->cfg->origin_url, fn);
+	if (n < 0 || n >= ORIGIN_URL_MAX) {
+		pc_err(err, "origin URL too long");
+		return PC_ERROR;
+	}
+	return PC_OK;
+}
+
+/* What an RPC's answer on c means; r is how the request itself ended. */
+static enum pc_result
+origin_rpc_answer(struct origin_conn *c, enum pc_result r, long status,
+    char **resp, size_t *resp_len, char *err)
+{
+	if (r != PC_OK)
+		return r == PC_TOOBIG ? PC_ERROR : r;
+	if (status == 200) {
+		if ((*resp = buf_steal(&c->body, resp_len)) == NULL) {
+			pc_err(err, "origin answered 200 with an empty body");
+			return PC_ERROR;
+		}
+		return PC_OK;
+	}
+	r = origin_status(c, status, err);
+	return r == PC_ERROR && status >= 400 && status < 500 && status != 401 &&
+	    status != 403 && status != 404 ? PC_INVALID : r;
 }
 
 enum pc_result
@@ -213,26 +297,88 @@ origin_rpc(struct origin *o, const char *fn, const char *args, size_t args_len,
 	char url[ORIGIN_URL_MAX];
 	enum pc_result r;
 	long status = 0;
-	int n;
 
 	*resp = NULL;
-	n = snprintf(url, sizeof(url), "%s/rpc/%s", o->cfg->origin_url, fn);
-	if (n < 0 || (size_t)n >= sizeof(url)) {
-		pc_err(err, "origin URL too long");
+	if ((r = origin_rpc_url(o, fn, url, err)) != PC_OK)
+		return r;
+	r = origin_send(o, url, o->hdr_rpc, args, args_len, &status, err);
+	return origin_rpc_answer(&o->sync, r, status, resp, resp_len, err);
+}
+
+enum pc_result
+origin_rpc_start(struct origin *o, const char *fn, const char *args,
+    size_t args_len, void *tag, char *err)
+{
+	char url[ORIGIN_URL_MAX];
+	struct origin_conn *c = NULL;
+	enum pc_result r;
+	size_t i;
+
+	if ((r = origin_rpc_url(o, fn, url, err)) != PC_OK)
+		return r;
+	for (i = 0; i < ORIGIN_STARTED_MAX && c == NULL; i++)
+		if (!o->started[i].busy)
+			c = &o->started[i];
+	if (c == NULL) {
+		pc_err(err, "more than %d origin calls at once", ORIGIN_STARTED_MAX);
 		return PC_ERROR;
 	}
-	if ((r = origin_send(o, url, o->hdr_rpc, args, args_len, &status, err)) != PC_OK)
-		return r == PC_TOOBIG ? PC_ERROR : r;
-	if (status == 200) {
-		if ((*resp = buf_steal(&o->body, resp_len)) == NULL) {
-			pc_err(err, "origin answered 200 with an empty body");
+	if ((o->multi == NULL && (o->multi = curl_multi_init()) == NULL) ||
+	    (c->curl == NULL && origin_conn_init(o, c) != PC_OK)) {
+		pc_err(err, "out of memory");
+		return PC_NOMEM;
+	}
+	origin_conn_request(c, url, o->hdr_rpc, args, args_len);
+	if (curl_multi_add_handle(o->multi, c->curl) != CURLM_OK) {
+		pc_err(err, "libcurl refused a call");
+		return PC_ERROR;
+	}
+	c->tag = tag;
+	c->busy = true;
+	o->nstarted++;
+	/* Send what can be sent now, so the origin starts working. */
+	(void)curl_multi_perform(o->multi, &(int){ 0 });
+	return PC_OK;
+}
+
+enum pc_result
+origin_rpc_wait(struct origin *o, void **tag, char **resp, size_t *resp_len,
+    char *err)
+{
+	struct origin_conn *c;
+	enum pc_result r;
+	CURLMsg *m;
+	long status = 0;
+	bool stalled = false;
+	int left;
+
+	*tag = NULL;
+	*resp = NULL;
+	if (o->nstarted == 0) {
+		pc_err(err, "no origin call in flight");
+		return PC_ERROR;
+	}
+	for (;;) {
+		while ((m = curl_multi_info_read(o->multi, &left)) != NULL) {
+			if (m->msg != CURLMSG_DONE)
+				continue;
+			(void)curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, &c);
+			r = origin_conn_result(c, m->data.result, &status, err);
+			(void)curl_multi_remove_handle(o->multi, c->curl);
+			c->busy = false;
+			o->nstarted--;
+			*tag = c->tag;
+			return origin_rpc_answer(c, r, status, resp, resp_len, err);
+		}
+		/* Each call has its own timeout: this ends. When nothing runs,
+		 * the calls that ended are in the next info_read. */
+		if (stalled || curl_multi_perform(o->multi, &left) != CURLM_OK ||
+		    (left > 0 && curl_multi_poll(o->multi, NULL, 0, 1000, NULL) != CURLM_OK)) {
+			pc_err(err, "libcurl failed waiting for the origin");
 			return PC_ERROR;
 		}
-		return PC_OK;
+		stalled = left == 0;
 	}
-	r = origin_status(o, status, err);
-	return r == PC_ERROR && status >= 400 && status < 500 && status != 401 &&
-	    status != 403 && status != 404 ? PC_INVALID : r;
 }
 
 enum pc_result
@@ -246,5 +392,5 @@ origin_ping(struct origin *o, char *err)
 	    o->cfg->origin_url);
 	if ((r = origin_send(o, url, o->hdr_array, NULL, 0, &status, err)) != PC_OK)
 		return r == PC_TOOBIG ? PC_ERROR : r;
-	return status == 200 ? PC_OK : origin_status(o, status, err);
+	return status == 200 ? PC_OK : origin_status(&o->sync, status, err);
 }

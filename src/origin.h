@@ -42,6 +42,22 @@ enum pc_result origin_get_row(struct origin *o, const char *table, const char *i
 enum pc_result origin_rpc(struct origin *o, const char *fn, const char *args,
     size_t args_len, char **resp, size_t *resp_len, char *err);
 
+/*
+ * The same call without waiting for it: up to ORIGIN_STARTED_MAX calls may
+ * be in flight at once, each on its own connection. args is copied. tag
+ * comes back with the call's answer from origin_rpc_wait.
+ */
+#define ORIGIN_STARTED_MAX 8
+enum pc_result origin_rpc_start(struct origin *o, const char *fn, const char *args,
+    size_t args_len, void *tag, char *err);
+
+/*
+ * Wait for one started call to end, whichever ends first: its tag, and what
+ * origin_rpc would have answered. PC_ERROR also when nothing is in flight.
+ */
+enum pc_result origin_rpc_wait(struct origin *o, void **tag, char **resp,
+    size_t *resp_len, char *err);
+
 /* A cheap read to tell whether the origin answers. */
 enum pc_result origin_ping(struct origin *o, char *err);
 

@@ -35,9 +35,29 @@ struct change {
 	json_t *row;		/* the database's row from the result, borrowed */
 };
 
+/*
+ * One apply_profile_changes call's changes. index maps an id to its change:
+ * open addressing, change position + 1, 0 for a free slot, twice as many
+ * slots as changes at least.
+ */
 struct batch {
 	struct change *c;
 	size_t n, max;
+	uint32_t *index;
+	size_t mask;		/* slots - 1 */
+	bool busy;		/* sent, its answer not settled yet */
+};
+
+/*
+ * The batches of a run. Up to depth calls are in flight at once; a batch
+ * never takes an id that one of them carries, so the changes of one id still
+ * reach the database in order, one call after the other.
+ */
+struct pipeline {
+	struct batch *b;
+	size_t depth;
+	size_t busy;		/* of b, sent and not settled */
+	struct batch *filling;	/* what batch_collect adds to */
 	enum pc_result r;	/* of collecting */
 };
 
@@ -49,6 +69,20 @@ change_clear(struct change *c)
 	memset(c, 0, sizeof(*c));
 }
 
+static enum pc_result
+batch_init(struct batch *b, size_t max)
+{
+	size_t slots = 4;
+
+	while (slots < 2 * max)
+		slots *= 2;
+	b->max = max;
+	b->mask = slots - 1;
+	b->c = calloc(max, sizeof(*b->c));
+	b->index = calloc(slots, sizeof(*b->index));
+	return b->c != NULL && b->index != NULL ? PC_OK : PC_NOMEM;
+}
+
 static void
 batch_clear(struct batch *b)
 {
@@ -57,29 +91,63 @@ batch_clear(struct batch *b)
 	for (i = 0; i < b->n; i++)
 		change_clear(&b->c[i]);
 	b->n = 0;
-	b->r = PC_OK;
+	b->busy = false;
+	if (b->index != NULL)
+		memset(b->index, 0, (b->mask + 1) * sizeof(*b->index));
 }
 
-/* Add one due entry to its id's change; stop when a new id would not fit. */
+static void
+batch_free(struct batch *b)
+{
+	batch_clear(b);
+	free(b->c);
+	free(b->index);
+}
+
+/* The index slot of id: the one holding it, or the free one it would take. */
+static uint32_t *
+batch_slot(const struct batch *b, const char *id)
+{
+	uint32_t h = 2166136261u;	/* FNV-1a */
+	size_t i;
+
+	for (i = 0; i < UUID_LEN; i++)
+		h = (h ^ (unsigned char)id[i]) * 16777619u;
+	for (i = h & b->mask; b->index[i] != 0; i = (i + 1) & b->mask)
+		if (memcmp(b->c[b->index[i] - 1].id, id, UUID_LEN) == 0)
+			break;
+	return &b->index[i];
+}
+
+/*
+ * Add one due entry to its id's change in the batch being filled; stop when a
+ * new id would not fit. An id in flight waits for its call to settle.
+ */
 static bool
 batch_collect(void *arg, const struct journal_entry *e)
 {
-	struct batch *b = arg;
-	struct change *c = NULL;
+	struct pipeline *p = arg;
+	struct batch *b = p->filling;
+	struct change *c;
 	json_error_t jerr;
+	uint32_t *slot;
 	int64_t *seqs;
-	json_t *p;
+	json_t *patch;
 	size_t i;
 
 	if (strcmp(e->resource, NS) != 0 || !uuid_is_canonical(e->id, strlen(e->id)))
 		return true;	/* not ours to replay; XXX other resources come later */
-	for (i = 0; i < b->n; i++)
-		if (strcmp(b->c[i].id, e->id) == 0)
-			c = &b->c[i];
-	if (c == NULL) {
+	for (i = 0; i < p->depth; i++)
+		if (p->b[i].busy && *batch_slot(&p->b[i], e->id) != 0)
+			return true;
+	slot = batch_slot(b, e->id);
+	if (*slot != 0)
+		c = &b->c[*slot - 1];
+	else {
 		if (b->n == b->max)
 			return false;
 		c = &b->c[b->n++];
+		*slot = (uint32_t)b->n;
 		memcpy(c->id, e->id, UUID_LEN + 1);
 		if ((c->patch = json_object()) == NULL)
 			goto nomem;
@@ -91,18 +159,18 @@ batch_collect(void *arg, const struct journal_entry *e)
 		c->seqs = seqs;
 	}
 	c->seqs[c->nseqs++] = e->seq;
-	if ((p = json_loads(e->patch, 0, &jerr)) != NULL && json_is_object(p))
-		(void)json_object_update(c->patch, p);
+	if ((patch = json_loads(e->patch, 0, &jerr)) != NULL && json_is_object(patch))
+		(void)json_object_update(c->patch, patch);
 	else
 		log_error("journal_bad_patch", "seq=%lld id=%s", (long long)e->seq, e->id);
-	json_decref(p);
+	json_decref(patch);
 	if (e->updated_at_us > c->updated_at_us)
 		c->updated_at_us = e->updated_at_us;
 	if (e->attempts > c->attempts)
 		c->attempts = e->attempts;
 	return true;
 nomem:
-	b->r = PC_NOMEM;
+	p->r = PC_NOMEM;
 	return false;
 }
 
@@ -339,27 +407,26 @@ batch_settle(struct app *app, struct batch *b, size_t from, size_t n,
 	return PC_OK;
 }
 
+static enum pc_result batch_send(struct app *, struct batch *, size_t, size_t,
+    struct flush_stats *, char *);
+
 /*
- * Send changes [from, from + n) and settle them. A 4xx for the whole call
- * means one change poisons it: send them one by one. Returns PC_UNAVAILABLE
- * when the origin is down (the changes were put back), PC_OK otherwise,
- * or the journal's error.
+ * Judge changes [from, from + n) from the origin's answer to their call
+ * (sent, and resp or oerr) and settle them. A 4xx for the whole call means
+ * one change poisons it: send them one by one. Returns PC_UNAVAILABLE when
+ * the origin is down (the changes were put back), PC_OK otherwise, or the
+ * journal's error.
  */
 static enum pc_result
-batch_send(struct app *app, struct batch *b, size_t from, size_t n,
+batch_answer(struct app *app, struct batch *b, size_t from, size_t n,
+    enum pc_result sent, const char *resp, size_t len, char *oerr,
     struct flush_stats *st, char *err)
 {
-	char oerr[PC_ERRLEN] = "", *args, *resp = NULL;
-	enum pc_result r, sent;
 	json_t *doc = NULL, *results = NULL;
 	json_error_t jerr;
-	size_t i, len;
+	enum pc_result r;
+	size_t i;
 
-	if ((args = batch_args(b, from, n)) == NULL)
-		return PC_NOMEM;
-	sent = origin_rpc(app->origin, "apply_profile_changes", args, strlen(args),
-	    &resp, &len, oerr);
-	free(args);
 	st->batches++;
 	if (sent == PC_INVALID && n > 1) {
 		log_warn("flush_batch_refused", "changes=%zu error=\"%s\"", n, oerr);
@@ -371,7 +438,7 @@ batch_send(struct app *app, struct batch *b, size_t from, size_t n,
 		doc = json_loadb(resp, len, 0, &jerr);
 		results = json_object_get(doc, "results");
 		if (!json_is_array(results) || json_array_size(results) != n) {
-			(void)snprintf(oerr, sizeof(oerr),
+			(void)snprintf(oerr, PC_ERRLEN,
 			    "apply_profile_changes: %zu results for %zu changes",
 			    json_array_size(results), n);
 			sent = PC_ERROR;
@@ -392,9 +459,97 @@ batch_send(struct app *app, struct batch *b, size_t from, size_t n,
 	}
 	r = batch_settle(app, b, from, n, st, err);
 	json_decref(doc);
-	free(resp);
 	if (r == PC_OK && st->origin_down)
 		r = PC_UNAVAILABLE;
+	return r;
+}
+
+/* Send changes [from, from + n), wait for the answer and settle them. */
+static enum pc_result
+batch_send(struct app *app, struct batch *b, size_t from, size_t n,
+    struct flush_stats *st, char *err)
+{
+	char oerr[PC_ERRLEN] = "", *args, *resp = NULL;
+	enum pc_result r;
+	size_t len = 0;
+
+	if ((args = batch_args(b, from, n)) == NULL)
+		return PC_NOMEM;
+	r = origin_rpc(app->origin, "apply_profile_changes", args, strlen(args),
+	    &resp, &len, oerr);
+	free(args);
+	r = batch_answer(app, b, from, n, r, resp, len, oerr, st, err);
+	free(resp);
+	return r;
+}
+
+/*
+ * Fill a free batch of the pipeline with due changes and send it without
+ * waiting. PC_NOTFOUND: nothing is due that is not already in flight.
+ */
+static enum pc_result
+pipeline_start(struct app *app, struct journal *j, struct pipeline *p,
+    const struct flush_opts *o, char *err)
+{
+	struct batch *b = NULL;
+	enum pc_result r;
+	char *args;
+	size_t i;
+
+	for (i = 0; i < p->depth && b == NULL; i++)
+		if (!p->b[i].busy)
+			b = &p->b[i];
+	batch_clear(b);
+	p->filling = b;
+	p->r = PC_OK;
+	/* Entries of one id are few; read enough to fill a batch. */
+	if ((r = journal_due(j, clock_now_us(), o->batch * 8, batch_collect, p,
+	    err)) != PC_OK)
+		return r;
+	if (p->r != PC_OK)
+		return p->r;
+	if (b->n == 0)
+		return PC_NOTFOUND;
+	if ((args = batch_args(b, 0, b->n)) == NULL)
+		return PC_NOMEM;
+	if (o->dry_run) {
+		printf("%s\n", args);
+		free(args);
+		return PC_NOTFOUND;
+	}
+	r = origin_rpc_start(app->origin, "apply_profile_changes", args,
+	    strlen(args), b, err);
+	free(args);
+	if (r != PC_OK)
+		return r;
+	b->busy = true;
+	p->busy++;
+	log_debug("flush_batch_sent", "changes=%zu in_flight=%zu", b->n, p->busy);
+	return PC_OK;
+}
+
+/* Wait for the first call in flight to answer and settle its batch. */
+static enum pc_result
+pipeline_finish(struct app *app, struct pipeline *p, struct flush_stats *st,
+    char *err)
+{
+	char oerr[PC_ERRLEN] = "", *resp = NULL;
+	struct batch *b;
+	enum pc_result r;
+	size_t len = 0;
+	void *tag;
+
+	r = origin_rpc_wait(app->origin, &tag, &resp, &len, oerr);
+	if ((b = tag) == NULL) {
+		pc_err(err, "%s", oerr);
+		return PC_ERROR;
+	}
+	r = batch_answer(app, b, 0, b->n, r, resp, len, oerr, st, err);
+	free(resp);
+	p->busy--;
+	log_debug("flush_batch_settled", "changes=%zu in_flight=%zu result=%s",
+	    b->n, p->busy, pc_result_str(r));
+	batch_clear(b);
 	return r;
 }
 
@@ -433,44 +588,46 @@ enum pc_result
 usecase_flush_run(struct app *app, const struct flush_opts *o,
     struct flush_stats *st, char *err)
 {
-	struct batch b = { 0 };
-	enum pc_result r;
-	int64_t deadline;
-	char *args;
+	struct pipeline p = { 0 };
 	struct journal *j;
+	enum pc_result r, started = PC_OK;
+	bool stop = false;
+	int64_t deadline;
+	size_t i;
 
 	memset(st, 0, sizeof(*st));
 	if ((r = app_journal(app, &j, err)) != PC_OK)
 		return r;
-	b.max = (size_t)o->batch;
-	if ((b.c = calloc(b.max, sizeof(*b.c))) == NULL)
+	p.depth = o->once || o->dry_run ? 1 : (size_t)o->pipeline;
+	if ((p.b = calloc(p.depth, sizeof(*p.b))) == NULL)
 		return PC_NOMEM;
+	for (i = 0; i < p.depth && r == PC_OK; i++)
+		r = batch_init(&p.b[i], (size_t)o->batch);
 	deadline = clock_mono_us() + o->max_seconds * 1000000;
-	for (;;) {
-		batch_clear(&b);
-		/* Entries of one id are few; read enough to fill a batch. */
-		if ((r = journal_due(j, clock_now_us(), o->batch * 8, batch_collect, &b,
-		    err)) != PC_OK)
-			break;
-		if ((r = b.r) != PC_OK || b.n == 0)
-			break;
-		if (o->dry_run) {
-			if ((args = batch_args(&b, 0, b.n)) != NULL)
-				printf("%s\n", args);
-			free(args);
+	/* Keep depth calls in flight; settle each as it answers. */
+	while (r == PC_OK) {
+		while (!stop && p.busy < p.depth &&
+		    (started = pipeline_start(app, j, &p, o, err)) == PC_OK)
+			stop = o->once;
+		if (started != PC_OK && started != PC_NOTFOUND) {
+			r = started;	/* the calls in flight are replayed next run */
 			break;
 		}
-		r = batch_send(app, &b, 0, b.n, st, err);
+		if (p.busy == 0)
+			break;
+		r = pipeline_finish(app, &p, st, err);
 		journal_maintain(j);
 		if (r == PC_UNAVAILABLE) {
-			r = PC_OK;	/* reported through st->origin_down */
-			break;
+			/* Reported through st->origin_down; let the rest land. */
+			r = PC_OK;
+			stop = true;
 		}
-		if (r != PC_OK || o->once || clock_mono_us() >= deadline)
-			break;
+		if (clock_mono_us() >= deadline)
+			stop = true;
 	}
-	batch_clear(&b);
-	free(b.c);
+	for (i = 0; i < p.depth; i++)
+		batch_free(&p.b[i]);
+	free(p.b);
 	if (r == PC_OK && !o->dry_run) {
 		if (journal_trash_settled(j, trash_one, app, err) != PC_OK)
 			log_warn("avatar_trash_failed", "error=\"%s\"", err);

@@ -10,6 +10,7 @@ struct app;
 
 struct flush_opts {
 	long batch;		/* changes (coalesced per id) per call */
+	long pipeline;		/* calls in flight at once */
 	long max_seconds;	/* start no batch after this */
 	bool once;		/* one batch, then stop */
 	bool dry_run;		/* print the first batch, change nothing */

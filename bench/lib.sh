@@ -69,10 +69,16 @@ bench_avatar() {
 		"the same thumbnail from the same file, a process per run"
 }
 
+# bench_responders: the pids of this run's responders (the web server's
+# children, not another stack's).
+bench_responders() {
+	pgrep -P "$(cat "$var/stack/run/lighttpd.pid")" -f 'cgi-bin/profilecache.fcgi'
+}
+
 # bench_responder_hwm: the largest peak RSS (VmHWM, kB) of the responders.
 bench_responder_hwm() {
 	local p m=0 v
-	for p in $(pgrep -f 'cgi-bin/profilecache.fcgi'); do
+	for p in $(bench_responders); do
 		v=$(awk '/VmHWM/ { print $2 }' "/proc/$p/status" 2>/dev/null || echo 0)
 		((v > m)) && m=$v
 	done

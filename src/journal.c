@@ -262,6 +262,14 @@ journal_open(const struct journal_opts *opts, struct journal **out, char *err)
 	if ((r = journal_exec(j, "PRAGMA journal_mode = WAL", "open", err)) != PC_OK ||
 	    (r = journal_exec(j, opts->sync_full ? "PRAGMA synchronous = FULL" :
 	    "PRAGMA synchronous = NORMAL", "open", err)) != PC_OK ||
+	    /*
+	     * Another process's commit empties this connection's page cache,
+	     * so beyond the few pages a transaction touches it only keeps
+	     * memory: at SQLite's default (2 MiB) a responder's private memory
+	     * settled at 3.0 MB under the Zipf mix, at 256 KiB at 2.0 MB, with
+	     * the same throughput and latency.
+	     */
+	    (r = journal_exec(j, "PRAGMA cache_size = -256", "open", err)) != PC_OK ||
 	    (r = journal_migrate(j, err)) != PC_OK) {
 		(void)flock(j->wlock, LOCK_UN);
 		goto out;

@@ -502,9 +502,10 @@ pipeline_start(struct app *app, struct journal *j, struct pipeline *p,
 	batch_clear(b);
 	p->filling = b;
 	p->r = PC_OK;
-	/* Entries of one id are few; read enough to fill a batch. */
-	if ((r = journal_due(j, clock_now_us(), o->batch * 8, batch_collect, p,
-	    err)) != PC_OK)
+	/* Entries of one id are few; read enough to fill a batch past those
+	 * of the batches in flight, which come first and are skipped. */
+	if ((r = journal_due(j, clock_now_us(), o->batch * 8 * (long)(p->busy + 1),
+	    batch_collect, p, err)) != PC_OK)
 		return r;
 	if (p->r != PC_OK)
 		return p->r;

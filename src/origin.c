@@ -114,6 +114,7 @@ enum pc_result
 origin_open(const struct config *cfg, struct origin **out, char *err)
 {
 	static int global_done;
+	struct curl_slist *t;
 	struct origin *o;
 
 	*out = NULL;
@@ -134,11 +135,12 @@ origin_open(const struct config *cfg, struct origin **out, char *err)
 	    (o->hdr_rpc = origin_headers(cfg, "application/json",
 	    "Content-Type: application/json")) == NULL ||
 	    /* No "Expect: 100-continue" round trip before a batch's body. */
-	    (o->hdr_rpc = curl_slist_append(o->hdr_rpc, "Expect:")) == NULL) {
+	    (t = curl_slist_append(o->hdr_rpc, "Expect:")) == NULL) {
 		origin_close(o);
 		pc_err(err, "out of memory");
 		return PC_NOMEM;
 	}
+	o->hdr_rpc = t;
 	*out = o;
 	return PC_OK;
 }
@@ -204,11 +206,27 @@ origin_conn_result(struct origin_conn *c, CURLcode cc, long *status, char *err)
 	return PC_OK;
 }
 
+/* Move the started calls along as far as they go without waiting. */
+static bool
+origin_started_drive(struct origin *o, int *running)
+{
+	return o->multi == NULL || curl_multi_perform(o->multi, running) == CURLM_OK;
+}
+
 /* One request on the synchronous connection, waiting for its answer. */
 static enum pc_result
 origin_send(struct origin *o, const char *url, struct curl_slist *hdrs,
     const char *post, size_t post_len, long *status, char *err)
 {
+	int running;
+
+	/*
+	 * Started calls move only when driven, and libcurl checks a call's
+	 * timeout before it reads an answer that has arrived: let them take
+	 * what has come in before this call keeps them waiting.
+	 */
+	if (o->nstarted > 0)
+		(void)origin_started_drive(o, &running);
 	origin_conn_request(&o->sync, url, hdrs, post, post_len);
 	return origin_conn_result(&o->sync, curl_easy_perform(o->sync.curl),
 	    status, err);
@@ -349,8 +367,7 @@ origin_rpc_wait(struct origin *o, void **tag, char **resp, size_t *resp_len,
 	enum pc_result r;
 	CURLMsg *m;
 	long status = 0;
-	bool stalled = false;
-	int left;
+	int running = 0, queued;
 
 	*tag = NULL;
 	*resp = NULL;
@@ -358,8 +375,11 @@ origin_rpc_wait(struct origin *o, void **tag, char **resp, size_t *resp_len,
 		pc_err(err, "no origin call in flight");
 		return PC_ERROR;
 	}
+	/* Each call has its own timeout: this ends. */
 	for (;;) {
-		while ((m = curl_multi_info_read(o->multi, &left)) != NULL) {
+		if (!origin_started_drive(o, &running))
+			break;
+		while ((m = curl_multi_info_read(o->multi, &queued)) != NULL) {
 			if (m->msg != CURLMSG_DONE)
 				continue;
 			(void)curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, &c);
@@ -370,15 +390,27 @@ origin_rpc_wait(struct origin *o, void **tag, char **resp, size_t *resp_len,
 			*tag = c->tag;
 			return origin_rpc_answer(c, r, status, resp, resp_len, err);
 		}
-		/* Each call has its own timeout: this ends. When nothing runs,
-		 * the calls that ended are in the next info_read. */
-		if (stalled || curl_multi_perform(o->multi, &left) != CURLM_OK ||
-		    (left > 0 && curl_multi_poll(o->multi, NULL, 0, 1000, NULL) != CURLM_OK)) {
-			pc_err(err, "libcurl failed waiting for the origin");
-			return PC_ERROR;
-		}
-		stalled = left == 0;
+		if (running == 0 ||
+		    curl_multi_poll(o->multi, NULL, 0, 1000, NULL) != CURLM_OK)
+			break;	/* nothing runs and nothing ended: libcurl lost it */
 	}
+	pc_err(err, "libcurl failed waiting for the origin");
+	return PC_ERROR;
+}
+
+void
+origin_rpc_abandon(struct origin *o)
+{
+	size_t i;
+
+	for (i = 0; i < ORIGIN_STARTED_MAX; i++) {
+		if (!o->started[i].busy)
+			continue;
+		(void)curl_multi_remove_handle(o->multi, o->started[i].curl);
+		o->started[i].busy = false;
+		o->started[i].tag = NULL;
+	}
+	o->nstarted = 0;
 }
 
 enum pc_result

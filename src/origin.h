@@ -13,7 +13,7 @@ struct origin;
 #define ORIGIN_BODY_MAX (1024 * 1024)
 
 /*
- * Prepare one reusable connection to cfg's origin (connects lazily). Every
+ * Prepare reusable connections to cfg's origin (they connect lazily). Every
  * request carries the service key as apikey and Bearer token, and has
  * connect and total timeouts. cfg must outlive the origin.
  */
@@ -57,6 +57,9 @@ enum pc_result origin_rpc_start(struct origin *o, const char *fn, const char *ar
  */
 enum pc_result origin_rpc_wait(struct origin *o, void **tag, char **resp,
     size_t *resp_len, char *err);
+
+/* Forget every started call without waiting for it (its tag is not given back). */
+void origin_rpc_abandon(struct origin *o);
 
 /* A cheap read to tell whether the origin answers. */
 enum pc_result origin_ping(struct origin *o, char *err);

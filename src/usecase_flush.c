@@ -626,6 +626,8 @@ usecase_flush_run(struct app *app, const struct flush_opts *o,
 		if (clock_mono_us() >= deadline)
 			stop = true;
 	}
+	/* Stopped by an error with calls in flight: the next run replays them. */
+	origin_rpc_abandon(app->origin);
 	for (i = 0; i < p.depth; i++)
 		batch_free(&p.b[i]);
 	free(p.b);

@@ -10,7 +10,8 @@
  * get and SKIP how many bytes of the value to leave out in front (the cache
  * entry's header), so that the body is byte for byte the one the responder
  * sends. The web server spawns it with the listening socket as fd 0, as it
- * does the responder; the memcached behaviours are the responder's.
+ * does the responder; the memcached behaviours and the way a connection is
+ * closed are the responder's.
  */
 #include <fcgiapp.h>
 #include <libmemcached/memcached.h>
@@ -68,6 +69,11 @@ main(int argc, char *argv[])
 			FCGX_PutStr(head, n, req.out);
 		}
 		free(v);
+		/* Close as the responder does: at once, the input being read. */
+		while (FCGX_GetStr(head, sizeof(head), req.in) > 0)
+			;
+		if (FCGX_HasSeenEOF(req.in) == EOF)
+			(void)FCGX_Detach(&req);
 		FCGX_Finish_r(&req);
 	}
 	memcached_free(mc);

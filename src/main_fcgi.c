@@ -247,6 +247,28 @@ accept_request(FCGX_Request *fr, const sigset_t *stop)
 	}
 }
 
+/*
+ * End the request's connection. libfcgi shuts its side down and then waits
+ * (up to 2 s) for the web server to close first, so that input still
+ * unread cannot turn the close into a reset that loses the answer; the
+ * responder can take no other request meanwhile (measured: a quarter to a
+ * third of a cache hit's time behind lighttpd). With all input read there
+ * is nothing to reset: close at once. The rest of a body that was not read
+ * is read here when short; a long one keeps libfcgi's way.
+ */
+static void
+finish_request(FCGX_Request *fr)
+{
+	char sink[1024];
+	int chunks = 8;
+
+	while (chunks-- > 0 && FCGX_GetStr(sink, sizeof(sink), fr->in) > 0)
+		;
+	if (FCGX_HasSeenEOF(fr->in) == EOF)
+		(void)FCGX_Detach(fr);
+	FCGX_Finish_r(fr);
+}
+
 static int
 serve_fcgi(struct app *app)
 {
@@ -274,7 +296,7 @@ serve_fcgi(struct app *app)
 		handle(app, &req, &resp);
 		send_response(&o, &req, &resp);
 		/* The client has its answer before any refresh work starts. */
-		FCGX_Finish_r(&fr);
+		finish_request(&fr);
 		run_after(app, &resp);
 		http_response_free(&resp);
 	}

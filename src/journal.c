@@ -93,13 +93,12 @@ struct journal {
 };
 
 /*
- * WAL frames after which journal_maintain() checkpoints. SQLite's default is
- * 1000; a checkpoint holds writers back while it copies the last frames and
- * fsyncs the database, and shorter stalls more often make a shorter tail:
- * 8-writer PATCH p99 5.3-6.5 ms at 250 frames, 7.0-7.6 at 1000, 5.7-7.7 at
- * 100 (A/B runs on 2026-11-21; throughput within 3% at 250).
+ * WAL frames after which journal_maintain() checkpoints (SQLite's default).
+ * 250 gave a shorter 8-writer PATCH tail on a fresh journal but a longer one
+ * after the other benchmark scenarios had run (A/B runs on 2026-11-21, see
+ * docs/benchmarks.md).
  */
-#define JOURNAL_CHECKPOINT_FRAMES 250
+#define JOURNAL_CHECKPOINT_FRAMES 1000
 
 /*
  * Replaces SQLite's automatic checkpoint, which runs inside the commit that

@@ -98,14 +98,12 @@ origin_conn_init(const struct origin *o, struct origin_conn *c)
 	return PC_OK;
 }
 
+/* c must not be in flight: see origin_rpc_abandon(). */
 static void
-origin_conn_free(struct origin *o, struct origin_conn *c)
+origin_conn_free(struct origin_conn *c)
 {
-	if (c->curl != NULL) {
-		if (c->busy)
-			(void)curl_multi_remove_handle(o->multi, c->curl);
+	if (c->curl != NULL)
 		curl_easy_cleanup(c->curl);
-	}
 	buf_free(&c->body);
 	memset(c, 0, sizeof(*c));
 }
@@ -152,9 +150,10 @@ origin_close(struct origin *o)
 
 	if (o == NULL)
 		return;
-	origin_conn_free(o, &o->sync);
+	origin_rpc_abandon(o);
+	origin_conn_free(&o->sync);
 	for (i = 0; i < ORIGIN_STARTED_MAX; i++)
-		origin_conn_free(o, &o->started[i]);
+		origin_conn_free(&o->started[i]);
 	if (o->multi != NULL)
 		(void)curl_multi_cleanup(o->multi);
 	curl_slist_free_all(o->hdr_object);
@@ -355,7 +354,7 @@ origin_rpc_start(struct origin *o, const char *fn, const char *args,
 	c->busy = true;
 	o->nstarted++;
 	/* Send what can be sent now, so the origin starts working. */
-	(void)curl_multi_perform(o->multi, &(int){ 0 });
+	(void)origin_started_drive(o, &(int){ 0 });
 	return PC_OK;
 }
 

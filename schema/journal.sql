@@ -49,3 +49,10 @@ CREATE TABLE IF NOT EXISTS avatar_trash (
     relpath TEXT    NOT NULL                   -- the previous file, under [avatar] dir
 );
 CREATE INDEX IF NOT EXISTS avatar_trash_seq ON avatar_trash (seq);
+
+-- Format 3: dead-lettered entries of one id (a read shows "sync":"failed"
+-- with the fields the database refused). Retried entries are never given
+-- up; every pending entry of an id shares the id's retry time, so no entry
+-- overtakes an older one of its id that backs off.
+CREATE INDEX IF NOT EXISTS changes_dead_id
+    ON changes (resource, id) WHERE state = 'dead';

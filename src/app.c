@@ -5,6 +5,7 @@
 
 #include "app.h"
 #include "cache.h"
+#include "clock.h"
 #include "journal.h"
 #include "jwt.h"
 #include "log.h"
@@ -64,4 +65,27 @@ app_journal(struct app *app, struct journal **out, char *err)
 		r = journal_open(&opts, &app->journal, err);
 	*out = app->journal;
 	return r;
+}
+
+/* An offset older than this is not trusted: the flusher may have stopped. */
+#define CLOCK_OFFSET_VALID_US (3600 * INT64_C(1000000))
+
+bool
+app_clock_offset(int64_t *us)
+{
+	int64_t at = metrics_gauge(MG_CLOCK_MEASURED_US);
+
+	*us = 0;
+	if (at == 0 || clock_now_us() - at > CLOCK_OFFSET_VALID_US)
+		return false;
+	*us = metrics_gauge(MG_CLOCK_OFFSET_US);
+	return true;
+}
+
+int64_t
+app_version_now(void)
+{
+	int64_t off;
+
+	return clock_now_us() + (app_clock_offset(&off) && off > 0 ? off : 0);
 }

@@ -2,6 +2,9 @@
 #ifndef PC_APP_H
 #define PC_APP_H
 
+#include <stdbool.h>
+#include <stdint.h>
+
 #include "config.h"
 #include "result.h"
 
@@ -33,5 +36,17 @@ void app_close(struct app *app);
  * opened; the next call tries again.
  */
 enum pc_result app_journal(struct app *app, struct journal **out, char *err);
+
+/*
+ * The physical part of the hybrid clock that versions changes: this node's
+ * clock, moved forward by the offset to the database's clock that the
+ * flusher last measured (within the last hour) when this node is behind, so
+ * a node whose clock lags never stamps versions below what the database and
+ * the other nodes already hold. A clock ahead is left alone.
+ */
+int64_t app_version_now(void);
+
+/* The measured offset (database minus node) in *us; false when none is recent. */
+bool app_clock_offset(int64_t *us);
 
 #endif

@@ -67,6 +67,7 @@ static const struct opt opts[] = {
 	{ "flush", "batch", OPT_LONG, O(flush_batch), 1, 10000, 0 },
 	{ "flush", "pipeline", OPT_LONG, O(flush_pipeline), 1, ORIGIN_STARTED_MAX, 0 },
 	{ "flush", "max_attempts", OPT_LONG, O(flush_max_attempts), 1, 1000, 0 },
+	{ "flush", "clock_warn_ms", OPT_LONG, O(flush_clock_warn_ms), 1, 3600000, 0 },
 	{ "flush", "backoff_base_ms", OPT_LONG, O(flush_backoff_base_ms), 1, 3600000, 0 },
 	{ "flush", "backoff_max", OPT_LONG, O(flush_backoff_max), 1, 7 * 86400, 0 },
 	{ "flush", "max_seconds", OPT_LONG, O(flush_max_seconds), 1, 86400, 0 },
@@ -111,6 +112,7 @@ config_defaults(struct config *cfg)
 	cfg->flush_batch = 200;
 	cfg->flush_pipeline = 4;
 	cfg->flush_max_attempts = 8;
+	cfg->flush_clock_warn_ms = 500;
 	cfg->flush_backoff_base_ms = 2000;
 	cfg->flush_backoff_max = 3600;
 	cfg->flush_max_seconds = 50;

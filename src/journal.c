@@ -30,6 +30,8 @@ enum stmt_id {
 	ST_DUE,
 	ST_SETTLE,
 	ST_RETRY,
+	ST_RETRY_ID,
+	ST_DEAD_OF,
 	ST_CANCEL,
 	ST_PRUNE,
 	ST_META,
@@ -41,26 +43,35 @@ enum stmt_id {
 };
 
 static const char *const stmt_sql[ST_COUNT] = {
-	/* Versions of pending changes rise with seq: the last one is the newest. */
-	[ST_NEWEST] = "SELECT updated_at_us FROM changes"
+	/*
+	 * Versions of pending changes rise with seq: the last one is the
+	 * newest. Its retry time is the id's: see journal_record().
+	 */
+	[ST_NEWEST] = "SELECT updated_at_us, next_attempt_at FROM changes"
 	    " WHERE resource = ?1 AND id = ?2 AND state = 'pending'"
 	    " ORDER BY seq DESC LIMIT 1",
 	[ST_INSERT] = "INSERT INTO changes (resource, id, patch, updated_at_us,"
-	    " created_at_us) VALUES (?1, ?2, ?3, ?4, ?5)",
+	    " created_at_us, next_attempt_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
 	[ST_PENDING] = "SELECT patch, updated_at_us FROM changes"
 	    " WHERE resource = ?1 AND id = ?2 AND state = 'pending' ORDER BY seq",
 	[ST_SUPERSEDE] = "UPDATE changes SET state = 'applied', last_error = NULL"
 	    " WHERE resource = ?1 AND id = ?2 AND state = 'pending'"
 	    " AND updated_at_us <= ?3",
+	/* No LIMIT: the caller stops when its batch is full, however many
+	 * entries it skips on the way. */
 	[ST_DUE] = "SELECT seq, resource, id, patch, updated_at_us, attempts"
 	    " FROM changes WHERE state = 'pending' AND next_attempt_at <= ?1"
-	    " ORDER BY seq LIMIT ?2",
+	    " ORDER BY seq",
 	[ST_SETTLE] = "UPDATE changes SET state = ?2, last_error = ?3"
 	    " WHERE seq = ?1 AND state = 'pending'",
 	[ST_RETRY] = "UPDATE changes SET attempts = attempts + 1,"
-	    " next_attempt_at = ?2, last_error = ?3,"
-	    " state = CASE WHEN attempts + 1 >= ?4 THEN 'dead' ELSE 'pending' END"
-	    " WHERE seq = ?1 AND state = 'pending' RETURNING state",
+	    " next_attempt_at = ?2, last_error = ?3"
+	    " WHERE seq = ?1 AND state = 'pending'",
+	/* Every pending entry of the id waits as long as its oldest. */
+	[ST_RETRY_ID] = "UPDATE changes SET next_attempt_at = max(next_attempt_at, ?3)"
+	    " WHERE resource = ?1 AND id = ?2 AND state = 'pending'",
+	[ST_DEAD_OF] = "SELECT patch FROM changes"
+	    " WHERE resource = ?1 AND id = ?2 AND state = 'dead' ORDER BY seq",
 	[ST_CANCEL] = "UPDATE changes SET state = 'cancelled',"
 	    " last_error = 'deleted' WHERE resource = ?1 AND id = ?2"
 	    " AND state = 'pending'",
@@ -127,6 +138,8 @@ journal_wal_hook(void *arg, sqlite3 *db, const char *name, int frames)
  * flock(). What is left for SQLite's lock is the flusher, another process,
  * which the fine-grained busy handler below waits for.
  */
+#define JOURNAL_QUEUE_TICK_US 20000
+
 static void
 journal_alarm(int sig)
 {
@@ -136,20 +149,28 @@ journal_alarm(int sig)
 static enum pc_result
 journal_queue(struct journal *j, char *err)
 {
-	struct itimerval it = { { 0, 0 }, { 0, 0 } }, off = { { 0, 0 }, { 0, 0 } };
+	/*
+	 * The timer repeats every JOURNAL_QUEUE_TICK_US: a signal that fires
+	 * before flock() blocks is followed by another one, so the wait stays
+	 * bounded; the deadline is checked after each interruption.
+	 */
+	struct itimerval it = { { 0, JOURNAL_QUEUE_TICK_US }, { 0, JOURNAL_QUEUE_TICK_US } };
+	struct itimerval off = { { 0, 0 }, { 0, 0 } };
 	struct sigaction sa, old;
+	int64_t deadline;
 	int rc;
 
 	if (flock(j->wlock, LOCK_EX | LOCK_NB) == 0)
 		return PC_OK;
+	deadline = clock_mono_us() + (int64_t)j->busy_timeout_ms * 1000;
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = journal_alarm;	/* no SA_RESTART: flock returns EINTR */
 	(void)sigemptyset(&sa.sa_mask);
 	(void)sigaction(SIGALRM, &sa, &old);
-	it.it_value.tv_sec = j->busy_timeout_ms / 1000;
-	it.it_value.tv_usec = (j->busy_timeout_ms % 1000) * 1000;
 	(void)setitimer(ITIMER_REAL, &it, NULL);
-	rc = flock(j->wlock, LOCK_EX);
+	while ((rc = flock(j->wlock, LOCK_EX)) == -1 && errno == EINTR &&
+	    clock_mono_us() < deadline)
+		;
 	(void)setitimer(ITIMER_REAL, &off, NULL);
 	(void)sigaction(SIGALRM, &old, NULL);
 	if (rc == 0)
@@ -239,7 +260,7 @@ journal_open(const struct journal_opts *opts, struct journal **out, char *err)
 	enum pc_result r = PC_UNAVAILABLE;
 	struct journal *j;
 	char lock[4096];
-	int i;
+	int i, fd;
 
 	*out = NULL;
 	if ((j = calloc(1, sizeof(*j))) == NULL)
@@ -251,6 +272,15 @@ journal_open(const struct journal_opts *opts, struct journal **out, char *err)
 		j->wlock = -1;
 		goto out;
 	}
+	/*
+	 * Pending changes may be private: the file is created 0600 (SQLite
+	 * gives its -wal and -shm files the mode of the database file).
+	 */
+	if ((fd = open(opts->path, O_RDWR | O_CREAT | O_CLOEXEC, 0600)) == -1) {
+		pc_err(err, "journal %s: %s", opts->path, strerror(errno));
+		goto out;
+	}
+	(void)close(fd);
 	if (sqlite3_open_v2(opts->path, &j->db, SQLITE_OPEN_READWRITE |
 	    SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
 		pc_err(err, "journal %s: %s", opts->path,
@@ -354,7 +384,7 @@ journal_append(struct journal *j, const char *resource, const char *id,
 {
 	enum pc_result r;
 	sqlite3_stmt *st;
-	int64_t v = now_us;
+	int64_t v = now_us, next_attempt = 0;
 	int rc;
 
 	if ((r = journal_begin(j, err)) != PC_OK)
@@ -366,12 +396,17 @@ journal_append(struct journal *j, const char *resource, const char *id,
 	}
 	if (base_us >= v)
 		v = base_us + 1;
-	if (rc == SQLITE_ROW && sqlite3_column_int64(st, 0) >= v)
-		v = sqlite3_column_int64(st, 0) + 1;
+	if (rc == SQLITE_ROW) {
+		if (sqlite3_column_int64(st, 0) >= v)
+			v = sqlite3_column_int64(st, 0) + 1;
+		/* Never due before an older entry of the id that backs off. */
+		next_attempt = sqlite3_column_int64(st, 1);
+	}
 	st = journal_stmt(j, ST_INSERT, resource, id);
 	(void)sqlite3_bind_text(st, 3, patch, -1, SQLITE_STATIC);
 	(void)sqlite3_bind_int64(st, 4, v);
 	(void)sqlite3_bind_int64(st, 5, now_us);
+	(void)sqlite3_bind_int64(st, 6, next_attempt);
 	if (sqlite3_step(st) != SQLITE_DONE) {
 		r = journal_fail(j, "append", err);
 		goto out;
@@ -421,8 +456,28 @@ journal_supersede(struct journal *j, const char *resource, const char *id,
 }
 
 enum pc_result
-journal_due(struct journal *j, int64_t now_us, long limit, journal_entry_fn fn,
-    void *arg, char *err)
+journal_dead_of(struct journal *j, const char *resource, const char *id,
+    journal_pending_fn fn, void *arg, char *err)
+{
+	enum pc_result r = PC_OK;
+	sqlite3_stmt *st;
+	int rc;
+
+	st = journal_stmt(j, ST_DEAD_OF, resource, id);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (!fn(arg, (const char *)sqlite3_column_text(st, 0),
+		    (size_t)sqlite3_column_bytes(st, 0), -1))
+			break;
+	}
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		r = journal_fail(j, "read", err);
+	(void)sqlite3_reset(st);
+	return r;
+}
+
+enum pc_result
+journal_due(struct journal *j, int64_t now_us, journal_entry_fn fn, void *arg,
+    char *err)
 {
 	sqlite3_stmt *st = j->st[ST_DUE];
 	struct journal_entry e;
@@ -431,7 +486,6 @@ journal_due(struct journal *j, int64_t now_us, long limit, journal_entry_fn fn,
 
 	(void)sqlite3_reset(st);
 	(void)sqlite3_bind_int64(st, 1, now_us);
-	(void)sqlite3_bind_int64(st, 2, limit);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		e.seq = sqlite3_column_int64(st, 0);
 		e.resource = (const char *)sqlite3_column_text(st, 1);
@@ -450,33 +504,36 @@ journal_due(struct journal *j, int64_t now_us, long limit, journal_entry_fn fn,
 
 /* Settle one outcome's entries; inside journal_record's transaction. */
 static enum pc_result
-journal_record_one(struct journal *j, const struct journal_outcome *o,
-    long max_attempts, size_t *dead, char *err)
+journal_record_one(struct journal *j, const struct journal_outcome *o, char *err)
 {
 	sqlite3_stmt *st;
 	size_t i;
-	int rc;
 
 	st = j->st[o->state == JOURNAL_RETRY ? ST_RETRY : ST_SETTLE];
 	for (i = 0; i < o->nseqs; i++) {
 		(void)sqlite3_reset(st);
 		(void)sqlite3_bind_int64(st, 1, o->seqs[i]);
-		if (o->state == JOURNAL_RETRY) {
+		if (o->state == JOURNAL_RETRY)
 			(void)sqlite3_bind_int64(st, 2, o->next_attempt_us);
-			(void)sqlite3_bind_text(st, 3, o->reason, -1, SQLITE_STATIC);
-			(void)sqlite3_bind_int64(st, 4, max_attempts);
-		} else {
+		else
 			(void)sqlite3_bind_text(st, 2, state_names[o->state], -1,
 			    SQLITE_STATIC);
-			(void)sqlite3_bind_text(st, 3, o->reason, -1, SQLITE_STATIC);
-		}
-		while ((rc = sqlite3_step(st)) == SQLITE_ROW)
-			if (strcmp((const char *)sqlite3_column_text(st, 0), "dead") == 0)
-				(*dead)++;
-		if (rc != SQLITE_DONE) {
+		(void)sqlite3_bind_text(st, 3, o->reason, -1, SQLITE_STATIC);
+		if (sqlite3_step(st) != SQLITE_DONE) {
 			(void)sqlite3_reset(st);
 			return journal_fail(j, "record", err);
 		}
+	}
+	(void)sqlite3_reset(st);
+	if (o->state != JOURNAL_RETRY || o->id == NULL)
+		return PC_OK;
+	/* Entries of the id appended since it was sent wait with it, so that
+	 * none of them overtakes it (journal_append() copies the time too). */
+	st = journal_stmt(j, ST_RETRY_ID, o->resource, o->id);
+	(void)sqlite3_bind_int64(st, 3, o->next_attempt_us);
+	if (sqlite3_step(st) != SQLITE_DONE) {
+		(void)sqlite3_reset(st);
+		return journal_fail(j, "record", err);
 	}
 	(void)sqlite3_reset(st);
 	return PC_OK;
@@ -484,23 +541,18 @@ journal_record_one(struct journal *j, const struct journal_outcome *o,
 
 enum pc_result
 journal_record(struct journal *j, const struct journal_outcome *o, size_t n,
-    long max_attempts, size_t *dead, char *err)
+    char *err)
 {
 	enum pc_result r;
-	size_t i, d = 0;
+	size_t i;
 
 	if (n == 0)
-		goto out;
+		return PC_OK;
 	if ((r = journal_begin(j, err)) != PC_OK)
 		return r;
 	for (i = 0; i < n && r == PC_OK; i++)
-		r = journal_record_one(j, &o[i], max_attempts, &d, err);
-	if ((r = journal_end(j, r, err)) != PC_OK)
-		return r;
-out:
-	if (dead != NULL)
-		*dead = d;
-	return PC_OK;
+		r = journal_record_one(j, &o[i], err);
+	return journal_end(j, r, err);
 }
 
 enum pc_result

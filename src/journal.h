@@ -11,7 +11,7 @@
 struct journal;
 
 /* The journal's format (PRAGMA user_version); journal_open() migrates to it. */
-#define JOURNAL_FORMAT 2
+#define JOURNAL_FORMAT 3
 
 struct journal_opts {
 	const char *path;
@@ -74,18 +74,26 @@ struct journal_entry {
 typedef bool (*journal_entry_fn)(void *arg, const struct journal_entry *e);
 
 /*
- * Visit up to limit pending entries due at now_us (next_attempt_at <= now),
- * in seq order.
+ * Visit the pending entries due at now_us (next_attempt_at <= now), in seq
+ * order, until fn returns false. An entry is never due while an older
+ * pending entry of its id waits for a retry.
  */
-enum pc_result journal_due(struct journal *j, int64_t now_us, long limit,
+enum pc_result journal_due(struct journal *j, int64_t now_us,
     journal_entry_fn fn, void *arg, char *err);
+
+/*
+ * Visit the dead-lettered changes of (resource, id) in seq order (fn's
+ * updated_at_us is -1).
+ */
+enum pc_result journal_dead_of(struct journal *j, const char *resource,
+    const char *id, journal_pending_fn fn, void *arg, char *err);
 
 enum journal_state {
 	JOURNAL_APPLIED,
 	JOURNAL_CONFLICT,
 	JOURNAL_DEAD,
 	JOURNAL_CANCELLED,
-	JOURNAL_RETRY		/* still pending: attempts + 1, dead at the limit */
+	JOURNAL_RETRY		/* still pending: attempts + 1, tried again later */
 };
 
 /* What became of some pending entries. */
@@ -95,16 +103,17 @@ struct journal_outcome {
 	enum journal_state state;
 	const char *reason;		/* last_error; may be NULL */
 	int64_t next_attempt_us;	/* JOURNAL_RETRY: when to try again */
+	const char *resource, *id;	/* JOURNAL_RETRY: every pending entry of
+					   the id waits as long (may be NULL) */
 };
 
 /*
  * Record n outcomes in one transaction (one fsync for a whole batch).
- * Entries no longer pending are left alone. A JOURNAL_RETRY entry whose
- * attempts reach max_attempts becomes dead instead; *dead (may be NULL)
- * gets how many did.
+ * Entries no longer pending are left alone. A retried entry is never given
+ * up: only the database refusing a change makes it dead.
  */
 enum pc_result journal_record(struct journal *j, const struct journal_outcome *o,
-    size_t n, long max_attempts, size_t *dead, char *err);
+    size_t n, char *err);
 
 /*
  * Cancel the pending entries of (resource, id): it was deleted. *n gets

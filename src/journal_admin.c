@@ -52,8 +52,16 @@ static const char sql_dead_list[] =
     " last_error FROM changes WHERE state = 'dead' ORDER BY seq LIMIT ?1";
 static const char sql_state_of[] = "SELECT state FROM changes WHERE seq = ?1";
 
+/*
+ * A retried change is stamped anew (now, on this node's clock, or just
+ * after its old version): it was refused, and meanwhile a newer version of
+ * its fields may have landed, over which the old version would never win.
+ */
 #define MOVE_RETRY "UPDATE changes SET state = 'pending', attempts = 0," \
-	" next_attempt_at = 0, last_error = NULL WHERE state = 'dead'"
+	" next_attempt_at = 0, last_error = NULL," \
+	" updated_at_us = max(updated_at_us + 1," \
+	" CAST((julianday('now') - 2440587.5) * 86400000000.0 AS INTEGER))" \
+	" WHERE state = 'dead'"
 #define MOVE_DROP "UPDATE changes SET state = 'cancelled' WHERE state = 'dead'"
 
 /* [how][all]: one entry by seq, or every dead entry. */

@@ -22,7 +22,7 @@
  * that maps it.
  */
 #define METRICS_MAGIC UINT64_C(0x50434d4554524943)	/* "PCMETRIC" */
-#define METRICS_VERSION 1
+#define METRICS_VERSION 2
 
 /* The statuses requests are counted by; anything else counts as "other". */
 static const int statuses[] = {
@@ -37,6 +37,7 @@ struct metrics_file {
 	uint64_t size;
 	uint64_t counters[MC_COUNT];
 	uint64_t requests[MR_COUNT][NSTATUS];
+	int64_t gauges[MG_COUNT];
 };
 
 static struct metrics_file *mf;
@@ -127,6 +128,20 @@ metrics_add(enum metrics_counter c, uint64_t n)
 }
 
 void
+metrics_gauge_set(enum metrics_gauge g, int64_t v)
+{
+	if (mf != NULL && g < MG_COUNT)
+		__atomic_store_n(&mf->gauges[g], v, __ATOMIC_RELAXED);
+}
+
+int64_t
+metrics_gauge(enum metrics_gauge g)
+{
+	return mf != NULL && g < MG_COUNT ?
+	    __atomic_load_n(&mf->gauges[g], __ATOMIC_RELAXED) : 0;
+}
+
+void
 metrics_request(enum metrics_route r, int status)
 {
 	size_t i;
@@ -187,6 +202,12 @@ metrics_render(const char *extra, char **out, size_t *len)
 			r = buf_printf(&b, "%s %llu\n", counters[i].name,
 			    (unsigned long long)v);
 	}
+	if (r == PC_OK && mf != NULL && metrics_gauge(MG_CLOCK_MEASURED_US) != 0)
+		r = buf_printf(&b, "# HELP profilecache_clock_offset_seconds The database's clock"
+		    " minus this node's, as the flusher last measured it.\n"
+		    "# TYPE profilecache_clock_offset_seconds gauge\n"
+		    "profilecache_clock_offset_seconds %.6f\n",
+		    (double)metrics_gauge(MG_CLOCK_OFFSET_US) / 1e6);
 	if (r == PC_OK && extra != NULL)
 		r = buf_adds(&b, extra);
 	if (r != PC_OK) {

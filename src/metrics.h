@@ -35,6 +35,13 @@ enum metrics_counter {
 	MC_COUNT
 };
 
+/* Values that are set, not added: the latest measurement. */
+enum metrics_gauge {
+	MG_CLOCK_OFFSET_US,	/* the database's clock minus this node's */
+	MG_CLOCK_MEASURED_US,	/* when (this node's clock), 0: never */
+	MG_COUNT
+};
+
 /*
  * Map the counters file at path (created when missing, shared by every
  * process of the node: responders, flusher). Until it succeeds, counting
@@ -44,6 +51,10 @@ enum pc_result metrics_open(const char *path, char *err);
 void metrics_close(void);
 
 void metrics_add(enum metrics_counter c, uint64_t n);
+void metrics_gauge_set(enum metrics_gauge g, int64_t v);
+/* The gauge's value, 0 when never set or when no file is mapped. */
+int64_t metrics_gauge(enum metrics_gauge g);
+
 /* Count one answered request. */
 void metrics_request(enum metrics_route r, int status);
 

@@ -288,6 +288,25 @@ origin_rpc_url(const struct origin *o, const char *fn, char *url, char *err)
 	return PC_OK;
 }
 
+/*
+ * Whether a PostgREST error answer is about the data: its "code" is an
+ * SQLSTATE of class 22 (data exception) or 23 (integrity constraint). A
+ * missing function (PGRST202), a refused key (PGRST301, 42501) or any
+ * other 4xx is the configuration's fault, not the change's.
+ */
+static bool
+origin_data_error(const struct origin_conn *c)
+{
+	static const char key[] = "\"code\":\"";
+	const char *p;
+
+	if (c->body.data == NULL || (p = strstr(c->body.data, key)) == NULL)
+		return false;
+	p += sizeof(key) - 1;
+	return (p[0] == '2' && (p[1] == '2' || p[1] == '3')) &&
+	    strlen(p) > 6 && p[5] == '"';
+}
+
 /* What an RPC's answer on c means; r is how the request itself ended. */
 static enum pc_result
 origin_rpc_answer(struct origin_conn *c, enum pc_result r, long status,
@@ -303,8 +322,8 @@ origin_rpc_answer(struct origin_conn *c, enum pc_result r, long status,
 		return PC_OK;
 	}
 	r = origin_status(c, status, err);
-	return r == PC_ERROR && status >= 400 && status < 500 && status != 401 &&
-	    status != 403 && status != 404 ? PC_INVALID : r;
+	return r == PC_ERROR && status >= 400 && status < 500 &&
+	    origin_data_error(c) ? PC_INVALID : r;
 }
 
 enum pc_result

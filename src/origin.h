@@ -36,8 +36,10 @@ enum pc_result origin_get_row(struct origin *o, const char *table, const char *i
  * named arguments. PC_OK: *resp (malloc()ed, NUL-terminated, owned by the
  * caller) holds the function's JSON result. PC_UNAVAILABLE: connection
  * failure, timeout or 5xx; whether the function ran is unknown, so the call
- * must be safe to repeat. PC_INVALID: a 4xx, the database refused the
- * arguments (detail in err). PC_ERROR: anything else.
+ * must be safe to repeat. PC_INVALID: a 4xx whose SQLSTATE is a data or
+ * constraint error (classes 22, 23): the database refused the arguments
+ * (detail in err). PC_ERROR: anything else, a misconfiguration included
+ * (401, 403, a missing function).
  */
 enum pc_result origin_rpc(struct origin *o, const char *fn, const char *args,
     size_t args_len, char **resp, size_t *resp_len, char *err);

@@ -29,8 +29,11 @@ static const struct field fields[] = {
 };
 #define NFIELDS (sizeof(fields) / sizeof(fields[0]))
 
+/* field_versions is not rendered: it lets a read lay pending changes over
+ * the row field by field. */
 static const char select_columns[] =
-    "id,username,display_name,bio,avatar_url,gradient,is_private,created_at,updated_at";
+    "id,username,display_name,bio,avatar_url,gradient,is_private,created_at,updated_at,"
+    "field_versions";
 
 static const char not_found_body[] =
     "{\"error\":{\"code\":\"not_found\",\"message\":\"profile not found\"}}";
@@ -116,14 +119,15 @@ profile_render(const char *row, size_t row_len, const char *expect_id,
 		pc_err(err, "database row is not a JSON object");
 		return PC_INVALID;
 	}
-	r = profile_render_obj(in, expect_id, sync, body, body_len, meta, err);
+	r = profile_render_obj(in, expect_id, sync, NULL, body, body_len, meta, err);
 	json_decref(in);
 	return r;
 }
 
 enum pc_result
 profile_render_obj(json_t *in, const char *expect_id, enum profile_sync sync,
-    char **body, size_t *body_len, struct profile_meta *meta, char *err)
+    json_t *failed, char **body, size_t *body_len, struct profile_meta *meta,
+    char *err)
 {
 	enum pc_result r = PC_INVALID;
 	json_t *prof = NULL, *doc = NULL, *v;
@@ -156,7 +160,8 @@ profile_render_obj(json_t *in, const char *expect_id, enum profile_sync sync,
 	}
 	r = PC_NOMEM;
 	if ((doc = json_pack("{s:O,s:s}", "profile", prof, "sync",
-	    profile_sync_name(sync))) == NULL)
+	    profile_sync_name(sync))) == NULL ||
+	    (failed != NULL && json_object_set(doc, "failed", failed) != 0))
 		goto out;
 	if ((*body = json_dumps(doc, JSON_COMPACT | JSON_PRESERVE_ORDER)) == NULL)
 		goto out;

@@ -32,10 +32,14 @@ enum pc_result profile_render(const char *row, size_t row_len,
     const char *expect_id, enum profile_sync sync, char **body,
     size_t *body_len, struct profile_meta *meta, char *err);
 
-/* The same from a parsed row (a JSON object); row is not modified. */
+/*
+ * The same from a parsed row (a JSON object); row is not modified. failed
+ * (may be NULL) is an array of the fields the database refused, rendered as
+ * "failed" next to "sync".
+ */
 struct json_t;
 enum pc_result profile_render_obj(struct json_t *row, const char *expect_id,
-    enum profile_sync sync, char **body, size_t *body_len,
+    enum profile_sync sync, struct json_t *failed, char **body, size_t *body_len,
     struct profile_meta *meta, char *err);
 
 /*

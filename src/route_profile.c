@@ -108,9 +108,18 @@ route_profile_write_answer(struct app *app, struct profile_write_result *res,
 	struct cache_entry *e = &res->entry;
 	char etag[HTTP_ETAG_LEN];
 
+	static const char pending_only[] = "{\"profile\":null,\"sync\":\"pending\"}";
+
 	switch (res->outcome) {
 	case WRITE_PENDING:
 	case WRITE_SYNCED:
+		if (e->raw == NULL) {
+			/* Durable, but its new version could not be rendered. */
+			http_header_add(resp, "Cache-Control", "no-store");
+			http_body(resp, 202, "application/json", pending_only,
+			    sizeof(pending_only) - 1, NULL);
+			return;
+		}
 		http_etag_format(e->tag, etag);
 		http_header_add(resp, "ETag", "%s", etag);
 		http_header_add(resp, "Cache-Control", "no-store");

@@ -12,6 +12,7 @@
 #include "clock.h"
 #include "journal.h"
 #include "log.h"
+#include "metrics.h"
 #include "origin.h"
 #include "profile.h"
 #include "timefmt.h"
@@ -21,16 +22,25 @@
 
 #define NS "profile"
 
-/* The coalesced change of one id: its entries' patches merged in seq order. */
+/*
+ * The coalesced change of one id: per field, the value of the entry with the
+ * newest version, sent with that version, so that no value travels at a
+ * version it was not written with.
+ */
 struct change {
 	char id[UUID_LEN + 1];
 	json_t *patch;
+	json_t *versions;	/* field -> its version (µs) */
 	int64_t updated_at_us;	/* the newest entry's version */
 	long attempts;		/* the most any of its entries has had */
-	int64_t *seqs;
+	int64_t *seqs;		/* the entries, in seq order */
+	json_t **patches;	/* each entry's own patch (to split a rejection) */
+	int64_t *uss;		/* each entry's own version */
 	size_t nseqs, seqs_size;
 	/* Filled while settling a batch. */
 	enum journal_state state;
+	bool split;		/* rejected whole: its entries were settled one by one */
+	size_t superseded;	/* fields a newer version already held */
 	char reason[PC_ERRLEN];
 	json_t *row;		/* the database's row from the result, borrowed */
 };
@@ -46,6 +56,7 @@ struct batch {
 	uint32_t *index;
 	size_t mask;		/* slots - 1 */
 	bool busy;		/* sent, its answer not settled yet */
+	int64_t sent_us;	/* when it was sent (the clock offset's midpoint) */
 };
 
 /*
@@ -64,9 +75,61 @@ struct pipeline {
 static void
 change_clear(struct change *c)
 {
+	size_t i;
+
 	json_decref(c->patch);
+	json_decref(c->versions);
+	for (i = 0; i < c->nseqs; i++)
+		json_decref(c->patches[i]);
 	free(c->seqs);
+	free(c->patches);
+	free(c->uss);
 	memset(c, 0, sizeof(*c));
+}
+
+/* Make room for one more entry in c. */
+static enum pc_result
+change_grow(struct change *c)
+{
+	size_t n = c->seqs_size ? c->seqs_size * 2 : 4;
+	int64_t *seqs, *uss;
+	json_t **patches;
+
+	if (c->nseqs < c->seqs_size)
+		return PC_OK;
+	if ((seqs = realloc(c->seqs, n * sizeof(*seqs))) == NULL)
+		return PC_NOMEM;
+	c->seqs = seqs;
+	if ((uss = realloc(c->uss, n * sizeof(*uss))) == NULL)
+		return PC_NOMEM;
+	c->uss = uss;
+	if ((patches = realloc(c->patches, n * sizeof(*patches))) == NULL)
+		return PC_NOMEM;
+	c->patches = patches;
+	c->seqs_size = n;
+	return PC_OK;
+}
+
+/*
+ * Lay an entry's patch over the change, field by field: a field takes the
+ * entry's value unless the change holds a newer version of it already (a
+ * dead entry retried later has an old seq and a new version).
+ */
+static enum pc_result
+change_merge(struct change *c, json_t *patch, int64_t us)
+{
+	const char *k;
+	json_t *v, *have;
+
+	json_object_foreach(patch, k, v) {
+		have = json_object_get(c->versions, k);
+		if (have != NULL && json_integer_value(have) > us)
+			continue;
+		if (json_object_set(c->patch, k, v) != 0 ||
+		    json_object_set_new(c->versions, k, json_integer(us)) != 0)
+			return PC_NOMEM;
+	}
+	return PC_OK;
 }
 
 static enum pc_result
@@ -131,7 +194,6 @@ batch_collect(void *arg, const struct journal_entry *e)
 	struct change *c;
 	json_error_t jerr;
 	uint32_t *slot;
-	int64_t *seqs;
 	json_t *patch;
 	size_t i;
 
@@ -149,21 +211,22 @@ batch_collect(void *arg, const struct journal_entry *e)
 		c = &b->c[b->n++];
 		*slot = (uint32_t)b->n;
 		memcpy(c->id, e->id, UUID_LEN + 1);
-		if ((c->patch = json_object()) == NULL)
+		if ((c->patch = json_object()) == NULL ||
+		    (c->versions = json_object()) == NULL)
 			goto nomem;
 	}
-	if (c->nseqs == c->seqs_size) {
-		c->seqs_size = c->seqs_size ? c->seqs_size * 2 : 4;
-		if ((seqs = realloc(c->seqs, c->seqs_size * sizeof(*seqs))) == NULL)
-			goto nomem;
-		c->seqs = seqs;
-	}
-	c->seqs[c->nseqs++] = e->seq;
-	if ((patch = json_loads(e->patch, 0, &jerr)) != NULL && json_is_object(patch))
-		(void)json_object_update(c->patch, patch);
-	else
+	if (change_grow(c) != PC_OK)
+		goto nomem;
+	if ((patch = json_loads(e->patch, 0, &jerr)) == NULL || !json_is_object(patch)) {
 		log_error("journal_bad_patch", "seq=%lld id=%s", (long long)e->seq, e->id);
-	json_decref(patch);
+		json_decref(patch);
+		patch = json_object();
+	}
+	c->seqs[c->nseqs] = e->seq;
+	c->uss[c->nseqs] = e->updated_at_us;
+	c->patches[c->nseqs++] = patch;
+	if (patch == NULL || change_merge(c, patch, e->updated_at_us) != PC_OK)
+		goto nomem;
 	if (e->updated_at_us > c->updated_at_us)
 		c->updated_at_us = e->updated_at_us;
 	if (e->attempts > c->attempts)
@@ -174,26 +237,55 @@ nomem:
 	return false;
 }
 
+/* Append one change to arr; versions may be NULL (every field at us). */
+static enum pc_result
+args_add(json_t *arr, const char *id, json_t *patch, json_t *versions, int64_t us)
+{
+	char ts[TIMEFMT_LEN];
+	json_t *ch;
+
+	if (timefmt_format(us, ts) != PC_OK ||
+	    (ch = json_pack("{s:s,s:O,s:s}", "id", id, "patch", patch,
+	    "updated_at", ts)) == NULL)
+		return PC_NOMEM;
+	if ((versions != NULL && json_object_set(ch, "versions", versions) != 0) ||
+	    json_array_append_new(arr, ch) != 0)
+		return PC_NOMEM;
+	return PC_OK;
+}
+
+/* The apply_profile_changes arguments {"changes":arr}; arr is borrowed. */
+static char *
+args_dump(json_t *arr)
+{
+	json_t *doc;
+	char *s = NULL;
+
+	if ((doc = json_pack("{s:O}", "changes", arr)) != NULL)
+		s = json_dumps(doc, JSON_COMPACT);
+	json_decref(doc);
+	return s;
+}
+
 /* The apply_profile_changes arguments for changes [from, from + n). */
 static char *
 batch_args(const struct batch *b, size_t from, size_t n)
 {
-	char ts[TIMEFMT_LEN], *s = NULL;
-	json_t *doc, *arr, *ch;
+	struct change *c;
+	char *s = NULL;
+	json_t *arr;
 	size_t i;
 
 	if ((arr = json_array()) == NULL)
 		return NULL;
 	for (i = from; i < from + n; i++) {
-		if (timefmt_format(b->c[i].updated_at_us, ts) != PC_OK ||
-		    (ch = json_pack("{s:s,s:O,s:s}", "id", b->c[i].id, "patch",
-		    b->c[i].patch, "updated_at", ts)) == NULL ||
-		    json_array_append_new(arr, ch) != 0)
+		c = &b->c[i];
+		/* One entry: every field has its version; say nothing more. */
+		if (args_add(arr, c->id, c->patch, c->nseqs > 1 ? c->versions : NULL,
+		    c->updated_at_us) != PC_OK)
 			goto out;
 	}
-	if ((doc = json_pack("{s:O}", "changes", arr)) != NULL)
-		s = json_dumps(doc, JSON_COMPACT);
-	json_decref(doc);
+	s = args_dump(arr);
 out:
 	json_decref(arr);
 	return s;
@@ -220,14 +312,30 @@ backoff_us(const struct config *cfg, long attempts)
 }
 
 /*
- * The changes reached the database: a cache entry that still holds exactly
- * the applied version becomes the database's row, synced (CAS, so a newer
- * write stored meanwhile stays). One round trip finds the entries.
+ * The changes reached the database. A cache entry not newer than the row
+ * after the write is replaced by that row with this node's pending changes
+ * laid over it (CAS, so a write stored meanwhile stays): also an entry
+ * another node filled without them while memcached had lost them, so such
+ * a view never outlives this node's next flush. One round trip finds the
+ * entries.
  */
 struct synced {
 	struct app *app;
 	struct change *changes;
 };
+
+/* The version of a database row (its updated_at), or -1. */
+static int64_t
+row_version(json_t *row)
+{
+	json_t *v = json_object_get(row, "updated_at");
+	int64_t us;
+
+	if (!json_is_string(v) || timefmt_parse(json_string_value(v),
+	    json_string_length(v), &us) != PC_OK)
+		return -1;
+	return us;
+}
 
 static void
 cache_synced_one(void *arg, size_t i, struct cache_entry *old)
@@ -235,28 +343,20 @@ cache_synced_one(void *arg, size_t i, struct cache_entry *old)
 	struct synced *sy = arg;
 	struct app *app = sy->app;
 	struct change *c = &sy->changes[i];
-	struct profile_meta meta;
 	struct cache_entry e;
-	char err[PC_ERRLEN], *body = NULL;
-	size_t len;
+	long expire_s;
 
-	if (c->state != JOURNAL_APPLIED || !json_is_object(c->row) ||
-	    old->updated_at_us != c->updated_at_us ||
-	    profile_render_obj(c->row, c->id, PROFILE_SYNCED, &body, &len, &meta,
-	    err) != PC_OK)
-		goto out;
-	memset(&e, 0, sizeof(e));
-	e.flags = meta.is_private ? CACHE_F_PRIVATE : 0;
-	e.sync = PROFILE_SYNCED;
-	e.updated_at_us = meta.updated_at_us;
-	e.fresh_until_us = clock_now_us() + app->cfg.cache_fresh_ttl * 1000000;
-	if (cache_entry_build(&e, body, len) == PC_OK) {
-		(void)cache_cas(app->cache, NS, c->id, &e,
-		    app->cfg.cache_fresh_ttl + app->cfg.cache_stale_ttl, old->cas);
-		cache_entry_release(&e);
-	}
-out:
-	free(body);
+	if ((c->state != JOURNAL_APPLIED && c->state != JOURNAL_CONFLICT) ||
+	    c->split || !json_is_object(c->row) ||
+	    (!(old->flags & CACHE_F_NOTFOUND) &&
+	    old->updated_at_us > row_version(c->row)))
+		return;
+	if (usecase_profile_build(app, c->id, json_incref(c->row), &e,
+	    &expire_s) != PC_OK)
+		return;
+	if (expire_s > 0)
+		(void)cache_cas(app->cache, NS, c->id, &e, expire_s, old->cas);
+	cache_entry_release(&e);
 }
 
 static void
@@ -274,7 +374,7 @@ cache_synced(struct app *app, struct change *cs, size_t n)
 	free(ids);
 }
 
-/* The database kept a newer row: cache what a read would now see. */
+/* Cache what a read would now see (the database and this node's journal). */
 static void
 cache_reconcile(struct app *app, const struct change *c)
 {
@@ -298,10 +398,10 @@ change_judge(struct change *c, json_t *res)
 	const char *code = json_string_value(json_object_get(res, "code"));
 	const char *msg = json_string_value(json_object_get(res, "message"));
 	const char *rid = json_string_value(json_object_get(res, "id"));
-	const char *ts;
 
 	c->row = json_object_get(res, "row");
 	c->reason[0] = '\0';
+	c->superseded = json_array_size(json_object_get(res, "superseded"));
 	if (status == NULL || rid == NULL || strcmp(rid, c->id) != 0) {
 		c->state = JOURNAL_RETRY;
 		(void)snprintf(c->reason, sizeof(c->reason),
@@ -309,18 +409,22 @@ change_judge(struct change *c, json_t *res)
 	} else if (strcmp(status, "applied") == 0) {
 		c->state = JOURNAL_APPLIED;
 	} else if (strcmp(status, "conflict") == 0) {
+		/* Every field was written later by someone else: superseded. */
 		c->state = JOURNAL_CONFLICT;
-		ts = json_string_value(json_object_get(c->row, "updated_at"));
 		(void)snprintf(c->reason, sizeof(c->reason),
-		    "the database row is newer (%s)", ts ? ts : "?");
+		    "every field holds a newer version");
 	} else if (strcmp(status, "deleted") == 0) {
 		c->state = JOURNAL_CANCELLED;
 		(void)snprintf(c->reason, sizeof(c->reason), "the profile was deleted");
-	} else {
-		/* rejected: the database will never take it; retrying cannot help. */
+	} else if (strcmp(status, "rejected") == 0) {
+		/* The database will never take it; retrying cannot help. */
 		c->state = JOURNAL_DEAD;
 		(void)snprintf(c->reason, sizeof(c->reason), "%s: %s",
 		    code ? code : status, msg ? msg : "rejected by the database");
+	} else {
+		c->state = JOURNAL_RETRY;
+		(void)snprintf(c->reason, sizeof(c->reason),
+		    "apply_profile_changes: unknown status %.40s", status);
 	}
 }
 
@@ -339,8 +443,81 @@ batch_judge_all(struct batch *b, size_t from, size_t n, enum journal_state state
 }
 
 /*
+ * A coalesced change was rejected: one of its entries carries what the
+ * database refuses, and the others must not go down with it. Send the
+ * entries again one by one, each at its own version, in one call (the
+ * database applies them in order), and record each entry's own outcome.
+ * When that call fails the change is retried whole.
+ */
+static enum pc_result
+change_split(struct app *app, struct change *c, struct flush_stats *st,
+    char *err)
+{
+	char oerr[PC_ERRLEN] = "", *args = NULL, *resp = NULL;
+	struct journal_outcome *o = NULL;
+	struct change one;
+	json_t *arr, *doc = NULL, *results;
+	json_error_t jerr;
+	enum pc_result r = PC_NOMEM;
+	size_t i, len = 0;
+
+	if ((arr = json_array()) == NULL)
+		return PC_NOMEM;
+	for (i = 0; i < c->nseqs; i++)
+		if (args_add(arr, c->id, c->patches[i], NULL, c->uss[i]) != PC_OK)
+			goto out;
+	if ((args = args_dump(arr)) == NULL ||
+	    (o = calloc(c->nseqs, sizeof(*o))) == NULL)
+		goto out;
+	r = origin_rpc(app->origin, "apply_profile_changes", args, strlen(args),
+	    &resp, &len, oerr);
+	if (r == PC_OK) {
+		doc = json_loadb(resp, len, 0, &jerr);
+		results = json_object_get(doc, "results");
+		if (json_array_size(results) != c->nseqs)
+			r = PC_ERROR;
+	}
+	if (r != PC_OK) {
+		log_warn("flush_split_failed", "id=%s error=\"%s\"", c->id, oerr);
+		c->state = JOURNAL_RETRY;
+		(void)snprintf(c->reason, sizeof(c->reason), "%s", oerr);
+		r = PC_OK;
+		goto out;
+	}
+	for (i = 0; i < c->nseqs; i++) {
+		memset(&one, 0, sizeof(one));
+		memcpy(one.id, c->id, sizeof(one.id));
+		change_judge(&one, json_array_get(results, i));
+		o[i].seqs = &c->seqs[i];
+		o[i].nseqs = 1;
+		o[i].state = one.state;
+		o[i].resource = NS;
+		o[i].id = c->id;
+		o[i].next_attempt_us = clock_now_us() + backoff_us(&app->cfg, c->attempts);
+		/* Entries live as long as the journal; each reason is copied in. */
+		o[i].reason = one.reason[0] != '\0' ? strdup(one.reason) : NULL;
+		if (one.state == JOURNAL_DEAD) {
+			st->dead++;
+			log_error("flush_dead_letter", "id=%s seq=%lld reason=\"%s\"",
+			    c->id, (long long)c->seqs[i], one.reason);
+		}
+	}
+	r = journal_record(app->journal, o, c->nseqs, err);
+	for (i = 0; i < c->nseqs; i++)
+		free((char *)o[i].reason);
+	c->split = true;
+out:
+	free(o);
+	free(args);
+	free(resp);
+	json_decref(doc);
+	json_decref(arr);
+	return r;
+}
+
+/*
  * Record the judged changes [from, from + n) in the journal in one
- * transaction (one fsync per batch), then bring the cache in line and
+ * transaction (one fsync for a whole batch), then bring the cache in line and
  * count them.
  */
 static enum pc_result
@@ -349,39 +526,56 @@ batch_settle(struct app *app, struct batch *b, size_t from, size_t n,
 {
 	struct journal_outcome *o;
 	struct change *c;
-	enum pc_result r;
-	size_t i, dead = 0;
+	enum pc_result r = PC_OK;
+	size_t i, k = 0;
 	int64_t now = clock_now_us();
 
-	if ((o = calloc(n, sizeof(*o))) == NULL)
-		return PC_NOMEM;
+	for (i = 0; i < n && r == PC_OK; i++) {
+		c = &b->c[from + i];
+		if (c->state == JOURNAL_DEAD && c->nseqs > 1)
+			r = change_split(app, c, st, err);
+	}
+	if (r != PC_OK || (o = calloc(n, sizeof(*o))) == NULL)
+		return r != PC_OK ? r : PC_NOMEM;
 	for (i = 0; i < n; i++) {
 		c = &b->c[from + i];
-		o[i].seqs = c->seqs;
-		o[i].nseqs = c->nseqs;
-		o[i].state = c->state;
-		o[i].reason = c->reason[0] != '\0' ? c->reason : NULL;
+		if (c->split)
+			continue;
+		o[k].seqs = c->seqs;
+		o[k].nseqs = c->nseqs;
+		o[k].state = c->state;
+		o[k].reason = c->reason[0] != '\0' ? c->reason : NULL;
+		o[k].resource = NS;
+		o[k].id = c->id;
 		if (c->state == JOURNAL_RETRY)
-			o[i].next_attempt_us = now + backoff_us(&app->cfg, c->attempts);
+			o[k].next_attempt_us = now + backoff_us(&app->cfg, c->attempts);
+		k++;
 	}
-	r = journal_record(app->journal, o, n, app->cfg.flush_max_attempts, &dead, err);
+	r = journal_record(app->journal, o, k, err);
 	free(o);
 	if (r != PC_OK)
 		return r;
-	st->dead += (long)dead;
 	cache_synced(app, &b->c[from], n);
 	for (i = 0; i < n; i++) {
 		c = &b->c[from + i];
 		st->entries += (long)c->nseqs;
+		if (c->split) {
+			st->split++;
+			cache_reconcile(app, c);
+			continue;
+		}
+		if (c->superseded > 0) {
+			/* Fields written later by someone else: not a loss. */
+			st->superseded += (long)c->superseded;
+			log_warn("flush_reconciled", "id=%s superseded=%zu entries=%zu",
+			    c->id, c->superseded, c->nseqs);
+		}
 		switch (c->state) {
 		case JOURNAL_APPLIED:
 			st->applied++;
 			break;
 		case JOURNAL_CONFLICT:
 			st->conflicts++;
-			log_warn("flush_reconciled", "id=%s entries=%zu reason=\"%s\"",
-			    c->id, c->nseqs, c->reason);
-			cache_reconcile(app, c);
 			break;
 		case JOURNAL_CANCELLED:
 			st->deleted++;
@@ -391,20 +585,59 @@ batch_settle(struct app *app, struct batch *b, size_t from, size_t n,
 			st->dead += (long)c->nseqs;
 			log_error("flush_dead_letter", "id=%s entries=%zu reason=\"%s\"",
 			    c->id, c->nseqs, c->reason);
-			/* The next read goes to the database, without these changes. */
-			(void)cache_delete(app->cache, NS, c->id);
+			/* Reads show "sync":"failed" with the refused fields. */
+			cache_reconcile(app, c);
 			break;
 		case JOURNAL_RETRY:
-			if (c->attempts + 1 >= app->cfg.flush_max_attempts) {
-				log_error("flush_dead_letter", "id=%s reason=\"%s\"",
-				    c->id, c->reason);
-				(void)cache_delete(app->cache, NS, c->id);
-			} else
-				st->retried += (long)c->nseqs;
+			st->retried += (long)c->nseqs;
+			/* Never given up; past max_attempts it is an alert. */
+			if (c->attempts + 1 >= app->cfg.flush_max_attempts)
+				log_error("flush_retrying", "id=%s attempts=%ld reason=\"%s\"",
+				    c->id, c->attempts + 1, c->reason);
 			break;
 		}
 	}
 	return PC_OK;
+}
+
+/*
+ * The database's clock against this node's, from an answer's "now" and the
+ * call's round trip: kept when the round trip is the shortest of the run.
+ */
+static void
+clock_sample(struct flush_stats *st, json_t *doc, int64_t sent_us)
+{
+	json_t *v = json_object_get(doc, "now");
+	int64_t recv_us = clock_now_us(), rtt = recv_us - sent_us;
+
+	if (!json_is_integer(v) || sent_us <= 0 || rtt < 0)
+		return;
+	if (st->clock_rtt_us > 0 && rtt >= st->clock_rtt_us)
+		return;
+	st->clock_rtt_us = rtt > 0 ? rtt : 1;
+	st->clock_offset_us = (int64_t)json_integer_value(v) - (sent_us + rtt / 2);
+}
+
+/* A run that sent nothing still measures the clock: an empty call. */
+static void
+clock_measure(struct app *app, struct flush_stats *st)
+{
+	static const char args[] = "{\"changes\":[]}";
+	char oerr[PC_ERRLEN], *resp = NULL;
+	json_error_t jerr;
+	json_t *doc;
+	size_t len;
+	int64_t sent = clock_now_us();
+
+	if (origin_rpc(app->origin, "apply_profile_changes", args, sizeof(args) - 1,
+	    &resp, &len, oerr) != PC_OK) {
+		log_warn("flush_clock_failed", "error=\"%s\"", oerr);
+		return;
+	}
+	doc = json_loadb(resp, len, 0, &jerr);
+	clock_sample(st, doc, sent);
+	json_decref(doc);
+	free(resp);
 }
 
 static enum pc_result batch_send(struct app *, struct batch *, size_t, size_t,
@@ -412,10 +645,10 @@ static enum pc_result batch_send(struct app *, struct batch *, size_t, size_t,
 
 /*
  * Judge changes [from, from + n) from the origin's answer to their call
- * (sent, and resp or oerr) and settle them. A 4xx for the whole call means
- * one change poisons it: send them one by one. Returns PC_UNAVAILABLE when
- * the origin is down (the changes were put back), PC_OK otherwise, or the
- * journal's error.
+ * (sent, and resp or oerr) and settle them. A data error for the whole call
+ * means one change poisons it: send them one by one. Returns PC_UNAVAILABLE
+ * when the origin is down or failed (the changes were put back), PC_OK
+ * otherwise, or the journal's error.
  */
 static enum pc_result
 batch_answer(struct app *app, struct batch *b, size_t from, size_t n,
@@ -442,17 +675,19 @@ batch_answer(struct app *app, struct batch *b, size_t from, size_t n,
 			    "apply_profile_changes: %zu results for %zu changes",
 			    json_array_size(results), n);
 			sent = PC_ERROR;
-		}
+		} else
+			clock_sample(st, doc, b->sent_us);
 	}
 	if (sent == PC_OK) {
 		for (i = 0; i < n; i++)
 			change_judge(&b->c[from + i], json_array_get(results, i));
 	} else if (sent == PC_INVALID) {
-		/* One change the database refuses outright. */
+		/* One change whose data the database refuses outright. */
 		batch_judge_all(b, from, n, JOURNAL_DEAD, oerr);
 	} else {
-		/* Down, timed out, 5xx or nonsense: whether it ran is unknown, and
-		 * replaying is safe (the function is idempotent). */
+		/* Down, timed out, 5xx, misconfigured or nonsense: whether it
+		 * ran is unknown, and replaying is safe (the function is
+		 * idempotent). Retried for as long as it takes. */
 		log_warn("flush_origin_failed", "changes=%zu error=\"%s\"", n, oerr);
 		st->origin_down = true;
 		batch_judge_all(b, from, n, JOURNAL_RETRY, oerr);
@@ -475,6 +710,7 @@ batch_send(struct app *app, struct batch *b, size_t from, size_t n,
 
 	if ((args = batch_args(b, from, n)) == NULL)
 		return PC_NOMEM;
+	b->sent_us = clock_now_us();
 	r = origin_rpc(app->origin, "apply_profile_changes", args, strlen(args),
 	    &resp, &len, oerr);
 	free(args);
@@ -502,10 +738,9 @@ pipeline_start(struct app *app, struct journal *j, struct pipeline *p,
 	batch_clear(b);
 	p->filling = b;
 	p->r = PC_OK;
-	/* Entries of one id are few; read enough to fill a batch past those
-	 * of the batches in flight, which come first and are skipped. */
-	if ((r = journal_due(j, clock_now_us(), o->batch * 8 * (long)(p->busy + 1),
-	    batch_collect, p, err)) != PC_OK)
+	/* Entries of ids in flight come first and are skipped; the walk stops
+	 * when the batch is full. */
+	if ((r = journal_due(j, clock_now_us(), batch_collect, p, err)) != PC_OK)
 		return r;
 	if (p->r != PC_OK)
 		return p->r;
@@ -518,6 +753,7 @@ pipeline_start(struct app *app, struct journal *j, struct pipeline *p,
 		free(args);
 		return PC_NOTFOUND;
 	}
+	b->sent_us = clock_now_us();
 	r = origin_rpc_start(app->origin, "apply_profile_changes", args,
 	    strlen(args), b, err);
 	free(args);
@@ -579,10 +815,21 @@ flush_note(struct app *app, const struct flush_stats *st)
 	(void)snprintf(v, sizeof(v), "%lld", (long long)clock_now_us());
 	(void)journal_meta_set(app->journal, "last_flush_at_us", v, err);
 	(void)snprintf(v, sizeof(v),
-	    "applied=%ld conflicts=%ld deleted=%ld dead=%ld retried=%ld batches=%ld",
-	    st->applied, st->conflicts, st->deleted, st->dead, st->retried,
-	    st->batches);
+	    "applied=%ld conflicts=%ld superseded=%ld deleted=%ld dead=%ld retried=%ld"
+	    " batches=%ld", st->applied, st->conflicts, st->superseded, st->deleted,
+	    st->dead, st->retried, st->batches);
 	(void)journal_meta_set(app->journal, "last_flush_summary", v, err);
+	if (st->clock_rtt_us == 0)
+		return;
+	/* The responders' hybrid clock reads it from the metrics file. */
+	metrics_gauge_set(MG_CLOCK_OFFSET_US, st->clock_offset_us);
+	metrics_gauge_set(MG_CLOCK_MEASURED_US, clock_now_us());
+	(void)snprintf(v, sizeof(v), "%lld", (long long)st->clock_offset_us);
+	(void)journal_meta_set(app->journal, "clock_offset_us", v, err);
+	if (llabs(st->clock_offset_us) > app->cfg.flush_clock_warn_ms * 1000)
+		log_error("clock_offset_large", "offset_ms=%.3f rtt_ms=%.3f limit_ms=%ld",
+		    (double)st->clock_offset_us / 1000, (double)st->clock_rtt_us / 1000,
+		    app->cfg.flush_clock_warn_ms);
 }
 
 enum pc_result
@@ -637,6 +884,8 @@ usecase_flush_run(struct app *app, const struct flush_opts *o,
 		if (app->cfg.flush_retention > 0)
 			(void)journal_prune(j, clock_now_us() -
 			    app->cfg.flush_retention * 1000000, &st->pruned, err);
+		if (st->clock_rtt_us == 0 && !st->origin_down)
+			clock_measure(app, st);
 		flush_note(app, st);
 	}
 	return r;

@@ -19,28 +19,36 @@ struct flush_opts {
 struct flush_stats {
 	long batches;
 	long entries;		/* journal entries settled or retried */
-	long applied;		/* changes (ids) applied */
-	long conflicts;		/* changes refused: the row was newer */
+	long applied;		/* changes (ids) applied, some fields at least */
+	long conflicts;		/* changes of which every field held a newer version */
+	long superseded;	/* fields that held a newer version */
 	long deleted;		/* changes refused: the row was deleted */
 	long dead;		/* entries dead-lettered */
+	long split;		/* rejected changes sent again entry by entry */
 	long retried;		/* entries put back for a later attempt */
 	long pruned;
 	bool origin_down;
+	/* The database's clock minus this node's, from the answer with the
+	 * shortest round trip (0 when none came). */
+	int64_t clock_offset_us, clock_rtt_us;
 };
 
 /*
- * Replay due journal entries in seq order: coalesce them per id (patches
- * merged in order, the newest version), send batches to
+ * Replay due journal entries in seq order: coalesce them per id (per field,
+ * the newest value with its own version), send batches to
  * apply_profile_changes, and settle each entry from its change's result:
- * applied (the cache entry becomes synced if it still holds that version),
- * conflict (the database row is re-cached and the reconciliation logged),
- * deleted (cancelled, cache entry dropped), rejected (dead-lettered, cache
- * entry dropped so reads go to the database). When the origin is down or
- * fails, the batch's entries are retried later with exponential backoff and
- * jitter, dead-lettered after max_attempts, and the run stops. A batch the
- * database refuses as a whole is split so one bad change cannot block the
- * rest. Finally prunes applied entries past the retention and notes the run
- * in the journal's meta table. PC_OK unless the journal failed.
+ * applied (fields that held a newer version are counted as superseded; a
+ * cache entry not newer than the row becomes the row with this node's
+ * pending changes over it), conflict (every field was newer: the same),
+ * deleted (cancelled, cache entry dropped), rejected (a coalesced change is
+ * sent again entry by entry so only the refused entry is dead-lettered;
+ * reads then show "sync":"failed"). When the origin is down or fails in any
+ * other way, the batch's entries are retried later with capped exponential
+ * backoff and jitter, never given up (an alert past max_attempts), and the
+ * run stops; no entry of an id is sent while an older one waits. Finally
+ * prunes applied entries past the retention and notes the run and the
+ * measured clock offset in the journal's meta table. PC_OK unless the
+ * journal failed.
  */
 enum pc_result usecase_flush_run(struct app *app, const struct flush_opts *o,
     struct flush_stats *st, char *err);

@@ -24,84 +24,159 @@ struct overlay {
 	const char *id;
 	int64_t row_us;		/* the database row's version (-1: no row) */
 	int64_t last_us;	/* the newest pending change laid over it */
+	json_t *failed;		/* fields the database refused, or NULL */
 	enum pc_result r;
 };
 
-/* Lay one pending change over the row, unless the row is already newer. */
+/*
+ * The version the row holds for field k: its own (field_versions), or, for
+ * a row without field versions, the row's.
+ */
+static int64_t
+overlay_held(const struct overlay *ov, const char *k)
+{
+	json_t *fv = json_object_get(ov->row, "field_versions"), *v;
+
+	if (!json_is_object(fv))
+		return ov->row_us;
+	v = json_object_get(fv, k);
+	return json_is_integer(v) ? (int64_t)json_integer_value(v) : -1;
+}
+
+static json_t *
+overlay_patch(struct overlay *ov, const char *patch, size_t len)
+{
+	json_error_t jerr;
+	json_t *p;
+
+	if ((p = json_loadb(patch, len, 0, &jerr)) == NULL || !json_is_object(p)) {
+		json_decref(p);
+		log_error("journal_bad_patch", "id=%s", ov->id);
+		return NULL;
+	}
+	return p;
+}
+
+/*
+ * Lay one pending change over the row, field by field: a field the row
+ * holds at a newer version (written later on another node) stays.
+ */
 static bool
 overlay_one(void *arg, const char *patch, size_t len, int64_t us)
 {
 	struct overlay *ov = arg;
-	json_error_t jerr;
-	json_t *p;
+	const char *k;
+	json_t *p, *v;
 
-	if (us < ov->row_us)
-		return true;	/* it will lose to the row at flush time */
-	if ((p = json_loadb(patch, len, 0, &jerr)) == NULL || !json_is_object(p)) {
-		json_decref(p);
-		log_error("journal_bad_patch", "id=%s", ov->id);
+	if ((p = overlay_patch(ov, patch, len)) == NULL)
 		return true;
-	}
 	if (ov->row == NULL && (ov->row = json_pack("{s:s}", "id", ov->id)) == NULL)
 		ov->r = PC_NOMEM;
-	else if (profile_patch_apply(ov->row, p) != PC_OK)
-		ov->r = PC_NOMEM;
-	else
-		ov->last_us = us;
+	json_object_foreach(p, k, v) {
+		if (ov->r != PC_OK || overlay_held(ov, k) >= us)
+			continue;
+		if (json_object_set(ov->row, k, v) != 0)
+			ov->r = PC_NOMEM;
+		else if (us > ov->last_us)
+			ov->last_us = us;
+	}
+	json_decref(p);
+	return ov->r == PC_OK;
+}
+
+/* Note the fields of a dead-lettered change that nothing newer replaced. */
+static bool
+overlay_dead(void *arg, const char *patch, size_t len, int64_t us)
+{
+	struct overlay *ov = arg;
+	const char *k;
+	json_t *p, *v;
+
+	if ((p = overlay_patch(ov, patch, len)) == NULL)
+		return true;
+	json_object_foreach(p, k, v) {
+		if (overlay_held(ov, k) >= us)
+			continue;
+		if (ov->failed == NULL && (ov->failed = json_array()) == NULL) {
+			ov->r = PC_NOMEM;
+			break;
+		}
+		(void)json_array_append_new(ov->failed, json_string(k));
+	}
 	json_decref(p);
 	return ov->r == PC_OK;
 }
 
 /*
- * The row's current version: the database row with this node's pending
- * changes laid over it (read-your-writes: an acknowledged write shows even
- * when its cache entry is gone). ov->row stays NULL when neither exists.
+ * Lay this node's pending changes of id over row (which ov takes; NULL when
+ * the database has none): read-your-writes, an acknowledged write shows even
+ * when its cache entry is gone. ov->row stays NULL when neither exists.
  */
 static enum pc_result
-load_row(struct app *app, const char *id, struct overlay *ov, char *err)
+overlay_build(struct app *app, const char *id, json_t *row, struct overlay *ov,
+    char *err)
 {
 	struct journal *j;
-	char *row = NULL, ts[TIMEFMT_LEN];
-	size_t row_len = 0;
-	json_error_t jerr;
+	char ts[TIMEFMT_LEN];
 	json_t *v;
 	enum pc_result r;
 
 	memset(ov, 0, sizeof(*ov));
 	ov->id = id;
+	ov->row = row;
 	ov->row_us = -1;
 	ov->last_us = -1;
-	r = origin_get_row(app->origin, "profiles", id, profile_select_columns(),
-	    &row, &row_len, err);
-	if (r == PC_OK) {
-		ov->row = json_loadb(row, row_len, JSON_REJECT_DUPLICATES, &jerr);
-		free(row);
-		if (ov->row == NULL || !json_is_object(ov->row)) {
-			pc_err(err, "database row is not a JSON object");
-			return PC_ERROR;
-		}
-		v = json_object_get(ov->row, "updated_at");
-		if (!json_is_string(v) || timefmt_parse(json_string_value(v),
-		    json_string_length(v), &ov->row_us) != PC_OK) {
+	if (row != NULL) {
+		v = json_object_get(row, "updated_at");
+		if (!json_is_object(row) || !json_is_string(v) ||
+		    timefmt_parse(json_string_value(v), json_string_length(v),
+		    &ov->row_us) != PC_OK) {
 			pc_err(err, "database row has no valid updated_at");
 			return PC_ERROR;
 		}
-	} else if (r != PC_NOTFOUND)
-		return r;
+	}
 	if ((r = app_journal(app, &j, err)) != PC_OK ||
-	    (r = journal_pending(j, NS, id, overlay_one, ov, err)) != PC_OK)
+	    (r = journal_pending(j, NS, id, overlay_one, ov, err)) != PC_OK ||
+	    (r = journal_dead_of(j, NS, id, overlay_dead, ov, err)) != PC_OK)
 		return r;
 	if (ov->r != PC_OK)
 		return ov->r;
-	if (ov->last_us >= 0 && (timefmt_format(ov->last_us, ts) != PC_OK ||
+	if (ov->last_us > ov->row_us && (timefmt_format(ov->last_us, ts) != PC_OK ||
 	    json_object_set_new(ov->row, "updated_at", json_string(ts)) != 0))
 		return PC_NOMEM;
 	return PC_OK;
 }
 
+/* The database row of id, or NULL (PC_OK) when there is none. */
+static enum pc_result
+fetch_row(struct app *app, const char *id, json_t **out, char *err)
+{
+	char *row = NULL;
+	size_t row_len = 0;
+	json_error_t jerr;
+	enum pc_result r;
+
+	*out = NULL;
+	r = origin_get_row(app->origin, "profiles", id, profile_select_columns(),
+	    &row, &row_len, err);
+	if (r == PC_NOTFOUND)
+		return PC_OK;
+	if (r != PC_OK)
+		return r;
+	*out = json_loadb(row, row_len, JSON_REJECT_DUPLICATES, &jerr);
+	free(row);
+	if (*out == NULL || !json_is_object(*out)) {
+		json_decref(*out);
+		*out = NULL;
+		pc_err(err, "database row is not a JSON object");
+		return PC_ERROR;
+	}
+	return PC_OK;
+}
+
 enum pc_result
-usecase_profile_load(struct app *app, const char *id, struct cache_entry *e,
-    long *expire_s)
+usecase_profile_build(struct app *app, const char *id, json_t *row,
+    struct cache_entry *e, long *expire_s)
 {
 	const struct config *cfg = &app->cfg;
 	struct profile_meta meta;
@@ -114,7 +189,7 @@ usecase_profile_load(struct app *app, const char *id, struct cache_entry *e,
 
 	memset(e, 0, sizeof(*e));
 	*expire_s = 0;
-	if ((r = load_row(app, id, &ov, err)) != PC_OK)
+	if ((r = overlay_build(app, id, row, &ov, err)) != PC_OK)
 		goto out;
 	if (ov.row == NULL) {
 		nf = profile_not_found_body(&body_len);
@@ -125,9 +200,10 @@ usecase_profile_load(struct app *app, const char *id, struct cache_entry *e,
 		r = cache_entry_build(e, nf, body_len);
 		goto out;
 	}
-	e->sync = ov.last_us >= 0 ? PROFILE_PENDING : PROFILE_SYNCED;
-	if ((r = profile_render_obj(ov.row, id, e->sync, &body, &body_len, &meta,
-	    err)) != PC_OK)
+	e->sync = ov.failed != NULL ? PROFILE_FAILED : ov.last_us >= 0 ?
+	    PROFILE_PENDING : PROFILE_SYNCED;
+	if ((r = profile_render_obj(ov.row, id, e->sync, ov.failed, &body,
+	    &body_len, &meta, err)) != PC_OK)
 		goto out;
 	e->flags = meta.is_private ? CACHE_F_PRIVATE : 0;
 	e->updated_at_us = meta.updated_at_us;
@@ -139,8 +215,27 @@ out:
 		log_warn("profile_load_failed", "id=%s result=%s error=\"%s\"", id,
 		    pc_result_str(r), err);
 	json_decref(ov.row);
+	json_decref(ov.failed);
 	free(body);
 	return r;
+}
+
+enum pc_result
+usecase_profile_load(struct app *app, const char *id, struct cache_entry *e,
+    long *expire_s)
+{
+	char err[PC_ERRLEN] = "";
+	enum pc_result r;
+	json_t *row;
+
+	memset(e, 0, sizeof(*e));
+	*expire_s = 0;
+	if ((r = fetch_row(app, id, &row, err)) != PC_OK) {
+		log_warn("profile_load_failed", "id=%s result=%s error=\"%s\"", id,
+		    pc_result_str(r), err);
+		return r;
+	}
+	return usecase_profile_build(app, id, row, e, expire_s);
 }
 
 /*

@@ -45,6 +45,17 @@ enum pc_result usecase_profile_load(struct app *app, const char *id,
     struct cache_entry *e, long *expire_s);
 
 /*
+ * The same from a row already at hand: row (a database row as PostgREST
+ * renders it, with field_versions; NULL when there is none) is taken over
+ * and freed. Pending changes are laid over it field by field; dead-lettered
+ * ones that nothing newer replaced make it "sync":"failed" with their
+ * fields listed.
+ */
+struct json_t;
+enum pc_result usecase_profile_build(struct app *app, const char *id,
+    struct json_t *row, struct cache_entry *e, long *expire_s);
+
+/*
  * Refresh a stale entry from the origin, if this process wins the lock.
  * Meant to run after the response is finished. When the origin fails the
  * stale entry is kept alive (stale-if-error, bounded by stale_if_error) and

@@ -141,7 +141,7 @@ entry_store(struct app *app, const char *id, json_t *row, enum profile_sync sync
 	enum pc_result r;
 
 	memset(e, 0, sizeof(*e));
-	if ((r = profile_render_obj(row, id, sync, &body, &len, &meta, err)) != PC_OK)
+	if ((r = profile_render_obj(row, id, sync, NULL, &body, &len, &meta, err)) != PC_OK)
 		return r;
 	e->flags = meta.is_private ? CACHE_F_PRIVATE : 0;
 	e->sync = sync;
@@ -183,7 +183,7 @@ write_behind(struct app *app, const struct profile_write *w, struct current *cur
 	if ((patch = json_dumps(w->patch, JSON_COMPACT | JSON_SORT_KEYS)) == NULL)
 		goto out;
 	if (app_journal(app, &j, err) != PC_OK ||
-	    journal_append(j, NS, w->id, patch, cur->updated_at_us, clock_now_us(),
+	    journal_append(j, NS, w->id, patch, cur->updated_at_us, app_version_now(),
 	    &updated_at, &seq, err) != PC_OK) {
 		log_error("write_not_durable", "id=%s error=\"%s\"", w->id, err);
 		goto out;
@@ -196,11 +196,15 @@ write_behind(struct app *app, const struct profile_write *w, struct current *cur
 	if (row == NULL || profile_patch_apply(row, w->patch) != PC_OK ||
 	    set_updated_at(row, updated_at) != PC_OK ||
 	    entry_store(app, w->id, row, PROFILE_PENDING, cur, &res->entry, err) != PC_OK) {
-		/* The journal has it; drop the cache entry so reads rebuild it. */
+		/*
+		 * The journal has it, so it is acknowledged all the same (the
+		 * answer then has no profile); drop the cache entry so reads
+		 * rebuild it from the database and the journal.
+		 */
 		log_error("write_cache_update_failed", "id=%s seq=%lld error=\"%s\"",
 		    w->id, (long long)seq, err);
 		(void)cache_delete(app->cache, NS, w->id);
-		res->outcome = WRITE_ERROR;
+		cache_entry_release(&res->entry);
 	}
 out:
 	json_decref(row);
@@ -209,21 +213,25 @@ out:
 
 struct pending {
 	json_t *merged;		/* the pending patches merged in order */
+	json_t *versions;	/* each merged field's own version */
 	int64_t newest_us;
-	int64_t row_us;
 };
 
+/* Pending changes travel with the write, each field at its own version. */
 static bool
 pending_merge(void *arg, const char *patch, size_t len, int64_t us)
 {
 	struct pending *p = arg;
 	json_error_t jerr;
-	json_t *o;
+	const char *k;
+	json_t *o, *v;
 
-	if (us < p->row_us)
-		return true;
-	if ((o = json_loadb(patch, len, 0, &jerr)) != NULL && json_is_object(o))
-		(void)json_object_update(p->merged, o);
+	if ((o = json_loadb(patch, len, 0, &jerr)) != NULL && json_is_object(o)) {
+		json_object_foreach(o, k, v) {
+			(void)json_object_set(p->merged, k, v);
+			(void)json_object_set_new(p->versions, k, json_integer(us));
+		}
+	}
 	json_decref(o);
 	if (us > p->newest_us)
 		p->newest_us = us;
@@ -232,8 +240,8 @@ pending_merge(void *arg, const char *patch, size_t len, int64_t us)
 
 /* Send one change to apply_profile_changes; *result is its result object. */
 static enum pc_result
-apply_one(struct app *app, const char *id, json_t *patch, int64_t updated_at,
-    json_t **result, char *err)
+apply_one(struct app *app, const char *id, json_t *patch, json_t *versions,
+    int64_t updated_at, json_t **result, char *err)
 {
 	char ts[TIMEFMT_LEN], *args = NULL, *resp = NULL;
 	json_t *doc = NULL, *out = NULL;
@@ -243,8 +251,8 @@ apply_one(struct app *app, const char *id, json_t *patch, int64_t updated_at,
 
 	*result = NULL;
 	if (timefmt_format(updated_at, ts) != PC_OK ||
-	    (doc = json_pack("{s:[{s:s,s:O,s:s}]}", "changes", "id", id, "patch",
-	    patch, "updated_at", ts)) == NULL ||
+	    (doc = json_pack("{s:[{s:s,s:O,s:s,s:O}]}", "changes", "id", id, "patch",
+	    patch, "updated_at", ts, "versions", versions)) == NULL ||
 	    (args = json_dumps(doc, JSON_COMPACT)) == NULL)
 		goto out;
 	if ((r = origin_rpc(app->origin, "apply_profile_changes", args,
@@ -281,31 +289,36 @@ static void
 write_through(struct app *app, const struct profile_write *w, struct current *cur,
     struct profile_write_result *res)
 {
-	struct pending p = { .newest_us = -1, .row_us = cur->updated_at_us };
+	struct pending p = { .newest_us = -1 };
 	char err[PC_ERRLEN] = "";
-	const char *status, *code;
-	json_t *result = NULL, *row;
+	const char *status, *code, *k;
+	json_t *result = NULL, *row, *v;
 	struct journal *j;
 	int64_t updated_at, t;
 	int attempt;
 
 	res->outcome = WRITE_UNAVAILABLE;
-	if ((p.merged = json_object()) == NULL)
+	if ((p.merged = json_object()) == NULL || (p.versions = json_object()) == NULL)
 		goto out;
 	if (app_journal(app, &j, err) != PC_OK ||
 	    journal_pending(j, NS, w->id, pending_merge, &p, err) != PC_OK)
 		goto out;
-	if (json_object_update(p.merged, w->patch) != 0)
-		goto out;
-	updated_at = clock_now_us();
+	updated_at = app_version_now();
 	if (cur->updated_at_us >= updated_at)
 		updated_at = cur->updated_at_us + 1;
 	if (p.newest_us >= updated_at)
 		updated_at = p.newest_us + 1;
 
 	for (attempt = 0; attempt < 2; attempt++) {
+		/* This request's fields at its version, the pending ones at theirs. */
+		json_object_foreach(w->patch, k, v) {
+			if (json_object_set(p.merged, k, v) != 0 ||
+			    json_object_set_new(p.versions, k, json_integer(updated_at)) != 0)
+				goto out;
+		}
 		json_decref(result);
-		if (apply_one(app, w->id, p.merged, updated_at, &result, err) != PC_OK) {
+		if (apply_one(app, w->id, p.merged, p.versions, updated_at, &result,
+		    err) != PC_OK) {
 			log_warn("write_through_failed", "id=%s error=\"%s\"", w->id, err);
 			res->outcome = WRITE_UNAVAILABLE;
 			goto out;
@@ -349,6 +362,7 @@ write_through(struct app *app, const struct profile_write *w, struct current *cu
 out:
 	json_decref(result);
 	json_decref(p.merged);
+	json_decref(p.versions);
 }
 
 void

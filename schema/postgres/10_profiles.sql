@@ -11,8 +11,12 @@
 --       add constraint profiles_id_fkey
 --       foreign key (id) references auth.users (id) on delete cascade;
 --
--- updated_at is set by the server (microsecond precision) and guards write-behind
--- replays: a change older than the row is never applied.
+-- Every editable field carries the version of the change that last set it, in
+-- field_versions ({"bio": 1735689600000000, ...}, microseconds since the epoch):
+-- a write-behind change is applied field by field, each only where the field
+-- does not already hold a newer version (30_apply.sql), so two changes to
+-- different fields never conflict whatever order they arrive in. updated_at is
+-- the newest field version (server-set, microsecond precision).
 
 create table if not exists public.profiles (
     id           uuid        primary key,
@@ -29,8 +33,24 @@ create table if not exists public.profiles (
                                  check (gradient ~ '^#[0-9a-f]{6}(,#[0-9a-f]{6}){0,3}$'),
     is_private   boolean     not null default false,
     created_at   timestamptz not null default now(),
-    updated_at   timestamptz not null default now()
+    updated_at   timestamptz not null default now(),
+    field_versions jsonb     not null default '{}'::jsonb
 );
+
+-- A table made before field versions existed (or the Supabase starter's):
+-- its rows get every field at the row's updated_at, which is what the
+-- whole-row guard before it meant. Rows written later carry their own.
+alter table public.profiles add column if not exists field_versions jsonb;
+set profilecache.applying = 'on';   -- the backfill is not an outside write (30_apply.sql)
+update public.profiles as p
+   set field_versions = (select pg_catalog.jsonb_object_agg(f,
+                                (extract(epoch from p.updated_at) * 1000000)::bigint)
+                           from pg_catalog.unnest(array['username', 'display_name', 'bio',
+                                'avatar_url', 'gradient', 'is_private']) as f)
+ where p.field_versions is null;
+reset profilecache.applying;
+alter table public.profiles alter column field_versions set default '{}'::jsonb;
+alter table public.profiles alter column field_versions set not null;
 
 comment on table public.profiles is
     'User profiles; public rows readable by anyone, private rows by their owner only.';
@@ -43,4 +63,7 @@ comment on column public.profiles.gradient is
 comment on column public.profiles.is_private is
     'When true, only the owner and the service role can read the row.';
 comment on column public.profiles.updated_at is
-    'Server-set time of the last applied change; the write-behind ordering guard.';
+    'Server-set: the newest of field_versions, as a timestamp.';
+comment on column public.profiles.field_versions is
+    'Per editable field, the version (microseconds since the epoch) of the change that last set it; '
+    'the write-behind ordering guard.';

@@ -14,9 +14,11 @@
 -- ("2025-01-18T17:42:05.123456+00:00") whatever the session's TimeZone.
 --
 -- Ordering and concurrency:
---   * A change is applied only if the row's updated_at <= the change's, so an
---     older change never overwrites a newer row; an equal updated_at applies
---     again (replaying a batch is harmless: the same values are written).
+--   * A change is applied field by field: a field is written only if the row
+--     does not hold a newer version of it (field_versions), so an older change
+--     never overwrites a newer value and changes to different fields never
+--     conflict; an equal version applies again (replaying a batch is harmless:
+--     the same values are written).
 --   * delete_profile leaves a tombstone whose deleted_at is after the deleted
 --     row's updated_at; a change not newer than the tombstone is reported as
 --     "deleted" and writes nothing, so a late replay never resurrects a row.
@@ -55,26 +57,43 @@ grant all on table public.profile_tombstones to service_role;
 --   {"id": "<uuid>",
 --    "patch": {"username": "...", "display_name": "...", "bio": "...",
 --              "avatar_url": "...", "gradient": "...", "is_private": true},
---    "updated_at": "2025-01-18T17:42:05.123456Z"}
+--    "updated_at": "2025-01-18T17:42:05.123456Z",
+--    "versions": {"bio": 1737222125123456, ...}}
 -- patch holds any subset of those six fields ({} too): text fields take a
 -- string or null, is_private a boolean. updated_at is RFC 3339 with Z or a
--- +hh:mm offset and at most six fractional digits.
+-- +hh:mm offset and at most six fractional digits: the change's newest
+-- version. versions (optional) gives a field of the patch its own version in
+-- microseconds since the epoch, when a journal coalesced changes made at
+-- different times; a field it does not name has the version updated_at.
 --
--- Answer, one result per change, in input order:
+-- Each field is applied unless the row's field already holds a newer version
+-- (field_versions); on an equal version the greater JSON text wins, so that
+-- every order of arrival ends the same and an exact replay is applied again
+-- (harmlessly). The row's updated_at becomes its newest field version. Two
+-- changes to different fields therefore never conflict.
+--
+-- Answer, one result per change, in input order, and the database's clock:
 --   {"results": [{"id": "<uuid>", "status": "applied|conflict|deleted|rejected",
---                 "row": {...} | null, "code": null | "...", "message": null | "..."}]}
--- Every result has those five keys. id is the change's id in canonical
--- lower-case form, or as given (null if not a string) when it is not a UUID.
--- row is the whole profiles row as to_jsonb renders it (timestamps in UTC,
--- trailing zeros of the fraction dropped: "2030-01-01T00:00:00.5+00:00").
---   applied   the change was written; row is the row after the write
---   conflict  the row is newer than the change; nothing written; row is the
---             current row
+--                 "row": {...} | null, "code": null | "...", "message": null | "...",
+--                 "applied": ["bio", ...], "superseded": ["display_name", ...]}],
+--    "now": 1737222125123456}
+-- Every result has the five keys id, status, row, code, message; applied and
+-- superseded come with applied and conflict. id is the change's id in
+-- canonical lower-case form, or as given (null if not a string) when it is
+-- not a UUID. row is the whole profiles row as to_jsonb renders it
+-- (timestamps in UTC, trailing zeros of the fraction dropped:
+-- "2030-01-01T00:00:00.5+00:00"). now is clock_timestamp() in microseconds,
+-- for the caller to measure its clock's offset.
+--   applied   at least one field of the change now holds its value and version
+--             (or the patch was empty); superseded lists the fields that a
+--             newer version already held; row is the row after the write
+--   conflict  every field of the patch already held a newer version: nothing
+--             of it was written; row is the current row
 --   deleted   a tombstone is not older than the change; nothing written; row null
 --   rejected  nothing written; row null; message says why; code is one of
 --               invalid_change  the change is not an object, id is not a UUID,
 --                               updated_at is missing or not RFC 3339 as above,
---                               patch is not an object
+--                               patch or versions is not an object as above
 --               unknown_field   patch names a field that is not editable
 --                               (including id, created_at, updated_at)
 --               username_taken  another row has that username (HTTP 409)
@@ -84,20 +103,78 @@ grant all on table public.profile_tombstones to service_role;
 --                               (is_private null), 23503 (Supabase's foreign
 --                               key to auth.users, if added), ...
 --
--- A change for a missing id creates the row: id, the patched fields, the
--- change's updated_at, and the table's defaults (created_at now(), is_private
--- false). A change for an existing row writes only the patched fields and
--- updated_at. A rejected change never undoes the others. Errors that are not
--- about the data (deadlocks, lost connections, missing privileges) fail the
--- whole call, which the flusher retries. A "changes" that is not a JSON array
--- raises 22023 (HTTP 400).
+-- A change for a missing id creates the row: id, the patched fields, and the
+-- table's defaults (is_private false); created_at is the change's oldest
+-- version (or now(), if earlier). A rejected change never undoes the others.
+-- Errors that are not about the data (deadlocks, lost connections, missing
+-- privileges) fail the whole call, which the flusher retries. A "changes"
+-- that is not a JSON array raises 22023 (HTTP 400).
 --
 -- How: the changes are checked in one statement; then the first change of
 -- each id in the batch, unless it sets username, is applied by one set-based
--- UPDATE in one subtransaction; everything else (creates, conflicts,
--- tombstones, usernames, later changes to an id already in the batch, and the
--- whole batch again if that UPDATE hit a data error) goes one change at a
--- time, in input order, each in its own subtransaction.
+-- UPDATE in one subtransaction; everything else (creates, tombstones,
+-- usernames, later changes to an id already in the batch, and the whole
+-- batch again if that UPDATE hit a data error) goes one change at a time, in
+-- input order, each in its own subtransaction.
+--
+-- The function runs with profilecache.applying = on, which tells the trigger
+-- below that the write is versioned already.
+
+-- Which fields of patch win over the row cur (to_jsonb of a profiles row):
+-- {"patch": {the winning fields}, "versions": {field: version}, "newest": µs}.
+create or replace function public.profilecache_winners(cur jsonb, patch jsonb,
+        versions jsonb, version bigint)
+    returns jsonb
+    language sql
+    immutable
+    parallel safe
+    set search_path = ''
+as $$
+    select pg_catalog.jsonb_build_object(
+               'patch', coalesce(pg_catalog.jsonb_object_agg(e.key, e.value), '{}'::jsonb),
+               'versions', coalesce(pg_catalog.jsonb_object_agg(e.key, w.v), '{}'::jsonb),
+               'newest', pg_catalog.max(w.v))
+      from pg_catalog.jsonb_each(patch) as e
+     cross join lateral (
+        select coalesce((versions ->> e.key)::bigint, version) as v,
+               coalesce((cur -> 'field_versions' ->> e.key)::bigint, -1) as held) as w
+     where w.v > w.held
+        or (w.v = w.held and e.value::text >= coalesce((cur -> e.key)::text, 'null'))
+$$;
+
+-- The result of a change after its write: which of its fields the row r (to_jsonb
+-- of the row after the write) holds at the change's value and version.
+create or replace function public.profilecache_outcome(r jsonb, patch jsonb,
+        versions jsonb, version bigint)
+    returns jsonb
+    language sql
+    immutable
+    parallel safe
+    set search_path = ''
+as $$
+    select pg_catalog.jsonb_build_object(
+               'id', r -> 'id',
+               'status', case when pg_catalog.count(*) > 0
+                               and pg_catalog.count(*) filter (where w.won) = 0
+                              then 'conflict' else 'applied' end,
+               'row', r, 'code', null, 'message', null,
+               'applied', coalesce(pg_catalog.jsonb_agg(e.key order by e.key)
+                                   filter (where w.won), '[]'::jsonb),
+               'superseded', coalesce(pg_catalog.jsonb_agg(e.key order by e.key)
+                                      filter (where not w.won), '[]'::jsonb))
+      from pg_catalog.jsonb_each(patch) as e
+     cross join lateral (
+        select coalesce((r -> 'field_versions' ->> e.key)::bigint
+                            = coalesce((versions ->> e.key)::bigint, version)
+                        and r -> e.key = e.value, false) as won) as w
+$$;
+
+revoke all on function public.profilecache_winners(jsonb, jsonb, jsonb, bigint)
+    from public, anon, authenticated;
+revoke all on function public.profilecache_outcome(jsonb, jsonb, jsonb, bigint)
+    from public, anon, authenticated;
+grant execute on function public.profilecache_winners(jsonb, jsonb, jsonb, bigint) to service_role;
+grant execute on function public.profilecache_outcome(jsonb, jsonb, jsonb, bigint) to service_role;
 
 create or replace function public.apply_profile_changes(changes jsonb)
     returns jsonb
@@ -106,6 +183,7 @@ create or replace function public.apply_profile_changes(changes jsonb)
     security invoker
     set search_path = ''
     set "TimeZone" = 'UTC'
+    set profilecache.applying = 'on'
 as $$
 declare
     -- By input position (1-based): the result once known, and the parsed
@@ -114,24 +192,27 @@ declare
     v_ids       uuid[];
     v_tss       timestamptz[];
     v_patches   jsonb[];
+    v_verss     jsonb[];
     -- Parts of those for a range of positions.
     v_r         jsonb[];
     v_i         uuid[];
     v_t         timestamptz[];
     v_p         jsonb[];
+    v_v         jsonb[];
     v_fast      int[];  -- positions that step 2 tried
     v_fast_ids  uuid[];
     v_n         int;
     v_from      int;
     v_step      int;
     v_ord       int;
-    v_rowj      jsonb;
+    v_res       jsonb;
     v_id        uuid;
     v_ts        timestamptz;
+    v_us        bigint;
+    v_oldest    bigint;
     v_patch     jsonb;
+    v_vers      jsonb;
     v_tomb      timestamptz;
-    v_row       public.profiles;
-    v_status    text;
     v_code      text;
     v_message   text;
     v_attempt   int;
@@ -146,12 +227,14 @@ begin
     end if;
     v_n := pg_catalog.jsonb_array_length(changes);
     if v_n = 0 then
-        return '{"results": []}'::jsonb;
+        return pg_catalog.jsonb_build_object('results', '[]'::jsonb,
+            'now', (extract(epoch from pg_catalog.clock_timestamp()) * 1000000)::bigint);
     end if;
     v_results := pg_catalog.array_fill(null::jsonb, array[v_n]);
     v_ids := pg_catalog.array_fill(null::uuid, array[v_n]);
     v_tss := pg_catalog.array_fill(null::timestamptz, array[v_n]);
     v_patches := pg_catalog.array_fill(null::jsonb, array[v_n]);
+    v_verss := pg_catalog.array_fill(null::jsonb, array[v_n]);
 
     -- 1. Parse and check every change, all in one statement. When a cast
     -- fails (an id that is not a UUID, a date like 2025-02-30), go on one
@@ -163,12 +246,14 @@ begin
             select pg_catalog.array_agg(x.result order by x.ord),
                    pg_catalog.array_agg(x.id order by x.ord),
                    pg_catalog.array_agg(x.ts order by x.ord),
-                   pg_catalog.array_agg(x.patch order by x.ord)
-              into v_r, v_i, v_t, v_p
+                   pg_catalog.array_agg(x.patch order by x.ord),
+                   pg_catalog.array_agg(x.vers order by x.ord)
+              into v_r, v_i, v_t, v_p, v_v
               from (select e.ord,
                            case when k.problem is null then (e.c ->> 'id')::uuid end as id,
                            case when k.problem is null then (e.c ->> 'updated_at')::timestamptz end as ts,
                            case when k.problem is null then e.c -> 'patch' end as patch,
+                           case when k.problem is null then coalesce(e.c -> 'versions', '{}'::jsonb) end as vers,
                            case when k.problem is not null then pg_catalog.jsonb_build_object(
                                'id', case when pg_catalog.jsonb_typeof(e.c -> 'id') = 'string'
                                           then e.c -> 'id' end,
@@ -201,6 +286,14 @@ begin
                                 array['invalid_change', 'updated_at must be an RFC 3339 timestamp with an offset (Z or +hh:mm)']
                             when pg_catalog.jsonb_typeof(e.c -> 'patch') is distinct from 'object' then
                                 array['invalid_change', 'patch must be a JSON object']
+                            when e.c ? 'versions'
+                             and (pg_catalog.jsonb_typeof(e.c -> 'versions') <> 'object'
+                                  or exists (select from pg_catalog.jsonb_each(e.c -> 'versions') as v
+                                              where not (e.c -> 'patch') ? v.key
+                                                 or pg_catalog.jsonb_typeof(v.value) <> 'number'
+                                                 or v.value::text !~ '^[0-9]{1,17}$')) then
+                                array['invalid_change', 'versions must be an object giving fields of the patch '
+                                      'their version in whole microseconds since the epoch']
                             when (e.c -> 'patch') - '{username,display_name,bio,avatar_url,gradient,is_private}'::text[]
                                  <> '{}'::jsonb then
                                 array['unknown_field',
@@ -226,6 +319,7 @@ begin
             v_ids[v_from + 1 : v_from + v_step] := v_i;
             v_tss[v_from + 1 : v_from + v_step] := v_t;
             v_patches[v_from + 1 : v_from + v_step] := v_p;
+            v_verss[v_from + 1 : v_from + v_step] := v_v;
             v_from := v_from + v_step;
         exception when data_exception then
             if v_step > 1 then
@@ -244,8 +338,8 @@ begin
 
     -- 2. The common case, all at once: the first change of each id in the
     -- batch, unless it sets username (those go one by one, in order, so that
-    -- two changes cannot race for a username), applied where the row exists,
-    -- is not newer and no tombstone blocks it. The patch is merged into the
+    -- two changes cannot race for a username), applied where the row exists
+    -- and no tombstone blocks it. The winning fields are merged into the
     -- current row: jsonb_populate_record keeps the fields it does not name.
     -- Any data error undoes the whole statement and leaves every change to
     -- step 3.
@@ -258,138 +352,193 @@ begin
      where not f.patch ? 'username';
     if pg_catalog.cardinality(v_fast) > 0 then
         begin
-            for v_ord, v_rowj in
+            for v_ord, v_res in
                 with c as (
-                    select i.ord::int as ord, i.id, i.ts, i.patch
-                      from unnest(v_ids, v_tss, v_patches) with ordinality as i(id, ts, patch, ord)
+                    select i.ord::int as ord, i.id, i.ts, i.patch, i.vers,
+                           (extract(epoch from i.ts) * 1000000)::bigint as us
+                      from unnest(v_ids, v_tss, v_patches, v_verss)
+                           with ordinality as i(id, ts, patch, vers, ord)
                      where i.ord = any (v_fast)
                 )
                 update public.profiles as p
                    set (username, display_name, bio, avatar_url, gradient, is_private,
-                        updated_at) =
+                        field_versions, updated_at) =
                        (select m.username, m.display_name, m.bio, m.avatar_url, m.gradient,
-                               m.is_private, c.ts
-                          from pg_catalog.jsonb_populate_record(p, c.patch) as m)
+                               m.is_private, p.field_versions || (w.x -> 'versions'),
+                               greatest(p.updated_at, 'epoch'::timestamptz
+                                   + (w.x ->> 'newest')::bigint * interval '1 microsecond')
+                          from (select public.profilecache_winners(pg_catalog.to_jsonb(p),
+                                       c.patch, c.vers, c.us) as x) as w
+                         cross join lateral pg_catalog.jsonb_populate_record(p, w.x -> 'patch') as m)
                   from c
                  where p.id = c.id
                    and p.id = any (v_fast_ids) -- lets the planner use the index
-                   and p.updated_at <= c.ts
                    and not exists (select from public.profile_tombstones as t
                                     where t.id = c.id and t.deleted_at >= c.ts)
-                returning c.ord, pg_catalog.to_jsonb(p.*)
+                returning c.ord, public.profilecache_outcome(pg_catalog.to_jsonb(p.*),
+                                                             c.patch, c.vers, c.us)
             loop
-                v_results[v_ord] := pg_catalog.jsonb_build_object(
-                    'id', v_rowj -> 'id', 'status', 'applied', 'row', v_rowj,
-                    'code', null, 'message', null);
+                v_results[v_ord] := v_res;
             end loop;
         exception when data_exception or integrity_constraint_violation then
             foreach v_ord in array v_fast loop
                 v_results[v_ord] := null;
             end loop;
-            v_fast := '{}';
         end;
     end if;
 
     -- 3. Everything else, one change at a time in input order, each in its
-    -- own subtransaction: creates, conflicts, tombstones, usernames, repeated
-    -- ids, and the data errors.
+    -- own subtransaction: creates, tombstones, usernames, repeated ids, and
+    -- the data errors.
     for v_ord in 1 .. v_n loop
         continue when v_results[v_ord] is not null;
         v_id := v_ids[v_ord];
         v_ts := v_tss[v_ord];
         v_patch := v_patches[v_ord];
-        v_row := null;
-        v_code := null;
-        v_message := null;
+        v_vers := v_verss[v_ord];
+        v_us := (extract(epoch from v_ts) * 1000000)::bigint;
+        v_res := null;
         begin
             v_attempt := 0;
             <<attempt>>
             loop
                 v_attempt := v_attempt + 1;
-                -- Step 2 already tried this update for the positions in v_fast.
-                if v_attempt > 1 or not v_ord = any (v_fast) then
-                    update public.profiles as p
-                       set (username, display_name, bio, avatar_url, gradient, is_private,
-                            updated_at) =
-                           (select m.username, m.display_name, m.bio, m.avatar_url, m.gradient,
-                                   m.is_private, v_ts
-                              from pg_catalog.jsonb_populate_record(p, v_patch) as m)
-                     where p.id = v_id
-                       and p.updated_at <= v_ts
-                       and not exists (select from public.profile_tombstones as t
-                                        where t.id = v_id and t.deleted_at >= v_ts)
-                    returning p.* into v_row;
-                    if found then
-                        v_status := 'applied';
-                        exit attempt;
-                    end if;
-                end if;
                 if v_attempt > 3 then
                     raise exception 'apply_profile_changes: % keeps changing concurrently', v_id
                         using errcode = '40001';
                 end if;
-
-                -- Why not: tombstoned, newer, or missing.
                 select t.deleted_at into v_tomb
                   from public.profile_tombstones as t where t.id = v_id;
                 if v_tomb >= v_ts then
-                    v_status := 'deleted';
-                    v_row := null;
+                    v_res := pg_catalog.jsonb_build_object('id', v_id, 'status', 'deleted',
+                        'row', null, 'code', null, 'message', null);
                     exit attempt;
                 end if;
-                select p.* into v_row
-                  from public.profiles as p where p.id = v_id for update;
-                if found then
-                    if v_row.updated_at > v_ts then
-                        v_status := 'conflict';
-                        exit attempt;
-                    end if;
-                    continue attempt; -- it changed meanwhile; it is locked now
+                perform from public.profiles as p where p.id = v_id for update;
+                if not found then
+                    -- Missing: create it, unless a delete_profile got there
+                    -- first. Fields older than a tombstone stay deleted.
+                    perform pg_catalog.pg_advisory_xact_lock(1886547814,
+                                                             pg_catalog.hashtext(v_id::text));
+                    select t.deleted_at into v_tomb
+                      from public.profile_tombstones as t where t.id = v_id;
+                    continue attempt when v_tomb >= v_ts;
+                    select coalesce(pg_catalog.min(coalesce((v_vers ->> k)::bigint, v_us)), v_us)
+                      into v_oldest
+                      from pg_catalog.jsonb_object_keys(v_patch) as k;
+                    insert into public.profiles (id, created_at, updated_at, field_versions)
+                        values (v_id,
+                                least(pg_catalog.now(), 'epoch'::timestamptz
+                                                 + v_oldest * interval '1 microsecond'),
+                                coalesce(v_tomb, 'epoch'::timestamptz
+                                                 + v_oldest * interval '1 microsecond'),
+                                case when v_tomb is null then '{}'::jsonb else
+                                    (select pg_catalog.jsonb_object_agg(f,
+                                             (extract(epoch from v_tomb) * 1000000)::bigint)
+                                       from pg_catalog.unnest(array['username', 'display_name',
+                                            'bio', 'avatar_url', 'gradient', 'is_private']) as f)
+                                end)
+                        on conflict (id) do nothing;
                 end if;
-
-                -- Missing: create it, unless a delete_profile got there first.
-                perform pg_catalog.pg_advisory_xact_lock(1886547814, pg_catalog.hashtext(v_id::text));
-                select t.deleted_at into v_tomb
-                  from public.profile_tombstones as t where t.id = v_id;
-                if v_tomb >= v_ts then
-                    v_status := 'deleted';
-                    v_row := null;
-                    exit attempt;
-                end if;
-                -- The table's defaults (is_private, created_at) apply; the
-                -- next attempt's update writes the patch.
-                insert into public.profiles (id, updated_at) values (v_id, v_ts)
-                    on conflict (id) do nothing;
+                update public.profiles as p
+                   set (username, display_name, bio, avatar_url, gradient, is_private,
+                        field_versions, updated_at) =
+                       (select m.username, m.display_name, m.bio, m.avatar_url, m.gradient,
+                               m.is_private, p.field_versions || (w.x -> 'versions'),
+                               greatest(p.updated_at, 'epoch'::timestamptz
+                                   + (w.x ->> 'newest')::bigint * interval '1 microsecond')
+                          from (select public.profilecache_winners(pg_catalog.to_jsonb(p),
+                                       v_patch, v_vers, v_us) as x) as w
+                         cross join lateral pg_catalog.jsonb_populate_record(p, w.x -> 'patch') as m)
+                 where p.id = v_id
+                returning public.profilecache_outcome(pg_catalog.to_jsonb(p.*), v_patch, v_vers, v_us)
+                     into v_res;
+                exit attempt when found;
             end loop;
         exception
             when data_exception or integrity_constraint_violation then
                 get stacked diagnostics v_state = returned_sqlstate,
                                         v_message = message_text,
                                         v_cons = constraint_name;
-                v_status := 'rejected';
-                v_row := null;
                 if v_state = '23505' and v_cons = 'profiles_username_key' then
                     v_code := 'username_taken';
                     v_message := 'username is taken';
                 else
                     v_code := v_state;
                 end if;
+                v_res := pg_catalog.jsonb_build_object('id', v_id, 'status', 'rejected',
+                    'row', null, 'code', v_code, 'message', v_message);
         end;
-        v_results[v_ord] := pg_catalog.jsonb_build_object(
-            'id', v_id, 'status', v_status, 'row', pg_catalog.to_jsonb(v_row),
-            'code', v_code, 'message', v_message);
+        v_results[v_ord] := v_res;
     end loop;
 
-    return pg_catalog.jsonb_build_object('results', pg_catalog.to_jsonb(v_results));
+    return pg_catalog.jsonb_build_object('results', pg_catalog.to_jsonb(v_results),
+        'now', (extract(epoch from pg_catalog.clock_timestamp()) * 1000000)::bigint);
 end
 $$;
 
 comment on function public.apply_profile_changes(jsonb) is
-    'Applies write-behind profile changes in order, each only if not older than the row '
-    'and newer than its tombstone; returns {"results":[{"id","status","row","code","message"}]}.';
+    'Applies write-behind profile changes field by field, each field only where the row does not '
+    'hold a newer version of it, never over a newer tombstone; returns '
+    '{"results":[{"id","status","row","code","message","applied","superseded"}],"now"}.';
 
 revoke all on function public.apply_profile_changes(jsonb) from public, anon, authenticated;
 grant execute on function public.apply_profile_changes(jsonb) to service_role;
+
+-- --- writes made outside profilecache ---------------------------------------------------
+--
+-- An UPDATE or INSERT that does not come through apply_profile_changes (the
+-- dashboard, another service, an owner's direct UPDATE through the Data API)
+-- gets versions too: every field it changes is stamped with a hybrid clock,
+-- after every version the row already holds and not before clock_timestamp(),
+-- so it takes part in the per-field order like any change. field_versions
+-- itself cannot be set from outside.
+
+create or replace function public.profiles_version_outside_write()
+    returns trigger
+    language plpgsql
+    set search_path = ''
+as $$
+declare
+    v_new jsonb := pg_catalog.to_jsonb(new);
+    v_old jsonb;
+    v_us  bigint;
+    v_f   text;
+begin
+    if pg_catalog.current_setting('profilecache.applying', true) = 'on' then
+        return new;
+    end if;
+    v_us := (extract(epoch from pg_catalog.clock_timestamp()) * 1000000)::bigint;
+    if tg_op = 'UPDATE' then
+        v_old := pg_catalog.to_jsonb(old);
+        new.field_versions := coalesce(old.field_versions, '{}'::jsonb);
+        v_us := greatest(v_us, (extract(epoch from old.updated_at) * 1000000)::bigint + 1,
+                    (select pg_catalog.max(v.value::text::bigint) + 1
+                       from pg_catalog.jsonb_each(old.field_versions) as v));
+    else
+        new.field_versions := '{}'::jsonb;
+    end if;
+    foreach v_f in array array['username', 'display_name', 'bio', 'avatar_url', 'gradient',
+                               'is_private'] loop
+        if tg_op = 'INSERT' or v_new -> v_f is distinct from v_old -> v_f then
+            new.field_versions := new.field_versions || pg_catalog.jsonb_build_object(v_f, v_us);
+        end if;
+    end loop;
+    if tg_op = 'INSERT' or new.field_versions is distinct from old.field_versions then
+        new.updated_at := 'epoch'::timestamptz + v_us * interval '1 microsecond';
+    else
+        new.updated_at := old.updated_at;   -- nothing versioned changed
+    end if;
+    return new;
+end
+$$;
+
+revoke all on function public.profiles_version_outside_write() from public, anon, authenticated;
+
+drop trigger if exists profiles_version_outside_write on public.profiles;
+create trigger profiles_version_outside_write
+    before insert or update on public.profiles
+    for each row execute function public.profiles_version_outside_write();
 
 -- --- delete_profile -----------------------------------------------------------------
 --

@@ -10,7 +10,7 @@ set -euo pipefail
 
 PC_CONF_SET="flush.backoff_base_ms=50 flush.backoff_max=1 limits.writes_per_minute=0"
 e2e_start
-plan 49
+plan 50
 
 FLUSH=$PC_BUILDDIR/profilecache-flush
 alice=$SAMPLE_PROFILE_ID
@@ -160,23 +160,27 @@ pc_start_origin "$VAR_DIR"
 flush --pipeline 9
 is "$FLUSH_RC" 2 "--pipeline beyond 8 is a usage error"
 
-# --- retries run out: dead-lettered, the cache stops claiming the write ------------------------
+# --- the database stays away past max_attempts: never given up, an alert ----------------------
 PC_CONF_SET="$PC_CONF_SET flush.max_attempts=2"
 pc__write_responder_config "$VAR_DIR"
-http PATCH "/profiles/$alice" "${json[@]}" "${svc[@]}" --data '{"bio":"never arrives"}'
+http PATCH "/profiles/$alice" "${json[@]}" "${svc[@]}" --data '{"bio":"arrives after the outage"}'
 pc_stop_origin "$VAR_DIR"
 flush
 is "$FLUSH_RC" 75 "first failure: retry later"
 sleep 0.2
 flush
-is "$FLUSH_RC" 65 "second failure reaches max_attempts: dead-lettered"
+is "$FLUSH_RC" 75 "second failure reaches max_attempts: still retry later"
 is "$(sqlite3 "$JOURNAL_PATH" "select state || ':' || attempts from changes where id = '$alice' order by seq desc limit 1")" \
-	"dead:2" "dead after two attempts"
-pc_start_origin "$VAR_DIR"
+	"pending:2" "still pending after two attempts: a transport error never dead-letters"
+like "$(cat "$VAR_DIR/flush.err")" 'event=flush_retrying id='"$alice"' attempts=2' "past max_attempts it is an alert"
 http GET "/profiles/$alice"
-is "$(json .profile.bio)/$(json .sync)" "next to a poison change/synced" "reads show the database again"
-
+is "$(json .profile.bio)/$(json .sync)" "arrives after the outage/pending" "reads keep showing the acknowledged write"
 is "$(sqlite3 "$JOURNAL_PATH" "select value from meta where key = 'last_flush_summary'")" \
-	"applied=0 conflicts=0 deleted=0 dead=1 retried=0 batches=1" "the last run is noted for operators"
+	"applied=0 conflicts=0 superseded=0 deleted=0 dead=0 retried=1 batches=1" "the last run is noted for operators"
+pc_start_origin "$VAR_DIR"
+sleep 0.3
+flush
+is "$FLUSH_RC/$(db "select bio from profiles where id = '$alice'")" "0/arrives after the outage" \
+	"once the database is back the change lands"
 like "$(sqlite3 "$JOURNAL_PATH" "select value from meta where key = 'last_flush_at_us'")" '^[0-9]{16}$' \
 	"with its time"

@@ -47,8 +47,10 @@ select is(:'r'::jsonb #>> '{results,0,row,updated_at}', '2030-01-01T00:00:00.000
     'insert: timestamps are rendered RFC 3339 in UTC with microseconds');
 select is(:'r'::jsonb, jsonb_build_object('results', jsonb_build_array(jsonb_build_object(
         'id', 'aaaaaaaa-0000-4000-8000-000000000001', 'status', 'applied',
-        'row', :'r'::jsonb #> '{results,0,row}', 'code', null, 'message', null))),
-    'insert: the document is {"results":[{"id","status","row","code","message"}]}');
+        'row', :'r'::jsonb #> '{results,0,row}', 'code', null, 'message', null,
+        'applied', '["display_name", "is_private", "username"]'::jsonb, 'superseded', '[]'::jsonb)),
+        'now', :'r'::jsonb -> 'now'),
+    'insert: the document is {"results":[{"id","status","row","code","message","applied","superseded"}],"now"}');
 select is((select count(*)::int from public.profiles where id = 'aaaaaaaa-0000-4000-8000-000000000002'
            or id = 'aaaaaaaa-0000-4000-8000-000000000001'), 1,
     'insert: one row, no other');
@@ -106,8 +108,8 @@ select jsonb_agg(to_jsonb(p) order by id) as rows2 from public.profiles p \gset
 select is(jsonb_path_query_array(:'r1'::jsonb, '$.results[*].status'), '["applied", "applied", "applied"]',
     'replay: the first run applies all three (two for one id, in order)');
 select is(:'rows2'::jsonb, :'rows1'::jsonb, 'replay: running the same batch again leaves every row identical');
-select is(jsonb_path_query_array(:'r2'::jsonb, '$.results[*].status'), '["conflict", "applied", "applied"]',
-    'replay: the second run re-applies the newest changes and reports the superseded one as a conflict');
+select is(jsonb_path_query_array(:'r2'::jsonb, '$.results[*].status'), '["applied", "applied", "applied"]',
+    'replay: the second run applies every change again (each field holds that version and value)');
 select results_eq(
     $$select bio, display_name, is_private from public.profiles where id = '7b3e4a52-1c9d-4f60-9a8e-2d5c6f7a8b02'$$,
     $$values ('first'::text, 'Bob'::text, true)$$,
@@ -217,7 +219,7 @@ select results_eq(
 
 -- --- the argument itself ------------------------------------------------------------
 
-select is(public.apply_profile_changes('[]'), '{"results": []}'::jsonb, 'an empty array gives no results');
+select is(public.apply_profile_changes('[]') - 'now', '{"results": []}'::jsonb, 'an empty array gives no results');
 select throws_ok($$select public.apply_profile_changes('{"id": "7b3e4a52-1c9d-4f60-9a8e-2d5c6f7a8b01"}')$$,
     '22023', 'apply_profile_changes: changes must be a JSON array, not object',
     'an object instead of an array raises 22023 (HTTP 400)');

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "avatar_store.h"
@@ -88,8 +89,12 @@ avatar_store_put(const char *dir, const void *data, size_t len,
 		pc_err(err, "avatar store: path too long");
 		return PC_ERROR;
 	}
-	if (stat(final, &st) == 0 && S_ISREG(st.st_mode) && (size_t)st.st_size == len)
-		return PC_OK;	/* the same bytes are already there */
+	if (stat(final, &st) == 0 && S_ISREG(st.st_mode) && (size_t)st.st_size == len) {
+		/* The same bytes are already there; its age restarts, so a
+		 * removal of its previous user's copy waits its grace period. */
+		(void)utimensat(AT_FDCWD, final, NULL, 0);
+		return PC_OK;
+	}
 	if (mkdir(sub, 0755) == -1 && errno != EEXIST) {
 		pc_err(err, "avatar store: %s: %s", sub, strerror(errno));
 		return PC_UNAVAILABLE;
@@ -132,6 +137,22 @@ avatar_store_relpath(const char *public_url, const char *url,
 		return PC_INVALID;
 	memcpy(relpath, url + n + 1, AVATAR_RELPATH_LEN - 1);
 	relpath[AVATAR_RELPATH_LEN - 1] = '\0';
+	return PC_OK;
+}
+
+enum pc_result
+avatar_store_age(const char *dir, const char *relpath, long *age_s)
+{
+	char path[4096];
+	struct stat st;
+
+	*age_s = 0;
+	if (!relpath_valid(relpath) ||
+	    (size_t)snprintf(path, sizeof(path), "%s/%s", dir, relpath) >= sizeof(path))
+		return PC_INVALID;
+	if (stat(path, &st) != 0)
+		return errno == ENOENT ? PC_NOTFOUND : PC_UNAVAILABLE;
+	*age_s = (long)(time(NULL) - st.st_mtime);
 	return PC_OK;
 }
 

@@ -64,6 +64,7 @@ static const struct opt opts[] = {
 	{ "avatar", "quality", OPT_LONG, O(avatar_quality), 1, 100, 0 },
 	{ "avatar", "helper", OPT_STR, O(avatar_helper), 0, 0, 0 },
 	{ "avatar", "timeout_ms", OPT_LONG, O(avatar_timeout_ms), 100, 600000, 0 },
+	{ "avatar", "trash_grace", OPT_LONG, O(avatar_trash_grace), 0, 30 * 86400, 0 },
 	{ "flush", "batch", OPT_LONG, O(flush_batch), 1, 10000, 0 },
 	{ "flush", "pipeline", OPT_LONG, O(flush_pipeline), 1, ORIGIN_STARTED_MAX, 0 },
 	{ "flush", "max_attempts", OPT_LONG, O(flush_max_attempts), 1, 1000, 0 },
@@ -109,6 +110,7 @@ config_defaults(struct config *cfg)
 	cfg->avatar_max_pixels = 40000000;
 	cfg->avatar_quality = 80;
 	cfg->avatar_timeout_ms = 10000;
+	cfg->avatar_trash_grace = 3600;
 	cfg->flush_batch = 200;
 	cfg->flush_pipeline = 4;
 	cfg->flush_max_attempts = 8;

@@ -54,7 +54,8 @@ struct config {
 	long flush_batch;		/* changes per apply_profile_changes call */
 	long flush_pipeline;		/* calls in flight at once */
 	long flush_max_attempts;	/* then a retried entry is an alert (never dropped) */
-	long flush_clock_warn_ms;	/* a clock offset past this is an alert */
+	long flush_clock_warn_ms;
+	long avatar_trash_grace;	/* seconds before an unused file may go */	/* a clock offset past this is an alert */
 	long flush_backoff_base_ms;	/* first retry delay, doubled each time */
 	long flush_backoff_max;		/* seconds, the longest retry delay */
 	long flush_max_seconds;		/* a run stops starting batches after this */

@@ -32,6 +32,7 @@ enum stmt_id {
 	ST_RETRY,
 	ST_RETRY_ID,
 	ST_DEAD_OF,
+	ST_MENTIONS,
 	ST_CANCEL,
 	ST_PRUNE,
 	ST_META,
@@ -70,6 +71,8 @@ static const char *const stmt_sql[ST_COUNT] = {
 	/* Every pending entry of the id waits as long as its oldest. */
 	[ST_RETRY_ID] = "UPDATE changes SET next_attempt_at = max(next_attempt_at, ?3)"
 	    " WHERE resource = ?1 AND id = ?2 AND state = 'pending'",
+	[ST_MENTIONS] = "SELECT 1 FROM changes WHERE state IN ('pending', 'dead')"
+	    " AND instr(patch, ?1) > 0 LIMIT 1",
 	[ST_DEAD_OF] = "SELECT patch FROM changes"
 	    " WHERE resource = ?1 AND id = ?2 AND state = 'dead' ORDER BY seq",
 	[ST_CANCEL] = "UPDATE changes SET state = 'cancelled',"
@@ -80,7 +83,7 @@ static const char *const stmt_sql[ST_COUNT] = {
 	[ST_META] = "INSERT INTO meta (key, value) VALUES (?1, ?2)"
 	    " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
 	[ST_TRASH_ADD] = "INSERT INTO avatar_trash (seq, relpath) VALUES (?1, ?2)",
-	[ST_TRASH_SETTLED] = "SELECT t.rowid, t.relpath, c.state FROM avatar_trash t"
+	[ST_TRASH_SETTLED] = "SELECT t.rowid, t.relpath, c.state, t.seq FROM avatar_trash t"
 	    " LEFT JOIN changes c ON c.seq = t.seq"
 	    " WHERE c.state IS NULL OR c.state <> 'pending' LIMIT 1000",
 	[ST_TRASH_DEL] = "DELETE FROM avatar_trash WHERE rowid = ?1",
@@ -456,6 +459,23 @@ journal_supersede(struct journal *j, const char *resource, const char *id,
 }
 
 enum pc_result
+journal_mentions(struct journal *j, const char *needle, bool *found, char *err)
+{
+	sqlite3_stmt *st = j->st[ST_MENTIONS];
+	enum pc_result r = PC_OK;
+	int rc;
+
+	(void)sqlite3_reset(st);
+	(void)sqlite3_bind_text(st, 1, needle, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	*found = rc != SQLITE_DONE;
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		r = journal_fail(j, "read", err);
+	(void)sqlite3_reset(st);
+	return r;
+}
+
+enum pc_result
 journal_dead_of(struct journal *j, const char *resource, const char *id,
     journal_pending_fn fn, void *arg, char *err)
 {
@@ -677,10 +697,12 @@ journal_trash_settled(struct journal *j, journal_trash_fn fn, void *arg, char *e
 	(void)sqlite3_reset(st);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		state = (const char *)sqlite3_column_text(st, 2);
-		/* Only an applied change retires the old file; otherwise the
-		 * database still points at it. */
+		/* Only an applied change (or a delete: no change, seq < 0)
+		 * retires the old file; otherwise the database still points
+		 * at it. */
 		if (!fn(arg, (const char *)sqlite3_column_text(st, 1),
-		    state != NULL && strcmp(state, "applied") == 0))
+		    sqlite3_column_int64(st, 3) < 0 ||
+		    (state != NULL && strcmp(state, "applied") == 0)))
 			continue;	/* keep the row: try again next run */
 		(void)sqlite3_reset(del);
 		(void)sqlite3_bind_int64(del, 1, sqlite3_column_int64(st, 0));

@@ -82,6 +82,13 @@ enum pc_result journal_due(struct journal *j, int64_t now_us,
     journal_entry_fn fn, void *arg, char *err);
 
 /*
+ * Whether a pending or dead change's patch contains needle (an avatar file
+ * name, say). *found is true on an error too.
+ */
+enum pc_result journal_mentions(struct journal *j, const char *needle,
+    bool *found, char *err);
+
+/*
  * Visit the dead-lettered changes of (resource, id) in seq order (fn's
  * updated_at_us is -1).
  */
@@ -132,7 +139,8 @@ enum pc_result journal_meta_set(struct journal *j, const char *key,
 
 /*
  * Note that relpath, the avatar file the change seq replaces, may go once
- * that change has reached the database.
+ * that change has reached the database; seq < 0: once nothing refers to it
+ * (a deleted profile's).
  */
 enum pc_result journal_trash_add(struct journal *j, int64_t seq,
     const char *relpath, char *err);

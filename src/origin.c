@@ -444,3 +444,31 @@ origin_ping(struct origin *o, char *err)
 		return r == PC_TOOBIG ? PC_ERROR : r;
 	return status == 200 ? PC_OK : origin_status(&o->sync, status, err);
 }
+
+enum pc_result
+origin_exists(struct origin *o, const char *table, const char *column,
+    const char *value, bool *exists, char *err)
+{
+	char url[ORIGIN_URL_MAX], *esc;
+	enum pc_result r;
+	long status = 0;
+	int n;
+
+	*exists = true;	/* when in doubt, something refers to it */
+	if ((esc = curl_easy_escape(o->sync.curl, value, 0)) == NULL)
+		return PC_NOMEM;
+	n = snprintf(url, sizeof(url), "%s/%s?%s=eq.%s&select=id&limit=1",
+	    o->cfg->origin_url, table, column, esc);
+	curl_free(esc);
+	if (n < 0 || (size_t)n >= sizeof(url)) {
+		pc_err(err, "origin URL too long");
+		return PC_ERROR;
+	}
+	if ((r = origin_send(o, url, o->hdr_array, NULL, 0, &status, err)) != PC_OK)
+		return r == PC_TOOBIG ? PC_ERROR : r;
+	if (status != 200)
+		return origin_status(&o->sync, status, err);
+	/* An empty result is exactly "[]". */
+	*exists = !(o->sync.body.data != NULL && strcmp(o->sync.body.data, "[]") == 0);
+	return PC_OK;
+}

@@ -2,6 +2,7 @@
 #ifndef PC_ORIGIN_H
 #define PC_ORIGIN_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "result.h"
@@ -65,5 +66,12 @@ void origin_rpc_abandon(struct origin *o);
 
 /* A cheap read to tell whether the origin answers. */
 enum pc_result origin_ping(struct origin *o, char *err);
+
+/*
+ * Whether a row of table has column equal to value (GET
+ * table?column=eq.value&select=id&limit=1); *exists gets the answer.
+ */
+enum pc_result origin_exists(struct origin *o, const char *table,
+    const char *column, const char *value, bool *exists, char *err);
 
 #endif

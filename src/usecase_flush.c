@@ -790,15 +790,53 @@ pipeline_finish(struct app *app, struct pipeline *p, struct flush_stats *st,
 	return r;
 }
 
-/* A replaced avatar file whose change settled: remove it if it was applied. */
+/*
+ * Whether anything may still refer to a stored avatar: a profile in the
+ * database, or a pending or dead change in this node's journal. Files are
+ * shared by content (two users, one picture), and avatar_url can be set to
+ * any URL, so the file a change replaced is not necessarily unused. Another
+ * node's pending change is covered by the grace period: storing a file
+ * again restarts its age.
+ */
+static bool
+avatar_referenced(struct app *app, const char *relpath)
+{
+	char url[4096], err[PC_ERRLEN] = "";
+	bool found = true;
+
+	if ((size_t)snprintf(url, sizeof(url), "%s/%s", app->cfg.avatar_public_url,
+	    relpath) >= sizeof(url))
+		return true;
+	if (journal_mentions(app->journal, relpath, &found, err) != PC_OK || found)
+		return true;
+	if (origin_exists(app->origin, "profiles", "avatar_url", url, &found,
+	    err) != PC_OK) {
+		log_warn("avatar_check_failed", "file=%s error=\"%s\"", relpath, err);
+		return true;
+	}
+	return found;
+}
+
+/*
+ * A replaced (or deleted profile's) avatar file whose change settled:
+ * remove it once it is older than the grace period and nothing refers to
+ * it. Returns false to keep the note for a later run.
+ */
 static bool
 trash_one(void *arg, const char *relpath, bool applied)
 {
 	struct app *app = arg;
 	char err[PC_ERRLEN];
+	long age;
 
 	if (!applied || app->cfg.avatar_dir == NULL)
 		return true;	/* the database still points at it: keep it */
+	if (avatar_store_age(app->cfg.avatar_dir, relpath, &age) == PC_NOTFOUND)
+		return true;
+	if (age < app->cfg.avatar_trash_grace)
+		return false;	/* stored again lately, maybe by another node */
+	if (avatar_referenced(app, relpath))
+		return true;	/* in use: not ours to remove */
 	if (avatar_store_remove(app->cfg.avatar_dir, relpath, err) == PC_UNAVAILABLE) {
 		log_warn("avatar_remove_failed", "file=%s error=\"%s\"", relpath, err);
 		return false;

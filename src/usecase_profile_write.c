@@ -445,9 +445,11 @@ usecase_profile_delete(struct app *app, const char *id)
 		/* The flusher's replay will meet the tombstone and cancel them. */
 		log_warn("delete_cancel_failed", "id=%s error=\"%s\"", id, err);
 	(void)cache_delete(app->cache, NS, id);
-	if (rel[0] != '\0' &&
-	    avatar_store_remove(app->cfg.avatar_dir, rel, err) != PC_OK)
-		log_warn("avatar_remove_failed", "file=%s error=\"%s\"", rel, err);
+	/* avatar_url is the user's to set: the flusher removes the file only
+	 * once no profile and no pending change refers to it. */
+	if (rel[0] != '\0' && (app_journal(app, &j, err) != PC_OK ||
+	    journal_trash_add(j, -1, rel, err) != PC_OK))
+		log_warn("avatar_trash_failed", "file=%s error=\"%s\"", rel, err);
 	out = strcmp(status, "deleted") == 0 || cancelled > 0 ? DELETE_DONE :
 	    DELETE_NOT_FOUND;
 out:

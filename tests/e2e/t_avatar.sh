@@ -9,7 +9,7 @@ set -euo pipefail
 
 command -v vips >/dev/null && command -v exiftool >/dev/null ||
 	e2e_skip_all "needs vips (libvips-tools) and exiftool (libimage-exiftool-perl)"
-PC_CONF_SET="limits.writes_per_minute=0 avatar.max_bytes=1048576"
+PC_CONF_SET="limits.writes_per_minute=0 avatar.max_bytes=1048576 avatar.trash_grace=0"
 e2e_start
 plan 42
 

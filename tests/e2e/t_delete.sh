@@ -5,9 +5,9 @@
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
-PC_CONF_SET="limits.writes_per_minute=0"
+PC_CONF_SET="limits.writes_per_minute=0 avatar.trash_grace=0"
 e2e_start
-plan 22
+plan 24
 
 FLUSH=$PC_BUILDDIR/profilecache-flush
 alice=$SAMPLE_PROFILE_ID
@@ -32,6 +32,10 @@ http POST "/profiles/$alice/avatar" "${owner[@]}" -F "avatar=@$E2E_DIR/a.png;typ
 url=$(json .profile.avatar_url)
 avatar=$AVATAR_DIR/${url#"$HTTP_URL/avatars/"}
 ok "$([[ -f $avatar ]]; echo $?)" "the avatar file exists before the delete"
+# Another profile points at the same file (files are shared by content, and
+# avatar_url is any user's to set).
+dave=dddddddd-0000-4000-8000-000000000001
+psql_exec "insert into profiles (id, avatar_url) values ('$dave', '$url')" >/dev/null
 http GET "/profiles/$alice"
 is "$(header X-Cache)" HIT "cached before the delete"
 http DELETE "/profiles/$alice" "${owner[@]}"
@@ -39,7 +43,12 @@ is "$HTTP_STATUS" 204 "the owner deletes: 204"
 is "$HTTP_BODY" "" "no body"
 is "$(psql_exec "select count(*) from profiles where id = '$alice'")" 0 "the row is gone"
 is "$(psql_exec "select count(*) from profile_tombstones where id = '$alice'")" 1 "a tombstone stays"
-ok "$([[ ! -e $avatar ]]; echo $?)" "the avatar file is removed"
+ok "$([[ -f $avatar ]]; echo $?)" "the file stays until the flusher has checked that nothing refers to it"
+"$FLUSH" --config "$CONFIG_PATH" 2>/dev/null || true
+ok "$([[ -f $avatar ]]; echo $?)" "and stays after it: another profile still refers to it"
+http DELETE "/profiles/$dave" -H "Authorization: Bearer $(jwt_hs256 "$dave")"
+"$FLUSH" --config "$CONFIG_PATH" 2>/dev/null || true
+ok "$([[ ! -e $avatar ]]; echo $?)" "once that profile is deleted too, nothing refers to it: removed"
 is "$(sqlite3 "$JOURNAL_PATH" "select group_concat(state) from changes where id = '$alice'")" cancelled,cancelled \
 	"the pending changes are cancelled"
 http GET "/profiles/$alice"

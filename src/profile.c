@@ -384,6 +384,17 @@ profile_patch_apply(json_t *row, json_t *patch)
 }
 
 bool
+profile_patch_names_through(json_t *patch)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(through_fields) / sizeof(through_fields[0]); i++)
+		if (json_object_get(patch, through_fields[i]) != NULL)
+			return true;
+	return false;
+}
+
+bool
 profile_patch_needs_origin(json_t *patch, json_t *row)
 {
 	json_t *v, *cur;

@@ -56,6 +56,9 @@ enum pc_result profile_patch_parse(const char *body, size_t len, bool replace,
 /* Lay patch's fields over row (both JSON objects). */
 enum pc_result profile_patch_apply(struct json_t *row, struct json_t *patch);
 
+/* True when patch names a write-through field, whatever its value. */
+bool profile_patch_names_through(struct json_t *patch);
+
 /* True when patch writes a write-through field with a value row lacks. */
 bool profile_patch_needs_origin(struct json_t *patch, struct json_t *row);
 

@@ -29,6 +29,8 @@ struct current {
 	uint64_t tag;		/* its ETag */
 	bool have_cas;		/* a cache entry exists: update it with CAS */
 	uint64_t cas;
+	bool blind;		/* the database could not be read: the base is
+				   unknown until the flush, nothing is cached */
 };
 
 bool
@@ -191,6 +193,8 @@ write_behind(struct app *app, const struct profile_write *w, struct current *cur
 	/* Durable from here on: whatever happens to the cache, it is acknowledged. */
 	res->outcome = WRITE_PENDING;
 	res->seq = seq;
+	if (cur->blind)
+		goto out;	/* no profile to show or cache: reads lay it over the row */
 	row = cur->row != NULL ? json_deep_copy(cur->row) :
 	    json_pack("{s:s,s:n}", "id", w->id, "created_at");
 	if (row == NULL || profile_patch_apply(row, w->patch) != PC_OK ||
@@ -374,6 +378,21 @@ usecase_profile_write(struct app *app, const struct profile_write *w,
 
 	memset(res, 0, sizeof(*res));
 	r = current_load(app, w->id, &cur);
+	if (r == PC_UNAVAILABLE && !(w->if_match != NULL && w->if_match->present) &&
+	    !profile_patch_names_through(w->patch)) {
+		/*
+		 * The database is away and nothing is cached: the change is
+		 * journaled all the same (its fields carry their own versions,
+		 * so it needs no base) and acknowledged; the flush applies it,
+		 * creating the row if there was none.
+		 */
+		log_info("write_blind", "id=%s", w->id);
+		memset(&cur, 0, sizeof(cur));
+		cur.updated_at_us = -1;
+		cur.blind = true;
+		write_behind(app, w, &cur, res);
+		goto out;
+	}
 	if (r != PC_OK) {
 		res->outcome = r == PC_UNAVAILABLE ? WRITE_UNAVAILABLE : WRITE_ERROR;
 		goto out;

@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Dependencies failing: memcached down (reads go to the origin, healthz says
 # degraded), origin down (503 + Retry-After when nothing is cached, cached
-# entries still served), and recovery of both.
+# entries still served, writes to an uncached profile journaled all the same),
+# and recovery of both.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
 e2e_start
-plan 22
+plan 28
 
 id=$SAMPLE_PROFILE_ID
 other=7b3e4a52-1c9d-4f60-9a8e-2d5c6f7a8b02
@@ -56,8 +57,26 @@ http GET "/profiles/$other"
 is "$HTTP_STATUS" 503 "an uncached profile is 503"
 is "$(jq -r .error.code <<<"$HTTP_BODY")" origin_unavailable "error code origin_unavailable"
 like "$(header Retry-After)" '^[0-9]+$' "with Retry-After"
+# Writes stay available: the uncached profile's change is journaled and
+# acknowledged without its base; a username (checked by the database) and
+# If-Match (needs the current version) cannot be.
+svc=(-H "Authorization: Bearer $(jwt_hs256 "" service_role 3600 "")" -H 'Content-Type: application/json')
+http PATCH "/profiles/$other" "${svc[@]}" --data '{"bio":"written while the database was away"}'
+is "$HTTP_STATUS/$(json .sync)" "202/pending" "a write to an uncached profile with the database down: 202 pending"
+is "$(sqlite3 "$JOURNAL_PATH" "select count(*) from changes where id = '$other' and state = 'pending'")" 1 \
+	"it is in the journal"
+http PATCH "/profiles/$other" "${svc[@]}" --data '{"username":"bob_renamed"}'
+is "$HTTP_STATUS" 503 "a username change needs the database: 503"
+http PATCH "/profiles/$other" "${svc[@]}" -H 'If-Match: "abc"' --data '{"bio":"x"}'
+is "$HTTP_STATUS" 503 "If-Match needs the current version: 503"
 
 pc_start_origin "$VAR_DIR"
 http GET "/profiles/$other"
 is "$HTTP_STATUS" 200 "origin back: the profile is served"
 is "$(header X-Cache)" MISS "fetched from the origin"
+is "$(json .profile.bio)/$(json .sync)/$(json .profile.display_name)" \
+	"written while the database was away/pending/$(psql_exec "select display_name from profiles where id = '$other'")" \
+	"with the blind write laid over the database's row"
+"$PC_BUILDDIR/profilecache-flush" --config "$CONFIG_PATH" 2>/dev/null
+is "$(psql_exec "select bio from profiles where id = '$other'")" "written while the database was away" \
+	"the flush applies it"

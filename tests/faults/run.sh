@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# Fault scenarios on the real stack. Each one runs writers (PATCH with unique
-# values) and flushers while a fault is injected, restores everything, flushes
-# until the journal is empty, and then checks every acknowledged write (2xx,
-# with the updated_at the server gave it) against the database:
-#   lost      acknowledged writes whose value is not what the database holds,
-#             although no newer acknowledged write to that id exists (must be 0)
+# Fault scenarios on the real stack. Each one runs writers (PATCH of one of
+# several fields with unique values) and flushers while a fault is injected,
+# restores everything, flushes until the journal is empty, and then checks
+# every acknowledged write (2xx, with the updated_at the server gave it)
+# against the database, per (profile, field):
+#   lost      (profile, field) pairs whose database value is not the newest
+#             acknowledged write of that field (must be 0)
 #   converged every id reads the same through the app as in the database, and
 #             nothing is left pending or dead (must be yes)
 # TAP, one check per scenario, plus a report line each.
@@ -45,19 +46,39 @@ FLUSH=$PC_BUILDDIR/profilecache-flush
 W=$E2E_DIR/faults
 mkdir -p "$W"
 
+# The fields writers set: each write sets one of them (or two, so that
+# changes that share a field and changes that do not both occur).
+fields=(bio display_name gradient)
+
+# value FIELD N I: a unique valid value for FIELD.
+value() {
+	case $1 in
+	gradient) printf '#%02x%02x%02x' "$2" $(($3 / 256 % 256)) $(($3 % 256)) ;;
+	*) printf '%s-w%s-%s' "$s" "$2" "$3" ;;
+	esac
+}
+
 # writer N SCENARIO: PATCH random ids until the stop file appears; log
-# "id <TAB> bio <TAB> status <TAB> updated_at" per request.
+# "id <TAB> field <TAB> value <TAB> status <TAB> updated_at" per field set.
 writer() {
-	local n=$1 s=$2 i=0 id bio out code
+	local n=$1 s=$2 i=0 id out code f g v w ts
 	while [[ ! -e $W/stop ]]; do
 		i=$((i + 1))
 		id=${ids[RANDOM % ${#ids[@]}]}
-		bio="$s-w$n-$i"
+		f=${fields[RANDOM % ${#fields[@]}]}
+		v=$(value "$f" "$n" "$i")
+		body="{\"$f\":\"$v\""
+		g=
+		if ((RANDOM % 3 == 0)); then
+			g=${fields[RANDOM % ${#fields[@]}]}
+			[[ $g == "$f" ]] && g= || { w=$(value "$g" "$n" "$i"); body+=",\"$g\":\"$w\""; }
+		fi
 		out=$(curl -s -m 5 -X PATCH "$BASE_URL/profiles/$id" -H "$svc" \
-			-H 'Content-Type: application/json' --data "{\"bio\":\"$bio\"}" -w '\t%{http_code}' || true)
+			-H 'Content-Type: application/json' --data "$body}" -w '\t%{http_code}' || true)
 		code=${out##*$'\t'}
-		printf '%s\t%s\t%s\t%s\n' "$id" "$bio" "$code" \
-			"$(if [[ $code == 2* ]]; then jq -r .profile.updated_at <<<"${out%$'\t'*}"; else echo -; fi)"
+		ts=$(if [[ $code == 2* ]]; then jq -r .profile.updated_at <<<"${out%$'\t'*}"; else echo -; fi)
+		printf '%s\t%s\t%s\t%s\t%s\n' "$id" "$f" "$v" "$code" "$ts"
+		[[ -z $g ]] || printf '%s\t%s\t%s\t%s\t%s\n' "$id" "$g" "$w" "$code" "$ts"
 	done >"$W/writer$n.log"
 }
 flusher_loop() {
@@ -74,22 +95,25 @@ check() {
 	done
 	cat "$W"/writer*.log >"$W/$s.all"
 	requests=$(wc -l <"$W/$s.all")
-	acked=$(awk -F'\t' '$3 ~ /^2/' "$W/$s.all" | wc -l)
+	acked=$(awk -F'\t' '$4 ~ /^2/' "$W/$s.all" | wc -l)
 	for id in "${ids[@]}"; do
-		# The newest acknowledged write of this id, by the version it was given.
-		want=$(awk -F'\t' -v id="$id" '$1 == id && $3 ~ /^2/ {print $4 "\t" $2}' "$W/$s.all" | sort | tail -n 1 | cut -f2)
-		[[ -n $want ]] || continue
-		got=$(psql_exec "select bio from profiles where id = '$id'")
-		if [[ $got != "$want" ]]; then
-			lost=$((lost + 1))
-			diag "$s: $id: database has '$got', newest acknowledged write was '$want'"
-		fi
-		app=$(curl -s "$BASE_URL/profiles/$id" | jq -r .profile.bio)
-		[[ $app == "$got" ]] || { converged=no; diag "$s: $id: app shows '$app', database '$got'"; }
+		for f in "${fields[@]}"; do
+			# The newest acknowledged write of this field, by the version it was given.
+			want=$(awk -F'\t' -v id="$id" -v f="$f" '$1 == id && $2 == f && $4 ~ /^2/ {print $5 "\t" $3}' \
+				"$W/$s.all" | sort | tail -n 1 | cut -f2)
+			[[ -n $want ]] || continue
+			got=$(psql_exec "select $f from profiles where id = '$id'")
+			if [[ $got != "$want" ]]; then
+				lost=$((lost + 1))
+				diag "$s: $id.$f: database has '$got', newest acknowledged write was '$want'"
+			fi
+			app=$(curl -s "$BASE_URL/profiles/$id" | jq -r ".profile.$f")
+			[[ $app == "$got" ]] || { converged=no; diag "$s: $id.$f: app shows '$app', database '$got'"; }
+		done
 	done
 	[[ $(sqlite3 "$JOURNAL_PATH" "select count(*) from changes where state in ('pending', 'dead')") == 0 ]] ||
 		{ converged=no; diag "$s: entries left pending or dead"; }
-	diag "report: scenario=$s requests=$requests acknowledged=$acked lost=$lost converged=$converged"
+	diag "report: scenario=$s field_writes=$requests acknowledged=$acked lost=$lost converged=$converged"
 	[[ $lost == 0 && $converged == yes ]] && RESULT=0 || RESULT=1
 }
 
@@ -123,7 +147,7 @@ for s in "${scenarios[@]}"; do
 	touch "$W/stop"
 	wait
 	if [[ $s == journal_full ]]; then
-		n503=$(cat "$W"/writer*.log | awk -F'\t' '$3 == 503' | wc -l)
+		n503=$(cat "$W"/writer*.log | awk -F'\t' '$4 == 503' | wc -l)
 		diag "journal_full: $n503 writes answered 503 while the disk was full"
 	fi
 	check "$s"

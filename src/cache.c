@@ -449,3 +449,38 @@ cache_ping(struct cache *c)
 	return rc == MEMCACHED_NOTFOUND || rc == MEMCACHED_SUCCESS ? PC_OK :
 	    cache_result(c, rc, "exist");
 }
+
+/* Candidate group keys tried to reach one server through consistent hashing. */
+#define CACHE_GROUP_TRIES 4096
+
+unsigned
+cache_ping_each(struct cache *c, cache_server_fn fn, void *arg)
+{
+	const memcached_instance_st *want, *got;
+	char key[CACHE_KEY_MAX + 1], group[16];
+	memcached_return_t rc;
+	uint32_t i, g, n = memcached_server_count(c->mc);
+	unsigned up_count = 0;
+	size_t klen, glen = 0;
+	bool up;
+
+	if ((klen = cache_key(c, "", "healthz", "probe", key)) == 0)
+		return 0;
+	for (i = 0; i < n; i++) {
+		want = memcached_server_instance_by_position(c->mc, i);
+		for (g = 0; g < CACHE_GROUP_TRIES; g++) {
+			glen = (size_t)snprintf(group, sizeof(group), "s%u", g);
+			got = memcached_server_by_key(c->mc, group, glen, &rc);
+			if (got == want)
+				break;
+		}
+		up = false;
+		if (g < CACHE_GROUP_TRIES) {
+			rc = memcached_exist_by_key(c->mc, group, glen, key, klen);
+			up = rc == MEMCACHED_NOTFOUND || rc == MEMCACHED_SUCCESS;
+		}
+		up_count += up;
+		fn(arg, memcached_server_name(want), memcached_server_port(want), up);
+	}
+	return up_count;
+}

@@ -2,6 +2,7 @@
 #ifndef PC_CACHE_H
 #define PC_CACHE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -135,5 +136,15 @@ void cache_unlock(struct cache *c, const char *ns, const char *id);
 
 /* One round trip to see whether memcached answers. */
 enum pc_result cache_ping(struct cache *c);
+
+/* Called per server of the ring by cache_ping_each. */
+typedef void (*cache_server_fn)(void *arg, const char *host, unsigned port,
+    bool up);
+
+/*
+ * Ask every server of the ring, each through a key that consistent hashing
+ * sends to it, and report each one's state. Returns how many are up.
+ */
+unsigned cache_ping_each(struct cache *c, cache_server_fn fn, void *arg);
 
 #endif

@@ -33,6 +33,7 @@ enum stmt_id {
 	ST_RETRY_ID,
 	ST_DEAD_OF,
 	ST_MENTIONS,
+	ST_DUE_NOW,
 	ST_CANCEL,
 	ST_PRUNE,
 	ST_META,
@@ -71,6 +72,8 @@ static const char *const stmt_sql[ST_COUNT] = {
 	/* Every pending entry of the id waits as long as its oldest. */
 	[ST_RETRY_ID] = "UPDATE changes SET next_attempt_at = max(next_attempt_at, ?3)"
 	    " WHERE resource = ?1 AND id = ?2 AND state = 'pending'",
+	[ST_DUE_NOW] = "UPDATE changes SET next_attempt_at = 0"
+	    " WHERE state = 'pending' AND next_attempt_at > ?1",
 	[ST_MENTIONS] = "SELECT 1 FROM changes WHERE state IN ('pending', 'dead')"
 	    " AND instr(patch, ?1) > 0 LIMIT 1",
 	[ST_DEAD_OF] = "SELECT patch FROM changes"
@@ -456,6 +459,25 @@ journal_supersede(struct journal *j, const char *resource, const char *id,
 		r = journal_fail(j, "supersede", err);
 	(void)sqlite3_reset(st);
 	return r;
+}
+
+enum pc_result
+journal_due_now(struct journal *j, int64_t now_us, long *n, char *err)
+{
+	sqlite3_stmt *st = j->st[ST_DUE_NOW];
+	enum pc_result r;
+
+	*n = 0;
+	if ((r = journal_begin(j, err)) != PC_OK)
+		return r;
+	(void)sqlite3_reset(st);
+	(void)sqlite3_bind_int64(st, 1, now_us);
+	if (sqlite3_step(st) != SQLITE_DONE)
+		r = journal_fail(j, "due now", err);
+	else
+		*n = (long)sqlite3_changes(j->db);
+	(void)sqlite3_reset(st);
+	return journal_end(j, r, err);
 }
 
 enum pc_result

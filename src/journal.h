@@ -82,6 +82,13 @@ enum pc_result journal_due(struct journal *j, int64_t now_us,
     journal_entry_fn fn, void *arg, char *err);
 
 /*
+ * Make every pending entry that waits for a retry due now (the database is
+ * back); *n gets how many were waiting.
+ */
+enum pc_result journal_due_now(struct journal *j, int64_t now_us, long *n,
+    char *err);
+
+/*
  * Whether a pending or dead change's patch contains needle (an avatar file
  * name, say). *found is true on an error too.
  */

@@ -33,7 +33,8 @@ static const char sql_counts[] =
 /* Walks the changes_due index (pending only). */
 static const char sql_pending[] =
     "SELECT count(*) FILTER (WHERE next_attempt_at <= ?1),"
-    " count(*) FILTER (WHERE next_attempt_at > ?1), min(created_at_us)"
+    " count(*) FILTER (WHERE next_attempt_at > ?1), min(created_at_us),"
+    " count(*) FILTER (WHERE attempts >= ?2)"
     " FROM changes WHERE state = 'pending'";
 /*
  * meta values are text. The round trip through INTEGER accepts only a
@@ -44,7 +45,10 @@ static const char sql_meta[] =
     "        WHERE key = 'last_flush_at_us'"
     "        AND CAST(CAST(value AS INTEGER) AS TEXT) = value),"
     " (SELECT value FROM meta WHERE key = 'last_flush_at_us'),"
-    " (SELECT value FROM meta WHERE key = 'last_flush_summary')";
+    " (SELECT value FROM meta WHERE key = 'last_flush_summary'),"
+    " (SELECT CAST(value AS INTEGER) FROM meta"
+    "        WHERE key = 'clock_offset_us'"
+    "        AND CAST(CAST(value AS INTEGER) AS TEXT) = value)";
 static const char sql_dead_count[] =
     "SELECT count(*) FROM changes WHERE state = 'dead'";
 static const char sql_dead_list[] =
@@ -250,7 +254,7 @@ state_parse(const char *s)
 
 enum pc_result
 journal_admin_status(struct journal_admin *a, int64_t now_us,
-    struct journal_admin_status *st, char *err)
+    long max_attempts, struct journal_admin_status *st, char *err)
 {
 	sqlite3_stmt *q = NULL;
 	enum journal_admin_state s;
@@ -278,6 +282,7 @@ journal_admin_status(struct journal_admin *a, int64_t now_us,
 	if ((r = journal_admin_prepare(a, sql_pending, &q, "status", err)) != PC_OK)
 		goto out;
 	(void)sqlite3_bind_int64(q, 1, now_us);
+	(void)sqlite3_bind_int64(q, 2, max_attempts);
 	if (sqlite3_step(q) != SQLITE_ROW) {
 		r = journal_admin_fail(a, "status", err);
 		goto out;
@@ -286,6 +291,7 @@ journal_admin_status(struct journal_admin *a, int64_t now_us,
 	st->pending_waiting = sqlite3_column_int64(q, 1);
 	if ((st->has_oldest = sqlite3_column_type(q, 2) != SQLITE_NULL))
 		st->oldest_pending_us = sqlite3_column_int64(q, 2);
+	st->pending_stuck = sqlite3_column_int64(q, 3);
 	sqlite3_finalize(q);
 	q = NULL;
 
@@ -301,6 +307,8 @@ journal_admin_status(struct journal_admin *a, int64_t now_us,
 		log_warn("journal_admin_meta_bad", "key=last_flush_at_us");
 	if ((st->has_summary = sqlite3_column_type(q, 2) != SQLITE_NULL))
 		column_copy(q, 2, st->summary, sizeof(st->summary));
+	if ((st->has_clock_offset = sqlite3_column_type(q, 3) != SQLITE_NULL))
+		st->clock_offset_us = sqlite3_column_int64(q, 3);
 out:
 	sqlite3_finalize(q);
 	return journal_admin_end(a, r, "status", err);

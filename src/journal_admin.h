@@ -54,6 +54,9 @@ struct journal_admin_status {
 	int64_t count[JOURNAL_ADMIN_NSTATES];	/* entries per state */
 	int64_t pending_due;		/* pending, next_attempt_at <= now */
 	int64_t pending_waiting;	/* pending, waiting for a retry */
+	int64_t pending_stuck;		/* pending, failed max_attempts times or more */
+	bool has_clock_offset;		/* meta clock_offset_us present, numeric */
+	int64_t clock_offset_us;	/* the database's clock minus the node's */
 	bool has_oldest;
 	int64_t oldest_pending_us;	/* created_at_us of the oldest pending */
 	bool has_last_flush;		/* meta last_flush_at_us present, numeric */
@@ -64,12 +67,12 @@ struct journal_admin_status {
 
 /*
  * Fill *st from one consistent snapshot of the journal, "due" meaning
- * next_attempt_at <= now_us. A malformed last_flush_at_us counts as absent
+ * next_attempt_at <= now_us, "stuck" attempts >= max_attempts. A malformed last_flush_at_us counts as absent
  * (with a warning in the log). PC_UNAVAILABLE with err when it cannot be
  * read.
  */
 enum pc_result journal_admin_status(struct journal_admin *a, int64_t now_us,
-    struct journal_admin_status *st, char *err);
+    long max_attempts, struct journal_admin_status *st, char *err);
 
 /* One dead entry; the strings live only for the callback. */
 struct journal_admin_entry {

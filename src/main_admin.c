@@ -80,11 +80,15 @@ static const char help_text[] =
     "COMMANDS\n"
     "  status\n"
     "      Entries per state (pending, applied, conflict, dead, cancelled;\n"
-    "      zeros included), pending entries due now and waiting for a\n"
-    "      retry, the age of the oldest pending entry in seconds (or\n"
-    "      \"none\"), and the time and summary of the last flush as\n"
+    "      zeros included), pending entries due now, waiting for a retry\n"
+    "      and past [flush] max_attempts, the age of the oldest pending\n"
+    "      entry in seconds (or \"none\"), the time and summary of the last\n"
+    "      flush and this node's clock offset to the database's as\n"
     "      profilecache-flush recorded them (or \"never\"). Exits 1 when any\n"
-    "      entry is dead, so that it serves as a monitoring check. Before the\n"
+    "      entry is dead, an entry failed max_attempts times or more (the\n"
+    "      database has been away that long; it is retried all the same), or\n"
+    "      the clock is off by more than [flush] clock_warn_ms, so that it\n"
+    "      serves as a monitoring check. Before the\n"
     "      first write has created the journal it prints \"no journal yet at\n"
     "      PATH\" and exits 0.\n"
     "\n"
@@ -130,8 +134,9 @@ static const char help_text[] =
     "  --version      print the version\n"
     "\n"
     "EXIT STATUS\n"
-    "  0   success; for status: no entry is dead\n"
-    "  1   status found dead entries, or the command failed (the reason is\n"
+    "  0   success; for status: nothing to act on\n"
+    "  1   status found dead or long-retried entries or a skewed clock, or\n"
+    "      the command failed (the reason is\n"
     "      on stderr)\n"
     "  2   usage error\n"
     "  78  the configuration or a key file it names is invalid (EX_CONFIG)\n"
@@ -277,6 +282,9 @@ status_json(const char *path, bool exists,
 	json_put(doc, "pending_due", json_integer(st->pending_due), &ok);
 	json_put(doc, "pending_waiting", json_integer(st->pending_waiting),
 	    &ok);
+	json_put(doc, "pending_stuck", json_integer(st->pending_stuck), &ok);
+	json_put(doc, "clock_offset_ms", st->has_clock_offset ?
+	    json_real((double)st->clock_offset_us / 1000) : json_null(), &ok);
 	json_put(doc, "oldest_pending_age_s", st->has_oldest ?
 	    json_integer(age_s(now, st->oldest_pending_us)) : json_null(), &ok);
 	if (st->has_last_flush)
@@ -291,9 +299,15 @@ status_json(const char *path, bool exists,
 /* The start of a "label:  value" line, values aligned. */
 #define STATUS_LABEL "%-20s"
 
+static bool
+status_skewed(const struct journal_admin_status *st, long warn_ms)
+{
+	return st->has_clock_offset && llabs(st->clock_offset_us) > warn_ms * 1000;
+}
+
 static void
 status_text(const char *path, const struct journal_admin_status *st,
-    int64_t now)
+    int64_t now, long warn_ms)
 {
 	char t[TIMEFMT_LEN], label[32];
 	int i;
@@ -309,6 +323,8 @@ status_text(const char *path, const struct journal_admin_status *st,
 		    (long long)st->pending_due);
 		printf(STATUS_LABEL "%lld\n", "  waiting to retry:",
 		    (long long)st->pending_waiting);
+		printf(STATUS_LABEL "%lld\n", "  max_attempts hit:",
+		    (long long)st->pending_stuck);
 	}
 	if (st->has_oldest)
 		printf(STATUS_LABEL "%lld s\n", "oldest pending:",
@@ -324,9 +340,21 @@ status_text(const char *path, const struct journal_admin_status *st,
 	printf(STATUS_LABEL, "last flush summary:");
 	put_safe(st->has_summary ? st->summary : "never");
 	printf("\n");
+	if (st->has_clock_offset)
+		printf(STATUS_LABEL "%.3f ms\n", "clock offset:",
+		    (double)st->clock_offset_us / 1000);
+	else
+		printf(STATUS_LABEL "unknown\n", "clock offset:");
 	if (st->count[JOURNAL_ADMIN_DEAD] > 0)
 		printf("attention: %lld dead entries; see " PROG " dead list\n",
 		    (long long)st->count[JOURNAL_ADMIN_DEAD]);
+	if (st->pending_stuck > 0)
+		printf("attention: %lld entries failed max_attempts times or more;"
+		    " is the database reachable and the key valid?\n",
+		    (long long)st->pending_stuck);
+	if (status_skewed(st, warn_ms))
+		printf("attention: this node's clock is %.3f ms off the database's"
+		    " (limit %ld ms)\n", (double)st->clock_offset_us / 1000, warn_ms);
 }
 
 static int
@@ -353,7 +381,8 @@ cmd_status(struct admin *ad, const struct admin_cmd *cmd)
 		}
 		goto out;
 	}
-	if (r != PC_OK || journal_admin_status(a, now, &st, err) != PC_OK) {
+	if (r != PC_OK || journal_admin_status(a, now, ad->cfg.flush_max_attempts,
+	    &st, err) != PC_OK) {
 		fail("status", err);
 		goto out;
 	}
@@ -361,8 +390,10 @@ cmd_status(struct admin *ad, const struct admin_cmd *cmd)
 		if (status_json(path, true, &st, now) != EXIT_OK)
 			goto out;
 	} else
-		status_text(path, &st, now);
-	rc = st.count[JOURNAL_ADMIN_DEAD] > 0 ? EXIT_FAILED : EXIT_OK;
+		status_text(path, &st, now, ad->cfg.flush_clock_warn_ms);
+	/* Anything an operator must act on fails the check. */
+	rc = st.count[JOURNAL_ADMIN_DEAD] > 0 || st.pending_stuck > 0 ||
+	    status_skewed(&st, ad->cfg.flush_clock_warn_ms) ? EXIT_FAILED : EXIT_OK;
 out:
 	journal_admin_close(a);
 	return rc;

@@ -56,7 +56,6 @@ struct batch {
 	uint32_t *index;
 	size_t mask;		/* slots - 1 */
 	bool busy;		/* sent, its answer not settled yet */
-	int64_t sent_us;	/* when it was sent (the clock offset's midpoint) */
 };
 
 /*
@@ -618,26 +617,58 @@ clock_sample(struct flush_stats *st, json_t *doc, int64_t sent_us)
 	st->clock_offset_us = (int64_t)json_integer_value(v) - (sent_us + rtt / 2);
 }
 
-/* A run that sent nothing still measures the clock: an empty call. */
+/*
+ * Measure the clock with a few empty calls on one connection and keep the
+ * one with the shortest round trip: the first pays for the connection, and
+ * a batch's answer is no sample at all (its "now" comes after the work).
+ */
+#define CLOCK_PROBES 3
+
 static void
 clock_measure(struct app *app, struct flush_stats *st)
 {
 	static const char args[] = "{\"changes\":[]}";
-	char oerr[PC_ERRLEN], *resp = NULL;
+	char oerr[PC_ERRLEN], *resp;
 	json_error_t jerr;
 	json_t *doc;
 	size_t len;
-	int64_t sent = clock_now_us();
+	int64_t sent;
+	int i;
 
-	if (origin_rpc(app->origin, "apply_profile_changes", args, sizeof(args) - 1,
-	    &resp, &len, oerr) != PC_OK) {
-		log_warn("flush_clock_failed", "error=\"%s\"", oerr);
-		return;
+	for (i = 0; i < CLOCK_PROBES; i++) {
+		resp = NULL;
+		sent = clock_now_us();
+		if (origin_rpc(app->origin, "apply_profile_changes", args,
+		    sizeof(args) - 1, &resp, &len, oerr) != PC_OK) {
+			log_warn("flush_clock_failed", "error=\"%s\"", oerr);
+			return;
+		}
+		doc = json_loadb(resp, len, 0, &jerr);
+		clock_sample(st, doc, sent);
+		json_decref(doc);
+		free(resp);
 	}
-	doc = json_loadb(resp, len, 0, &jerr);
-	clock_sample(st, doc, sent);
-	json_decref(doc);
-	free(resp);
+}
+
+/*
+ * Entries back off while the database is away, up to backoff_max. Once it
+ * answers again (one empty call, which also measures the clock), everything
+ * waiting is due at once: an outage never delays a change by more than one
+ * run after it ends, and per-id order is kept (the whole id is due).
+ */
+static void
+retry_now_if_back(struct app *app, struct journal *j, struct flush_stats *st)
+{
+	char err[PC_ERRLEN];
+	long n = 0;
+
+	clock_measure(app, st);
+	if (st->clock_rtt_us == 0)
+		return;		/* still away: keep backing off */
+	if (journal_due_now(j, clock_now_us(), &n, err) != PC_OK)
+		log_warn("flush_due_now_failed", "error=\"%s\"", err);
+	else if (n > 0)
+		log_info("flush_database_back", "entries=%ld", n);
 }
 
 static enum pc_result batch_send(struct app *, struct batch *, size_t, size_t,
@@ -675,8 +706,7 @@ batch_answer(struct app *app, struct batch *b, size_t from, size_t n,
 			    "apply_profile_changes: %zu results for %zu changes",
 			    json_array_size(results), n);
 			sent = PC_ERROR;
-		} else
-			clock_sample(st, doc, b->sent_us);
+		}
 	}
 	if (sent == PC_OK) {
 		for (i = 0; i < n; i++)
@@ -710,7 +740,6 @@ batch_send(struct app *app, struct batch *b, size_t from, size_t n,
 
 	if ((args = batch_args(b, from, n)) == NULL)
 		return PC_NOMEM;
-	b->sent_us = clock_now_us();
 	r = origin_rpc(app->origin, "apply_profile_changes", args, strlen(args),
 	    &resp, &len, oerr);
 	free(args);
@@ -753,7 +782,6 @@ pipeline_start(struct app *app, struct journal *j, struct pipeline *p,
 		free(args);
 		return PC_NOTFOUND;
 	}
-	b->sent_us = clock_now_us();
 	r = origin_rpc_start(app->origin, "apply_profile_changes", args,
 	    strlen(args), b, err);
 	free(args);
@@ -890,6 +918,8 @@ usecase_flush_run(struct app *app, const struct flush_opts *o,
 	for (i = 0; i < p.depth && r == PC_OK; i++)
 		r = batch_init(&p.b[i], (size_t)o->batch);
 	deadline = clock_mono_us() + o->max_seconds * 1000000;
+	if (!o->dry_run)
+		retry_now_if_back(app, j, st);
 	/* Keep depth calls in flight; settle each as it answers. */
 	while (r == PC_OK) {
 		while (!stop && p.busy < p.depth &&
@@ -922,8 +952,6 @@ usecase_flush_run(struct app *app, const struct flush_opts *o,
 		if (app->cfg.flush_retention > 0)
 			(void)journal_prune(j, clock_now_us() -
 			    app->cfg.flush_retention * 1000000, &st->pruned, err);
-		if (st->clock_rtt_us == 0 && !st->origin_down)
-			clock_measure(app, st);
 		flush_note(app, st);
 	}
 	return r;

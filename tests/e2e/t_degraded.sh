@@ -7,7 +7,7 @@ set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
 e2e_start
-plan 28
+plan 30
 
 id=$SAMPLE_PROFILE_ID
 other=7b3e4a52-1c9d-4f60-9a8e-2d5c6f7a8b02
@@ -24,6 +24,8 @@ http GET /healthz
 is "$HTTP_STATUS" 200 "memcached down: healthz still 200"
 is "$(jq -r .status <<<"$HTTP_BODY")" degraded "status degraded"
 is "$(jq -r .components.cache <<<"$HTTP_BODY")" down "cache component down"
+is "$(jq -r ".components.cache_servers[\"$MEMCACHED_SERVERS\"]" <<<"$HTTP_BODY")" down \
+	"each server of the ring is reported: this one down"
 reads0=$(origin_reads)
 http GET "/profiles/$id"
 is "$HTTP_STATUS" 200 "reads still work"
@@ -41,6 +43,7 @@ for _ in $(seq 50); do
 	sleep 0.2
 done
 is "$(jq -r .status <<<"$HTTP_BODY")" ok "memcached back: status ok"
+is "$(jq -c .components.cache_servers <<<"$HTTP_BODY")" "{\"$MEMCACHED_SERVERS\":\"up\"}" "and its server up"
 http GET "/profiles/$id"
 http GET "/profiles/$id"
 is "$(header X-Cache)" HIT "caching resumes"

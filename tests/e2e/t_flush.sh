@@ -10,7 +10,7 @@ set -euo pipefail
 
 PC_CONF_SET="flush.backoff_base_ms=50 flush.backoff_max=1 limits.writes_per_minute=0"
 e2e_start
-plan 50
+plan 52
 
 FLUSH=$PC_BUILDDIR/profilecache-flush
 alice=$SAMPLE_PROFILE_ID
@@ -173,6 +173,9 @@ is "$FLUSH_RC" 75 "second failure reaches max_attempts: still retry later"
 is "$(sqlite3 "$JOURNAL_PATH" "select state || ':' || attempts from changes where id = '$alice' order by seq desc limit 1")" \
 	"pending:2" "still pending after two attempts: a transport error never dead-letters"
 like "$(cat "$VAR_DIR/flush.err")" 'event=flush_retrying id='"$alice"' attempts=2' "past max_attempts it is an alert"
+status_out=$("$PC_BUILDDIR/profilecache-admin" --config "$CONFIG_PATH" status 2>&1) && status_rc=0 || status_rc=$?
+like "$status_rc/$status_out" '^1/.*max_attempts hit: +1.*attention: 1 entries failed max_attempts' \
+	"profilecache-admin status alerts (exit 1) on it"
 http GET "/profiles/$alice"
 is "$(json .profile.bio)/$(json .sync)" "arrives after the outage/pending" "reads keep showing the acknowledged write"
 is "$(sqlite3 "$JOURNAL_PATH" "select value from meta where key = 'last_flush_summary'")" \

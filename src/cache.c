@@ -41,11 +41,12 @@ enum pc_result
 cache_entry_encode(const struct cache_entry *e, const char *body, size_t body_len,
     char **out, size_t *out_len)
 {
+	size_t vlen = e->versions != NULL ? e->versions_len : 0;
 	unsigned char *v;
 
-	if (body_len > SIZE_MAX - CACHE_HDR_LEN)
+	if (vlen > CACHE_VERSIONS_MAX || body_len > SIZE_MAX - CACHE_HDR_LEN - vlen)
 		return PC_TOOBIG;
-	if ((v = malloc(CACHE_HDR_LEN + body_len)) == NULL)
+	if ((v = malloc(CACHE_HDR_LEN + body_len + vlen)) == NULL)
 		return PC_NOMEM;
 	memset(v, 0, CACHE_HDR_LEN);
 	v[0] = 'P';
@@ -53,13 +54,18 @@ cache_entry_encode(const struct cache_entry *e, const char *body, size_t body_le
 	v[2] = CACHE_FORMAT;
 	v[3] = e->flags;
 	v[4] = e->sync;
+	v[5] = (unsigned char)(vlen & 0xff);
+	v[6] = (unsigned char)(vlen >> 8 & 0xff);
+	v[7] = (unsigned char)(vlen >> 16 & 0xff);
 	put_u64(v + 8, (uint64_t)e->updated_at_us);
 	put_u64(v + 16, (uint64_t)e->fresh_until_us);
 	put_u64(v + 24, e->tag);
 	if (body_len > 0)
 		memcpy(v + CACHE_HDR_LEN, body, body_len);
+	if (vlen > 0)
+		memcpy(v + CACHE_HDR_LEN + body_len, e->versions, vlen);
 	*out = (char *)v;
-	*out_len = CACHE_HDR_LEN + body_len;
+	*out_len = CACHE_HDR_LEN + body_len + vlen;
 	return PC_OK;
 }
 
@@ -67,9 +73,13 @@ enum pc_result
 cache_entry_decode(const char *raw, size_t len, struct cache_entry *e)
 {
 	const unsigned char *v = (const unsigned char *)raw;
+	size_t vlen;
 
 	if (raw == NULL || len < CACHE_HDR_LEN || v[0] != 'P' || v[1] != 'C' ||
 	    v[2] != CACHE_FORMAT)
+		return PC_INVALID;
+	vlen = (size_t)v[5] | (size_t)v[6] << 8 | (size_t)v[7] << 16;
+	if (vlen > len - CACHE_HDR_LEN)
 		return PC_INVALID;
 	e->flags = v[3];
 	e->sync = v[4];
@@ -77,7 +87,9 @@ cache_entry_decode(const char *raw, size_t len, struct cache_entry *e)
 	e->fresh_until_us = (int64_t)get_u64(v + 16);
 	e->tag = get_u64(v + 24);
 	e->body = raw + CACHE_HDR_LEN;
-	e->body_len = len - CACHE_HDR_LEN;
+	e->body_len = len - CACHE_HDR_LEN - vlen;
+	e->versions = vlen > 0 ? e->body + e->body_len : NULL;
+	e->versions_len = vlen;
 	e->raw = NULL;
 	e->cas = 0;
 	return PC_OK;
@@ -109,6 +121,12 @@ cache_entry_build(struct cache_entry *e, const char *body, size_t body_len)
 	e->raw = raw;
 	e->body = raw + CACHE_HDR_LEN;
 	e->body_len = body_len;
+	if (e->versions != NULL && e->versions_len > 0)
+		e->versions = e->body + body_len;
+	else {
+		e->versions = NULL;
+		e->versions_len = 0;
+	}
 	return PC_OK;
 }
 
@@ -119,6 +137,8 @@ cache_entry_release(struct cache_entry *e)
 	e->raw = NULL;
 	e->body = NULL;
 	e->body_len = 0;
+	e->versions = NULL;
+	e->versions_len = 0;
 }
 
 /* Map libmemcached's return codes onto the project's vocabulary. */
@@ -328,7 +348,7 @@ cache_put(struct cache *c, const char *ns, const char *id,
 	if (e->raw == NULL || (klen = cache_key(c, "", ns, id, key)) == 0)
 		return PC_INVALID;
 	return cache_result(c, memcached_set(c->mc, key, klen, e->raw,
-	    CACHE_HDR_LEN + e->body_len, (time_t)expire_s, 0), "set");
+	    CACHE_HDR_LEN + e->body_len + e->versions_len, (time_t)expire_s, 0), "set");
 }
 
 enum pc_result
@@ -341,7 +361,7 @@ cache_add(struct cache *c, const char *ns, const char *id,
 	if (e->raw == NULL || (klen = cache_key(c, "", ns, id, key)) == 0)
 		return PC_INVALID;
 	return cache_result(c, memcached_add(c->mc, key, klen, e->raw,
-	    CACHE_HDR_LEN + e->body_len, (time_t)expire_s, 0), "add");
+	    CACHE_HDR_LEN + e->body_len + e->versions_len, (time_t)expire_s, 0), "add");
 }
 
 enum pc_result
@@ -354,7 +374,7 @@ cache_cas(struct cache *c, const char *ns, const char *id,
 	if (e->raw == NULL || (klen = cache_key(c, "", ns, id, key)) == 0)
 		return PC_INVALID;
 	return cache_result(c, memcached_cas(c->mc, key, klen, e->raw,
-	    CACHE_HDR_LEN + e->body_len, (time_t)expire_s, 0, cas), "cas");
+	    CACHE_HDR_LEN + e->body_len + e->versions_len, (time_t)expire_s, 0, cas), "cas");
 }
 
 enum pc_result

@@ -20,13 +20,20 @@ struct cache;
  *   2  u8  version       CACHE_FORMAT
  *   3  u8  flags         CACHE_F_*
  *   4  u8  sync          enum profile_sync
- *   5  3 bytes reserved (zero)
+ *   5  u24 versions_len  length of the versions trailer
  *   8  i64 updated_at    µs since the epoch (-1 for a not-found entry)
  *  16  i64 fresh_until   µs since the epoch; after it the entry is stale
  *  24  u64 tag           the ETag's value
+ *  32  body, then versions_len bytes of versions
+ *
+ * The versions trailer is a JSON object giving each field the version (µs)
+ * of the change that set the value in the body, so that an entry can be
+ * merged field by field with a newer database row without losing a field
+ * another node wrote and has not flushed yet.
  */
 #define CACHE_HDR_LEN 32
-#define CACHE_FORMAT 1
+#define CACHE_FORMAT 2
+#define CACHE_VERSIONS_MAX 0xffffff
 
 #define CACHE_F_NOTFOUND 0x01	/* a cached 404: body is the error document */
 #define CACHE_F_PRIVATE 0x02	/* only the owner may see the body */
@@ -39,13 +46,15 @@ struct cache_entry {
 	uint64_t tag;
 	const char *body;	/* points into raw */
 	size_t body_len;
+	const char *versions;	/* the trailer (not NUL-terminated), or NULL */
+	size_t versions_len;
 	char *raw;		/* the whole value, owned (see cache_entry_release) */
 	uint64_t cas;
 };
 
 /*
- * Encode e's header fields followed by body into a new value; *out is
- * malloc()ed and owned by the caller.
+ * Encode e's header fields followed by body and e->versions into a new
+ * value; *out is malloc()ed and owned by the caller.
  */
 enum pc_result cache_entry_encode(const struct cache_entry *e, const char *body,
     size_t body_len, char **out, size_t *out_len);
@@ -58,8 +67,9 @@ enum pc_result cache_entry_encode(const struct cache_entry *e, const char *body,
 enum pc_result cache_entry_decode(const char *raw, size_t len, struct cache_entry *e);
 
 /*
- * Encode e's header fields with body into a new value that e then owns:
- * e->raw is the whole value, e->body points into it. e->tag is set to a
+ * Encode e's header fields with body (and e->versions, which may point
+ * anywhere until then) into a new value that e then owns: e->raw is the
+ * whole value, e->body and e->versions point into it. e->tag is set to a
  * hash of the body (FNV-1a 64), the ETag of the entry.
  */
 enum pc_result cache_entry_build(struct cache_entry *e, const char *body,

@@ -76,7 +76,7 @@ static const char *const stmt_sql[ST_COUNT] = {
 	    " WHERE state = 'pending' AND next_attempt_at > ?1",
 	[ST_MENTIONS] = "SELECT 1 FROM changes WHERE state IN ('pending', 'dead')"
 	    " AND instr(patch, ?1) > 0 LIMIT 1",
-	[ST_DEAD_OF] = "SELECT patch FROM changes"
+	[ST_DEAD_OF] = "SELECT patch, updated_at_us FROM changes"
 	    " WHERE resource = ?1 AND id = ?2 AND state = 'dead' ORDER BY seq",
 	[ST_CANCEL] = "UPDATE changes SET state = 'cancelled',"
 	    " last_error = 'deleted' WHERE resource = ?1 AND id = ?2"
@@ -508,7 +508,7 @@ journal_dead_of(struct journal *j, const char *resource, const char *id,
 	st = journal_stmt(j, ST_DEAD_OF, resource, id);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		if (!fn(arg, (const char *)sqlite3_column_text(st, 0),
-		    (size_t)sqlite3_column_bytes(st, 0), -1))
+		    (size_t)sqlite3_column_bytes(st, 0), sqlite3_column_int64(st, 1)))
 			break;
 	}
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE)

@@ -95,10 +95,7 @@ enum pc_result journal_due_now(struct journal *j, int64_t now_us, long *n,
 enum pc_result journal_mentions(struct journal *j, const char *needle,
     bool *found, char *err);
 
-/*
- * Visit the dead-lettered changes of (resource, id) in seq order (fn's
- * updated_at_us is -1).
- */
+/* Visit the dead-lettered changes of (resource, id) in seq order. */
 enum pc_result journal_dead_of(struct journal *j, const char *resource,
     const char *id, journal_pending_fn fn, void *arg, char *err);
 

@@ -311,30 +311,18 @@ backoff_us(const struct config *cfg, long attempts)
 }
 
 /*
- * The changes reached the database. A cache entry not newer than the row
- * after the write is replaced by that row with this node's pending changes
- * laid over it (CAS, so a write stored meanwhile stays): also an entry
- * another node filled without them while memcached had lost them, so such
- * a view never outlives this node's next flush. One round trip finds the
- * entries.
+ * The changes reached the database. A cache entry becomes the row after the
+ * write with this node's pending changes laid over it, merged field by field
+ * with what the entry held (a field it holds at a newer version stays: a
+ * write of another node not flushed yet), with CAS so a write stored
+ * meanwhile stays. An entry another node filled without this node's changes
+ * while memcached had lost them is corrected here, at this node's next
+ * flush. One round trip finds the entries.
  */
 struct synced {
 	struct app *app;
 	struct change *changes;
 };
-
-/* The version of a database row (its updated_at), or -1. */
-static int64_t
-row_version(json_t *row)
-{
-	json_t *v = json_object_get(row, "updated_at");
-	int64_t us;
-
-	if (!json_is_string(v) || timefmt_parse(json_string_value(v),
-	    json_string_length(v), &us) != PC_OK)
-		return -1;
-	return us;
-}
 
 static void
 cache_synced_one(void *arg, size_t i, struct cache_entry *old)
@@ -346,11 +334,10 @@ cache_synced_one(void *arg, size_t i, struct cache_entry *old)
 	long expire_s;
 
 	if ((c->state != JOURNAL_APPLIED && c->state != JOURNAL_CONFLICT) ||
-	    c->split || !json_is_object(c->row) ||
-	    (!(old->flags & CACHE_F_NOTFOUND) &&
-	    old->updated_at_us > row_version(c->row)))
+	    c->split || !json_is_object(c->row))
 		return;
-	if (usecase_profile_build(app, c->id, json_incref(c->row), &e,
+	/* A copy: the overlay changes it, and the result document owns it. */
+	if (usecase_profile_build(app, c->id, json_deep_copy(c->row), old, &e,
 	    &expire_s) != PC_OK)
 		return;
 	if (expire_s > 0)
@@ -377,16 +364,8 @@ cache_synced(struct app *app, struct change *cs, size_t n)
 static void
 cache_reconcile(struct app *app, const struct change *c)
 {
-	struct cache_entry e;
-	long expire_s;
-
-	if (usecase_profile_load(app, c->id, &e, &expire_s) != PC_OK) {
+	if (usecase_profile_recache(app, c->id, NULL) != PC_OK)
 		(void)cache_delete(app->cache, NS, c->id);
-		return;
-	}
-	if (expire_s > 0)
-		(void)cache_put(app->cache, NS, c->id, &e, expire_s);
-	cache_entry_release(&e);
 }
 
 /* Decide what one change's result means; nothing is written yet. */

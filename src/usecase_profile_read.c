@@ -25,18 +25,50 @@ struct overlay {
 	int64_t row_us;		/* the database row's version (-1: no row) */
 	int64_t last_us;	/* the newest pending change laid over it */
 	json_t *failed;		/* fields the database refused, or NULL */
+	json_t *laid;		/* field -> version of the pending change laid */
 	enum pc_result r;
 };
 
+json_t *
+usecase_profile_entry_versions(const struct cache_entry *e)
+{
+	json_error_t jerr;
+	json_t *v = NULL;
+
+	if (e->versions != NULL && e->versions_len > 0)
+		v = json_loadb(e->versions, e->versions_len, 0, &jerr);
+	if (!json_is_object(v)) {
+		json_decref(v);
+		v = json_object();
+	}
+	return v;
+}
+
+json_t *
+usecase_profile_entry_profile(const struct cache_entry *e)
+{
+	json_error_t jerr;
+	json_t *doc, *p;
+
+	if ((doc = json_loadb(e->body, e->body_len, 0, &jerr)) == NULL)
+		return NULL;
+	p = json_incref(json_object_get(doc, "profile"));
+	json_decref(doc);
+	return json_is_object(p) ? p : (json_decref(p), NULL);
+}
+
 /*
- * The version the row holds for field k: its own (field_versions), or, for
- * a row without field versions, the row's.
+ * The version field k holds: the pending change laid over it, else the
+ * row's own (field_versions), or, for a row without field versions, the
+ * row's.
  */
 static int64_t
 overlay_held(const struct overlay *ov, const char *k)
 {
 	json_t *fv = json_object_get(ov->row, "field_versions"), *v;
 
+	if ((v = json_object_get(ov->laid, k)) != NULL)
+		return (int64_t)json_integer_value(v);
 	if (!json_is_object(fv))
 		return ov->row_us;
 	v = json_object_get(fv, k);
@@ -75,13 +107,65 @@ overlay_one(void *arg, const char *patch, size_t len, int64_t us)
 	json_object_foreach(p, k, v) {
 		if (ov->r != PC_OK || overlay_held(ov, k) >= us)
 			continue;
-		if (json_object_set(ov->row, k, v) != 0)
+		if (json_object_set(ov->row, k, v) != 0 ||
+		    json_object_set_new(ov->laid, k, json_integer(us)) != 0)
 			ov->r = PC_NOMEM;
 		else if (us > ov->last_us)
 			ov->last_us = us;
 	}
 	json_decref(p);
 	return ov->r == PC_OK;
+}
+
+static bool
+array_has(json_t *a, const char *s)
+{
+	size_t i;
+	json_t *v;
+
+	json_array_foreach(a, i, v)
+		if (strcmp(json_string_value(v), s) == 0)
+			return true;
+	return false;
+}
+
+/*
+ * Keep what an entry already cached holds at a newer version than the row
+ * and this node's journal: another node's write that has not reached the
+ * database yet.
+ */
+static void
+overlay_old(struct overlay *ov, const struct cache_entry *old)
+{
+	json_t *vers, *prof, *v;
+	const char *k;
+	int64_t us;
+
+	if (old == NULL || (old->flags & CACHE_F_NOTFOUND))
+		return;
+	if ((prof = usecase_profile_entry_profile(old)) == NULL)
+		return;
+	vers = usecase_profile_entry_versions(old);
+	if (ov->row == NULL && (ov->row = json_pack("{s:s}", "id", ov->id)) == NULL)
+		ov->r = PC_NOMEM;
+	json_object_foreach(vers, k, v) {
+		us = json_integer_value(v);
+		if (ov->r != PC_OK || us <= overlay_held(ov, k) ||
+		    json_object_get(prof, k) == NULL)
+			continue;
+		if (json_object_set(ov->row, k, json_object_get(prof, k)) != 0 ||
+		    json_object_set_new(ov->laid, k, json_integer(us)) != 0)
+			ov->r = PC_NOMEM;
+		else if (us > ov->last_us)
+			ov->last_us = us;
+	}
+	/* A row the database does not have yet: keep its timestamps too. */
+	if (ov->r == PC_OK && json_object_get(ov->row, "created_at") == NULL &&
+	    json_object_get(prof, "created_at") != NULL)
+		(void)json_object_set(ov->row, "created_at",
+		    json_object_get(prof, "created_at"));
+	json_decref(vers);
+	json_decref(prof);
 }
 
 /* Note the fields of a dead-lettered change that nothing newer replaced. */
@@ -96,6 +180,8 @@ overlay_dead(void *arg, const char *patch, size_t len, int64_t us)
 		return true;
 	json_object_foreach(p, k, v) {
 		if (overlay_held(ov, k) >= us)
+			continue;	/* written again since: nothing failed there */
+		if (ov->failed != NULL && array_has(ov->failed, k))
 			continue;
 		if (ov->failed == NULL && (ov->failed = json_array()) == NULL) {
 			ov->r = PC_NOMEM;
@@ -113,8 +199,8 @@ overlay_dead(void *arg, const char *patch, size_t len, int64_t us)
  * when its cache entry is gone. ov->row stays NULL when neither exists.
  */
 static enum pc_result
-overlay_build(struct app *app, const char *id, json_t *row, struct overlay *ov,
-    char *err)
+overlay_build(struct app *app, const char *id, json_t *row,
+    const struct cache_entry *old, struct overlay *ov, char *err)
 {
 	struct journal *j;
 	char ts[TIMEFMT_LEN];
@@ -126,6 +212,8 @@ overlay_build(struct app *app, const char *id, json_t *row, struct overlay *ov,
 	ov->row = row;
 	ov->row_us = -1;
 	ov->last_us = -1;
+	if ((ov->laid = json_object()) == NULL)
+		return PC_NOMEM;
 	if (row != NULL) {
 		v = json_object_get(row, "updated_at");
 		if (!json_is_object(row) || !json_is_string(v) ||
@@ -139,6 +227,8 @@ overlay_build(struct app *app, const char *id, json_t *row, struct overlay *ov,
 	    (r = journal_pending(j, NS, id, overlay_one, ov, err)) != PC_OK ||
 	    (r = journal_dead_of(j, NS, id, overlay_dead, ov, err)) != PC_OK)
 		return r;
+	if (ov->r == PC_OK)
+		overlay_old(ov, old);
 	if (ov->r != PC_OK)
 		return ov->r;
 	if (ov->last_us > ov->row_us && (timefmt_format(ov->last_us, ts) != PC_OK ||
@@ -174,14 +264,29 @@ fetch_row(struct app *app, const char *id, json_t **out, char *err)
 	return PC_OK;
 }
 
+/* The field versions of the built row: the database's, then what was laid. */
+static char *
+overlay_versions(const struct overlay *ov, size_t *len)
+{
+	json_t *fv = json_object_get(ov->row, "field_versions"), *all;
+	char *s = NULL;
+
+	all = json_is_object(fv) ? json_copy(fv) : json_object();
+	if (all != NULL && json_object_update(all, ov->laid) == 0)
+		s = json_dumps(all, JSON_COMPACT | JSON_SORT_KEYS);
+	json_decref(all);
+	*len = s != NULL ? strlen(s) : 0;
+	return s;
+}
+
 enum pc_result
 usecase_profile_build(struct app *app, const char *id, json_t *row,
-    struct cache_entry *e, long *expire_s)
+    const struct cache_entry *old, struct cache_entry *e, long *expire_s)
 {
 	const struct config *cfg = &app->cfg;
 	struct profile_meta meta;
 	struct overlay ov;
-	char err[PC_ERRLEN] = "", *body = NULL;
+	char err[PC_ERRLEN] = "", *body = NULL, *vers = NULL;
 	const char *nf;
 	size_t body_len = 0;
 	int64_t now = clock_now_us();
@@ -189,7 +294,7 @@ usecase_profile_build(struct app *app, const char *id, json_t *row,
 
 	memset(e, 0, sizeof(*e));
 	*expire_s = 0;
-	if ((r = overlay_build(app, id, row, &ov, err)) != PC_OK)
+	if ((r = overlay_build(app, id, row, old, &ov, err)) != PC_OK)
 		goto out;
 	if (ov.row == NULL) {
 		nf = profile_not_found_body(&body_len);
@@ -209,13 +314,20 @@ usecase_profile_build(struct app *app, const char *id, json_t *row,
 	e->updated_at_us = meta.updated_at_us;
 	e->fresh_until_us = now + cfg->cache_fresh_ttl * 1000000;
 	*expire_s = cfg->cache_fresh_ttl + cfg->cache_stale_ttl;
+	if ((vers = overlay_versions(&ov, &e->versions_len)) == NULL) {
+		r = PC_NOMEM;
+		goto out;
+	}
+	e->versions = vers;
 	r = cache_entry_build(e, body, body_len);
 out:
+	free(vers);
 	if (r != PC_OK && r != PC_NOMEM)
 		log_warn("profile_load_failed", "id=%s result=%s error=\"%s\"", id,
 		    pc_result_str(r), err);
 	json_decref(ov.row);
 	json_decref(ov.failed);
+	json_decref(ov.laid);
 	free(body);
 	return r;
 }
@@ -235,7 +347,34 @@ usecase_profile_load(struct app *app, const char *id, struct cache_entry *e,
 		    pc_result_str(r), err);
 		return r;
 	}
-	return usecase_profile_build(app, id, row, e, expire_s);
+	return usecase_profile_build(app, id, row, NULL, e, expire_s);
+}
+
+enum pc_result
+usecase_profile_recache(struct app *app, const char *id, json_t *row)
+{
+	char err[PC_ERRLEN] = "";
+	struct cache_entry old, e;
+	enum pc_result r, have;
+	long expire_s;
+
+	if (row == NULL && (r = fetch_row(app, id, &row, err)) != PC_OK) {
+		log_warn("profile_load_failed", "id=%s result=%s error=\"%s\"", id,
+		    pc_result_str(r), err);
+		return r;
+	}
+	have = cache_get(app->cache, NS, id, &old);
+	if ((r = usecase_profile_build(app, id, row, have == PC_OK ? &old : NULL,
+	    &e, &expire_s)) == PC_OK && expire_s > 0) {
+		/* CAS: a write stored meanwhile wins, and is not lost either: its
+		 * node's next flush or this entry's next refresh merges it. */
+		r = have == PC_OK ? cache_cas(app->cache, NS, id, &e, expire_s, old.cas) :
+		    cache_add(app->cache, NS, id, &e, expire_s);
+		cache_entry_release(&e);
+	}
+	if (have == PC_OK)
+		cache_entry_release(&old);
+	return r;
 }
 
 /*
@@ -332,8 +471,8 @@ void
 usecase_profile_refresh(struct app *app, const char *id)
 {
 	const struct config *cfg = &app->cfg;
-	struct cache_entry e, old;
-	long expire_s;
+	struct cache_entry old;
+	enum pc_result r;
 
 	if (cache_lock(app->cache, NS, id, cfg->cache_lock_ttl) != PC_OK)
 		return;
@@ -341,11 +480,8 @@ usecase_profile_refresh(struct app *app, const char *id)
 		cache_unlock(app->cache, NS, id);
 		return;
 	}
-	if (usecase_profile_load(app, id, &e, &expire_s) == PC_OK) {
-		/* CAS: a write that landed meanwhile is newer; keep it. */
-		if (expire_s > 0)
-			(void)cache_cas(app->cache, NS, id, &e, expire_s, old.cas);
-		cache_entry_release(&e);
+	r = usecase_profile_recache(app, id, NULL);
+	if (r != PC_UNAVAILABLE && r != PC_ERROR) {
 		cache_unlock(app->cache, NS, id);
 	} else if (clock_now_us() - old.fresh_until_us <
 	    cfg->cache_stale_if_error * 1000000 && cfg->cache_stale_ttl > 0) {

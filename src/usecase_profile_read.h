@@ -47,13 +47,30 @@ enum pc_result usecase_profile_load(struct app *app, const char *id,
 /*
  * The same from a row already at hand: row (a database row as PostgREST
  * renders it, with field_versions; NULL when there is none) is taken over
- * and freed. Pending changes are laid over it field by field; dead-lettered
- * ones that nothing newer replaced make it "sync":"failed" with their
- * fields listed.
+ * and freed. Pending changes are laid over it field by field, then the
+ * fields old (a cached entry, may be NULL) holds at newer versions;
+ * dead-lettered ones that nothing newer replaced make it "sync":"failed"
+ * with their fields listed. The entry carries the field versions.
  */
 struct json_t;
 enum pc_result usecase_profile_build(struct app *app, const char *id,
-    struct json_t *row, struct cache_entry *e, long *expire_s);
+    struct json_t *row, const struct cache_entry *old, struct cache_entry *e,
+    long *expire_s);
+
+/*
+ * Cache what a read of id would now see, merged field by field with the
+ * entry cached now (old, may be NULL: the fields it holds at newer
+ * versions are kept, so another node's unflushed write is not dropped):
+ * row (taken over; NULL: fetched from the origin) with this node's journal
+ * over it, stored with CAS over the current entry or added.
+ */
+enum pc_result usecase_profile_recache(struct app *app, const char *id,
+    struct json_t *row);
+
+/* A cache entry's field versions (a new JSON object, empty when none). */
+struct json_t *usecase_profile_entry_versions(const struct cache_entry *e);
+/* The "profile" object of a cached body (new reference), or NULL. */
+struct json_t *usecase_profile_entry_profile(const struct cache_entry *e);
 
 /*
  * Refresh a stale entry from the origin, if this process wins the lock.

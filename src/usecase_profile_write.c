@@ -25,6 +25,7 @@
 /* The version a write starts from. */
 struct current {
 	json_t *row;		/* the profile object, NULL when there is none */
+	json_t *versions;	/* its field versions (an object, maybe empty) */
 	int64_t updated_at_us;	/* -1 when there is no row */
 	uint64_t tag;		/* its ETag */
 	bool have_cas;		/* a cache entry exists: update it with CAS */
@@ -54,20 +55,6 @@ usecase_write_admit(struct app *app, const char *actor, long *retry_after)
 	return false;
 }
 
-/* Take the "profile" object out of a cached response body. */
-static json_t *
-body_profile(const struct cache_entry *e)
-{
-	json_error_t jerr;
-	json_t *doc, *p;
-
-	if ((doc = json_loadb(e->body, e->body_len, 0, &jerr)) == NULL)
-		return NULL;
-	p = json_incref(json_object_get(doc, "profile"));
-	json_decref(doc);
-	return json_is_object(p) ? p : (json_decref(p), NULL);
-}
-
 /*
  * Find the current version: the cache entry if there is one, else the
  * database row with pending changes laid over it. A cached not-found is
@@ -87,7 +74,8 @@ current_load(struct app *app, const char *id, struct current *cur)
 		cur->have_cas = true;
 		cur->cas = e.cas;
 		if (!(e.flags & CACHE_F_NOTFOUND)) {
-			cur->row = body_profile(&e);
+			cur->row = usecase_profile_entry_profile(&e);
+			cur->versions = usecase_profile_entry_versions(&e);
 			cur->updated_at_us = e.updated_at_us;
 			cur->tag = e.tag;
 			cache_entry_release(&e);
@@ -98,7 +86,8 @@ current_load(struct app *app, const char *id, struct current *cur)
 	if ((r = usecase_profile_load(app, id, &e, &expire_s)) != PC_OK)
 		return r;
 	if (!(e.flags & CACHE_F_NOTFOUND)) {
-		cur->row = body_profile(&e);
+		cur->row = usecase_profile_entry_profile(&e);
+		cur->versions = usecase_profile_entry_versions(&e);
 		cur->updated_at_us = e.updated_at_us;
 		cur->tag = e.tag;
 		if (cur->row == NULL)
@@ -132,12 +121,13 @@ if_match_ok(const struct http_if_match *m, const struct current *cur)
  * next read rebuilds it from the database and the journal.
  */
 static enum pc_result
-entry_store(struct app *app, const char *id, json_t *row, enum profile_sync sync,
-    const struct current *cur, struct cache_entry *e, char *err)
+entry_store(struct app *app, const char *id, json_t *row, json_t *versions,
+    enum profile_sync sync, const struct current *cur, struct cache_entry *e,
+    char *err)
 {
 	const struct config *cfg = &app->cfg;
 	struct profile_meta meta;
-	char *body = NULL;
+	char *body = NULL, *vers = NULL;
 	size_t len = 0;
 	long expire_s = cfg->cache_fresh_ttl + cfg->cache_stale_ttl;
 	enum pc_result r;
@@ -145,12 +135,20 @@ entry_store(struct app *app, const char *id, json_t *row, enum profile_sync sync
 	memset(e, 0, sizeof(*e));
 	if ((r = profile_render_obj(row, id, sync, NULL, &body, &len, &meta, err)) != PC_OK)
 		return r;
+	if ((vers = versions != NULL ? json_dumps(versions, JSON_COMPACT |
+	    JSON_SORT_KEYS) : strdup("{}")) == NULL) {
+		free(body);
+		return PC_NOMEM;
+	}
 	e->flags = meta.is_private ? CACHE_F_PRIVATE : 0;
 	e->sync = sync;
 	e->updated_at_us = meta.updated_at_us;
 	e->fresh_until_us = clock_now_us() + cfg->cache_fresh_ttl * 1000000;
+	e->versions = vers;
+	e->versions_len = strlen(vers);
 	r = cache_entry_build(e, body, len);
 	free(body);
+	free(vers);
 	if (r != PC_OK)
 		return r;
 	r = cur->have_cas ? cache_cas(app->cache, NS, id, e, expire_s, cur->cas) :
@@ -179,7 +177,8 @@ write_behind(struct app *app, const struct profile_write *w, struct current *cur
 	char err[PC_ERRLEN] = "", *patch = NULL;
 	int64_t updated_at, seq;
 	struct journal *j;
-	json_t *row = NULL;
+	json_t *row = NULL, *versions = NULL, *v;
+	const char *k;
 
 	res->outcome = WRITE_UNAVAILABLE;
 	if ((patch = json_dumps(w->patch, JSON_COMPACT | JSON_SORT_KEYS)) == NULL)
@@ -197,9 +196,16 @@ write_behind(struct app *app, const struct profile_write *w, struct current *cur
 		goto out;	/* no profile to show or cache: reads lay it over the row */
 	row = cur->row != NULL ? json_deep_copy(cur->row) :
 	    json_pack("{s:s,s:n}", "id", w->id, "created_at");
-	if (row == NULL || profile_patch_apply(row, w->patch) != PC_OK ||
+	versions = cur->versions != NULL ? json_copy(cur->versions) : json_object();
+	if (versions != NULL)
+		json_object_foreach(w->patch, k, v)
+			if (json_object_set_new(versions, k, json_integer(updated_at)) != 0)
+				break;
+	if (row == NULL || versions == NULL ||
+	    profile_patch_apply(row, w->patch) != PC_OK ||
 	    set_updated_at(row, updated_at) != PC_OK ||
-	    entry_store(app, w->id, row, PROFILE_PENDING, cur, &res->entry, err) != PC_OK) {
+	    entry_store(app, w->id, row, versions, PROFILE_PENDING, cur, &res->entry,
+	    err) != PC_OK) {
 		/*
 		 * The journal has it, so it is acknowledged all the same (the
 		 * answer then has no profile); drop the cache entry so reads
@@ -212,6 +218,7 @@ write_behind(struct app *app, const struct profile_write *w, struct current *cur
 	}
 out:
 	json_decref(row);
+	json_decref(versions);
 	free(patch);
 }
 
@@ -232,6 +239,9 @@ pending_merge(void *arg, const char *patch, size_t len, int64_t us)
 
 	if ((o = json_loadb(patch, len, 0, &jerr)) != NULL && json_is_object(o)) {
 		json_object_foreach(o, k, v) {
+			/* The newest version of a field wins, not the last seq. */
+			if (json_integer_value(json_object_get(p->versions, k)) > us)
+				continue;
 			(void)json_object_set(p->merged, k, v);
 			(void)json_object_set_new(p->versions, k, json_integer(us));
 		}
@@ -283,6 +293,19 @@ out:
 	return r;
 }
 
+/* Whether a field of this request's patch was superseded in result. */
+static bool
+own_superseded(json_t *result, json_t *patch)
+{
+	json_t *sup = json_object_get(result, "superseded"), *f;
+	size_t i;
+
+	json_array_foreach(sup, i, f)
+		if (json_is_string(f) && json_object_get(patch, json_string_value(f)) != NULL)
+			return true;
+	return false;
+}
+
 /*
  * The write-through path: the database decides (username is unique there).
  * The change carries this node's pending changes of the id too, so the row
@@ -329,8 +352,9 @@ write_through(struct app *app, const struct profile_write *w, struct current *cu
 		}
 		status = json_string_value(json_object_get(result, "status"));
 		row = json_object_get(result, "row");
-		if (status == NULL || strcmp(status, "conflict") != 0 ||
-		    !json_is_object(row))
+		if (status == NULL || !json_is_object(row) ||
+		    (strcmp(status, "conflict") != 0 &&
+		    !own_superseded(result, w->patch)))
 			break;
 		/* Another node wrote a newer version: this request is later still. */
 		code = json_string_value(json_object_get(row, "updated_at"));
@@ -341,12 +365,19 @@ write_through(struct app *app, const struct profile_write *w, struct current *cu
 	status = json_string_value(json_object_get(result, "status"));
 	code = json_string_value(json_object_get(result, "code"));
 	row = json_object_get(result, "row");
-	if (status != NULL && strcmp(status, "applied") == 0 && json_is_object(row)) {
+	if (status != NULL && strcmp(status, "applied") == 0 &&
+	    own_superseded(result, w->patch)) {
+		/* Still written later elsewhere after a second try: no answer
+		 * the client could trust; nothing of this request was kept. */
+		log_warn("write_through_superseded", "id=%s", w->id);
+		res->outcome = WRITE_UNAVAILABLE;
+	} else if (status != NULL && strcmp(status, "applied") == 0 && json_is_object(row)) {
 		if (p.newest_us >= 0 &&
 		    journal_supersede(j, NS, w->id, p.newest_us, err) != PC_OK)
 			log_warn("journal_supersede_failed", "id=%s error=\"%s\"",
 			    w->id, err);
-		res->outcome = entry_store(app, w->id, row, PROFILE_SYNCED, cur,
+		res->outcome = entry_store(app, w->id, row,
+		    json_object_get(row, "field_versions"), PROFILE_SYNCED, cur,
 		    &res->entry, err) == PC_OK ? WRITE_SYNCED : WRITE_ERROR;
 	} else if (status != NULL && strcmp(status, "deleted") == 0) {
 		res->outcome = WRITE_NOT_FOUND;
@@ -412,6 +443,7 @@ usecase_profile_write(struct app *app, const struct profile_write *w,
 	res->before = json_incref(cur.row);
 out:
 	json_decref(cur.row);
+	json_decref(cur.versions);
 }
 
 void
@@ -444,6 +476,7 @@ usecase_profile_delete(struct app *app, const char *id)
 		    json_string_value(json_object_get(cur.row, "avatar_url")), rel) != PC_OK)
 			rel[0] = '\0';
 		json_decref(cur.row);
+		json_decref(cur.versions);
 	}
 	(void)snprintf(args, sizeof(args), "{\"id\":\"%s\"}", id);
 	r = origin_rpc(app->origin, "delete_profile", args, strlen(args), &resp, &len,

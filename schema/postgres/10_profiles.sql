@@ -40,17 +40,27 @@ create table if not exists public.profiles (
 -- A table made before field versions existed (or the Supabase starter's):
 -- its rows get every field at the row's updated_at, which is what the
 -- whole-row guard before it meant. Rows written later carry their own.
-alter table public.profiles add column if not exists field_versions jsonb;
-set profilecache.applying = 'on';   -- the backfill is not an outside write (30_apply.sql)
-update public.profiles as p
-   set field_versions = (select pg_catalog.jsonb_object_agg(f,
-                                (extract(epoch from p.updated_at) * 1000000)::bigint)
-                           from pg_catalog.unnest(array['username', 'display_name', 'bio',
-                                'avatar_url', 'gradient', 'is_private']) as f)
- where p.field_versions is null;
-reset profilecache.applying;
-alter table public.profiles alter column field_versions set default '{}'::jsonb;
-alter table public.profiles alter column field_versions set not null;
+-- One statement, so atomic: no row written meanwhile is left without.
+do $$
+begin
+    if exists (select from pg_catalog.pg_attribute
+                where attrelid = 'public.profiles'::regclass
+                  and attname = 'field_versions' and not attisdropped) then
+        return;
+    end if;
+    -- The backfill is not an outside write (see the trigger in 30_apply.sql).
+    perform pg_catalog.set_config('profilecache.applying', 'on', true);
+    alter table public.profiles add column field_versions jsonb;
+    update public.profiles as p
+       set field_versions = (select pg_catalog.jsonb_object_agg(f,
+                                    (extract(epoch from p.updated_at) * 1000000)::bigint)
+                               from pg_catalog.unnest(array['username', 'display_name', 'bio',
+                                    'avatar_url', 'gradient', 'is_private']) as f);
+    alter table public.profiles alter column field_versions set default '{}'::jsonb;
+    alter table public.profiles alter column field_versions set not null;
+    perform pg_catalog.set_config('profilecache.applying', '', true);
+end
+$$;
 
 comment on table public.profiles is
     'User profiles; public rows readable by anyone, private rows by their owner only.';

@@ -117,8 +117,9 @@ grant all on table public.profile_tombstones to service_role;
 -- batch again if that UPDATE hit a data error) goes one change at a time, in
 -- input order, each in its own subtransaction.
 --
--- The function runs with profilecache.applying = on, which tells the trigger
--- below that the write is versioned already.
+-- The function sets profilecache.applying = on while it runs, which tells
+-- the trigger below that the write is versioned already. (offset 0 keeps the
+-- planner from inlining profilecache_winners once per use of its result.)
 
 -- Which fields of patch win over the row cur (to_jsonb of a profiles row):
 -- {"patch": {the winning fields}, "versions": {field: version}, "newest": µs}.
@@ -183,7 +184,6 @@ create or replace function public.apply_profile_changes(changes jsonb)
     security invoker
     set search_path = ''
     set "TimeZone" = 'UTC'
-    set profilecache.applying = 'on'
 as $$
 declare
     -- By input position (1-based): the result once known, and the parsed
@@ -218,7 +218,13 @@ declare
     v_attempt   int;
     v_state     text;
     v_cons      text;
+    v_applying  text := pg_catalog.current_setting('profilecache.applying', true);
 begin
+    -- Not a SET clause of the function: setting a custom parameter there
+    -- takes a superuser, which Supabase's roles are not. Put back before
+    -- returning, so later statements of the caller's transaction count as
+    -- outside writes again (an error aborts the transaction anyway).
+    perform pg_catalog.set_config('profilecache.applying', 'on', true);
     if changes is null or pg_catalog.jsonb_typeof(changes) <> 'array' then
         raise exception 'apply_profile_changes: changes must be a JSON array, not %',
                 coalesce(pg_catalog.jsonb_typeof(changes), 'null')
@@ -227,6 +233,7 @@ begin
     end if;
     v_n := pg_catalog.jsonb_array_length(changes);
     if v_n = 0 then
+        perform pg_catalog.set_config('profilecache.applying', coalesce(v_applying, ''), true);
         return pg_catalog.jsonb_build_object('results', '[]'::jsonb,
             'now', (extract(epoch from pg_catalog.clock_timestamp()) * 1000000)::bigint);
     end if;
@@ -368,7 +375,7 @@ begin
                                greatest(p.updated_at, 'epoch'::timestamptz
                                    + (w.x ->> 'newest')::bigint * interval '1 microsecond')
                           from (select public.profilecache_winners(pg_catalog.to_jsonb(p),
-                                       c.patch, c.vers, c.us) as x) as w
+                                       c.patch, c.vers, c.us) as x offset 0) as w
                          cross join lateral pg_catalog.jsonb_populate_record(p, w.x -> 'patch') as m)
                   from c
                  where p.id = c.id
@@ -448,7 +455,7 @@ begin
                                greatest(p.updated_at, 'epoch'::timestamptz
                                    + (w.x ->> 'newest')::bigint * interval '1 microsecond')
                           from (select public.profilecache_winners(pg_catalog.to_jsonb(p),
-                                       v_patch, v_vers, v_us) as x) as w
+                                       v_patch, v_vers, v_us) as x offset 0) as w
                          cross join lateral pg_catalog.jsonb_populate_record(p, w.x -> 'patch') as m)
                  where p.id = v_id
                 returning public.profilecache_outcome(pg_catalog.to_jsonb(p.*), v_patch, v_vers, v_us)
@@ -472,6 +479,7 @@ begin
         v_results[v_ord] := v_res;
     end loop;
 
+    perform pg_catalog.set_config('profilecache.applying', coalesce(v_applying, ''), true);
     return pg_catalog.jsonb_build_object('results', pg_catalog.to_jsonb(v_results),
         'now', (extract(epoch from pg_catalog.clock_timestamp()) * 1000000)::bigint);
 end
@@ -500,7 +508,7 @@ create or replace function public.profiles_version_outside_write()
     set search_path = ''
 as $$
 declare
-    v_new jsonb := pg_catalog.to_jsonb(new);
+    v_new jsonb;
     v_old jsonb;
     v_us  bigint;
     v_f   text;
@@ -508,6 +516,7 @@ begin
     if pg_catalog.current_setting('profilecache.applying', true) = 'on' then
         return new;
     end if;
+    v_new := pg_catalog.to_jsonb(new);
     v_us := (extract(epoch from pg_catalog.clock_timestamp()) * 1000000)::bigint;
     if tg_op = 'UPDATE' then
         v_old := pg_catalog.to_jsonb(old);
@@ -520,7 +529,11 @@ begin
     end if;
     foreach v_f in array array['username', 'display_name', 'bio', 'avatar_url', 'gradient',
                                'is_private'] loop
-        if tg_op = 'INSERT' or v_new -> v_f is distinct from v_old -> v_f then
+        -- An insert versions what it sets; a default or a null it leaves
+        -- to whatever change comes, however old.
+        if (tg_op = 'INSERT' and v_new -> v_f is distinct from 'null'::jsonb
+                and (v_f <> 'is_private' or v_new -> v_f <> 'false'::jsonb))
+           or (tg_op = 'UPDATE' and v_new -> v_f is distinct from v_old -> v_f) then
             new.field_versions := new.field_versions || pg_catalog.jsonb_build_object(v_f, v_us);
         end if;
     end loop;
@@ -539,6 +552,30 @@ drop trigger if exists profiles_version_outside_write on public.profiles;
 create trigger profiles_version_outside_write
     before insert or update on public.profiles
     for each row execute function public.profiles_version_outside_write();
+
+-- A delete made outside (the dashboard, a cascade from auth.users) leaves a
+-- tombstone too, so that no change still waiting in a journal brings the row
+-- back. delete_profile writes its own; this one then changes nothing.
+create or replace function public.profiles_tombstone_outside_delete()
+    returns trigger
+    language plpgsql
+    set search_path = ''
+as $$
+begin
+    insert into public.profile_tombstones as t (id, deleted_at)
+        values (old.id, greatest(pg_catalog.now(), old.updated_at + interval '1 microsecond'))
+        on conflict on constraint profile_tombstones_pkey
+            do update set deleted_at = greatest(t.deleted_at, excluded.deleted_at);
+    return old;
+end
+$$;
+
+revoke all on function public.profiles_tombstone_outside_delete() from public, anon, authenticated;
+
+drop trigger if exists profiles_tombstone_outside_delete on public.profiles;
+create trigger profiles_tombstone_outside_delete
+    after delete on public.profiles
+    for each row execute function public.profiles_tombstone_outside_delete();
 
 -- --- delete_profile -----------------------------------------------------------------
 --

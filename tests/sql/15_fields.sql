@@ -10,7 +10,7 @@
 
 begin;
 set local timezone = 'UTC';
-select plan(30);
+select plan(34);
 
 -- apply ID PATCH UPDATED_AT [VERSIONS]: one change, its result.
 create function pg_temp.apply(id text, patch jsonb, ts text, versions jsonb default null)
@@ -110,6 +110,21 @@ update public.profiles set field_versions = '{}', updated_at = '2000-01-01Z'
 select ok(pg_temp.row('bbbbbbbb-0000-4000-8000-000000000001') -> 'field_versions' <> '{}'
           and pg_temp.row('bbbbbbbb-0000-4000-8000-000000000001') ->> 'updated_at' > '2030',
     'outside: field_versions and updated_at cannot be set from outside');
+
+insert into public.profiles (id, bio) values ('bbbbbbbb-0000-4000-8000-000000000003', 'signed up');
+select is(pg_temp.row('bbbbbbbb-0000-4000-8000-000000000003') -> 'field_versions' ?| array['display_name', 'is_private'],
+    false, 'outside: an INSERT versions only what it sets, not nulls and defaults');
+select is(pg_temp.apply('bbbbbbbb-0000-4000-8000-000000000003', '{"display_name": "queued while away"}',
+    '2020-01-01T00:00:00Z') ->> 'status', 'applied',
+    'outside: so an older queued change to another field still applies');
+delete from public.profiles where id = 'bbbbbbbb-0000-4000-8000-000000000003';
+select is(pg_temp.apply('bbbbbbbb-0000-4000-8000-000000000003', '{"bio": "late replay"}',
+    '2020-01-02T00:00:00Z') ->> 'status', 'deleted',
+    'outside: a DELETE made outside leaves a tombstone, so a late replay does not bring the row back');
+select is((select count(*)::int from pg_catalog.pg_proc
+            where pronamespace = 'public'::regnamespace
+              and pg_catalog.array_to_string(proconfig, ',') like '%profilecache.%'), 0,
+    'no function sets a custom parameter in its definition (that takes a superuser, which Supabase''s roles are not)');
 
 -- --- migration: rows made before field versions --------------------------------------------
 

@@ -41,6 +41,42 @@ test_round_trip(void **state)
 	assert_null(e.raw);
 }
 
+/* The field versions travel after the body and never become part of it. */
+static void
+test_versions_trailer(void **state)
+{
+	static const char body[] = "{\"profile\":{\"bio\":\"x\"},\"sync\":\"pending\"}";
+	static const char vers[] = "{\"bio\":1795278663123456}";
+	struct cache_entry e = { 0 }, d, plain = { 0 };
+	char local[sizeof(vers)];
+	size_t len;
+
+	(void)state;
+	memcpy(local, vers, sizeof(vers));
+	e.versions = local;
+	e.versions_len = sizeof(vers) - 1;
+	assert_int_equal(cache_entry_build(&e, body, sizeof(body) - 1), PC_OK);
+	/* The entry owns its copy: the caller's buffer may go. */
+	memset(local, 0, sizeof(local));
+	assert_memory_equal(e.versions, vers, sizeof(vers) - 1);
+	len = CACHE_HDR_LEN + e.body_len + e.versions_len;
+	assert_int_equal(cache_entry_decode(e.raw, len, &d), PC_OK);
+	assert_int_equal(d.body_len, sizeof(body) - 1);
+	assert_memory_equal(d.body, body, sizeof(body) - 1);
+	assert_int_equal(d.versions_len, sizeof(vers) - 1);
+	assert_memory_equal(d.versions, vers, sizeof(vers) - 1);
+	/* The ETag is the body's alone. */
+	assert_int_equal(cache_entry_build(&plain, body, sizeof(body) - 1), PC_OK);
+	assert_int_equal(plain.tag, e.tag);
+	assert_null(plain.versions);
+	/* A trailer longer than the value is refused. */
+	e.raw[5] = (char)0xff;
+	assert_int_equal(cache_entry_decode(e.raw, len, &d), PC_INVALID);
+	cache_entry_release(&e);
+	cache_entry_release(&plain);
+	assert_null(e.versions);
+}
+
 static void
 test_tag_follows_body(void **state)
 {
@@ -86,6 +122,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_round_trip),
+		cmocka_unit_test(test_versions_trailer),
 		cmocka_unit_test(test_tag_follows_body),
 		cmocka_unit_test(test_decode_rejects),
 	};

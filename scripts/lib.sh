@@ -50,7 +50,7 @@ PC_DEB_PACKAGES=(
 	libjansson-dev libinih-dev libcmocka-dev libssl-dev
 	memcached postgresql-15 postgresql-15-pgtap lighttpd libmicrohttpd-dev libpq-dev
 	apache2 libapache2-mod-fcgid nginx spawn-fcgi
-	curl jq ca-certificates procps
+	curl jq ca-certificates procps faketime
 	libvips-dev libvips-tools libimage-exiftool-perl
 	clang libclang-rt-14-dev
 )
@@ -1161,4 +1161,31 @@ pc_stack_destroy() {
 		[[ $root == /tmp/profilecache-pg.* ]] && rm -rf -- "$root"
 	fi
 	rm -rf -- "$var"
+}
+
+# pc_start_web_node NODE_DIR PORT STACK_VAR_DIR CACHE_SERVERS: one more web
+# node beside the stack in STACK_VAR_DIR, as another machine would run it: a
+# web server (PC_WEB_SERVER) with its responders on 127.0.0.1:PORT, and its
+# own config, journal (NODE_DIR/journal.db) and logs under NODE_DIR, but the
+# stack's origin and secrets and the memcached servers CACHE_SERVERS
+# ("host:port,host:port", the ring every node shares). PC_CONF_SET applies on
+# top. The node's flusher is profilecache-flush --config
+# NODE_DIR/profilecache.conf; pc_stop_web NODE_DIR stops the node. Returns once
+# its GET /v1/healthz answers 200.
+pc_start_web_node() {
+	local dir=$1 port=$2 stack=$3 servers=$4 base d proc conf
+	base=$(pc__port_base "$stack") || return 1
+	dir=$(pc__abspath "$dir") || pc_err "cannot create $1" || return 1
+	for d in log run www/avatars tmp; do mkdir -p -- "$dir/$d" || return 1; done
+	# Only PORT itself is used: pc__write_responder_config's other ports
+	# (PORT+1.., the stack's own) are replaced by the stack's below.
+	printf '%s\n' "$port" >"$dir/run/port_base" &&
+		printf '%s\n' "$PC_WEB_SERVER" >"$dir/run/web_server" || return 1
+	proc=$(pc__web_proc "$PC_WEB_SERVER")
+	conf="origin.url=http://127.0.0.1:$((base + 1)) cache.servers=$servers"
+	conf+=" origin.service_key_file=$stack/secrets/service.key auth.jwt_secret_file=$stack/secrets/jwt.secret"
+	PC_CONF_SET="$conf ${PC_CONF_SET:-}" pc_start_web "$dir" &&
+		pc__wait "node $dir (GET /v1/healthz through $PC_WEB_SERVER)" \
+			"$(pc__web_log "$PC_WEB_SERVER" "$dir")" "$dir/run/$proc.pid" \
+			pc__http_ok "http://127.0.0.1:$port/v1/healthz"
 }

@@ -1,0 +1,458 @@
+#!/usr/bin/env bash
+# Several web nodes converge (DESIGN.md, "Versions and convergence" and "Scale
+# beyond one machine"). One PostgreSQL and origin, a memcached ring of two
+# servers, and three web nodes, each with its own lighttpd and responders,
+# config, journal and flusher. In each scenario writers PATCH write-behind
+# fields (bio, display_name, gradient, is_private) of 20 new profiles through
+# the nodes, one or two fields per request with unique values, while a fault
+# is injected; then every fault is undone, every node's flusher runs until no
+# journal has pending entries, each node reads every profile, and
+# tests/cluster/check.sh compares (see there): lost, reordered, converged.
+# TAP, one check per scenario, plus a report line each.
+#
+#   tests/cluster/run.sh [SCENARIO...]      (default: all, in this order)
+#
+#   single_node        control: writers and flusher on node 1 only, no fault
+#                      (a failure here is the harness's)
+#   flush_orders       bio through node 1, display_name through node 2, the
+#                      newer change flushed first; both must stay
+#   concurrent         2 writers per node, every flusher every 0.3 s
+#   cache_flush        ... and flush_all to both memcached servers, twice
+#   memcached_restart  ... and one memcached server killed and restarted
+#   clock_skew         node 3 (responders and flusher) runs 3 s behind;
+#                      6 writers send through the nodes in turn, to 8 profiles
+#   kill9              ... node 2's responders killed -9 three times, node
+#                      3's flusher killed -9 in each run, while it waits for
+#                      the origin (which answers after 0.2 s meanwhile)
+#   origin_outage      ... the origin stopped longer than the old retry
+#                      budget (flush.max_attempts=3 at 100 ms), then back
+#
+# Environment: PC_CLUSTER_SECONDS (writing time per scenario, default 6),
+# PC_CLUSTER_DRAIN_SECONDS (how long the final flushes may take, default 30),
+# PC_CLUSTER_DIAG (detail lines per kind, default 10), and those of
+# tests/e2e/lib.sh (PC_KEEP=1 keeps the directory: each scenario's
+# writes.tsv, reads.tsv and journal counts are in cluster/SCENARIO/).
+set -euo pipefail
+# lighttpd respawns responders killed with -9, as in tests/faults.
+export PC_WEB_SERVER=lighttpd
+here=$(cd -- "$(dirname -- "$0")" && pwd)
+# shellcheck source=tests/e2e/lib.sh
+. "$here/../e2e/lib.sh"
+
+T=${PC_CLUSTER_SECONDS:-6}
+DRAIN=${PC_CLUSTER_DRAIN_SECONDS:-30}
+NPROFILES=20
+all=(single_node flush_orders concurrent cache_flush memcached_restart clock_skew kill9 origin_outage)
+scenarios=("$@")
+((${#scenarios[@]})) || scenarios=("${all[@]}")
+FIELDS=(bio display_name gradient is_private)
+FLUSH=$PC_BUILDDIR/profilecache-flush
+
+# Node 3 runs behind in clock_skew: libfaketime (Debian package faketime) is
+# preloaded into its lighttpd, whose responders inherit lighttpd's environment
+# (bin-environment only adds to it), and into its flusher; FAKETIME="-3s"
+# shifts every clock call by -3 s. ASan must not insist on coming first.
+FAKETIME_LIB=/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1
+SKEW_ENV=(LD_PRELOAD="$FAKETIME_LIB" FAKETIME=-3s
+	ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0")
+SKEWED=0 # the node that runs behind, 0 for none
+
+# As tests/faults: no rate limit, short retries, and a flusher run never
+# lasts long. origin_outage's flushers get their own flush settings (FLUSH_SET).
+# shellcheck disable=SC2034 # read by pc_start_web_node
+PC_CONF_SET="limits.writes_per_minute=0 flush.backoff_base_ms=100 flush.backoff_max=1 flush.max_attempts=1000 flush.max_seconds=5 origin.timeout_ms=1000 journal.busy_timeout_ms=1000"
+FLUSH_SET=()
+
+MC2=
+NODES=(1 2 3)
+declare -a NODE_URL
+e2e_cleanup() {
+	local n
+	# Writers and flusher loops still running (a bail-out) stop now.
+	[[ -z ${RUN:-} || ! -d $RUN ]] || touch "$RUN/stop"
+	wait
+	for n in "${NODES[@]}"; do pc_stop_web "$E2E_DIR/node$n"; done
+	[[ -z $MC2 ]] || pc_stop_memcached "$MC2"
+}
+e2e_start
+plan "${#scenarios[@]}"
+# The stack's own web server is none of the three nodes.
+pc_stop_web "$VAR_DIR"
+
+# mc_start DIR: a memcached on a new free port (port base + 2, the way
+# pc_start_memcached counts) with its pid and log under DIR.
+mc_start() {
+	local dir=$1
+	mkdir -p -- "$dir/run" "$dir/log"
+	for _ in 1 2 3 4 5; do
+		pc_free_port_base >"$dir/run/port_base" && pc_start_memcached "$dir" && return 0
+	done
+	return 1
+}
+MC2=$E2E_DIR/mc2
+mc_start "$MC2" || e2e_bail "the second memcached did not start"
+MC_PORTS=("$MEMCACHED_PORT" "$(($(<"$MC2/run/port_base") + 2))")
+RING=127.0.0.1:${MC_PORTS[0]},127.0.0.1:${MC_PORTS[1]}
+ln -sfn -- "$MC2/log/memcached.log" "$VAR_DIR/log/memcached2.log"
+
+# node_start N: start web node N (on a new free port the first time; node 3
+# behind when SKEWED=3). Its logs are linked into the stack's log directory,
+# so that a failure shows them.
+node_start() {
+	local n=$1 dir=$E2E_DIR/node$1 port f
+	local -a clock=()
+	((n == SKEWED)) && clock=("${SKEW_ENV[@]}")
+	for _ in 1 2 3 4 5; do
+		port=$(cat "$dir/run/port_base" 2>/dev/null) || port=$(pc_free_port_base) || return 1
+		if (
+			((${#clock[@]} == 0)) || export "${clock[@]}"
+			pc_start_web_node "$dir" "$port" "$VAR_DIR" "$RING"
+		); then
+			NODE_URL[n]=http://127.0.0.1:$port/v1
+			for f in lighttpd.log access.log flush.log; do ln -sfn -- "$dir/log/$f" "$VAR_DIR/log/node$n-$f"; done
+			return 0
+		fi
+		# A port someone took meanwhile: another one (a restart keeps its port).
+		[[ -n ${NODE_URL[n]:-} ]] && return 1
+		rm -f -- "$dir/run/port_base"
+	done
+	return 1
+}
+for n in "${NODES[@]}"; do node_start "$n" || e2e_bail "node $n did not start"; done
+diag "nodes: ${NODE_URL[*]}; memcached ring $RING"
+
+SVC="Authorization: Bearer $(jwt_hs256 "" service_role 86400 "")"
+
+# --- writing ----------------------------------------------------------------
+
+# patch NODE ID REQ FIELD=VALUE...: PATCH the fields of profile ID through
+# NODE as the service role, and print a writes.tsv line per field (see
+# tests/cluster/check.sql): the status, the version the answer gave, and the
+# times it was sent and answered (µs).
+patch() {
+	local node=$1 id=$2 req=$3 kv body='' out code ver='\N' t0 t1 v
+	shift 3
+	for kv in "$@"; do
+		v=${kv#*=}
+		[[ ${kv%%=*} == is_private ]] || v="\"$v\""
+		body+="${body:+,}\"${kv%%=*}\":$v"
+	done
+	t0=${EPOCHREALTIME//[.,]/}
+	out=$(curl -s -m 5 -X PATCH "${NODE_URL[node]}/profiles/$id" -H "$SVC" \
+		-H 'Content-Type: application/json' --data "{$body}" -w '\n%{http_code}' 2>/dev/null) || true
+	t1=${EPOCHREALTIME//[.,]/}
+	code=${out##*$'\n'}
+	[[ $code =~ ^[0-9]{3}$ ]] || code=000
+	if [[ $code == 2* && $out =~ \"updated_at\":[[:space:]]*\"([^\"]+)\" ]]; then ver=${BASH_REMATCH[1]}; fi
+	for kv in "$@"; do
+		printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' \
+			"$node" "$req" "$id" "${kv%%=*}" "${kv#*=}" "$((10#$code))" "$ver" "$t0" "$t1"
+	done
+}
+
+# field_value FIELD W I: REPLY=FIELD=VALUE, a value that no other write of the
+# scenario sets (text: SCENARIO-wW-I; gradient: #WWIIII in hex; is_private:
+# true or false at random).
+field_value() {
+	case $1 in
+	gradient) printf -v REPLY 'gradient=#%02x%04x' "$2" "$3" ;;
+	is_private) if ((RANDOM % 2)); then REPLY=is_private=true; else REPLY=is_private=false; fi ;;
+	*) REPLY=$1=$S-w$2-$3 ;;
+	esac
+}
+
+# writer W NODE: PATCH one or two random fields of random profiles of the
+# scenario until RUN/stop exists, through NODE, or through the nodes in turn
+# when NODE is "rotate"; lines in RUN/writes.wW.tsv.
+writer() {
+	local w=$1 mode=$2 i=0 node a
+	local -a set
+	while [[ -d $RUN && ! -e $RUN/stop ]]; do
+		i=$((i + 1))
+		node=$mode
+		[[ $mode == rotate ]] && node=${NODES[(w + i) % ${#NODES[@]}]}
+		a=$((RANDOM % 4))
+		field_value "${FIELDS[a]}" "$w" "$i"
+		set=("$REPLY")
+		if ((RANDOM % 2)); then
+			field_value "${FIELDS[(a + 1 + RANDOM % 3) % 4]}" "$w" "$i"
+			set+=("$REPLY")
+		fi
+		patch "$node" "${IDS[RANDOM % ${#IDS[@]}]}" "w$w-$i" "${set[@]}"
+	done >"$RUN/writes.w$w.tsv"
+}
+
+# --- flushing ----------------------------------------------------------------
+
+# flush_node N [KILL]: one run of node N's flusher (in node N's clock), with
+# nodeN/flush.conf's settings; with KILL, killed -9 after KILL seconds if it
+# still runs then (a line in RUN/kills for each such kill).
+flush_node() {
+	local n=$1 dir=$E2E_DIR/node$1 pid killer=
+	local -a clock=()
+	((n == SKEWED)) && clock=("${SKEW_ENV[@]}")
+	env "${clock[@]}" "$FLUSH" --config "$dir/flush.conf" 2>>"$dir/log/flush.log" &
+	pid=$!
+	if [[ -n ${2:-} ]]; then
+		(sleep "$2" && pc__running "$pid" && kill -9 "$pid" 2>/dev/null && echo "$pid" >>"$RUN/kills") &
+		killer=$!
+	fi
+	# Quietly: bash would report the kill.
+	{ wait "$pid"; } 2>/dev/null || true
+	[[ -z $killer ]] || wait "$killer" || true
+}
+
+# flusher_loop N [KILL]: node N's flusher every 0.3 s until RUN/stop, each
+# run killed -9 after KILL seconds if given.
+flusher_loop() {
+	while [[ -d $RUN && ! -e $RUN/stop ]]; do
+		flush_node "$@"
+		sleep 0.3
+	done
+}
+
+# journal_count N SQL: the answer to SQL from node N's journal, columns
+# tab-separated; 0 when the node has no journal yet.
+journal_count() {
+	local j=$E2E_DIR/node$1/journal.db
+	[[ -f $j ]] || { echo 0; return 0; }
+	sqlite3 -separator $'\t' -cmd '.timeout 5000' "$j" "$2"
+}
+
+# pending_total: entries pending in all journals.
+pending_total() {
+	local n total=0
+	for n in "${NODES[@]}"; do
+		total=$((total + $(journal_count "$n" "select count(*) from changes where state = 'pending'")))
+	done
+	echo "$total"
+}
+
+# settle: run every node's flusher until no journal has pending entries, for
+# at most DRAIN seconds (check.sh reports what is left).
+settle() {
+	local deadline=$((SECONDS + DRAIN)) n
+	while :; do
+		for n in "${NODES[@]}"; do flush_node "$n"; done
+		(($(pending_total) == 0)) && return 0
+		((SECONDS < deadline)) || { diag "$S: the journals did not drain in $DRAIN s"; return 0; }
+		sleep 0.5
+	done
+}
+
+# collect: what check.sh needs besides writes: each node's reads of every
+# profile (reads.tsv) and its journal's counts since the scenario began.
+collect() {
+	local n id out
+	cat "$RUN"/writes.*.tsv >"$RUN/writes.tsv"
+	# "node id status body" per GET (a compact JSON body has no tab or
+	# newline), then one jq for all of them.
+	for n in "${NODES[@]}"; do
+		for id in "${IDS[@]}"; do
+			out=$(curl -s -m 10 "${NODE_URL[n]}/profiles/$id" -H "$SVC" -w '\t%{http_code}' 2>/dev/null) || true
+			out=${out//[$'\r\n']/ } # an error page may have some
+			printf '%s\t%s\t%s\t%s\n' "$n" "$id" "${out##*$'\t'}" "${out%$'\t'*}"
+		done
+	done | jq -R -r 'split("\t") as [$n, $id, $code] | (split("\t")[3:] | join("\t")) as $body
+		| (if $code == "200" then [$body | fromjson? | .profile][0] else null end) as $p
+		| ("bio", "display_name", "gradient", "is_private")
+		| [$n, $id, ., if $p == null then "<http \($code)>"
+			else ($p[.] | if . == null then "<null>" else tostring end) end] | @tsv' >"$RUN/reads.tsv"
+	: >"$RUN/dead.tsv"
+	for n in "${NODES[@]}"; do
+		if [[ ! -f $E2E_DIR/node$n/journal.db ]]; then
+			printf '%s\t0\t0\t0\t0\n' "$n" # nothing was ever written through it
+			continue
+		fi
+		journal_count "$n" "select $n,
+			(select count(*) from changes where state = 'pending'),
+			(select count(*) from changes where state = 'dead' and seq > ${SEQ0[n]}),
+			(select count(*) from changes where state = 'conflict' and seq > ${SEQ0[n]}),
+			(select count(*) from changes where seq > ${SEQ0[n]})"
+		journal_count "$n" "select $n, seq, id, patch, attempts, last_error from changes
+			where state = 'dead' and seq > ${SEQ0[n]} order by seq limit 5" >>"$RUN/dead.tsv"
+	done >"$RUN/journals.tsv"
+}
+
+# --- scenarios -------------------------------------------------------------------
+
+# new_profiles N [AGE]: create N profiles in the database (updated_at AGE ago,
+# default now) and print their ids.
+new_profiles() {
+	psql_exec "insert into profiles (id, display_name, updated_at)
+		select gen_random_uuid(), '$S ' || g, now() - interval '${2:-0 s}'
+		from generate_series(1, $1) g returning id"
+}
+
+# sleep_until US: sleep until the time US (µs since the epoch, EPOCHREALTIME).
+sleep_until() {
+	local left=$(($1 - ${EPOCHREALTIME//[.,]/}))
+	((left <= 0)) || sleep "$((left / 1000000)).$(printf '%06d' $((left % 1000000)))"
+}
+
+# mc_flush_all: flush_all to both memcached servers.
+mc_flush_all() {
+	local p
+	for p in "${MC_PORTS[@]}"; do
+		[[ $(pc_memcached_cmd "$p" flush_all) == OK ]] || diag "$S: flush_all to memcached on $p failed"
+	done
+}
+
+# kill_responders N: kill -9 node N's responders (lighttpd's children, by pid).
+kill_responders() {
+	local -a pids
+	mapfile -t pids < <(ps -o pid= --ppid "$(<"$E2E_DIR/node$1/run/lighttpd.pid")" | tr -d ' ')
+	((${#pids[@]} == 0)) || kill -9 "${pids[@]}" 2>/dev/null || true
+}
+
+# origin_restart [PGREST-LITE-ARG...]: restart the origin (e.g. --delay-ms).
+origin_restart() {
+	pc_stop_origin "$VAR_DIR" && pc_start_origin "$VAR_DIR" "$@" >/dev/null || e2e_bail "the origin did not restart"
+}
+
+# inject: the scenario's fault, within the T seconds the writers run.
+inject() {
+	case $S in
+	cache_flush)
+		sleep "$(((T + 2) / 3))"; mc_flush_all
+		sleep "$(((T + 2) / 3))"; mc_flush_all ;;
+	memcached_restart)
+		sleep "$(((T + 2) / 3))"
+		pc_stop_memcached "$MC2"; sleep 2
+		pc_start_memcached "$MC2" >/dev/null || diag "$S: the second memcached did not restart" ;;
+	kill9)
+		for _ in 1 2 3; do sleep "$((T / 4 > 0 ? T / 4 : 1))"; kill_responders 2; done ;;
+	origin_outage)
+		sleep 1
+		echo "${EPOCHREALTIME//[.,]/}" >"$RUN/outage"
+		pc_stop_origin "$VAR_DIR"
+		sleep "$((T / 2 > 3 ? T / 2 : 3))"
+		echo "${EPOCHREALTIME//[.,]/}" >>"$RUN/outage"
+		pc_start_origin "$VAR_DIR" >/dev/null || diag "$S: the origin did not restart" ;;
+	esac
+}
+
+# flush_orders: per pair of profiles, bio through node 1 then display_name
+# through node 2, node 2 flushed first; and display_name through node 2 then
+# bio through node 1, node 1 flushed first. The newer change lands first
+# each time, and both fields must stay.
+flush_orders() {
+	local k p q
+	for k in 1 2 3; do
+		p=${IDS[2 * k - 2]} q=${IDS[2 * k - 1]}
+		patch 1 "$p" "a$k" "bio=$S-bio-a$k"
+		patch 2 "$p" "b$k" "display_name=$S-name-b$k"
+		flush_node 2
+		flush_node 1
+		patch 2 "$q" "c$k" "display_name=$S-name-c$k"
+		patch 1 "$q" "d$k" "bio=$S-bio-d$k"
+		flush_node 1
+		flush_node 2
+	done >"$RUN/writes.orders.tsv"
+}
+
+# skew_probe: that node 3 really runs 3 s behind: a PATCH of a profile last
+# written an hour ago, neither cached nor journaled, gets the node's clock as
+# its version. That version, moved 3 s on for node 3, must fall between the
+# request's sending and its answer (0.5 s either side) on node 3 and node 1.
+skew_probe() {
+	local n id us shift rc=0
+	local -a w
+	for n in 1 3; do
+		id=$(new_profiles 1 '1 hour')
+		IFS=$'\t' read -r -a w < <(patch "$n" "$id" probe "bio=$S-probe")
+		if [[ ${w[6]} == '\N' ]]; then
+			diag "$S: the probe through node$n got status ${w[5]}"
+			return 1
+		fi
+		us=$(date -u -d "${w[6]}" +%s%6N)
+		diag "$S: node$n gave a version $(((w[7] - us) / 1000)) ms before the request was sent"
+		shift=$((n == 3 ? 3000000 : 0))
+		((us + shift >= w[7] - 500000 && us + shift <= w[8] + 500000)) || rc=1
+	done
+	((rc == 0)) || diag "$S: libfaketime did not take effect as planned"
+	return "$rc"
+}
+
+# run S: one scenario, its check and its TAP line.
+run() {
+	local n w id end t rc=0 began=$SECONDS
+	S=$1 RUN=$E2E_DIR/cluster/$1
+	mkdir -p -- "$RUN"
+	declare -ga SEQ0=()
+	for n in "${NODES[@]}"; do
+		SEQ0[n]=$(journal_count "$n" "select coalesce(max(seq), 0) from changes")
+	done
+	FLUSH_SET=()
+	[[ $S == origin_outage ]] && FLUSH_SET=(flush.max_attempts=3 flush.backoff_base_ms=100 flush.backoff_max=1)
+	for n in "${NODES[@]}"; do
+		pc__ini_set "$E2E_DIR/node$n/profilecache.conf" "$E2E_DIR/node$n/flush.conf" "${FLUSH_SET[@]}"
+	done
+	if [[ $S == clock_skew ]]; then
+		[[ -r $FAKETIME_LIB ]] || { skip 1 "$S: no $FAKETIME_LIB (Debian package faketime)"; return 0; }
+		SKEWED=3
+		pc_stop_web "$E2E_DIR/node3" && node_start 3 || e2e_bail "node 3 did not restart behind"
+		skew_probe || rc=1
+	fi
+	# clock_skew: fewer profiles, so that a (profile, field) is often written
+	# through two nodes within the 3 s of skew.
+	mapfile -t IDS < <(new_profiles "$([[ $S == clock_skew ]] && echo 8 || echo "$NPROFILES")")
+
+	if [[ $S == origin_outage ]]; then
+		# Cached before the outage, so writes through any node stay 202.
+		for id in "${IDS[@]}"; do curl -s -o /dev/null -H "$SVC" "${NODE_URL[1]}/profiles/$id" || true; done
+	fi
+	if [[ $S == flush_orders ]]; then
+		flush_orders
+	else
+		[[ $S != kill9 ]] || origin_restart --delay-ms 200
+		end=$((${EPOCHREALTIME//[.,]/} + T * 1000000))
+		rm -f -- "$RUN/stop"
+		case $S in
+		single_node) for w in 1 2 3 4; do writer "$w" 1 & done ;;
+		clock_skew) for w in 1 2 3 4 5 6; do writer "$w" rotate & done ;;
+		*) for w in 1 2 3 4 5 6; do writer "$w" "${NODES[(w - 1) / 2]}" & done ;;
+		esac
+		case $S in
+		single_node) flusher_loop 1 & ;;
+		# Node 3's flusher is killed 0.1 s into each run: one with something
+		# to send then waits for apply_profile_changes (the origin answers
+		# after 0.2 s meanwhile), which the database may still carry out.
+		# Its journal is flushed only by the final flushes.
+		kill9) flusher_loop 1 & flusher_loop 2 & flusher_loop 3 0.1 & ;;
+		*) for n in "${NODES[@]}"; do flusher_loop "$n" & done ;;
+		esac
+		inject
+		sleep_until "$end"
+		touch "$RUN/stop"
+		wait
+		[[ $S != kill9 ]] || origin_restart
+	fi
+	t=$SECONDS
+	settle
+	diag "$S: the final flushes took $((SECONDS - t)) s"
+	collect
+	case $S in
+	kill9)
+		touch "$RUN/kills"
+		diag "$S: node2's responders killed 3 times, node3's flusher $(wc -l <"$RUN/kills") times in a run" ;;
+	origin_outage)
+		diag "$S: $(awk -F'\t' -v from="$(sed -n 1p "$RUN/outage")" -v to="$(sed -n 2p "$RUN/outage")" '
+			$8 >= from && $8 <= to { r[$2] = $6 }
+			END { for (q in r) { n++; if (r[q] !~ /^2/) { bad++; c[r[q]]++ } }
+			      printf "%d of %d writes sent during the outage were not acknowledged", bad, n
+			      for (s in c) printf "; %d got %s", c[s], s }' "$RUN/writes.tsv")" ;;
+	esac
+	PC_PG_BIN=$PC_PG_BIN "$here/check.sh" "$RUN" "$S" || rc=1
+	if [[ $S == clock_skew ]]; then
+		SKEWED=0
+		pc_stop_web "$E2E_DIR/node3" && node_start 3 || e2e_bail "node 3 did not restart"
+	fi
+	diag "$S: $((SECONDS - began)) s"
+	ok "$rc" "$S: every acknowledged write converged on every node"
+}
+
+for s in "${scenarios[@]}"; do
+	[[ " ${all[*]} " == *" $s "* ]] || e2e_bail "unknown scenario: $s (${all[*]})"
+	run "$s"
+done

@@ -2,6 +2,7 @@
 #include "autoconf.h"
 
 #include <jansson.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -10,6 +11,7 @@
 #include "profile.h"
 #include "route_auth.h"
 #include "route_profile.h"
+#include "timefmt.h"
 #include "usecase_profile_read.h"
 #include "usecase_profile_write.h"
 #include "uuid.h"
@@ -108,16 +110,24 @@ route_profile_write_answer(struct app *app, struct profile_write_result *res,
 	struct cache_entry *e = &res->entry;
 	char etag[HTTP_ETAG_LEN];
 
-	static const char pending_only[] = "{\"profile\":null,\"sync\":\"pending\"}";
+	char ts[TIMEFMT_LEN], *body;
+	int n;
 
 	switch (res->outcome) {
 	case WRITE_PENDING:
 	case WRITE_SYNCED:
 		if (e->raw == NULL) {
-			/* Durable, but its new version could not be rendered. */
+			/* Durable, but the profile is not known (the database was
+			 * away) or could not be rendered: the change's version. */
+			if (timefmt_format(res->version_us, ts) != PC_OK ||
+			    (body = malloc(128)) == NULL) {
+				http_error(resp, 500, "internal", "out of memory");
+				return;
+			}
+			n = snprintf(body, 128, "{\"profile\":null,\"sync\":\"pending\","
+			    "\"updated_at\":\"%s\"}", ts);
 			http_header_add(resp, "Cache-Control", "no-store");
-			http_body(resp, 202, "application/json", pending_only,
-			    sizeof(pending_only) - 1, NULL);
+			http_body(resp, 202, "application/json", body, (size_t)n, body);
 			return;
 		}
 		http_etag_format(e->tag, etag);

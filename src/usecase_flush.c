@@ -320,43 +320,79 @@ backoff_us(const struct config *cfg, long attempts)
  * flush. One round trip finds the entries.
  */
 struct synced {
-	struct app *app;
-	struct change *changes;
+	struct cache_entry *old;	/* per change; raw NULL: none cached */
 };
 
+/* Keep each entry found; the work is done once the fetch is over. */
 static void
-cache_synced_one(void *arg, size_t i, struct cache_entry *old)
+cache_synced_found(void *arg, size_t i, struct cache_entry *e)
 {
 	struct synced *sy = arg;
-	struct app *app = sy->app;
-	struct change *c = &sy->changes[i];
-	struct cache_entry e;
-	long expire_s;
 
-	if ((c->state != JOURNAL_APPLIED && c->state != JOURNAL_CONFLICT) ||
-	    c->split || !json_is_object(c->row))
-		return;
-	/* A copy: the overlay changes it, and the result document owns it. */
-	if (usecase_profile_build(app, c->id, json_deep_copy(c->row), old, &e,
-	    &expire_s) != PC_OK)
-		return;
-	if (expire_s > 0)
-		(void)cache_cas(app->cache, NS, c->id, &e, expire_s, old->cas);
-	cache_entry_release(&e);
+	sy->old[i] = *e;
+	e->raw = NULL;	/* taken over */
+}
+
+/*
+ * Store the row of change c merged with old (NULL: none was cached, then
+ * add: a fill that read the database before the change landed must not
+ * store after it). A CAS lost to another writer is tried once more with the
+ * entry it stored, then the entry is dropped: the next read rebuilds it
+ * from the database, which has the change.
+ */
+static void
+cache_synced_one(struct app *app, const struct change *c, struct cache_entry *old)
+{
+	struct cache_entry e, held = { 0 };
+	enum pc_result r = PC_ERROR;
+	long expire_s;
+	int attempt;
+
+	for (attempt = 0; attempt < 2; attempt++) {
+		/* A copy: the overlay changes it, and the result document owns it. */
+		if (usecase_profile_build(app, c->id, json_deep_copy(c->row), old, &e,
+		    &expire_s) != PC_OK || expire_s <= 0)
+			goto out;
+		r = old != NULL ? cache_cas(app->cache, NS, c->id, &e, expire_s, old->cas) :
+		    cache_add(app->cache, NS, c->id, &e, expire_s);
+		cache_entry_release(&e);
+		if (r != PC_CONFLICT && r != PC_NOTFOUND)
+			goto out;
+		/* Merge into what the other writer stored (held is ours to free;
+		 * the caller's old is the caller's). */
+		cache_entry_release(&held);
+		old = cache_get(app->cache, NS, c->id, &held) == PC_OK ? &held : NULL;
+	}
+	(void)cache_delete(app->cache, NS, c->id);
+out:
+	cache_entry_release(&held);
 }
 
 static void
 cache_synced(struct app *app, struct change *cs, size_t n)
 {
-	struct synced sy = { .app = app, .changes = cs };
+	struct synced sy;
 	const char **ids;
 	size_t i;
 
-	if ((ids = calloc(n, sizeof(*ids))) == NULL)
-		return;
+	ids = calloc(n, sizeof(*ids));
+	sy.old = calloc(n, sizeof(*sy.old));
+	if (ids == NULL || sy.old == NULL)
+		goto out;
 	for (i = 0; i < n; i++)
 		ids[i] = cs[i].id;
-	(void)cache_get_many(app->cache, NS, ids, n, cache_synced_one, &sy);
+	if (cache_get_many(app->cache, NS, ids, n, cache_synced_found, &sy) != PC_OK)
+		goto out;	/* memcached is away: nothing to bring in line */
+	for (i = 0; i < n; i++) {
+		if ((cs[i].state != JOURNAL_APPLIED && cs[i].state != JOURNAL_CONFLICT) ||
+		    cs[i].split || !json_is_object(cs[i].row))
+			continue;
+		cache_synced_one(app, &cs[i], sy.old[i].raw != NULL ? &sy.old[i] : NULL);
+	}
+out:
+	for (i = 0; sy.old != NULL && i < n; i++)
+		cache_entry_release(&sy.old[i]);
+	free(sy.old);
 	free(ids);
 }
 

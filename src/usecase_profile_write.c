@@ -192,6 +192,7 @@ write_behind(struct app *app, const struct profile_write *w, struct current *cur
 	/* Durable from here on: whatever happens to the cache, it is acknowledged. */
 	res->outcome = WRITE_PENDING;
 	res->seq = seq;
+	res->version_us = updated_at;
 	if (cur->blind)
 		goto out;	/* no profile to show or cache: reads lay it over the row */
 	row = cur->row != NULL ? json_deep_copy(cur->row) :

@@ -35,6 +35,7 @@ struct profile_write_result {
 	struct cache_entry entry;	/* the new version: body and ETag tag */
 	char message[PC_ERRLEN];	/* for WRITE_REJECTED */
 	int64_t seq;			/* WRITE_PENDING: the journal entry */
+	int64_t version_us;		/* WRITE_PENDING: the change's version */
 	struct json_t *before;		/* the profile before the write, or NULL;
 					   owned: profile_write_result_release() */
 };

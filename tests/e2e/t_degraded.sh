@@ -7,7 +7,7 @@ set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
 e2e_start
-plan 30
+plan 31
 
 id=$SAMPLE_PROFILE_ID
 other=7b3e4a52-1c9d-4f60-9a8e-2d5c6f7a8b02
@@ -65,7 +65,8 @@ like "$(header Retry-After)" '^[0-9]+$' "with Retry-After"
 # If-Match (needs the current version) cannot be.
 svc=(-H "Authorization: Bearer $(jwt_hs256 "" service_role 3600 "")" -H 'Content-Type: application/json')
 http PATCH "/profiles/$other" "${svc[@]}" --data '{"bio":"written while the database was away"}'
-is "$HTTP_STATUS/$(json .sync)" "202/pending" "a write to an uncached profile with the database down: 202 pending"
+is "$HTTP_STATUS/$(json .sync)/$(json .profile)" "202/pending/null" "a write to an uncached profile with the database down: 202 pending"
+like "$(json .updated_at)" '^20[0-9-]+T[0-9:.]+Z$' "with the change's version"
 is "$(sqlite3 "$JOURNAL_PATH" "select count(*) from changes where id = '$other' and state = 'pending'")" 1 \
 	"it is in the journal"
 http PATCH "/profiles/$other" "${svc[@]}" --data '{"username":"bob_renamed"}'

@@ -16,6 +16,11 @@
 #                      (a failure here is the harness's)
 #   flush_orders       bio through node 1, display_name through node 2, the
 #                      newer change flushed first; both must stay
+#   ryw_window         read-your-writes after memcached lost its data: a
+#                      write through node 1 is pending, the cache is flushed,
+#                      node 2 fills the entry from the database without it;
+#                      how long until node 2 shows it (one run of node 1's
+#                      flusher must be enough), for 5 profiles
 #   concurrent         2 writers per node, every flusher every 0.3 s
 #   cache_flush        ... and flush_all to both memcached servers, twice
 #   memcached_restart  ... and one memcached server killed and restarted
@@ -42,7 +47,7 @@ here=$(cd -- "$(dirname -- "$0")" && pwd)
 T=${PC_CLUSTER_SECONDS:-6}
 DRAIN=${PC_CLUSTER_DRAIN_SECONDS:-30}
 NPROFILES=20
-all=(single_node flush_orders concurrent cache_flush memcached_restart clock_skew kill9 origin_outage)
+all=(single_node flush_orders ryw_window concurrent cache_flush memcached_restart clock_skew kill9 origin_outage)
 scenarios=("$@")
 ((${#scenarios[@]})) || scenarios=("${all[@]}")
 FIELDS=(bio display_name gradient is_private)
@@ -363,6 +368,32 @@ behind() {
 	((ms >= 2000 && ms <= 6000))
 }
 
+# ryw_window: the window in which a node serves a view without another
+# node's acknowledged write after memcached lost it (see the header).
+# RUN/window gets one "stale ms" line per profile: whether node 2 first
+# served the view without the write, and the time from the start of node 1's
+# flush run until node 2 showed the write (-1: never).
+ryw_window() {
+	local k id t0 t1 got stale
+	for k in 1 2 3 4 5; do
+		id=${IDS[k - 1]}
+		patch 1 "$id" "w$k" "bio=$S-bio-$k" >>"$RUN/writes.ryw.tsv"
+		mc_flush_all
+		got=$(curl -s "${NODE_URL[2]}/profiles/$id" -H "$SVC" | jq -r .profile.bio)
+		[[ $got == "$S-bio-$k" ]] && stale=0 || stale=1
+		t0=${EPOCHREALTIME//[.,]/}
+		flush_node 1
+		for _ in $(seq 100); do
+			got=$(curl -s "${NODE_URL[2]}/profiles/$id" -H "$SVC" | jq -r .profile.bio)
+			[[ $got == "$S-bio-$k" ]] && break
+			sleep 0.05
+		done
+		t1=${EPOCHREALTIME//[.,]/}
+		[[ $got == "$S-bio-$k" ]] || t1=$((t0 - 1000))
+		printf '%s\t%s\n' "$stale" "$(((t1 - t0) / 1000))" >>"$RUN/window"
+	done
+}
+
 # skew_probe: node 3 really runs 3 s behind, seen from outside whatever the
 # code does with its clock: each of its responders has the preload in its
 # environment, its lighttpd (whose environment they inherit) dates its
@@ -422,6 +453,15 @@ run() {
 	fi
 	if [[ $S == flush_orders ]]; then
 		flush_orders
+	elif [[ $S == ryw_window ]]; then
+		ryw_window
+		if awk -F'\t' '$2 < 0 { bad = 1 } END { exit bad }' "$RUN/window"; then
+			diag "$S: $(awk -F'\t' '{ s += $1; if ($2 > m) m = $2 } END {
+				printf "%d of %d views after the cache loss lacked the write; node 2 showed it at most %d ms after node 1 began its flush run", s, NR, m }' "$RUN/window")"
+		else
+			diag "$S: node 2 never showed node 1's write after node 1's flush run"
+			rc=1
+		fi
 	else
 		[[ $S != kill9 ]] || origin_restart --delay-ms 200
 		end=$((${EPOCHREALTIME//[.,]/} + T * 1000000))

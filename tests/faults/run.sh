@@ -76,7 +76,7 @@ writer() {
 		out=$(curl -s -m 5 -X PATCH "$BASE_URL/profiles/$id" -H "$svc" \
 			-H 'Content-Type: application/json' --data "$body}" -w '\t%{http_code}' || true)
 		code=${out##*$'\t'}
-		ts=$(if [[ $code == 2* ]]; then jq -r .profile.updated_at <<<"${out%$'\t'*}"; else echo -; fi)
+		ts=$(if [[ $code == 2* ]]; then jq -r '.profile.updated_at // .updated_at' <<<"${out%$'\t'*}"; else echo -; fi)
 		printf '%s\t%s\t%s\t%s\t%s\n' "$id" "$f" "$v" "$code" "$ts"
 		[[ -z $g ]] || printf '%s\t%s\t%s\t%s\t%s\n' "$id" "$g" "$w" "$code" "$ts"
 	done >"$W/writer$n.log"

@@ -1,12 +1,15 @@
 /* The INI configuration: defaults, parsing with range checks, secrets. */
 #include "autoconf.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ini.h>
+#include <netinet/in.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -215,11 +218,80 @@ fail:
 	return 0;
 }
 
+/*
+ * Whether the authority of a URL (what follows "http://") names this machine:
+ * localhost, an IPv4 address in 127.0.0.0/8 or [::1]. Only these literal
+ * forms count; anything else would be resolved, and could go elsewhere.
+ */
+static bool
+config_url_loopback(const char *authority)
+{
+	char host[INET6_ADDRSTRLEN + 2];
+	struct in6_addr a6;
+	struct in_addr a4;
+	const char *end, *at, *h;
+	size_t n;
+
+	end = authority + strcspn(authority, "/?#");
+	/* Credentials in the URL: the host is what follows the last '@'. */
+	for (at = authority; at < end; at++)
+		if (*at == '@')
+			authority = at + 1;
+	h = authority;
+	if (*h == '[') {
+		n = strcspn(h + 1, "]");
+		if (h + 1 + n >= end || n >= sizeof(host))
+			return false;
+		memcpy(host, h + 1, n);
+		host[n] = '\0';
+		return inet_pton(AF_INET6, host, &a6) == 1 &&
+		    IN6_IS_ADDR_LOOPBACK(&a6);
+	}
+	n = strcspn(h, ":/?#");
+	if (n == 0 || n >= sizeof(host))
+		return false;
+	memcpy(host, h, n);
+	host[n] = '\0';
+	if (strcasecmp(host, "localhost") == 0)
+		return true;
+	return inet_pton(AF_INET, host, &a4) == 1 &&
+	    (ntohl(a4.s_addr) >> 24) == 127;
+}
+
+/*
+ * The issuer of a Supabase project's user tokens when url is its REST API,
+ * https://<ref>.supabase.co/rest/v1: https://<ref>.supabase.co/auth/v1 in
+ * *issuer (malloc()ed). Any other URL leaves *issuer alone. PC_NOMEM only.
+ */
+static enum pc_result
+config_supabase_issuer(const char *url, char **issuer)
+{
+	static const char scheme[] = "https://", tail[] = ".supabase.co/rest/v1";
+	const char *ref = url + sizeof(scheme) - 1;
+	size_t n, len = strlen(url);
+
+	if (strncmp(url, scheme, sizeof(scheme) - 1) != 0 ||
+	    len <= sizeof(scheme) - 1 + sizeof(tail) - 1 ||
+	    strcmp(url + len - (sizeof(tail) - 1), tail) != 0)
+		return PC_OK;
+	n = len - (sizeof(scheme) - 1) - (sizeof(tail) - 1);
+	/* A project ref: lower-case letters and digits. */
+	if (strspn(ref, "abcdefghijklmnopqrstuvwxyz0123456789") != n)
+		return PC_OK;
+	if (asprintf(issuer, "%s%.*s.supabase.co/auth/v1", scheme, (int)n,
+	    ref) == -1) {
+		*issuer = NULL;
+		return PC_NOMEM;
+	}
+	return PC_OK;
+}
+
 /* Check what single keys cannot: required keys and values' shapes. */
 static enum pc_result
 config_validate(struct parse_state *st)
 {
 	struct config *cfg = st->cfg;
+	const char *authority;
 	size_t i, n;
 
 	for (i = 0; i < NOPTS; i++) {
@@ -235,9 +307,26 @@ config_validate(struct parse_state *st)
 		    st->path);
 		return PC_INVALID;
 	}
+	authority = strstr(cfg->origin_url, "://") + 3;
+	if (strchr("/?#", *authority) != NULL) {
+		pc_err(st->err, "%s: [origin] url has no host", st->path);
+		return PC_INVALID;
+	}
+	if (strncmp(cfg->origin_url, "http://", 7) == 0 &&
+	    !config_url_loopback(authority)) {
+		pc_err(st->err, "%s: [origin] url: http:// is allowed only to a "
+		    "loopback address (127.0.0.0/8, ::1, localhost), the service key "
+		    "would travel in the clear: use https://", st->path);
+		return PC_INVALID;
+	}
 	n = strlen(cfg->origin_url);
 	while (n > 0 && cfg->origin_url[n - 1] == '/')
 		cfg->origin_url[--n] = '\0';
+	if (cfg->auth_issuer == NULL &&
+	    config_supabase_issuer(cfg->origin_url, &cfg->auth_issuer) != PC_OK) {
+		pc_err(st->err, "out of memory");
+		return PC_NOMEM;
+	}
 	if ((cfg->avatar_dir == NULL) != (cfg->avatar_public_url == NULL)) {
 		pc_err(st->err, "%s: [avatar] dir and public_url go together", st->path);
 		return PC_INVALID;

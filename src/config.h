@@ -2,6 +2,8 @@
 #ifndef PC_CONFIG_H
 #define PC_CONFIG_H
 
+#include <stdbool.h>
+
 #include "result.h"
 
 struct config {
@@ -33,7 +35,7 @@ struct config {
 	char *auth_jwt_secret_file;	/* HS256 (Supabase's legacy JWT secret) */
 	char *auth_jwks_file;		/* public signing keys (ES256, RS256) */
 	char *auth_audience;
-	char *auth_issuer;		/* NULL: not checked */
+	char *auth_issuer;		/* NULL: not checked; defaulted for a Supabase URL */
 	long auth_leeway;
 
 	/* [limits] */

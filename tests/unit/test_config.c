@@ -52,16 +52,23 @@ teardown(void **state)
 	return 0;
 }
 
-/* Write a config whose [origin] section names the fixture's key, plus extra. */
+/* Write a config with origin url and the fixture's key, plus extra. */
 static void
-write_conf(struct fixture *f, const char *extra)
+write_conf_url(struct fixture *f, const char *url, const char *extra)
 {
 	FILE *fp = fopen(f->conf, "w");
 
 	assert_non_null(fp);
-	fprintf(fp, "[origin]\nurl = http://127.0.0.1:3000/\nservice_key_file = %s\n%s",
+	fprintf(fp, "[origin]\nurl = %s\nservice_key_file = %s\n%s", url,
 	    f->key, extra);
 	fclose(fp);
+}
+
+/* Write a config whose [origin] section names the fixture's key, plus extra. */
+static void
+write_conf(struct fixture *f, const char *extra)
+{
+	write_conf_url(f, "http://127.0.0.1:3000/", extra);
 }
 
 static enum pc_result
@@ -177,6 +184,91 @@ test_secret_files(void **state)
 	assert_null(strstr(err, "s3cr3t"));
 }
 
+/* http:// only to this machine: the key would travel in the clear. */
+static void
+test_plain_http_loopback_only(void **state)
+{
+	static const char *const ok[] = {
+		"http://127.0.0.1:3000", "http://127.9.8.7/rest/v1",
+		"http://localhost:3000/", "http://LocalHost", "http://[::1]:3000/x",
+		"http://u:p@127.0.0.1:3000", "https://db.example.com/rest/v1",
+		"https://10.0.0.5:3000",
+	};
+	static const char *const refused[] = {
+		"http://10.0.0.5:3000", "http://db.example.com/rest/v1",
+		"http://abc.supabase.co/rest/v1", "http://127.0.0.1.example.com/",
+		"http://128.0.0.1", "http://127.0.0.1@evil.example/",
+		"http://127.0.0.1:80@evil.example/", "http://[::2]:3000",
+		"http://[::ffff:127.0.0.1]/", "http://[::1", "http://127.1/",
+		"http://localhost.example.com", "http://:3000",
+	};
+	struct fixture *f = *state;
+	char err[PC_ERRLEN];
+	struct config cfg;
+	size_t i;
+
+	for (i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+		write_conf_url(f, ok[i], "");
+		if (config_load(f->conf, &cfg, err) != PC_OK)
+			fail_msg("%s refused: %s", ok[i], err);
+		config_free(&cfg);
+	}
+	for (i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
+		write_conf_url(f, refused[i], "");
+		if (config_load(f->conf, &cfg, err) != PC_INVALID ||
+		    strstr(err, "[origin] url") == NULL ||
+		    strstr(err, "loopback") == NULL)
+			fail_msg("%s: \"%s\"", refused[i], err);
+		assert_null(cfg.origin_url);
+	}
+	write_conf_url(f, "http://", "");
+	assert_int_equal(config_load(f->conf, &cfg, err), PC_INVALID);
+	assert_non_null(strstr(err, "[origin] url has no host"));
+	write_conf_url(f, "https:///rest/v1", "");
+	assert_int_equal(config_load(f->conf, &cfg, err), PC_INVALID);
+	assert_non_null(strstr(err, "[origin] url has no host"));
+}
+
+/* iss defaults to the project's auth URL for a Supabase REST URL only. */
+static void
+test_issuer_default(void **state)
+{
+	struct fixture *f = *state;
+	char err[PC_ERRLEN];
+	struct config cfg;
+
+	write_conf_url(f, "https://abcdefghijklmnopqrst.supabase.co/rest/v1/", "");
+	assert_int_equal(config_load(f->conf, &cfg, err), PC_OK);
+	assert_string_equal(cfg.auth_issuer,
+	    "https://abcdefghijklmnopqrst.supabase.co/auth/v1");
+	config_free(&cfg);
+
+	write_conf_url(f, "https://abcdefghijklmnopqrst.supabase.co/rest/v1",
+	    "[auth]\nissuer = https://auth.example.com\n");
+	assert_int_equal(config_load(f->conf, &cfg, err), PC_OK);
+	assert_string_equal(cfg.auth_issuer, "https://auth.example.com");
+	config_free(&cfg);
+
+	write_conf_url(f, "https://db.example.com/rest/v1", "");
+	assert_int_equal(config_load(f->conf, &cfg, err), PC_OK);
+	assert_null(cfg.auth_issuer);
+	config_free(&cfg);
+
+	/* Only a bare project ref, and only Supabase's domain. */
+	write_conf_url(f, "https://evil.example/x.supabase.co/rest/v1", "");
+	assert_int_equal(config_load(f->conf, &cfg, err), PC_OK);
+	assert_null(cfg.auth_issuer);
+	config_free(&cfg);
+	write_conf_url(f, "https://a.b.supabase.co/rest/v1", "");
+	assert_int_equal(config_load(f->conf, &cfg, err), PC_OK);
+	assert_null(cfg.auth_issuer);
+	config_free(&cfg);
+	write_conf_url(f, "https://abc.supabase.co/rest/v2", "");
+	assert_int_equal(config_load(f->conf, &cfg, err), PC_OK);
+	assert_null(cfg.auth_issuer);
+	config_free(&cfg);
+}
+
 int
 main(void)
 {
@@ -185,6 +277,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_errors_name_the_key, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_required_and_url, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_secret_files, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_plain_http_loopback_only, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_issuer_default, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -119,7 +119,7 @@ is "$FLUSH_RC" 0 "the dead entry does not fail later runs"
 # --- a change to a profile deleted meanwhile: no resurrection -----------------------------
 http PATCH "/profiles/$bob" "${json[@]}" "${svc[@]}" --data '{"bio":"written before the delete"}'
 curl -s -o /dev/null -X POST "$ORIGIN_URL/rpc/delete_profile" -H 'Content-Type: application/json' \
-	-H "apikey: $(<"$SERVICE_KEY_FILE")" -H "Authorization: Bearer $(<"$SERVICE_KEY_FILE")" \
+	-H "apikey: $(<"$SERVICE_KEY_FILE")" \
 	--data "{\"id\":\"$bob\"}"
 is "$(db "select count(*) from profiles where id = '$bob'")" 0 "the profile is deleted"
 flush

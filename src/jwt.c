@@ -908,7 +908,7 @@ static enum pc_result
 jwt_claims_check(const json_t *payload, const struct jwt_policy *policy,
     int64_t now, struct jwt_claims *c, char *err)
 {
-	const json_t *iss;
+	const json_t *iss, *anon;
 	int64_t t;
 	int rc, aud;
 
@@ -939,6 +939,12 @@ jwt_claims_check(const json_t *payload, const struct jwt_policy *policy,
 		pc_err(err, "bad role");
 		return PC_INVALID;
 	}
+	anon = json_object_get(payload, "is_anonymous");
+	if (anon != NULL && !json_is_boolean(anon)) {
+		pc_err(err, "bad is_anonymous");
+		return PC_INVALID;
+	}
+	c->is_anonymous = json_is_true(anon);
 	if ((aud = claim_aud_has(json_object_get(payload, "aud"),
 	    policy->audience != NULL ? policy->audience : "")) < 0) {
 		pc_err(err, "bad aud");
@@ -1013,6 +1019,7 @@ jwt_verify(const struct jwt_keys *k, const char *token, size_t len,
 	}
 	if ((r = jwt_claims_check(payload, policy, now_s, &c, err)) != PC_OK)
 		goto out;
+	c.hs256 = alg->kind == JWT_HMAC;
 	*claims = c;
 out:
 	json_decref(payload);

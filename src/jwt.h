@@ -2,6 +2,7 @@
 #ifndef PC_JWT_H
 #define PC_JWT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -52,6 +53,8 @@ struct jwt_claims {
 	char sub[64];	/* the user id (for Supabase a UUID); empty if absent */
 	char role[32];	/* "authenticated", "anon", "service_role", ... */
 	int64_t exp;
+	bool is_anonymous;	/* Supabase's claim for anonymous sign-ins */
+	bool hs256;	/* verified with the legacy JWT secret, not a JWKS key */
 };
 
 /*
@@ -63,7 +66,8 @@ struct jwt_claims {
  * by more than the leeway, "nbf" and "iat" not in the future by more than the
  * leeway, "aud" holding policy->audience unless "role" is "service_role",
  * "iss" equal to policy->issuer when set, "sub" and "role" (when present)
- * strings that fit, without white space or control characters.
+ * strings that fit, without white space or control characters,
+ * "is_anonymous" (when present) a boolean.
  *
  * PC_OK: *claims is filled. PC_INVALID: the token is refused and err holds a
  * short reason ("expired", "bad signature", "algorithm not allowed", ...) that

@@ -598,6 +598,39 @@ test_aud_iss_sub_role(void **state)
 	refuse_len(f->pub, tok, strlen(tok), &any, "bad role");
 }
 
+/* is_anonymous is copied, a boolean or absent; hs256 says which key verified. */
+static void
+test_anonymous_and_legacy(void **state)
+{
+	struct fixture *f = *state;
+	const struct jwt_policy any = { NULL, NULL, 30 };
+	struct jwt_claims c;
+	char tok[TOKMAX];
+
+	mk_claims(tok, f, ",\"sub\":\"" SUB "\",\"role\":\"authenticated\","
+	    "\"is_anonymous\":true");
+	accept_len(f->pub, tok, strlen(tok), &any, &c);
+	assert_true(c.is_anonymous);
+	assert_false(c.hs256);
+	mk_claims(tok, f, ",\"is_anonymous\":false");
+	accept_len(f->pub, tok, strlen(tok), &any, &c);
+	assert_false(c.is_anonymous);
+	mk_claims(tok, f, "");
+	accept_len(f->pub, tok, strlen(tok), &any, &c);
+	assert_false(c.is_anonymous);
+	mk_claims(tok, f, ",\"is_anonymous\":\"true\"");
+	refuse_len(f->pub, tok, strlen(tok), &any, "bad is_anonymous");
+	mk_claims(tok, f, ",\"is_anonymous\":1");
+	refuse_len(f->pub, tok, strlen(tok), &any, "bad is_anonymous");
+
+	mk_hs(tok, HS_HDR, USER_CLAIMS, SECRET, strlen(SECRET));
+	accept(f->all, tok, &c);
+	assert_true(c.hs256);
+	mk_pk(tok, ES_HDR, USER_CLAIMS, f->ec);
+	accept(f->all, tok, &c);
+	assert_false(c.hs256);
+}
+
 static void
 test_alg_none_and_unknown(void **state)
 {
@@ -1154,6 +1187,7 @@ main(void)
 		cmocka_unit_test(test_service_role),
 		cmocka_unit_test(test_times),
 		cmocka_unit_test(test_aud_iss_sub_role),
+		cmocka_unit_test(test_anonymous_and_legacy),
 		cmocka_unit_test(test_alg_none_and_unknown),
 		cmocka_unit_test(test_hs256_with_public_key),
 		cmocka_unit_test(test_tampered),

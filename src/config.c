@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "apikey.h"
 #include "config.h"
 #include "log.h"
 #include "origin.h"
@@ -20,7 +21,7 @@
 
 #define SECRET_MAX 4096
 
-enum opt_type { OPT_STR, OPT_LONG, OPT_LOGLEVEL };
+enum opt_type { OPT_STR, OPT_LONG, OPT_BOOL, OPT_LOGLEVEL };
 
 struct opt {
 	const char *section;
@@ -57,6 +58,10 @@ static const struct opt opts[] = {
 	{ "auth", "audience", OPT_STR, O(auth_audience), 0, 0, 0 },
 	{ "auth", "issuer", OPT_STR, O(auth_issuer), 0, 0, 0 },
 	{ "auth", "leeway", OPT_LONG, O(auth_leeway), 0, 600, 0 },
+	{ "auth", "secret_key_file", OPT_STR, O(auth_secret_key_file), 0, 0, 0 },
+	{ "auth", "allow_anonymous", OPT_BOOL, O(auth_allow_anonymous), 0, 0, 0 },
+	{ "auth", "accept_legacy_service_role", OPT_BOOL,
+	  O(auth_accept_legacy_service_role), 0, 0, 0 },
 	{ "limits", "max_body", OPT_LONG, O(limits_max_body), 256, 16 * 1024 * 1024, 0 },
 	{ "limits", "writes_per_minute", OPT_LONG, O(limits_writes_per_minute), 0, 1000000, 0 },
 	{ "avatar", "dir", OPT_STR, O(avatar_dir), 0, 0, 0 },
@@ -202,6 +207,20 @@ config_handler(void *user, const char *section, const char *name,
 		}
 		*(long *)field = (long)num;
 		break;
+	case OPT_BOOL:
+		if (strcasecmp(value, "true") == 0 || strcasecmp(value, "yes") == 0 ||
+		    strcasecmp(value, "on") == 0 || strcmp(value, "1") == 0)
+			*(bool *)field = true;
+		else if (strcasecmp(value, "false") == 0 ||
+		    strcasecmp(value, "no") == 0 ||
+		    strcasecmp(value, "off") == 0 || strcmp(value, "0") == 0)
+			*(bool *)field = false;
+		else {
+			pc_err(st->err, "%s: [%s] %s must be true or false",
+			    st->path, section, name);
+			goto fail;
+		}
+		break;
 	case OPT_LOGLEVEL:
 		if ((lvl = log_level_parse(value)) < 0) {
 			pc_err(st->err,
@@ -282,6 +301,36 @@ config_supabase_issuer(const char *url, char **issuer)
 	    ref) == -1) {
 		*issuer = NULL;
 		return PC_NOMEM;
+	}
+	return PC_OK;
+}
+
+/*
+ * The admin credential: [auth] secret_key_file, which must hold a secret key,
+ * or else the service key when that is one (whoever holds it can already do
+ * anything at the origin, so accepting it here grants nothing more).
+ */
+static enum pc_result
+config_secret_key(struct config *cfg, const char *path, char *err)
+{
+	enum pc_result r;
+
+	if (cfg->auth_secret_key_file == NULL) {
+		if (apikey_kind(cfg->service_key) != APIKEY_SECRET)
+			return PC_OK;
+		if ((cfg->auth_secret_key = strdup(cfg->service_key)) == NULL) {
+			pc_err(err, "out of memory");
+			return PC_NOMEM;
+		}
+		return PC_OK;
+	}
+	if ((r = config_read_secret(cfg->auth_secret_key_file,
+	    &cfg->auth_secret_key, err)) != PC_OK)
+		return r;
+	if (apikey_kind(cfg->auth_secret_key) != APIKEY_SECRET) {
+		pc_err(err, "%s: [auth] secret_key_file must hold a secret key "
+		    "(sb_secret_...)", path);
+		return PC_INVALID;
 	}
 	return PC_OK;
 }
@@ -396,6 +445,8 @@ config_load(const char *path, struct config *cfg, char *err)
 	if ((r = config_validate(&st)) != PC_OK)
 		goto out;
 	r = config_read_secret(cfg->service_key_file, &cfg->service_key, err);
+	if (r == PC_OK)
+		r = config_secret_key(cfg, path, err);
 	if (r == PC_OK && cfg->metrics_token_file != NULL)
 		r = config_read_secret(cfg->metrics_token_file, &cfg->metrics_token, err);
 out:
@@ -419,6 +470,10 @@ config_free(struct config *cfg)
 	if (cfg->metrics_token != NULL) {
 		explicit_bzero(cfg->metrics_token, strlen(cfg->metrics_token));
 		free(cfg->metrics_token);
+	}
+	if (cfg->auth_secret_key != NULL) {
+		explicit_bzero(cfg->auth_secret_key, strlen(cfg->auth_secret_key));
+		free(cfg->auth_secret_key);
 	}
 	config_defaults(cfg);
 }

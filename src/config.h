@@ -37,6 +37,11 @@ struct config {
 	char *auth_audience;
 	char *auth_issuer;		/* NULL: not checked; defaulted for a Supabase URL */
 	long auth_leeway;
+	char *auth_secret_key_file;	/* the admin credential, sent in apikey */
+	char *auth_secret_key;		/* an sb_secret_ key, from that file or the
+					   service key; NULL: none; never logged */
+	bool auth_allow_anonymous;	/* users with is_anonymous may write */
+	bool auth_accept_legacy_service_role;	/* HS256 service_role tokens are admin */
 
 	/* [limits] */
 	long limits_max_body;		/* bytes of a JSON request body */

@@ -100,7 +100,7 @@ route_avatar_post(struct app *app, struct http_request *req,
 	const struct config *cfg = &app->cfg;
 	struct profile_write_result res;
 	struct upload u = { .found = false };
-	struct jwt_claims claims;
+	struct auth_caller who;
 	struct multipart *mp = NULL;
 	const char *ct, *cl, *declared = NULL;
 	char id[UUID_LEN + 1], boundary[80], mtype[128];
@@ -110,7 +110,7 @@ route_avatar_post(struct app *app, struct http_request *req,
 	memset(&res, 0, sizeof(res));
 	buf_init(&u.image, (size_t)cfg->avatar_max_bytes);
 	if (!route_profile_id(req, resp, id) ||
-	    !route_auth_owner(app, req, resp, id, &claims))
+	    !route_auth_owner(app, req, resp, id, &who))
 		goto out;
 	if (cfg->avatar_dir == NULL) {
 		http_error(resp, 503, "avatars_not_configured",
@@ -149,7 +149,7 @@ route_avatar_post(struct app *app, struct http_request *req,
 		http_error(resp, 413, "body_too_large", "the image is too large");
 		goto out;
 	}
-	if (!route_auth_admit_write(app, &claims, resp))
+	if (!route_auth_admit_write(app, &who, resp))
 		goto out;
 	r = read_body(req, mp, &u, length);
 	if (r == PC_TOOBIG || u.too_big) {

@@ -48,7 +48,7 @@ route_profile_get(struct app *app, struct http_request *req,
 {
 	struct profile_read rd;
 	struct cache_entry *e = &rd.entry;
-	struct jwt_claims claims;
+	struct auth_caller who;
 	char id[UUID_LEN + 1], etag[HTTP_ETAG_LEN];
 	const char *body;
 	size_t len;
@@ -73,14 +73,14 @@ route_profile_get(struct app *app, struct http_request *req,
 	http_header_add(resp, "X-Cache", "%s", source_names[rd.source]);
 	metrics_add(rd.source == READ_HIT ? MC_CACHE_HIT : rd.source == READ_STALE ?
 	    MC_CACHE_STALE : MC_CACHE_MISS, 1);
-	http_header_add(resp, "Vary", "Authorization");
+	http_header_add(resp, "Vary", "Authorization, apikey");
 	if (rd.refresh)
 		http_after(resp, profile_refresh_after, id);
 	if (e->flags & CACHE_F_PRIVATE) {
-		/* Only the owner (or the service role) sees a private profile,
+		/* Only the owner (or the admin) sees a private profile,
 		 * and no shared cache may keep it. */
-		if (route_auth_check(app, req, &claims) != AUTH_OK ||
-		    !route_auth_may_write(&claims, id))
+		if (route_auth_check(app, req, &who) != AUTH_OK ||
+		    !route_auth_may_read(&who, id))
 			e->flags |= CACHE_F_NOTFOUND;
 		http_header_add(resp, "Cache-Control", "private, no-cache");
 	} else
@@ -168,7 +168,7 @@ profile_write(struct app *app, struct http_request *req,
 {
 	struct profile_write_result res;
 	struct http_if_match im;
-	struct jwt_claims claims;
+	struct auth_caller who;
 	struct profile_write w;
 	json_t *patch = NULL, *errors = NULL;
 	char id[UUID_LEN + 1], *body = NULL;
@@ -176,7 +176,7 @@ profile_write(struct app *app, struct http_request *req,
 
 	memset(&res, 0, sizeof(res));
 	if (!route_profile_id(req, resp, id) ||
-	    !route_auth_owner(app, req, resp, id, &claims))
+	    !route_auth_owner(app, req, resp, id, &who))
 		goto out;
 	if (!http_content_type_is(http_request_header(req, "CONTENT_TYPE"),
 	    "application/json")) {
@@ -197,7 +197,7 @@ profile_write(struct app *app, struct http_request *req,
 		http_error(resp, 400, "bad_body", "the body could not be read");
 		goto out;
 	}
-	if (!route_auth_admit_write(app, &claims, resp))
+	if (!route_auth_admit_write(app, &who, resp))
 		goto out;
 	if (profile_patch_parse(body, len, replace, &patch, &errors) != PC_OK) {
 		if (errors != NULL)
@@ -240,11 +240,11 @@ void
 route_profile_delete(struct app *app, struct http_request *req,
     struct http_response *resp)
 {
-	struct jwt_claims claims;
+	struct auth_caller who;
 	char id[UUID_LEN + 1];
 
 	if (!route_profile_id(req, resp, id) ||
-	    !route_auth_owner(app, req, resp, id, &claims))
+	    !route_auth_owner(app, req, resp, id, &who))
 		return;
 	switch (usecase_profile_delete(app, id)) {
 	case DELETE_DONE:

@@ -137,8 +137,8 @@ is "$HTTP_STATUS" 409 "a taken username: 409"
 is "$(json .error.code)" username_taken "error code username_taken"
 
 # --- service role, creation, private profiles ------------------------------------------------
-svc=$(jwt_hs256 "" service_role 3600 "")
-http PATCH "/profiles/$bob" "${json[@]}" -H "Authorization: Bearer $svc" --data '{"bio":"set by the service"}'
+svc=$(admin_key)
+http PATCH "/profiles/$bob" "${json[@]}" -H "apikey: $svc" --data '{"bio":"set by the service"}'
 is "$HTTP_STATUS" 202 "the service role may write any profile"
 new=0f1e2d3c-4b5a-4968-8776-a5b4c3d2e1f0
 http PATCH "/profiles/$new" "${json[@]}" -H "Authorization: Bearer $(jwt_hs256 $new)" --data '{"bio":"x"}'
@@ -161,7 +161,7 @@ dir=$(mktemp -d)
 before=$(sqlite3 "$JOURNAL_PATH" "select count(*) from changes where id = '$bob'")
 for i in $(seq 32); do
 	curl -s -o "$dir/b$i" -w '%{http_code}\n' -X PATCH "$BASE_URL/profiles/$bob" "${json[@]}" \
-		-H "Authorization: Bearer $svc" --data "{\"bio\":\"writer $i\"}" >"$dir/s$i" &
+		-H "apikey: $svc" --data "{\"bio\":\"writer $i\"}" >"$dir/s$i" &
 done
 wait
 is "$(cat "$dir"/s* | sort | uniq -c | awk '{$1=$1};1')" "32 202" "32 concurrent PATCHes acknowledged"

@@ -71,6 +71,18 @@ write_conf(struct fixture *f, const char *extra)
 	write_conf_url(f, "http://127.0.0.1:3000/", extra);
 }
 
+/* Replace the contents of a secret file (mode 0600). */
+static void
+write_secret(const char *path, const char *text)
+{
+	FILE *fp = fopen(path, "w");
+
+	assert_non_null(fp);
+	fputs(text, fp);
+	fclose(fp);
+	chmod(path, 0600);
+}
+
 static enum pc_result
 load(struct fixture *f, const char *extra, struct config *cfg, char *err)
 {
@@ -269,6 +281,69 @@ test_issuer_default(void **state)
 	config_free(&cfg);
 }
 
+static void
+test_auth_switches(void **state)
+{
+	struct fixture *f = *state;
+	char err[PC_ERRLEN];
+	struct config cfg;
+
+	assert_int_equal(load(f, "", &cfg, err), PC_OK);
+	assert_false(cfg.auth_allow_anonymous);
+	assert_false(cfg.auth_accept_legacy_service_role);
+	config_free(&cfg);
+	assert_int_equal(load(f, "[auth]\nallow_anonymous = true\n"
+	    "accept_legacy_service_role = yes\n", &cfg, err), PC_OK);
+	assert_true(cfg.auth_allow_anonymous);
+	assert_true(cfg.auth_accept_legacy_service_role);
+	config_free(&cfg);
+	assert_int_equal(load(f, "[auth]\nallow_anonymous = Off\n"
+	    "accept_legacy_service_role = 0\n", &cfg, err), PC_OK);
+	assert_false(cfg.auth_allow_anonymous);
+	assert_false(cfg.auth_accept_legacy_service_role);
+	config_free(&cfg);
+	expect_error(f, "[auth]\nallow_anonymous = maybe\n",
+	    "[auth] allow_anonymous must be true or false");
+	expect_error(f, "[auth]\naccept_legacy_service_role =\n",
+	    "[auth] accept_legacy_service_role");
+}
+
+/* The admin credential: a secret key from its own file or the service key. */
+static void
+test_secret_key(void **state)
+{
+	struct fixture *f = *state;
+	char err[PC_ERRLEN], extra[256], other[128];
+	struct config cfg;
+
+	/* A service key that is no secret key gives no admin credential. */
+	assert_int_equal(load(f, "", &cfg, err), PC_OK);
+	assert_null(cfg.auth_secret_key);
+	config_free(&cfg);
+
+	write_secret(f->key, "sb_secret_service0123456789\n");
+	assert_int_equal(load(f, "", &cfg, err), PC_OK);
+	assert_string_equal(cfg.auth_secret_key, "sb_secret_service0123456789");
+	config_free(&cfg);
+
+	snprintf(other, sizeof(other), "%s/secret.key", f->dir);
+	snprintf(extra, sizeof(extra), "[auth]\nsecret_key_file = %s\n", other);
+	write_secret(other, "sb_secret_admin0123456789\n");
+	assert_int_equal(load(f, extra, &cfg, err), PC_OK);
+	assert_string_equal(cfg.auth_secret_key, "sb_secret_admin0123456789");
+	config_free(&cfg);
+
+	/* That file must hold a secret key, and the rules of secrets apply. */
+	write_secret(other, "sb_publishable_admin0123456789\n");
+	expect_error(f, extra, "[auth] secret_key_file must hold a secret key");
+	assert_null(strstr(err, "admin0123456789"));
+	write_secret(other, "sb_secret_admin0123456789\n");
+	chmod(other, 0644);
+	expect_error(f, extra, "world-readable");
+	unlink(other);
+	expect_error(f, extra, "cannot open");
+}
+
 int
 main(void)
 {
@@ -279,6 +354,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_secret_files, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_plain_http_loopback_only, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_issuer_default, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_auth_switches, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_secret_key, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -73,6 +73,8 @@ static const struct opt opts[] = {
 	{ "avatar", "helper", OPT_STR, O(avatar_helper), 0, 0, 0 },
 	{ "avatar", "timeout_ms", OPT_LONG, O(avatar_timeout_ms), 100, 600000, 0 },
 	{ "avatar", "trash_grace", OPT_LONG, O(avatar_trash_grace), 0, 30 * 86400, 0 },
+	{ "avatar", "max_decodes", OPT_LONG, O(avatar_max_decodes), 0, 1024, 0 },
+	{ "avatar", "uploads_per_user", OPT_LONG, O(avatar_uploads_per_user), 0, 64, 0 },
 	{ "flush", "batch", OPT_LONG, O(flush_batch), 1, 10000, 0 },
 	{ "flush", "pipeline", OPT_LONG, O(flush_pipeline), 1, ORIGIN_STARTED_MAX, 0 },
 	{ "flush", "max_attempts", OPT_LONG, O(flush_max_attempts), 1, 1000, 0 },
@@ -119,6 +121,8 @@ config_defaults(struct config *cfg)
 	cfg->avatar_quality = 80;
 	cfg->avatar_timeout_ms = 10000;
 	cfg->avatar_trash_grace = 3600;
+	cfg->avatar_max_decodes = 2;
+	cfg->avatar_uploads_per_user = 1;
 	cfg->flush_batch = 200;
 	cfg->flush_pipeline = 4;
 	cfg->flush_max_attempts = 8;
@@ -145,6 +149,11 @@ config_string_defaults(struct config *cfg)
 	if (cfg->avatar_helper == NULL &&
 	    (cfg->avatar_helper = strdup(PC_LIBEXECDIR "/profilecache-image")) == NULL)
 		return PC_NOMEM;
+	if (cfg->avatar_decode_slots == NULL &&
+	    asprintf(&cfg->avatar_decode_slots, "%s-decode", cfg->journal_path) == -1) {
+		cfg->avatar_decode_slots = NULL;
+		return PC_NOMEM;
+	}
 	if (cfg->metrics_file == NULL &&
 	    asprintf(&cfg->metrics_file, "%s-metrics", cfg->journal_path) == -1) {
 		cfg->metrics_file = NULL;
@@ -463,6 +472,7 @@ config_free(struct config *cfg)
 	for (i = 0; i < NOPTS; i++)
 		if (opts[i].type == OPT_STR)
 			free(*(char **)((char *)cfg + opts[i].offset));
+	free(cfg->avatar_decode_slots);
 	if (cfg->service_key != NULL) {
 		explicit_bzero(cfg->service_key, strlen(cfg->service_key));
 		free(cfg->service_key);

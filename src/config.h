@@ -56,13 +56,16 @@ struct config {
 	long avatar_quality;		/* WebP quality */
 	char *avatar_helper;		/* path of profilecache-image */
 	long avatar_timeout_ms;		/* the helper is killed after this */
+	long avatar_trash_grace;	/* seconds before an unused file may go */
+	long avatar_max_decodes;	/* images decoded at once on this node */
+	long avatar_uploads_per_user;	/* uploads of one user at once */
+	char *avatar_decode_slots;	/* the slots' lock file */
 
 	/* [flush] */
 	long flush_batch;		/* changes per apply_profile_changes call */
 	long flush_pipeline;		/* calls in flight at once */
 	long flush_max_attempts;	/* then a retried entry is an alert (never dropped) */
-	long flush_clock_warn_ms;
-	long avatar_trash_grace;	/* seconds before an unused file may go */	/* a clock offset past this is an alert */
+	long flush_clock_warn_ms;	/* a clock offset past this is an alert */
 	long flush_backoff_base_ms;	/* first retry delay, doubled each time */
 	long flush_backoff_max;		/* seconds, the longest retry delay */
 	long flush_max_seconds;		/* a run stops starting batches after this */

@@ -173,7 +173,8 @@ route_avatar_post(struct app *app, struct http_request *req,
 	/* The media type alone: "image/png; charset=x" -> "image/png". */
 	(void)snprintf(mtype, sizeof(mtype), "%.*s",
 	    declared ? (int)strcspn(declared, "; \t") : 0, declared ? declared : "");
-	switch (usecase_avatar_upload(app, id, u.image.data, u.image.len, mtype, &res)) {
+	switch (usecase_avatar_upload(app, id, claims.sub, u.image.data, u.image.len,
+	    mtype, &res)) {
 	case AVATAR_WRITTEN:
 		route_profile_write_answer(app, &res, resp);
 		break;
@@ -183,6 +184,19 @@ route_avatar_post(struct app *app, struct http_request *req,
 		break;
 	case AVATAR_TOO_MANY_PIXELS:
 		http_error(resp, 422, "too_many_pixels", "the image has too many pixels");
+		break;
+	case AVATAR_TIMEOUT:
+		http_error(resp, 422, "image_too_slow",
+		    "decoding the image took longer than this server allows");
+		break;
+	case AVATAR_NODE_BUSY:
+		http_header_add(resp, "Retry-After", "1");
+		http_error(resp, 503, "busy", "too many images are being processed; retry shortly");
+		break;
+	case AVATAR_USER_BUSY:
+		http_header_add(resp, "Retry-After", "%ld", cfg->avatar_timeout_ms / 1000 + 1);
+		http_error(resp, 429, "upload_in_progress",
+		    "another upload of this account is still being processed");
 		break;
 	case AVATAR_NOT_CONFIGURED:
 	case AVATAR_STORE_FAILED:

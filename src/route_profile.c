@@ -76,20 +76,25 @@ route_profile_get(struct app *app, struct http_request *req,
 	http_header_add(resp, "Vary", "Authorization");
 	if (rd.refresh)
 		http_after(resp, profile_refresh_after, id);
-	if (e->flags & CACHE_F_PRIVATE) {
-		/* Only the owner (or the service role) sees a private profile,
-		 * and no shared cache may keep it. */
-		if (route_auth_check(app, req, &claims) != AUTH_OK ||
-		    !route_auth_may_write(&claims, id))
-			e->flags |= CACHE_F_NOTFOUND;
-		http_header_add(resp, "Cache-Control", "private, no-cache");
-	} else
-		http_header_add(resp, "Cache-Control", "no-cache");
+	/*
+	 * Only the owner (or the service role) sees a private profile. To
+	 * anyone else it is missing, and must look it in every byte: the same
+	 * status, body and headers as a profile that does not exist, or the
+	 * difference tells that the id has a private profile.
+	 */
+	if ((e->flags & CACHE_F_PRIVATE) &&
+	    (route_auth_check(app, req, &claims) != AUTH_OK ||
+	    !route_auth_may_write(&claims, id)))
+		e->flags |= CACHE_F_NOTFOUND;
 	if (e->flags & CACHE_F_NOTFOUND) {
+		http_header_add(resp, "Cache-Control", "no-cache");
 		body = profile_not_found_body(&len);
 		http_body(resp, 404, "application/json", body, len, NULL);
 		goto out;
 	}
+	/* A private profile shown to its owner: no shared cache may keep it. */
+	http_header_add(resp, "Cache-Control", "%s",
+	    e->flags & CACHE_F_PRIVATE ? "private, no-cache" : "no-cache");
 	http_etag_format(e->tag, etag);
 	http_header_add(resp, "ETag", "%s", etag);
 	if (http_etag_match(http_request_header(req, "HTTP_IF_NONE_MATCH"), etag)) {

@@ -5,7 +5,7 @@ set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
 PC_CONF_SET="cache.negative_ttl=2" e2e_start
-plan 44
+plan 45
 
 id=$SAMPLE_PROFILE_ID
 url=/profiles/$id
@@ -66,10 +66,31 @@ http GET "/profiles/$ghost"
 is "$HTTP_STATUS" 200 "after negative_ttl the new row is seen"
 is "$(jq -r .profile.username <<<"$HTTP_BODY")" ghost "with its data"
 
-# --- private rows are hidden from everyone for now ----------------------------------
-http GET /profiles/7b3e4a52-1c9d-4f60-9a8e-2d5c6f7a8b03
+# --- private rows are hidden from everyone but their owner ----------------------------
+carol=7b3e4a52-1c9d-4f60-9a8e-2d5c6f7a8b03
+http GET "/profiles/$carol"
 is "$HTTP_STATUS" 404 "a private profile is 404"
 unlike "$HTTP_BODY" carol "and reveals nothing"
+# answer: the status, body and headers of the last answer, without Date.
+answer() { printf '%s\n%s\n' "$HTTP_STATUS" "$HTTP_BODY"; grep -iv '^date:' <<<"$HTTP_HEADERS" | sort; }
+# Hidden and missing must not differ in any byte: each asked twice (a miss,
+# then a hit), anonymously and with another user's token.
+nobody=0e9d8c7b-6a59-4837-a615-f4e3d2c1b0a9
+bob_tok=(-H "Authorization: Bearer $(jwt_hs256 7b3e4a52-1c9d-4f60-9a8e-2d5c6f7a8b02)")
+mc_flush
+same=0
+for how in anonymous anonymous token token; do
+	args=()
+	[[ $how == token ]] && args=("${bob_tok[@]}")
+	http GET "/profiles/$carol" "${args[@]}"
+	hidden=$(answer)
+	http GET "/profiles/$nobody" "${args[@]}"
+	if [[ $hidden != "$(answer)" ]]; then
+		same=1
+		diag "$how: hidden:" "$hidden" "missing:" "$(answer)"
+	fi
+done
+is "$same" 0 "a hidden private profile and a missing one get the same status, body and headers"
 
 # --- bad ids: 400 before any I/O --------------------------------------------------
 reads0=$(origin_reads)

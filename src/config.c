@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "jwt.h"
 #include "log.h"
 #include "origin.h"
 #include "strnum.h"
@@ -54,6 +55,8 @@ static const struct opt opts[] = {
 	{ "auth", "audience", OPT_STR, O(auth_audience), 0, 0, 0 },
 	{ "auth", "issuer", OPT_STR, O(auth_issuer), 0, 0, 0 },
 	{ "auth", "leeway", OPT_LONG, O(auth_leeway), 0, 600, 0 },
+	{ "auth", "max_token_lifetime", OPT_LONG, O(auth_max_token_lifetime), 60,
+	  JWT_LIFETIME_MAX, 0 },
 	{ "limits", "max_body", OPT_LONG, O(limits_max_body), 256, 16 * 1024 * 1024, 0 },
 	{ "limits", "writes_per_minute", OPT_LONG, O(limits_writes_per_minute), 0, 1000000, 0 },
 	{ "avatar", "dir", OPT_STR, O(avatar_dir), 0, 0, 0 },
@@ -103,6 +106,7 @@ config_defaults(struct config *cfg)
 	cfg->cache_timeout_ms = 200;
 	cfg->journal_busy_timeout_ms = 2000;
 	cfg->auth_leeway = 30;
+	cfg->auth_max_token_lifetime = 86400;
 	cfg->limits_max_body = 64 * 1024;
 	cfg->limits_writes_per_minute = 120;
 	cfg->avatar_max_bytes = 5 * 1024 * 1024;

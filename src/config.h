@@ -35,6 +35,7 @@ struct config {
 	char *auth_audience;
 	char *auth_issuer;		/* NULL: not checked */
 	long auth_leeway;
+	long auth_max_token_lifetime;	/* seconds a user token may live */
 
 	/* [limits] */
 	long limits_max_body;		/* bytes of a JSON request body */

@@ -19,6 +19,7 @@ route_auth_check(struct app *app, const struct http_request *req,
 		.audience = app->cfg.auth_audience,
 		.issuer = app->cfg.auth_issuer,
 		.leeway_s = app->cfg.auth_leeway,
+		.max_lifetime_s = app->cfg.auth_max_token_lifetime,
 	};
 	char err[PC_ERRLEN] = "";
 	size_t n;

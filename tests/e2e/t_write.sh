@@ -6,7 +6,7 @@ set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
 e2e_start
-plan 67
+plan 68
 
 alice=$SAMPLE_PROFILE_ID
 bob=7b3e4a52-1c9d-4f60-9a8e-2d5c6f7a8b02
@@ -80,6 +80,9 @@ is "$(json '.error.fields | keys | join(",")')" "avatar_url,display_name,gradien
 is "$(json .error.fields.updated_at)" read-only "updated_at is read-only"
 http PATCH "/profiles/$alice" "${json[@]}" "${auth[@]}" --data "{\"display_name\":\"$(printf 'é%.0s' {1..101})\"}"
 is "$HTTP_STATUS" 422 "101 characters of display_name: 422"
+http PATCH "/profiles/$alice" "${json[@]}" "${auth[@]}" --data '{"display_name":"admin\u202egpj.exe","bio":"ok\n\u200bhidden"}'
+is "$HTTP_STATUS/$(json '.error.fields | keys | join(",")')" 422/bio,display_name \
+	"a bidi override in display_name and a zero-width space in bio: 422 naming both"
 http PATCH "/profiles/$alice" "${json[@]}" "${auth[@]}" --data '{}'
 is "$HTTP_STATUS" 422 "an empty patch: 422"
 is "$(pending "$alice")" 0 "nothing invalid reached the journal"

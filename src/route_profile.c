@@ -153,7 +153,7 @@ route_profile_write_answer(struct app *app, struct profile_write_result *res,
 		http_error(resp, 409, "username_taken", "that username is taken");
 		return;
 	case WRITE_REJECTED:
-		http_error(resp, 422, "rejected", res->message);
+		http_error(resp, 422, res->reject_code, res->reject_message);
 		return;
 	case WRITE_UNAVAILABLE:
 		http_header_add(resp, "Retry-After", "%ld", app->cfg.origin_retry_after);

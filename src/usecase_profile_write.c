@@ -308,6 +308,40 @@ own_superseded(json_t *result, json_t *patch)
 }
 
 /*
+ * What the database's refusals mean to a client. Its own message names
+ * constraints, columns and SQLSTATEs, which tell a client how the database
+ * is built and may quote values: it goes to the log, and the client gets
+ * one of these. The codes are apply_profile_changes' (30_apply.sql);
+ * username_taken is answered on its own (409).
+ */
+static const struct rejection {
+	const char *db_code;	/* NULL: any other */
+	const char *code, *message;
+} rejections[] = {
+	/* Supabase's foreign key from profiles.id to auth.users. */
+	{ "23503", "unknown_user", "there is no user with this profile's id" },
+	{ NULL, "rejected", "the database refused a value of this change" },
+};
+
+static void
+write_rejected(const char *id, json_t *result, struct profile_write_result *res)
+{
+	const char *db_code = json_string_value(json_object_get(result, "code"));
+	const char *db_message = json_string_value(json_object_get(result, "message"));
+	const struct rejection *rj;
+
+	for (rj = rejections; rj->db_code != NULL; rj++)
+		if (db_code != NULL && strcmp(db_code, rj->db_code) == 0)
+			break;
+	log_warn("write_through_rejected", "id=%s db_code=%s db_message=\"%s\" code=%s",
+	    id, db_code != NULL ? db_code : "none",
+	    db_message != NULL ? db_message : "", rj->code);
+	res->outcome = WRITE_REJECTED;
+	res->reject_code = rj->code;
+	res->reject_message = rj->message;
+}
+
+/*
  * The write-through path: the database decides (username is unique there).
  * The change carries this node's pending changes of the id too, so the row
  * is never behind what was acknowledged; those entries are then marked
@@ -385,11 +419,7 @@ write_through(struct app *app, const struct profile_write *w, struct current *cu
 	} else if (code != NULL && strcmp(code, "username_taken") == 0) {
 		res->outcome = WRITE_USERNAME_TAKEN;
 	} else if (status != NULL && strcmp(status, "rejected") == 0) {
-		res->outcome = WRITE_REJECTED;
-		(void)snprintf(res->message, sizeof(res->message), "%s",
-		    json_string_value(json_object_get(result, "message")) ?
-		    json_string_value(json_object_get(result, "message")) :
-		    "the database refused the change");
+		write_rejected(w->id, result, res);
 	} else {
 		log_error("write_through_unexpected", "id=%s status=%s", w->id,
 		    status ? status : "none");

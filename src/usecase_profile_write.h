@@ -33,7 +33,10 @@ struct profile_write {
 struct profile_write_result {
 	enum write_outcome outcome;
 	struct cache_entry entry;	/* the new version: body and ETag tag */
-	char message[PC_ERRLEN];	/* for WRITE_REJECTED */
+	/* WRITE_REJECTED: this project's error code and message for what the
+	 * database refused (static strings); the database's own words are
+	 * logged, never answered. */
+	const char *reject_code, *reject_message;
 	int64_t seq;			/* WRITE_PENDING: the journal entry */
 	int64_t version_us;		/* WRITE_PENDING: the change's version */
 	struct json_t *before;		/* the profile before the write, or NULL;

@@ -59,6 +59,8 @@ static const struct opt opts[] = {
 	  JWT_LIFETIME_MAX, 0 },
 	{ "limits", "max_body", OPT_LONG, O(limits_max_body), 256, 16 * 1024 * 1024, 0 },
 	{ "limits", "writes_per_minute", OPT_LONG, O(limits_writes_per_minute), 0, 1000000, 0 },
+	{ "limits", "max_pending_bytes", OPT_LONG, O(limits_max_pending_bytes), 0,
+	  1024L * 1024 * 1024, 0 },
 	{ "avatar", "dir", OPT_STR, O(avatar_dir), 0, 0, 0 },
 	{ "avatar", "public_url", OPT_STR, O(avatar_public_url), 0, 0, 0 },
 	{ "avatar", "max_bytes", OPT_LONG, O(avatar_max_bytes), 1024, 64 * 1024 * 1024, 0 },
@@ -109,6 +111,7 @@ config_defaults(struct config *cfg)
 	cfg->auth_max_token_lifetime = 86400;
 	cfg->limits_max_body = 64 * 1024;
 	cfg->limits_writes_per_minute = 120;
+	cfg->limits_max_pending_bytes = 1024 * 1024;
 	cfg->avatar_max_bytes = 5 * 1024 * 1024;
 	cfg->avatar_size = 256;
 	cfg->avatar_max_pixels = 40000000;
@@ -250,6 +253,13 @@ config_validate(struct parse_state *st)
 		n = strlen(cfg->avatar_public_url);
 		while (n > 0 && cfg->avatar_public_url[n - 1] == '/')
 			cfg->avatar_public_url[--n] = '\0';
+	}
+	/* Else a body that max_body lets in could never be journaled. */
+	if (cfg->limits_max_pending_bytes != 0 &&
+	    cfg->limits_max_pending_bytes < cfg->limits_max_body) {
+		pc_err(st->err, "%s: [limits] max_pending_bytes must be 0 or at least "
+		    "max_body (%ld)", st->path, cfg->limits_max_body);
+		return PC_INVALID;
 	}
 	if (strcmp(cfg->journal_synchronous, "full") != 0 &&
 	    strcmp(cfg->journal_synchronous, "normal") != 0) {

@@ -40,6 +40,7 @@ struct config {
 	/* [limits] */
 	long limits_max_body;		/* bytes of a JSON request body */
 	long limits_writes_per_minute;	/* per user; 0 turns the limit off */
+	long limits_max_pending_bytes;	/* journal bytes pending per user; 0: off */
 
 	/* [avatar] */
 	char *avatar_dir;		/* content-addressed files, served statically */

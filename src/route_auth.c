@@ -65,6 +65,13 @@ route_auth_admit_write(struct app *app, const struct jwt_claims *claims,
 	return false;
 }
 
+long
+route_auth_max_pending(const struct app *app, const struct jwt_claims *claims)
+{
+	return strcmp(claims->role, "service_role") == 0 ? 0 :
+	    app->cfg.limits_max_pending_bytes;
+}
+
 bool
 route_auth_owner(struct app *app, const struct http_request *req,
     struct http_response *resp, const char *id, struct jwt_claims *claims)

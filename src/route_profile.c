@@ -16,6 +16,10 @@
 #include "usecase_profile_write.h"
 #include "uuid.h"
 
+/* Seconds to wait past max_pending_bytes: cron runs the flusher every
+ * minute (etc/crontab.example). */
+#define PENDING_RETRY_AFTER_S 60
+
 static const char *const source_names[] = {
 	[READ_HIT] = "HIT",
 	[READ_MISS] = "MISS",
@@ -155,6 +159,13 @@ route_profile_write_answer(struct app *app, struct profile_write_result *res,
 	case WRITE_REJECTED:
 		http_error(resp, 422, res->reject_code, res->reject_message);
 		return;
+	case WRITE_OVER_BUDGET:
+		/* Pending changes leave when the flusher has run (every minute). */
+		http_header_add(resp, "Retry-After", "%d", PENDING_RETRY_AFTER_S);
+		http_error(resp, 429, "pending_budget_exceeded",
+		    "too many of this profile's changes are still waiting to reach "
+		    "the database; try again later");
+		return;
 	case WRITE_UNAVAILABLE:
 		http_header_add(resp, "Retry-After", "%ld", app->cfg.origin_retry_after);
 		http_error(resp, 503, "unavailable",
@@ -218,6 +229,7 @@ profile_write(struct app *app, struct http_request *req,
 	w.replace = replace;
 	w.patch = patch;
 	w.if_match = &im;
+	w.max_pending = route_auth_max_pending(app, &claims);
 	usecase_profile_write(app, &w, &res);
 	route_profile_write_answer(app, &res, resp);
 out:

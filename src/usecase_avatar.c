@@ -33,7 +33,8 @@ trash_previous(struct app *app, const struct profile_write_result *res,
 
 enum avatar_outcome
 usecase_avatar_upload(struct app *app, const char *id, const void *data,
-    size_t len, const char *declared, struct profile_write_result *res)
+    size_t len, const char *declared, int64_t max_pending,
+    struct profile_write_result *res)
 {
 	const struct config *cfg = &app->cfg;
 	struct imageproc_opts opts = {
@@ -45,7 +46,7 @@ usecase_avatar_upload(struct app *app, const char *id, const void *data,
 	};
 	char err[PC_ERRLEN] = "", rel[AVATAR_RELPATH_LEN], url[4096], *webp = NULL;
 	enum avatar_outcome out = AVATAR_ERROR;
-	struct profile_write w = { .id = id };
+	struct profile_write w = { .id = id, .max_pending = max_pending };
 	size_t out_len = 0;
 	enum pc_result r;
 

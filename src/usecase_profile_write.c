@@ -179,13 +179,20 @@ write_behind(struct app *app, const struct profile_write *w, struct current *cur
 	struct journal *j;
 	json_t *row = NULL, *versions = NULL, *v;
 	const char *k;
+	enum pc_result r;
 
 	res->outcome = WRITE_UNAVAILABLE;
 	if ((patch = json_dumps(w->patch, JSON_COMPACT | JSON_SORT_KEYS)) == NULL)
 		goto out;
-	if (app_journal(app, &j, err) != PC_OK ||
-	    journal_append(j, NS, w->id, patch, cur->updated_at_us, app_version_now(),
-	    &updated_at, &seq, err) != PC_OK) {
+	if ((r = app_journal(app, &j, err)) == PC_OK)
+		r = journal_append(j, NS, w->id, patch, cur->updated_at_us,
+		    app_version_now(), w->max_pending, &updated_at, &seq, err);
+	if (r == PC_TOOBIG) {
+		log_info("write_over_budget", "id=%s error=\"%s\"", w->id, err);
+		res->outcome = WRITE_OVER_BUDGET;
+		goto out;
+	}
+	if (r != PC_OK) {
 		log_error("write_not_durable", "id=%s error=\"%s\"", w->id, err);
 		goto out;
 	}

@@ -74,7 +74,6 @@ route_profile_get(struct app *app, struct http_request *req,
 		goto out;
 	}
 
-	http_header_add(resp, "X-Cache", "%s", source_names[rd.source]);
 	metrics_add(rd.source == READ_HIT ? MC_CACHE_HIT : rd.source == READ_STALE ?
 	    MC_CACHE_STALE : MC_CACHE_MISS, 1);
 	http_header_add(resp, "Vary", "Authorization");
@@ -84,7 +83,9 @@ route_profile_get(struct app *app, struct http_request *req,
 	 * Only the owner (or the service role) sees a private profile. To
 	 * anyone else it is missing, and must look it in every byte: the same
 	 * status, body and headers as a profile that does not exist, or the
-	 * difference tells that the id has a private profile.
+	 * difference tells that the id has a private profile. So a 404 has no
+	 * X-Cache either: a private profile's entry stays fresh for fresh_ttl
+	 * and may be STALE, a not-found one lives negative_ttl and never is.
 	 */
 	if ((e->flags & CACHE_F_PRIVATE) &&
 	    (route_auth_check(app, req, &claims) != AUTH_OK ||
@@ -96,6 +97,7 @@ route_profile_get(struct app *app, struct http_request *req,
 		http_body(resp, 404, "application/json", body, len, NULL);
 		goto out;
 	}
+	http_header_add(resp, "X-Cache", "%s", source_names[rd.source]);
 	/* A private profile shown to its owner: no shared cache may keep it. */
 	http_header_add(resp, "Cache-Control", "%s",
 	    e->flags & CACHE_F_PRIVATE ? "private, no-cache" : "no-cache");

@@ -15,6 +15,7 @@
 
 #include "apikey.h"
 #include "config.h"
+#include "jwt.h"
 #include "log.h"
 #include "origin.h"
 #include "strnum.h"
@@ -62,8 +63,12 @@ static const struct opt opts[] = {
 	{ "auth", "allow_anonymous", OPT_BOOL, O(auth_allow_anonymous), 0, 0, 0 },
 	{ "auth", "accept_legacy_service_role", OPT_BOOL,
 	  O(auth_accept_legacy_service_role), 0, 0, 0 },
+	{ "auth", "max_token_lifetime", OPT_LONG, O(auth_max_token_lifetime), 60,
+	  JWT_LIFETIME_MAX, 0 },
 	{ "limits", "max_body", OPT_LONG, O(limits_max_body), 256, 16 * 1024 * 1024, 0 },
 	{ "limits", "writes_per_minute", OPT_LONG, O(limits_writes_per_minute), 0, 1000000, 0 },
+	{ "limits", "max_pending_bytes", OPT_LONG, O(limits_max_pending_bytes), 0,
+	  1024L * 1024 * 1024, 0 },
 	{ "avatar", "dir", OPT_STR, O(avatar_dir), 0, 0, 0 },
 	{ "avatar", "public_url", OPT_STR, O(avatar_public_url), 0, 0, 0 },
 	{ "avatar", "max_bytes", OPT_LONG, O(avatar_max_bytes), 1024, 64 * 1024 * 1024, 0 },
@@ -113,8 +118,10 @@ config_defaults(struct config *cfg)
 	cfg->cache_timeout_ms = 200;
 	cfg->journal_busy_timeout_ms = 2000;
 	cfg->auth_leeway = 30;
+	cfg->auth_max_token_lifetime = 86400;
 	cfg->limits_max_body = 64 * 1024;
 	cfg->limits_writes_per_minute = 120;
+	cfg->limits_max_pending_bytes = 1024 * 1024;
 	cfg->avatar_max_bytes = 5 * 1024 * 1024;
 	cfg->avatar_size = 256;
 	cfg->avatar_max_pixels = 40000000;
@@ -393,6 +400,13 @@ config_validate(struct parse_state *st)
 		n = strlen(cfg->avatar_public_url);
 		while (n > 0 && cfg->avatar_public_url[n - 1] == '/')
 			cfg->avatar_public_url[--n] = '\0';
+	}
+	/* Else a body that max_body lets in could never be journaled. */
+	if (cfg->limits_max_pending_bytes != 0 &&
+	    cfg->limits_max_pending_bytes < cfg->limits_max_body) {
+		pc_err(st->err, "%s: [limits] max_pending_bytes must be 0 or at least "
+		    "max_body (%ld)", st->path, cfg->limits_max_body);
+		return PC_INVALID;
 	}
 	if (strcmp(cfg->journal_synchronous, "full") != 0 &&
 	    strcmp(cfg->journal_synchronous, "normal") != 0) {

@@ -42,10 +42,12 @@ struct config {
 					   service key; NULL: none; never logged */
 	bool auth_allow_anonymous;	/* users with is_anonymous may write */
 	bool auth_accept_legacy_service_role;	/* HS256 service_role tokens are admin */
+	long auth_max_token_lifetime;	/* seconds a user token may live */
 
 	/* [limits] */
 	long limits_max_body;		/* bytes of a JSON request body */
 	long limits_writes_per_minute;	/* per user; 0 turns the limit off */
+	long limits_max_pending_bytes;	/* journal bytes pending per user; 0: off */
 
 	/* [avatar] */
 	char *avatar_dir;		/* content-addressed files, served statically */

@@ -25,6 +25,7 @@ route_auth_check(struct app *app, const struct http_request *req,
 		.audience = cfg->auth_audience,
 		.issuer = cfg->auth_issuer,
 		.leeway_s = cfg->auth_leeway,
+		.max_lifetime_s = cfg->auth_max_token_lifetime,
 	};
 	char err[PC_ERRLEN] = "";
 	enum apikey_kind kind;
@@ -114,6 +115,12 @@ route_auth_unauthorized(struct http_response *resp, const char *error,
 	else
 		http_header_add(resp, "WWW-Authenticate", "Bearer realm=\"profilecache\"");
 	http_error(resp, 401, code, message);
+}
+
+long
+route_auth_max_pending(const struct app *app, const struct auth_caller *who)
+{
+	return who->admin ? 0 : app->cfg.limits_max_pending_bytes;
 }
 
 bool

@@ -55,4 +55,11 @@ bool route_auth_owner(struct app *app, const struct http_request *req,
 bool route_auth_admit_write(struct app *app, const struct auth_caller *who,
     struct http_response *resp);
 
+/*
+ * The bytes of pending journal changes a write by who may leave its
+ * profile holding ([limits] max_pending_bytes; a user writes only their own
+ * profile, so this is theirs): 0, no limit, for the admin.
+ */
+long route_auth_max_pending(const struct app *app, const struct auth_caller *who);
+
 #endif

@@ -173,8 +173,8 @@ route_avatar_post(struct app *app, struct http_request *req,
 	/* The media type alone: "image/png; charset=x" -> "image/png". */
 	(void)snprintf(mtype, sizeof(mtype), "%.*s",
 	    declared ? (int)strcspn(declared, "; \t") : 0, declared ? declared : "");
-	switch (usecase_avatar_upload(app, id, claims.sub, u.image.data, u.image.len,
-	    mtype, &res)) {
+	switch (usecase_avatar_upload(app, id, who.admin ? "admin" : who.claims.sub,
+	    u.image.data, u.image.len, mtype, route_auth_max_pending(app, &who), &res)) {
 	case AVATAR_WRITTEN:
 		route_profile_write_answer(app, &res, resp);
 		break;

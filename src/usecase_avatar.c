@@ -56,7 +56,7 @@ user_place_take(struct app *app, const char *actor, char *key, size_t keylen)
 
 enum avatar_outcome
 usecase_avatar_upload(struct app *app, const char *id, const char *actor,
-    const void *data, size_t len, const char *declared,
+    const void *data, size_t len, const char *declared, int64_t max_pending,
     struct profile_write_result *res)
 {
 	const struct config *cfg = &app->cfg;
@@ -70,7 +70,7 @@ usecase_avatar_upload(struct app *app, const char *id, const char *actor,
 	char err[PC_ERRLEN] = "", rel[AVATAR_RELPATH_LEN], url[4096], *webp = NULL;
 	char place_key[160];
 	enum avatar_outcome out = AVATAR_ERROR;
-	struct profile_write w = { .id = id };
+	struct profile_write w = { .id = id, .max_pending = max_pending };
 	size_t out_len = 0;
 	enum pc_result r;
 	int place, slot;

@@ -3,6 +3,7 @@
 #define PC_USECASE_AVATAR_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "usecase_profile_write.h"
 
@@ -31,10 +32,12 @@ enum avatar_outcome {
  * declared is the media type the client gave ("image/png"), or NULL; a
  * declared type that differs from the bytes is AVATAR_NOT_AN_IMAGE. The
  * previous file, if it is one of ours, is noted for removal once the new
- * URL has reached the database.
+ * URL has reached the database. max_pending is the write's budget
+ * (struct profile_write).
  */
 enum avatar_outcome usecase_avatar_upload(struct app *app, const char *id,
     const char *actor, const void *data, size_t len, const char *declared,
+    int64_t max_pending,
     struct profile_write_result *res);
 
 #endif

@@ -32,6 +32,11 @@ token() {
 		"$(printf '{"sub":"%s","role":"service_role","exp":%d}' "$alice" $((now + 600)) | b64url)" "${good##*.}" ;;
 	wrong_aud) printf 'Bearer %s' "$(jwt_hs256 "$alice" authenticated 600 anon)" ;;
 	future_nbf) printf 'Bearer %s' "$(jwt_custom "{\"sub\":\"$alice\",\"role\":\"authenticated\",\"aud\":\"authenticated\",\"exp\":$((now + 7200)),\"nbf\":$((now + 3600))}")" ;;
+	# Past [auth] max_token_lifetime (a day by default).
+	exp_2_62) printf 'Bearer %s' "$(jwt_custom "{\"sub\":\"$alice\",\"role\":\"authenticated\",\"aud\":\"authenticated\",\"iat\":$now,\"exp\":4611686018427387904}")" ;;
+	two_days) printf 'Bearer %s' "$(jwt_hs256 "$alice" authenticated 172800)" ;;
+	two_days_no_iat) printf 'Bearer %s' "$(jwt_custom "{\"sub\":\"$alice\",\"role\":\"authenticated\",\"aud\":\"authenticated\",\"exp\":$((now + 172800))}")" ;;
+	old_iat) printf 'Bearer %s' "$(jwt_custom "{\"sub\":\"$alice\",\"role\":\"authenticated\",\"aud\":\"authenticated\",\"iat\":$((now - 172800)),\"exp\":$((now + 600))}")" ;;
 	empty_bearer) printf 'Bearer ' ;;
 	secret_as_bearer) printf 'Bearer %s' "$(admin_key)" ;;
 	publishable_as_bearer) printf 'Bearer %s' "$(<"$ANON_KEY_FILE")" ;;

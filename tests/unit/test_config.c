@@ -108,6 +108,8 @@ test_defaults_and_values(void **state)
 	assert_int_equal(cfg.cache_stale_ttl, 60);
 	assert_int_equal(cfg.cache_negative_ttl, 30);
 	assert_int_equal(cfg.log_level, 3);
+	assert_int_equal(cfg.auth_max_token_lifetime, 86400);
+	assert_int_equal(cfg.limits_max_pending_bytes, 1024 * 1024);
 	config_free(&cfg);
 	assert_null(cfg.origin_url);
 }
@@ -137,6 +139,9 @@ test_errors_name_the_key(void **state)
 	expect_error(f, "[cache]\nfresh_ttl = 99999999999999999999\n", "fresh_ttl");
 	expect_error(f, "[cache]\nlock_wait_ms = -1\n", "lock_wait_ms");
 	expect_error(f, "[log]\nlevel = loud\n", "[log] level");
+	expect_error(f, "[auth]\nmax_token_lifetime = 0\n", "[auth] max_token_lifetime");
+	expect_error(f, "[limits]\nmax_pending_bytes = 65535\n",
+	    "[limits] max_pending_bytes must be 0 or at least max_body");
 	expect_error(f, "[cache]\nprefix = a b\n", "[cache] prefix");
 	expect_error(f, "[cache]\nservers = 1\nservers = 2\n", "set twice");
 	expect_error(f, "[journal]\npath =\n", "[journal] path is empty");

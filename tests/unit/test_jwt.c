@@ -642,7 +642,7 @@ static void
 test_anonymous_and_legacy(void **state)
 {
 	struct fixture *f = *state;
-	const struct jwt_policy any = { NULL, NULL, 30 };
+	const struct jwt_policy any = { NULL, NULL, 30, 0 };
 	struct jwt_claims c;
 	char tok[TOKMAX];
 

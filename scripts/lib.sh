@@ -18,8 +18,9 @@
 #   nginx.conf          from etc/nginx/profilecache.conf.in         } stack's
 #   lighttpd.d/ apache2.d/ nginx.d/   optional additions (*.conf)   } server
 #   journal.db          the responder's journal
-#   secrets/            service.key, anon.key, jwt.secret (0600; 0640 and group
-#                       www-data behind Apache or nginx)
+#   secrets/            service.key (sb_secret_...), anon.key (sb_publishable_...),
+#                       jwt.secret (0600; 0640 and group www-data behind
+#                       Apache or nginx)
 #   www/                document root for static files
 #   log/                one log per component (the responder's stderr goes to
 #                       the web server's, or to responder.log behind nginx)
@@ -293,11 +294,14 @@ pc_free_port_base() {
 # pc__random_hex NBYTES: print NBYTES random bytes as hex.
 pc__random_hex() { od -An -vtx1 -N"$1" /dev/urandom | tr -d ' \n'; }
 
-# pc__ensure_secret FILE: create FILE (mode 0600) with 32 random bytes in hex
-# unless it exists; existing secrets survive restarts.
+# pc__ensure_secret FILE [PREFIX]: create FILE (mode 0600) with PREFIX and 32
+# random bytes in hex unless it exists and starts with PREFIX; existing
+# secrets survive restarts (a key written before PREFIX was asked for is
+# replaced: origin and responder read the same file).
 pc__ensure_secret() {
-	[[ -s $1 ]] && return 0
-	(umask 077 && pc__random_hex 32 >"$1") || pc_err "cannot write $1"
+	local prefix=${2:-}
+	[[ -s $1 && $(head -c "${#prefix}" -- "$1") == "$prefix" ]] && return 0
+	(umask 077 && printf '%s%s' "$prefix" "$(pc__random_hex 32)" >"$1") || pc_err "cannot write $1"
 }
 
 # pc__shquote STRING: print STRING single-quoted for any POSIX shell.
@@ -1076,8 +1080,10 @@ pc__stack_layout() {
 	mkdir -p -- "$var/secrets" && chmod 0700 "$var/secrets" || return 1
 	touch -- "$var/.profilecache-stack"
 	printf '%s\n' "$base" >"$var/run/port_base"
-	pc__ensure_secret "$var/secrets/service.key" &&
-		pc__ensure_secret "$var/secrets/anon.key" &&
+	# Supabase's key formats: the secret key (also the responder's admin
+	# credential, sent in apikey) and the publishable key.
+	pc__ensure_secret "$var/secrets/service.key" sb_secret_ &&
+		pc__ensure_secret "$var/secrets/anon.key" sb_publishable_ &&
 		pc__ensure_secret "$var/secrets/jwt.secret"
 }
 

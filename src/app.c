@@ -32,8 +32,9 @@ app_open(struct app *app, struct config *cfg, char *err)
 		    app->cfg.auth_jwks_file, &app->keys, err)) != PC_OK)
 			goto fail;
 	} else
-		log_warn("auth_not_configured",
-		    "detail=\"no [auth] key file: every write will be refused\"");
+		log_warn("auth_not_configured", "detail=\"no [auth] key file: %s\"",
+		    app->cfg.auth_secret_key != NULL ?
+		    "only the secret key may write" : "every write will be refused");
 	return PC_OK;
 fail:
 	app_close(app);

@@ -1,23 +1,28 @@
 /* The INI configuration: defaults, parsing with range checks, secrets. */
 #include "autoconf.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ini.h>
+#include <netinet/in.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "apikey.h"
 #include "config.h"
+#include "jwt.h"
 #include "log.h"
 #include "origin.h"
 #include "strnum.h"
 
 #define SECRET_MAX 4096
 
-enum opt_type { OPT_STR, OPT_LONG, OPT_LOGLEVEL };
+enum opt_type { OPT_STR, OPT_LONG, OPT_BOOL, OPT_LOGLEVEL };
 
 struct opt {
 	const char *section;
@@ -54,8 +59,16 @@ static const struct opt opts[] = {
 	{ "auth", "audience", OPT_STR, O(auth_audience), 0, 0, 0 },
 	{ "auth", "issuer", OPT_STR, O(auth_issuer), 0, 0, 0 },
 	{ "auth", "leeway", OPT_LONG, O(auth_leeway), 0, 600, 0 },
+	{ "auth", "secret_key_file", OPT_STR, O(auth_secret_key_file), 0, 0, 0 },
+	{ "auth", "allow_anonymous", OPT_BOOL, O(auth_allow_anonymous), 0, 0, 0 },
+	{ "auth", "accept_legacy_service_role", OPT_BOOL,
+	  O(auth_accept_legacy_service_role), 0, 0, 0 },
+	{ "auth", "max_token_lifetime", OPT_LONG, O(auth_max_token_lifetime), 60,
+	  JWT_LIFETIME_MAX, 0 },
 	{ "limits", "max_body", OPT_LONG, O(limits_max_body), 256, 16 * 1024 * 1024, 0 },
 	{ "limits", "writes_per_minute", OPT_LONG, O(limits_writes_per_minute), 0, 1000000, 0 },
+	{ "limits", "max_pending_bytes", OPT_LONG, O(limits_max_pending_bytes), 0,
+	  1024L * 1024 * 1024, 0 },
 	{ "avatar", "dir", OPT_STR, O(avatar_dir), 0, 0, 0 },
 	{ "avatar", "public_url", OPT_STR, O(avatar_public_url), 0, 0, 0 },
 	{ "avatar", "max_bytes", OPT_LONG, O(avatar_max_bytes), 1024, 64 * 1024 * 1024, 0 },
@@ -65,6 +78,8 @@ static const struct opt opts[] = {
 	{ "avatar", "helper", OPT_STR, O(avatar_helper), 0, 0, 0 },
 	{ "avatar", "timeout_ms", OPT_LONG, O(avatar_timeout_ms), 100, 600000, 0 },
 	{ "avatar", "trash_grace", OPT_LONG, O(avatar_trash_grace), 0, 30 * 86400, 0 },
+	{ "avatar", "max_decodes", OPT_LONG, O(avatar_max_decodes), 0, 1024, 0 },
+	{ "avatar", "uploads_per_user", OPT_LONG, O(avatar_uploads_per_user), 0, 64, 0 },
 	{ "flush", "batch", OPT_LONG, O(flush_batch), 1, 10000, 0 },
 	{ "flush", "pipeline", OPT_LONG, O(flush_pipeline), 1, ORIGIN_STARTED_MAX, 0 },
 	{ "flush", "max_attempts", OPT_LONG, O(flush_max_attempts), 1, 1000, 0 },
@@ -103,14 +118,18 @@ config_defaults(struct config *cfg)
 	cfg->cache_timeout_ms = 200;
 	cfg->journal_busy_timeout_ms = 2000;
 	cfg->auth_leeway = 30;
+	cfg->auth_max_token_lifetime = 86400;
 	cfg->limits_max_body = 64 * 1024;
 	cfg->limits_writes_per_minute = 120;
+	cfg->limits_max_pending_bytes = 1024 * 1024;
 	cfg->avatar_max_bytes = 5 * 1024 * 1024;
 	cfg->avatar_size = 256;
 	cfg->avatar_max_pixels = 40000000;
 	cfg->avatar_quality = 80;
 	cfg->avatar_timeout_ms = 10000;
 	cfg->avatar_trash_grace = 3600;
+	cfg->avatar_max_decodes = 2;
+	cfg->avatar_uploads_per_user = 1;
 	cfg->flush_batch = 200;
 	cfg->flush_pipeline = 4;
 	cfg->flush_max_attempts = 8;
@@ -137,6 +156,11 @@ config_string_defaults(struct config *cfg)
 	if (cfg->avatar_helper == NULL &&
 	    (cfg->avatar_helper = strdup(PC_LIBEXECDIR "/profilecache-image")) == NULL)
 		return PC_NOMEM;
+	if (cfg->avatar_decode_slots == NULL &&
+	    asprintf(&cfg->avatar_decode_slots, "%s-decode", cfg->journal_path) == -1) {
+		cfg->avatar_decode_slots = NULL;
+		return PC_NOMEM;
+	}
 	if (cfg->metrics_file == NULL &&
 	    asprintf(&cfg->metrics_file, "%s-metrics", cfg->journal_path) == -1) {
 		cfg->metrics_file = NULL;
@@ -199,6 +223,20 @@ config_handler(void *user, const char *section, const char *name,
 		}
 		*(long *)field = (long)num;
 		break;
+	case OPT_BOOL:
+		if (strcasecmp(value, "true") == 0 || strcasecmp(value, "yes") == 0 ||
+		    strcasecmp(value, "on") == 0 || strcmp(value, "1") == 0)
+			*(bool *)field = true;
+		else if (strcasecmp(value, "false") == 0 ||
+		    strcasecmp(value, "no") == 0 ||
+		    strcasecmp(value, "off") == 0 || strcmp(value, "0") == 0)
+			*(bool *)field = false;
+		else {
+			pc_err(st->err, "%s: [%s] %s must be true or false",
+			    st->path, section, name);
+			goto fail;
+		}
+		break;
 	case OPT_LOGLEVEL:
 		if ((lvl = log_level_parse(value)) < 0) {
 			pc_err(st->err,
@@ -215,11 +253,110 @@ fail:
 	return 0;
 }
 
+/*
+ * Whether the authority of a URL (what follows "http://") names this machine:
+ * localhost, an IPv4 address in 127.0.0.0/8 or [::1]. Only these literal
+ * forms count; anything else would be resolved, and could go elsewhere.
+ */
+static bool
+config_url_loopback(const char *authority)
+{
+	char host[INET6_ADDRSTRLEN + 2];
+	struct in6_addr a6;
+	struct in_addr a4;
+	const char *end, *at, *h;
+	size_t n;
+
+	end = authority + strcspn(authority, "/?#");
+	/* Credentials in the URL: the host is what follows the last '@'. */
+	for (at = authority; at < end; at++)
+		if (*at == '@')
+			authority = at + 1;
+	h = authority;
+	if (*h == '[') {
+		n = strcspn(h + 1, "]");
+		if (h + 1 + n >= end || n >= sizeof(host))
+			return false;
+		memcpy(host, h + 1, n);
+		host[n] = '\0';
+		return inet_pton(AF_INET6, host, &a6) == 1 &&
+		    IN6_IS_ADDR_LOOPBACK(&a6);
+	}
+	n = strcspn(h, ":/?#");
+	if (n == 0 || n >= sizeof(host))
+		return false;
+	memcpy(host, h, n);
+	host[n] = '\0';
+	if (strcasecmp(host, "localhost") == 0)
+		return true;
+	return inet_pton(AF_INET, host, &a4) == 1 &&
+	    (ntohl(a4.s_addr) >> 24) == 127;
+}
+
+/*
+ * The issuer of a Supabase project's user tokens when url is its REST API,
+ * https://<ref>.supabase.co/rest/v1: https://<ref>.supabase.co/auth/v1 in
+ * *issuer (malloc()ed). Any other URL leaves *issuer alone. PC_NOMEM only.
+ */
+static enum pc_result
+config_supabase_issuer(const char *url, char **issuer)
+{
+	static const char scheme[] = "https://", tail[] = ".supabase.co/rest/v1";
+	const char *ref = url + sizeof(scheme) - 1;
+	size_t n, len = strlen(url);
+
+	if (strncmp(url, scheme, sizeof(scheme) - 1) != 0 ||
+	    len <= sizeof(scheme) - 1 + sizeof(tail) - 1 ||
+	    strcmp(url + len - (sizeof(tail) - 1), tail) != 0)
+		return PC_OK;
+	n = len - (sizeof(scheme) - 1) - (sizeof(tail) - 1);
+	/* A project ref: lower-case letters and digits. */
+	if (strspn(ref, "abcdefghijklmnopqrstuvwxyz0123456789") != n)
+		return PC_OK;
+	if (asprintf(issuer, "%s%.*s.supabase.co/auth/v1", scheme, (int)n,
+	    ref) == -1) {
+		*issuer = NULL;
+		return PC_NOMEM;
+	}
+	return PC_OK;
+}
+
+/*
+ * The admin credential: [auth] secret_key_file, which must hold a secret key,
+ * or else the service key when that is one (whoever holds it can already do
+ * anything at the origin, so accepting it here grants nothing more).
+ */
+static enum pc_result
+config_secret_key(struct config *cfg, const char *path, char *err)
+{
+	enum pc_result r;
+
+	if (cfg->auth_secret_key_file == NULL) {
+		if (apikey_kind(cfg->service_key) != APIKEY_SECRET)
+			return PC_OK;
+		if ((cfg->auth_secret_key = strdup(cfg->service_key)) == NULL) {
+			pc_err(err, "out of memory");
+			return PC_NOMEM;
+		}
+		return PC_OK;
+	}
+	if ((r = config_read_secret(cfg->auth_secret_key_file,
+	    &cfg->auth_secret_key, err)) != PC_OK)
+		return r;
+	if (apikey_kind(cfg->auth_secret_key) != APIKEY_SECRET) {
+		pc_err(err, "%s: [auth] secret_key_file must hold a secret key "
+		    "(sb_secret_...)", path);
+		return PC_INVALID;
+	}
+	return PC_OK;
+}
+
 /* Check what single keys cannot: required keys and values' shapes. */
 static enum pc_result
 config_validate(struct parse_state *st)
 {
 	struct config *cfg = st->cfg;
+	const char *authority;
 	size_t i, n;
 
 	for (i = 0; i < NOPTS; i++) {
@@ -235,9 +372,26 @@ config_validate(struct parse_state *st)
 		    st->path);
 		return PC_INVALID;
 	}
+	authority = strstr(cfg->origin_url, "://") + 3;
+	if (strchr("/?#", *authority) != NULL) {
+		pc_err(st->err, "%s: [origin] url has no host", st->path);
+		return PC_INVALID;
+	}
+	if (strncmp(cfg->origin_url, "http://", 7) == 0 &&
+	    !config_url_loopback(authority)) {
+		pc_err(st->err, "%s: [origin] url: http:// is allowed only to a "
+		    "loopback address (127.0.0.0/8, ::1, localhost), the service key "
+		    "would travel in the clear: use https://", st->path);
+		return PC_INVALID;
+	}
 	n = strlen(cfg->origin_url);
 	while (n > 0 && cfg->origin_url[n - 1] == '/')
 		cfg->origin_url[--n] = '\0';
+	if (cfg->auth_issuer == NULL &&
+	    config_supabase_issuer(cfg->origin_url, &cfg->auth_issuer) != PC_OK) {
+		pc_err(st->err, "out of memory");
+		return PC_NOMEM;
+	}
 	if ((cfg->avatar_dir == NULL) != (cfg->avatar_public_url == NULL)) {
 		pc_err(st->err, "%s: [avatar] dir and public_url go together", st->path);
 		return PC_INVALID;
@@ -246,6 +400,13 @@ config_validate(struct parse_state *st)
 		n = strlen(cfg->avatar_public_url);
 		while (n > 0 && cfg->avatar_public_url[n - 1] == '/')
 			cfg->avatar_public_url[--n] = '\0';
+	}
+	/* Else a body that max_body lets in could never be journaled. */
+	if (cfg->limits_max_pending_bytes != 0 &&
+	    cfg->limits_max_pending_bytes < cfg->limits_max_body) {
+		pc_err(st->err, "%s: [limits] max_pending_bytes must be 0 or at least "
+		    "max_body (%ld)", st->path, cfg->limits_max_body);
+		return PC_INVALID;
 	}
 	if (strcmp(cfg->journal_synchronous, "full") != 0 &&
 	    strcmp(cfg->journal_synchronous, "normal") != 0) {
@@ -307,6 +468,8 @@ config_load(const char *path, struct config *cfg, char *err)
 	if ((r = config_validate(&st)) != PC_OK)
 		goto out;
 	r = config_read_secret(cfg->service_key_file, &cfg->service_key, err);
+	if (r == PC_OK)
+		r = config_secret_key(cfg, path, err);
 	if (r == PC_OK && cfg->metrics_token_file != NULL)
 		r = config_read_secret(cfg->metrics_token_file, &cfg->metrics_token, err);
 out:
@@ -323,6 +486,7 @@ config_free(struct config *cfg)
 	for (i = 0; i < NOPTS; i++)
 		if (opts[i].type == OPT_STR)
 			free(*(char **)((char *)cfg + opts[i].offset));
+	free(cfg->avatar_decode_slots);
 	if (cfg->service_key != NULL) {
 		explicit_bzero(cfg->service_key, strlen(cfg->service_key));
 		free(cfg->service_key);
@@ -330,6 +494,10 @@ config_free(struct config *cfg)
 	if (cfg->metrics_token != NULL) {
 		explicit_bzero(cfg->metrics_token, strlen(cfg->metrics_token));
 		free(cfg->metrics_token);
+	}
+	if (cfg->auth_secret_key != NULL) {
+		explicit_bzero(cfg->auth_secret_key, strlen(cfg->auth_secret_key));
+		free(cfg->auth_secret_key);
 	}
 	config_defaults(cfg);
 }

@@ -2,6 +2,8 @@
 #ifndef PC_CONFIG_H
 #define PC_CONFIG_H
 
+#include <stdbool.h>
+
 #include "result.h"
 
 struct config {
@@ -33,12 +35,19 @@ struct config {
 	char *auth_jwt_secret_file;	/* HS256 (Supabase's legacy JWT secret) */
 	char *auth_jwks_file;		/* public signing keys (ES256, RS256) */
 	char *auth_audience;
-	char *auth_issuer;		/* NULL: not checked */
+	char *auth_issuer;		/* NULL: not checked; defaulted for a Supabase URL */
 	long auth_leeway;
+	char *auth_secret_key_file;	/* the admin credential, sent in apikey */
+	char *auth_secret_key;		/* an sb_secret_ key, from that file or the
+					   service key; NULL: none; never logged */
+	bool auth_allow_anonymous;	/* users with is_anonymous may write */
+	bool auth_accept_legacy_service_role;	/* HS256 service_role tokens are admin */
+	long auth_max_token_lifetime;	/* seconds a user token may live */
 
 	/* [limits] */
 	long limits_max_body;		/* bytes of a JSON request body */
 	long limits_writes_per_minute;	/* per user; 0 turns the limit off */
+	long limits_max_pending_bytes;	/* journal bytes pending per user; 0: off */
 
 	/* [avatar] */
 	char *avatar_dir;		/* content-addressed files, served statically */
@@ -49,13 +58,16 @@ struct config {
 	long avatar_quality;		/* WebP quality */
 	char *avatar_helper;		/* path of profilecache-image */
 	long avatar_timeout_ms;		/* the helper is killed after this */
+	long avatar_trash_grace;	/* seconds before an unused file may go */
+	long avatar_max_decodes;	/* images decoded at once on this node */
+	long avatar_uploads_per_user;	/* uploads of one user at once */
+	char *avatar_decode_slots;	/* the slots' lock file */
 
 	/* [flush] */
 	long flush_batch;		/* changes per apply_profile_changes call */
 	long flush_pipeline;		/* calls in flight at once */
 	long flush_max_attempts;	/* then a retried entry is an alert (never dropped) */
-	long flush_clock_warn_ms;
-	long avatar_trash_grace;	/* seconds before an unused file may go */	/* a clock offset past this is an alert */
+	long flush_clock_warn_ms;	/* a clock offset past this is an alert */
 	long flush_backoff_base_ms;	/* first retry delay, doubled each time */
 	long flush_backoff_max;		/* seconds, the longest retry delay */
 	long flush_max_seconds;		/* a run stops starting batches after this */

@@ -48,7 +48,7 @@ exchange(int *in_fd, int out_fd, const char *in, size_t len, struct buf *out,
 		p[1].events = POLLIN;
 		left = (deadline - clock_mono_us()) / 1000;
 		if (left <= 0)
-			return PC_TOOBIG;
+			return PC_UNAVAILABLE;
 		if (poll(p, 2, (int)left) == -1) {
 			if (errno == EINTR)
 				continue;
@@ -138,7 +138,7 @@ imageproc_run(const struct imageproc_opts *o, const char *declared,
 	    clock_mono_us() + o->timeout_ms * 1000);
 	if (x != PC_OK) {
 		(void)kill(pid, SIGKILL);
-		pc_err(err, x == PC_TOOBIG ? "image helper: took longer than %ld ms" :
+		pc_err(err, x == PC_UNAVAILABLE ? "image helper: took longer than %ld ms" :
 		    "image helper: i/o failed", o->timeout_ms);
 	}
 	while (waitpid(pid, &status, 0) == -1 && errno == EINTR)
@@ -181,4 +181,35 @@ out:
 		(void)close(out_pipe[1]);
 	buf_free(&b);
 	return r;
+}
+
+int
+imageproc_slot_take(const char *path, long slots)
+{
+	struct flock fl;
+	long i;
+	int fd;
+
+	if (slots <= 0)
+		return -2;	/* no limit */
+	if ((fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600)) == -1)
+		return -2;	/* cannot count: let it through, the timeout bounds it */
+	for (i = 0; i < slots; i++) {
+		memset(&fl, 0, sizeof(fl));
+		fl.l_type = F_WRLCK;
+		fl.l_whence = SEEK_SET;
+		fl.l_start = i;
+		fl.l_len = 1;
+		if (fcntl(fd, F_SETLK, &fl) == 0)
+			return fd;	/* the lock is ours while fd is open */
+	}
+	(void)close(fd);
+	return -1;
+}
+
+void
+imageproc_slot_give(int fd)
+{
+	if (fd >= 0)
+		(void)close(fd);	/* releases the byte lock */
 }

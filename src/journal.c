@@ -26,6 +26,7 @@ enum stmt_id {
 	ST_NEWEST,
 	ST_INSERT,
 	ST_PENDING,
+	ST_PENDING_BYTES,
 	ST_SUPERSEDE,
 	ST_DUE,
 	ST_SETTLE,
@@ -56,6 +57,10 @@ static const char *const stmt_sql[ST_COUNT] = {
 	    " created_at_us, next_attempt_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
 	[ST_PENDING] = "SELECT patch, updated_at_us FROM changes"
 	    " WHERE resource = ?1 AND id = ?2 AND state = 'pending' ORDER BY seq",
+	/* Through changes_pending_id: the id's pending rows only. A blob's
+	 * length is in bytes, a text's in characters. */
+	[ST_PENDING_BYTES] = "SELECT coalesce(sum(length(CAST(patch AS BLOB))), 0)"
+	    " FROM changes WHERE resource = ?1 AND id = ?2 AND state = 'pending'",
 	[ST_SUPERSEDE] = "UPDATE changes SET state = 'applied', last_error = NULL"
 	    " WHERE resource = ?1 AND id = ?2 AND state = 'pending'"
 	    " AND updated_at_us <= ?3",
@@ -384,17 +389,46 @@ journal_end(struct journal *j, enum pc_result r, char *err)
 }
 
 enum pc_result
+journal_pending_bytes(struct journal *j, const char *resource, const char *id,
+    int64_t *bytes, char *err)
+{
+	sqlite3_stmt *st;
+	enum pc_result r = PC_OK;
+
+	*bytes = 0;
+	st = journal_stmt(j, ST_PENDING_BYTES, resource, id);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		*bytes = sqlite3_column_int64(st, 0);
+	else
+		r = journal_fail(j, "read", err);
+	(void)sqlite3_reset(st);
+	return r;
+}
+
+enum pc_result
 journal_append(struct journal *j, const char *resource, const char *id,
-    const char *patch, int64_t base_us, int64_t now_us, int64_t *updated_at_us,
-    int64_t *seq, char *err)
+    const char *patch, int64_t base_us, int64_t now_us, int64_t max_pending,
+    int64_t *updated_at_us, int64_t *seq, char *err)
 {
 	enum pc_result r;
 	sqlite3_stmt *st;
-	int64_t v = now_us, next_attempt = 0;
+	int64_t v = now_us, next_attempt = 0, pending, len = (int64_t)strlen(patch);
 	int rc;
 
 	if ((r = journal_begin(j, err)) != PC_OK)
 		return r;
+	/* Under the write lock: no other append of the id can come between
+	 * this count and the insert. */
+	if (max_pending > 0) {
+		if ((r = journal_pending_bytes(j, resource, id, &pending, err)) != PC_OK)
+			goto out;
+		if (pending + len > max_pending) {
+			pc_err(err, "%lld bytes pending and %lld more would pass %lld",
+			    (long long)pending, (long long)len, (long long)max_pending);
+			r = PC_TOOBIG;
+			goto out;
+		}
+	}
 	st = journal_stmt(j, ST_NEWEST, resource, id);
 	if ((rc = sqlite3_step(st)) != SQLITE_ROW && rc != SQLITE_DONE) {
 		r = journal_fail(j, "append", err);

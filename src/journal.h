@@ -34,12 +34,23 @@ void journal_close(struct journal *j);
  * inside the write transaction, so versions of one id are strictly
  * increasing on this node whatever the clock does. On PC_OK the change is
  * durable (the commit returned) and *updated_at_us / *seq say what it got.
- * PC_UNAVAILABLE: the journal could not commit (disk full, read-only, lock
- * not had within busy_timeout_ms); nothing was written.
+ * PC_TOOBIG: the id's pending changes and this one would hold more than
+ * max_pending bytes of patches (checked in the same transaction, so
+ * concurrent writers of one id cannot both slip under it; 0: no limit);
+ * nothing was written. PC_UNAVAILABLE: the journal could not commit (disk
+ * full, read-only, lock not had within busy_timeout_ms); nothing was
+ * written.
  */
 enum pc_result journal_append(struct journal *j, const char *resource,
     const char *id, const char *patch, int64_t base_us, int64_t now_us,
-    int64_t *updated_at_us, int64_t *seq, char *err);
+    int64_t max_pending, int64_t *updated_at_us, int64_t *seq, char *err);
+
+/*
+ * *bytes: the bytes of the patches of (resource, id)'s pending changes, what
+ * journal_append()'s max_pending bounds.
+ */
+enum pc_result journal_pending_bytes(struct journal *j, const char *resource,
+    const char *id, int64_t *bytes, char *err);
 
 /* Called per pending change in seq order; return false to stop. */
 typedef bool (*journal_pending_fn)(void *arg, const char *patch, size_t len,

@@ -908,9 +908,9 @@ static enum pc_result
 jwt_claims_check(const json_t *payload, const struct jwt_policy *policy,
     int64_t now, struct jwt_claims *c, char *err)
 {
-	const json_t *iss;
-	int64_t t;
-	int rc, aud;
+	const json_t *iss, *anon;
+	int64_t t, iat = 0;
+	int rc, aud, has_iat;
 
 	if ((rc = claim_time(payload, "exp", &c->exp)) <= 0) {
 		pc_err(err, rc == 0 ? "missing exp" : "bad exp");
@@ -926,9 +926,9 @@ jwt_claims_check(const json_t *payload, const struct jwt_policy *policy,
 		pc_err(err, rc < 0 ? "bad nbf" : "not yet valid");
 		return PC_INVALID;
 	}
-	if ((rc = claim_time(payload, "iat", &t)) < 0 ||
-	    (rc == 1 && t > now + policy->leeway_s)) {
-		pc_err(err, rc < 0 ? "bad iat" : "issued in the future");
+	if ((has_iat = claim_time(payload, "iat", &iat)) < 0 ||
+	    (has_iat == 1 && iat > now + policy->leeway_s)) {
+		pc_err(err, has_iat < 0 ? "bad iat" : "issued in the future");
 		return PC_INVALID;
 	}
 	if (claim_string(payload, "sub", c->sub, sizeof(c->sub)) != 0) {
@@ -937,6 +937,26 @@ jwt_claims_check(const json_t *payload, const struct jwt_policy *policy,
 	}
 	if (claim_string(payload, "role", c->role, sizeof(c->role)) != 0) {
 		pc_err(err, "bad role");
+		return PC_INVALID;
+	}
+	anon = json_object_get(payload, "is_anonymous");
+	if (anon != NULL && !json_is_boolean(anon)) {
+		pc_err(err, "bad is_anonymous");
+		return PC_INVALID;
+	}
+	c->is_anonymous = json_is_true(anon);
+	/*
+	 * Nothing here can revoke a token, so its lifetime bounds how long a
+	 * leaked one works: one that claims to live longer than the policy
+	 * allows (exp 2^62, say) is refused even while it is fresh. The
+	 * service role is exempt: Supabase's service_role key is a JWT that is
+	 * valid for years. exp > now - leeway here and the policy's bounds
+	 * are checked, so neither subtraction can overflow.
+	 */
+	if (policy->max_lifetime_s > 0 && strcmp(c->role, "service_role") != 0 &&
+	    (has_iat == 1 ? iat < c->exp - policy->max_lifetime_s :
+	    c->exp - policy->max_lifetime_s > now + policy->leeway_s)) {
+		pc_err(err, "lifetime too long");
 		return PC_INVALID;
 	}
 	if ((aud = claim_aud_has(json_object_get(payload, "aud"),
@@ -977,7 +997,8 @@ jwt_verify(const struct jwt_keys *k, const char *token, size_t len,
 	(void)ERR_set_mark();
 	if (k == NULL || claims == NULL || policy == NULL ||
 	    (token == NULL && len > 0) || policy->leeway_s < 0 ||
-	    policy->leeway_s > JWT_LEEWAY_MAX || now_s < 0 ||
+	    policy->leeway_s > JWT_LEEWAY_MAX || policy->max_lifetime_s < 0 ||
+	    policy->max_lifetime_s > JWT_LIFETIME_MAX || now_s < 0 ||
 	    now_s > INT64_MAX - JWT_LEEWAY_MAX) {
 		pc_err(err, "bad argument");
 		goto out;
@@ -1013,6 +1034,7 @@ jwt_verify(const struct jwt_keys *k, const char *token, size_t len,
 	}
 	if ((r = jwt_claims_check(payload, policy, now_s, &c, err)) != PC_OK)
 		goto out;
+	c.hs256 = alg->kind == JWT_HMAC;
 	*claims = c;
 out:
 	json_decref(payload);

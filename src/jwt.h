@@ -2,6 +2,7 @@
 #ifndef PC_JWT_H
 #define PC_JWT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -10,6 +11,7 @@
 #define JWT_TOKEN_MAX 8192		/* bytes of the compact token */
 #define JWT_JWKS_MAX (256 * 1024)	/* bytes of the JWKS file */
 #define JWT_LEEWAY_MAX 3600		/* seconds; more is refused */
+#define JWT_LIFETIME_MAX (10L * 366 * 86400) /* seconds of max_lifetime_s */
 
 /* The verification keys; read-only once loaded. */
 struct jwt_keys;
@@ -46,12 +48,18 @@ struct jwt_policy {
 	const char *issuer;	/* NULL: any; else "iss" must equal it */
 	long leeway_s;		/* clock skew allowed on exp/nbf/iat, 0 to
 				   JWT_LEEWAY_MAX */
+	long max_lifetime_s;	/* longest exp - iat (exp - now, beyond the
+				   leeway, without iat) unless role is
+				   service_role; 0: any, at most
+				   JWT_LIFETIME_MAX */
 };
 
 struct jwt_claims {
 	char sub[64];	/* the user id (for Supabase a UUID); empty if absent */
 	char role[32];	/* "authenticated", "anon", "service_role", ... */
 	int64_t exp;
+	bool is_anonymous;	/* Supabase's claim for anonymous sign-ins */
+	bool hs256;	/* verified with the legacy JWT secret, not a JWKS key */
 };
 
 /*
@@ -61,9 +69,11 @@ struct jwt_claims {
  * against the JWKS key with that kid (HS256 ignores kid), one without is
  * tried against each key of its algorithm. Then: "exp" present and not passed
  * by more than the leeway, "nbf" and "iat" not in the future by more than the
- * leeway, "aud" holding policy->audience unless "role" is "service_role",
+ * leeway, a lifetime within policy->max_lifetime_s unless "role" is
+ * "service_role", "aud" holding policy->audience unless "role" is "service_role",
  * "iss" equal to policy->issuer when set, "sub" and "role" (when present)
- * strings that fit, without white space or control characters.
+ * strings that fit, without white space or control characters,
+ * "is_anonymous" (when present) a boolean.
  *
  * PC_OK: *claims is filled. PC_INVALID: the token is refused and err holds a
  * short reason ("expired", "bad signature", "algorithm not allowed", ...) that

@@ -121,8 +121,9 @@ static const char help_text[] =
     "  check-config\n"
     "      Load the configuration, the secret files and the token keys it\n"
     "      names, and print \"ok\" and a summary: origin URL, cache servers,\n"
-    "      journal path and auth (secret, jwks, secret+jwks or none). Never\n"
-    "      prints a secret.\n"
+    "      journal path, auth (secret, jwks, secret+jwks or none) and admin\n"
+    "      (who may act for the service role: the secret key in apikey,\n"
+    "      legacy service_role tokens, both or none). Never prints a secret.\n"
     "\n"
     "OPTIONS\n"
     "  --config FILE  the configuration file (default: $" CONFIG_ENV ")\n"
@@ -602,6 +603,11 @@ cmd_check_config(struct admin *ad, const struct admin_cmd *cmd)
 	printf("\n%-10s", "cache:");
 	put_safe(c->cache_servers);
 	printf("\n%-10s%s\n%-10s%s\n", "journal:", c->journal_path, "auth:", auth);
+	printf("%-10s%s\n", "admin:", c->auth_secret_key != NULL ?
+	    (c->auth_accept_legacy_service_role ?
+	    "secret key (apikey), legacy service_role tokens" :
+	    "secret key (apikey)") : c->auth_accept_legacy_service_role ?
+	    "legacy service_role tokens" : "none");
 	return EXIT_OK;
 }
 

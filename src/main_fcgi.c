@@ -130,7 +130,8 @@ handle(struct app *app, struct http_request *req, struct http_response *resp)
 	route_dispatch(app, req, resp);
 	/* An answer to a request with credentials is nobody else's: no shared
 	 * cache may keep it, whatever the route said. */
-	if (http_request_header(req, "HTTP_AUTHORIZATION") != NULL &&
+	if ((http_request_header(req, "HTTP_AUTHORIZATION") != NULL ||
+	    http_request_header(req, "HTTP_APIKEY") != NULL) &&
 	    strstr(resp->headers, "Cache-Control:") == NULL)
 		http_header_add(resp, "Cache-Control", "no-store");
 }

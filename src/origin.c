@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "apikey.h"
 #include "buf.h"
 #include "config.h"
 #include "log.h"
@@ -44,16 +45,22 @@ origin_write(char *p, size_t size, size_t n, void *arg)
 	return buf_add(b, p, n) == PC_OK ? n : 0;
 }
 
-/* The headers of every request, plus extra (may be NULL). */
+/*
+ * The headers of every request, plus extra (may be NULL). The service key
+ * goes in apikey; only a legacy JWT key goes as the bearer token too:
+ * Supabase refuses a publishable or secret key there, since neither is a JWT
+ * (https://supabase.com/docs/guides/functions/auth-headers), and PostgREST
+ * reads nothing but a JWT from Authorization.
+ */
 static struct curl_slist *
 origin_headers(const struct config *cfg, const char *accept, const char *extra)
 {
 	struct curl_slist *l = NULL, *t;
 	char line[4200];
 	const char *names[] = { "apikey: ", "Authorization: Bearer " };
-	size_t i;
+	size_t i, n = apikey_kind(cfg->service_key) == APIKEY_JWT ? 2 : 1;
 
-	for (i = 0; i < 2; i++) {
+	for (i = 0; i < n; i++) {
 		(void)snprintf(line, sizeof(line), "%s%s", names[i], cfg->service_key);
 		if ((t = curl_slist_append(l, line)) == NULL)
 			goto fail;

@@ -15,8 +15,9 @@ struct origin;
 
 /*
  * Prepare reusable connections to cfg's origin (they connect lazily). Every
- * request carries the service key as apikey and Bearer token, and has
- * connect and total timeouts. cfg must outlive the origin.
+ * request carries the service key in apikey (a legacy JWT key also as the
+ * Bearer token, a publishable or secret key never), and has connect and
+ * total timeouts. cfg must outlive the origin.
  */
 enum pc_result origin_open(const struct config *cfg, struct origin **out, char *err);
 void origin_close(struct origin *o);

@@ -188,26 +188,64 @@ utf8_chars(const char *s, size_t len)
 }
 
 /*
- * True when s holds a C0 or C1 control character or DEL; allow_nl lets
- * newline, carriage return and tab through (multi-line text).
+ * Characters display text may not hold, besides the C0 and C1 controls:
+ * they are invisible, or reorder the text around them, so that a name
+ * shows as something it is not: after U+202E (right-to-left override)
+ * "gpj.exe" reads "exe.jpg", and with U+200B (zero-width space) "al<200B>ice"
+ * looks exactly like "alice". Clients show these fields as they are.
+ *
+ * XXX U+200C and U+200D (zero-width non-joiner and joiner) are also needed
+ * in Persian and Indic text and join emoji sequences: refused all the same
+ * until each field's characters can be configured.
  */
-static bool
-has_control(const char *s, size_t len, bool allow_nl)
+static const struct { uint32_t lo, hi; } invisible[] = {
+	{ 0x200b, 0x200f },	/* zero-width space, (non-)joiner, LRM, RLM */
+	{ 0x202a, 0x202e },	/* bidi embeddings and overrides */
+	{ 0x2060, 0x2060 },	/* word joiner */
+	{ 0x2066, 0x2069 },	/* bidi isolates */
+	{ 0xfeff, 0xfeff },	/* zero-width no-break space (BOM) */
+};
+
+/*
+ * The code point starting at s[*i] of a valid UTF-8 string (jansson
+ * guarantees validity), advancing *i past it.
+ */
+static uint32_t
+utf8_next(const char *s, size_t len, size_t *i)
 {
-	size_t i;
+	const unsigned char *u = (const unsigned char *)s;
+	uint32_t cp = u[(*i)++];
+	int more = cp >= 0xf0 ? 3 : cp >= 0xe0 ? 2 : cp >= 0xc0 ? 1 : 0;
 
-	for (i = 0; i < len; i++) {
-		unsigned char c = (unsigned char)s[i];
+	if (more > 0)
+		cp &= 0x3fu >> more;
+	for (; more > 0 && *i < len; more--)
+		cp = cp << 6 | (u[(*i)++] & 0x3f);
+	return cp;
+}
 
-		if (c < 0x20 && !(allow_nl && (c == '\n' || c == '\r' || c == '\t')))
-			return true;
-		if (c == 0x7f)
-			return true;
-		/* U+0080..U+009F are 0xC2 0x80..0x9F in UTF-8. */
-		if (c == 0xc2 && i + 1 < len && (unsigned char)s[i + 1] <= 0x9f)
-			return true;
+/*
+ * Why display text s must be refused, or NULL: a C0 or C1 control
+ * character or DEL (allow_nl lets newline, carriage return and tab through,
+ * for multi-line text), or a bidi control or zero-width character.
+ */
+static const char *
+check_display_text(const char *s, size_t len, bool allow_nl)
+{
+	size_t i = 0, k;
+	uint32_t c;
+
+	while (i < len) {
+		c = utf8_next(s, len, &i);
+		if ((c < 0x20 && !(allow_nl && (c == '\n' || c == '\r' || c == '\t'))) ||
+		    (c >= 0x7f && c <= 0x9f))
+			return "must not contain control characters";
+		for (k = 0; k < sizeof(invisible) / sizeof(invisible[0]); k++)
+			if (c >= invisible[k].lo && c <= invisible[k].hi)
+				return "must not contain bidirectional controls or "
+				    "zero-width characters";
 	}
-	return false;
+	return NULL;
 }
 
 static const char *
@@ -229,9 +267,7 @@ check_display_name(const char *s, size_t len)
 {
 	if (utf8_chars(s, len) > 100)
 		return "too long (at most 100 characters)";
-	if (has_control(s, len, false))
-		return "must not contain control characters";
-	return NULL;
+	return check_display_text(s, len, false);
 }
 
 static const char *
@@ -239,9 +275,7 @@ check_bio(const char *s, size_t len)
 {
 	if (utf8_chars(s, len) > 1000)
 		return "too long (at most 1000 characters)";
-	if (has_control(s, len, true))
-		return "must not contain control characters";
-	return NULL;
+	return check_display_text(s, len, true);
 }
 
 static const char *

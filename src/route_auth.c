@@ -1,9 +1,13 @@
-/* Who is asking: Supabase tokens from Authorization: Bearer, for the routes. */
+/*
+ * Who is asking: Supabase user tokens from Authorization: Bearer, and the
+ * project's secret key from the apikey header, for the routes.
+ */
 #include "autoconf.h"
 
 #include <string.h>
 #include <strings.h>
 
+#include "apikey.h"
 #include "app.h"
 #include "clock.h"
 #include "log.h"
@@ -12,78 +16,156 @@
 
 enum auth_result
 route_auth_check(struct app *app, const struct http_request *req,
-    struct jwt_claims *claims)
+    struct auth_caller *who)
 {
 	const char *h = http_request_header(req, "HTTP_AUTHORIZATION");
+	const char *key = http_request_header(req, "HTTP_APIKEY");
+	const struct config *cfg = &app->cfg;
 	struct jwt_policy policy = {
-		.audience = app->cfg.auth_audience,
-		.issuer = app->cfg.auth_issuer,
-		.leeway_s = app->cfg.auth_leeway,
+		.audience = cfg->auth_audience,
+		.issuer = cfg->auth_issuer,
+		.leeway_s = cfg->auth_leeway,
+		.max_lifetime_s = cfg->auth_max_token_lifetime,
 	};
 	char err[PC_ERRLEN] = "";
+	enum apikey_kind kind;
 	size_t n;
 
-	memset(claims, 0, sizeof(*claims));
+	memset(who, 0, sizeof(*who));
+	if (key != NULL && apikey_kind(key) == APIKEY_SECRET) {
+		if (!apikey_secret_matches(cfg->auth_secret_key, key, strlen(key))) {
+			/* The reason only: never the key. */
+			log_info("api_key_refused", "reason=\"not the secret key "
+			    "of [auth]\"");
+			return AUTH_BAD_KEY;
+		}
+		if (h == NULL || *h == '\0') {
+			who->admin = true;
+			return AUTH_OK;
+		}
+	}
 	if (h == NULL || *h == '\0')
 		return AUTH_NONE;
-	if (strncasecmp(h, "Bearer ", 7) != 0 || app->keys == NULL)
+	if (strncasecmp(h, "Bearer ", 7) != 0)
 		return AUTH_INVALID;
 	h += 7;
 	while (*h == ' ')
 		h++;
+	kind = apikey_kind(h);
+	if (kind == APIKEY_SECRET || kind == APIKEY_PUBLISHABLE) {
+		log_info("token_refused", "reason=\"an API key as the bearer token\"");
+		return AUTH_KEY_AS_BEARER;
+	}
+	if (app->keys == NULL)
+		return AUTH_INVALID;
 	n = strlen(h);
 	while (n > 0 && (h[n - 1] == ' ' || h[n - 1] == '\t'))
 		n--;
 	if (jwt_verify(app->keys, h, n, &policy, clock_now_us() / 1000000,
-	    claims, err) != PC_OK) {
+	    &who->claims, err) != PC_OK) {
 		/* The reason only: never the token. */
 		log_info("token_refused", "reason=\"%s\"", err);
 		return AUTH_INVALID;
 	}
+	/*
+	 * Supabase's legacy service_role key is an HS256 token; the asymmetric
+	 * signing keys sign user sessions only, so a service_role claim under
+	 * one of them grants nothing.
+	 */
+	who->admin = strcmp(who->claims.role, "service_role") == 0 &&
+	    who->claims.hs256 && cfg->auth_accept_legacy_service_role;
 	return AUTH_OK;
 }
 
-bool
-route_auth_may_write(const struct jwt_claims *claims, const char *id)
+/* The owner of id: a signed-in user (role authenticated) whose sub it is. */
+static bool
+route_auth_is_owner(const struct auth_caller *who, const char *id)
 {
-	return strcmp(claims->role, "service_role") == 0 ||
-	    strcmp(claims->sub, id) == 0;
+	return strcmp(who->claims.role, "authenticated") == 0 &&
+	    strcmp(who->claims.sub, id) == 0;
 }
 
 bool
-route_auth_admit_write(struct app *app, const struct jwt_claims *claims,
+route_auth_may_read(const struct auth_caller *who, const char *id)
+{
+	return who->admin || route_auth_is_owner(who, id);
+}
+
+bool
+route_auth_admit_write(struct app *app, const struct auth_caller *who,
     struct http_response *resp)
 {
 	long retry_after;
 
-	if (strcmp(claims->role, "service_role") == 0 ||
-	    usecase_write_admit(app, claims->sub, &retry_after))
+	if (who->admin || usecase_write_admit(app, who->claims.sub, &retry_after))
 		return true;
 	http_header_add(resp, "Retry-After", "%ld", retry_after);
 	http_error(resp, 429, "rate_limited", "too many writes; try again later");
 	return false;
 }
 
+/* A 401 with the challenge RFC 6750 asks for. */
+static void
+route_auth_unauthorized(struct http_response *resp, const char *error,
+    const char *code, const char *message)
+{
+	if (error != NULL)
+		http_header_add(resp, "WWW-Authenticate",
+		    "Bearer realm=\"profilecache\", error=\"%s\"", error);
+	else
+		http_header_add(resp, "WWW-Authenticate", "Bearer realm=\"profilecache\"");
+	http_error(resp, 401, code, message);
+}
+
+long
+route_auth_max_pending(const struct app *app, const struct auth_caller *who)
+{
+	return who->admin ? 0 : app->cfg.limits_max_pending_bytes;
+}
+
 bool
 route_auth_owner(struct app *app, const struct http_request *req,
-    struct http_response *resp, const char *id, struct jwt_claims *claims)
+    struct http_response *resp, const char *id, struct auth_caller *who)
 {
-	switch (route_auth_check(app, req, claims)) {
+	const struct jwt_claims *c = &who->claims;
+
+	switch (route_auth_check(app, req, who)) {
 	case AUTH_NONE:
-		http_header_add(resp, "WWW-Authenticate", "Bearer realm=\"profilecache\"");
-		http_error(resp, 401, "unauthorized", "a bearer token is required");
+		route_auth_unauthorized(resp, NULL, "unauthorized",
+		    "a bearer token, or the secret key in apikey, is required");
 		return false;
 	case AUTH_INVALID:
-		http_header_add(resp, "WWW-Authenticate",
-		    "Bearer realm=\"profilecache\", error=\"invalid_token\"");
-		http_error(resp, 401, "invalid_token",
+		route_auth_unauthorized(resp, "invalid_token", "invalid_token",
 		    "the bearer token is invalid or expired");
+		return false;
+	case AUTH_KEY_AS_BEARER:
+		route_auth_unauthorized(resp, "invalid_token", "api_key_as_bearer",
+		    "an API key is not a bearer token: send it in the apikey header");
+		return false;
+	case AUTH_BAD_KEY:
+		route_auth_unauthorized(resp, NULL, "invalid_api_key",
+		    "the apikey header holds a secret key that is not this "
+		    "project's");
 		return false;
 	case AUTH_OK:
 		break;
 	}
-	if (!route_auth_may_write(claims, id)) {
-		http_error(resp, 403, "forbidden", "only the owner may change this profile");
+	if (who->admin)
+		return true;
+	if (strcmp(c->role, "service_role") == 0) {
+		http_error(resp, 403, "legacy_service_role_refused",
+		    "service_role tokens are not accepted; send the secret key "
+		    "in the apikey header");
+		return false;
+	}
+	if (c->is_anonymous && !app->cfg.auth_allow_anonymous) {
+		http_error(resp, 403, "anonymous_not_allowed",
+		    "anonymous users may not change profiles; sign in first");
+		return false;
+	}
+	if (!route_auth_is_owner(who, id)) {
+		http_error(resp, 403, "forbidden",
+		    "only the owner may change this profile");
 		return false;
 	}
 	return true;

@@ -1,4 +1,7 @@
-/* Who is asking: Supabase tokens from Authorization: Bearer, for the routes. */
+/*
+ * Who is asking: Supabase user tokens from Authorization: Bearer, and the
+ * project's secret key from the apikey header, for the routes.
+ */
 #ifndef PC_ROUTE_AUTH_H
 #define PC_ROUTE_AUTH_H
 
@@ -10,30 +13,53 @@
 struct app;
 
 enum auth_result {
-	AUTH_NONE,	/* no Authorization header */
-	AUTH_INVALID,	/* a header, but no valid Bearer token */
+	AUTH_NONE,		/* neither a bearer token nor a secret key */
+	AUTH_INVALID,		/* an Authorization header, but no valid token */
+	AUTH_KEY_AS_BEARER,	/* a publishable or secret key as the bearer token */
+	AUTH_BAD_KEY,		/* an sb_secret_ apikey that is not [auth]'s */
 	AUTH_OK
 };
 
-/* Verify the request's bearer token, if any, into *claims. */
-enum auth_result route_auth_check(struct app *app, const struct http_request *req,
-    struct jwt_claims *claims);
-
-/* True when claims may act on profile id: its owner, or the service role. */
-bool route_auth_may_write(const struct jwt_claims *claims, const char *id);
+/* Who is asking, once route_auth_check() answered AUTH_OK. */
+struct auth_caller {
+	bool admin;		/* the secret key in apikey, or a legacy service_role
+				   token while [auth] accept_legacy_service_role */
+	struct jwt_claims claims;	/* the verified token; zeroed for the key */
+};
 
 /*
- * Require the owner of id or the service role. False with 401 (with
- * WWW-Authenticate) or 403 in resp otherwise.
+ * Who sent req, into *who (zeroed unless AUTH_OK). The secret key in apikey
+ * makes the caller the admin unless an Authorization header comes with it:
+ * then, as with PostgREST, the token says who is asking. Any other apikey
+ * (a publishable or anon key, as supabase-js sends) is ignored.
+ */
+enum auth_result route_auth_check(struct app *app, const struct http_request *req,
+    struct auth_caller *who);
+
+/* True when who may see profile id when it is private: its owner or the admin. */
+bool route_auth_may_read(const struct auth_caller *who, const char *id);
+
+/*
+ * Require a caller who may change profile id: the admin, or its owner (the
+ * token's sub, role authenticated; an anonymous user only while [auth]
+ * allow_anonymous). False with 401 (with WWW-Authenticate) or 403 in resp
+ * otherwise.
  */
 bool route_auth_owner(struct app *app, const struct http_request *req,
-    struct http_response *resp, const char *id, struct jwt_claims *claims);
+    struct http_response *resp, const char *id, struct auth_caller *who);
 
 /*
- * Count a write against the caller's per-minute limit (the service role has
- * none). False with 429 and Retry-After in resp when over it.
+ * Count a write against the caller's per-minute limit (the admin has none).
+ * False with 429 and Retry-After in resp when over it.
  */
-bool route_auth_admit_write(struct app *app, const struct jwt_claims *claims,
+bool route_auth_admit_write(struct app *app, const struct auth_caller *who,
     struct http_response *resp);
+
+/*
+ * The bytes of pending journal changes a write by who may leave its
+ * profile holding ([limits] max_pending_bytes; a user writes only their own
+ * profile, so this is theirs): 0, no limit, for the admin.
+ */
+long route_auth_max_pending(const struct app *app, const struct auth_caller *who);
 
 #endif

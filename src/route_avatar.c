@@ -100,7 +100,7 @@ route_avatar_post(struct app *app, struct http_request *req,
 	const struct config *cfg = &app->cfg;
 	struct profile_write_result res;
 	struct upload u = { .found = false };
-	struct jwt_claims claims;
+	struct auth_caller who;
 	struct multipart *mp = NULL;
 	const char *ct, *cl, *declared = NULL;
 	char id[UUID_LEN + 1], boundary[80], mtype[128];
@@ -110,7 +110,7 @@ route_avatar_post(struct app *app, struct http_request *req,
 	memset(&res, 0, sizeof(res));
 	buf_init(&u.image, (size_t)cfg->avatar_max_bytes);
 	if (!route_profile_id(req, resp, id) ||
-	    !route_auth_owner(app, req, resp, id, &claims))
+	    !route_auth_owner(app, req, resp, id, &who))
 		goto out;
 	if (cfg->avatar_dir == NULL) {
 		http_error(resp, 503, "avatars_not_configured",
@@ -149,7 +149,7 @@ route_avatar_post(struct app *app, struct http_request *req,
 		http_error(resp, 413, "body_too_large", "the image is too large");
 		goto out;
 	}
-	if (!route_auth_admit_write(app, &claims, resp))
+	if (!route_auth_admit_write(app, &who, resp))
 		goto out;
 	r = read_body(req, mp, &u, length);
 	if (r == PC_TOOBIG || u.too_big) {
@@ -173,7 +173,8 @@ route_avatar_post(struct app *app, struct http_request *req,
 	/* The media type alone: "image/png; charset=x" -> "image/png". */
 	(void)snprintf(mtype, sizeof(mtype), "%.*s",
 	    declared ? (int)strcspn(declared, "; \t") : 0, declared ? declared : "");
-	switch (usecase_avatar_upload(app, id, u.image.data, u.image.len, mtype, &res)) {
+	switch (usecase_avatar_upload(app, id, who.admin ? "admin" : who.claims.sub,
+	    u.image.data, u.image.len, mtype, route_auth_max_pending(app, &who), &res)) {
 	case AVATAR_WRITTEN:
 		route_profile_write_answer(app, &res, resp);
 		break;
@@ -183,6 +184,19 @@ route_avatar_post(struct app *app, struct http_request *req,
 		break;
 	case AVATAR_TOO_MANY_PIXELS:
 		http_error(resp, 422, "too_many_pixels", "the image has too many pixels");
+		break;
+	case AVATAR_TIMEOUT:
+		http_error(resp, 422, "image_too_slow",
+		    "decoding the image took longer than this server allows");
+		break;
+	case AVATAR_NODE_BUSY:
+		http_header_add(resp, "Retry-After", "1");
+		http_error(resp, 503, "busy", "too many images are being processed; retry shortly");
+		break;
+	case AVATAR_USER_BUSY:
+		http_header_add(resp, "Retry-After", "%ld", cfg->avatar_timeout_ms / 1000 + 1);
+		http_error(resp, 429, "upload_in_progress",
+		    "another upload of this account is still being processed");
 		break;
 	case AVATAR_NOT_CONFIGURED:
 	case AVATAR_STORE_FAILED:

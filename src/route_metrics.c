@@ -11,15 +11,25 @@
 #include "metrics.h"
 #include "route_metrics.h"
 
-/* True for 127.0.0.0/8 and ::1 (and IPv4-mapped loopback). */
+/*
+ * True when REMOTE_ADDR is exactly one of the loopback addresses a web
+ * server writes for a local client. The whole string is compared: a prefix
+ * test ("127.") also takes any value that merely starts like one. Behind a
+ * reverse proxy on the same host every client is loopback: then token_file
+ * is what protects the route (docs/security.md).
+ */
 static bool
 is_loopback(const char *addr)
 {
+	static const char *const loopback[] = { "127.0.0.1", "::1", "::ffff:127.0.0.1" };
+	size_t i;
+
 	if (addr == NULL)
 		return false;
-	if (strncmp(addr, "::ffff:", 7) == 0)
-		addr += 7;
-	return strncmp(addr, "127.", 4) == 0 || strcmp(addr, "::1") == 0;
+	for (i = 0; i < sizeof(loopback) / sizeof(loopback[0]); i++)
+		if (strcmp(addr, loopback[i]) == 0)
+			return true;
+	return false;
 }
 
 static bool

@@ -16,6 +16,10 @@
 #include "usecase_profile_write.h"
 #include "uuid.h"
 
+/* Seconds to wait past max_pending_bytes: cron runs the flusher every
+ * minute (etc/crontab.example). */
+#define PENDING_RETRY_AFTER_S 60
+
 static const char *const source_names[] = {
 	[READ_HIT] = "HIT",
 	[READ_MISS] = "MISS",
@@ -48,7 +52,7 @@ route_profile_get(struct app *app, struct http_request *req,
 {
 	struct profile_read rd;
 	struct cache_entry *e = &rd.entry;
-	struct jwt_claims claims;
+	struct auth_caller who;
 	char id[UUID_LEN + 1], etag[HTTP_ETAG_LEN];
 	const char *body;
 	size_t len;
@@ -70,26 +74,33 @@ route_profile_get(struct app *app, struct http_request *req,
 		goto out;
 	}
 
-	http_header_add(resp, "X-Cache", "%s", source_names[rd.source]);
 	metrics_add(rd.source == READ_HIT ? MC_CACHE_HIT : rd.source == READ_STALE ?
 	    MC_CACHE_STALE : MC_CACHE_MISS, 1);
-	http_header_add(resp, "Vary", "Authorization");
+	http_header_add(resp, "Vary", "Authorization, apikey");
 	if (rd.refresh)
 		http_after(resp, profile_refresh_after, id);
-	if (e->flags & CACHE_F_PRIVATE) {
-		/* Only the owner (or the service role) sees a private profile,
-		 * and no shared cache may keep it. */
-		if (route_auth_check(app, req, &claims) != AUTH_OK ||
-		    !route_auth_may_write(&claims, id))
-			e->flags |= CACHE_F_NOTFOUND;
-		http_header_add(resp, "Cache-Control", "private, no-cache");
-	} else
-		http_header_add(resp, "Cache-Control", "no-cache");
+	/*
+	 * Only the owner (or the admin) sees a private profile. To anyone
+	 * else it is missing, and must look it in every byte: the same
+	 * status, body and headers as a profile that does not exist, or the
+	 * difference tells that the id has a private profile. So a 404 has no
+	 * X-Cache either: a private profile's entry stays fresh for fresh_ttl
+	 * and may be STALE, a not-found one lives negative_ttl and never is.
+	 */
+	if ((e->flags & CACHE_F_PRIVATE) &&
+	    (route_auth_check(app, req, &who) != AUTH_OK ||
+	    !route_auth_may_read(&who, id)))
+		e->flags |= CACHE_F_NOTFOUND;
 	if (e->flags & CACHE_F_NOTFOUND) {
+		http_header_add(resp, "Cache-Control", "no-cache");
 		body = profile_not_found_body(&len);
 		http_body(resp, 404, "application/json", body, len, NULL);
 		goto out;
 	}
+	http_header_add(resp, "X-Cache", "%s", source_names[rd.source]);
+	/* A private profile shown to its owner: no shared cache may keep it. */
+	http_header_add(resp, "Cache-Control", "%s",
+	    e->flags & CACHE_F_PRIVATE ? "private, no-cache" : "no-cache");
 	http_etag_format(e->tag, etag);
 	http_header_add(resp, "ETag", "%s", etag);
 	if (http_etag_match(http_request_header(req, "HTTP_IF_NONE_MATCH"), etag)) {
@@ -148,7 +159,14 @@ route_profile_write_answer(struct app *app, struct profile_write_result *res,
 		http_error(resp, 409, "username_taken", "that username is taken");
 		return;
 	case WRITE_REJECTED:
-		http_error(resp, 422, "rejected", res->message);
+		http_error(resp, 422, res->reject_code, res->reject_message);
+		return;
+	case WRITE_OVER_BUDGET:
+		/* Pending changes leave when the flusher has run (every minute). */
+		http_header_add(resp, "Retry-After", "%d", PENDING_RETRY_AFTER_S);
+		http_error(resp, 429, "pending_budget_exceeded",
+		    "too many of this profile's changes are still waiting to reach "
+		    "the database; try again later");
 		return;
 	case WRITE_UNAVAILABLE:
 		http_header_add(resp, "Retry-After", "%ld", app->cfg.origin_retry_after);
@@ -168,7 +186,7 @@ profile_write(struct app *app, struct http_request *req,
 {
 	struct profile_write_result res;
 	struct http_if_match im;
-	struct jwt_claims claims;
+	struct auth_caller who;
 	struct profile_write w;
 	json_t *patch = NULL, *errors = NULL;
 	char id[UUID_LEN + 1], *body = NULL;
@@ -176,7 +194,7 @@ profile_write(struct app *app, struct http_request *req,
 
 	memset(&res, 0, sizeof(res));
 	if (!route_profile_id(req, resp, id) ||
-	    !route_auth_owner(app, req, resp, id, &claims))
+	    !route_auth_owner(app, req, resp, id, &who))
 		goto out;
 	if (!http_content_type_is(http_request_header(req, "CONTENT_TYPE"),
 	    "application/json")) {
@@ -197,7 +215,7 @@ profile_write(struct app *app, struct http_request *req,
 		http_error(resp, 400, "bad_body", "the body could not be read");
 		goto out;
 	}
-	if (!route_auth_admit_write(app, &claims, resp))
+	if (!route_auth_admit_write(app, &who, resp))
 		goto out;
 	if (profile_patch_parse(body, len, replace, &patch, &errors) != PC_OK) {
 		if (errors != NULL)
@@ -213,6 +231,7 @@ profile_write(struct app *app, struct http_request *req,
 	w.replace = replace;
 	w.patch = patch;
 	w.if_match = &im;
+	w.max_pending = route_auth_max_pending(app, &who);
 	usecase_profile_write(app, &w, &res);
 	route_profile_write_answer(app, &res, resp);
 out:
@@ -240,11 +259,11 @@ void
 route_profile_delete(struct app *app, struct http_request *req,
     struct http_response *resp)
 {
-	struct jwt_claims claims;
+	struct auth_caller who;
 	char id[UUID_LEN + 1];
 
 	if (!route_profile_id(req, resp, id) ||
-	    !route_auth_owner(app, req, resp, id, &claims))
+	    !route_auth_owner(app, req, resp, id, &who))
 		return;
 	switch (usecase_profile_delete(app, id)) {
 	case DELETE_DONE:

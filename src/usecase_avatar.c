@@ -8,6 +8,7 @@
 
 #include "app.h"
 #include "avatar_store.h"
+#include "cache.h"
 #include "imageproc.h"
 #include "journal.h"
 #include "log.h"
@@ -31,9 +32,32 @@ trash_previous(struct app *app, const struct profile_write_result *res,
 		log_warn("avatar_trash_failed", "file=%s error=\"%s\"", rel, err);
 }
 
+/*
+ * Take one of the actor's upload places: memcached locks "<actor>:<i>" for
+ * i below the limit, held as long as a decode may take. Returns the place
+ * (to give back), -1 when every one is taken, -2 when there is no limit or
+ * memcached cannot tell.
+ */
+static int
+user_place_take(struct app *app, const char *actor, char *key, size_t keylen)
+{
+	long i, ttl = app->cfg.avatar_timeout_ms / 1000 + 5;
+	enum pc_result r;
+
+	for (i = 0; i < app->cfg.avatar_uploads_per_user; i++) {
+		(void)snprintf(key, keylen, "%s:%ld", actor, i);
+		if ((r = cache_lock(app->cache, "upload", key, ttl)) == PC_OK)
+			return (int)i;
+		if (r != PC_CONFLICT)
+			return -2;
+	}
+	return app->cfg.avatar_uploads_per_user > 0 ? -1 : -2;
+}
+
 enum avatar_outcome
-usecase_avatar_upload(struct app *app, const char *id, const void *data,
-    size_t len, const char *declared, struct profile_write_result *res)
+usecase_avatar_upload(struct app *app, const char *id, const char *actor,
+    const void *data, size_t len, const char *declared, int64_t max_pending,
+    struct profile_write_result *res)
 {
 	const struct config *cfg = &app->cfg;
 	struct imageproc_opts opts = {
@@ -44,22 +68,37 @@ usecase_avatar_upload(struct app *app, const char *id, const void *data,
 		.timeout_ms = cfg->avatar_timeout_ms,
 	};
 	char err[PC_ERRLEN] = "", rel[AVATAR_RELPATH_LEN], url[4096], *webp = NULL;
+	char place_key[160];
 	enum avatar_outcome out = AVATAR_ERROR;
-	struct profile_write w = { .id = id };
+	struct profile_write w = { .id = id, .max_pending = max_pending };
 	size_t out_len = 0;
 	enum pc_result r;
+	int place, slot;
 
 	memset(res, 0, sizeof(*res));
 	if (cfg->avatar_dir == NULL)
 		return AVATAR_NOT_CONFIGURED;
+	if ((place = user_place_take(app, actor, place_key, sizeof(place_key))) == -1) {
+		log_info("avatar_refused", "id=%s reason=\"uploads of this user in progress\"", id);
+		return AVATAR_USER_BUSY;
+	}
+	if ((slot = imageproc_slot_take(cfg->avatar_decode_slots,
+	    cfg->avatar_max_decodes)) == -1) {
+		log_warn("avatar_busy", "id=%s max_decodes=%ld", id, cfg->avatar_max_decodes);
+		out = AVATAR_NODE_BUSY;
+		goto out;
+	}
 	r = imageproc_run(&opts, declared, data, len, &webp, &out_len, err);
+	imageproc_slot_give(slot);
 	if (r != PC_OK) {
 		if (r == PC_ERROR)
 			log_error("avatar_helper_failed", "id=%s error=\"%s\"", id, err);
 		else if (err[0] != '\0')
 			log_info("avatar_refused", "id=%s reason=\"%s\"", id, err);
-		return r == PC_TOOBIG ? AVATAR_TOO_MANY_PIXELS :
+		out = r == PC_TOOBIG ? AVATAR_TOO_MANY_PIXELS :
+		    r == PC_UNAVAILABLE ? AVATAR_TIMEOUT :
 		    r == PC_INVALID ? AVATAR_NOT_AN_IMAGE : AVATAR_ERROR;
+		goto out;
 	}
 	if (avatar_store_put(cfg->avatar_dir, webp, out_len, rel, err) != PC_OK) {
 		log_error("avatar_store_failed", "id=%s error=\"%s\"", id, err);
@@ -74,6 +113,8 @@ usecase_avatar_upload(struct app *app, const char *id, const void *data,
 		trash_previous(app, res, rel);
 	out = AVATAR_WRITTEN;
 out:
+	if (place >= 0)
+		cache_unlock(app->cache, "upload", place_key);
 	json_decref(w.patch);
 	free(webp);
 	return out;

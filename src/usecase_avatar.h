@@ -3,6 +3,7 @@
 #define PC_USECASE_AVATAR_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "usecase_profile_write.h"
 
@@ -12,6 +13,9 @@ enum avatar_outcome {
 	AVATAR_WRITTEN,		/* see res->outcome for the write itself */
 	AVATAR_NOT_AN_IMAGE,	/* not JPEG/PNG/WebP/GIF, corrupt, or not what it claims */
 	AVATAR_TOO_MANY_PIXELS,
+	AVATAR_TIMEOUT,		/* decoding took longer than [avatar] timeout_ms */
+	AVATAR_NODE_BUSY,	/* every decode slot of this node is taken: 503 */
+	AVATAR_USER_BUSY,	/* the user's uploads in progress are at the limit: 429 */
 	AVATAR_NOT_CONFIGURED,
 	AVATAR_STORE_FAILED,	/* the file could not be written: nothing changed */
 	AVATAR_ERROR
@@ -19,16 +23,21 @@ enum avatar_outcome {
 
 /*
  * Normalise the uploaded image in a profilecache-image child process (so
- * libvips never lives in the responder),
+ * libvips never lives in the responder), at most [avatar] max_decodes at
+ * once on this node and uploads_per_user at once for actor (counted in
+ * memcached; let through when it is away) so that one account's slow images
+ * can never hold every responder,
  * store it under [avatar] dir named by its SHA-256, and write the new
  * avatar_url through the deferred path (res, as usecase_profile_write()).
  * declared is the media type the client gave ("image/png"), or NULL; a
  * declared type that differs from the bytes is AVATAR_NOT_AN_IMAGE. The
  * previous file, if it is one of ours, is noted for removal once the new
- * URL has reached the database.
+ * URL has reached the database. max_pending is the write's budget
+ * (struct profile_write).
  */
 enum avatar_outcome usecase_avatar_upload(struct app *app, const char *id,
-    const void *data, size_t len, const char *declared,
+    const char *actor, const void *data, size_t len, const char *declared,
+    int64_t max_pending,
     struct profile_write_result *res);
 
 #endif

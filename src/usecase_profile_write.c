@@ -179,13 +179,20 @@ write_behind(struct app *app, const struct profile_write *w, struct current *cur
 	struct journal *j;
 	json_t *row = NULL, *versions = NULL, *v;
 	const char *k;
+	enum pc_result r;
 
 	res->outcome = WRITE_UNAVAILABLE;
 	if ((patch = json_dumps(w->patch, JSON_COMPACT | JSON_SORT_KEYS)) == NULL)
 		goto out;
-	if (app_journal(app, &j, err) != PC_OK ||
-	    journal_append(j, NS, w->id, patch, cur->updated_at_us, app_version_now(),
-	    &updated_at, &seq, err) != PC_OK) {
+	if ((r = app_journal(app, &j, err)) == PC_OK)
+		r = journal_append(j, NS, w->id, patch, cur->updated_at_us,
+		    app_version_now(), w->max_pending, &updated_at, &seq, err);
+	if (r == PC_TOOBIG) {
+		log_info("write_over_budget", "id=%s error=\"%s\"", w->id, err);
+		res->outcome = WRITE_OVER_BUDGET;
+		goto out;
+	}
+	if (r != PC_OK) {
 		log_error("write_not_durable", "id=%s error=\"%s\"", w->id, err);
 		goto out;
 	}
@@ -308,6 +315,40 @@ own_superseded(json_t *result, json_t *patch)
 }
 
 /*
+ * What the database's refusals mean to a client. Its own message names
+ * constraints, columns and SQLSTATEs, which tell a client how the database
+ * is built and may quote values: it goes to the log, and the client gets
+ * one of these. The codes are apply_profile_changes' (30_apply.sql);
+ * username_taken is answered on its own (409).
+ */
+static const struct rejection {
+	const char *db_code;	/* NULL: any other */
+	const char *code, *message;
+} rejections[] = {
+	/* Supabase's foreign key from profiles.id to auth.users. */
+	{ "23503", "unknown_user", "there is no user with this profile's id" },
+	{ NULL, "rejected", "the database refused a value of this change" },
+};
+
+static void
+write_rejected(const char *id, json_t *result, struct profile_write_result *res)
+{
+	const char *db_code = json_string_value(json_object_get(result, "code"));
+	const char *db_message = json_string_value(json_object_get(result, "message"));
+	const struct rejection *rj;
+
+	for (rj = rejections; rj->db_code != NULL; rj++)
+		if (db_code != NULL && strcmp(db_code, rj->db_code) == 0)
+			break;
+	log_warn("write_through_rejected", "id=%s db_code=%s db_message=\"%s\" code=%s",
+	    id, db_code != NULL ? db_code : "none",
+	    db_message != NULL ? db_message : "", rj->code);
+	res->outcome = WRITE_REJECTED;
+	res->reject_code = rj->code;
+	res->reject_message = rj->message;
+}
+
+/*
  * The write-through path: the database decides (username is unique there).
  * The change carries this node's pending changes of the id too, so the row
  * is never behind what was acknowledged; those entries are then marked
@@ -385,11 +426,7 @@ write_through(struct app *app, const struct profile_write *w, struct current *cu
 	} else if (code != NULL && strcmp(code, "username_taken") == 0) {
 		res->outcome = WRITE_USERNAME_TAKEN;
 	} else if (status != NULL && strcmp(status, "rejected") == 0) {
-		res->outcome = WRITE_REJECTED;
-		(void)snprintf(res->message, sizeof(res->message), "%s",
-		    json_string_value(json_object_get(result, "message")) ?
-		    json_string_value(json_object_get(result, "message")) :
-		    "the database refused the change");
+		write_rejected(w->id, result, res);
 	} else {
 		log_error("write_through_unexpected", "id=%s status=%s", w->id,
 		    status ? status : "none");

@@ -19,6 +19,7 @@ enum write_outcome {
 	WRITE_PRECONDITION,	/* If-Match does not match the current version */
 	WRITE_USERNAME_TAKEN,
 	WRITE_REJECTED,		/* the database refused a value */
+	WRITE_OVER_BUDGET,	/* the id's pending changes would pass max_pending */
 	WRITE_UNAVAILABLE,	/* nothing written: journal or database down */
 	WRITE_ERROR
 };
@@ -28,12 +29,17 @@ struct profile_write {
 	bool replace;			/* PUT: every editable field */
 	struct json_t *patch;		/* from profile_patch_parse(), borrowed */
 	const struct http_if_match *if_match;
+	int64_t max_pending;		/* bytes of pending changes the id may
+					   hold with this one; 0: no limit */
 };
 
 struct profile_write_result {
 	enum write_outcome outcome;
 	struct cache_entry entry;	/* the new version: body and ETag tag */
-	char message[PC_ERRLEN];	/* for WRITE_REJECTED */
+	/* WRITE_REJECTED: this project's error code and message for what the
+	 * database refused (static strings); the database's own words are
+	 * logged, never answered. */
+	const char *reject_code, *reject_message;
 	int64_t seq;			/* WRITE_PENDING: the journal entry */
 	int64_t version_us;		/* WRITE_PENDING: the change's version */
 	struct json_t *before;		/* the profile before the write, or NULL;
@@ -52,7 +58,9 @@ bool usecase_write_admit(struct app *app, const char *actor, long *retry_after);
  * Write w. When the patch changes no write-through field, the change is
  * appended to the journal (acknowledged only after the commit returned),
  * and the cache entry is updated with CAS (or dropped when another writer
- * raced it): WRITE_PENDING. When it changes username, the change, with
+ * raced it): WRITE_PENDING; or, when the id's pending changes and this one
+ * would hold more than w->max_pending bytes, nothing is written:
+ * WRITE_OVER_BUDGET. When it changes username, the change, with
  * this node's pending changes of the id, goes to the database first
  * through apply_profile_changes, and the result is cached: WRITE_SYNCED.
  * On success res->entry owns the new body; release it with

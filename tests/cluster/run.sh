@@ -126,7 +126,7 @@ node_start() {
 for n in "${NODES[@]}"; do node_start "$n" || e2e_bail "node $n did not start"; done
 diag "nodes: ${NODE_URL[*]}; memcached ring $RING"
 
-SVC="Authorization: Bearer $(jwt_hs256 "" service_role 86400 "")"
+SVC="apikey: $(admin_key)"
 
 # --- writing ----------------------------------------------------------------
 

@@ -299,6 +299,11 @@ mc_flush() {
 
 # --- tokens -------------------------------------------------------------------------
 
+# admin_key: the stack's secret key (sb_secret_...), which the responder takes
+# in the apikey header as the admin credential ([auth] secret_key_file, here
+# the origin's service key).
+admin_key() { cat -- "$SERVICE_KEY_FILE"; }
+
 # b64url: base64url without padding, from stdin.
 b64url() { openssl base64 -A | tr '+/' '-_' | tr -d '='; }
 
@@ -314,4 +319,14 @@ jwt_hs256() {
 	sig=$(printf '%s.%s' "$header" "$payload" |
 		openssl dgst -sha256 -mac HMAC -macopt "key:$secret" -binary | b64url)
 	printf '%s.%s.%s' "$header" "$payload" "$sig"
+}
+
+# jwt_custom PAYLOAD [SECRET]: an HS256 token over any payload, signed with the
+# stack's JWT secret (or SECRET).
+jwt_custom() {
+	local h p s
+	h=$(printf '{"alg":"HS256","typ":"JWT"}' | b64url)
+	p=$(printf '%s' "$1" | b64url)
+	s=$(printf '%s.%s' "$h" "$p" | openssl dgst -sha256 -mac HMAC -macopt "key:${2:-$JWT_SECRET}" -binary | b64url)
+	printf '%s.%s.%s' "$h" "$p" "$s"
 }

@@ -10,12 +10,12 @@ ADMIN=$PC_BUILDDIR/profilecache-admin
 [[ -x $ADMIN ]] || e2e_bail "$ADMIN is not built (run make)"
 
 e2e_start
-plan 68
+plan 69
 
 alice=$SAMPLE_PROFILE_ID
 bob=7b3e4a52-1c9d-4f60-9a8e-2d5c6f7a8b02
 carol=7b3e4a52-1c9d-4f60-9a8e-2d5c6f7a8b03
-svc=$(jwt_hs256 "" service_role 3600 "")
+svc=$(admin_key)
 json=(-H 'Content-Type: application/json')
 states=(pending applied conflict dead cancelled)
 
@@ -65,7 +65,7 @@ ok "$([[ ! -e $E2E_DIR/none ]]; echo $?)" "and looking created nothing"
 codes=
 for i in 1 2; do
 	for id in "$alice" "$bob" "$carol"; do
-		http PATCH "/profiles/$id" "${json[@]}" -H "Authorization: Bearer $svc" --data "{\"bio\":\"admin $i\"}"
+		http PATCH "/profiles/$id" "${json[@]}" -H "apikey: $svc" --data "{\"bio\":\"admin $i\"}"
 		codes+="$HTTP_STATUS "
 	done
 done
@@ -152,7 +152,7 @@ mkdir -p "$dir"
 rows=$(sq "select count(*) from changes")
 for i in $(seq 16); do
 	curl -s -o /dev/null -w '%{http_code}\n' -X PATCH "$BASE_URL/profiles/$bob" "${json[@]}" \
-		-H "Authorization: Bearer $svc" --data "{\"bio\":\"during admin $i\"}" >"$dir/s$i" &
+		-H "apikey: $svc" --data "{\"bio\":\"during admin $i\"}" >"$dir/s$i" &
 done
 run dead drop --all
 wait
@@ -202,6 +202,7 @@ run check-config
 is "$RC/$(head -n 1 <<<"$OUT")" "0/ok" "check-config: ok, exit 0"
 is "$(field origin)|$(field cache)|$(field journal)|$(field auth)" "$ORIGIN_URL|$MEMCACHED_SERVERS|$JOURNAL_PATH|secret" \
 	"with origin, cache servers, journal and auth"
+is "$(field admin)" "secret key (apikey)" "and the admin credential: the secret key, in apikey"
 leak=0
 for secret in "$JWT_SECRET" "$(<"$SERVICE_KEY_FILE")"; do
 	if [[ $OUT$ERR == *"$secret"* ]]; then leak=1; fi

@@ -15,7 +15,7 @@ bob=7b3e4a52-1c9d-4f60-9a8e-2d5c6f7a8b02
 carol=7b3e4a52-1c9d-4f60-9a8e-2d5c6f7a8b03
 json=(-H 'Content-Type: application/json')
 owner=(-H "Authorization: Bearer $(jwt_hs256 "$alice")")
-svc=(-H "Authorization: Bearer $(jwt_hs256 "" service_role 3600 "")")
+svc=(-H "apikey: $(admin_key)")
 
 http DELETE "/profiles/$alice"
 is "$HTTP_STATUS" 401 "no token: 401"

@@ -17,7 +17,7 @@ alice=$SAMPLE_PROFILE_ID
 bob=7b3e4a52-1c9d-4f60-9a8e-2d5c6f7a8b02
 carol=7b3e4a52-1c9d-4f60-9a8e-2d5c6f7a8b03
 json=(-H 'Content-Type: application/json')
-svc=(-H "Authorization: Bearer $(jwt_hs256 "" service_role 3600 "")")
+svc=(-H "apikey: $(admin_key)")
 flush() { FLUSH_RC=0; "$FLUSH" --config "$CONFIG_PATH" "$@" >"$VAR_DIR/flush.out" 2>"$VAR_DIR/flush.err" || FLUSH_RC=$?; }
 jq_state() { sqlite3 "$JOURNAL_PATH" "select group_concat(state, ',') from (select state from changes where id = '$1' order by seq)"; }
 db() { psql_exec "$1"; }
@@ -119,7 +119,7 @@ is "$FLUSH_RC" 0 "the dead entry does not fail later runs"
 # --- a change to a profile deleted meanwhile: no resurrection -----------------------------
 http PATCH "/profiles/$bob" "${json[@]}" "${svc[@]}" --data '{"bio":"written before the delete"}'
 curl -s -o /dev/null -X POST "$ORIGIN_URL/rpc/delete_profile" -H 'Content-Type: application/json' \
-	-H "apikey: $(<"$SERVICE_KEY_FILE")" -H "Authorization: Bearer $(<"$SERVICE_KEY_FILE")" \
+	-H "apikey: $(<"$SERVICE_KEY_FILE")" \
 	--data "{\"id\":\"$bob\"}"
 is "$(db "select count(*) from profiles where id = '$bob'")" 0 "the profile is deleted"
 flush

@@ -18,14 +18,6 @@ plan $((n + 5))
 
 alice=$SAMPLE_PROFILE_ID
 now=$(date +%s)
-# jwt_custom PAYLOAD [SECRET]: an HS256 token over any payload.
-jwt_custom() {
-	local h p s
-	h=$(printf '{"alg":"HS256","typ":"JWT"}' | b64url)
-	p=$(printf '%s' "$1" | b64url)
-	s=$(printf '%s.%s' "$h" "$p" | openssl dgst -sha256 -mac HMAC -macopt "key:${2:-$JWT_SECRET}" -binary | b64url)
-	printf '%s.%s.%s' "$h" "$p" "$s"
-}
 token() {
 	local good
 	good=$(jwt_hs256 "$alice")
@@ -40,7 +32,17 @@ token() {
 		"$(printf '{"sub":"%s","role":"service_role","exp":%d}' "$alice" $((now + 600)) | b64url)" "${good##*.}" ;;
 	wrong_aud) printf 'Bearer %s' "$(jwt_hs256 "$alice" authenticated 600 anon)" ;;
 	future_nbf) printf 'Bearer %s' "$(jwt_custom "{\"sub\":\"$alice\",\"role\":\"authenticated\",\"aud\":\"authenticated\",\"exp\":$((now + 7200)),\"nbf\":$((now + 3600))}")" ;;
+	# Past [auth] max_token_lifetime (a day by default).
+	exp_2_62) printf 'Bearer %s' "$(jwt_custom "{\"sub\":\"$alice\",\"role\":\"authenticated\",\"aud\":\"authenticated\",\"iat\":$now,\"exp\":4611686018427387904}")" ;;
+	two_days) printf 'Bearer %s' "$(jwt_hs256 "$alice" authenticated 172800)" ;;
+	two_days_no_iat) printf 'Bearer %s' "$(jwt_custom "{\"sub\":\"$alice\",\"role\":\"authenticated\",\"aud\":\"authenticated\",\"exp\":$((now + 172800))}")" ;;
+	old_iat) printf 'Bearer %s' "$(jwt_custom "{\"sub\":\"$alice\",\"role\":\"authenticated\",\"aud\":\"authenticated\",\"iat\":$((now - 172800)),\"exp\":$((now + 600))}")" ;;
 	empty_bearer) printf 'Bearer ' ;;
+	secret_as_bearer) printf 'Bearer %s' "$(admin_key)" ;;
+	publishable_as_bearer) printf 'Bearer %s' "$(<"$ANON_KEY_FILE")" ;;
+	anonymous) printf 'Bearer %s' "$(jwt_custom "{\"sub\":\"$alice\",\"role\":\"authenticated\",\"aud\":\"authenticated\",\"is_anonymous\":true,\"exp\":$((now + 600))}")" ;;
+	legacy_service_role) printf 'Bearer %s' "$(jwt_hs256 "" service_role 600 "")" ;;
+	anon_role) printf 'Bearer %s' "$(jwt_hs256 "$alice" anon 600)" ;;
 	basic) printf 'Basic YWxpY2U6c2VjcmV0' ;;
 	two_bearers) printf 'Bearer %s Bearer %s' "$good" "$good" ;;
 	huge_token) printf 'Bearer %s.%s.x' "${good%%.*}" "$(head -c 9000 /dev/zero | tr '\0' A)" ;;

@@ -8,7 +8,7 @@ set -euo pipefail
 
 PC_CONF_SET="limits.writes_per_minute=3"
 e2e_start
-plan 17
+plan 19
 
 id=$SAMPLE_PROFILE_ID
 json=(-H 'Content-Type: application/json')
@@ -62,6 +62,13 @@ cgi() {
 		REMOTE_ADDR=192.0.2.7 PROFILECACHE_CONFIG="$CONFIG_PATH" "$@" \
 		"$PC_BUILDDIR/cgi-bin/profilecache.fcgi" </dev/null 2>/dev/null | tr -d '\r' | head -n 1
 }
+# The whole address is compared, not a prefix.
+got=
+for a in 127.0.0.1 ::1 ::ffff:127.0.0.1; do got+="$(cgi REMOTE_ADDR="$a") "; done
+is "$got" "Status: 200 OK Status: 200 OK Status: 200 OK " "127.0.0.1, ::1 and ::ffff:127.0.0.1 are loopback"
+got=
+for a in 127.0.0.1.example.com 127.9.9.9 ::ffff:127.0.0.1x ::1:2 ""; do got+="$(cgi REMOTE_ADDR="$a") "; done
+is "$got" "$(printf 'Status: 403 Forbidden %.0s' 1 2 3 4 5)" "an address that only starts like loopback is not"
 is "$(cgi)" "Status: 403 Forbidden" "another address without the token: 403"
 is "$(cgi HTTP_AUTHORIZATION='Bearer wrong-token-0123456789000')" "Status: 403 Forbidden" "a wrong token: 403"
 is "$(cgi HTTP_AUTHORIZATION='Bearer metrics-token-0123456789')" "Status: 200 OK" "the metrics token: 200"

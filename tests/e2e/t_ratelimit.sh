@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
-# The per-user write limit: past writes_per_minute a user gets 429 with
-# Retry-After and nothing is journaled; other users and the service role are
-# not affected.
+# The per-user write limits: past writes_per_minute, or past max_pending_bytes
+# of changes waiting in the journal, a user gets 429 with Retry-After and
+# nothing is journaled; other users and the service role are not affected.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
-PC_CONF_SET="limits.writes_per_minute=5"
+PC_CONF_SET="limits.writes_per_minute=5 limits.max_body=1024 limits.max_pending_bytes=2048"
 e2e_start
-plan 8
+plan 16
 
 alice=$SAMPLE_PROFILE_ID
 bob=7b3e4a52-1c9d-4f60-9a8e-2d5c6f7a8b02
@@ -30,7 +30,7 @@ is "$(sqlite3 "$JOURNAL_PATH" "select count(*) from changes where id = '$alice'"
 	"$(grep -o 202 <<<"$codes" | wc -l)" "only the acknowledged writes were journaled"
 http PATCH "/profiles/$bob" "${json[@]}" -H "Authorization: Bearer $(jwt_hs256 "$bob")" --data '{"bio":"mine"}'
 is "$HTTP_STATUS" 202 "another user is not limited"
-http PATCH "/profiles/$alice" "${json[@]}" -H "Authorization: Bearer $(jwt_hs256 "" service_role 3600 "")" --data '{"bio":"service"}'
+http PATCH "/profiles/$alice" "${json[@]}" -H "apikey: $(admin_key)" --data '{"bio":"service"}'
 is "$HTTP_STATUS" 202 "the service role is not limited"
 http PATCH "/profiles/$alice" "${json[@]}" "${as_alice[@]}" --data '{"bio":"x"'
 if [[ $(date -u +%Y%m%d%H%M) == "$minute" ]]; then
@@ -38,3 +38,26 @@ if [[ $(date -u +%Y%m%d%H%M) == "$minute" ]]; then
 else
 	skip 1 "the minute turned during the test"
 fi
+
+# --- the journal budget: bytes of changes waiting for the flusher -----------------------
+carol=7b3e4a52-1c9d-4f60-9a8e-2d5c6f7a8b03
+as_carol=(-H "Authorization: Bearer $(jwt_hs256 "$carol")")
+bio() { printf '{"bio":"%s"}' "$(head -c 900 /dev/zero | tr '\0' "$1")"; }	# 910 bytes
+pending_bytes() { sqlite3 "$JOURNAL_PATH" "select coalesce(sum(length(cast(patch as blob))), 0) from changes where id = '$carol' and state = 'pending'"; }
+codes=""
+for c in a b c; do
+	http PATCH "/profiles/$carol" "${json[@]}" "${as_carol[@]}" --data "$(bio "$c")"
+	codes="$codes$HTTP_STATUS "
+done
+is "$codes" "202 202 429 " "two 910-byte changes fit in 2048 bytes, a third does not"
+is "$(json .error.code)" pending_budget_exceeded "error code pending_budget_exceeded"
+like "$(header Retry-After)" '^[0-9]+$' "with Retry-After"
+is "$(pending_bytes)" 1820 "the refused change was not journaled"
+http GET "/profiles/$carol" "${as_carol[@]}"
+is "$(json .profile.bio)" "$(head -c 900 /dev/zero | tr '\0' b)" "the owner reads the last acknowledged change"
+http PATCH "/profiles/$carol" "${json[@]}" -H "Authorization: Bearer $(jwt_hs256 "" service_role 3600 "")" --data "$(bio d)"
+is "$HTTP_STATUS" 202 "the service role has no budget"
+"$PC_BUILDDIR/profilecache-flush" --config "$CONFIG_PATH" 2>/dev/null || true
+is "$(pending_bytes)" 0 "the flusher takes the pending changes to the database"
+http PATCH "/profiles/$carol" "${json[@]}" "${as_carol[@]}" --data "$(bio e)"
+is "$HTTP_STATUS" 202 "then the budget is free again"

@@ -95,9 +95,10 @@ anon_key=$(<"$ANON_KEY_FILE")
 alice=7b3e4a52-1c9d-4f60-9a8e-2d5c6f7a8b01
 bob=7b3e4a52-1c9d-4f60-9a8e-2d5c6f7a8b02
 
-# rpc KEY FUNCTION BODY: POST /rpc/FUNCTION to the origin with KEY as apikey and bearer.
+# rpc KEY FUNCTION BODY: POST /rpc/FUNCTION to the origin with KEY as apikey
+# (a publishable or secret key goes nowhere else).
 rpc() {
-	http POST "$ORIGIN_URL/rpc/$2" -H "apikey: $1" -H "Authorization: Bearer $1" \
+	http POST "$ORIGIN_URL/rpc/$2" -H "apikey: $1" \
 		-H 'Content-Type: application/json' --data-binary "$3"
 }
 

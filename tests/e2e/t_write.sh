@@ -6,7 +6,7 @@ set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
 e2e_start
-plan 67
+plan 73
 
 alice=$SAMPLE_PROFILE_ID
 bob=7b3e4a52-1c9d-4f60-9a8e-2d5c6f7a8b02
@@ -80,6 +80,9 @@ is "$(json '.error.fields | keys | join(",")')" "avatar_url,display_name,gradien
 is "$(json .error.fields.updated_at)" read-only "updated_at is read-only"
 http PATCH "/profiles/$alice" "${json[@]}" "${auth[@]}" --data "{\"display_name\":\"$(printf 'é%.0s' {1..101})\"}"
 is "$HTTP_STATUS" 422 "101 characters of display_name: 422"
+http PATCH "/profiles/$alice" "${json[@]}" "${auth[@]}" --data '{"display_name":"admin\u202egpj.exe","bio":"ok\n\u200bhidden"}'
+is "$HTTP_STATUS/$(json '.error.fields | keys | join(",")')" 422/bio,display_name \
+	"a bidi override in display_name and a zero-width space in bio: 422 naming both"
 http PATCH "/profiles/$alice" "${json[@]}" "${auth[@]}" --data '{}'
 is "$HTTP_STATUS" 422 "an empty patch: 422"
 is "$(pending "$alice")" 0 "nothing invalid reached the journal"
@@ -135,10 +138,27 @@ is "$(json .profile.username)/$(json .sync)" "alice_new/synced" "GET shows it sy
 http PATCH "/profiles/$alice" "${json[@]}" "${auth[@]}" --data '{"username":"bob"}'
 is "$HTTP_STATUS" 409 "a taken username: 409"
 is "$(json .error.code)" username_taken "error code username_taken"
+# What the database refuses is answered in this project's words; its own
+# (constraint names, SQLSTATEs) go to the log only.
+psql_exec "alter table public.profiles add constraint t_write_no_root check (username <> 'root_user') not valid"
+http PATCH "/profiles/$alice" "${json[@]}" "${auth[@]}" --data '{"username":"root_user"}'
+is "$HTTP_STATUS/$(json .error.code)/$(json .error.message)" \
+	"422/rejected/the database refused a value of this change" "a value the database refuses: 422 rejected"
+unlike "$HTTP_BODY" 't_write_no_root|violates|23514|profiles' "the database's message is not answered"
+if grep -q 'write_through_rejected.*t_write_no_root' "$VAR_DIR"/log/*.log; then r=0; else r=1; fi
+ok "$r" "it is logged"
+psql_exec "create table auth.t_write_users (id uuid primary key)"
+psql_exec "alter table public.profiles add constraint t_write_user_fkey foreign key (id) references auth.t_write_users (id) not valid"
+nouser=0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d
+http PUT "/profiles/$nouser" "${json[@]}" -H "Authorization: Bearer $(jwt_hs256 "" service_role 3600 "")" --data '{"username":"no_such_user"}'
+is "$HTTP_STATUS/$(json .error.code)" 422/unknown_user "a profile for an id that is not a user (a foreign key to auth.users): 422 unknown_user"
+unlike "$HTTP_BODY" 't_write_user_fkey|violates|23503|t_write_users' "without the database's words"
+psql_exec "alter table public.profiles drop constraint t_write_no_root, drop constraint t_write_user_fkey"
+psql_exec "drop table auth.t_write_users"
 
 # --- service role, creation, private profiles ------------------------------------------------
-svc=$(jwt_hs256 "" service_role 3600 "")
-http PATCH "/profiles/$bob" "${json[@]}" -H "Authorization: Bearer $svc" --data '{"bio":"set by the service"}'
+svc=$(admin_key)
+http PATCH "/profiles/$bob" "${json[@]}" -H "apikey: $svc" --data '{"bio":"set by the service"}'
 is "$HTTP_STATUS" 202 "the service role may write any profile"
 new=0f1e2d3c-4b5a-4968-8776-a5b4c3d2e1f0
 http PATCH "/profiles/$new" "${json[@]}" -H "Authorization: Bearer $(jwt_hs256 $new)" --data '{"bio":"x"}'
@@ -161,7 +181,7 @@ dir=$(mktemp -d)
 before=$(sqlite3 "$JOURNAL_PATH" "select count(*) from changes where id = '$bob'")
 for i in $(seq 32); do
 	curl -s -o "$dir/b$i" -w '%{http_code}\n' -X PATCH "$BASE_URL/profiles/$bob" "${json[@]}" \
-		-H "Authorization: Bearer $svc" --data "{\"bio\":\"writer $i\"}" >"$dir/s$i" &
+		-H "apikey: $svc" --data "{\"bio\":\"writer $i\"}" >"$dir/s$i" &
 done
 wait
 is "$(cat "$dir"/s* | sort | uniq -c | awk '{$1=$1};1')" "32 202" "32 concurrent PATCHes acknowledged"

@@ -39,7 +39,7 @@ e2e_start
 [[ -z $mnt ]] || JOURNAL_PATH=$mnt/journal.db
 plan "${#scenarios[@]}"
 
-svc="Authorization: Bearer $(jwt_hs256 "" service_role 86400 "")"
+svc="apikey: $(admin_key)"
 ids=($(psql_exec "insert into profiles (id, display_name) select gen_random_uuid(), 'fault ' || g
 	from generate_series(1, 8) g returning id"))
 FLUSH=$PC_BUILDDIR/profilecache-flush

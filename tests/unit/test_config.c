@@ -52,16 +52,35 @@ teardown(void **state)
 	return 0;
 }
 
-/* Write a config whose [origin] section names the fixture's key, plus extra. */
+/* Write a config with origin url and the fixture's key, plus extra. */
 static void
-write_conf(struct fixture *f, const char *extra)
+write_conf_url(struct fixture *f, const char *url, const char *extra)
 {
 	FILE *fp = fopen(f->conf, "w");
 
 	assert_non_null(fp);
-	fprintf(fp, "[origin]\nurl = http://127.0.0.1:3000/\nservice_key_file = %s\n%s",
+	fprintf(fp, "[origin]\nurl = %s\nservice_key_file = %s\n%s", url,
 	    f->key, extra);
 	fclose(fp);
+}
+
+/* Write a config whose [origin] section names the fixture's key, plus extra. */
+static void
+write_conf(struct fixture *f, const char *extra)
+{
+	write_conf_url(f, "http://127.0.0.1:3000/", extra);
+}
+
+/* Replace the contents of a secret file (mode 0600). */
+static void
+write_secret(const char *path, const char *text)
+{
+	FILE *fp = fopen(path, "w");
+
+	assert_non_null(fp);
+	fputs(text, fp);
+	fclose(fp);
+	chmod(path, 0600);
 }
 
 static enum pc_result
@@ -89,6 +108,8 @@ test_defaults_and_values(void **state)
 	assert_int_equal(cfg.cache_stale_ttl, 60);
 	assert_int_equal(cfg.cache_negative_ttl, 30);
 	assert_int_equal(cfg.log_level, 3);
+	assert_int_equal(cfg.auth_max_token_lifetime, 86400);
+	assert_int_equal(cfg.limits_max_pending_bytes, 1024 * 1024);
 	config_free(&cfg);
 	assert_null(cfg.origin_url);
 }
@@ -118,6 +139,9 @@ test_errors_name_the_key(void **state)
 	expect_error(f, "[cache]\nfresh_ttl = 99999999999999999999\n", "fresh_ttl");
 	expect_error(f, "[cache]\nlock_wait_ms = -1\n", "lock_wait_ms");
 	expect_error(f, "[log]\nlevel = loud\n", "[log] level");
+	expect_error(f, "[auth]\nmax_token_lifetime = 0\n", "[auth] max_token_lifetime");
+	expect_error(f, "[limits]\nmax_pending_bytes = 65535\n",
+	    "[limits] max_pending_bytes must be 0 or at least max_body");
 	expect_error(f, "[cache]\nprefix = a b\n", "[cache] prefix");
 	expect_error(f, "[cache]\nservers = 1\nservers = 2\n", "set twice");
 	expect_error(f, "[journal]\npath =\n", "[journal] path is empty");
@@ -177,6 +201,154 @@ test_secret_files(void **state)
 	assert_null(strstr(err, "s3cr3t"));
 }
 
+/* http:// only to this machine: the key would travel in the clear. */
+static void
+test_plain_http_loopback_only(void **state)
+{
+	static const char *const ok[] = {
+		"http://127.0.0.1:3000", "http://127.9.8.7/rest/v1",
+		"http://localhost:3000/", "http://LocalHost", "http://[::1]:3000/x",
+		"http://u:p@127.0.0.1:3000", "https://db.example.com/rest/v1",
+		"https://10.0.0.5:3000",
+	};
+	static const char *const refused[] = {
+		"http://10.0.0.5:3000", "http://db.example.com/rest/v1",
+		"http://abc.supabase.co/rest/v1", "http://127.0.0.1.example.com/",
+		"http://128.0.0.1", "http://127.0.0.1@evil.example/",
+		"http://127.0.0.1:80@evil.example/", "http://[::2]:3000",
+		"http://[::ffff:127.0.0.1]/", "http://[::1", "http://127.1/",
+		"http://localhost.example.com", "http://:3000",
+	};
+	struct fixture *f = *state;
+	char err[PC_ERRLEN];
+	struct config cfg;
+	size_t i;
+
+	for (i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+		write_conf_url(f, ok[i], "");
+		if (config_load(f->conf, &cfg, err) != PC_OK)
+			fail_msg("%s refused: %s", ok[i], err);
+		config_free(&cfg);
+	}
+	for (i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
+		write_conf_url(f, refused[i], "");
+		if (config_load(f->conf, &cfg, err) != PC_INVALID ||
+		    strstr(err, "[origin] url") == NULL ||
+		    strstr(err, "loopback") == NULL)
+			fail_msg("%s: \"%s\"", refused[i], err);
+		assert_null(cfg.origin_url);
+	}
+	write_conf_url(f, "http://", "");
+	assert_int_equal(config_load(f->conf, &cfg, err), PC_INVALID);
+	assert_non_null(strstr(err, "[origin] url has no host"));
+	write_conf_url(f, "https:///rest/v1", "");
+	assert_int_equal(config_load(f->conf, &cfg, err), PC_INVALID);
+	assert_non_null(strstr(err, "[origin] url has no host"));
+}
+
+/* iss defaults to the project's auth URL for a Supabase REST URL only. */
+static void
+test_issuer_default(void **state)
+{
+	struct fixture *f = *state;
+	char err[PC_ERRLEN];
+	struct config cfg;
+
+	write_conf_url(f, "https://abcdefghijklmnopqrst.supabase.co/rest/v1/", "");
+	assert_int_equal(config_load(f->conf, &cfg, err), PC_OK);
+	assert_string_equal(cfg.auth_issuer,
+	    "https://abcdefghijklmnopqrst.supabase.co/auth/v1");
+	config_free(&cfg);
+
+	write_conf_url(f, "https://abcdefghijklmnopqrst.supabase.co/rest/v1",
+	    "[auth]\nissuer = https://auth.example.com\n");
+	assert_int_equal(config_load(f->conf, &cfg, err), PC_OK);
+	assert_string_equal(cfg.auth_issuer, "https://auth.example.com");
+	config_free(&cfg);
+
+	write_conf_url(f, "https://db.example.com/rest/v1", "");
+	assert_int_equal(config_load(f->conf, &cfg, err), PC_OK);
+	assert_null(cfg.auth_issuer);
+	config_free(&cfg);
+
+	/* Only a bare project ref, and only Supabase's domain. */
+	write_conf_url(f, "https://evil.example/x.supabase.co/rest/v1", "");
+	assert_int_equal(config_load(f->conf, &cfg, err), PC_OK);
+	assert_null(cfg.auth_issuer);
+	config_free(&cfg);
+	write_conf_url(f, "https://a.b.supabase.co/rest/v1", "");
+	assert_int_equal(config_load(f->conf, &cfg, err), PC_OK);
+	assert_null(cfg.auth_issuer);
+	config_free(&cfg);
+	write_conf_url(f, "https://abc.supabase.co/rest/v2", "");
+	assert_int_equal(config_load(f->conf, &cfg, err), PC_OK);
+	assert_null(cfg.auth_issuer);
+	config_free(&cfg);
+}
+
+static void
+test_auth_switches(void **state)
+{
+	struct fixture *f = *state;
+	char err[PC_ERRLEN];
+	struct config cfg;
+
+	assert_int_equal(load(f, "", &cfg, err), PC_OK);
+	assert_false(cfg.auth_allow_anonymous);
+	assert_false(cfg.auth_accept_legacy_service_role);
+	config_free(&cfg);
+	assert_int_equal(load(f, "[auth]\nallow_anonymous = true\n"
+	    "accept_legacy_service_role = yes\n", &cfg, err), PC_OK);
+	assert_true(cfg.auth_allow_anonymous);
+	assert_true(cfg.auth_accept_legacy_service_role);
+	config_free(&cfg);
+	assert_int_equal(load(f, "[auth]\nallow_anonymous = Off\n"
+	    "accept_legacy_service_role = 0\n", &cfg, err), PC_OK);
+	assert_false(cfg.auth_allow_anonymous);
+	assert_false(cfg.auth_accept_legacy_service_role);
+	config_free(&cfg);
+	expect_error(f, "[auth]\nallow_anonymous = maybe\n",
+	    "[auth] allow_anonymous must be true or false");
+	expect_error(f, "[auth]\naccept_legacy_service_role =\n",
+	    "[auth] accept_legacy_service_role");
+}
+
+/* The admin credential: a secret key from its own file or the service key. */
+static void
+test_secret_key(void **state)
+{
+	struct fixture *f = *state;
+	char err[PC_ERRLEN], extra[256], other[128];
+	struct config cfg;
+
+	/* A service key that is no secret key gives no admin credential. */
+	assert_int_equal(load(f, "", &cfg, err), PC_OK);
+	assert_null(cfg.auth_secret_key);
+	config_free(&cfg);
+
+	write_secret(f->key, "sb_secret_service0123456789\n");
+	assert_int_equal(load(f, "", &cfg, err), PC_OK);
+	assert_string_equal(cfg.auth_secret_key, "sb_secret_service0123456789");
+	config_free(&cfg);
+
+	snprintf(other, sizeof(other), "%s/secret.key", f->dir);
+	snprintf(extra, sizeof(extra), "[auth]\nsecret_key_file = %s\n", other);
+	write_secret(other, "sb_secret_admin0123456789\n");
+	assert_int_equal(load(f, extra, &cfg, err), PC_OK);
+	assert_string_equal(cfg.auth_secret_key, "sb_secret_admin0123456789");
+	config_free(&cfg);
+
+	/* That file must hold a secret key, and the rules of secrets apply. */
+	write_secret(other, "sb_publishable_admin0123456789\n");
+	expect_error(f, extra, "[auth] secret_key_file must hold a secret key");
+	assert_null(strstr(err, "admin0123456789"));
+	write_secret(other, "sb_secret_admin0123456789\n");
+	chmod(other, 0644);
+	expect_error(f, extra, "world-readable");
+	unlink(other);
+	expect_error(f, extra, "cannot open");
+}
+
 int
 main(void)
 {
@@ -185,6 +357,10 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_errors_name_the_key, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_required_and_url, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_secret_files, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_plain_http_loopback_only, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_issuer_default, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_auth_switches, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_secret_key, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

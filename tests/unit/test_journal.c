@@ -1,7 +1,8 @@
 /*
  * Unit tests for the journal (SQLite in a temporary directory): versions of
- * one id only rise, and the WAL stays short under a long stream of writes
- * from two connections, as from two responders.
+ * one id only rise, the pending bytes of one id are bounded, and the WAL
+ * stays short under a long stream of writes from two connections, as from
+ * two responders.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -76,7 +77,7 @@ append(struct journal *j, int64_t now_us, int64_t *v)
 	char err[PC_ERRLEN];
 	int64_t seq;
 
-	return journal_append(j, "profile", ID, "{\"bio\":\"x\"}", 0, now_us, v,
+	return journal_append(j, "profile", ID, "{\"bio\":\"x\"}", 0, now_us, 0, v,
 	    &seq, err);
 }
 
@@ -93,6 +94,47 @@ test_versions_rise(void **state)
 	assert_true(v2 > v1);
 	assert_int_equal(append(f->a, v2, &v3), PC_OK);
 	assert_true(v3 > v2);
+}
+
+static void
+test_pending_budget(void **state)
+{
+	struct fixture *f = *state;
+	/* 14 bytes of JSON, 15 with the two-byte é: bytes, not characters. */
+	static const char patch[] = "{\"bio\":\"\xc3\xa9" "abc\"}";
+	static const char other[] = "7b3e4a52-1c9d-4f60-9a8e-2d5c6f7a8b02";
+	char err[PC_ERRLEN];
+	int64_t bytes, v, seq;
+	long n;
+
+	assert_int_equal(strlen(patch), 15);
+	assert_int_equal(journal_pending_bytes(f->a, "profile", ID, &bytes, err), PC_OK);
+	assert_int_equal(bytes, 0);
+	/* Up to the budget, exactly, from either writer. */
+	assert_int_equal(journal_append(f->a, "profile", ID, patch, 0, 1000, 30, &v,
+	    &seq, err), PC_OK);
+	assert_int_equal(journal_append(f->b, "profile", ID, patch, 0, 1001, 30, &v,
+	    &seq, err), PC_OK);
+	assert_int_equal(journal_pending_bytes(f->b, "profile", ID, &bytes, err), PC_OK);
+	assert_int_equal(bytes, 30);
+	/* One byte past it: refused, and nothing written. */
+	assert_int_equal(journal_append(f->a, "profile", ID, "{}", 0, 1002, 31, &v,
+	    &seq, err), PC_TOOBIG);
+	assert_non_null(strstr(err, "30 bytes pending"));
+	assert_int_equal(journal_pending_bytes(f->a, "profile", ID, &bytes, err), PC_OK);
+	assert_int_equal(bytes, 30);
+	/* Another id has its own budget; 0 is no budget. */
+	assert_int_equal(journal_append(f->a, "profile", other, patch, 0, 1003, 15, &v,
+	    &seq, err), PC_OK);
+	assert_int_equal(journal_append(f->a, "profile", ID, patch, 0, 1004, 0, &v,
+	    &seq, err), PC_OK);
+	/* Only pending changes count: once applied or cancelled, room again. */
+	assert_int_equal(journal_supersede(f->a, "profile", ID, 1001, err), PC_OK);
+	assert_int_equal(journal_pending_bytes(f->a, "profile", ID, &bytes, err), PC_OK);
+	assert_int_equal(bytes, 15);
+	assert_int_equal(journal_cancel(f->a, "profile", ID, &n, err), PC_OK);
+	assert_int_equal(journal_append(f->a, "profile", ID, patch, 0, 1005, 15, &v,
+	    &seq, err), PC_OK);
 }
 
 static void
@@ -128,6 +170,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_versions_rise, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_pending_budget, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_wal_stays_short, setup, teardown),
 	};
 

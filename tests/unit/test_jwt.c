@@ -49,7 +49,7 @@ struct fixture {
 	struct jwt_keys *pub;	/* JWKS only */
 };
 
-static const struct jwt_policy policy = { "authenticated", ISS, 30 };
+static const struct jwt_policy policy = { "authenticated", ISS, 30, 0 };
 
 /* base64url without padding, NUL-terminated. */
 static void
@@ -444,7 +444,7 @@ static void
 test_service_role(void **state)
 {
 	struct fixture *f = *state;
-	const struct jwt_policy no_iss = { "authenticated", NULL, 30 };
+	const struct jwt_policy no_iss = { "authenticated", NULL, 30, 0 };
 	struct jwt_claims c;
 	char tok[TOKMAX];
 
@@ -486,7 +486,7 @@ static void
 test_times(void **state)
 {
 	struct fixture *f = *state;
-	const struct jwt_policy strict = { "authenticated", ISS, 0 };
+	const struct jwt_policy strict = { "authenticated", ISS, 0, 0 };
 	struct jwt_claims c;
 	char tok[TOKMAX];
 
@@ -537,6 +537,45 @@ test_times(void **state)
 }
 
 static void
+test_lifetime(void **state)
+{
+	struct fixture *f = *state;
+	const struct jwt_policy day = { "authenticated", ISS, 30, 86400 };
+	struct jwt_claims c;
+	char tok[TOKMAX];
+
+	/* exp - iat: a day is the most; when it was issued does not matter. */
+	mk_times(tok, f, ",\"iat\":1699990000,\"exp\":1700076400");
+	accept_len(f->pub, tok, strlen(tok), &day, &c);
+	mk_times(tok, f, ",\"iat\":1699990000,\"exp\":1700076401");
+	refuse_len(f->pub, tok, strlen(tok), &day, "lifetime too long");
+	mk_times(tok, f, ",\"iat\":1700000000,\"exp\":4611686018427387904");
+	refuse_len(f->pub, tok, strlen(tok), &day, "lifetime too long");
+	mk_times(tok, f, ",\"iat\":-9223372036854775807,\"exp\":1700003600");
+	refuse_len(f->pub, tok, strlen(tok), &day, "lifetime too long");
+	mk_times(tok, f, ",\"iat\":1700000000,\"exp\":9223372036854775807");
+	refuse_len(f->pub, tok, strlen(tok), &day, "lifetime too long");
+	/* Without iat, exp - now, with the leeway (30 s). */
+	mk_times(tok, f, ",\"exp\":1700086430");
+	accept_len(f->pub, tok, strlen(tok), &day, &c);
+	mk_times(tok, f, ",\"exp\":1700086431");
+	refuse_len(f->pub, tok, strlen(tok), &day, "lifetime too long");
+	mk_times(tok, f, ",\"exp\":9223372036854775807");
+	refuse_len(f->pub, tok, strlen(tok), &day, "lifetime too long");
+	/* 0 is no limit (the policy above without max_lifetime_s). */
+	accept(f->pub, tok, &c);
+
+	/* Supabase's service_role key lives for years: exempt. */
+	mk_hs(tok, HS_HDR, "{\"iss\":\"" ISS "\",\"role\":\"service_role\","
+	    "\"iat\":1600000000,\"exp\":2000000000}", SECRET, strlen(SECRET));
+	accept_len(f->hs, tok, strlen(tok), &day, &c);
+	mk_hs(tok, HS_HDR, "{\"iss\":\"" ISS "\",\"role\":\"authenticated\","
+	    "\"aud\":\"authenticated\",\"iat\":1600000000,\"exp\":2000000000}",
+	    SECRET, strlen(SECRET));
+	refuse_len(f->hs, tok, strlen(tok), &day, "lifetime too long");
+}
+
+static void
 mk_claims(char *tok, const struct fixture *f, const char *claims)
 {
 	char payload[512];
@@ -549,7 +588,7 @@ static void
 test_aud_iss_sub_role(void **state)
 {
 	struct fixture *f = *state;
-	const struct jwt_policy any = { NULL, NULL, 30 };
+	const struct jwt_policy any = { NULL, NULL, 30, 0 };
 	struct jwt_claims c;
 	char tok[TOKMAX];
 
@@ -596,6 +635,39 @@ test_aud_iss_sub_role(void **state)
 	refuse_len(f->pub, tok, strlen(tok), &any, "bad role");
 	mk_claims(tok, f, ",\"role\":null");
 	refuse_len(f->pub, tok, strlen(tok), &any, "bad role");
+}
+
+/* is_anonymous is copied, a boolean or absent; hs256 says which key verified. */
+static void
+test_anonymous_and_legacy(void **state)
+{
+	struct fixture *f = *state;
+	const struct jwt_policy any = { NULL, NULL, 30, 0 };
+	struct jwt_claims c;
+	char tok[TOKMAX];
+
+	mk_claims(tok, f, ",\"sub\":\"" SUB "\",\"role\":\"authenticated\","
+	    "\"is_anonymous\":true");
+	accept_len(f->pub, tok, strlen(tok), &any, &c);
+	assert_true(c.is_anonymous);
+	assert_false(c.hs256);
+	mk_claims(tok, f, ",\"is_anonymous\":false");
+	accept_len(f->pub, tok, strlen(tok), &any, &c);
+	assert_false(c.is_anonymous);
+	mk_claims(tok, f, "");
+	accept_len(f->pub, tok, strlen(tok), &any, &c);
+	assert_false(c.is_anonymous);
+	mk_claims(tok, f, ",\"is_anonymous\":\"true\"");
+	refuse_len(f->pub, tok, strlen(tok), &any, "bad is_anonymous");
+	mk_claims(tok, f, ",\"is_anonymous\":1");
+	refuse_len(f->pub, tok, strlen(tok), &any, "bad is_anonymous");
+
+	mk_hs(tok, HS_HDR, USER_CLAIMS, SECRET, strlen(SECRET));
+	accept(f->all, tok, &c);
+	assert_true(c.hs256);
+	mk_pk(tok, ES_HDR, USER_CLAIMS, f->ec);
+	accept(f->all, tok, &c);
+	assert_false(c.hs256);
 }
 
 static void
@@ -1142,6 +1214,15 @@ test_bad_arguments(void **state)
 	pol.leeway_s = JWT_LEEWAY_MAX;
 	assert_int_equal(jwt_verify(f->all, tok, strlen(tok), &pol, NOW, &c,
 	    err), PC_OK);
+	pol.max_lifetime_s = -1;
+	assert_int_equal(jwt_verify(f->all, tok, strlen(tok), &pol, NOW, &c,
+	    err), PC_ERROR);
+	pol.max_lifetime_s = JWT_LIFETIME_MAX + 1;
+	assert_int_equal(jwt_verify(f->all, tok, strlen(tok), &pol, NOW, &c,
+	    err), PC_ERROR);
+	pol.max_lifetime_s = JWT_LIFETIME_MAX;
+	assert_int_equal(jwt_verify(f->all, tok, strlen(tok), &pol, NOW, &c,
+	    err), PC_OK);
 	jwt_keys_free(NULL);
 }
 
@@ -1153,7 +1234,9 @@ main(void)
 		cmocka_unit_test(test_kid),
 		cmocka_unit_test(test_service_role),
 		cmocka_unit_test(test_times),
+		cmocka_unit_test(test_lifetime),
 		cmocka_unit_test(test_aud_iss_sub_role),
+		cmocka_unit_test(test_anonymous_and_legacy),
 		cmocka_unit_test(test_alg_none_and_unknown),
 		cmocka_unit_test(test_hs256_with_public_key),
 		cmocka_unit_test(test_tampered),

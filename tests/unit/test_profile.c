@@ -1,11 +1,14 @@
-/* Unit tests for the profile model: rows from the database into response bodies. */
+/* Unit tests for the profile model: rows from the database into response bodies,
+ * and the checks of request fields. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
+#include <jansson.h>
 
 #include "profile.h"
 
@@ -109,6 +112,75 @@ test_constants(void **state)
 	assert_non_null(strstr(profile_select_columns(), "updated_at"));
 }
 
+/* The reason profile_patch_parse() gives for field in body, or NULL. */
+static const char *
+why(const char *body, const char *field)
+{
+	static char reason[128];
+	json_t *patch, *errors;
+	enum pc_result r;
+
+	r = profile_patch_parse(body, strlen(body), false, &patch, &errors);
+	json_decref(patch);
+	reason[0] = '\0';
+	if (r == PC_INVALID && errors != NULL)
+		(void)snprintf(reason, sizeof(reason), "%s",
+		    json_string_value(json_object_get(errors, field)) ?
+		    json_string_value(json_object_get(errors, field)) : "");
+	else
+		assert_int_equal(r, PC_OK);
+	json_decref(errors);
+	return reason[0] != '\0' ? reason : NULL;
+}
+
+static void
+test_display_text(void **state)
+{
+	/* Refused in both fields, as JSON escapes and as raw UTF-8. */
+	static const char *const refused[] = {
+		"\\u0007", "\\u007f", "\\u0085", "\\u009f",
+		"\\u200b", "\\u200c", "\\u200d", "\\u200e", "\\u200f",
+		"\\u202a", "\\u202b", "\\u202c", "\\u202d", "\\u202e",
+		"\\u2060", "\\u2066", "\\u2067", "\\u2068", "\\u2069", "\\ufeff",
+		"\xe2\x80\xae", "\xef\xbb\xbf", "\xc2\x85",
+	};
+	/* Allowed in both: neighbours of the refused ranges, other scripts. */
+	static const char *const allowed[] = {
+		"\\u00a0", "\\u00e9", "\\u200a", "\\u2010", "\\u2029", "\\u202f",
+		"\\u2061", "\\u2065", "\\u206a", "\\ufefe", "\\uff01",
+		"\\u05d0\\u05d1", "\\ud83d\\ude00", "\xe2\x80\xa9", "\xf0\x9f\x98\x80",
+	};
+	char body[128];
+	const char *r;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
+		snprintf(body, sizeof(body), "{\"display_name\":\"a%sb\"}", refused[i]);
+		if ((r = why(body, "display_name")) == NULL)
+			fail_msg("display_name %s was let through", refused[i]);
+		snprintf(body, sizeof(body), "{\"bio\":\"a%sb\"}", refused[i]);
+		if ((r = why(body, "bio")) == NULL)
+			fail_msg("bio %s was let through", refused[i]);
+	}
+	assert_string_equal(why("{\"display_name\":\"a\\u202eb\"}", "display_name"),
+	    "must not contain bidirectional controls or zero-width characters");
+	assert_string_equal(why("{\"display_name\":\"a\\u0007b\"}", "display_name"),
+	    "must not contain control characters");
+	for (i = 0; i < sizeof(allowed) / sizeof(allowed[0]); i++) {
+		snprintf(body, sizeof(body), "{\"display_name\":\"a%sb\"}", allowed[i]);
+		if ((r = why(body, "display_name")) != NULL)
+			fail_msg("display_name %s refused: %s", allowed[i], r);
+		snprintf(body, sizeof(body), "{\"bio\":\"a%sb\"}", allowed[i]);
+		if ((r = why(body, "bio")) != NULL)
+			fail_msg("bio %s refused: %s", allowed[i], r);
+	}
+	/* Lines and tabs: in a bio, not in a name. */
+	assert_null(why("{\"bio\":\"one\\ntwo\\r\\n\\tthree\"}", "bio"));
+	assert_non_null(why("{\"display_name\":\"a\\nb\"}", "display_name"));
+	assert_non_null(why("{\"display_name\":\"a\\tb\"}", "display_name"));
+}
+
 int
 main(void)
 {
@@ -117,6 +189,7 @@ main(void)
 		cmocka_unit_test(test_private_and_missing_fields),
 		cmocka_unit_test(test_rejects_bad_rows),
 		cmocka_unit_test(test_constants),
+		cmocka_unit_test(test_display_text),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -8,10 +8,17 @@
  *   POST /rpc/{function}   body: a JSON object whose keys name the arguments
  * Anything else is refused (400, 404 or 405), never half-served.
  *
- * Auth is what the Supabase gateway and PostgREST do together: the apikey
- * header must be the service or the anon key, and "Authorization: Bearer <key>"
- * (or, without that header, the apikey) picks the role, service_role or anon.
+ * Auth is what the Supabase gateway and PostgREST do together, strictly: the
+ * apikey header must be the service or the anon key, and picks the role
+ * (service_role or anon) unless an Authorization header comes with it. That
+ * header must be "Bearer <JWT>": a publishable or secret key (sb_...) is not a
+ * JWT, so Supabase refuses it there, and PostgREST answers anything that is
+ * not a JWT with 401 PGRST301. A legacy JWT key sent both ways is accepted,
+ * and the bearer token picks the role.
  * XXX: user JWTs (role authenticated) are refused: there is no JWT secret here.
+ *
+ * --log-headers adds the names (never the values) of each request's headers
+ * to its log line, so tests can tell what a client sent.
  *
  * Each request is one transaction that switches to the role with
  * set_config('role', ..., true) and sets request.jwt.claims, as PostgREST does,
@@ -31,6 +38,7 @@
 #endif
 
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
@@ -81,6 +89,7 @@ static struct {
 	char anon_key[PGL_KEY_MAX]; /* empty: no anon key */
 	long delay_ms;
 	long threads;
+	bool log_headers;
 } pgl_cfg;
 
 static pthread_key_t pgl_conn_key; /* the worker thread's PGconn */
@@ -923,6 +932,23 @@ pgl_reply_gateway(struct pgl_reply *rep, const char *message, const char *hint)
 	pgl_reply_set(rep, MHD_HTTP_UNAUTHORIZED, PGL_JSON, sb.p, sb.len);
 }
 
+/* The number of parts of a JWT-shaped s (base64url, dot-separated), or 0. */
+static int
+pgl_jwt_parts(const char *s)
+{
+	static const char b64url[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	                             "abcdefghijklmnopqrstuvwxyz0123456789-_";
+	int parts = 1;
+
+	for (; *s != '\0'; s++) {
+		if (*s == '.')
+			parts++;
+		else if (strchr(b64url, *s) == NULL)
+			return 0;
+	}
+	return parts;
+}
+
 /* Finds the request's role from its keys; false with a 401 reply set. */
 static bool
 pgl_auth(struct MHD_Connection *c, enum pgl_role *role, struct pgl_reply *rep)
@@ -931,6 +957,8 @@ pgl_auth(struct MHD_Connection *c, enum pgl_role *role, struct pgl_reply *rep)
 	    MHD_lookup_connection_value(c, MHD_HEADER_KIND, "apikey");
 	const char *authz = MHD_lookup_connection_value(
 	    c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
+	char msg[64];
+	int parts;
 
 	if (apikey == NULL) {
 		pgl_reply_gateway(rep, "No API key found in request",
@@ -945,8 +973,22 @@ pgl_auth(struct MHD_Connection *c, enum pgl_role *role, struct pgl_reply *rep)
 	}
 	if (authz == NULL)
 		return true;
-	if (strncasecmp(authz, "Bearer ", 7) != 0 ||
-	    !pgl_key_role(authz + 7, role)) {
+	if (strncasecmp(authz, "Bearer ", 7) != 0) {
+		pgl_reply_error(rep, MHD_HTTP_UNAUTHORIZED, "PGRST301",
+		    "No suitable key or wrong key type", NULL, NULL);
+		return false;
+	}
+	authz += 7;
+	/* What PostgREST says of a bearer token that is no JWT. */
+	if ((parts = pgl_jwt_parts(authz)) != 3) {
+		(void)snprintf(msg, sizeof msg,
+		    "Expected 3 parts in JWT; got %d", parts > 0 ? parts : 1);
+		pgl_reply_error(rep, MHD_HTTP_UNAUTHORIZED, "PGRST301", msg,
+		    NULL, "An API key goes in the apikey header, never as "
+		          "the bearer token.");
+		return false;
+	}
+	if (!pgl_key_role(authz, role)) {
 		pgl_reply_error(rep, MHD_HTTP_UNAUTHORIZED, "PGRST301",
 		    "JWT could not be verified",
 		    "pgrest-lite accepts only the configured keys as "
@@ -1000,11 +1042,31 @@ pgl_dispatch(struct MHD_Connection *c, const char *method, const char *path,
 	    "Invalid path specified in request URL", NULL, NULL);
 }
 
-static void
-pgl_log(const char *method, const char *path, unsigned status,
-    const struct timespec *start)
+/* Collects header names, lower-cased and comma-separated, into an sbuf. */
+static enum MHD_Result
+pgl_header_name(
+    void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
 {
-	char m[32], p[256];
+	struct sbuf *sb = cls;
+	char name[64];
+
+	(void)kind;
+	(void)value;
+	pgl_ascii_copy(name, sizeof name, key);
+	for (char *p = name; *p != '\0'; p++)
+		*p = (char)(*p == ',' ? '?' : tolower((unsigned char)*p));
+	if (sb->len > 0)
+		sb_puts(sb, ",");
+	sb_puts(sb, name);
+	return MHD_YES;
+}
+
+static void
+pgl_log(struct MHD_Connection *c, const char *method, const char *path,
+    unsigned status, const struct timespec *start)
+{
+	char m[32], p[256], hmem[512];
+	struct sbuf headers;
 	struct timespec now;
 	long long us;
 
@@ -1013,8 +1075,15 @@ pgl_log(const char *method, const char *path, unsigned status,
 	    (now.tv_nsec - start->tv_nsec) / 1000;
 	pgl_ascii_copy(m, sizeof m, method);
 	pgl_ascii_copy(p, sizeof p, path);
-	fprintf(stderr, "pgrest-lite method=%s path=%s status=%u us=%lld\n", m,
-	    p, status, us);
+	sb_init(&headers, hmem, sizeof hmem);
+	if (pgl_cfg.log_headers)
+		(void)MHD_get_connection_values(
+		    c, MHD_HEADER_KIND, pgl_header_name, &headers);
+	fprintf(stderr,
+	    "pgrest-lite method=%s path=%s status=%u us=%lld%s%s%s\n", m, p,
+	    status, us, pgl_cfg.log_headers ? " headers=" : "",
+	    pgl_cfg.log_headers ? headers.p : "",
+	    headers.overflow ? ",..." : "");
 	fflush(stderr);
 }
 
@@ -1045,7 +1114,7 @@ out:
 		MHD_destroy_response(resp);
 	free(rep->body);
 	rep->body = NULL;
-	pgl_log(method, path, rep->status, &rq->start);
+	pgl_log(c, method, path, rep->status, &rq->start);
 	return ret;
 }
 
@@ -1298,7 +1367,7 @@ pgl_check_db(const char *uri)
 static const char pgl_usage[] =
     "usage: pgrest-lite --listen 127.0.0.1:PORT --db URI\n"
     "                   --service-key-file FILE [--anon-key-file FILE]\n"
-    "                   [--delay-ms N] [--threads N]\n";
+    "                   [--delay-ms N] [--threads N] [--log-headers]\n";
 
 /* Fills pgl_cfg from argv: 0 to run, 1 after --help, -1 after an error. */
 static int
@@ -1311,6 +1380,7 @@ pgl_parse_args(int argc, char **argv)
 	    {"anon-key-file", required_argument, NULL, 'a'},
 	    {"delay-ms", required_argument, NULL, 'w'},
 	    {"threads", required_argument, NULL, 't'},
+	    {"log-headers", no_argument, NULL, 'H'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
@@ -1346,6 +1416,9 @@ pgl_parse_args(int argc, char **argv)
 				    "pgrest-lite: --threads must be 1..256\n");
 				return -1;
 			}
+			break;
+		case 'H':
+			pgl_cfg.log_headers = true;
 			break;
 		case 'h':
 			fputs(pgl_usage, stdout);

@@ -1,0 +1,32 @@
+/* Supabase API keys: what kind a key is, and the check of the secret key. */
+#ifndef PC_APIKEY_H
+#define PC_APIKEY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+/*
+ * Supabase's keys (https://supabase.com/docs/guides/api/api-keys): the
+ * publishable and secret keys are not JWTs and go in the apikey header only;
+ * the legacy anon and service_role keys are JWTs, accepted in apikey and as
+ * "Authorization: Bearer".
+ */
+enum apikey_kind {
+	APIKEY_SECRET,		/* sb_secret_... */
+	APIKEY_PUBLISHABLE,	/* sb_publishable_... */
+	APIKEY_JWT,		/* three non-empty base64url parts */
+	APIKEY_OTHER
+};
+
+/* The kind of the NUL-terminated key, by its shape alone. */
+enum apikey_kind apikey_kind(const char *key);
+
+/*
+ * Whether given[0..len) is the secret key (NUL-terminated; NULL: there is
+ * none, and nothing matches). The bytes are compared in constant time
+ * (CRYPTO_memcmp); only a difference in length is told apart sooner, and
+ * the length of a secret key is no secret.
+ */
+bool apikey_secret_matches(const char *secret, const char *given, size_t len);
+
+#endif

@@ -1,0 +1,175 @@
+#!/usr/bin/env bash
+# Who may write, and how the service key reaches the origin, as Supabase's
+# API keys want it: a secret key (sb_secret_...) travels in apikey only and
+# is refused as a bearer token, by the responder and by the local origin; a
+# legacy JWT key travels both ways. Anonymous users and legacy service_role
+# tokens may not write unless [auth] says so; the secret key in apikey is
+# the admin credential. An http:// origin that is not this machine is
+# refused at start.
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+
+# The origin logs the names of the headers it gets.
+e2e_start --log-headers
+plan 54
+
+alice=$SAMPLE_PROFILE_ID
+bob=7b3e4a52-1c9d-4f60-9a8e-2d5c6f7a8b02
+carol=7b3e4a52-1c9d-4f60-9a8e-2d5c6f7a8b03 # private
+json=(-H 'Content-Type: application/json')
+secret=$(admin_key)
+publishable=$(<"$ANON_KEY_FILE")
+now=$(date +%s)
+FLUSH=$PC_BUILDDIR/profilecache-flush
+# anonymous SUB: a token of Supabase's anonymous sign-ins.
+anonymous() {
+	jwt_custom "{\"sub\":\"$1\",\"role\":\"authenticated\",\"aud\":\"authenticated\",\"is_anonymous\":true,\"exp\":$((now + 3600))}"
+}
+legacy=$(jwt_hs256 "" service_role 3600 "")
+# origin_requests: the origin's log lines for profilecache's own requests.
+origin_requests() { grep -E 'path=/(profiles|rpc/)' -- "$ORIGIN_LOG" || true; }
+# restart_web: the web server and its responders again, with PC_CONF_SET.
+restart_web() { pc_stop_web "$VAR_DIR" && pc_start_web "$VAR_DIR" || e2e_bail "the web server did not restart"; }
+
+is "${secret:0:10}/${publishable:0:15}" "sb_secret_/sb_publishable_" "the stack has Supabase's key formats"
+
+# --- the origin gets the secret key in apikey, never as a bearer token ----------------------
+mc_flush
+http GET "/profiles/$bob"
+is "$HTTP_STATUS" 200 "a cache miss is read from the origin"
+http PATCH "/profiles/$alice" "${json[@]}" -H "Authorization: Bearer $(jwt_hs256 "$alice")" \
+	--data '{"bio":"flushed with the secret key"}'
+is "$HTTP_STATUS" 202 "the owner writes"
+rc=0
+"$FLUSH" --config "$CONFIG_PATH" >/dev/null 2>"$E2E_DIR/flush.err" || rc=$?
+is "$rc" 0 "the flusher applies it"
+is "$(psql_exec "select bio from public.profiles where id = '$alice'")" "flushed with the secret key" \
+	"and the database has it"
+reqs=$(origin_requests)
+cmp_ok "$(grep -c 'path=/rpc/apply_profile_changes status=200' <<<"$reqs")" -ge 1 "the origin answered the flusher's call"
+is "$(grep -c 'path=/profiles.* status=200 ' <<<"$reqs" | tr -d ' ')" "$(grep -c 'path=/profiles' <<<"$reqs")" \
+	"and every read"
+is "$(grep -cv 'headers=.*apikey' <<<"$reqs")" 0 "every origin request carried apikey"
+is "$(grep -c 'headers=.*authorization' <<<"$reqs")" 0 "and none an Authorization header"
+
+# --- anonymous users ------------------------------------------------------------------------
+http PATCH "/profiles/$alice" "${json[@]}" -H "Authorization: Bearer $(anonymous "$alice")" --data '{"bio":"anonymous"}'
+is "$HTTP_STATUS/$(json .error.code)" "403/anonymous_not_allowed" "an anonymous user may not write, by default"
+http PUT "/profiles/0f1e2d3c-4b5a-4968-8776-a5b4c3d2e1f1" "${json[@]}" \
+	-H "Authorization: Bearer $(anonymous 0f1e2d3c-4b5a-4968-8776-a5b4c3d2e1f1)" --data '{"username":"squatter"}'
+is "$HTTP_STATUS/$(json .error.code)" "403/anonymous_not_allowed" "nor create a profile and claim a username"
+http DELETE "/profiles/$alice" -H "Authorization: Bearer $(anonymous "$alice")"
+is "$HTTP_STATUS" 403 "nor delete"
+http PATCH "/profiles/$alice" "${json[@]}" -H "Authorization: Bearer $(jwt_hs256 "$alice" anon)" --data '{"bio":"anon role"}'
+is "$HTTP_STATUS/$(json .error.code)" "403/forbidden" "a token whose role is not authenticated may not write"
+
+# --- legacy service_role tokens -----------------------------------------------------------------
+http PATCH "/profiles/$bob" "${json[@]}" -H "Authorization: Bearer $legacy" --data '{"bio":"legacy"}'
+is "$HTTP_STATUS/$(json .error.code)" "403/legacy_service_role_refused" \
+	"a legacy service_role token is refused, by default"
+http DELETE "/profiles/$bob" -H "Authorization: Bearer $legacy"
+is "$HTTP_STATUS" 403 "also for a delete"
+
+# --- the secret key ---------------------------------------------------------------------------
+http PATCH "/profiles/$bob" "${json[@]}" -H "apikey: $secret" --data '{"bio":"set with the secret key"}'
+is "$HTTP_STATUS/$(json .profile.bio)" "202/set with the secret key" "the secret key in apikey writes any profile"
+http GET "/profiles/$carol" -H "apikey: $secret"
+is "$HTTP_STATUS" 200 "and reads a private one"
+like "$(header Vary)" '(^|,) *apikey *(,|$)' "the answer varies with apikey"
+http GET "/profiles/$carol"
+is "$HTTP_STATUS" 404 "which stays 404 without it"
+http GET "/profiles/$carol" -H "apikey: $publishable"
+is "$HTTP_STATUS" 404 "or with the publishable key"
+http PATCH "/profiles/$bob" "${json[@]}" -H "Authorization: Bearer $secret" --data '{"bio":"as bearer"}'
+is "$HTTP_STATUS/$(json .error.code)" "401/api_key_as_bearer" "the secret key as a bearer token: 401"
+like "$(header WWW-Authenticate)" 'error="invalid_token"' "with WWW-Authenticate"
+http PATCH "/profiles/$bob" "${json[@]}" -H "apikey: $secret" -H "Authorization: Bearer $secret" --data '{"bio":"both"}'
+is "$HTTP_STATUS" 401 "also next to it in apikey"
+http PATCH "/profiles/$bob" "${json[@]}" -H "apikey: ${secret}x" --data '{"bio":"wrong"}'
+is "$HTTP_STATUS/$(json .error.code)" "401/invalid_api_key" "a wrong secret key: 401"
+is "$(header Cache-Control)" no-store "an answer to a request with an apikey is for no cache"
+http PATCH "/profiles/$bob" "${json[@]}" -H "apikey: ${secret%?}" --data '{"bio":"short"}'
+is "$HTTP_STATUS" 401 "a shorter one too"
+http PATCH "/profiles/$bob" "${json[@]}" -H "apikey: $publishable" --data '{"bio":"publishable"}'
+is "$HTTP_STATUS/$(json .error.code)" "401/unauthorized" "the publishable key grants nothing"
+http PATCH "/profiles/$bob" "${json[@]}" -H "apikey: $secret" -H "Authorization: Bearer $(jwt_hs256 "$alice")" \
+	--data '{"bio":"alice with the key"}'
+is "$HTTP_STATUS/$(json .error.code)" "403/forbidden" "with a user's token next to it, the token says who asks"
+is "$(sqlite3 "$JOURNAL_PATH" "select count(*) from changes where id = '$bob'")" 1 \
+	"and only the secret key's change was journaled for bob"
+
+# --- switched on ------------------------------------------------------------------------------
+PC_CONF_SET="auth.allow_anonymous=true auth.accept_legacy_service_role=true"
+restart_web
+http PATCH "/profiles/$alice" "${json[@]}" -H "Authorization: Bearer $(anonymous "$alice")" --data '{"bio":"anonymous"}'
+is "$HTTP_STATUS/$(json .profile.bio)" "202/anonymous" "allow_anonymous: an anonymous user writes their own profile"
+http PATCH "/profiles/$bob" "${json[@]}" -H "Authorization: Bearer $(anonymous "$alice")" --data '{"bio":"anonymous"}'
+is "$HTTP_STATUS/$(json .error.code)" "403/forbidden" "and nobody else's"
+http PATCH "/profiles/$bob" "${json[@]}" -H "Authorization: Bearer $legacy" --data '{"bio":"legacy"}'
+is "$HTTP_STATUS/$(json .profile.bio)" "202/legacy" "accept_legacy_service_role: the legacy token writes any profile"
+http GET "/profiles/$carol" -H "Authorization: Bearer $legacy"
+is "$HTTP_STATUS" 200 "and reads a private one"
+PC_CONF_SET=
+restart_web
+http PATCH "/profiles/$bob" "${json[@]}" -H "Authorization: Bearer $legacy" --data '{"bio":"legacy again"}'
+is "$HTTP_STATUS" 403 "switched off again: refused"
+
+leaks=$(grep -l -F -e "$secret" -e "$legacy" -- "$VAR_DIR"/log/* 2>/dev/null || true)
+is "$leaks" "" "no log holds the secret key or a token"
+
+# --- the local origin is as strict as Supabase -------------------------------------------------
+rows="$ORIGIN_URL/profiles?select=id&limit=1"
+is "$(pc_http_code "$rows" -H "apikey: $secret")" 200 "origin: the secret key in apikey: 200"
+is "$(pc_http_code "$rows" -H "apikey: $publishable")" 200 "origin: the publishable key in apikey: 200"
+http GET "$rows" -H "apikey: $secret" -H "Authorization: Bearer $secret"
+is "$HTTP_STATUS/$(json .code)" "401/PGRST301" "origin: the secret key as a bearer token: 401 PGRST301"
+like "$(json .message)" 'Expected 3 parts in JWT; got 1' "as PostgREST words it"
+is "$(pc_http_code "$rows" -H "apikey: $publishable" -H "Authorization: Bearer $publishable")" 401 \
+	"origin: the publishable key as a bearer token: 401"
+is "$(pc_http_code "$rows" -H "Authorization: Bearer $secret")" 401 "origin: no apikey: 401"
+is "$(pc_http_code "$rows" -H "apikey: sb_secret_wrong")" 401 "origin: a wrong key: 401"
+
+# --- a legacy JWT key travels both ways --------------------------------------------------------
+pc_stop_web "$VAR_DIR"
+pc_stop_origin "$VAR_DIR"
+old_key=$secret
+jwt_key=$(jwt_custom "{\"iss\":\"supabase\",\"role\":\"service_role\",\"iat\":$now,\"exp\":$((now + 86400))}")
+printf '%s' "$jwt_key" >"$SERVICE_KEY_FILE" # in place: its mode and group stay
+pc_start_origin "$VAR_DIR" --log-headers || e2e_bail "the origin did not restart"
+restart_web
+before=$(origin_requests | wc -l)
+mc_flush
+http GET "/profiles/$bob"
+is "$HTTP_STATUS" 200 "with a legacy JWT service key, the origin still answers"
+last=$(origin_requests | tail -n +$((before + 1)) | grep 'path=/profiles' | tail -n 1)
+like "$last" 'headers=.*apikey' "the key went in apikey"
+like "$last" 'headers=.*authorization' "and as the bearer token"
+is "$(pc_http_code "$rows" -H "apikey: $jwt_key" -H "Authorization: Bearer $jwt_key")" 200 \
+	"origin: a legacy JWT key both ways: 200"
+http PATCH "/profiles/$bob" "${json[@]}" -H "apikey: $old_key" --data '{"bio":"old key"}'
+is "$HTTP_STATUS" 401 "the responder takes no secret key when the service key is none"
+
+# --- an http:// origin elsewhere is refused at start ---------------------------------------------
+remote=$E2E_DIR/remote.conf
+pc__ini_set "$CONFIG_PATH" "$remote" "origin.url=http://192.0.2.10:3000/rest/v1"
+rc=0
+env -i PATH="$PATH" PROFILECACHE_CONFIG="$remote" REQUEST_METHOD=GET REQUEST_URI=/v1/healthz \
+	"$PC_FCGI_BIN" </dev/null >"$E2E_DIR/cgi.out" 2>"$E2E_DIR/cgi.err" || rc=$?
+is "$rc" 78 "the responder refuses a plain-http origin on another machine: exit 78"
+like "$(<"$E2E_DIR/cgi.err")" 'event=config_invalid .*\[origin\] url: http:// is allowed only to a loopback address' \
+	"naming [origin] url"
+is "$(wc -c <"$E2E_DIR/cgi.out" | tr -d ' ')" 0 "and answering nothing"
+rc=0
+"$FLUSH" --config "$remote" >/dev/null 2>&1 || rc=$?
+is "$rc" 78 "so does the flusher"
+rc=0
+"$PC_BUILDDIR/profilecache-admin" --config "$remote" check-config >/dev/null 2>&1 || rc=$?
+is "$rc" 78 "and check-config"
+pc__ini_set "$CONFIG_PATH" "$remote" "origin.url=https://192.0.2.10/rest/v1"
+rc=0
+"$PC_BUILDDIR/profilecache-admin" --config "$remote" check-config >/dev/null 2>&1 || rc=$?
+is "$rc" 0 "https:// to it is fine"
+pc__ini_set "$CONFIG_PATH" "$remote" "origin.url=http://localhost:$((PORT_BASE + 1))"
+rc=0
+"$PC_BUILDDIR/profilecache-admin" --config "$remote" check-config >/dev/null 2>&1 || rc=$?
+is "$rc" 0 "so is http://localhost"

@@ -38,6 +38,7 @@ enum stmt_id {
 	ST_CANCEL,
 	ST_PRUNE,
 	ST_META,
+	ST_META_GET,
 	ST_TRASH_ADD,
 	ST_TRASH_SETTLED,
 	ST_TRASH_DEL,
@@ -90,6 +91,7 @@ static const char *const stmt_sql[ST_COUNT] = {
 	    " AND created_at_us < ?1",
 	[ST_META] = "INSERT INTO meta (key, value) VALUES (?1, ?2)"
 	    " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+	[ST_META_GET] = "SELECT value FROM meta WHERE key = ?1",
 	[ST_TRASH_ADD] = "INSERT INTO avatar_trash (seq, relpath) VALUES (?1, ?2)",
 	[ST_TRASH_SETTLED] = "SELECT t.rowid, t.relpath, c.state, t.seq FROM avatar_trash t"
 	    " LEFT JOIN changes c ON c.seq = t.seq"
@@ -684,6 +686,25 @@ journal_meta_set(struct journal *j, const char *key, const char *value, char *er
 		r = journal_fail(j, "meta", err);
 	(void)sqlite3_reset(st);
 	return journal_end(j, r, err);
+}
+
+enum pc_result
+journal_meta_get(struct journal *j, const char *key, char *value, size_t size,
+    char *err)
+{
+	sqlite3_stmt *st = j->st[ST_META_GET];
+	enum pc_result r = PC_NOTFOUND;
+	int rc;
+
+	(void)sqlite3_reset(st);
+	(void)sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+	if ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		(void)snprintf(value, size, "%s", (const char *)sqlite3_column_text(st, 0));
+		r = PC_OK;
+	} else if (rc != SQLITE_DONE)
+		r = journal_fail(j, "meta", err);
+	(void)sqlite3_reset(st);
+	return r;
 }
 
 static void

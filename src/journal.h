@@ -148,6 +148,10 @@ enum pc_result journal_cancel(struct journal *j, const char *resource,
 enum pc_result journal_prune(struct journal *j, int64_t before_us, long *pruned,
     char *err);
 
+/* A key of the meta table into value (truncated to size); PC_NOTFOUND: none. */
+enum pc_result journal_meta_get(struct journal *j, const char *key, char *value,
+    size_t size, char *err);
+
 /* Set a key of the meta table. */
 enum pc_result journal_meta_set(struct journal *j, const char *key,
     const char *value, char *err);

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "route.h"
+#include "route_admin.h"
 #include "route_avatar.h"
 #include "metrics.h"
 #include "route_health.h"
@@ -22,6 +23,8 @@ static const struct route routes[] = {
 	  .metric = MR_PROFILE_DELETE },
 	{ .method = "POST", .pattern = "/v1/profiles/*/avatar", .handler = route_avatar_post,
 	  .metric = MR_AVATAR_POST },
+	{ .method = "POST", .pattern = "/v1/admin/invalidate",
+	  .handler = route_admin_invalidate, .metric = MR_OTHER },
 	{ .method = "GET", .pattern = "/v1/healthz", .handler = route_health_get,
 	  .metric = MR_HEALTHZ },
 	{ .method = "GET", .pattern = "/v1/metrics", .handler = route_metrics_get,

@@ -319,29 +319,30 @@ backoff_us(const struct config *cfg, long attempts)
  * while memcached had lost them is corrected here, at this node's next
  * flush. One round trip finds the entries.
  */
-struct synced {
-	struct cache_entry *old;	/* per change; raw NULL: none cached */
+/* The entries found by one mget, kept until the fetch is over. */
+struct found {
+	struct cache_entry *old;	/* per id; raw NULL: none cached */
 };
 
-/* Keep each entry found; the work is done once the fetch is over. */
 static void
-cache_synced_found(void *arg, size_t i, struct cache_entry *e)
+found_keep(void *arg, size_t i, struct cache_entry *e)
 {
-	struct synced *sy = arg;
+	struct found *f = arg;
 
-	sy->old[i] = *e;
+	f->old[i] = *e;
 	e->raw = NULL;	/* taken over */
 }
 
 /*
- * Store the row of change c merged with old (NULL: none was cached, then
- * add: a fill that read the database before the change landed must not
- * store after it). A CAS lost to another writer is tried once more with the
- * entry it stored, then the entry is dropped: the next read rebuilds it
- * from the database, which has the change.
+ * Store row (a database row, borrowed) for id merged with old (NULL: none
+ * was cached; then add it when add_missing, so that a fill that read the
+ * database before the change landed cannot store after it). A CAS lost to
+ * another writer is tried once more with the entry it stored, then the
+ * entry is dropped: the next read rebuilds it from the database.
  */
 static void
-cache_synced_one(struct app *app, const struct change *c, struct cache_entry *old)
+cache_merge_row(struct app *app, const char *id, json_t *row,
+    struct cache_entry *old, bool add_missing)
 {
 	struct cache_entry e, held = { 0 };
 	enum pc_result r = PC_ERROR;
@@ -349,51 +350,75 @@ cache_synced_one(struct app *app, const struct change *c, struct cache_entry *ol
 	int attempt;
 
 	for (attempt = 0; attempt < 2; attempt++) {
-		/* A copy: the overlay changes it, and the result document owns it. */
-		if (usecase_profile_build(app, c->id, json_deep_copy(c->row), old, &e,
+		if (old == NULL && !add_missing)
+			goto out;
+		/* A copy: the overlay changes it, and the caller owns row. */
+		if (usecase_profile_build(app, id, json_deep_copy(row), old, &e,
 		    &expire_s) != PC_OK || expire_s <= 0)
 			goto out;
-		r = old != NULL ? cache_cas(app->cache, NS, c->id, &e, expire_s, old->cas) :
-		    cache_add(app->cache, NS, c->id, &e, expire_s);
+		r = old != NULL ? cache_cas(app->cache, NS, id, &e, expire_s, old->cas) :
+		    cache_add(app->cache, NS, id, &e, expire_s);
 		cache_entry_release(&e);
 		if (r != PC_CONFLICT && r != PC_NOTFOUND)
 			goto out;
 		/* Merge into what the other writer stored (held is ours to free;
 		 * the caller's old is the caller's). */
 		cache_entry_release(&held);
-		old = cache_get(app->cache, NS, c->id, &held) == PC_OK ? &held : NULL;
+		old = cache_get(app->cache, NS, id, &held) == PC_OK ? &held : NULL;
+		add_missing = true;
 	}
-	(void)cache_delete(app->cache, NS, c->id);
+	(void)cache_delete(app->cache, NS, id);
 out:
 	cache_entry_release(&held);
 }
 
+/* Merge n rows of ids into their cache entries; one round trip finds them. */
+static void
+cache_merge_rows(struct app *app, const char **ids, json_t **rows, size_t n,
+    bool add_missing)
+{
+	struct found f;
+	size_t i;
+
+	if (n == 0 || (f.old = calloc(n, sizeof(*f.old))) == NULL)
+		return;
+	if (cache_get_many(app->cache, NS, ids, n, found_keep, &f) == PC_OK)
+		for (i = 0; i < n; i++)
+			if (rows[i] != NULL)
+				cache_merge_row(app, ids[i], rows[i],
+				    f.old[i].raw != NULL ? &f.old[i] : NULL, add_missing);
+	for (i = 0; i < n; i++)
+		cache_entry_release(&f.old[i]);
+	free(f.old);
+}
+
+/*
+ * The changes reached the database: each cache entry becomes the row after
+ * the write with this node's pending changes laid over it, merged field by
+ * field with what the entry held (a field it holds at a newer version
+ * stays: a write of another node not flushed yet), with CAS so a write
+ * stored meanwhile stays; added when nothing is cached. An entry another
+ * node filled without this node's changes while memcached had lost them is
+ * corrected here, at this node's next flush.
+ */
 static void
 cache_synced(struct app *app, struct change *cs, size_t n)
 {
-	struct synced sy;
-	const char **ids;
+	const char **ids = calloc(n, sizeof(*ids));
+	json_t **rows = calloc(n, sizeof(*rows));
 	size_t i;
 
-	ids = calloc(n, sizeof(*ids));
-	sy.old = calloc(n, sizeof(*sy.old));
-	if (ids == NULL || sy.old == NULL)
-		goto out;
-	for (i = 0; i < n; i++)
-		ids[i] = cs[i].id;
-	if (cache_get_many(app->cache, NS, ids, n, cache_synced_found, &sy) != PC_OK)
-		goto out;	/* memcached is away: nothing to bring in line */
-	for (i = 0; i < n; i++) {
-		if ((cs[i].state != JOURNAL_APPLIED && cs[i].state != JOURNAL_CONFLICT) ||
-		    cs[i].split || !json_is_object(cs[i].row))
-			continue;
-		cache_synced_one(app, &cs[i], sy.old[i].raw != NULL ? &sy.old[i] : NULL);
+	if (ids != NULL && rows != NULL) {
+		for (i = 0; i < n; i++) {
+			ids[i] = cs[i].id;
+			if ((cs[i].state == JOURNAL_APPLIED || cs[i].state == JOURNAL_CONFLICT) &&
+			    !cs[i].split && json_is_object(cs[i].row))
+				rows[i] = cs[i].row;
+		}
+		cache_merge_rows(app, ids, rows, n, true);
 	}
-out:
-	for (i = 0; sy.old != NULL && i < n; i++)
-		cache_entry_release(&sy.old[i]);
-	free(sy.old);
 	free(ids);
+	free(rows);
 }
 
 /* Cache what a read would now see (the database and this node's journal). */
@@ -887,6 +912,84 @@ trash_one(void *arg, const char *relpath, bool applied)
 	return true;
 }
 
+/*
+ * Changes made outside profilecache (the dashboard, another service, a
+ * delete cascading from auth.users) reach the cache: the rows changed and
+ * the profiles deleted since the last run, from profilecache_changed_since.
+ * Only entries that are cached are refreshed (merged field by field, as
+ * after a flush); deleted ones are dropped. The cursor (meta pull_since) is
+ * the last row's updated_at when a page was full, else the database's
+ * clock minus PULL_MARGIN_S, for transactions still open when it looked.
+ */
+#define PULL_PAGE 500
+#define PULL_PAGES 20
+#define PULL_MARGIN_S 10
+
+static void
+pull_outside(struct app *app, struct flush_stats *st)
+{
+	char since[TIMEFMT_LEN + 8], args[128], err[PC_ERRLEN] = "", *resp = NULL;
+	const char *ids[PULL_PAGE], *next;
+	json_t *rows[PULL_PAGE], *doc = NULL, *rs, *del, *v;
+	json_error_t jerr;
+	int64_t now_us;
+	size_t i, n, len, page;
+
+	if (journal_meta_get(app->journal, "pull_since", since, sizeof(since), err) != PC_OK) {
+		/* The first run starts from now: older changes are in no cache
+		 * this node filled since it started. */
+		if (timefmt_format(clock_now_us() - PULL_MARGIN_S * INT64_C(1000000),
+		    since) != PC_OK)
+			return;
+	}
+	for (page = 0; page < PULL_PAGES; page++) {
+		(void)snprintf(args, sizeof(args), "{\"since\":\"%s\",\"max\":%d}",
+		    since, PULL_PAGE);
+		if (origin_rpc(app->origin, "profilecache_changed_since", args, strlen(args),
+		    &resp, &len, err) != PC_OK) {
+			log_warn("flush_pull_failed", "error=\"%s\"", err);
+			return;
+		}
+		doc = json_loadb(resp, len, 0, &jerr);
+		free(resp);
+		resp = NULL;
+		rs = json_object_get(doc, "rows");
+		del = json_object_get(doc, "deleted");
+		if (!json_is_array(rs) || !json_is_array(del) ||
+		    !json_is_string(json_object_get(doc, "now"))) {
+			log_warn("flush_pull_failed", "error=\"unexpected answer\"");
+			json_decref(doc);
+			return;
+		}
+		n = 0;
+		json_array_foreach(rs, i, v) {
+			next = json_string_value(json_object_get(v, "id"));
+			if (next == NULL || !uuid_is_canonical(next, strlen(next)) || n == PULL_PAGE)
+				continue;
+			ids[n] = next;
+			rows[n++] = v;
+		}
+		cache_merge_rows(app, ids, rows, n, false);
+		json_array_foreach(del, i, v)
+			if (json_is_string(v))
+				(void)cache_delete(app->cache, NS, json_string_value(v));
+		st->pulled += (long)n;
+		/* Where the next look starts. */
+		if (json_array_size(rs) >= PULL_PAGE &&
+		    (next = json_string_value(json_object_get(json_array_get(rs,
+		    json_array_size(rs) - 1), "updated_at"))) != NULL)
+			(void)snprintf(since, sizeof(since), "%s", next);
+		else if (timefmt_parse(json_string_value(json_object_get(doc, "now")),
+		    strlen(json_string_value(json_object_get(doc, "now"))), &now_us) == PC_OK)
+			(void)timefmt_format(now_us - PULL_MARGIN_S * INT64_C(1000000), since);
+		json_decref(doc);
+		doc = NULL;
+		if (json_array_size(rs) < PULL_PAGE)
+			break;
+	}
+	(void)journal_meta_set(app->journal, "pull_since", since, err);
+}
+
 /* Record the run for profilecache-admin status. */
 static void
 flush_note(struct app *app, const struct flush_stats *st)
@@ -967,6 +1070,8 @@ usecase_flush_run(struct app *app, const struct flush_opts *o,
 		if (app->cfg.flush_retention > 0)
 			(void)journal_prune(j, clock_now_us() -
 			    app->cfg.flush_retention * 1000000, &st->pruned, err);
+		if (!st->origin_down)
+			pull_outside(app, st);
 		flush_note(app, st);
 	}
 	return r;

@@ -27,6 +27,7 @@ struct flush_stats {
 	long split;		/* rejected changes sent again entry by entry */
 	long retried;		/* entries put back for a later attempt */
 	long pruned;
+	long pulled;		/* rows changed outside, looked at */
 	bool origin_down;
 	/* The database's clock minus this node's, from the answer with the
 	 * shortest round trip (0 when none came). */

@@ -494,3 +494,35 @@ usecase_profile_refresh(struct app *app, const char *id)
 	}
 	cache_entry_release(&old);
 }
+
+enum pc_result
+usecase_profile_outside(struct app *app, const char *id, bool deleted)
+{
+	char err[PC_ERRLEN] = "";
+	struct cache_entry old;
+	struct journal *j;
+	enum pc_result r;
+	long n = 0;
+
+	if (deleted) {
+		/*
+		 * As the DELETE route does: this node's pending changes of it
+		 * are cancelled (the tombstone the delete left would refuse
+		 * them at the flush; meanwhile reads would lay them over a
+		 * missing row), and the entry dropped.
+		 */
+		if (app_journal(app, &j, err) != PC_OK ||
+		    journal_cancel(j, NS, id, &n, err) != PC_OK)
+			log_warn("outside_delete_cancel_failed", "id=%s error=\"%s\"", id, err);
+		return cache_delete(app->cache, NS, id) == PC_UNAVAILABLE ?
+		    PC_UNAVAILABLE : PC_OK;
+	}
+	if ((r = cache_get(app->cache, NS, id, &old)) != PC_OK)
+		return r == PC_NOTFOUND ? PC_OK : r;
+	cache_entry_release(&old);
+	/* Merged with what is cached then, under CAS. */
+	if ((r = usecase_profile_recache(app, id, NULL)) == PC_UNAVAILABLE ||
+	    r == PC_ERROR)
+		(void)cache_delete(app->cache, NS, id);
+	return r == PC_CONFLICT ? PC_OK : r;
+}

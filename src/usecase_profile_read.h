@@ -67,6 +67,17 @@ enum pc_result usecase_profile_build(struct app *app, const char *id,
 enum pc_result usecase_profile_recache(struct app *app, const char *id,
     struct json_t *row);
 
+/*
+ * A change made outside profilecache (a database webhook): drop the cached
+ * entry of a deleted profile (and cancel this node's pending changes of
+ * it, as a DELETE through profilecache does), or refresh a cached one from
+ * the database,
+ * merged field by field. An entry that is not cached is left alone.
+ * PC_UNAVAILABLE when the database cannot be read (the entry is dropped).
+ */
+enum pc_result usecase_profile_outside(struct app *app, const char *id,
+    bool deleted);
+
 /* A cache entry's field versions (a new JSON object, empty when none). */
 struct json_t *usecase_profile_entry_versions(const struct cache_entry *e);
 /* The "profile" object of a cached body (new reference), or NULL. */

@@ -1,0 +1,46 @@
+-- Changes made outside profilecache reach the caches: every flusher run asks
+-- for the rows changed and the profiles deleted since its last run (see
+-- DESIGN.md, "Versions and convergence"), so the staleness after an outside
+-- write is at most one cron interval without any webhook.
+--
+-- Loaded as is into Supabase and into the local database. Idempotent.
+--
+-- POST /rpc/profilecache_changed_since {"since": "<timestamptz>", "max": 500}
+--   {"rows": [<profiles rows changed at or after since, oldest first, at
+--             most max>],
+--    "deleted": ["<uuid>", ...],   -- tombstones at or after since
+--    "now": "<the database's clock when the query began, UTC>"}
+-- The caller keeps a cursor: the last row's updated_at when it got max rows
+-- (there is more), else now minus a margin for transactions that were still
+-- open. Rows it saw already come again; refreshing a cache entry twice is
+-- harmless.
+
+create or replace function public.profilecache_changed_since(since timestamptz, max integer)
+    returns jsonb
+    language sql
+    stable
+    security invoker
+    set search_path = ''
+    set "TimeZone" = 'UTC'
+as $$
+    select pg_catalog.jsonb_build_object(
+        'rows', coalesce((select pg_catalog.jsonb_agg(pg_catalog.to_jsonb(p.*) order by p.updated_at)
+                            from (select * from public.profiles as q
+                                   where q.updated_at >= since
+                                   order by q.updated_at
+                                   limit greatest(1, least(max, 1000))) as p), '[]'::jsonb),
+        'deleted', coalesce((select pg_catalog.jsonb_agg(t.id)
+                               from public.profile_tombstones as t
+                              where t.deleted_at >= since), '[]'::jsonb),
+        'now', pg_catalog.now())
+$$;
+
+comment on function public.profilecache_changed_since(timestamptz, integer) is
+    'Profiles changed and deleted since a time, for profilecache-flush to refresh the caches; '
+    'returns {"rows":[...],"deleted":[...],"now"}.';
+
+revoke all on function public.profilecache_changed_since(timestamptz, integer)
+    from public, anon, authenticated;
+grant execute on function public.profilecache_changed_since(timestamptz, integer) to service_role;
+
+notify pgrst, 'reload schema';

@@ -150,7 +150,7 @@ ok "$r" "it is logged"
 psql_exec "create table auth.t_write_users (id uuid primary key)"
 psql_exec "alter table public.profiles add constraint t_write_user_fkey foreign key (id) references auth.t_write_users (id) not valid"
 nouser=0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d
-http PUT "/profiles/$nouser" "${json[@]}" -H "Authorization: Bearer $(jwt_hs256 "" service_role 3600 "")" --data '{"username":"no_such_user"}'
+http PUT "/profiles/$nouser" "${json[@]}" -H "apikey: $(admin_key)" --data '{"username":"no_such_user"}'
 is "$HTTP_STATUS/$(json .error.code)" 422/unknown_user "a profile for an id that is not a user (a foreign key to auth.users): 422 unknown_user"
 unlike "$HTTP_BODY" 't_write_user_fkey|violates|23503|t_write_users' "without the database's words"
 psql_exec "alter table public.profiles drop constraint t_write_no_root, drop constraint t_write_user_fkey"

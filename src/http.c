@@ -304,3 +304,28 @@ http_etag_match(const char *inm, const char *etag)
 	}
 	return false;
 }
+
+bool
+http_json_body(const struct http_request *req, struct http_response *resp,
+    size_t max, char **body, size_t *len)
+{
+	if (!http_content_type_is(http_request_header(req, "CONTENT_TYPE"),
+	    "application/json")) {
+		http_error(resp, 415, "unsupported_media_type",
+		    "the body must be application/json");
+		return false;
+	}
+	switch (http_read_body(req, max, body, len)) {
+	case PC_OK:
+		return true;
+	case PC_TOOBIG:
+		http_error(resp, 413, "body_too_large", "the body is too large");
+		return false;
+	case PC_NOTFOUND:
+		http_error(resp, 411, "length_required", "Content-Length is required");
+		return false;
+	default:
+		http_error(resp, 400, "bad_body", "the body could not be read");
+		return false;
+	}
+}

@@ -95,6 +95,15 @@ void http_error_fields(struct http_response *resp, int status, const char *code,
 enum pc_result http_read_body(const struct http_request *req, size_t max,
     char **body, size_t *len);
 
+/*
+ * Read a JSON request body of at most max bytes: false with the answer in
+ * resp when it is not application/json (415), longer than max (413, not
+ * read), without a Content-Length (411) or cut short (400). On true *body
+ * and *len are as http_read_body() gives them.
+ */
+bool http_json_body(const struct http_request *req, struct http_response *resp,
+    size_t max, char **body, size_t *len);
+
 /* True when the Content-Type is media_type, ignoring case and parameters. */
 bool http_content_type_is(const char *content_type, const char *media_type);
 

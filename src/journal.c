@@ -462,15 +462,16 @@ out:
 	return journal_end(j, r, err);
 }
 
-enum pc_result
-journal_pending(struct journal *j, const char *resource, const char *id,
-    journal_pending_fn fn, void *arg, char *err)
+/* Visit (patch, version) of the rows statement which selects for (resource, id). */
+static enum pc_result
+journal_patches(struct journal *j, enum stmt_id which, const char *resource,
+    const char *id, journal_pending_fn fn, void *arg, char *err)
 {
 	enum pc_result r = PC_OK;
 	sqlite3_stmt *st;
 	int rc;
 
-	st = journal_stmt(j, ST_PENDING, resource, id);
+	st = journal_stmt(j, which, resource, id);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		if (!fn(arg, (const char *)sqlite3_column_text(st, 0),
 		    (size_t)sqlite3_column_bytes(st, 0), sqlite3_column_int64(st, 1)))
@@ -480,6 +481,13 @@ journal_pending(struct journal *j, const char *resource, const char *id,
 		r = journal_fail(j, "read", err);
 	(void)sqlite3_reset(st);
 	return r;
+}
+
+enum pc_result
+journal_pending(struct journal *j, const char *resource, const char *id,
+    journal_pending_fn fn, void *arg, char *err)
+{
+	return journal_patches(j, ST_PENDING, resource, id, fn, arg, err);
 }
 
 enum pc_result
@@ -537,20 +545,7 @@ enum pc_result
 journal_dead_of(struct journal *j, const char *resource, const char *id,
     journal_pending_fn fn, void *arg, char *err)
 {
-	enum pc_result r = PC_OK;
-	sqlite3_stmt *st;
-	int rc;
-
-	st = journal_stmt(j, ST_DEAD_OF, resource, id);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		if (!fn(arg, (const char *)sqlite3_column_text(st, 0),
-		    (size_t)sqlite3_column_bytes(st, 0), sqlite3_column_int64(st, 1)))
-			break;
-	}
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-		r = journal_fail(j, "read", err);
-	(void)sqlite3_reset(st);
-	return r;
+	return journal_patches(j, ST_DEAD_OF, resource, id, fn, arg, err);
 }
 
 enum pc_result

@@ -28,25 +28,8 @@ route_admin_invalidate(struct app *app, struct http_request *req,
 	/* No user owns the empty id: only the admin gets through. */
 	if (!route_auth_owner(app, req, resp, "", &who))
 		goto out;
-	if (!http_content_type_is(http_request_header(req, "CONTENT_TYPE"),
-	    "application/json")) {
-		http_error(resp, 415, "unsupported_media_type",
-		    "the body must be application/json");
+	if (!http_json_body(req, resp, (size_t)app->cfg.limits_max_body, &body, &len))
 		goto out;
-	}
-	switch (http_read_body(req, (size_t)app->cfg.limits_max_body, &body, &len)) {
-	case PC_OK:
-		break;
-	case PC_TOOBIG:
-		http_error(resp, 413, "body_too_large", "the body is too large");
-		goto out;
-	case PC_NOTFOUND:
-		http_error(resp, 411, "length_required", "Content-Length is required");
-		goto out;
-	default:
-		http_error(resp, 400, "bad_body", "the body could not be read");
-		goto out;
-	}
 	doc = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
 	type = json_string_value(json_object_get(doc, "type"));
 	deleted = type != NULL && strcmp(type, "DELETE") == 0;

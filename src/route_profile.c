@@ -196,25 +196,8 @@ profile_write(struct app *app, struct http_request *req,
 	if (!route_profile_id(req, resp, id) ||
 	    !route_auth_owner(app, req, resp, id, &who))
 		goto out;
-	if (!http_content_type_is(http_request_header(req, "CONTENT_TYPE"),
-	    "application/json")) {
-		http_error(resp, 415, "unsupported_media_type",
-		    "the body must be application/json");
+	if (!http_json_body(req, resp, (size_t)app->cfg.limits_max_body, &body, &len))
 		goto out;
-	}
-	switch (http_read_body(req, (size_t)app->cfg.limits_max_body, &body, &len)) {
-	case PC_OK:
-		break;
-	case PC_TOOBIG:
-		http_error(resp, 413, "body_too_large", "the body is too large");
-		goto out;
-	case PC_NOTFOUND:
-		http_error(resp, 411, "length_required", "Content-Length is required");
-		goto out;
-	default:
-		http_error(resp, 400, "bad_body", "the body could not be read");
-		goto out;
-	}
 	if (!route_auth_admit_write(app, &who, resp))
 		goto out;
 	if (profile_patch_parse(body, len, replace, &patch, &errors) != PC_OK) {

@@ -137,8 +137,9 @@ main(int argc, char **argv)
 	/* The one summary line per run. */
 	log_msg(rc == EXIT_OK ? LOG_LVL_INFO : LOG_LVL_WARN, "flush_done",
 	    "applied=%ld conflicts=%ld deleted=%ld dead=%ld retried=%ld entries=%ld"
-	    " batches=%ld pruned=%ld seconds=%.3f exit=%d", st.applied, st.conflicts,
-	    st.deleted, st.dead, st.retried, st.entries, st.batches, st.pruned,
+	    " batches=%ld pruned=%ld superseded=%ld split=%ld pulled=%ld seconds=%.3f"
+	    " exit=%d", st.applied, st.conflicts, st.deleted, st.dead, st.retried,
+	    st.entries, st.batches, st.pruned, st.superseded, st.split, st.pulled,
 	    (double)(clock_mono_us() - t0) / 1e6, rc);
 	app_close(&app);
 	(void)close(fd);

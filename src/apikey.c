@@ -1,7 +1,9 @@
 /* Supabase API keys: what kind a key is, and the check of the secret key. */
 #include "autoconf.h"
 
+#include <curl/curl.h>
 #include <openssl/crypto.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "apikey.h"
@@ -35,4 +37,25 @@ apikey_secret_matches(const char *secret, const char *given, size_t len)
 	if (secret == NULL || given == NULL || strlen(secret) != len || len == 0)
 		return false;
 	return CRYPTO_memcmp(secret, given, len) == 0;
+}
+
+struct curl_slist *
+apikey_headers(struct curl_slist *l, const char *key)
+{
+	const char *names[] = { "apikey: ", "Authorization: Bearer " };
+	size_t i, n = apikey_kind(key) == APIKEY_JWT ? 2 : 1;
+	struct curl_slist *t;
+	char line[4200];
+
+	for (i = 0; i < n; i++) {
+		(void)snprintf(line, sizeof(line), "%s%s", names[i], key);
+		if ((t = curl_slist_append(l, line)) == NULL) {
+			curl_slist_free_all(l);
+			l = NULL;
+			break;
+		}
+		l = t;
+	}
+	explicit_bzero(line, sizeof(line));
+	return l;
 }

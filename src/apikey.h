@@ -29,4 +29,16 @@ enum apikey_kind apikey_kind(const char *key);
  */
 bool apikey_secret_matches(const char *secret, const char *given, size_t len);
 
+struct curl_slist;
+
+/*
+ * Append the headers that present key to a Supabase API (PostgREST,
+ * Storage) to l: key in apikey, and as "Authorization: Bearer" too only
+ * when it is a legacy JWT; Supabase refuses a publishable or secret key
+ * there, since neither is a JWT
+ * (https://supabase.com/docs/guides/functions/auth-headers). Returns the
+ * list, or NULL (with l freed) when out of memory.
+ */
+struct curl_slist *apikey_headers(struct curl_slist *l, const char *key);
+
 #endif

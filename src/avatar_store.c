@@ -61,15 +61,11 @@ fsync_dir(const char *path)
 }
 
 enum pc_result
-avatar_store_put(const char *dir, const void *data, size_t len,
-    char relpath[AVATAR_RELPATH_LEN], char *err)
+avatar_store_name(const void *data, size_t len, char relpath[AVATAR_RELPATH_LEN],
+    char *err)
 {
 	unsigned char md[EVP_MAX_MD_SIZE];
-	char sub[4096], final[4096], tmp[4096];
 	unsigned int mdlen = 0, i;
-	enum pc_result r = PC_UNAVAILABLE;
-	struct stat st;
-	int fd = -1;
 
 	if (EVP_Digest(data, len, md, &mdlen, EVP_sha256(), NULL) != 1 || mdlen != 32) {
 		pc_err(err, "avatar store: SHA-256 failed");
@@ -81,7 +77,21 @@ avatar_store_put(const char *dir, const void *data, size_t len,
 	relpath[1] = relpath[4];
 	relpath[2] = '/';
 	memcpy(relpath + 3 + HASH_HEX, ".webp", 6);
+	return PC_OK;
+}
 
+enum pc_result
+avatar_store_put(const char *dir, const void *data, size_t len,
+    char relpath[AVATAR_RELPATH_LEN], char *err)
+{
+	char sub[4096], final[4096], tmp[4096];
+	enum pc_result r = PC_UNAVAILABLE;
+	struct stat st;
+	int fd = -1;
+
+	if ((r = avatar_store_name(data, len, relpath, err)) != PC_OK)
+		return r;
+	r = PC_UNAVAILABLE;
 	if ((size_t)snprintf(sub, sizeof(sub), "%s/%.2s", dir, relpath) >= sizeof(sub) ||
 	    (size_t)snprintf(final, sizeof(final), "%s/%s", dir, relpath) >= sizeof(final) ||
 	    (size_t)snprintf(tmp, sizeof(tmp), "%s/.%s.%ld.tmp", sub, relpath + 3,

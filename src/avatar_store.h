@@ -10,6 +10,13 @@
 #define AVATAR_RELPATH_LEN 73
 
 /*
+ * The content address of len bytes: ab/<sha256 hex>.webp, where ab are the
+ * hash's first two digits. PC_ERROR with err when hashing fails.
+ */
+enum pc_result avatar_store_name(const void *data, size_t len,
+    char relpath[AVATAR_RELPATH_LEN], char *err);
+
+/*
  * Store len bytes under dir as ab/<sha256>.webp: written to a temporary
  * file in the same directory, fsync'd, renamed into place and the directory
  * fsync'd, so a reader sees the whole file or none. Storing the same bytes

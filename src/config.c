@@ -69,7 +69,10 @@ static const struct opt opts[] = {
 	{ "limits", "writes_per_minute", OPT_LONG, O(limits_writes_per_minute), 0, 1000000, 0 },
 	{ "limits", "max_pending_bytes", OPT_LONG, O(limits_max_pending_bytes), 0,
 	  1024L * 1024 * 1024, 0 },
+	{ "avatar", "backend", OPT_STR, O(avatar_backend), 0, 0, 0 },
 	{ "avatar", "dir", OPT_STR, O(avatar_dir), 0, 0, 0 },
+	{ "avatar", "storage_url", OPT_STR, O(avatar_storage_url), 0, 0, 0 },
+	{ "avatar", "bucket", OPT_STR, O(avatar_bucket), 0, 0, 0 },
 	{ "avatar", "public_url", OPT_STR, O(avatar_public_url), 0, 0, 0 },
 	{ "avatar", "max_bytes", OPT_LONG, O(avatar_max_bytes), 1024, 64 * 1024 * 1024, 0 },
 	{ "avatar", "size", OPT_LONG, O(avatar_size), 16, 2048, 0 },
@@ -172,6 +175,85 @@ config_string_defaults(struct config *cfg)
 	if (cfg->auth_audience == NULL &&
 	    (cfg->auth_audience = strdup("authenticated")) == NULL)
 		return PC_NOMEM;
+	if (cfg->avatar_backend == NULL &&
+	    (cfg->avatar_backend = strdup("local")) == NULL)
+		return PC_NOMEM;
+	if (cfg->avatar_bucket == NULL &&
+	    (cfg->avatar_bucket = strdup("avatars")) == NULL)
+		return PC_NOMEM;
+	return PC_OK;
+}
+
+static bool config_url_loopback(const char *authority);
+
+/* Drop the trailing slashes of a URL setting. */
+static void
+config_url_trim(char *url)
+{
+	size_t n = url != NULL ? strlen(url) : 0;
+
+	while (n > 0 && url[n - 1] == '/')
+		url[--n] = '\0';
+}
+
+/*
+ * [avatar] for the supabase backend: storage_url defaults to the project's
+ * Storage API beside the origin (https://<ref>.supabase.co/rest/v1 ->
+ * .../storage/v1), and the files are served from the bucket's public URL
+ * unless public_url names another (a CDN in front of it).
+ */
+static enum pc_result
+config_avatar_supabase(struct config *cfg, const char *path, char *err)
+{
+	static const char rest[] = "/rest/v1";
+	const char *authority;
+	size_t n = strlen(cfg->origin_url), k;
+
+	if (cfg->avatar_storage_url == NULL) {
+		if (n < sizeof(rest) - 1 ||
+		    strcmp(cfg->origin_url + n - (sizeof(rest) - 1), rest) != 0) {
+			pc_err(err, "%s: [avatar] storage_url is required with backend "
+			    "= supabase when [origin] url does not end in %s", path, rest);
+			return PC_INVALID;
+		}
+		if (asprintf(&cfg->avatar_storage_url, "%.*s/storage/v1",
+		    (int)(n - (sizeof(rest) - 1)), cfg->origin_url) == -1) {
+			cfg->avatar_storage_url = NULL;
+			pc_err(err, "out of memory");
+			return PC_NOMEM;
+		}
+	}
+	config_url_trim(cfg->avatar_storage_url);
+	k = strlen(cfg->avatar_storage_url);
+	authority = strstr(cfg->avatar_storage_url, "://");
+	if ((strncmp(cfg->avatar_storage_url, "https://", 8) != 0 &&
+	    strncmp(cfg->avatar_storage_url, "http://", 7) != 0) || authority == NULL ||
+	    strchr("/?#", authority[3]) != NULL || k == 0) {
+		pc_err(err, "%s: [avatar] storage_url must be an http(s) URL", path);
+		return PC_INVALID;
+	}
+	if (strncmp(cfg->avatar_storage_url, "http://", 7) == 0 &&
+	    !config_url_loopback(authority + 3)) {
+		pc_err(err, "%s: [avatar] storage_url: http:// is allowed only to a "
+		    "loopback address, the service key would travel in the clear: "
+		    "use https://", path);
+		return PC_INVALID;
+	}
+	/* One path segment: the object paths are appended after it. */
+	if (cfg->avatar_bucket[0] == '\0' ||
+	    strspn(cfg->avatar_bucket, "abcdefghijklmnopqrstuvwxyz"
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.") != strlen(cfg->avatar_bucket)) {
+		pc_err(err, "%s: [avatar] bucket may hold only letters, digits, "
+		    "'-', '_' and '.'", path);
+		return PC_INVALID;
+	}
+	if (cfg->avatar_public_url == NULL &&
+	    asprintf(&cfg->avatar_public_url, "%s/object/public/%s",
+	    cfg->avatar_storage_url, cfg->avatar_bucket) == -1) {
+		cfg->avatar_public_url = NULL;
+		pc_err(err, "out of memory");
+		return PC_NOMEM;
+	}
 	return PC_OK;
 }
 
@@ -357,6 +439,7 @@ config_validate(struct parse_state *st)
 {
 	struct config *cfg = st->cfg;
 	const char *authority;
+	enum pc_result r;
 	size_t i, n;
 
 	for (i = 0; i < NOPTS; i++) {
@@ -392,15 +475,17 @@ config_validate(struct parse_state *st)
 		pc_err(st->err, "out of memory");
 		return PC_NOMEM;
 	}
-	if ((cfg->avatar_dir == NULL) != (cfg->avatar_public_url == NULL)) {
+	if (strcmp(cfg->avatar_backend, "supabase") == 0) {
+		if ((r = config_avatar_supabase(cfg, st->path, st->err)) != PC_OK)
+			return r;
+	} else if (strcmp(cfg->avatar_backend, "local") != 0) {
+		pc_err(st->err, "%s: [avatar] backend must be local or supabase", st->path);
+		return PC_INVALID;
+	} else if ((cfg->avatar_dir == NULL) != (cfg->avatar_public_url == NULL)) {
 		pc_err(st->err, "%s: [avatar] dir and public_url go together", st->path);
 		return PC_INVALID;
 	}
-	if (cfg->avatar_public_url != NULL) {
-		n = strlen(cfg->avatar_public_url);
-		while (n > 0 && cfg->avatar_public_url[n - 1] == '/')
-			cfg->avatar_public_url[--n] = '\0';
-	}
+	config_url_trim(cfg->avatar_public_url);
 	/* Else a body that max_body lets in could never be journaled. */
 	if (cfg->limits_max_pending_bytes != 0 &&
 	    cfg->limits_max_pending_bytes < cfg->limits_max_body) {

@@ -50,8 +50,12 @@ struct config {
 	long limits_max_pending_bytes;	/* journal bytes pending per user; 0: off */
 
 	/* [avatar] */
-	char *avatar_dir;		/* content-addressed files, served statically */
-	char *avatar_public_url;	/* the URL prefix that serves avatar_dir */
+	char *avatar_backend;		/* "local" or "supabase" (storage.h) */
+	char *avatar_dir;		/* local: content-addressed files, served statically */
+	char *avatar_public_url;	/* the URL prefix that serves the files, no
+					   trailing slash; NULL: avatars are off */
+	char *avatar_storage_url;	/* supabase: the Storage API, no trailing slash */
+	char *avatar_bucket;		/* supabase: a public bucket */
 	long avatar_max_bytes;		/* upload size cap */
 	long avatar_size;		/* output is size x size pixels */
 	long avatar_max_pixels;		/* inputs with more are refused (422) */

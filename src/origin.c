@@ -46,36 +46,26 @@ origin_write(char *p, size_t size, size_t n, void *arg)
 }
 
 /*
- * The headers of every request, plus extra (may be NULL). The service key
- * goes in apikey; only a legacy JWT key goes as the bearer token too:
- * Supabase refuses a publishable or secret key there, since neither is a JWT
- * (https://supabase.com/docs/guides/functions/auth-headers), and PostgREST
- * reads nothing but a JWT from Authorization.
+ * The headers of every request, plus extra (may be NULL): the service key
+ * as apikey_headers() presents it (PostgREST reads nothing but a JWT from
+ * Authorization), and Accept.
  */
 static struct curl_slist *
 origin_headers(const struct config *cfg, const char *accept, const char *extra)
 {
-	struct curl_slist *l = NULL, *t;
-	char line[4200];
-	const char *names[] = { "apikey: ", "Authorization: Bearer " };
-	size_t i, n = apikey_kind(cfg->service_key) == APIKEY_JWT ? 2 : 1;
+	struct curl_slist *l, *t;
+	char line[256];
 
-	for (i = 0; i < n; i++) {
-		(void)snprintf(line, sizeof(line), "%s%s", names[i], cfg->service_key);
-		if ((t = curl_slist_append(l, line)) == NULL)
-			goto fail;
-		l = t;
-	}
+	if ((l = apikey_headers(NULL, cfg->service_key)) == NULL)
+		return NULL;
 	(void)snprintf(line, sizeof(line), "Accept: %s", accept);
 	if ((t = curl_slist_append(l, line)) == NULL)
 		goto fail;
 	l = t;
 	if (extra != NULL && (t = curl_slist_append(l, extra)) == NULL)
 		goto fail;
-	explicit_bzero(line, sizeof(line));
 	return t;
 fail:
-	explicit_bzero(line, sizeof(line));
 	curl_slist_free_all(l);
 	return NULL;
 }

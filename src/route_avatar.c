@@ -12,6 +12,7 @@
 #include "route_auth.h"
 #include "route_avatar.h"
 #include "route_profile.h"
+#include "storage.h"
 #include "strnum.h"
 #include "usecase_avatar.h"
 #include "uuid.h"
@@ -112,9 +113,10 @@ route_avatar_post(struct app *app, struct http_request *req,
 	if (!route_profile_id(req, resp, id) ||
 	    !route_auth_owner(app, req, resp, id, &who))
 		goto out;
-	if (cfg->avatar_dir == NULL) {
+	if (!storage_enabled(cfg)) {
 		http_error(resp, 503, "avatars_not_configured",
-		    "this server stores no avatars ([avatar] dir is not set)");
+		    "this server stores no avatars ([avatar] dir and public_url, or "
+		    "backend = supabase, are not set)");
 		goto out;
 	}
 	ct = http_request_header(req, "CONTENT_TYPE");

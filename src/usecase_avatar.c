@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "app.h"
-#include "avatar_store.h"
+#include "storage.h"
 #include "cache.h"
 #include "imageproc.h"
 #include "journal.h"
@@ -24,7 +24,7 @@ trash_previous(struct app *app, const struct profile_write_result *res,
 	struct journal *j;
 
 	if (old == NULL ||
-	    avatar_store_relpath(app->cfg.avatar_public_url, old, rel) != PC_OK ||
+	    storage_relpath(&app->cfg, old, rel) != PC_OK ||
 	    strcmp(rel, newrel) == 0)
 		return;
 	if (app_journal(app, &j, err) != PC_OK ||
@@ -67,7 +67,8 @@ usecase_avatar_upload(struct app *app, const char *id, const char *actor,
 		.quality = cfg->avatar_quality,
 		.timeout_ms = cfg->avatar_timeout_ms,
 	};
-	char err[PC_ERRLEN] = "", rel[AVATAR_RELPATH_LEN], url[4096], *webp = NULL;
+	char err[PC_ERRLEN] = "", rel[AVATAR_RELPATH_LEN], url[STORAGE_URL_MAX];
+	char *webp = NULL;
 	char place_key[160];
 	enum avatar_outcome out = AVATAR_ERROR;
 	struct profile_write w = { .id = id, .max_pending = max_pending };
@@ -76,7 +77,7 @@ usecase_avatar_upload(struct app *app, const char *id, const char *actor,
 	int place, slot;
 
 	memset(res, 0, sizeof(*res));
-	if (cfg->avatar_dir == NULL)
+	if (!storage_enabled(cfg))
 		return AVATAR_NOT_CONFIGURED;
 	if ((place = user_place_take(app, actor, place_key, sizeof(place_key))) == -1) {
 		log_info("avatar_refused", "id=%s reason=\"uploads of this user in progress\"", id);
@@ -100,12 +101,12 @@ usecase_avatar_upload(struct app *app, const char *id, const char *actor,
 		    r == PC_INVALID ? AVATAR_NOT_AN_IMAGE : AVATAR_ERROR;
 		goto out;
 	}
-	if (avatar_store_put(cfg->avatar_dir, webp, out_len, rel, err) != PC_OK) {
-		log_error("avatar_store_failed", "id=%s error=\"%s\"", id, err);
+	if (storage_put(cfg, webp, out_len, rel, url, err) != PC_OK) {
+		log_error("avatar_store_failed", "id=%s backend=%s error=\"%s\"", id,
+		    cfg->avatar_backend, err);
 		out = AVATAR_STORE_FAILED;
 		goto out;
 	}
-	(void)snprintf(url, sizeof(url), "%s/%s", cfg->avatar_public_url, rel);
 	if ((w.patch = json_pack("{s:s}", "avatar_url", url)) == NULL)
 		goto out;
 	usecase_profile_write(app, &w, res);

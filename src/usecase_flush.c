@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "app.h"
-#include "avatar_store.h"
+#include "storage.h"
 #include "cache.h"
 #include "clock.h"
 #include "journal.h"
@@ -869,7 +869,7 @@ pipeline_finish(struct app *app, struct pipeline *p, struct flush_stats *st,
 static bool
 avatar_referenced(struct app *app, const char *relpath)
 {
-	char url[4096], err[PC_ERRLEN] = "";
+	char url[STORAGE_URL_MAX], err[PC_ERRLEN] = "";
 	bool found = true;
 
 	if ((size_t)snprintf(url, sizeof(url), "%s/%s", app->cfg.avatar_public_url,
@@ -897,15 +897,23 @@ trash_one(void *arg, const char *relpath, bool applied)
 	char err[PC_ERRLEN];
 	long age;
 
-	if (!applied || app->cfg.avatar_dir == NULL)
+	enum pc_result r;
+
+	if (!applied || !storage_enabled(&app->cfg))
 		return true;	/* the database still points at it: keep it */
-	if (avatar_store_age(app->cfg.avatar_dir, relpath, &age) == PC_NOTFOUND)
+	/* With a shared bucket the age is the object's last upload, by any node. */
+	if ((r = storage_age(&app->cfg, relpath, &age, err)) == PC_NOTFOUND ||
+	    r == PC_INVALID)
 		return true;
+	if (r != PC_OK) {
+		log_warn("avatar_check_failed", "file=%s error=\"%s\"", relpath, err);
+		return false;
+	}
 	if (age < app->cfg.avatar_trash_grace)
 		return false;	/* stored again lately, maybe by another node */
 	if (avatar_referenced(app, relpath))
 		return true;	/* in use: not ours to remove */
-	if (avatar_store_remove(app->cfg.avatar_dir, relpath, err) == PC_UNAVAILABLE) {
+	if (storage_remove(&app->cfg, relpath, err) == PC_UNAVAILABLE) {
 		log_warn("avatar_remove_failed", "file=%s error=\"%s\"", relpath, err);
 		return false;
 	}

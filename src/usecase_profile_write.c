@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "app.h"
-#include "avatar_store.h"
+#include "storage.h"
 #include "cache.h"
 #include "clock.h"
 #include "journal.h"
@@ -509,8 +509,8 @@ usecase_profile_delete(struct app *app, const char *id)
 	/* The avatar file to remove once the row is gone (read before, from
 	 * the cache or the database, as a read would see it). */
 	rel[0] = '\0';
-	if (app->cfg.avatar_dir != NULL && current_load(app, id, &cur) == PC_OK) {
-		if (avatar_store_relpath(app->cfg.avatar_public_url,
+	if (storage_enabled(&app->cfg) && current_load(app, id, &cur) == PC_OK) {
+		if (storage_relpath(&app->cfg,
 		    json_string_value(json_object_get(cur.row, "avatar_url")), rel) != PC_OK)
 			rel[0] = '\0';
 		json_decref(cur.row);

@@ -594,7 +594,9 @@ pc_stop_memcached() { pc__stop_pidfile memcached "$1/run/memcached.pid" memcache
 
 # pc_start_origin VAR_DIR [PGREST-LITE-ARG...]: pgrest-lite on
 # 127.0.0.1:PORT_BASE+1 against the stack's database, extra arguments (e.g.
-# --delay-ms 300) passed through, log in VAR_DIR/log/origin.log.
+# --delay-ms 300) passed through, log in VAR_DIR/log/origin.log. It serves the
+# Supabase Storage subset too, at http://127.0.0.1:PORT_BASE+1/storage/v1, its
+# objects under VAR_DIR/storage (one directory per bucket: "avatars").
 pc_start_origin() {
 	local var=$1 base port
 	shift
@@ -606,7 +608,8 @@ pc_start_origin() {
 		--listen "127.0.0.1:$port" \
 		--db "postgresql://$PC_ORIGIN_DB_USER@127.0.0.1:$((base + 3))/$PC_DB_NAME" \
 		--service-key-file "$var/secrets/service.key" \
-		--anon-key-file "$var/secrets/anon.key" "$@" || return 1
+		--anon-key-file "$var/secrets/anon.key" \
+		--storage-dir "$var/storage" "$@" || return 1
 	# Any answer will do: a GET /profiles would be counted as an origin read.
 	pc__wait "origin (pgrest-lite)" "$var/log/origin.log" "$var/run/origin.pid" \
 		pc__http_answers "http://127.0.0.1:$port/"
@@ -1076,7 +1079,7 @@ pc__write_env() {
 # pc__stack_layout VAR_DIR PORT_BASE: the directories, secrets and port record.
 pc__stack_layout() {
 	local var=$1 base=$2 d
-	for d in log run www www/avatars tmp; do mkdir -p -- "$var/$d" || return 1; done
+	for d in log run www www/avatars tmp storage/avatars; do mkdir -p -- "$var/$d" || return 1; done
 	mkdir -p -- "$var/secrets" && chmod 0700 "$var/secrets" || return 1
 	touch -- "$var/.profilecache-stack"
 	printf '%s\n' "$base" >"$var/run/port_base"

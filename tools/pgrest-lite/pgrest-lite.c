@@ -17,6 +17,9 @@
  * and the bearer token picks the role.
  * XXX: user JWTs (role authenticated) are refused: there is no JWT secret here.
  *
+ * With --storage-dir, the subset of Supabase Storage profilecache uses is
+ * served under /storage/v1/ too (see pgl_storage below).
+ *
  * --log-headers adds the names (never the values) of each request's headers
  * to its log line, so tests can tell what a client sent.
  *
@@ -52,7 +55,9 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <libpq-fe.h>
 #include <microhttpd.h>
@@ -90,6 +95,7 @@ static struct {
 	long delay_ms;
 	long threads;
 	bool log_headers;
+	const char *storage_dir; /* NULL: no Storage subset */
 } pgl_cfg;
 
 static pthread_key_t pgl_conn_key; /* the worker thread's PGconn */
@@ -113,6 +119,9 @@ struct pgl_reply {
 	char *body;
 	size_t body_len;
 	char content_range[48];
+	char last_modified[40]; /* the Storage subset's headers; "" for none */
+	char cache_control[128];
+	char ctype_mem[208]; /* content_type's storage when it is not static */
 };
 
 /* What a route handler gets. */
@@ -275,6 +284,7 @@ pgl_reply_set(struct pgl_reply *rep, unsigned status, const char *ctype,
 	rep->body = NULL;
 	rep->body_len = 0;
 	rep->content_range[0] = '\0';
+	rep->last_modified[0] = rep->cache_control[0] = '\0';
 	rep->status = status;
 	rep->content_type = ctype;
 	if (len == 0)
@@ -998,6 +1008,522 @@ pgl_auth(struct MHD_Connection *c, enum pgl_role *role, struct pgl_reply *rep)
 	return true;
 }
 
+/*
+ * The Supabase Storage subset (--storage-dir): what profilecache's supabase
+ * avatar backend uses, with the paths, status codes and error JSON of
+ * github.com/supabase/storage (src/http/routes/object/, error-handler.ts,
+ * internal/errors/codes.ts). A bucket is a directory under --storage-dir
+ * (made by whoever starts the server: a missing one is NoSuchBucket); an
+ * object is a file below it, with its Content-Type and Cache-Control in a
+ * sidecar "<name>#meta" ('#' is no character a name here may hold).
+ *   POST   /storage/v1/object/{bucket}/{name}    upload (x-upsert: true
+ *          overwrites); the raw body, its Content-Type, cache-control
+ *   HEAD|GET /storage/v1/object/{bucket}/{name}  with the service key
+ *   HEAD|GET /storage/v1/object/public/{bucket}/{name}   no key needed
+ *   DELETE /storage/v1/object/{bucket}   {"prefixes":["name",...]}
+ * Errors are {"statusCode":"<status>","code","error","message"} sent with
+ * HTTP 400 whatever statusCode says (only 500 stays 500), as Storage's
+ * error handler does; a missing or wrong apikey is the API gateway's 401.
+ * The anon key is served as Storage serves a role that no policy lets
+ * write: 403 AccessDenied (as HTTP 400).
+ * XXX: no multipart uploads, no listing, no signed URLs, no image transforms.
+ */
+#define PGL_STORAGE_PREFIX "/storage/v1/object/"
+#define PGL_STORAGE_NAME_MAX 1024
+#define PGL_STORAGE_DELETE_MAX 1000 /* Storage's default limit */
+
+static void
+pgl_storage_error(struct pgl_reply *rep, const char *status, const char *code,
+    const char *error, const char *message)
+{
+	char mem[PGL_DOC_MAX];
+	struct sbuf sb;
+
+	sb_init(&sb, mem, sizeof mem);
+	sb_puts(&sb, "{\"statusCode\":");
+	sb_json_str(&sb, status);
+	sb_puts(&sb, ",\"code\":");
+	sb_json_str(&sb, code);
+	sb_puts(&sb, ",\"error\":");
+	sb_json_str(&sb, error);
+	sb_puts(&sb, ",\"message\":");
+	sb_json_str(&sb, message);
+	sb_puts(&sb, "}");
+	pgl_reply_set(rep, strcmp(status, "500") == 0 ? 500 : 400, PGL_JSON,
+	    sb.p, sb.len);
+}
+
+static void
+pgl_storage_no_bucket(struct pgl_reply *rep)
+{
+	pgl_storage_error(
+	    rep, "404", "NoSuchBucket", "Bucket not found", "Bucket not found");
+}
+
+static void
+pgl_storage_no_key(struct pgl_reply *rep)
+{
+	pgl_storage_error(rep, "404", "NoSuchKey", "not_found", "Object not found");
+}
+
+static void
+pgl_storage_internal(struct pgl_reply *rep, const char *what)
+{
+	char msg[PGL_ERR_MAX];
+
+	(void)snprintf(msg, sizeof msg, "%s: %s", what, strerror(errno));
+	pgl_storage_error(rep, "500", "InternalError", "Internal", msg);
+}
+
+/* A bucket name: letters, digits, '-', '_', '.', not starting with '.'. */
+static bool
+pgl_storage_bucket_ok(const char *s, size_t n)
+{
+	static const char ok[] = "abcdefghijklmnopqrstuvwxyz"
+	                         "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.";
+
+	if (n == 0 || n > PGL_IDENT_MAX || s[0] == '.')
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (strchr(ok, s[i]) == NULL || s[i] == '\0')
+			return false;
+	return true;
+}
+
+/*
+ * An object name this server stores: non-empty '/'-separated segments of
+ * letters, digits, '-', '_' and '.', none of them "." or "..". Storage
+ * allows more (its isValidKey); a name outside this subset is refused as
+ * Storage refuses an invalid key.
+ */
+static bool
+pgl_storage_name_ok(const char *s)
+{
+	static const char ok[] = "abcdefghijklmnopqrstuvwxyz"
+	                         "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.";
+	size_t n = strlen(s), seg = 0;
+
+	if (n == 0 || n > PGL_STORAGE_NAME_MAX)
+		return false;
+	for (size_t i = 0; i <= n; i++) {
+		if (s[i] == '/' || s[i] == '\0') {
+			if (seg == 0 || (seg == 1 && s[i - 1] == '.') ||
+			    (seg == 2 && s[i - 1] == '.' && s[i - 2] == '.'))
+				return false;
+			seg = 0;
+		} else if (strchr(ok, s[i]) == NULL) {
+			return false;
+		} else {
+			seg++;
+		}
+	}
+	return true;
+}
+
+/* The bucket directory of bucket[0..n); false with a reply when it is none. */
+static bool
+pgl_storage_bucket(const char *bucket, size_t n, char *dir, size_t cap,
+    struct pgl_reply *rep)
+{
+	struct stat st;
+
+	if (!pgl_storage_bucket_ok(bucket, n) ||
+	    (size_t)snprintf(dir, cap, "%s/%.*s", pgl_cfg.storage_dir, (int)n,
+	        bucket) >= cap ||
+	    stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
+		pgl_storage_no_bucket(rep);
+		return false;
+	}
+	return true;
+}
+
+/* Makes the directories of path below base (path's last segment excluded). */
+static bool
+pgl_storage_mkdirs(char *path, size_t base_len)
+{
+	for (char *p = path + base_len + 1; (p = strchr(p, '/')) != NULL; p++) {
+		*p = '\0';
+		if (mkdir(path, 0755) != 0 && errno != EEXIST) {
+			*p = '/';
+			return false;
+		}
+		*p = '/';
+	}
+	return true;
+}
+
+/* Writes len bytes to path through a temporary file and a rename. */
+static bool
+pgl_storage_write(const char *path, const void *data, size_t len)
+{
+	char tmp[PATH_MAX];
+	FILE *fp;
+	bool ok;
+
+	if ((size_t)snprintf(tmp, sizeof tmp, "%s#tmp%lu", path,
+	        (unsigned long)pthread_self()) >= sizeof tmp ||
+	    (fp = fopen(tmp, "wb")) == NULL)
+		return false;
+	ok = (len == 0 || fwrite(data, 1, len, fp) == len);
+	ok = (fclose(fp) == 0) && ok;
+	if (ok && rename(tmp, path) != 0)
+		ok = false;
+	if (!ok)
+		(void)unlink(tmp);
+	return ok;
+}
+
+static void
+pgl_storage_upload(const struct pgl_call *call, const char *bucket, size_t blen,
+    const char *name, struct pgl_reply *rep)
+{
+	const char *ctype = MHD_lookup_connection_value(
+	    call->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
+	const char *cc = MHD_lookup_connection_value(
+	    call->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CACHE_CONTROL);
+	const char *upsert =
+	    MHD_lookup_connection_value(call->conn, MHD_HEADER_KIND, "x-upsert");
+	char dir[PATH_MAX], path[PATH_MAX], meta[PATH_MAX], mdoc[512];
+	char mem[PGL_ERR_MAX + 128], msg[PGL_ERR_MAX], id[40];
+	unsigned char rnd[16];
+	struct sbuf sb;
+	struct stat st;
+	FILE *ur;
+
+	if (call->role != PGL_ROLE_SERVICE) {
+		pgl_storage_error(rep, "403", "AccessDenied", "Unauthorized",
+		    "new row violates row-level security policy");
+		return;
+	}
+	if (!pgl_storage_bucket(bucket, blen, dir, sizeof dir, rep))
+		return;
+	if (!pgl_storage_name_ok(name)) {
+		(void)snprintf(msg, sizeof msg, "Invalid key: %s", name);
+		pgl_storage_error(rep, "400", "InvalidKey", "InvalidKey", msg);
+		return;
+	}
+	if ((size_t)snprintf(path, sizeof path, "%s/%s", dir, name) >=
+	        sizeof path ||
+	    (size_t)snprintf(meta, sizeof meta, "%s#meta", path) >= sizeof meta) {
+		pgl_storage_error(
+		    rep, "400", "InvalidKey", "InvalidKey", "Invalid key");
+		return;
+	}
+	/* Storage: the header must be exactly "true" (createObject.ts). */
+	if (stat(path, &st) == 0 &&
+	    (upsert == NULL || strcmp(upsert, "true") != 0)) {
+		pgl_storage_error(rep, "409", "ResourceAlreadyExists",
+		    "Duplicate", "The resource already exists");
+		return;
+	}
+	/* Storage's defaults for a raw body (uploader.ts); MHD lets no
+	 * newline into a header value. */
+	(void)snprintf(mdoc, sizeof mdoc, "%.200s\n%.200s\n",
+	    ctype != NULL ? ctype : "text/plain;charset=UTF-8",
+	    cc != NULL ? cc : "no-cache");
+	if (!pgl_storage_mkdirs(path, strlen(dir)) ||
+	    !pgl_storage_write(meta, mdoc, strlen(mdoc)) ||
+	    !pgl_storage_write(path, call->rq->body, call->rq->body_len)) {
+		pgl_storage_internal(rep, "writing the object");
+		return;
+	}
+	/* A fresh Id per upload, as a new object row has. */
+	if ((ur = fopen("/dev/urandom", "rb")) == NULL ||
+	    fread(rnd, 1, sizeof rnd, ur) != sizeof rnd) {
+		if (ur != NULL)
+			(void)fclose(ur);
+		pgl_storage_internal(rep, "/dev/urandom");
+		return;
+	}
+	(void)fclose(ur);
+	rnd[6] = (unsigned char)((rnd[6] & 0x0f) | 0x40);
+	rnd[8] = (unsigned char)((rnd[8] & 0x3f) | 0x80);
+	(void)snprintf(id, sizeof id,
+	    "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-"
+	    "%02x%02x%02x%02x%02x%02x",
+	    rnd[0], rnd[1], rnd[2], rnd[3], rnd[4], rnd[5], rnd[6], rnd[7],
+	    rnd[8], rnd[9], rnd[10], rnd[11], rnd[12], rnd[13], rnd[14],
+	    rnd[15]);
+	sb_init(&sb, mem, sizeof mem);
+	sb_puts(&sb, "{\"Id\":");
+	sb_json_str(&sb, id);
+	sb_puts(&sb, ",\"Key\":\"");
+	sb_putn(&sb, bucket, blen);
+	sb_puts(&sb, "/");
+	sb_puts(&sb, name);
+	sb_puts(&sb, "\"}");
+	pgl_reply_set(rep, MHD_HTTP_OK, PGL_JSON, sb.p, sb.len);
+}
+
+/* Reads the sidecar of path: its Content-Type and Cache-Control lines. */
+static void
+pgl_storage_meta(const char *path, char *ctype, size_t ccap, char *cc,
+    size_t cccap)
+{
+	char meta[PATH_MAX], doc[512];
+	FILE *fp;
+	size_t n = 0;
+	char *nl;
+
+	(void)snprintf(ctype, ccap, "application/octet-stream");
+	(void)snprintf(cc, cccap, "no-cache");
+	if ((size_t)snprintf(meta, sizeof meta, "%s#meta", path) >= sizeof meta ||
+	    (fp = fopen(meta, "rb")) == NULL)
+		return;
+	n = fread(doc, 1, sizeof doc - 1, fp);
+	(void)fclose(fp);
+	doc[n] = '\0';
+	if ((nl = strchr(doc, '\n')) == NULL)
+		return;
+	*nl = '\0';
+	(void)snprintf(ctype, ccap, "%s", doc);
+	if ((n = strcspn(nl + 1, "\n")) > 0)
+		(void)snprintf(cc, cccap, "%.*s", (int)n, nl + 1);
+}
+
+static void
+pgl_storage_get(const char *bucket, size_t blen, const char *name,
+    struct pgl_reply *rep)
+{
+	char dir[PATH_MAX], path[PATH_MAX], cc[128];
+	struct stat st;
+	struct tm tm;
+	char *data = NULL;
+	FILE *fp = NULL;
+
+	if (!pgl_storage_bucket(bucket, blen, dir, sizeof dir, rep))
+		return;
+	if (!pgl_storage_name_ok(name) ||
+	    (size_t)snprintf(path, sizeof path, "%s/%s", dir, name) >=
+	        sizeof path ||
+	    stat(path, &st) != 0 || !S_ISREG(st.st_mode) ||
+	    st.st_size > PGL_BODY_MAX) {
+		pgl_storage_no_key(rep);
+		return;
+	}
+	if ((fp = fopen(path, "rb")) == NULL) {
+		pgl_storage_no_key(rep); /* deleted meanwhile */
+		goto out;
+	}
+	if ((data = malloc((size_t)st.st_size + 1)) == NULL ||
+	    fread(data, 1, (size_t)st.st_size, fp) != (size_t)st.st_size) {
+		pgl_storage_internal(rep, "reading the object");
+		goto out;
+	}
+	pgl_reply_set(rep, MHD_HTTP_OK, NULL, data, (size_t)st.st_size);
+	pgl_storage_meta(path, rep->ctype_mem, sizeof rep->ctype_mem, cc,
+	    sizeof cc);
+	rep->content_type = rep->ctype_mem;
+	(void)snprintf(rep->cache_control, sizeof rep->cache_control, "%s", cc);
+	if (gmtime_r(&st.st_mtime, &tm) != NULL)
+		(void)strftime(rep->last_modified, sizeof rep->last_modified,
+		    "%a, %d %b %Y %H:%M:%S GMT", &tm);
+out:
+	if (fp != NULL)
+		(void)fclose(fp);
+	free(data);
+}
+
+/* Skips JSON white space. */
+static const char *
+pgl_json_ws(const char *p)
+{
+	while (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n')
+		p++;
+	return p;
+}
+
+/*
+ * Reads a JSON string at p (just past its opening quote) into out (cap);
+ * returns the position after the closing quote, NULL when it is malformed,
+ * too long, or holds an escape other than \" \\ \/ (none of which a name
+ * here needs).
+ */
+static const char *
+pgl_json_string(const char *p, char *out, size_t cap)
+{
+	size_t n = 0;
+
+	for (; *p != '"'; p++) {
+		if (*p == '\0' || (unsigned char)*p < 0x20 || n + 1 >= cap)
+			return NULL;
+		if (*p == '\\') {
+			p++;
+			if (*p != '"' && *p != '\\' && *p != '/')
+				return NULL;
+		}
+		out[n++] = *p;
+	}
+	out[n] = '\0';
+	return p + 1;
+}
+
+static void
+pgl_storage_bad_body(struct pgl_reply *rep, const char *message)
+{
+	pgl_storage_error(rep, "400", "InvalidRequest", "Bad Request", message);
+}
+
+static void
+pgl_storage_delete(const struct pgl_call *call, const char *bucket,
+    size_t blen, struct pgl_reply *rep)
+{
+	char dir[PATH_MAX], path[PATH_MAX], name[PGL_STORAGE_NAME_MAX + 1];
+	char *mem = NULL;
+	const char *p = call->rq->body;
+	struct sbuf sb = {.p = NULL};
+	size_t count = 0;
+	bool first = true;
+
+	if (call->role != PGL_ROLE_SERVICE) {
+		pgl_storage_error(rep, "403", "AccessDenied", "Unauthorized",
+		    "Access denied");
+		return;
+	}
+	if (!pgl_storage_bucket(bucket, blen, dir, sizeof dir, rep))
+		return;
+	/* {"prefixes": ["name", ...]}: the first pass checks, the second
+	 * deletes, so a bad body deletes nothing. */
+	for (int pass = 0; pass < 2; pass++) {
+		p = pgl_json_ws(call->rq->body != NULL ? call->rq->body : "");
+		if (*p != '{') {
+			pgl_storage_bad_body(rep, "body must be object");
+			goto out;
+		}
+		p = pgl_json_ws(p + 1);
+		if (strncmp(p, "\"prefixes\"", 10) != 0) {
+			pgl_storage_bad_body(
+			    rep, "body must have required property 'prefixes'");
+			goto out;
+		}
+		p = pgl_json_ws(p + 10);
+		if (*p != ':' || *(p = pgl_json_ws(p + 1)) != '[') {
+			pgl_storage_bad_body(rep, "body/prefixes must be array");
+			goto out;
+		}
+		p = pgl_json_ws(p + 1);
+		if (*p == ']') {
+			pgl_storage_bad_body(rep,
+			    "body/prefixes must NOT have fewer than 1 items");
+			goto out;
+		}
+		if (pass == 1) {
+			if ((mem = malloc(PGL_DOC_MAX * 8)) == NULL) {
+				pgl_storage_internal(rep, "memory");
+				goto out;
+			}
+			sb_init(&sb, mem, PGL_DOC_MAX * 8);
+			sb_puts(&sb, "[");
+		}
+		for (count = 0;; count++) {
+			if (*p != '"' ||
+			    (p = pgl_json_string(p + 1, name, sizeof name)) == NULL) {
+				pgl_storage_bad_body(
+				    rep, "body/prefixes must be array of strings");
+				goto out;
+			}
+			if (count >= PGL_STORAGE_DELETE_MAX) {
+				pgl_storage_bad_body(rep,
+				    "body/prefixes must NOT have more than 1000 "
+				    "items");
+				goto out;
+			}
+			/* Storage deletes what exists and lists it. */
+			if (pass == 1 && pgl_storage_name_ok(name) &&
+			    (size_t)snprintf(path, sizeof path, "%s/%s", dir,
+			        name) < sizeof path &&
+			    unlink(path) == 0) {
+				(void)strncat(path, "#meta",
+				    sizeof path - strlen(path) - 1);
+				(void)unlink(path);
+				sb_puts(&sb, first ? "{" : ",{");
+				first = false;
+				sb_puts(&sb, "\"bucket_id\":\"");
+				sb_putn(&sb, bucket, blen);
+				sb_puts(&sb, "\",\"name\":");
+				sb_json_str(&sb, name);
+				sb_puts(&sb, "}");
+			}
+			p = pgl_json_ws(p);
+			if (*p == ']')
+				break;
+			if (*p != ',') {
+				pgl_storage_bad_body(
+				    rep, "body/prefixes must be array");
+				goto out;
+			}
+			p = pgl_json_ws(p + 1);
+		}
+		p = pgl_json_ws(p + 1);
+		if (*p != '}' || *pgl_json_ws(p + 1) != '\0') {
+			pgl_storage_bad_body(
+			    rep, "body must NOT have additional properties");
+			goto out;
+		}
+	}
+	sb_puts(&sb, "]");
+	if (sb.overflow)
+		pgl_storage_internal(rep, "reply too long");
+	else
+		pgl_reply_set(rep, MHD_HTTP_OK, PGL_JSON, sb.p, sb.len);
+out:
+	free(mem);
+}
+
+/* Routes /storage/v1/object/...; every other /storage path is a 404. */
+static void
+pgl_storage(const struct pgl_call *in, struct pgl_reply *rep)
+{
+	/* The gateway's answer and Fastify's, for paths nothing serves. */
+	static const char no_route[] =
+	    "{\"message\":\"no Route matched with those values\"}";
+	static const char not_found[] =
+	    "{\"message\":\"Route not found\",\"error\":\"Not Found\","
+	    "\"statusCode\":404}";
+	struct pgl_call call = *in;
+	const char *rest = call.path + strlen(PGL_STORAGE_PREFIX), *slash;
+	bool get = strcmp(call.method, "GET") == 0 ||
+	    strcmp(call.method, "HEAD") == 0;
+	bool pub = strncmp(rest, "public/", 7) == 0;
+
+	if (pgl_cfg.storage_dir == NULL ||
+	    strncmp(call.path, PGL_STORAGE_PREFIX, strlen(PGL_STORAGE_PREFIX)) != 0) {
+		pgl_reply_set(rep, MHD_HTTP_NOT_FOUND, PGL_JSON, no_route,
+		    sizeof no_route - 1);
+		return;
+	}
+	/* A public object needs no key; anything else goes through the gateway. */
+	if (pub && get) {
+		rest += 7;
+		if ((slash = strchr(rest, '/')) == NULL) {
+			pgl_storage_no_key(rep);
+			return;
+		}
+		pgl_storage_get(rest, (size_t)(slash - rest), slash + 1, rep);
+		return;
+	}
+	if (!pgl_auth(call.conn, &call.role, rep))
+		return;
+	slash = strchr(rest, '/');
+	if (strcmp(call.method, "DELETE") == 0 && slash == NULL) {
+		pgl_storage_delete(&call, rest, strlen(rest), rep);
+		return;
+	}
+	if (slash != NULL && strcmp(call.method, "POST") == 0) {
+		pgl_storage_upload(&call, rest, (size_t)(slash - rest), slash + 1, rep);
+		return;
+	}
+	if (slash != NULL && get) {
+		if (call.role != PGL_ROLE_SERVICE) /* no policy lets anon read */
+			pgl_storage_no_key(rep);
+		else
+			pgl_storage_get(rest, (size_t)(slash - rest), slash + 1, rep);
+		return;
+	}
+	pgl_reply_set(rep, MHD_HTTP_NOT_FOUND, PGL_JSON, not_found,
+	    sizeof not_found - 1);
+}
+
 static const struct pgl_route {
 	const char *prefix; /* the path is prefix + identifier */
 	const char *methods[2];
@@ -1015,6 +1541,10 @@ pgl_dispatch(struct MHD_Connection *c, const char *method, const char *path,
 	    .conn = c, .method = method, .path = path, .rq = rq};
 	char msg[PGL_ERR_MAX];
 
+	if (strncmp(path, "/storage/", 9) == 0) {
+		pgl_storage(&call, rep);
+		return;
+	}
 	if (!pgl_auth(c, &call.role, rep))
 		return;
 	for (size_t i = 0; i < sizeof pgl_routes / sizeof pgl_routes[0]; i++) {
@@ -1107,6 +1637,14 @@ pgl_send(struct MHD_Connection *c, const char *method, const char *path,
 	if (rep->content_range[0] != '\0' &&
 	    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_RANGE,
 	        rep->content_range) != MHD_YES)
+		goto out;
+	if (rep->last_modified[0] != '\0' &&
+	    MHD_add_response_header(resp, MHD_HTTP_HEADER_LAST_MODIFIED,
+	        rep->last_modified) != MHD_YES)
+		goto out;
+	if (rep->cache_control[0] != '\0' &&
+	    MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL,
+	        rep->cache_control) != MHD_YES)
 		goto out;
 	ret = MHD_queue_response(c, rep->status, resp);
 out:
@@ -1367,7 +1905,8 @@ pgl_check_db(const char *uri)
 static const char pgl_usage[] =
     "usage: pgrest-lite --listen 127.0.0.1:PORT --db URI\n"
     "                   --service-key-file FILE [--anon-key-file FILE]\n"
-    "                   [--delay-ms N] [--threads N] [--log-headers]\n";
+    "                   [--delay-ms N] [--threads N] [--log-headers]\n"
+    "                   [--storage-dir DIR]\n";
 
 /* Fills pgl_cfg from argv: 0 to run, 1 after --help, -1 after an error. */
 static int
@@ -1381,6 +1920,7 @@ pgl_parse_args(int argc, char **argv)
 	    {"delay-ms", required_argument, NULL, 'w'},
 	    {"threads", required_argument, NULL, 't'},
 	    {"log-headers", no_argument, NULL, 'H'},
+	    {"storage-dir", required_argument, NULL, 'S'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
@@ -1419,6 +1959,9 @@ pgl_parse_args(int argc, char **argv)
 			break;
 		case 'H':
 			pgl_cfg.log_headers = true;
+			break;
+		case 'S':
+			pgl_cfg.storage_dir = optarg;
 			break;
 		case 'h':
 			fputs(pgl_usage, stdout);

@@ -22,6 +22,7 @@
 #                       jwt.secret (0600; 0640 and group www-data behind
 #                       Apache or nginx)
 #   www/                document root for static files
+#   storage/            the origin's Storage objects, one directory per bucket
 #   log/                one log per component (the responder's stderr goes to
 #                       the web server's, or to responder.log behind nginx)
 #   run/                pid files, the port base, the web server's name, the
@@ -39,6 +40,9 @@ PC_ORIGIN_BIN=${PC_ORIGIN_BIN:-$PC_BUILDDIR/tools/pgrest-lite/pgrest-lite}
 PC_ORIGIN_DB_USER=${PC_ORIGIN_DB_USER:-authenticator}
 PC_WAIT_SECONDS=${PC_WAIT_SECONDS:-30}
 PC_LOG_LEVEL=${PC_LOG_LEVEL:-info}
+# Where responders store avatars: local (VAR_DIR/www/avatars, served by the web
+# server) or supabase (the origin's Storage subset, a bucket every node shares).
+PC_AVATAR_BACKEND=${PC_AVATAR_BACKEND:-local}
 PC_MEMCACHED_MB=${PC_MEMCACHED_MB:-64}
 PC_DB_NAME=profilecache
 PC_SAMPLE_PROFILE_ID=7b3e4a52-1c9d-4f60-9a8e-2d5c6f7a8b01
@@ -620,12 +624,19 @@ pc_stop_origin() { pc__stop_pidfile origin "$1/run/origin.pid" "${PC_ORIGIN_BIN#
 # --- responder and web servers ------------------------------------------------------
 
 # pc__write_responder_config VAR_DIR: VAR_DIR/profilecache.conf from the
-# example, with this stack's addresses and paths, then the overrides in
-# PC_CONF_SET ("section.key=value ...", keys that the example has).
+# example, with this stack's addresses and paths (avatars in the store
+# PC_AVATAR_BACKEND names), then the overrides in PC_CONF_SET
+# ("section.key=value ...", keys that the example has).
 pc__write_responder_config() {
 	local var=$1 base
-	local -a extra=()
+	local -a extra=() store=()
 	base=$(pc__port_base "$var") || return 1
+	# supabase: public_url is the bucket's public URL (its default, but the
+	# example's local one must be replaced).
+	[[ $PC_AVATAR_BACKEND != supabase ]] ||
+		store=("avatar.backend=supabase"
+			"avatar.storage_url=http://127.0.0.1:$((base + 1))/storage/v1"
+			"avatar.public_url=http://127.0.0.1:$((base + 1))/storage/v1/object/public/avatars")
 	read -r -a extra <<<"${PC_CONF_SET:-}"
 	pc__ini_set "$PC_ROOT/etc/profilecache.conf.example" "$var/profilecache.conf" \
 		"origin.url=http://127.0.0.1:$((base + 1))" \
@@ -637,7 +648,7 @@ pc__write_responder_config() {
 		"avatar.public_url=http://127.0.0.1:$base/avatars" \
 		"avatar.helper=$PC_BUILDDIR/profilecache-image" \
 		"log.level=$PC_LOG_LEVEL" \
-		"${extra[@]}"
+		"${store[@]}" "${extra[@]}"
 }
 
 # pc__ini_get FILE SECTION.KEY: print the value of KEY in SECTION of an INI
@@ -1046,6 +1057,8 @@ pc__write_env() {
 		[LIGHTTPD_CONFIG]="$var/lighttpd.conf"
 		[DOCUMENT_ROOT]="$var/www"
 		[AVATAR_DIR]="$var/www/avatars"
+		[STORAGE_URL]="http://127.0.0.1:$((base + 1))/storage/v1"
+		[STORAGE_DIR]="$var/storage"
 		[SAMPLE_PROFILE_ID]="$PC_SAMPLE_PROFILE_ID"
 		[VAR_DIR]="$var"
 		[PORT_BASE]="$base"
@@ -1193,6 +1206,8 @@ pc_start_web_node() {
 	proc=$(pc__web_proc "$PC_WEB_SERVER")
 	conf="origin.url=http://127.0.0.1:$((base + 1)) cache.servers=$servers"
 	conf+=" origin.service_key_file=$stack/secrets/service.key auth.jwt_secret_file=$stack/secrets/jwt.secret"
+	[[ $PC_AVATAR_BACKEND != supabase ]] ||
+		conf+=" avatar.storage_url=http://127.0.0.1:$((base + 1))/storage/v1 avatar.public_url=http://127.0.0.1:$((base + 1))/storage/v1/object/public/avatars"
 	PC_CONF_SET="$conf ${PC_CONF_SET:-}" pc_start_web "$dir" &&
 		pc__wait "node $dir (GET /v1/healthz through $PC_WEB_SERVER)" \
 			"$(pc__web_log "$PC_WEB_SERVER" "$dir")" "$dir/run/$proc.pid" \

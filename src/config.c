@@ -247,10 +247,6 @@ config_avatar_supabase(struct config *cfg, const char *path, char *err)
 		    "'-', '_' and '.'", path);
 		return PC_INVALID;
 	}
-	if (cfg->avatar_public_url != NULL && cfg->avatar_public_url[0] == '\0') {
-		free(cfg->avatar_public_url);	/* "public_url =": the default */
-		cfg->avatar_public_url = NULL;
-	}
 	if (cfg->avatar_public_url == NULL &&
 	    asprintf(&cfg->avatar_public_url, "%s/object/public/%s",
 	    cfg->avatar_storage_url, cfg->avatar_bucket) == -1) {

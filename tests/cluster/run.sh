@@ -31,6 +31,11 @@
 #                      the origin (which answers after 0.2 s meanwhile)
 #   origin_outage      ... the origin stopped longer than the old retry
 #                      budget (flush.max_attempts=3 at 100 ms), then back
+#   avatar_storage     every node stores avatars in the origin's Storage
+#                      subset ([avatar] backend = supabase): an avatar
+#                      uploaded through node 1 is served at its URL, and
+#                      node 2 and node 3 read that URL back, before and after
+#                      node 1's flush (no writers, a few seconds)
 #
 # Environment: PC_CLUSTER_SECONDS (writing time per scenario, default 6),
 # PC_CLUSTER_DRAIN_SECONDS (how long the final flushes may take, default 30),
@@ -47,7 +52,7 @@ here=$(cd -- "$(dirname -- "$0")" && pwd)
 T=${PC_CLUSTER_SECONDS:-6}
 DRAIN=${PC_CLUSTER_DRAIN_SECONDS:-30}
 NPROFILES=20
-all=(single_node flush_orders ryw_window concurrent cache_flush memcached_restart clock_skew kill9 origin_outage)
+all=(single_node flush_orders ryw_window concurrent cache_flush memcached_restart clock_skew kill9 origin_outage avatar_storage)
 scenarios=("$@")
 ((${#scenarios[@]})) || scenarios=("${all[@]}")
 FIELDS=(bio display_name gradient is_private)
@@ -64,6 +69,9 @@ SKEWED=0 # the node that runs behind, 0 for none
 
 # As tests/faults: no rate limit, short retries, and a flusher run never
 # lasts long. origin_outage's flushers get their own flush settings (FLUSH_SET).
+# Avatars in a store every node reaches (avatar_storage); the other
+# scenarios write no avatar.
+export PC_AVATAR_BACKEND=supabase
 # shellcheck disable=SC2034 # read by pc_start_web_node
 PC_CONF_SET="limits.writes_per_minute=0 flush.backoff_base_ms=100 flush.backoff_max=1 flush.max_attempts=1000 flush.max_seconds=5 origin.timeout_ms=1000 journal.busy_timeout_ms=1000"
 FLUSH_SET=()
@@ -423,6 +431,34 @@ skew_probe() {
 	return "$rc"
 }
 
+# avatar_storage: see the header. Fails (with a diag line) at the first miss.
+avatar_storage() {
+	local id url n got code pass
+	id=$(new_profiles 1)
+	# A 1 x 1 PNG: the helper makes its 256 x 256 WebP.
+	base64 -d >"$RUN/a.png" <<<'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8DwHwAFBQIAX8jx0gAAAABJRU5ErkJggg=='
+	got=$(curl -s -m 10 -X POST "${NODE_URL[1]}/profiles/$id/avatar" -H "$SVC" \
+		-H 'Content-Type: image/png' --data-binary "@$RUN/a.png" -w '\n%{http_code}') || true
+	code=${got##*$'\n'}
+	url=$(jq -r .profile.avatar_url <<<"${got%$'\n'*}" 2>/dev/null) || url=
+	[[ $code == 202 && $url == "$STORAGE_URL/object/public/avatars/"*.webp ]] ||
+		{ diag "$S: the upload through node 1 got $code, avatar_url '$url'"; return 1; }
+	code=$(curl -s -m 5 -o "$RUN/a.webp" -w '%{http_code} %{content_type}' "$url") || true
+	[[ $code == "200 image/webp" && $(head -c 4 "$RUN/a.webp") == RIFF ]] ||
+		{ diag "$S: GET $url: $code"; return 1; }
+	for pass in pending flushed; do
+		[[ $pass == pending ]] || flush_node 1
+		for n in 2 3; do
+			got=$(curl -s -m 5 "${NODE_URL[n]}/profiles/$id" -H "$SVC" | jq -r .profile.avatar_url) || true
+			[[ $got == "$url" ]] ||
+				{ diag "$S: node $n read avatar_url '$got' ($pass), not $url"; return 1; }
+		done
+	done
+	[[ $(psql_exec "select avatar_url from profiles where id = '$id'") == "$url" ]] ||
+		{ diag "$S: the database does not hold the URL after node 1's flush"; return 1; }
+	diag "$S: $url served, read back through nodes 2 and 3"
+}
+
 # run S: one scenario, its check and its TAP line.
 run() {
 	local n w id end t rc=0 began=$SECONDS
@@ -437,6 +473,12 @@ run() {
 	for n in "${NODES[@]}"; do
 		pc__ini_set "$E2E_DIR/node$n/profilecache.conf" "$E2E_DIR/node$n/flush.conf" "${FLUSH_SET[@]}"
 	done
+	if [[ $S == avatar_storage ]]; then
+		avatar_storage || rc=1
+		diag "$S: $((SECONDS - began)) s"
+		ok "$rc" "$S: an avatar stored through node 1 is served and read back through every node"
+		return 0
+	fi
 	if [[ $S == clock_skew ]]; then
 		[[ -r $FAKETIME_LIB ]] || { skip 1 "$S: no $FAKETIME_LIB (Debian package faketime)"; return 0; }
 		SKEWED=3

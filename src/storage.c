@@ -181,7 +181,7 @@ supabase_put(const struct config *cfg, const void *data, size_t len,
 	/* Content-addressed: a URL's bytes never change, so caches may keep them. */
 	static const char *const extra[] = {
 		"Content-Type: image/webp", "x-upsert: true",
-		"Cache-Control: max-age=31536000", NULL
+		"Cache-Control: public, max-age=31536000, immutable", NULL
 	};
 	char path[STORAGE_URL_MAX];
 	enum pc_result r;

@@ -287,6 +287,52 @@ test_issuer_default(void **state)
 }
 
 static void
+test_avatar_backend(void **state)
+{
+	struct fixture *f = *state;
+	char err[PC_ERRLEN];
+	struct config cfg;
+
+	/* The default: local, avatars off until dir and public_url are set. */
+	write_conf_url(f, "https://abcdefghijklmnopqrst.supabase.co/rest/v1", "");
+	assert_int_equal(config_load(f->conf, &cfg, err), PC_OK);
+	assert_string_equal(cfg.avatar_backend, "local");
+	assert_null(cfg.avatar_public_url);
+	config_free(&cfg);
+
+	/* supabase: Storage beside the origin, the bucket's public URL. */
+	write_conf_url(f, "https://abcdefghijklmnopqrst.supabase.co/rest/v1/",
+	    "[avatar]\nbackend = supabase\n");
+	assert_int_equal(config_load(f->conf, &cfg, err), PC_OK);
+	assert_string_equal(cfg.avatar_storage_url,
+	    "https://abcdefghijklmnopqrst.supabase.co/storage/v1");
+	assert_string_equal(cfg.avatar_bucket, "avatars");
+	assert_string_equal(cfg.avatar_public_url,
+	    "https://abcdefghijklmnopqrst.supabase.co/storage/v1/object/public/avatars");
+	config_free(&cfg);
+
+	write_conf_url(f, "https://abcdefghijklmnopqrst.supabase.co/rest/v1",
+	    "[avatar]\nbackend = supabase\nbucket = pics\n"
+	    "public_url = https://cdn.example.com/pics/\n");
+	assert_int_equal(config_load(f->conf, &cfg, err), PC_OK);
+	assert_string_equal(cfg.avatar_public_url, "https://cdn.example.com/pics");
+	config_free(&cfg);
+
+	/* Another origin needs storage_url; plain http only to loopback. */
+	expect_error(f, "[avatar]\nbackend = supabase\n", "storage_url is required");
+	expect_error(f, "[avatar]\nbackend = supabase\n"
+	    "storage_url = http://storage.example.com/storage/v1\n", "loopback");
+	expect_error(f, "[avatar]\nbackend = supabase\n"
+	    "storage_url = http://127.0.0.1:1/storage/v1\nbucket = a/b\n", "bucket");
+	expect_error(f, "[avatar]\nbackend = s3\n", "backend");
+	assert_int_equal(load(f, "[avatar]\nbackend = supabase\n"
+	    "storage_url = http://127.0.0.1:1/storage/v1/\n", &cfg, err), PC_OK);
+	assert_string_equal(cfg.avatar_public_url,
+	    "http://127.0.0.1:1/storage/v1/object/public/avatars");
+	config_free(&cfg);
+}
+
+static void
 test_auth_switches(void **state)
 {
 	struct fixture *f = *state;
@@ -359,6 +405,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_secret_files, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_plain_http_loopback_only, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_issuer_default, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_avatar_backend, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_auth_switches, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_secret_key, setup, teardown),
 	};

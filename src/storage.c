@@ -204,9 +204,12 @@ supabase_age(const struct config *cfg, const char *relpath, long *age_s, char *e
 
 	*age_s = 0;
 	(void)snprintf(path, sizeof(path), "/object/%s/%s", cfg->avatar_bucket, relpath);
-	/* A missing object is 400 (statusCode "404" in a body HEAD drops). */
-	if ((r = supabase_call(cfg, "HEAD", path, NULL, NULL, 0, &status, &ft,
-	    err)) != PC_OK)
+	/* A missing object is 400 (statusCode "404" in a body HEAD drops); a
+	 * refused key (401, 403) is no proof that it is gone. */
+	r = supabase_call(cfg, "HEAD", path, NULL, NULL, 0, &status, &ft, err);
+	if (r == PC_NOTFOUND && status != 400 && status != 404)
+		r = PC_UNAVAILABLE;
+	if (r != PC_OK)
 		return r;
 	if (ft == -1) {
 		pc_err(err, "storage: HEAD %s: no Last-Modified", path);

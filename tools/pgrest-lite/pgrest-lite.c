@@ -1276,7 +1276,10 @@ pgl_storage_meta(const char *path, char *ctype, size_t ccap, char *cc,
 	if ((nl = strchr(doc, '\n')) == NULL)
 		return;
 	*nl = '\0';
-	(void)snprintf(ctype, ccap, "%s", doc);
+	/* Cut to fit, as the header it becomes would be. */
+	n = strnlen(doc, ccap - 1);
+	memcpy(ctype, doc, n);
+	ctype[n] = '\0';
 	if ((n = strcspn(nl + 1, "\n")) > 0)
 		(void)snprintf(cc, cccap, "%.*s", (int)n, nl + 1);
 }

@@ -1,10 +1,13 @@
 /* A growable byte buffer with a hard cap. */
 #include "autoconf.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "buf.h"
 
@@ -104,4 +107,52 @@ buf_steal(struct buf *b, size_t *len)
 		*len = b->len;
 	buf_init(b, b->max);
 	return p;
+}
+
+enum pc_result
+buf_read_file(struct buf *b, const char *path, const char *what,
+    struct stat *st, char *err)
+{
+	enum pc_result r = PC_INVALID, added;
+	char chunk[8192];
+	struct stat sb;
+	ssize_t n;
+	int fd;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1) {
+		pc_err(err, "%s %s: cannot open: %s", what, path,
+		    strerror(errno));
+		return PC_INVALID;
+	}
+	if (fstat(fd, &sb) == -1 || !S_ISREG(sb.st_mode)) {
+		pc_err(err, "%s %s: not a regular file", what, path);
+		goto out;
+	}
+	for (;;) {
+		n = read(fd, chunk, sizeof(chunk));
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1) {
+			pc_err(err, "%s %s: %s", what, path, strerror(errno));
+			goto out;
+		}
+		if (n == 0)
+			break;
+		if ((added = buf_add(b, chunk, (size_t)n)) == PC_TOOBIG) {
+			pc_err(err, "%s %s is larger than %zu bytes", what,
+			    path, b->max);
+			goto out;
+		}
+		if (added != PC_OK) {
+			r = added;
+			pc_err(err, "out of memory");
+			goto out;
+		}
+	}
+	if (st != NULL)
+		*st = sb;
+	r = PC_OK;
+out:
+	(void)close(fd);
+	return r;
 }

@@ -3,6 +3,7 @@
 #define PC_BUF_H
 
 #include <stddef.h>
+#include <sys/stat.h>
 
 #include "result.h"
 
@@ -28,6 +29,17 @@ enum pc_result buf_add(struct buf *b, const void *p, size_t n);
 enum pc_result buf_adds(struct buf *b, const char *s);
 enum pc_result buf_printf(struct buf *b, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
+
+/*
+ * Append the whole regular file at path. what names it in err ("JWKS file
+ * /etc/x: ..."). PC_INVALID when it cannot be opened or read, is not a
+ * regular file, or would take b past its cap ("larger than N bytes"); b may
+ * then hold part of it. PC_NOMEM. When st is not NULL it gets the file's
+ * fstat() of what was read, so a caller can tell later whether the file at
+ * path was replaced.
+ */
+enum pc_result buf_read_file(struct buf *b, const char *path, const char *what,
+    struct stat *st, char *err);
 
 /*
  * Hand the contents over to the caller, who must free() them, and leave b

@@ -19,8 +19,6 @@
  * part of the token or of a key ever reaches it.
  */
 
-#include <errno.h>
-#include <fcntl.h>
 #include <jansson.h>
 #include <openssl/bn.h>
 #include <openssl/core_names.h>
@@ -33,8 +31,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "buf.h"
 #include "config.h"
@@ -416,85 +412,41 @@ jwk_load(const json_t *jwk, struct jwt_key *key, char *err)
 	return PC_NOTFOUND;
 }
 
-/* Read the JWKS file whole, refusing anything over JWT_JWKS_MAX bytes. */
+/*
+ * Add the usable keys of the JWKS document data[0..len) to k. what and name
+ * say where it came from ("file" and a path, "url" and a URL) in err and in
+ * logs. A document without a usable key is refused unless k holds the
+ * secret (Supabase serves {"keys":[]} to projects that still sign with the
+ * legacy secret: with the secret alone that is still a working setup).
+ */
 static enum pc_result
-jwks_read(const char *path, struct buf *b, char *err)
+jwt_jwks_add(struct jwt_keys *k, const char *data, size_t len,
+    const char *what, const char *name, char *err)
 {
-	enum pc_result r = PC_INVALID, added;
-	char chunk[8192];
-	struct stat st;
-	ssize_t n;
-	int fd;
-
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1) {
-		pc_err(err, "JWKS file %s: cannot open: %s", path,
-		    strerror(errno));
-		return PC_INVALID;
-	}
-	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode)) {
-		pc_err(err, "JWKS file %s: not a regular file", path);
-		goto out;
-	}
-	for (;;) {
-		n = read(fd, chunk, sizeof(chunk));
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n == -1) {
-			pc_err(err, "JWKS file %s: %s", path, strerror(errno));
-			goto out;
-		}
-		if (n == 0)
-			break;
-		if ((added = buf_add(b, chunk, (size_t)n)) == PC_TOOBIG) {
-			pc_err(err, "JWKS file %s is larger than %d bytes",
-			    path, JWT_JWKS_MAX);
-			goto out;
-		}
-		if (added != PC_OK) {
-			r = added;
-			pc_err(err, "out of memory");
-			goto out;
-		}
-	}
-	r = PC_OK;
-out:
-	(void)close(fd);
-	return r;
-}
-
-/* Add the usable keys of the JWKS file at path to k. */
-static enum pc_result
-jwks_load(struct jwt_keys *k, const char *path, char *err)
-{
-	enum pc_result r;
+	enum pc_result r = PC_INVALID;
 	char why[PC_ERRLEN];
 	struct jwt_key *key;
 	json_error_t jerr;
 	json_t *root = NULL, *keys, *jwk;
-	struct buf b;
 	size_t i, j;
 
-	buf_init(&b, JWT_JWKS_MAX);
-	if ((r = jwks_read(path, &b, err)) != PC_OK)
-		goto out;
-	r = PC_INVALID;
-	if (b.len == 0 ||
-	    (root = json_loadb(b.data, b.len, JSON_REJECT_DUPLICATES,
+	if (len == 0 ||
+	    (root = json_loadb(data, len, JSON_REJECT_DUPLICATES,
 	    &jerr)) == NULL) {
-		/* Not jerr.text: it quotes the file, maybe a private key. */
-		pc_err(err, "JWKS file %s:%d:%d: not valid JSON", path,
-		    b.len == 0 ? 1 : jerr.line, b.len == 0 ? 1 : jerr.column);
+		/* Not jerr.text: it quotes the document, maybe a private key. */
+		pc_err(err, "JWKS %s %s:%d:%d: not valid JSON", what, name,
+		    len == 0 ? 1 : jerr.line, len == 0 ? 1 : jerr.column);
 		goto out;
 	}
 	if (!json_is_object(root) ||
 	    !json_is_array(keys = json_object_get(root, "keys"))) {
-		pc_err(err, "JWKS file %s: no \"keys\" array", path);
+		pc_err(err, "JWKS %s %s: no \"keys\" array", what, name);
 		goto out;
 	}
 	json_array_foreach(keys, i, jwk) {
 		if (k->nkeys == JWT_KEYS_MAX) {
-			pc_err(err, "JWKS file %s: more than %d usable keys",
-			    path, JWT_KEYS_MAX);
+			pc_err(err, "JWKS %s %s: more than %d usable keys",
+			    what, name, JWT_KEYS_MAX);
 			goto out;
 		}
 		key = &k->keys[k->nkeys];
@@ -503,27 +455,34 @@ jwks_load(struct jwt_keys *k, const char *path, char *err)
 			break;
 		case PC_NOTFOUND:
 			log_warn("jwks_key_skipped",
-			    "file=%s index=%zu reason=\"%s\"", path, i, why);
+			    "%s=%s index=%zu reason=\"%s\"", what, name, i, why);
 			continue;
 		default:
-			pc_err(err, "JWKS file %s: key %zu: %s", path, i, why);
+			pc_err(err, "JWKS %s %s: key %zu: %s", what, name, i,
+			    why);
 			goto out;
 		}
 		k->nkeys++;
 		r = PC_INVALID;
 		for (j = 0; key->kid[0] != '\0' && j < k->nkeys - 1; j++) {
 			if (strcmp(k->keys[j].kid, key->kid) == 0) {
-				pc_err(err,
-				    "JWKS file %s: key %zu: kid used twice",
-				    path, i);
+				pc_err(err, "JWKS %s %s: key %zu: kid used "
+				    "twice", what, name, i);
 				goto out;
 			}
 		}
 	}
+	r = PC_INVALID;
+	if (k->nkeys == 0 && k->secret == NULL) {
+		pc_err(err, "JWKS %s %s: no usable key (ES256 P-256 or RS256 "
+		    "signing keys)", what, name);
+		goto out;
+	}
+	if (k->nkeys == 0)
+		log_warn("jwks_empty", "%s=%s", what, name);
 	r = PC_OK;
 out:
 	json_decref(root);
-	buf_free(&b);
 	return r;
 }
 
@@ -533,8 +492,10 @@ jwt_keys_load(const char *hs256_secret_file, const char *jwks_file,
 {
 	enum pc_result r = PC_INVALID;
 	struct jwt_keys *k = NULL;
+	struct buf b;
 
 	*out = NULL;
+	buf_init(&b, JWT_JWKS_MAX);
 	(void)ERR_set_mark();
 	if (hs256_secret_file == NULL && jwks_file == NULL) {
 		pc_err(err, "neither a JWT secret file nor a JWKS file is set");
@@ -558,29 +519,57 @@ jwt_keys_load(const char *hs256_secret_file, const char *jwks_file,
 			goto out;
 		}
 	}
-	if (jwks_file != NULL) {
-		if ((r = jwks_load(k, jwks_file, err)) != PC_OK)
-			goto out;
-		/*
-		 * Supabase serves {"keys":[]} until asymmetric keys are set
-		 * up: with the secret alone that is still a working setup.
-		 */
-		r = PC_INVALID;
-		if (k->nkeys == 0 && k->secret == NULL) {
-			pc_err(err, "JWKS file %s: no usable key (ES256 P-256 "
-			    "or RS256 signing keys)", jwks_file);
-			goto out;
-		}
-		if (k->nkeys == 0)
-			log_warn("jwks_empty", "file=%s", jwks_file);
-	}
+	if (jwks_file != NULL &&
+	    ((r = buf_read_file(&b, jwks_file, "JWKS file", NULL,
+	    err)) != PC_OK ||
+	    (r = jwt_jwks_add(k, b.data, b.len, "file", jwks_file,
+	    err)) != PC_OK))
+		goto out;
 	*out = k;
 	k = NULL;
 	r = PC_OK;
 out:
 	jwt_keys_free(k);
+	buf_free(&b);
 	(void)ERR_pop_to_mark();
 	return r;
+}
+
+enum pc_result
+jwt_keys_with_jwks(const struct jwt_keys *base, const char *jwks, size_t len,
+    const char *what, const char *name, struct jwt_keys **out, char *err)
+{
+	enum pc_result r = PC_NOMEM;
+	struct jwt_keys *k = NULL;
+
+	*out = NULL;
+	(void)ERR_set_mark();
+	if ((k = calloc(1, sizeof(*k))) == NULL) {
+		pc_err(err, "out of memory");
+		goto out;
+	}
+	if (base != NULL && base->secret != NULL) {
+		if ((k->secret = malloc(base->secret_len + 1)) == NULL) {
+			pc_err(err, "out of memory");
+			goto out;
+		}
+		memcpy(k->secret, base->secret, base->secret_len + 1);
+		k->secret_len = base->secret_len;
+	}
+	if ((r = jwt_jwks_add(k, jwks, len, what, name, err)) != PC_OK)
+		goto out;
+	*out = k;
+	k = NULL;
+out:
+	jwt_keys_free(k);
+	(void)ERR_pop_to_mark();
+	return r;
+}
+
+size_t
+jwt_keys_count(const struct jwt_keys *k)
+{
+	return k != NULL ? k->nkeys : 0;
 }
 
 void
@@ -769,6 +758,9 @@ out:
 /*
  * Check the signature over msg with the keys bound to alg: the secret for
  * HMAC, else the JWKS key named by kid, or each key of alg when kid is NULL.
+ * A kid is looked up before asking whether any key is bound to alg, so a
+ * token of a key that a newer set has (the first ES256 key of a project that
+ * signed with the secret until now, too) is PC_NOTFOUND.
  */
 static enum pc_result
 jwt_check_signature(const struct jwt_keys *k, const struct jwt_alg *alg,
@@ -781,13 +773,6 @@ jwt_check_signature(const struct jwt_keys *k, const struct jwt_alg *alg,
 	enum pc_result r = PC_INVALID;
 	size_t i, siglen, bound = 0;
 
-	for (i = 0; i < k->nkeys; i++)
-		if (k->keys[i].alg == alg)
-			bound++;
-	if (alg->kind == JWT_HMAC ? k->secret == NULL : bound == 0) {
-		pc_err(err, "algorithm not allowed");
-		return PC_INVALID;
-	}
 	/* The legacy secret has no kid; Supabase may still name one. */
 	if (alg->kind != JWT_HMAC && kid != NULL) {
 		for (i = 0; i < k->nkeys && named == NULL; i++)
@@ -796,12 +781,19 @@ jwt_check_signature(const struct jwt_keys *k, const struct jwt_alg *alg,
 				named = &k->keys[i];
 		if (named == NULL) {
 			pc_err(err, "unknown key");
-			return PC_INVALID;
+			return PC_NOTFOUND;
 		}
 		if (named->alg != alg) {
 			pc_err(err, "algorithm does not match key");
 			return PC_INVALID;
 		}
+	}
+	for (i = 0; i < k->nkeys; i++)
+		if (k->keys[i].alg == alg)
+			bound++;
+	if (alg->kind == JWT_HMAC ? k->secret == NULL : bound == 0) {
+		pc_err(err, "algorithm not allowed");
+		return PC_INVALID;
 	}
 	if (sigpart->n == 0) {
 		pc_err(err, "missing signature");

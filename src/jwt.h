@@ -9,7 +9,7 @@
 #include "result.h"
 
 #define JWT_TOKEN_MAX 8192		/* bytes of the compact token */
-#define JWT_JWKS_MAX (256 * 1024)	/* bytes of the JWKS file */
+#define JWT_JWKS_MAX (256 * 1024)	/* bytes of a JWKS document */
 #define JWT_LEEWAY_MAX 3600		/* seconds; more is refused */
 #define JWT_LIFETIME_MAX (10L * 366 * 86400) /* seconds of max_lifetime_s */
 
@@ -39,6 +39,20 @@ struct jwt_keys;
  */
 enum pc_result jwt_keys_load(const char *hs256_secret_file,
     const char *jwks_file, struct jwt_keys **out, char *err);
+
+/*
+ * New keys: the HS256 secret of base (NULL, or keys without a secret: none)
+ * and the usable keys of the JWKS document jwks[0..len), by the rules of
+ * jwt_keys_load(): without a usable key it is refused unless base holds the
+ * secret. what and name say where the document came from ("url" and a URL,
+ * "file" and a path) in err and in logs. base is left as it was; *out and
+ * the results are as for jwt_keys_load().
+ */
+enum pc_result jwt_keys_with_jwks(const struct jwt_keys *base,
+    const char *jwks, size_t len, const char *what, const char *name,
+    struct jwt_keys **out, char *err);
+/* How many JWKS keys k holds (the secret not counted); 0 for NULL. */
+size_t jwt_keys_count(const struct jwt_keys *k);
 /* Release k, wiping the secret; NULL is allowed. */
 void jwt_keys_free(struct jwt_keys *k);
 
@@ -77,8 +91,11 @@ struct jwt_claims {
  *
  * PC_OK: *claims is filled. PC_INVALID: the token is refused and err holds a
  * short reason ("expired", "bad signature", "algorithm not allowed", ...) that
- * never includes the token or key material; *claims is zeroed. PC_ERROR: a
- * bad argument or policy, or OpenSSL failed. Nothing is retained.
+ * never includes the token or key material; *claims is zeroed. PC_NOTFOUND:
+ * refused the same way ("unknown key") because the token names a kid that
+ * no key of k has, for an asymmetric algorithm: a newer key set may have it.
+ * PC_ERROR: a bad argument or policy, or OpenSSL failed. Nothing is
+ * retained.
  */
 enum pc_result jwt_verify(const struct jwt_keys *k, const char *token,
     size_t len, const struct jwt_policy *policy, int64_t now_s,

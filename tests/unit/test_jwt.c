@@ -324,9 +324,10 @@ accept(const struct jwt_keys *k, const char *tok, struct jwt_claims *c)
 	accept_len(k, tok, strlen(tok), &policy, c);
 }
 
+/* Expect jwt_verify() to answer want with reason in err. */
 static void
-refuse_len(const struct jwt_keys *k, const char *tok, size_t len,
-    const struct jwt_policy *pol, const char *reason)
+refuse_as(const struct jwt_keys *k, const char *tok, size_t len,
+    const struct jwt_policy *pol, enum pc_result want, const char *reason)
 {
 	char err[PC_ERRLEN] = "";
 	struct jwt_claims c;
@@ -334,9 +335,9 @@ refuse_len(const struct jwt_keys *k, const char *tok, size_t len,
 
 	memset(&c, 'x', sizeof(c));
 	r = jwt_verify(k, tok, len, pol, NOW, &c, err);
-	if (r != PC_INVALID)
-		fail_msg("expected refusal \"%s\", got %s (%s)", reason,
-		    pc_result_str(r), err);
+	if (r != want)
+		fail_msg("expected refusal \"%s\" (%s), got %s (%s)", reason,
+		    pc_result_str(want), pc_result_str(r), err);
 	if (strstr(err, reason) == NULL)
 		fail_msg("error \"%s\" is not \"%s\"", err, reason);
 	assert_clean_err(err, tok, len);
@@ -346,9 +347,23 @@ refuse_len(const struct jwt_keys *k, const char *tok, size_t len,
 }
 
 static void
+refuse_len(const struct jwt_keys *k, const char *tok, size_t len,
+    const struct jwt_policy *pol, const char *reason)
+{
+	refuse_as(k, tok, len, pol, PC_INVALID, reason);
+}
+
+static void
 refuse(const struct jwt_keys *k, const char *tok, const char *reason)
 {
 	refuse_len(k, tok, strlen(tok), &policy, reason);
+}
+
+/* A kid that no key has: refused, and worth asking a newer key set about. */
+static void
+refuse_kid(const struct jwt_keys *k, const char *tok)
+{
+	refuse_as(k, tok, strlen(tok), &policy, PC_NOTFOUND, "unknown key");
 }
 
 static void
@@ -378,6 +393,9 @@ test_valid_tokens(void **state)
 	assert_string_equal(c.role, "authenticated");
 	assert_int_equal(c.exp, 1700003600);
 	accept(f->pub, tok, &c);
+	/* With the secret alone, a kid is unknown, without one no key fits. */
+	refuse_kid(f->hs, tok);
+	mk_pk(tok, "{\"alg\":\"ES256\"}", USER_CLAIMS, f->ec);
 	refuse(f->hs, tok, "algorithm not allowed");
 
 	mk_pk(tok, RS_HDR, USER_CLAIMS, f->rsa);
@@ -386,6 +404,8 @@ test_valid_tokens(void **state)
 	assert_string_equal(c.sub, SUB);
 	assert_string_equal(c.role, "authenticated");
 	assert_int_equal(c.exp, 1700003600);
+	refuse_kid(f->hs, tok);
+	mk_pk(tok, "{\"alg\":\"RS256\"}", USER_CLAIMS, f->rsa);
 	refuse(f->hs, tok, "algorithm not allowed");
 }
 
@@ -411,11 +431,11 @@ test_kid(void **state)
 	mk_pk(tok, "{\"alg\":\"ES256\",\"kid\":\"ec-1\"}", USER_CLAIMS, f->ec2);
 	refuse(f->pub, tok, "bad signature");
 	mk_pk(tok, "{\"alg\":\"ES256\",\"kid\":\"ec-9\"}", USER_CLAIMS, f->ec);
-	refuse(f->pub, tok, "unknown key");
+	refuse_kid(f->pub, tok);
 	mk_pk(tok, "{\"alg\":\"ES256\",\"kid\":\"\"}", USER_CLAIMS, f->ec);
-	refuse(f->pub, tok, "unknown key");
+	refuse_kid(f->pub, tok);
 	mk_pk(tok, "{\"alg\":\"ES256\",\"kid\":\"ed\"}", USER_CLAIMS, f->ec);
-	refuse(f->pub, tok, "unknown key");
+	refuse_kid(f->pub, tok);
 	mk_pk(tok, "{\"alg\":\"ES256\",\"kid\":7}", USER_CLAIMS, f->ec);
 	refuse(f->pub, tok, "bad header");
 	/* The RSA key's kid on an ES256 token, and the other way round. */
@@ -431,9 +451,9 @@ test_kid(void **state)
 	mk_pk(tok, "{\"alg\":\"ES256\"}", USER_CLAIMS, f->ec);
 	accept(k, tok, &c);
 	mk_pk(tok, "{\"alg\":\"ES256\",\"kid\":\"\"}", USER_CLAIMS, f->ec);
-	refuse(k, tok, "unknown key");
+	refuse_kid(k, tok);
 	mk_pk(tok, "{\"alg\":\"ES256\",\"kid\":\"ec-1\"}", USER_CLAIMS, f->ec);
-	refuse(k, tok, "unknown key");
+	refuse_kid(k, tok);
 	jwt_keys_free(k);
 	/* An unlisted key signs nothing that verifies. */
 	mk_pk(tok, "{\"alg\":\"RS256\",\"kid\":\"rsa-1\"}", USER_CLAIMS, f->ec);
@@ -1185,6 +1205,69 @@ test_load_jwks(void **state)
 	free(big);
 }
 
+/* A fetched document, with the secret of other keys. */
+static void
+test_with_jwks(void **state)
+{
+	struct fixture *f = *state;
+	struct jwt_keys *k = NULL;
+	struct jwt_claims c;
+	char tok[TOKMAX], hs[TOKMAX], doc[2048], err[PC_ERRLEN] = "";
+	const char *url = "https://ref.supabase.co/auth/v1/.well-known/jwks.json";
+
+	snprintf(doc, sizeof(doc), "{\"keys\":[%s]}", f->ec_jwk);
+	mk_pk(tok, ES_HDR, USER_CLAIMS, f->ec);
+	mk_hs(hs, HS_HDR, USER_CLAIMS, SECRET, strlen(SECRET));
+
+	/* The secret of base, the keys of the document. */
+	assert_int_equal(jwt_keys_with_jwks(f->hs, doc, strlen(doc), "url", url,
+	    &k, err), PC_OK);
+	assert_int_equal(jwt_keys_count(k), 1);
+	accept(k, tok, &c);
+	accept(k, hs, &c);
+	refuse_kid(f->hs, tok);		/* base is left alone */
+	jwt_keys_free(k);
+
+	/* Without a secret, only the document's keys. */
+	assert_int_equal(jwt_keys_with_jwks(NULL, doc, strlen(doc), "url", url,
+	    &k, err), PC_OK);
+	accept(k, tok, &c);
+	refuse(k, hs, "algorithm not allowed");
+	jwt_keys_free(k);
+	assert_int_equal(jwt_keys_with_jwks(f->pub, doc, strlen(doc), "url",
+	    url, &k, err), PC_OK);
+	refuse(k, hs, "algorithm not allowed");
+	assert_int_equal(jwt_keys_count(k), 1);
+	jwt_keys_free(k);
+
+	/* An empty set: a working setup only with the secret. */
+	assert_int_equal(jwt_keys_with_jwks(f->hs, "{\"keys\":[]}", 11, "url",
+	    url, &k, err), PC_OK);
+	assert_int_equal(jwt_keys_count(k), 0);
+	accept(k, hs, &c);
+	refuse_kid(k, tok);
+	jwt_keys_free(k);
+	k = (struct jwt_keys *)1;
+	assert_int_equal(jwt_keys_with_jwks(NULL, "{\"keys\":[]}", 11, "url",
+	    url, &k, err), PC_INVALID);
+	assert_null(k);
+	assert_non_null(strstr(err, "no usable key"));
+
+	/* Errors name the URL, never the document. */
+	assert_int_equal(jwt_keys_with_jwks(f->hs, "<html>", 6, "url", url, &k,
+	    err), PC_INVALID);
+	assert_non_null(strstr(err, "JWKS url https://ref.supabase.co/"));
+	assert_non_null(strstr(err, "not valid JSON"));
+	assert_int_equal(jwt_keys_with_jwks(f->hs, "", 0, "url", url, &k, err),
+	    PC_INVALID);
+	snprintf(doc, sizeof(doc), "{\"keys\":[%s,%s]}", f->ec_jwk, f->ec_jwk);
+	assert_int_equal(jwt_keys_with_jwks(f->hs, doc, strlen(doc), "url", url,
+	    &k, err), PC_INVALID);
+	assert_non_null(strstr(err, "key 1: kid used twice"));
+	assert_clean_err(err, NULL, 0);
+	assert_int_equal(jwt_keys_count(NULL), 0);
+}
+
 static void
 test_bad_arguments(void **state)
 {
@@ -1244,6 +1327,7 @@ main(void)
 		cmocka_unit_test(test_size_caps),
 		cmocka_unit_test(test_load_secret),
 		cmocka_unit_test(test_load_jwks),
+		cmocka_unit_test(test_with_jwks),
 		cmocka_unit_test(test_bad_arguments),
 	};
 

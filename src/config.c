@@ -56,6 +56,10 @@ static const struct opt opts[] = {
 	{ "journal", "busy_timeout_ms", OPT_LONG, O(journal_busy_timeout_ms), 1, 60000, 0 },
 	{ "auth", "jwt_secret_file", OPT_STR, O(auth_jwt_secret_file), 0, 0, 0 },
 	{ "auth", "jwks_file", OPT_STR, O(auth_jwks_file), 0, 0, 0 },
+	{ "auth", "jwks_url", OPT_STR, O(auth_jwks_url), 0, 0, 0 },
+	{ "auth", "jwks_max_age", OPT_LONG, O(auth_jwks_max_age), 1, 86400, 0 },
+	{ "auth", "jwks_refetch_interval", OPT_LONG,
+	  O(auth_jwks_refetch_interval), 1, 3600, 0 },
 	{ "auth", "audience", OPT_STR, O(auth_audience), 0, 0, 0 },
 	{ "auth", "issuer", OPT_STR, O(auth_issuer), 0, 0, 0 },
 	{ "auth", "leeway", OPT_LONG, O(auth_leeway), 0, 600, 0 },
@@ -122,6 +126,8 @@ config_defaults(struct config *cfg)
 	cfg->journal_busy_timeout_ms = 2000;
 	cfg->auth_leeway = 30;
 	cfg->auth_max_token_lifetime = 86400;
+	cfg->auth_jwks_max_age = 600;
+	cfg->auth_jwks_refetch_interval = 30;
 	cfg->limits_max_body = 64 * 1024;
 	cfg->limits_writes_per_minute = 120;
 	cfg->limits_max_pending_bytes = 1024 * 1024;
@@ -433,12 +439,41 @@ config_secret_key(struct config *cfg, const char *path, char *err)
 	return PC_OK;
 }
 
+/*
+ * A URL that key ("[origin] url") may hold: http:// or https:// with a host,
+ * and http:// only to this machine, because of what a man in the middle
+ * could do (why).
+ */
+static enum pc_result
+config_check_url(struct parse_state *st, const char *key, const char *url,
+    const char *why)
+{
+	const char *authority;
+
+	if (strncmp(url, "http://", 7) != 0 && strncmp(url, "https://", 8) != 0) {
+		pc_err(st->err, "%s: %s must start with http:// or https://",
+		    st->path, key);
+		return PC_INVALID;
+	}
+	authority = strstr(url, "://") + 3;
+	if (strchr("/?#", *authority) != NULL) {
+		pc_err(st->err, "%s: %s has no host", st->path, key);
+		return PC_INVALID;
+	}
+	if (strncmp(url, "http://", 7) == 0 && !config_url_loopback(authority)) {
+		pc_err(st->err, "%s: %s: http:// is allowed only to a loopback "
+		    "address (127.0.0.0/8, ::1, localhost), %s: use https://",
+		    st->path, key, why);
+		return PC_INVALID;
+	}
+	return PC_OK;
+}
+
 /* Check what single keys cannot: required keys and values' shapes. */
 static enum pc_result
 config_validate(struct parse_state *st)
 {
 	struct config *cfg = st->cfg;
-	const char *authority;
 	enum pc_result r;
 	size_t i, n;
 
@@ -449,22 +484,18 @@ config_validate(struct parse_state *st)
 			return PC_INVALID;
 		}
 	}
-	if (strncmp(cfg->origin_url, "http://", 7) != 0 &&
-	    strncmp(cfg->origin_url, "https://", 8) != 0) {
-		pc_err(st->err, "%s: [origin] url must start with http:// or https://",
+	if (config_check_url(st, "[origin] url", cfg->origin_url,
+	    "the service key would travel in the clear") != PC_OK)
+		return PC_INVALID;
+	/* Whoever could change the key set on its way could sign any token. */
+	if (cfg->auth_jwks_url != NULL &&
+	    config_check_url(st, "[auth] jwks_url", cfg->auth_jwks_url,
+	    "a forged key set would let anyone sign tokens") != PC_OK)
+		return PC_INVALID;
+	if (cfg->auth_jwks_url != NULL && cfg->auth_jwks_file != NULL) {
+		pc_err(st->err, "%s: [auth] jwks_url and jwks_file exclude each "
+		    "other (the file is for setups that cannot reach the URL)",
 		    st->path);
-		return PC_INVALID;
-	}
-	authority = strstr(cfg->origin_url, "://") + 3;
-	if (strchr("/?#", *authority) != NULL) {
-		pc_err(st->err, "%s: [origin] url has no host", st->path);
-		return PC_INVALID;
-	}
-	if (strncmp(cfg->origin_url, "http://", 7) == 0 &&
-	    !config_url_loopback(authority)) {
-		pc_err(st->err, "%s: [origin] url: http:// is allowed only to a "
-		    "loopback address (127.0.0.0/8, ::1, localhost), the service key "
-		    "would travel in the clear: use https://", st->path);
 		return PC_INVALID;
 	}
 	n = strlen(cfg->origin_url);

@@ -34,6 +34,9 @@ struct config {
 	/* [auth] */
 	char *auth_jwt_secret_file;	/* HS256 (Supabase's legacy JWT secret) */
 	char *auth_jwks_file;		/* public signing keys (ES256, RS256) */
+	char *auth_jwks_url;		/* the same, fetched and cached per node */
+	long auth_jwks_max_age;		/* seconds a fetched set is used, at most */
+	long auth_jwks_refetch_interval;	/* seconds between a node's fetches */
 	char *auth_audience;
 	char *auth_issuer;		/* NULL: not checked; defaulted for a Supabase URL */
 	long auth_leeway;

@@ -359,6 +359,49 @@ test_auth_switches(void **state)
 	    "[auth] accept_legacy_service_role");
 }
 
+/* [auth] jwks_url: https, or http:// to this machine; not with jwks_file. */
+static void
+test_jwks_url(void **state)
+{
+	struct fixture *f = *state;
+	char err[PC_ERRLEN];
+	struct config cfg;
+
+	assert_int_equal(load(f, "", &cfg, err), PC_OK);
+	assert_null(cfg.auth_jwks_url);
+	assert_int_equal(cfg.auth_jwks_max_age, 600);
+	assert_int_equal(cfg.auth_jwks_refetch_interval, 30);
+	config_free(&cfg);
+	assert_int_equal(load(f, "[auth]\njwks_url = https://abc.supabase.co/"
+	    "auth/v1/.well-known/jwks.json\njwks_max_age = 60\n"
+	    "jwks_refetch_interval = 5\n", &cfg, err), PC_OK);
+	assert_string_equal(cfg.auth_jwks_url,
+	    "https://abc.supabase.co/auth/v1/.well-known/jwks.json");
+	assert_int_equal(cfg.auth_jwks_max_age, 60);
+	assert_int_equal(cfg.auth_jwks_refetch_interval, 5);
+	config_free(&cfg);
+	assert_int_equal(load(f, "[auth]\njwks_url = http://127.0.0.1:9/j\n",
+	    &cfg, err), PC_OK);
+	config_free(&cfg);
+
+	expect_error(f, "[auth]\njwks_url = http://abc.supabase.co/auth/v1/"
+	    ".well-known/jwks.json\n", "[auth] jwks_url: http:// is allowed "
+	    "only to a loopback address");
+	expect_error(f, "[auth]\njwks_url = http://127.0.0.1@evil.example/\n",
+	    "forged key set");
+	expect_error(f, "[auth]\njwks_url = file:///etc/jwks.json\n",
+	    "[auth] jwks_url must start with http:// or https://");
+	expect_error(f, "[auth]\njwks_url = https://\n",
+	    "[auth] jwks_url has no host");
+	expect_error(f, "[auth]\njwks_url = https://x/j\njwks_file = /j\n",
+	    "jwks_url and jwks_file exclude each other");
+	expect_error(f, "[auth]\njwks_max_age = 0\n", "[auth] jwks_max_age");
+	expect_error(f, "[auth]\njwks_max_age = 86401\n", "[auth] jwks_max_age");
+	expect_error(f, "[auth]\njwks_refetch_interval = 0\n",
+	    "[auth] jwks_refetch_interval must be a whole number from 1 to "
+	    "3600");
+}
+
 /* The admin credential: a secret key from its own file or the service key. */
 static void
 test_secret_key(void **state)
@@ -408,6 +451,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_avatar_backend, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_auth_switches, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_secret_key, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_jwks_url, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

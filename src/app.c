@@ -7,6 +7,7 @@
 #include "cache.h"
 #include "clock.h"
 #include "journal.h"
+#include "jwks.h"
 #include "jwt.h"
 #include "log.h"
 #include "metrics.h"
@@ -27,7 +28,11 @@ app_open(struct app *app, struct config *cfg, char *err)
 	if ((r = cache_open(&app->cfg, &app->cache, err)) != PC_OK ||
 	    (r = origin_open(&app->cfg, &app->origin, err)) != PC_OK)
 		goto fail;
-	if (app->cfg.auth_jwt_secret_file != NULL || app->cfg.auth_jwks_file != NULL) {
+	if (app->cfg.auth_jwks_url != NULL) {
+		if ((r = jwks_open(&app->cfg, &app->jwks, err)) != PC_OK)
+			goto fail;
+	} else if (app->cfg.auth_jwt_secret_file != NULL ||
+	    app->cfg.auth_jwks_file != NULL) {
 		if ((r = jwt_keys_load(app->cfg.auth_jwt_secret_file,
 		    app->cfg.auth_jwks_file, &app->keys, err)) != PC_OK)
 			goto fail;
@@ -48,6 +53,7 @@ app_close(struct app *app)
 	origin_close(app->origin);
 	journal_close(app->journal);
 	jwt_keys_free(app->keys);
+	jwks_close(app->jwks);
 	config_free(&app->cfg);
 	memset(app, 0, sizeof(*app));
 }

@@ -10,6 +10,7 @@
 
 struct cache;
 struct journal;
+struct jwks;
 struct jwt_keys;
 struct origin;
 
@@ -18,7 +19,10 @@ struct app {
 	struct cache *cache;
 	struct origin *origin;
 	struct journal *journal;	/* opened on first use: see app_journal() */
-	struct jwt_keys *keys;		/* NULL: no token can be verified */
+	struct jwt_keys *keys;		/* [auth] jwt_secret_file and jwks_file;
+					   NULL: none, or jwks_url's instead */
+	struct jwks *jwks;		/* [auth] jwks_url's keys (the secret
+					   too); NULL without a jwks_url */
 };
 
 /*

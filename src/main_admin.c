@@ -121,7 +121,8 @@ static const char help_text[] =
     "  check-config\n"
     "      Load the configuration, the secret files and the token keys it\n"
     "      names, and print \"ok\" and a summary: origin URL, cache servers,\n"
-    "      journal path, auth (secret, jwks, secret+jwks or none) and admin\n"
+    "      journal path, auth (secret, jwks, jwks_url, secret+jwks,\n"
+    "      secret+jwks_url or none; a jwks_url is not fetched) and admin\n"
     "      (who may act for the service role: the secret key in apikey,\n"
     "      legacy service_role tokens, both or none). Never prints a secret.\n"
     "\n"
@@ -588,6 +589,7 @@ cmd_check_config(struct admin *ad, const struct admin_cmd *cmd)
 	const char *auth = "none (writes are refused)";
 
 	(void)cmd;
+	/* A jwks_url is not fetched here: the responders do, when they need it. */
 	if (c->auth_jwt_secret_file != NULL || c->auth_jwks_file != NULL) {
 		if (jwt_keys_load(c->auth_jwt_secret_file, c->auth_jwks_file, &keys,
 		    err) != PC_OK) {
@@ -595,9 +597,13 @@ cmd_check_config(struct admin *ad, const struct admin_cmd *cmd)
 			return EXIT_CONFIG;
 		}
 		jwt_keys_free(keys);
+	}
+	if (c->auth_jwks_url != NULL)
+		auth = c->auth_jwt_secret_file == NULL ? "jwks_url" :
+		    "secret+jwks_url";
+	else if (c->auth_jwt_secret_file != NULL || c->auth_jwks_file != NULL)
 		auth = c->auth_jwks_file == NULL ? "secret" :
 		    c->auth_jwt_secret_file == NULL ? "jwks" : "secret+jwks";
-	}
 	printf("ok\n%-10s%s\n%-10s", "config:", ad->config_path, "origin:");
 	put_url(c->origin_url);
 	printf("\n%-10s", "cache:");

@@ -9,9 +9,9 @@
 
 #include "apikey.h"
 #include "app.h"
-#include "clock.h"
 #include "log.h"
 #include "route_auth.h"
+#include "usecase_auth.h"
 #include "usecase_profile_write.h"
 
 enum auth_result
@@ -21,12 +21,6 @@ route_auth_check(struct app *app, const struct http_request *req,
 	const char *h = http_request_header(req, "HTTP_AUTHORIZATION");
 	const char *key = http_request_header(req, "HTTP_APIKEY");
 	const struct config *cfg = &app->cfg;
-	struct jwt_policy policy = {
-		.audience = cfg->auth_audience,
-		.issuer = cfg->auth_issuer,
-		.leeway_s = cfg->auth_leeway,
-		.max_lifetime_s = cfg->auth_max_token_lifetime,
-	};
 	char err[PC_ERRLEN] = "";
 	enum apikey_kind kind;
 	size_t n;
@@ -56,14 +50,17 @@ route_auth_check(struct app *app, const struct http_request *req,
 		log_info("token_refused", "reason=\"an API key as the bearer token\"");
 		return AUTH_KEY_AS_BEARER;
 	}
-	if (app->keys == NULL)
-		return AUTH_INVALID;
 	n = strlen(h);
 	while (n > 0 && (h[n - 1] == ' ' || h[n - 1] == '\t'))
 		n--;
-	if (jwt_verify(app->keys, h, n, &policy, clock_now_us() / 1000000,
-	    &who->claims, err) != PC_OK) {
-		/* The reason only: never the token. */
+	/* The reason only: never the token. */
+	switch (usecase_auth_verify(app, h, n, &who->claims, err)) {
+	case PC_OK:
+		break;
+	case PC_UNAVAILABLE:
+		log_warn("token_unverifiable", "reason=\"%s\"", err);
+		return AUTH_UNAVAILABLE;
+	default:
 		log_info("token_refused", "reason=\"%s\"", err);
 		return AUTH_INVALID;
 	}
@@ -146,6 +143,15 @@ route_auth_owner(struct app *app, const struct http_request *req,
 		route_auth_unauthorized(resp, NULL, "invalid_api_key",
 		    "the apikey header holds a secret key that is not this "
 		    "project's");
+		return false;
+	case AUTH_UNAVAILABLE:
+		/* Not 401: the token may well be good, and a client that is
+		 * told it is not would sign its user out. */
+		http_header_add(resp, "Retry-After", "%ld",
+		    app->cfg.auth_jwks_refetch_interval);
+		http_error(resp, 503, "auth_unavailable",
+		    "the project's signing keys could not be fetched; try again "
+		    "later");
 		return false;
 	case AUTH_OK:
 		break;

@@ -17,6 +17,7 @@ enum auth_result {
 	AUTH_INVALID,		/* an Authorization header, but no valid token */
 	AUTH_KEY_AS_BEARER,	/* a publishable or secret key as the bearer token */
 	AUTH_BAD_KEY,		/* an sb_secret_ apikey that is not [auth]'s */
+	AUTH_UNAVAILABLE,	/* a token, but no key set to judge it by yet */
 	AUTH_OK
 };
 
@@ -43,7 +44,8 @@ bool route_auth_may_read(const struct auth_caller *who, const char *id);
  * Require a caller who may change profile id: the admin, or its owner (the
  * token's sub, role authenticated; an anonymous user only while [auth]
  * allow_anonymous). False with 401 (with WWW-Authenticate) or 403 in resp
- * otherwise.
+ * otherwise, or 503 with Retry-After when the token cannot be judged yet
+ * ([auth] jwks_url has given no key set).
  */
 bool route_auth_owner(struct app *app, const struct http_request *req,
     struct http_response *resp, const char *id, struct auth_caller *who);

@@ -55,7 +55,7 @@ PC_DEB_PACKAGES=(
 	libjansson-dev libinih-dev libcmocka-dev libssl-dev
 	memcached postgresql-15 postgresql-15-pgtap lighttpd libmicrohttpd-dev libpq-dev
 	apache2 libapache2-mod-fcgid nginx spawn-fcgi
-	curl jq ca-certificates procps faketime
+	curl jq ca-certificates procps faketime python3
 	libvips-dev libvips-tools libimage-exiftool-perl
 	clang libclang-rt-14-dev
 )
@@ -821,7 +821,8 @@ pc__grant_web_user() {
 		[[ -d $d ]] || mkdir -p -- "$d" || return 1
 		pc__grant "$d" "" "$group" 070 || return 1
 	done
-	for f in "$journal" "$journal-wal" "$journal-shm" "$journal-wlock" "$journal-flush.lock" "$metrics"; do
+	for f in "$journal" "$journal-wal" "$journal-shm" "$journal-wlock" "$journal-flush.lock" "$metrics" \
+		"$journal-jwks.json" "$journal-jwks.lock"; do
 		[[ -e $f ]] || continue
 		pc__grant "$f" "$wuser" "$group" 000 || return 1
 	done

@@ -330,3 +330,38 @@ jwt_custom() {
 	s=$(printf '%s.%s' "$h" "$p" | openssl dgst -sha256 -mac HMAC -macopt "key:${2:-$JWT_SECRET}" -binary | b64url)
 	printf '%s.%s.%s' "$h" "$p" "$s"
 }
+
+# es256_key FILE: a new P-256 private key (PEM) in FILE.
+es256_key() {
+	openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$1" 2>/dev/null
+}
+
+# jwk_es256 FILE KID: the public JWK of the key in FILE, as Supabase lists it.
+# The DER public key ends with the point's x and y, 32 bytes each.
+jwk_es256() {
+	local der=$E2E_DIR/jwk.der x y
+	openssl pkey -in "$1" -pubout -outform DER -out "$der" || return 1
+	x=$(tail -c 64 "$der" | head -c 32 | b64url)
+	y=$(tail -c 32 "$der" | b64url)
+	printf '{"kty":"EC","crv":"P-256","alg":"ES256","use":"sig","kid":"%s","x":"%s","y":"%s"}' "$2" "$x" "$y"
+}
+
+# jwt_es256 FILE KID SUB [EXPIRES_IN]: a Supabase-style user token signed with
+# the key in FILE and naming KID. JWS wants the signature as r||s, 32 bytes
+# each; openssl writes DER, whose two integers asn1parse prints in hex.
+jwt_es256() {
+	local key=$1 kid=$2 sub=$3 exp_in=${4:-3600} now header payload hex=
+	local part line
+	now=$(date +%s)
+	header=$(printf '{"alg":"ES256","typ":"JWT","kid":"%s"}' "$kid" | b64url)
+	payload=$(printf '{"sub":"%s","role":"authenticated","aud":"authenticated","iat":%d,"exp":%d}' \
+		"$sub" "$now" "$((now + exp_in))" | b64url)
+	printf '%s.%s' "$header" "$payload" | openssl dgst -sha256 -sign "$key" -out "$E2E_DIR/sig.der" || return 1
+	while IFS= read -r line; do
+		[[ $line == *INTEGER*:* ]] || continue
+		part=000000000000000000000000000000000000000000000000000000000000000${line##*:}
+		hex+=${part: -64}
+	done < <(openssl asn1parse -inform DER -in "$E2E_DIR/sig.der")
+	((${#hex} == 128)) || return 1
+	printf '%s.%s.%s' "$header" "$payload" "$(printf '%b' "$(sed 's/../\\x&/g' <<<"$hex")" | b64url)"
+}

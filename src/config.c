@@ -208,12 +208,17 @@ config_url_trim(char *url)
  * .../storage/v1), and the files are served from the bucket's public URL
  * unless public_url names another (a CDN in front of it).
  */
+static enum pc_result config_check_url(struct parse_state *, const char *,
+    const char *, const char *);
+
 static enum pc_result
-config_avatar_supabase(struct config *cfg, const char *path, char *err)
+config_avatar_supabase(struct parse_state *st)
 {
 	static const char rest[] = "/rest/v1";
-	const char *authority;
-	size_t n = strlen(cfg->origin_url), k;
+	struct config *cfg = st->cfg;
+	const char *path = st->path;
+	char *err = st->err;
+	size_t n = strlen(cfg->origin_url);
 
 	if (cfg->avatar_storage_url == NULL) {
 		if (n < sizeof(rest) - 1 ||
@@ -230,21 +235,9 @@ config_avatar_supabase(struct config *cfg, const char *path, char *err)
 		}
 	}
 	config_url_trim(cfg->avatar_storage_url);
-	k = strlen(cfg->avatar_storage_url);
-	authority = strstr(cfg->avatar_storage_url, "://");
-	if ((strncmp(cfg->avatar_storage_url, "https://", 8) != 0 &&
-	    strncmp(cfg->avatar_storage_url, "http://", 7) != 0) || authority == NULL ||
-	    strchr("/?#", authority[3]) != NULL || k == 0) {
-		pc_err(err, "%s: [avatar] storage_url must be an http(s) URL", path);
+	if (config_check_url(st, "[avatar] storage_url", cfg->avatar_storage_url,
+	    "the service key would travel in the clear") != PC_OK)
 		return PC_INVALID;
-	}
-	if (strncmp(cfg->avatar_storage_url, "http://", 7) == 0 &&
-	    !config_url_loopback(authority + 3)) {
-		pc_err(err, "%s: [avatar] storage_url: http:// is allowed only to a "
-		    "loopback address, the service key would travel in the clear: "
-		    "use https://", path);
-		return PC_INVALID;
-	}
 	/* One path segment: the object paths are appended after it. */
 	if (cfg->avatar_bucket[0] == '\0' ||
 	    strspn(cfg->avatar_bucket, "abcdefghijklmnopqrstuvwxyz"
@@ -507,7 +500,7 @@ config_validate(struct parse_state *st)
 		return PC_NOMEM;
 	}
 	if (strcmp(cfg->avatar_backend, "supabase") == 0) {
-		if ((r = config_avatar_supabase(cfg, st->path, st->err)) != PC_OK)
+		if ((r = config_avatar_supabase(st)) != PC_OK)
 			return r;
 	} else if (strcmp(cfg->avatar_backend, "local") != 0) {
 		pc_err(st->err, "%s: [avatar] backend must be local or supabase", st->path);

@@ -1,7 +1,10 @@
 -- The write path: every change to public.profiles that profilecache makes goes
 -- through the two functions below (see DESIGN.md, "Origin" and "Flusher").
 --
--- Loaded as is into Supabase and into the local database. Idempotent.
+-- Loaded as is into Supabase and into the local database, after
+-- 10_profiles.sql and 20_policies.sql, as the table's owner. Idempotent, and
+-- one statement, so atomic wherever it runs (see 10_profiles.sql): it stops,
+-- changing nothing, when public.profiles does not fit profilecache.
 --
 --   public.profile_tombstones          one row per deleted profile id
 --   public.apply_profile_changes(jsonb) apply a batch of write-behind changes
@@ -33,6 +36,30 @@
 --
 -- Tombstones are never pruned here. They are tiny; if they ever matter, delete
 -- those older than the longest time a change can wait in a journal.
+--
+-- All of it is one DO block below, first checking that public.profiles fits
+-- (the columns and unique indexes that 10_profiles.sql provides).
+
+do $apply$
+declare
+    v_problems text[];
+begin
+if pg_catalog.to_regprocedure('profilecache.profiles_problems(boolean)') is null then
+    raise exception 'public.profiles is not ready for profilecache'
+        using errcode = 'object_not_in_prerequisite_state',
+              detail = 'Nothing was changed.',
+              hint = 'Load schema/postgres/10_profiles.sql first: it adds what is missing, '
+                     'or says what to change.';
+end if;
+v_problems := profilecache.profiles_problems(false);
+if pg_catalog.cardinality(v_problems) > 0 then
+    raise exception 'public.profiles is not ready for profilecache: %',
+            pg_catalog.array_to_string(v_problems, '; ')
+        using errcode = 'object_not_in_prerequisite_state',
+              detail = 'Nothing was changed.',
+              hint = 'Load schema/postgres/10_profiles.sql first: it adds what is missing, '
+                     'or says what to change.';
+end if;
 
 -- --- tombstones ------------------------------------------------------------------
 
@@ -548,7 +575,10 @@ $$;
 
 revoke all on function public.profiles_version_outside_write() from public, anon, authenticated;
 
-drop trigger if exists profiles_version_outside_write on public.profiles;
+if exists (select from pg_catalog.pg_trigger as t
+            where t.tgrelid = 'public.profiles'::regclass and t.tgname = 'profiles_version_outside_write') then
+    drop trigger profiles_version_outside_write on public.profiles;
+end if;
 create trigger profiles_version_outside_write
     before insert or update on public.profiles
     for each row execute function public.profiles_version_outside_write();
@@ -572,7 +602,10 @@ $$;
 
 revoke all on function public.profiles_tombstone_outside_delete() from public, anon, authenticated;
 
-drop trigger if exists profiles_tombstone_outside_delete on public.profiles;
+if exists (select from pg_catalog.pg_trigger as t
+            where t.tgrelid = 'public.profiles'::regclass and t.tgname = 'profiles_tombstone_outside_delete') then
+    drop trigger profiles_tombstone_outside_delete on public.profiles;
+end if;
 create trigger profiles_tombstone_outside_delete
     after delete on public.profiles
     for each row execute function public.profiles_tombstone_outside_delete();
@@ -624,3 +657,5 @@ grant execute on function public.delete_profile(uuid) to service_role;
 
 -- PostgREST (Supabase) caches the schema; have it see these functions now.
 notify pgrst, 'reload schema';
+end
+$apply$;

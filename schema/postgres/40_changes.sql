@@ -3,7 +3,10 @@
 -- DESIGN.md, "Versions and convergence"), so the staleness after an outside
 -- write is at most one cron interval without any webhook.
 --
--- Loaded as is into Supabase and into the local database. Idempotent.
+-- Loaded as is into Supabase and into the local database, after
+-- 30_apply.sql, as the table's owner. Idempotent, and one statement, so
+-- atomic wherever it runs (see 10_profiles.sql): it stops, changing nothing,
+-- when public.profiles does not fit profilecache.
 --
 -- POST /rpc/profilecache_changed_since {"since": "<timestamptz>", "max": 500}
 --   {"rows": [<profiles rows changed at or after since, oldest first, at
@@ -14,6 +17,27 @@
 -- (there is more), else now minus a margin for transactions that were still
 -- open. Rows it saw already come again; refreshing a cache entry twice is
 -- harmless.
+
+do $changes$
+declare
+    v_problems text[];
+begin
+if pg_catalog.to_regprocedure('profilecache.profiles_problems(boolean)') is null then
+    raise exception 'public.profiles is not ready for profilecache'
+        using errcode = 'object_not_in_prerequisite_state',
+              detail = 'Nothing was changed.',
+              hint = 'Load schema/postgres/10_profiles.sql first: it adds what is missing, '
+                     'or says what to change.';
+end if;
+v_problems := profilecache.profiles_problems(false);
+if pg_catalog.cardinality(v_problems) > 0 then
+    raise exception 'public.profiles is not ready for profilecache: %',
+            pg_catalog.array_to_string(v_problems, '; ')
+        using errcode = 'object_not_in_prerequisite_state',
+              detail = 'Nothing was changed.',
+              hint = 'Load schema/postgres/10_profiles.sql first: it adds what is missing, '
+                     'or says what to change.';
+end if;
 
 create or replace function public.profilecache_changed_since(since timestamptz, max integer)
     returns jsonb
@@ -44,3 +68,5 @@ revoke all on function public.profilecache_changed_since(timestamptz, integer)
 grant execute on function public.profilecache_changed_since(timestamptz, integer) to service_role;
 
 notify pgrst, 'reload schema';
+end
+$changes$;

@@ -14,7 +14,7 @@
 
 begin;
 set local timezone = 'UTC';
-select plan(29);
+select plan(34);
 
 -- --- execute rights on the functions -------------------------------------------------------
 
@@ -109,6 +109,20 @@ select throws_ok($$set local role anon; update public.profiles set bio = 'x'; re
     '42501', null, 'RLS: anon cannot update profiles');
 select throws_ok($$set local role authenticated; update public.profiles set updated_at = now(); reset role$$,
     '42501', null, 'an authenticated user cannot set updated_at, the write-behind guard');
+-- --- a table 10_profiles.sql created: its policies and grants --------------------------------
+
+select policies_are('public', 'profiles', array['profiles_select', 'profiles_update_own'],
+    'profiles: one SELECT and one UPDATE policy (no restrictive one needed)');
+select is((select count(*)::int from pg_catalog.pg_policies
+            where schemaname = 'public' and tablename = 'profiles' and cmd = 'SELECT'
+              and permissive = 'PERMISSIVE' and 'anon' = any (roles)), 1,
+    'profiles: anon has one permissive SELECT policy, not two (Supabase''s linter)');
+select table_privs_are('public', 'profiles', 'anon', array['SELECT'], 'profiles: anon may select only');
+select table_privs_are('public', 'profiles', 'authenticated', array['SELECT'],
+    'profiles: authenticated may select (and update the profile fields: column grants)');
+select table_privs_are('public', 'profiles', 'service_role', array['DELETE', 'INSERT', 'SELECT', 'UPDATE'],
+    'profiles: service_role may select, insert, update and delete');
+
 select is(current_user::text, 'postgres', 'every role switch was undone');
 
 select * from finish();

@@ -6,9 +6,14 @@
 -- one statement, so atomic wherever it runs (see 10_profiles.sql): it stops,
 -- changing nothing, when public.profiles does not fit profilecache.
 --
---   public.profile_tombstones          one row per deleted profile id
+--   profilecache.profile_tombstones     one row per deleted profile id
 --   public.apply_profile_changes(jsonb) apply a batch of write-behind changes
 --   public.delete_profile(uuid)         delete a profile, leaving a tombstone
+--
+-- The tombstones live in the schema profilecache, which no API exposes
+-- (PostgREST serves public): only the functions below read and write them.
+-- Earlier versions kept them in public.profile_tombstones; loading this file
+-- moves that table, rows and all, into profilecache.
 --
 -- Both functions are SECURITY INVOKER and only service_role may execute them:
 -- the responder and the flusher call them over PostgREST with the service key
@@ -63,19 +68,34 @@ end if;
 
 -- --- tombstones ------------------------------------------------------------------
 
-create table if not exists public.profile_tombstones (
-    id         uuid        primary key,
-    deleted_at timestamptz not null
-);
+if pg_catalog.to_regclass('profilecache.profile_tombstones') is null then
+    if pg_catalog.to_regclass('public.profile_tombstones') is not null then
+        -- Earlier versions' table: moved with its rows, key and grants.
+        alter table public.profile_tombstones set schema profilecache;
+    else
+        create table profilecache.profile_tombstones (
+            id         uuid        primary key,
+            deleted_at timestamptz not null
+        );
+    end if;
+elsif pg_catalog.to_regclass('public.profile_tombstones') is not null then
+    -- Both (an earlier version was loaded again meanwhile): merge, keeping
+    -- the later tombstone of an id.
+    insert into profilecache.profile_tombstones as t (id, deleted_at)
+        select o.id, o.deleted_at from public.profile_tombstones as o
+        on conflict (id) do update set deleted_at = greatest(t.deleted_at, excluded.deleted_at);
+    drop table public.profile_tombstones;
+end if;
 
-comment on table public.profile_tombstones is
+comment on table profilecache.profile_tombstones is
     'Deleted profile ids; a write-behind change not newer than deleted_at is never applied.';
 
-alter table public.profile_tombstones enable row level security;
+grant usage on schema profilecache to service_role;
+alter table profilecache.profile_tombstones enable row level security;
 -- No policies: anon and authenticated see nothing (and have no grants either);
 -- service_role bypasses RLS.
-revoke all on table public.profile_tombstones from public, anon, authenticated;
-grant all on table public.profile_tombstones to service_role;
+revoke all on table profilecache.profile_tombstones from public, anon, authenticated;
+grant all on table profilecache.profile_tombstones to service_role;
 
 -- --- apply_profile_changes ------------------------------------------------------------
 --
@@ -407,7 +427,7 @@ begin
                   from c
                  where p.id = c.id
                    and p.id = any (v_fast_ids) -- lets the planner use the index
-                   and not exists (select from public.profile_tombstones as t
+                   and not exists (select from profilecache.profile_tombstones as t
                                     where t.id = c.id and t.deleted_at >= c.ts)
                 returning c.ord, public.profilecache_outcome(pg_catalog.to_jsonb(p.*),
                                                              c.patch, c.vers, c.us)
@@ -442,7 +462,7 @@ begin
                         using errcode = '40001';
                 end if;
                 select t.deleted_at into v_tomb
-                  from public.profile_tombstones as t where t.id = v_id;
+                  from profilecache.profile_tombstones as t where t.id = v_id;
                 if v_tomb >= v_ts then
                     v_res := pg_catalog.jsonb_build_object('id', v_id, 'status', 'deleted',
                         'row', null, 'code', null, 'message', null);
@@ -455,7 +475,7 @@ begin
                     perform pg_catalog.pg_advisory_xact_lock(1886547814,
                                                              pg_catalog.hashtext(v_id::text));
                     select t.deleted_at into v_tomb
-                      from public.profile_tombstones as t where t.id = v_id;
+                      from profilecache.profile_tombstones as t where t.id = v_id;
                     continue attempt when v_tomb >= v_ts;
                     select coalesce(pg_catalog.min(coalesce((v_vers ->> k)::bigint, v_us)), v_us)
                       into v_oldest
@@ -583,16 +603,21 @@ create trigger profiles_version_outside_write
     before insert or update on public.profiles
     for each row execute function public.profiles_version_outside_write();
 
--- A delete made outside (the dashboard, a cascade from auth.users) leaves a
+-- A delete made outside (the dashboard, a cascade from auth.users, an
+-- application whose policies let users delete their own row) leaves a
 -- tombstone too, so that no change still waiting in a journal brings the row
--- back. delete_profile writes its own; this one then changes nothing.
-create or replace function public.profiles_tombstone_outside_delete()
+-- back. delete_profile writes its own; this one then changes nothing. It runs
+-- as its owner (SECURITY DEFINER, in the unexposed schema, executable by
+-- nobody else), so that a delete by a role without rights on the tombstones
+-- still leaves one instead of failing.
+create or replace function profilecache.profiles_tombstone_outside_delete()
     returns trigger
     language plpgsql
+    security definer
     set search_path = ''
 as $$
 begin
-    insert into public.profile_tombstones as t (id, deleted_at)
+    insert into profilecache.profile_tombstones as t (id, deleted_at)
         values (old.id, greatest(pg_catalog.now(), old.updated_at + interval '1 microsecond'))
         on conflict on constraint profile_tombstones_pkey
             do update set deleted_at = greatest(t.deleted_at, excluded.deleted_at);
@@ -600,7 +625,7 @@ begin
 end
 $$;
 
-revoke all on function public.profiles_tombstone_outside_delete() from public, anon, authenticated;
+revoke all on function profilecache.profiles_tombstone_outside_delete() from public, anon, authenticated;
 
 if exists (select from pg_catalog.pg_trigger as t
             where t.tgrelid = 'public.profiles'::regclass and t.tgname = 'profiles_tombstone_outside_delete') then
@@ -608,7 +633,11 @@ if exists (select from pg_catalog.pg_trigger as t
 end if;
 create trigger profiles_tombstone_outside_delete
     after delete on public.profiles
-    for each row execute function public.profiles_tombstone_outside_delete();
+    for each row execute function profilecache.profiles_tombstone_outside_delete();
+-- Earlier versions kept it in public.
+if pg_catalog.to_regprocedure('public.profiles_tombstone_outside_delete()') is not null then
+    drop function public.profiles_tombstone_outside_delete();
+end if;
 
 -- --- delete_profile -----------------------------------------------------------------
 --
@@ -617,6 +646,10 @@ create trigger profiles_tombstone_outside_delete
 --    "deleted_at": "2025-01-18T17:42:05.123457+00:00"}
 -- deleted_at is the tombstone's: now(), or just after the deleted row's
 -- updated_at if that is later (clock skew), or an existing later tombstone's.
+-- A null id ({"id": null}) is refused with 22004 (HTTP 400) before anything
+-- is read or written: a caller can tell that the function is there, and that
+-- it may call it, without deleting (profilecache-admin check-origin does so
+-- when the origin does not serve its OpenAPI description).
 
 create or replace function public.delete_profile(id uuid)
     returns jsonb
@@ -636,7 +669,7 @@ begin
     end if;
     perform pg_catalog.pg_advisory_xact_lock(1886547814, pg_catalog.hashtext(v_id::text));
     delete from public.profiles as p where p.id = v_id returning p.updated_at into v_updated_at;
-    insert into public.profile_tombstones as t (id, deleted_at)
+    insert into profilecache.profile_tombstones as t (id, deleted_at)
         values (v_id, greatest(pg_catalog.now(), v_updated_at + interval '1 microsecond'))
         on conflict on constraint profile_tombstones_pkey
             do update set deleted_at = greatest(t.deleted_at, excluded.deleted_at)

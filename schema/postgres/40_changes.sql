@@ -54,7 +54,7 @@ as $$
                                    order by q.updated_at
                                    limit greatest(1, least(max, 1000))) as p), '[]'::jsonb),
         'deleted', coalesce((select pg_catalog.jsonb_agg(t.id)
-                               from public.profile_tombstones as t
+                               from profilecache.profile_tombstones as t
                               where t.deleted_at >= since), '[]'::jsonb),
         'now', pg_catalog.now())
 $$;

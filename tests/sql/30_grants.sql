@@ -14,7 +14,7 @@
 
 begin;
 set local timezone = 'UTC';
-select plan(34);
+select plan(36);
 
 -- --- execute rights on the functions -------------------------------------------------------
 
@@ -63,16 +63,16 @@ select is(:'d'::jsonb ->> 'status', 'deleted', 'service_role: delete_profile del
 
 -- --- the tombstones table -------------------------------------------------------------------
 
-select ok((select relrowsecurity from pg_catalog.pg_class where oid = 'public.profile_tombstones'::regclass),
+select ok((select relrowsecurity from pg_catalog.pg_class where oid = 'profilecache.profile_tombstones'::regclass),
     'tombstones: row-level security is enabled');
-select policies_are('public', 'profile_tombstones', '{}'::name[], 'tombstones: no policies');
-select table_privs_are('public', 'profile_tombstones', 'anon', '{}'::text[], 'tombstones: anon has no rights');
-select table_privs_are('public', 'profile_tombstones', 'authenticated', '{}'::text[],
+select policies_are('profilecache', 'profile_tombstones', '{}'::name[], 'tombstones: no policies');
+select table_privs_are('profilecache', 'profile_tombstones', 'anon', '{}'::text[], 'tombstones: anon has no rights');
+select table_privs_are('profilecache', 'profile_tombstones', 'authenticated', '{}'::text[],
     'tombstones: authenticated has no rights');
-select table_privs_are('public', 'profile_tombstones', 'service_role',
+select table_privs_are('profilecache', 'profile_tombstones', 'service_role',
     array['DELETE', 'INSERT', 'REFERENCES', 'SELECT', 'TRIGGER', 'TRUNCATE', 'UPDATE'],
     'tombstones: service_role has all rights');
-select throws_ok($$set local role anon; select * from public.profile_tombstones; reset role$$,
+select throws_ok($$set local role anon; select * from profilecache.profile_tombstones; reset role$$,
     '42501', null, 'tombstones: anon cannot read them');
 
 -- --- RLS on profiles still applies (alice was made private above) -------------------------------
@@ -122,6 +122,19 @@ select table_privs_are('public', 'profiles', 'authenticated', array['SELECT'],
     'profiles: authenticated may select (and update the profile fields: column grants)');
 select table_privs_are('public', 'profiles', 'service_role', array['DELETE', 'INSERT', 'SELECT', 'UPDATE'],
     'profiles: service_role may select, insert, update and delete');
+
+-- An application that lets users delete their own row: the delete leaves a
+-- tombstone although authenticated has no rights on the tombstones.
+grant delete on table public.profiles to authenticated;
+create policy tap_delete_own on public.profiles for delete to authenticated
+    using ((select auth.uid()) = id);
+select lives_ok($$set local role authenticated;
+    select set_config('request.jwt.claims', '{"sub": "7b3e4a52-1c9d-4f60-9a8e-2d5c6f7a8b02", "role": "authenticated"}', true);
+    delete from public.profiles where id = '7b3e4a52-1c9d-4f60-9a8e-2d5c6f7a8b02';
+    reset role$$,
+    'an owner''s own DELETE through the Data API works');
+select isnt_empty($$select 1 from profilecache.profile_tombstones where id = '7b3e4a52-1c9d-4f60-9a8e-2d5c6f7a8b02'$$,
+    'and leaves a tombstone (the trigger runs as its owner)');
 
 select is(current_user::text, 'postgres', 'every role switch was undone');
 

@@ -6,6 +6,10 @@
  *   GET|HEAD /{table}?col=eq.value&...&select=a,b&limit=N   (schema public)
  *            "Accept: application/vnd.pgrst.object+json" asks for one object
  *   POST /rpc/{function}   body: a JSON object whose keys name the arguments
+ *   GET|HEAD /             the OpenAPI description (a subset of PostgREST's),
+ *                          for the service key only, as Supabase's gateway
+ *                          allows; --no-openapi answers 404 PGRST126 as
+ *                          PostgREST with openapi-mode = disabled does
  * Anything else is refused (400, 404 or 405), never half-served.
  *
  * Auth is what the Supabase gateway and PostgREST do together, strictly: the
@@ -73,6 +77,7 @@
 static const char PGL_JSON[] = "application/json; charset=utf-8";
 static const char PGL_OBJECT[] =
     "application/vnd.pgrst.object+json; charset=utf-8";
+static const char PGL_OPENAPI[] = "application/openapi+json; charset=utf-8";
 
 enum pgl_role { PGL_ROLE_ANON, PGL_ROLE_SERVICE };
 
@@ -96,6 +101,7 @@ static struct {
 	long threads;
 	bool log_headers;
 	const char *storage_dir; /* NULL: no Storage subset */
+	bool no_openapi;
 } pgl_cfg;
 
 static pthread_key_t pgl_conn_key; /* the worker thread's PGconn */
@@ -594,9 +600,14 @@ bad:
 	return MHD_NO;
 }
 
-/* Appends a select list (NULL or "*": all); false unless plain names. */
+/*
+ * Appends a select list (NULL or "*": all); false unless plain names. Each
+ * is qualified with the table's name, as PostgREST does, so a missing column
+ * is 42703 "column profiles.x does not exist", as there.
+ */
 static bool
-pgl_sql_columns(struct sbuf *sql, PGconn *conn, const char *select)
+pgl_sql_columns(
+    struct sbuf *sql, PGconn *conn, const char *table, const char *select)
 {
 	const char *p = select;
 
@@ -607,7 +618,11 @@ pgl_sql_columns(struct sbuf *sql, PGconn *conn, const char *select)
 	for (;;) {
 		size_t n = strcspn(p, ",");
 
-		if (!pgl_is_ident(p, n) || !sb_ident(sql, conn, p, n))
+		if (!pgl_is_ident(p, n) ||
+		    !sb_ident(sql, conn, table, strlen(table)))
+			return false;
+		sb_puts(sql, ".");
+		if (!sb_ident(sql, conn, p, n))
 			return false;
 		if (p[n] == '\0')
 			return true;
@@ -656,7 +671,7 @@ pgl_table_get(const struct pgl_call *call, struct pgl_reply *rep)
 	        ? "select count(*), coalesce((json_agg(t) -> 0)::text, 'null')"
 	        : "select count(*), coalesce(json_agg(t), '[]')::text");
 	sb_puts(&sql, " from (select ");
-	if (!pgl_sql_columns(&sql, conn, q.select)) {
+	if (!pgl_sql_columns(&sql, conn, call->name, q.select)) {
 		pgl_reply_error(rep, MHD_HTTP_BAD_REQUEST, "PGRST100",
 		    "failed to parse select parameter",
 		    "pgrest-lite supports plain column names only", NULL);
@@ -926,9 +941,10 @@ pgl_key_role(const char *given, enum pgl_role *role)
 	return true;
 }
 
-/* A 401 as the Supabase API gateway words it: {"message","hint"}. */
+/* A refusal as the Supabase API gateway words it: {"message"[,"hint"]}. */
 static void
-pgl_reply_gateway(struct pgl_reply *rep, const char *message, const char *hint)
+pgl_reply_gateway(struct pgl_reply *rep, unsigned status, const char *message,
+    const char *hint)
 {
 	char mem[512];
 	struct sbuf sb;
@@ -936,10 +952,12 @@ pgl_reply_gateway(struct pgl_reply *rep, const char *message, const char *hint)
 	sb_init(&sb, mem, sizeof mem);
 	sb_puts(&sb, "{\"message\":");
 	sb_json_str(&sb, message);
-	sb_puts(&sb, ",\"hint\":");
-	sb_json_str(&sb, hint);
+	if (hint != NULL) {
+		sb_puts(&sb, ",\"hint\":");
+		sb_json_str(&sb, hint);
+	}
 	sb_puts(&sb, "}");
-	pgl_reply_set(rep, MHD_HTTP_UNAUTHORIZED, PGL_JSON, sb.p, sb.len);
+	pgl_reply_set(rep, status, PGL_JSON, sb.p, sb.len);
 }
 
 /* The number of parts of a JWT-shaped s (base64url, dot-separated), or 0. */
@@ -971,12 +989,13 @@ pgl_auth(struct MHD_Connection *c, enum pgl_role *role, struct pgl_reply *rep)
 	int parts;
 
 	if (apikey == NULL) {
-		pgl_reply_gateway(rep, "No API key found in request",
+		pgl_reply_gateway(rep, MHD_HTTP_UNAUTHORIZED,
+		    "No API key found in request",
 		    "No `apikey` request header or url param was found.");
 		return false;
 	}
 	if (!pgl_key_role(apikey, role)) {
-		pgl_reply_gateway(rep, "Invalid API key",
+		pgl_reply_gateway(rep, MHD_HTTP_UNAUTHORIZED, "Invalid API key",
 		    "Double check your Supabase `anon` or `service_role` "
 		    "API key.");
 		return false;
@@ -1527,6 +1546,198 @@ pgl_storage(const struct pgl_call *in, struct pgl_reply *rep)
 	    sizeof not_found - 1);
 }
 
+/*
+ * GET / (the service key): PostgREST's OpenAPI 2.0 description of schema
+ * public as the request's role sees it (PostgREST's default openapi-mode,
+ * follow-privileges): a path per table or view it may use, with the table's
+ * columns in definitions (format: the column's type; required: the NOT NULL
+ * ones), and /rpc/NAME per function it may execute (post, and get unless
+ * volatile; the body's properties are the IN arguments, format their type).
+ * A subset of PostgREST's document, as one query; $1 is the Host header.
+ */
+static const char pgl_openapi_sql[] =
+    "with tab as ( "
+    " select c.oid, c.relname::text as name, "
+    "  pg_catalog.obj_description(c.oid, 'pg_class') as descr, "
+    "  pg_catalog.has_table_privilege(c.oid, 'INSERT, UPDATE, DELETE') "
+    "   as writable "
+    " from pg_catalog.pg_class c "
+    " where c.relnamespace = 'public'::pg_catalog.regnamespace "
+    "  and c.relkind in ('r', 'v', 'm', 'f', 'p') "
+    "  and (pg_catalog.has_table_privilege(c.oid, "
+    "    'SELECT, INSERT, UPDATE, DELETE') "
+    "   or pg_catalog.has_any_column_privilege(c.oid, "
+    "    'SELECT, INSERT, UPDATE')) "
+    "), col as ( "
+    " select t.name, a.attnum, a.attname::text as col, a.attnotnull, "
+    "  pg_catalog.format_type(a.atttypid, a.atttypmod) as type, "
+    "  pg_catalog.col_description(t.oid, a.attnum) as descr, "
+    "  exists (select from pg_catalog.pg_index i where i.indrelid = t.oid "
+    "   and i.indisprimary and a.attnum = any (i.indkey)) as pk "
+    " from tab t join pg_catalog.pg_attribute a "
+    "  on a.attrelid = t.oid and a.attnum > 0 and not a.attisdropped "
+    "), fn as ( "
+    " select p.oid, p.proname::text as name, p.provolatile, "
+    "  pg_catalog.obj_description(p.oid, 'pg_proc') as descr "
+    " from pg_catalog.pg_proc p "
+    " where p.pronamespace = 'public'::pg_catalog.regnamespace "
+    "  and p.prokind = 'f' "
+    "  and p.prorettype <> 'pg_catalog.trigger'::pg_catalog.regtype "
+    "  and pg_catalog.has_function_privilege(p.oid, 'EXECUTE') "
+    "), arg as ( "
+    " select f.name, a.ord, a.argname::text as argname, "
+    "  pg_catalog.format_type(a.argtype, null) as type, "
+    "  a.ord <= p.pronargs - p.pronargdefaults as required "
+    " from fn f join pg_catalog.pg_proc p on p.oid = f.oid "
+    " cross join lateral rows from (pg_catalog.unnest(p.proargnames), "
+    "  pg_catalog.unnest(coalesce(p.proallargtypes, "
+    "   p.proargtypes::pg_catalog.oid[])), "
+    "  pg_catalog.unnest(p.proargmodes)) with ordinality "
+    "  as a(argname, argtype, mode, ord) "
+    " where coalesce(a.mode, 'i') in ('i', 'b', 'v') and a.argname <> '' "
+    "), tpath as ( "
+    " select '/' || t.name as path, pg_catalog.jsonb_build_object('get', "
+    "  pg_catalog.jsonb_build_object( "
+    "   'tags', pg_catalog.jsonb_build_array(t.name), "
+    "   'responses', pg_catalog.jsonb_build_object('200', "
+    "    pg_catalog.jsonb_build_object('description', 'OK', "
+    "     'schema', pg_catalog.jsonb_build_object('type', 'array', 'items', "
+    "      pg_catalog.jsonb_build_object('$ref', "
+    "       '#/definitions/' || t.name)))))) "
+    "  || case when t.writable then pg_catalog.jsonb_build_object( "
+    "   'post', pg_catalog.jsonb_build_object( "
+    "    'tags', pg_catalog.jsonb_build_array(t.name), "
+    "    'responses', '{\"201\": {\"description\": \"Created\"}}'::jsonb), "
+    "   'patch', pg_catalog.jsonb_build_object( "
+    "    'tags', pg_catalog.jsonb_build_array(t.name), "
+    "    'responses', '{\"204\": {\"description\": \"No Content\"}}'::jsonb), "
+    "   'delete', pg_catalog.jsonb_build_object( "
+    "    'tags', pg_catalog.jsonb_build_array(t.name), "
+    "    'responses', '{\"204\": {\"description\": \"No Content\"}}'::jsonb)) "
+    "   else '{}' end as item "
+    " from tab t "
+    "), fpath as ( "
+    " select '/rpc/' || f.name as path, "
+    "  case when f.provolatile <> 'v' then "
+    "   pg_catalog.jsonb_build_object('get', "
+    "   pg_catalog.jsonb_strip_nulls(pg_catalog.jsonb_build_object( "
+    "    'tags', pg_catalog.jsonb_build_array('(rpc) ' || f.name), "
+    "    'summary', f.descr, "
+    "    'parameters', coalesce((select pg_catalog.jsonb_agg( "
+    "      pg_catalog.jsonb_build_object('name', a.argname, 'in', 'query', "
+    "       'required', a.required, 'type', 'string', 'format', a.type) "
+    "      order by a.ord) from arg a where a.name = f.name), '[]'), "
+    "    'responses', '{\"200\": {\"description\": \"OK\"}}'::jsonb))) "
+    "   else '{}' end "
+    "  || pg_catalog.jsonb_build_object('post', "
+    "   pg_catalog.jsonb_strip_nulls(pg_catalog.jsonb_build_object( "
+    "    'tags', pg_catalog.jsonb_build_array('(rpc) ' || f.name), "
+    "    'summary', f.descr, "
+    "    'produces', pg_catalog.jsonb_build_array('application/json', "
+    "     'application/vnd.pgrst.object+json'), "
+    "    'parameters', pg_catalog.jsonb_build_array( "
+    "     pg_catalog.jsonb_build_object( "
+    "     'name', 'args', 'in', 'body', 'required', true, "
+    "     'schema', pg_catalog.jsonb_build_object('type', 'object', "
+    "      'properties', coalesce((select "
+    "        pg_catalog.jsonb_object_agg(a.argname, "
+    "        pg_catalog.jsonb_build_object('format', a.type)) "
+    "       from arg a where a.name = f.name), '{}'), "
+    "      'required', coalesce((select pg_catalog.jsonb_agg(a.argname "
+    "        order by a.ord) from arg a where a.name = f.name and a.required), "
+    "       '[]')))), "
+    "    'responses', '{\"200\": {\"description\": \"OK\"}}'::jsonb))) as item "
+    " from fn f "
+    "), prop as ( "
+    " select c.name, c.attnum, c.col, c.attnotnull, "
+    "  pg_catalog.jsonb_strip_nulls(pg_catalog.jsonb_build_object( "
+    "   'format', c.type, "
+    "   'type', case when c.type like '%[]' then 'array' "
+    "    when c.type in ('json', 'jsonb') then null "
+    "    when c.type = 'boolean' then 'boolean' "
+    "    when c.type in ('smallint', 'integer', 'bigint') then 'integer' "
+    "    when c.type in ('real', 'double precision') "
+    "     or c.type like 'numeric%' then 'number' "
+    "    else 'string' end, "
+    "   'description', case when c.pk then coalesce(c.descr || E'\\n\\n', '') "
+    "     || E'Note:\\nThis is a Primary Key.<pk/>' else c.descr end)) as item "
+    " from col c "
+    ") "
+    "select pg_catalog.jsonb_build_object( "
+    " 'swagger', '2.0', "
+    " 'info', pg_catalog.jsonb_build_object('title', 'PostgREST API', "
+    "  'version', 'pgrest-lite', 'description', coalesce( "
+    "   pg_catalog.obj_description('public'::pg_catalog.regnamespace, "
+    "    'pg_namespace'), 'A PostgREST-compatible API (pgrest-lite)')), "
+    " 'host', $1::text, 'basePath', '/', "
+    " 'schemes', pg_catalog.jsonb_build_array('http'), "
+    " 'consumes', pg_catalog.jsonb_build_array('application/json', "
+    "  'application/vnd.pgrst.object+json'), "
+    " 'produces', pg_catalog.jsonb_build_array('application/json', "
+    "  'application/vnd.pgrst.object+json'), "
+    " 'paths', pg_catalog.jsonb_build_object('/', "
+    "  pg_catalog.jsonb_build_object( "
+    "  'get', pg_catalog.jsonb_build_object( "
+    "   'tags', pg_catalog.jsonb_build_array('Introspection'), "
+    "   'summary', 'OpenAPI description (this document)', "
+    "   'produces', pg_catalog.jsonb_build_array('application/openapi+json', "
+    "    'application/json'), "
+    "   'responses', '{\"200\": {\"description\": \"OK\"}}'::jsonb))) "
+    "  || coalesce((select pg_catalog.jsonb_object_agg(p.path, p.item) "
+    "   from (select * from tpath union all select * from fpath) p), '{}'), "
+    " 'definitions', coalesce((select pg_catalog.jsonb_object_agg(t.name, "
+    "  pg_catalog.jsonb_strip_nulls(pg_catalog.jsonb_build_object( "
+    "   'description', t.descr, 'type', 'object', "
+    "   'required', coalesce((select pg_catalog.jsonb_agg(p.col "
+    "     order by p.attnum) "
+    "    from prop p where p.name = t.name and p.attnotnull), '[]'), "
+    "   'properties', coalesce((select "
+    "     pg_catalog.jsonb_object_agg(p.col, p.item) "
+    "    from prop p where p.name = t.name), '{}')))) "
+    "  from tab t), '{}'))::text";
+
+static void
+pgl_openapi(const struct pgl_call *call, struct pgl_reply *rep)
+{
+	const char *host = MHD_lookup_connection_value(
+	    call->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_HOST);
+	char shown[256];
+	const char *params[] = {shown};
+	PGconn *conn;
+	PGresult *res = NULL;
+	bool ok = false;
+
+	/*
+	 * Supabase serves the description for an admin key only; its
+	 * self-hosted gateway (Kong's ACL) refuses anything else so.
+	 */
+	if (call->role != PGL_ROLE_SERVICE) {
+		pgl_reply_gateway(rep, MHD_HTTP_FORBIDDEN,
+		    "You cannot consume this service", NULL);
+		return;
+	}
+	if (pgl_cfg.no_openapi) {
+		pgl_reply_error(rep, MHD_HTTP_NOT_FOUND, "PGRST126",
+		    "Root endpoint metadata is disabled", NULL, NULL);
+		return;
+	}
+	pgl_ascii_copy(shown, sizeof shown, host != NULL ? host : "localhost");
+	conn = pgl_tx_begin(call, true, rep);
+	if (conn == NULL)
+		return;
+	res = PQexecParams(conn, pgl_openapi_sql, 1, NULL, params, NULL, NULL, 0);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+		pgl_reply_pg_error(rep, conn, res, call->role);
+		goto out;
+	}
+	ok = true;
+	pgl_reply_set(rep, MHD_HTTP_OK, PGL_OPENAPI, PQgetvalue(res, 0, 0),
+	    (size_t)PQgetlength(res, 0, 0));
+out:
+	pgl_tx_end(conn, ok, call->role, rep);
+	PQclear(res);
+}
+
 static const struct pgl_route {
 	const char *prefix; /* the path is prefix + identifier */
 	const char *methods[2];
@@ -1550,6 +1761,17 @@ pgl_dispatch(struct MHD_Connection *c, const char *method, const char *path,
 	}
 	if (!pgl_auth(c, &call.role, rep))
 		return;
+	if (strcmp(path, "/") == 0) {
+		if (strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0) {
+			pgl_openapi(&call, rep);
+			return;
+		}
+		(void)snprintf(
+		    msg, sizeof msg, "Unsupported HTTP method: %s", method);
+		pgl_reply_error(rep, MHD_HTTP_METHOD_NOT_ALLOWED, "PGRST117",
+		    msg, NULL, NULL);
+		return;
+	}
 	for (size_t i = 0; i < sizeof pgl_routes / sizeof pgl_routes[0]; i++) {
 		const struct pgl_route *route = &pgl_routes[i];
 		size_t plen = strlen(route->prefix);
@@ -1909,7 +2131,7 @@ static const char pgl_usage[] =
     "usage: pgrest-lite --listen 127.0.0.1:PORT --db URI\n"
     "                   --service-key-file FILE [--anon-key-file FILE]\n"
     "                   [--delay-ms N] [--threads N] [--log-headers]\n"
-    "                   [--storage-dir DIR]\n";
+    "                   [--storage-dir DIR] [--no-openapi]\n";
 
 /* Fills pgl_cfg from argv: 0 to run, 1 after --help, -1 after an error. */
 static int
@@ -1924,6 +2146,7 @@ pgl_parse_args(int argc, char **argv)
 	    {"threads", required_argument, NULL, 't'},
 	    {"log-headers", no_argument, NULL, 'H'},
 	    {"storage-dir", required_argument, NULL, 'S'},
+	    {"no-openapi", no_argument, NULL, 'O'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
@@ -1965,6 +2188,9 @@ pgl_parse_args(int argc, char **argv)
 			break;
 		case 'S':
 			pgl_cfg.storage_dir = optarg;
+			break;
+		case 'O':
+			pgl_cfg.no_openapi = true;
 			break;
 		case 'h':
 			fputs(pgl_usage, stdout);

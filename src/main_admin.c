@@ -16,8 +16,10 @@
 #include "journal_admin.h"
 #include "jwt.h"
 #include "log.h"
+#include "origin.h"
 #include "strnum.h"
 #include "timefmt.h"
+#include "usecase_check_origin.h"
 
 #define PROG "profilecache-admin"
 
@@ -63,6 +65,7 @@ static const char usage_text[] =
     "       " PROG " [--config FILE] dead drop SEQ... | --all\n"
     "       " PROG " [--config FILE] init\n"
     "       " PROG " [--config FILE] check-config\n"
+    "       " PROG " [--config FILE] check-origin\n"
     "       " PROG " --help | --version\n";
 
 static const char help_text[] =
@@ -70,7 +73,8 @@ static const char help_text[] =
     "Looks after profilecache's journal, the local SQLite queue of deferred\n"
     "writes that profilecache.fcgi appends to and profilecache-flush replays\n"
     "to the database: how deep the queue is, which changes were\n"
-    "dead-lettered, and putting them back or giving up on them.\n"
+    "dead-lettered, and putting them back or giving up on them; and checks\n"
+    "the configuration and the database behind the origin.\n"
     "\n"
     "It is safe to run while the responder and the flusher work: reads see\n"
     "one consistent snapshot through a read-only connection, and every\n"
@@ -126,6 +130,21 @@ static const char help_text[] =
     "      (who may act for the service role: the secret key in apikey,\n"
     "      legacy service_role tokens, both or none). Never prints a secret.\n"
     "\n"
+    "  check-origin\n"
+    "      Check, through the configured origin with the service key, that\n"
+    "      the database has what profilecache needs, changing nothing:\n"
+    "      public.profiles with its columns (GET /profiles?select=...\n"
+    "      &limit=0; each missing one is named), their types and the\n"
+    "      functions apply_profile_changes, delete_profile and\n"
+    "      profilecache_changed_since (from the origin's OpenAPI\n"
+    "      description, GET /, which Supabase gives the secret key), and\n"
+    "      that apply_profile_changes takes an empty batch and\n"
+    "      profilecache_changed_since answers. Without the description,\n"
+    "      delete_profile is called with a null id, which it refuses\n"
+    "      before touching anything. Prints one line per check (ok, note\n"
+    "      or FAIL), then what to fix, then \"ok\" or how many problems\n"
+    "      there are; exits 1 when there is one or no origin answers.\n"
+    "\n"
     "OPTIONS\n"
     "  --config FILE  the configuration file (default: $" CONFIG_ENV ")\n"
     "  --json         status and dead list: print one JSON object instead\n"
@@ -137,9 +156,9 @@ static const char help_text[] =
     "\n"
     "EXIT STATUS\n"
     "  0   success; for status: nothing to act on\n"
-    "  1   status found dead or long-retried entries or a skewed clock, or\n"
-    "      the command failed (the reason is\n"
-    "      on stderr)\n"
+    "  1   status found dead or long-retried entries or a skewed clock,\n"
+    "      check-origin found something to fix, or the command failed (the\n"
+    "      reason is on stderr)\n"
     "  2   usage error\n"
     "  78  the configuration or a key file it names is invalid (EX_CONFIG)\n"
     "\n"
@@ -152,9 +171,11 @@ static const char help_text[] =
     "  " PROG " dead list --limit 20\n"
     "  " PROG " dead retry 1041 1042\n"
     "  " PROG " dead drop --all\n"
+    "  " PROG " check-origin || echo 'load schema/postgres/*.sql first'\n"
     "\n"
     "SEE ALSO\n"
-    "  profilecache-flush --help, sqlite3(1), schema/journal.sql\n";
+    "  profilecache-flush --help, sqlite3(1), schema/journal.sql,\n"
+    "  schema/postgres/*.sql\n";
 
 static void
 fail(const char *what, const char *err)
@@ -617,6 +638,55 @@ cmd_check_config(struct admin *ad, const struct admin_cmd *cmd)
 	return EXIT_OK;
 }
 
+/* --- check-origin --------------------------------------------------------- */
+
+static int
+cmd_check_origin(struct admin *ad, const struct admin_cmd *cmd)
+{
+	static const char *const label[] = {
+		[CHECK_OK] = "ok", [CHECK_NOTE] = "note", [CHECK_FAIL] = "FAIL",
+	};
+	struct check_report *rep;
+	struct origin *o = NULL;
+	char err[PC_ERRLEN] = "";
+	int rc = EXIT_FAILED;
+	size_t i;
+
+	(void)cmd;
+	if ((rep = calloc(1, sizeof(*rep))) == NULL) {
+		fail("check-origin", "out of memory");
+		return EXIT_FAILED;
+	}
+	if (origin_open(&ad->cfg, &o, err) != PC_OK ||
+	    check_origin_run(o, rep, err) != PC_OK) {
+		fail("check-origin", err);
+		goto out;
+	}
+	printf("%-8s", "origin:");
+	put_url(ad->cfg.origin_url);
+	printf("\n");
+	for (i = 0; i < rep->nlines; i++) {
+		printf("%-8s", label[rep->lines[i].level]);
+		put_safe(rep->lines[i].text);
+		printf("\n");
+	}
+	for (i = 0; i < rep->nfixes; i++) {
+		printf("%-8s", "fix:");
+		put_safe(rep->fixes[i]);
+		printf("\n");
+	}
+	if (rep->nfailed == 0) {
+		printf("ok\n");
+		rc = EXIT_OK;
+	} else
+		printf("%zu %s to fix\n", rep->nfailed,
+		    rep->nfailed == 1 ? "problem" : "problems");
+out:
+	origin_close(o);
+	free(rep);
+	return rc;
+}
+
 /* --- main ----------------------------------------------------------------- */
 
 static const struct admin_cmd cmds[] = {
@@ -629,6 +699,7 @@ static const struct admin_cmd cmds[] = {
 	    .move = JOURNAL_ADMIN_DROP, .run = cmd_dead_move },
 	{ .name = "init", .run = cmd_init },
 	{ .name = "check-config", .run = cmd_check_config },
+	{ .name = "check-origin", .run = cmd_check_origin },
 };
 #define NCMDS (sizeof(cmds) / sizeof(cmds[0]))
 

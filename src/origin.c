@@ -469,3 +469,27 @@ origin_exists(struct origin *o, const char *table, const char *column,
 	*exists = !(o->sync.body.data != NULL && strcmp(o->sync.body.data, "[]") == 0);
 	return PC_OK;
 }
+
+enum pc_result
+origin_probe(struct origin *o, const char *path, const char *body,
+    long *status, char **resp, size_t *resp_len, char *err)
+{
+	char url[ORIGIN_URL_MAX];
+	enum pc_result r;
+	int n;
+
+	*status = 0;
+	*resp = NULL;
+	*resp_len = 0;
+	n = snprintf(url, sizeof(url), "%s%s", o->cfg->origin_url, path);
+	if (n < 0 || (size_t)n >= sizeof(url)) {
+		pc_err(err, "origin URL too long");
+		return PC_ERROR;
+	}
+	r = origin_send(o, url, body != NULL ? o->hdr_rpc : o->hdr_array, body,
+	    body != NULL ? strlen(body) : 0, status, err);
+	if (r != PC_OK)
+		return r == PC_TOOBIG ? PC_ERROR : r;
+	*resp = buf_steal(&o->sync.body, resp_len);
+	return PC_OK;
+}

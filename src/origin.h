@@ -75,4 +75,14 @@ enum pc_result origin_ping(struct origin *o, char *err);
 enum pc_result origin_exists(struct origin *o, const char *table,
     const char *column, const char *value, bool *exists, char *err);
 
+/*
+ * One request to diagnose the origin, whatever it answers: GET
+ * {url}{path} (body NULL) or a POST of the JSON body, with the service key
+ * as always. PC_OK when an answer came: its HTTP status in *status and its
+ * body in *resp (malloc()ed, NUL-terminated, owned by the caller; NULL when
+ * empty). PC_UNAVAILABLE when none came (err says why).
+ */
+enum pc_result origin_probe(struct origin *o, const char *path,
+    const char *body, long *status, char **resp, size_t *resp_len, char *err);
+
 #endif

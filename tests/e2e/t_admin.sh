@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # profilecache-admin against a real stack: status (text, JSON, exit codes),
-# dead list, dead retry and drop (all or nothing), init, check-config, usage.
+# dead list, dead retry and drop (all or nothing), init, check-config,
+# check-origin (against the stack's database, and through a second origin
+# over a database that has only the Supabase starter's profiles table), usage.
 # Journal entries come from real PATCH requests; dead ones are made with the
 # sqlite3 CLI, as the flusher would leave them.
 set -euo pipefail
@@ -10,7 +12,7 @@ ADMIN=$PC_BUILDDIR/profilecache-admin
 [[ -x $ADMIN ]] || e2e_bail "$ADMIN is not built (run make)"
 
 e2e_start
-plan 69
+plan 92
 
 alice=$SAMPLE_PROFILE_ID
 bob=7b3e4a52-1c9d-4f60-9a8e-2d5c6f7a8b02
@@ -219,6 +221,99 @@ pc__ini_set "$CONFIG_PATH" "$E2E_DIR/opensecret.conf" "auth.jwt_secret_file=$E2E
 run --config "$E2E_DIR/opensecret.conf" check-config
 is "$RC" 78 "a world-readable JWT secret: exit 78"
 like "$ERR" "open.secret.*world-readable" "naming the file"
+
+# --- check-origin ------------------------------------------------------------------------------------------
+# rows_and_tombstones DB: everything check-origin must not change.
+rows_and_tombstones() {
+	"$PC_PG_BIN/psql" -X -q -At -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$((PORT_BASE + 3))" -U postgres -d "$1" \
+		-c "select (select coalesce(string_agg(to_jsonb(p)::text, ',' order by id), '') from public.profiles p)
+		    || '|' || (select coalesce(string_agg(id::text || deleted_at, ',' order by id), '')
+		               from profilecache.profile_tombstones)" 2>&1
+}
+before=$(rows_and_tombstones "$(basename "$DATABASE_URL")")
+posts=$(grep -c 'method=POST path=/rpc/delete_profile' "$ORIGIN_LOG" || true)
+run check-origin
+is "$RC/$(tail -n 1 <<<"$OUT")" "0/ok" "check-origin on the stack: ok, exit 0"
+is "$(head -n 1 <<<"$OUT")" "origin: $ORIGIN_URL" "naming the origin"
+like "$OUT" $'\nok +profiles: the service key reads all 10 columns profilecache uses, each of the type it needs' \
+	"the profiles columns, with their types (from GET /)"
+like "$OUT" $'\nok +rpc/apply_profile_changes: takes an empty batch' "apply_profile_changes takes an empty batch"
+like "$OUT" $'\nok +rpc/profilecache_changed_since: answers' "profilecache_changed_since answers"
+like "$OUT" $'\nok +rpc/delete_profile: in the origin\'s OpenAPI description, taking id uuid' \
+	"delete_profile is found in the OpenAPI description"
+is "$(grep -c 'method=POST path=/rpc/delete_profile' "$ORIGIN_LOG" || true)/$(rows_and_tombstones "$(basename "$DATABASE_URL")")" \
+	"$posts/$before" "without calling delete_profile, and nothing changed"
+
+# A second origin, over a database with the Supabase starter's table only.
+"$PC_PG_BIN/psql" -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$((PORT_BASE + 3))" -U postgres -d postgres \
+	-c "create role app_owner login nosuperuser" -c "create database starter owner app_owner" >/dev/null
+"$PC_PG_BIN/psql" -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$((PORT_BASE + 3))" -U postgres -d starter \
+	-f "$PC_ROOT/schema/postgres/local/supabase_compat.sql" -f "$PC_ROOT/tests/e2e/fixtures/supabase_project.sql" \
+	-f "$PC_ROOT/tests/e2e/fixtures/supabase_starter.sql" >/dev/null 2>"$E2E_DIR/starter.err" ||
+	e2e_bail "the starter fixture failed: $(cat "$E2E_DIR/starter.err")"
+origin2_port=$(pc_free_port_base) || e2e_bail "no free port"
+# origin2 [PGREST-LITE-ARG...]: (re)start the second origin.
+origin2() {
+	pc__stop_pidfile origin2 "$VAR_DIR/run/origin2.pid" "${PC_ORIGIN_BIN##*/}"
+	if ! pc__spawn "$VAR_DIR/run/origin2.pid" "$VAR_DIR/log/origin2.log" "$PC_ORIGIN_BIN" \
+		--listen "127.0.0.1:$origin2_port" \
+		--db "postgresql://$PC_ORIGIN_DB_USER@127.0.0.1:$((PORT_BASE + 3))/starter" \
+		--service-key-file "$SERVICE_KEY_FILE" --anon-key-file "$ANON_KEY_FILE" "$@" ||
+		! pc__wait "origin2" "$VAR_DIR/log/origin2.log" "$VAR_DIR/run/origin2.pid" \
+			pc__http_answers "http://127.0.0.1:$origin2_port/"; then
+		e2e_bail "the second origin did not start"
+	fi
+}
+e2e_cleanup() { pc__stop_pidfile origin2 "$VAR_DIR/run/origin2.pid" "${PC_ORIGIN_BIN##*/}"; }
+starter_psql() {
+	"$PC_PG_BIN/psql" -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$((PORT_BASE + 3))" -U app_owner -d starter "$@" \
+		>/dev/null 2>>"$E2E_DIR/starter.err"
+}
+origin2
+pc__ini_set "$CONFIG_PATH" "$E2E_DIR/starter.conf" "origin.url=http://127.0.0.1:$origin2_port"
+run --config "$E2E_DIR/starter.conf" check-origin
+is "$RC" 1 "check-origin, the starter's table only: exit 1"
+like "$OUT" $'\nFAIL +profiles: missing columns: display_name, bio, gradient, is_private, created_at, field_versions\n' \
+	"naming every missing column"
+like "$OUT" $'\nFAIL +rpc/apply_profile_changes: not in the origin\'s OpenAPI description' "apply_profile_changes is missing"
+like "$OUT" $'\nFAIL +rpc/delete_profile: not in the origin\'s OpenAPI description' "delete_profile is missing"
+like "$OUT" $'\nfix: +load schema/postgres/10_profiles.sql, 20_policies.sql, 30_apply.sql and 40_changes.sql, in that order' \
+	"saying what to load"
+like "$(tail -n 1 <<<"$OUT")" '^[0-9]+ problems to fix$' "and how many problems there are"
+
+starter_psql -f "$PC_ROOT/schema/postgres/10_profiles.sql" -f "$PC_ROOT/schema/postgres/20_policies.sql" \
+	-f "$PC_ROOT/schema/postgres/30_apply.sql" -f "$PC_ROOT/schema/postgres/40_changes.sql" || e2e_bail "loading the schema failed: $(cat "$E2E_DIR/starter.err")"
+run --config "$E2E_DIR/starter.conf" check-origin
+is "$RC/$(tail -n 1 <<<"$OUT")" "0/ok" "once the schema files are loaded: ok, exit 0"
+
+before=$(rows_and_tombstones starter)
+origin2 --no-openapi
+run --config "$E2E_DIR/starter.conf" check-origin
+is "$RC/$(tail -n 1 <<<"$OUT")" "0/ok" "an origin without the OpenAPI description: still ok"
+like "$OUT" $'\nnote +GET / \\(the OpenAPI description\\) gave none \\(HTTP 404: .*PGRST126' \
+	"noting that GET / gave no description"
+like "$OUT" $'\nok +rpc/delete_profile: refuses a null id with 22004' "delete_profile is found by its refusal of a null id"
+is "$(rows_and_tombstones starter)" "$before" "which wrote nothing (no tombstone, no row changed)"
+
+starter_psql -c "alter table public.profiles drop column display_name"
+run --config "$E2E_DIR/starter.conf" check-origin
+like "$RC/$OUT" $'^1/.*\nFAIL +profiles: missing columns: display_name\n' \
+	"without the description, a missing column is found by asking for each"
+origin2
+starter_psql -c "alter table public.profiles add column display_name text" \
+	-c "alter table public.profiles drop column bio" -c "alter table public.profiles add column bio integer"
+run --config "$E2E_DIR/starter.conf" check-origin
+like "$RC/$OUT" $'^1/.*\nFAIL +profiles: bio is integer, profilecache needs text\n' "a column of the wrong type is named"
+like "$OUT" $'\nfix: +change the columns named above' "with what to do"
+
+pc__ini_set "$CONFIG_PATH" "$E2E_DIR/anonkey.conf" "origin.url=http://127.0.0.1:$origin2_port" \
+	"origin.service_key_file=$ANON_KEY_FILE"
+run --config "$E2E_DIR/anonkey.conf" check-origin
+like "$RC/$OUT" $'^1/.*\nfix: +check \\[origin\\] service_key_file' "the publishable key as the service key: told to check the key"
+pc__ini_set "$CONFIG_PATH" "$E2E_DIR/nowhere.conf" "origin.url=http://127.0.0.1:1"
+run --config "$E2E_DIR/nowhere.conf" check-origin
+like "$RC/$OUT" $'^1/.*\nFAIL +no answer from the origin .*\nfix: +check \\[origin\\] url' "no origin: exit 1, check the url"
+e2e_cleanup
 
 # --- usage -------------------------------------------------------------------------------------------------
 run --help

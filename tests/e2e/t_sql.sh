@@ -18,7 +18,7 @@ set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
 SQL_DIR=${PC_SQL_DIR:-$PC_ROOT/tests/sql}
-HTTP_CHECKS=14
+HTTP_CHECKS=16
 
 mapfile -t sql_files < <(compgen -G "$SQL_DIR/[0-9]*.sql" | LC_ALL=C sort)
 ((${#sql_files[@]} > 0)) || e2e_bail "no pgTAP files in $SQL_DIR"
@@ -135,3 +135,15 @@ is "$(psql_exec "select count(*) from public.profiles where id = '$bob'")" 0 "an
 
 rpc "$anon_key" delete_profile '{"id": "'"$alice"'"}'
 like "$HTTP_STATUS" '^40[13]$' "rpc/delete_profile with the anon key is refused (401/403)"
+
+# The role's statement_timeout applies, as PostgREST applies a role's settings
+# (Supabase sets one for anon, authenticated and service_role).
+psql_exec "create function public.pc_test_sleep(s float8) returns int language sql
+	as 'select 1 from pg_catalog.pg_sleep(s)';
+	grant execute on function public.pc_test_sleep(float8) to service_role;
+	alter role service_role set statement_timeout = '300ms'" >/dev/null
+rpc "$service_key" pc_test_sleep '{"s": 2}'
+is "$HTTP_STATUS $(json .code)" "500 57014" "the role's statement_timeout cancels a longer statement: 500 with code 57014"
+rpc "$service_key" pc_test_sleep '{"s": 0.01}'
+is "$HTTP_STATUS" 200 "a shorter one runs"
+psql_exec "alter role service_role reset statement_timeout; drop function public.pc_test_sleep(float8)" >/dev/null

@@ -507,11 +507,27 @@ pgl_tx_begin(const struct pgl_call *call, bool read_only, struct pgl_reply *rep)
 		pgl_conn_drop();
 	}
 	PQclear(res);
+	/*
+	 * The role's own settings apply, as PostgREST applies them (Supabase
+	 * gives anon, authenticated and service_role a statement_timeout with
+	 * ALTER ROLE ... SET): here statement_timeout, the one that changes
+	 * what a request may do, read per request rather than cached.
+	 */
 	res = PQexecParams(conn,
 	    "select set_config('role', $1, true),"
 	    " set_config('request.jwt.claims', $2, true),"
 	    " set_config('request.method', $3, true),"
-	    " set_config('request.path', $4, true)",
+	    " set_config('request.path', $4, true),"
+	    " set_config('statement_timeout', coalesce(("
+	    "   select pg_catalog.substr(s, 19)"
+	    "     from pg_catalog.pg_db_role_setting as d,"
+	    "          pg_catalog.unnest(d.setconfig) as s"
+	    "    where d.setrole = (select oid from pg_catalog.pg_roles where rolname = $1)"
+	    "      and d.setdatabase in (0, (select oid from pg_catalog.pg_database"
+	    "                                where datname = pg_catalog.current_database()))"
+	    "      and s like 'statement\\_timeout=%'"
+	    "    order by d.setdatabase desc limit 1),"
+	    "   pg_catalog.current_setting('statement_timeout')), true)",
 	    4, NULL, params, NULL, NULL, 0);
 	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
 		pgl_reply_pg_error(rep, conn, res, call->role);

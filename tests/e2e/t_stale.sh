@@ -35,7 +35,13 @@ for _ in $(seq 50); do
 done
 is "$(jq -r .profile.display_name <<<"$HTTP_BODY")" "Alice Refreshed" "the background refresh stored the new row"
 isnt "$(header ETag)" "$old_etag" "the ETag changed with it"
-is "$(($(origin_reads) - reads0))" 1 "one origin read refreshed the entry"
+# One read refreshed the entry. The answer that showed the new row may itself
+# have been STALE already (fresh_ttl is 1 s and a loaded machine polls
+# slowly): that one may start a second refresh, never more.
+max_reads=1
+[[ $(header X-Cache) == STALE ]] && max_reads=2
+reads=$(($(origin_reads) - reads0))
+ok "$([[ $reads -ge 1 && $reads -le $max_reads ]]; echo $?)" "one origin read refreshed the entry ($reads, at most $max_reads)"
 
 # --- stale-if-error ----------------------------------------------------------------
 pc_stop_origin "$VAR_DIR"

@@ -14,12 +14,18 @@ plan 6
 
 id=7b3e4a52-1c9d-4f60-9a8e-2d5c6f7a8b02
 dir=$(mktemp -d)
+# parallel_get: N parallel GETs of id; sets allowed, the most origin reads
+# they may cost: one, and one more per fresh_ttl (4 s) the burst lasted (each
+# read makes the entry fresh for that long; a loaded machine can stretch a
+# burst of CGI processes past it).
 parallel_get() {
-	local i
+	local i t0
+	t0=$(date +%s)
 	for i in $(seq "$N"); do
 		curl -s -o /dev/null -D "$dir/h$i" -w '%{http_code}\n' "$BASE_URL/profiles/$id" >"$dir/s$i" &
 	done
 	wait
+	allowed=$((1 + ($(date +%s) - t0) / 4))
 }
 
 reads0=$(origin_reads)
@@ -27,7 +33,7 @@ parallel_get
 is "$(cat "$dir"/s* | sort | uniq -c | awk '{$1=$1};1')" "$N 200" "all $N parallel misses answered 200"
 misses=$(($(origin_reads) - reads0))
 diag "$N parallel misses -> $misses origin read(s)"
-is "$misses" 1 "they cost one origin read"
+ok "$([[ $misses -ge 1 && $misses -le $allowed ]]; echo $?)" "they cost one origin read ($misses; at most $allowed for how long the burst took)"
 
 sleep 4.2
 reads0=$(origin_reads)
@@ -40,7 +46,13 @@ cmp_ok "$stale" -gt 0 "they were served stale ($stale of $N)"
 sleep 1
 refreshes=$(($(origin_reads) - reads0))
 diag "$N parallel stale reads -> $refreshes origin read(s)"
-is "$refreshes" 1 "one process refreshed the entry"
-http GET "/profiles/$id"
+ok "$([[ $refreshes -ge 1 && $refreshes -le $allowed ]]; echo $?)" "one process refreshed the entry ($refreshes; at most $allowed for how long the burst took)"
+# A loaded machine may have let that entry go stale again by now: then this
+# read refreshes it once more, and the next one is a hit.
+for _ in 1 2 3 4 5; do
+	http GET "/profiles/$id"
+	[[ $(header X-Cache) == STALE ]] || break
+	sleep 1
+done
 is "$(header X-Cache)" HIT "after the refresh it is fresh again"
 rm -rf "$dir"

@@ -8,8 +8,9 @@
  *
  * SERVERS is a libmemcached server list ("127.0.0.1:11211"), KEY the key to
  * get and SKIP how many bytes of the value to leave out in front (the cache
- * entry's header), so that the body is byte for byte the one the responder
- * sends. The web server spawns it with the listening socket as fd 0, as it
+ * entry's header); the versions trailer the header's bytes 5-7 give the
+ * length of is left out at the end, so that the body is byte for byte the
+ * one the responder sends. The web server spawns it with the listening socket as fd 0, as it
  * does the responder; the memcached behaviours and the way a connection is
  * closed are the responder's.
  */
@@ -27,7 +28,7 @@ main(int argc, char *argv[])
 	memcached_st *mc;
 	FCGX_Request req;
 	const char *key;
-	size_t klen, skip, vlen;
+	size_t klen, skip, vlen, tail;
 	uint32_t flags;
 	char head[256], *v;
 	int n;
@@ -56,12 +57,14 @@ main(int argc, char *argv[])
 	/* libfcgi's own printf knows no %zu: format with snprintf. */
 	while (FCGX_Accept_r(&req) >= 0) {
 		v = memcached_get(mc, key, klen, &vlen, &flags, &rc);
-		if (v != NULL && vlen >= skip) {
+		tail = v != NULL && vlen >= 8 ? (size_t)(unsigned char)v[5] |
+		    (size_t)(unsigned char)v[6] << 8 | (size_t)(unsigned char)v[7] << 16 : 0;
+		if (v != NULL && vlen >= skip + tail) {
 			n = snprintf(head, sizeof(head), "Status: 200 OK\r\n"
 			    "Content-Type: application/json; charset=utf-8\r\n"
-			    "Content-Length: %zu\r\n\r\n", vlen - skip);
+			    "Content-Length: %zu\r\n\r\n", vlen - skip - tail);
 			FCGX_PutStr(head, n, req.out);
-			FCGX_PutStr(v + skip, (int)(vlen - skip), req.out);
+			FCGX_PutStr(v + skip, (int)(vlen - skip - tail), req.out);
 		} else {
 			n = snprintf(head, sizeof(head), "Status: 502 Bad Gateway\r\n"
 			    "Content-Type: text/plain\r\n\r\nmemcached: %s\n",

@@ -9,11 +9,40 @@
 bench_stack_start() {
 	var=$(mktemp -d /var/tmp/pc-bench.XXXXXX)
 	chmod 0711 "$var"
-	trap 'pc_stack_stop "$var/stack" >/dev/null 2>&1 || true; rm -rf -- "$var"' EXIT
+	trap 'bench_peer_stop; pc_stack_stop "$var/stack" >/dev/null 2>&1 || true; rm -rf -- "$var"' EXIT
 	PC_LOG_LEVEL=warn pc_stack_start "$var/stack" "$(pc_free_port_base)" >/dev/null
 	# shellcheck disable=SC1091
 	. "$var/stack/stack.env"
 	. tests/e2e/lib.sh >/dev/null 2>&1 || true
+}
+
+# bench_peer_start WORKERS: Redis and the Node + ioredis peer (bench/peer) on
+# two free ports of this run, stopped with the stack; sets PEER_URL and
+# REDIS_PORT.
+bench_peer_start() {
+	local base
+	base=$(pc_free_port_base)
+	REDIS_PORT=$base PEER_URL=http://127.0.0.1:$((base + 1))/v1
+	redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save '' --appendonly no \
+		--daemonize yes --pidfile "$var/redis.pid" --logfile "$var/redis.log" ||
+		pc_die "redis-server did not start"
+	PEER_PORT=$((base + 1)) PEER_WORKERS=$1 REDIS_URL=redis://127.0.0.1:$REDIS_PORT \
+		ORIGIN_URL=$ORIGIN_URL SERVICE_KEY=$(<"$SERVICE_KEY_FILE") \
+		node bench/peer/server.js >"$var/peer.log" 2>&1 &
+	echo $! >"$var/peer.pid"
+	for _ in $(seq 100); do
+		[[ $(curl -s -o /dev/null -w '%{http_code}' "$PEER_URL/profiles/x") == 404 ]] && return 0
+		sleep 0.1
+	done
+	pc_die "the peer did not start: $(tail -n 5 "$var/peer.log")"
+}
+
+# bench_peer_stop: stop the peer and its Redis (the EXIT trap calls it too).
+bench_peer_stop() {
+	[[ -s $var/peer.pid ]] && kill "$(<"$var/peer.pid")" 2>/dev/null
+	[[ -s $var/redis.pid ]] && kill "$(<"$var/redis.pid")" 2>/dev/null
+	rm -f -- "$var/peer.pid" "$var/redis.pid"
+	return 0
 }
 
 # bench_wrk URL CONNECTIONS SECONDS THREADS: a plain GET load with wrk;

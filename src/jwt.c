@@ -37,7 +37,6 @@
 #include "jwt.h"
 #include "log.h"
 
-#define JWT_SECRET_MIN 32	/* RFC 7518 3.2: an HS256 key has >= 256 bits */
 #define JWT_KEYS_MAX 32		/* usable keys in one JWKS */
 #define JWT_KID_MAX 128
 #define JWT_HEADER_MAX 1024	/* decoded header bytes */

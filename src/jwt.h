@@ -9,6 +9,7 @@
 #include "result.h"
 
 #define JWT_TOKEN_MAX 8192		/* bytes of the compact token */
+#define JWT_SECRET_MIN 32	/* RFC 7518 3.2: an HS256 key has >= 256 bits */
 #define JWT_JWKS_MAX (256 * 1024)	/* bytes of a JWKS document */
 #define JWT_LEEWAY_MAX 3600		/* seconds; more is refused */
 #define JWT_LIFETIME_MAX (10L * 366 * 86400) /* seconds of max_lifetime_s */

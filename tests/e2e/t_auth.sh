@@ -11,7 +11,7 @@ set -euo pipefail
 
 # The origin logs the names of the headers it gets.
 e2e_start --log-headers
-plan 105
+plan 121
 
 alice=$SAMPLE_PROFILE_ID
 bob=7b3e4a52-1c9d-4f60-9a8e-2d5c6f7a8b02
@@ -146,6 +146,57 @@ is "$HTTP_STATUS/$(json .error.code)" "403/forbidden" "with a user's token next 
 is "$(sqlite3 "$JOURNAL_PATH" "select count(*) from changes where id = '$bob'")" 1 \
 	"and only the secret key's change was journaled for bob"
 
+# --- profilecache-admin token ------------------------------------------------------------------
+ADMIN=$PC_BUILDDIR/profilecache-admin
+# mint CONFIG ARG...: profilecache-admin token's output in $minted, its exit
+# code in $rc, its stderr in $E2E_DIR/token.err.
+mint() {
+	local conf=$1
+	shift
+	rc=0
+	minted=$("$ADMIN" --config "$conf" token "$@" 2>"$E2E_DIR/token.err") || rc=$?
+}
+# payload TOKEN: the token's decoded claims.
+payload() {
+	local p=${1#*.}
+	p=${p%%.*}
+	while ((${#p} % 4)); do p+="="; done
+	printf '%s' "$p" | tr -- '-_' '+/' | base64 -d
+}
+mint "$CONFIG_PATH" --sub "$alice"
+is "$rc/$(wc -l <<<"$minted" | tr -d ' ')" "0/1" "token: one line on stdout, exit 0"
+is "$(payload "$minted" | jq -c '[.sub, .role, .aud, .exp - .iat]')" "[\"$alice\",\"authenticated\",\"authenticated\",3600]" \
+	"sub, role authenticated, aud, and an hour to live by default"
+http PATCH "/profiles/$alice" "${json[@]}" -H "Authorization: Bearer $minted" --data '{"bio":"minted"}'
+is "$HTTP_STATUS/$(json .profile.bio)" "202/minted" "the responder takes the minted token: 202"
+http PATCH "/profiles/$bob" "${json[@]}" -H "Authorization: Bearer $minted" --data '{"bio":"minted"}'
+is "$HTTP_STATUS/$(json .error.code)" "403/forbidden" "for its own profile only"
+mint "$CONFIG_PATH" --sub "$alice" --ttl 86400
+http PATCH "/profiles/$alice" "${json[@]}" -H "Authorization: Bearer $minted" --data '{"bio":"a day"}'
+is "$rc/$HTTP_STATUS" "0/202" "--ttl max_token_lifetime (a day): minted and taken"
+mint "$CONFIG_PATH" --sub "$alice" --ttl 86401
+is "$rc/$minted" "1/" "--ttl past max_token_lifetime: refused, nothing printed"
+like "$(<"$E2E_DIR/token.err")" 'over \[auth\] max_token_lifetime \(86400\)' "naming max_token_lifetime"
+mint "$CONFIG_PATH" --sub "$alice" --role anon
+http PATCH "/profiles/$alice" "${json[@]}" -H "Authorization: Bearer $minted" --data '{"bio":"anon"}'
+is "$rc/$HTTP_STATUS/$(json .error.code)" "0/403/token_wrong_role" "a minted anon token may not write: 403 token_wrong_role"
+mint "$CONFIG_PATH" --sub "Alice"
+is "$rc/$minted" "2/" "a sub that is not a lower-case UUID: usage error"
+elsewhere=$E2E_DIR/elsewhere.conf
+pc__ini_set "$CONFIG_PATH" "$elsewhere" "origin.url=https://192.0.2.10/rest/v1"
+mint "$elsewhere" --sub "$alice"
+is "$rc/$minted" "1/" "an origin not on this machine: refused without --dev"
+like "$(<"$E2E_DIR/token.err")" 'not on this machine.*--dev' "saying so, and what to add"
+mint "$elsewhere" --sub "$alice" --dev
+http PATCH "/profiles/$alice" "${json[@]}" -H "Authorization: Bearer $minted" --data '{"bio":"dev"}'
+is "$rc/$HTTP_STATUS" "0/202" "with --dev: minted (and taken here, with the same secret)"
+nosecret=$E2E_DIR/nosecret.conf
+sed -E '/^[[:space:]]*jwt_secret_file[[:space:]]*=/d' "$CONFIG_PATH" >"$nosecret"
+mint "$nosecret" --sub "$alice"
+is "$rc/$minted" "1/" "no jwt_secret_file: refused"
+like "$(<"$E2E_DIR/token.err")" 'no \[auth\] jwt_secret_file.*only Supabase Auth' "saying a JWKS cannot be minted for"
+unlike "$(<"$E2E_DIR/token.err")" "$JWT_SECRET" "the secret is never printed"
+
 # --- [auth] issuer ----------------------------------------------------------------------------
 PC_CONF_SET="auth.issuer=https://issuer.test/auth/v1"
 restart_web
@@ -154,6 +205,9 @@ refused token_wrong_issuer "no iss" "Bearer $(jwt_custom "$(claims)")"
 http PATCH "/profiles/$alice" "${json[@]}" -H "Authorization: Bearer $(jwt_custom "$(claims ',"iss":"https://issuer.test/auth/v1"')")" \
 	--data '{"bio":"right issuer"}'
 is "$HTTP_STATUS" 202 "the configured iss: 202"
+mint "$CONFIG_PATH" --sub "$alice"
+http PATCH "/profiles/$alice" "${json[@]}" -H "Authorization: Bearer $minted" --data '{"bio":"minted with iss"}'
+is "$(payload "$minted" | jq -r .iss)/$HTTP_STATUS" "https://issuer.test/auth/v1/202" "a minted token carries the configured iss: 202"
 
 # --- switched on ------------------------------------------------------------------------------
 PC_CONF_SET="auth.allow_anonymous=true auth.accept_legacy_service_role=true"

@@ -20,6 +20,7 @@
 #include <openssl/rsa.h>
 
 #include "jwt.h"
+#include "jwt_mint.h"
 #include "log.h"
 
 #define NOW 1700000000LL
@@ -1414,6 +1415,85 @@ test_refusals(void **state)
 	expect_refusal(f->all, tok, &policy, JWT_REFUSAL_WRONG_ISSUER);
 }
 
+/* What profilecache-admin token mints, jwt_verify() takes. */
+static void
+test_mint(void **state)
+{
+	struct fixture *f = *state;
+	const struct jwt_policy day = { "authenticated", ISS, 30, 86400 };
+	struct jwt_mint m = { .sub = SUB, .role = "authenticated",
+	    .audience = "authenticated", .issuer = ISS, .iat = NOW - 10,
+	    .exp = NOW + 3600 };
+	char err[PC_ERRLEN] = "", *tok = NULL;
+	struct jwt_claims c;
+
+	assert_int_equal(jwt_mint_hs256(SECRET, strlen(SECRET), &m, &tok, err),
+	    PC_OK);
+	assert_non_null(tok);
+	accept_len(f->hs, tok, strlen(tok), &day, &c);
+	assert_string_equal(c.sub, SUB);
+	assert_string_equal(c.role, "authenticated");
+	assert_int_equal(c.exp, NOW + 3600);
+	assert_true(c.hs256);
+	assert_false(c.is_anonymous);
+	/* Only the secret signs it. */
+	expect_refusal(f->pub, tok, &policy, JWT_REFUSAL_UNSUPPORTED_ALG);
+	free(tok);
+
+	m.role = "anon";
+	assert_int_equal(jwt_mint_hs256(SECRET, strlen(SECRET), &m, &tok, err),
+	    PC_OK);
+	accept(f->hs, tok, &c);
+	assert_string_equal(c.role, "anon");
+	free(tok);
+
+	/* Claims the verifier refuses come out refused for that reason. */
+	m.role = "authenticated";
+	m.exp = NOW + 2 * 86400;
+	assert_int_equal(jwt_mint_hs256(SECRET, strlen(SECRET), &m, &tok, err),
+	    PC_OK);
+	expect_refusal(f->hs, tok, &day, JWT_REFUSAL_LIFETIME_TOO_LONG);
+	free(tok);
+	m.exp = NOW + 3600;
+	m.audience = NULL;
+	assert_int_equal(jwt_mint_hs256(SECRET, strlen(SECRET), &m, &tok, err),
+	    PC_OK);
+	expect_refusal(f->hs, tok, &policy, JWT_REFUSAL_WRONG_AUDIENCE);
+	free(tok);
+	m.audience = "authenticated";
+	m.issuer = NULL;
+	assert_int_equal(jwt_mint_hs256(SECRET, strlen(SECRET), &m, &tok, err),
+	    PC_OK);
+	expect_refusal(f->hs, tok, &policy, JWT_REFUSAL_WRONG_ISSUER);
+	free(tok);
+	m.issuer = ISS;
+	assert_int_equal(jwt_mint_hs256("another-secret-another-secret-0123",
+	    34, &m, &tok, err), PC_OK);
+	expect_refusal(f->hs, tok, &policy, JWT_REFUSAL_BAD_SIGNATURE);
+	free(tok);
+
+	/* What it will not mint. */
+	tok = (char *)"x";
+	assert_int_equal(jwt_mint_hs256("short", 5, &m, &tok, err), PC_INVALID);
+	assert_null(tok);
+	assert_null(strstr(err, "short"));
+	m.sub = "two words";
+	assert_int_equal(jwt_mint_hs256(SECRET, strlen(SECRET), &m, &tok, err),
+	    PC_INVALID);
+	m.sub = "";
+	assert_int_equal(jwt_mint_hs256(SECRET, strlen(SECRET), &m, &tok, err),
+	    PC_INVALID);
+	m.sub = SUB;
+	m.role = NULL;
+	assert_int_equal(jwt_mint_hs256(SECRET, strlen(SECRET), &m, &tok, err),
+	    PC_INVALID);
+	m.role = "authenticated";
+	m.exp = m.iat;
+	assert_int_equal(jwt_mint_hs256(SECRET, strlen(SECRET), &m, &tok, err),
+	    PC_INVALID);
+	assert_null(tok);
+}
+
 static void
 test_bad_arguments(void **state)
 {
@@ -1477,6 +1557,7 @@ main(void)
 		cmocka_unit_test(test_load_jwks),
 		cmocka_unit_test(test_with_jwks),
 		cmocka_unit_test(test_refusals),
+		cmocka_unit_test(test_mint),
 		cmocka_unit_test(test_bad_arguments),
 	};
 

@@ -374,6 +374,14 @@ config_url_loopback(const char *authority)
 	    (ntohl(a4.s_addr) >> 24) == 127;
 }
 
+bool
+config_url_is_loopback(const char *url)
+{
+	const char *p = strstr(url, "://");
+
+	return p != NULL && config_url_loopback(p + 3);
+}
+
 /*
  * The issuer of a Supabase project's user tokens when url is its REST API,
  * https://<ref>.supabase.co/rest/v1: https://<ref>.supabase.co/auth/v1 in

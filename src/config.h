@@ -113,4 +113,12 @@ enum pc_result config_load_logged(const char *path, struct config *cfg);
  */
 enum pc_result config_read_secret(const char *path, char **out, char *err);
 
+/*
+ * Whether url ("scheme://authority/...") names this machine by one of the
+ * literal forms [origin] url may use over http://: localhost, an IPv4
+ * address in 127.0.0.0/8 or [::1]. A name that would have to be resolved
+ * is not.
+ */
+bool config_url_is_loopback(const char *url);
+
 #endif

@@ -94,13 +94,19 @@ http_error(struct http_response *resp, int status, const char *code,
 
 void
 http_error_fields(struct http_response *resp, int status, const char *code,
-    const char *message, json_t *fields)
+    const char *message, json_t *fields, json_t *allowed)
 {
 	json_t *doc;
 	char *s = NULL;
 
 	doc = json_pack("{s:{s:s,s:s,s:O}}", "error", "code", code, "message",
 	    message, "fields", fields);
+	if (doc != NULL && allowed != NULL &&
+	    json_object_set(json_object_get(doc, "error"), "allowed",
+	    allowed) != 0) {
+		json_decref(doc);
+		doc = NULL;
+	}
 	if (doc != NULL)
 		s = json_dumps(doc, JSON_COMPACT | JSON_PRESERVE_ORDER);
 	json_decref(doc);

@@ -78,12 +78,13 @@ void http_error(struct http_response *resp, int status, const char *code,
     const char *message);
 
 /*
- * The same with a "fields" member, {"field":"reason",...}, for 422. fields
- * is borrowed.
+ * The same with a "fields" member, {"field":"reason",...}, for 422, and an
+ * "allowed" member, the names of the fields that may be sent, unless
+ * allowed is NULL. fields and allowed are borrowed.
  */
 struct json_t;
 void http_error_fields(struct http_response *resp, int status, const char *code,
-    const char *message, struct json_t *fields);
+    const char *message, struct json_t *fields, struct json_t *allowed);
 
 /*
  * Read the whole request body, at most max bytes, as CONTENT_LENGTH

@@ -37,7 +37,6 @@
 #include "jwt.h"
 #include "log.h"
 
-#define JWT_SECRET_MIN 32	/* RFC 7518 3.2: an HS256 key has >= 256 bits */
 #define JWT_KEYS_MAX 32		/* usable keys in one JWKS */
 #define JWT_KID_MAX 128
 #define JWT_HEADER_MAX 1024	/* decoded header bytes */
@@ -588,6 +587,19 @@ jwt_keys_free(struct jwt_keys *k)
 	free(k);
 }
 
+/*
+ * Refuse a token for reason, with the fixed text msg in err: PC_INVALID, for
+ * the caller to return.
+ */
+static enum pc_result
+jwt_refuse(enum jwt_refusal *why, enum jwt_refusal reason, char *err,
+    const char *msg)
+{
+	*why = reason;
+	pc_err(err, "%s", msg);
+	return PC_INVALID;
+}
+
 /* Split the token into its three non-empty parts; -1 for any other shape. */
 static int
 jwt_split(const char *token, size_t len, struct span part[3])
@@ -637,7 +649,7 @@ jwt_part_json(const struct span *s, size_t max)
  */
 static enum pc_result
 jwt_header(const json_t *hdr, const struct jwt_alg **alg, const char **kid,
-    char *err)
+    enum jwt_refusal *why, char *err)
 {
 	const json_t *v;
 	const char *name;
@@ -645,33 +657,27 @@ jwt_header(const json_t *hdr, const struct jwt_alg **alg, const char **kid,
 
 	*alg = NULL;
 	*kid = NULL;
-	if ((name = json_string_value(json_object_get(hdr, "alg"))) == NULL) {
-		pc_err(err, "bad header");
-		return PC_INVALID;
-	}
+	if ((name = json_string_value(json_object_get(hdr, "alg"))) == NULL)
+		return jwt_refuse(why, JWT_REFUSAL_MALFORMED, err, "bad header");
 	for (i = 0; i < NALGS; i++)
 		if (strcmp(jwt_algs[i].name, name) == 0)
 			*alg = &jwt_algs[i];
-	if (*alg == NULL) {
-		pc_err(err, "algorithm not allowed");
-		return PC_INVALID;
-	}
+	if (*alg == NULL)
+		return jwt_refuse(why, JWT_REFUSAL_UNSUPPORTED_ALG, err,
+		    "algorithm not allowed");
 	/* RFC 7515 4.1.11: no extension is understood here. */
-	if (json_object_get(hdr, "crit") != NULL) {
-		pc_err(err, "critical header not supported");
-		return PC_INVALID;
-	}
+	if (json_object_get(hdr, "crit") != NULL)
+		return jwt_refuse(why, JWT_REFUSAL_MALFORMED, err,
+		    "critical header not supported");
 	if ((v = json_object_get(hdr, "typ")) != NULL &&
 	    (!json_is_string(v) ||
-	    strcasecmp(json_string_value(v), "JWT") != 0)) {
-		pc_err(err, "bad token type");
-		return PC_INVALID;
-	}
+	    strcasecmp(json_string_value(v), "JWT") != 0))
+		return jwt_refuse(why, JWT_REFUSAL_MALFORMED, err,
+		    "bad token type");
 	if ((v = json_object_get(hdr, "kid")) != NULL) {
-		if (!json_is_string(v)) {
-			pc_err(err, "bad header");
-			return PC_INVALID;
-		}
+		if (!json_is_string(v))
+			return jwt_refuse(why, JWT_REFUSAL_MALFORMED, err,
+			    "bad header");
 		*kid = json_string_value(v);
 	}
 	return PC_OK;
@@ -765,7 +771,7 @@ out:
 static enum pc_result
 jwt_check_signature(const struct jwt_keys *k, const struct jwt_alg *alg,
     const char *kid, const struct span *input, const struct span *sigpart,
-    char *err)
+    enum jwt_refusal *why, char *err)
 {
 	unsigned char sig[JWT_SIG_MAX];
 	const unsigned char *msg = (const unsigned char *)input->p;
@@ -780,30 +786,27 @@ jwt_check_signature(const struct jwt_keys *k, const struct jwt_alg *alg,
 			    strcmp(k->keys[i].kid, kid) == 0)
 				named = &k->keys[i];
 		if (named == NULL) {
-			pc_err(err, "unknown key");
+			(void)jwt_refuse(why, JWT_REFUSAL_UNKNOWN_KEY, err,
+			    "unknown key");
 			return PC_NOTFOUND;
 		}
-		if (named->alg != alg) {
-			pc_err(err, "algorithm does not match key");
-			return PC_INVALID;
-		}
+		if (named->alg != alg)
+			return jwt_refuse(why, JWT_REFUSAL_UNKNOWN_KEY, err,
+			    "algorithm does not match key");
 	}
 	for (i = 0; i < k->nkeys; i++)
 		if (k->keys[i].alg == alg)
 			bound++;
-	if (alg->kind == JWT_HMAC ? k->secret == NULL : bound == 0) {
-		pc_err(err, "algorithm not allowed");
-		return PC_INVALID;
-	}
-	if (sigpart->n == 0) {
-		pc_err(err, "missing signature");
-		return PC_INVALID;
-	}
+	if (alg->kind == JWT_HMAC ? k->secret == NULL : bound == 0)
+		return jwt_refuse(why, JWT_REFUSAL_UNSUPPORTED_ALG, err,
+		    "algorithm not allowed");
+	if (sigpart->n == 0)
+		return jwt_refuse(why, JWT_REFUSAL_MALFORMED, err,
+		    "missing signature");
 	if (b64url_decode(sigpart->p, sigpart->n, sig, sizeof(sig),
-	    &siglen) != 0) {
-		pc_err(err, "bad signature encoding");
-		return PC_INVALID;
-	}
+	    &siglen) != 0)
+		return jwt_refuse(why, JWT_REFUSAL_MALFORMED, err,
+		    "bad signature encoding");
 	if (alg->kind == JWT_HMAC)
 		r = jwt_check_hmac(k, alg, msg, input->n, sig, siglen);
 	else if (named != NULL)
@@ -815,7 +818,8 @@ jwt_check_signature(const struct jwt_keys *k, const struct jwt_alg *alg,
 				    sig, siglen);
 	}
 	if (r == PC_INVALID)
-		pc_err(err, "bad signature");
+		(void)jwt_refuse(why, JWT_REFUSAL_BAD_SIGNATURE, err,
+		    "bad signature");
 	else if (r != PC_OK)
 		pc_err(err, "signature check failed in OpenSSL");
 	return r;
@@ -898,44 +902,38 @@ claim_aud_has(const json_t *aud, const char *want)
 
 static enum pc_result
 jwt_claims_check(const json_t *payload, const struct jwt_policy *policy,
-    int64_t now, struct jwt_claims *c, char *err)
+    int64_t now, struct jwt_claims *c, enum jwt_refusal *why, char *err)
 {
 	const json_t *iss, *anon;
 	int64_t t, iat = 0;
 	int rc, aud, has_iat;
 
-	if ((rc = claim_time(payload, "exp", &c->exp)) <= 0) {
-		pc_err(err, rc == 0 ? "missing exp" : "bad exp");
-		return PC_INVALID;
-	}
+	if ((rc = claim_time(payload, "exp", &c->exp)) <= 0)
+		return jwt_refuse(why, JWT_REFUSAL_MALFORMED, err,
+		    rc == 0 ? "missing exp" : "bad exp");
 	/* RFC 7519 4.1.4: refused on or after exp. */
-	if (now - policy->leeway_s >= c->exp) {
-		pc_err(err, "expired");
-		return PC_INVALID;
-	}
+	if (now - policy->leeway_s >= c->exp)
+		return jwt_refuse(why, JWT_REFUSAL_EXPIRED, err, "expired");
 	if ((rc = claim_time(payload, "nbf", &t)) < 0 ||
-	    (rc == 1 && t > now + policy->leeway_s)) {
-		pc_err(err, rc < 0 ? "bad nbf" : "not yet valid");
-		return PC_INVALID;
-	}
+	    (rc == 1 && t > now + policy->leeway_s))
+		return rc < 0 ?
+		    jwt_refuse(why, JWT_REFUSAL_MALFORMED, err, "bad nbf") :
+		    jwt_refuse(why, JWT_REFUSAL_NOT_YET_VALID, err,
+		    "not yet valid");
 	if ((has_iat = claim_time(payload, "iat", &iat)) < 0 ||
-	    (has_iat == 1 && iat > now + policy->leeway_s)) {
-		pc_err(err, has_iat < 0 ? "bad iat" : "issued in the future");
-		return PC_INVALID;
-	}
-	if (claim_string(payload, "sub", c->sub, sizeof(c->sub)) != 0) {
-		pc_err(err, "bad sub");
-		return PC_INVALID;
-	}
-	if (claim_string(payload, "role", c->role, sizeof(c->role)) != 0) {
-		pc_err(err, "bad role");
-		return PC_INVALID;
-	}
+	    (has_iat == 1 && iat > now + policy->leeway_s))
+		return has_iat < 0 ?
+		    jwt_refuse(why, JWT_REFUSAL_MALFORMED, err, "bad iat") :
+		    jwt_refuse(why, JWT_REFUSAL_NOT_YET_VALID, err,
+		    "issued in the future");
+	if (claim_string(payload, "sub", c->sub, sizeof(c->sub)) != 0)
+		return jwt_refuse(why, JWT_REFUSAL_MALFORMED, err, "bad sub");
+	if (claim_string(payload, "role", c->role, sizeof(c->role)) != 0)
+		return jwt_refuse(why, JWT_REFUSAL_MALFORMED, err, "bad role");
 	anon = json_object_get(payload, "is_anonymous");
-	if (anon != NULL && !json_is_boolean(anon)) {
-		pc_err(err, "bad is_anonymous");
-		return PC_INVALID;
-	}
+	if (anon != NULL && !json_is_boolean(anon))
+		return jwt_refuse(why, JWT_REFUSAL_MALFORMED, err,
+		    "bad is_anonymous");
 	c->is_anonymous = json_is_true(anon);
 	/*
 	 * Nothing here can revoke a token, so its lifetime bounds how long a
@@ -947,35 +945,31 @@ jwt_claims_check(const json_t *payload, const struct jwt_policy *policy,
 	 */
 	if (policy->max_lifetime_s > 0 && strcmp(c->role, "service_role") != 0 &&
 	    (has_iat == 1 ? iat < c->exp - policy->max_lifetime_s :
-	    c->exp - policy->max_lifetime_s > now + policy->leeway_s)) {
-		pc_err(err, "lifetime too long");
-		return PC_INVALID;
-	}
+	    c->exp - policy->max_lifetime_s > now + policy->leeway_s))
+		return jwt_refuse(why, JWT_REFUSAL_LIFETIME_TOO_LONG, err,
+		    "lifetime too long");
 	if ((aud = claim_aud_has(json_object_get(payload, "aud"),
-	    policy->audience != NULL ? policy->audience : "")) < 0) {
-		pc_err(err, "bad aud");
-		return PC_INVALID;
-	}
+	    policy->audience != NULL ? policy->audience : "")) < 0)
+		return jwt_refuse(why, JWT_REFUSAL_MALFORMED, err, "bad aud");
 	/* Supabase's service_role key carries no aud. */
 	if (policy->audience != NULL && aud == 0 &&
-	    strcmp(c->role, "service_role") != 0) {
-		pc_err(err, "wrong audience");
-		return PC_INVALID;
-	}
+	    strcmp(c->role, "service_role") != 0)
+		return jwt_refuse(why, JWT_REFUSAL_WRONG_AUDIENCE, err,
+		    "wrong audience");
 	if (policy->issuer != NULL &&
 	    (!json_is_string(iss = json_object_get(payload, "iss")) ||
-	    strcmp(json_string_value(iss), policy->issuer) != 0)) {
-		pc_err(err, "wrong issuer");
-		return PC_INVALID;
-	}
+	    strcmp(json_string_value(iss), policy->issuer) != 0))
+		return jwt_refuse(why, JWT_REFUSAL_WRONG_ISSUER, err,
+		    "wrong issuer");
 	return PC_OK;
 }
 
 enum pc_result
 jwt_verify(const struct jwt_keys *k, const char *token, size_t len,
     const struct jwt_policy *policy, int64_t now_s, struct jwt_claims *claims,
-    char *err)
+    enum jwt_refusal *why, char *err)
 {
+	enum jwt_refusal w = JWT_REFUSAL_NONE;
 	enum pc_result r = PC_ERROR;
 	const struct jwt_alg *alg;
 	struct jwt_claims c;
@@ -995,40 +989,43 @@ jwt_verify(const struct jwt_keys *k, const char *token, size_t len,
 		pc_err(err, "bad argument");
 		goto out;
 	}
-	r = PC_INVALID;
 	if (len == 0) {
-		pc_err(err, "empty token");
+		r = jwt_refuse(&w, JWT_REFUSAL_MALFORMED, err, "empty token");
 		goto out;
 	}
 	if (len > JWT_TOKEN_MAX) {
-		pc_err(err, "token too long");
+		r = jwt_refuse(&w, JWT_REFUSAL_MALFORMED, err,
+		    "token too long");
 		goto out;
 	}
 	if (jwt_split(token, len, part) != 0) {
-		pc_err(err, "malformed token");
+		r = jwt_refuse(&w, JWT_REFUSAL_MALFORMED, err,
+		    "not three base64url parts");
 		goto out;
 	}
 	if ((hdr = jwt_part_json(&part[0], JWT_HEADER_MAX)) == NULL) {
-		pc_err(err, "bad header");
+		r = jwt_refuse(&w, JWT_REFUSAL_MALFORMED, err, "bad header");
 		goto out;
 	}
-	if ((r = jwt_header(hdr, &alg, &kid, err)) != PC_OK)
+	if ((r = jwt_header(hdr, &alg, &kid, &w, err)) != PC_OK)
 		goto out;
 	input.p = token;
 	input.n = part[0].n + 1 + part[1].n;
-	if ((r = jwt_check_signature(k, alg, kid, &input, &part[2],
+	if ((r = jwt_check_signature(k, alg, kid, &input, &part[2], &w,
 	    err)) != PC_OK)
 		goto out;
-	r = PC_INVALID;
 	if ((payload = jwt_part_json(&part[1], JWT_PAYLOAD_MAX)) == NULL) {
-		pc_err(err, "bad payload");
+		r = jwt_refuse(&w, JWT_REFUSAL_MALFORMED, err, "bad payload");
 		goto out;
 	}
-	if ((r = jwt_claims_check(payload, policy, now_s, &c, err)) != PC_OK)
+	if ((r = jwt_claims_check(payload, policy, now_s, &c, &w,
+	    err)) != PC_OK)
 		goto out;
 	c.hs256 = alg->kind == JWT_HMAC;
 	*claims = c;
 out:
+	if (why != NULL)
+		*why = r == PC_OK || r == PC_ERROR ? JWT_REFUSAL_NONE : w;
 	json_decref(payload);
 	json_decref(hdr);
 	(void)ERR_pop_to_mark();

@@ -9,6 +9,7 @@
 #include "result.h"
 
 #define JWT_TOKEN_MAX 8192		/* bytes of the compact token */
+#define JWT_SECRET_MIN 32	/* RFC 7518 3.2: an HS256 key has >= 256 bits */
 #define JWT_JWKS_MAX (256 * 1024)	/* bytes of a JWKS document */
 #define JWT_LEEWAY_MAX 3600		/* seconds; more is refused */
 #define JWT_LIFETIME_MAX (10L * 366 * 86400) /* seconds of max_lifetime_s */
@@ -68,6 +69,29 @@ struct jwt_policy {
 				   JWT_LIFETIME_MAX */
 };
 
+/*
+ * Why jwt_verify() refused a token, for the caller to tell the client: one
+ * value per thing the client can fix. Each err reason of jwt_verify() maps
+ * to exactly one of them.
+ */
+enum jwt_refusal {
+	JWT_REFUSAL_NONE = 0,	/* accepted, or not refused for the token's
+				   sake (a bad argument, OpenSSL failed) */
+	JWT_REFUSAL_MALFORMED,	/* not three base64url parts, a header or
+				   payload that is not a JSON object, or a
+				   claim of the wrong type or shape */
+	JWT_REFUSAL_UNSUPPORTED_ALG, /* an alg no loaded key is bound to
+				   ("none", HS512, HS256 without the secret) */
+	JWT_REFUSAL_UNKNOWN_KEY, /* a kid no key has, or one bound to another
+				   algorithm */
+	JWT_REFUSAL_BAD_SIGNATURE,
+	JWT_REFUSAL_EXPIRED,
+	JWT_REFUSAL_NOT_YET_VALID, /* nbf or iat in the future */
+	JWT_REFUSAL_LIFETIME_TOO_LONG,
+	JWT_REFUSAL_WRONG_AUDIENCE,
+	JWT_REFUSAL_WRONG_ISSUER
+};
+
 struct jwt_claims {
 	char sub[64];	/* the user id (for Supabase a UUID); empty if absent */
 	char role[32];	/* "authenticated", "anon", "service_role", ... */
@@ -94,11 +118,14 @@ struct jwt_claims {
  * never includes the token or key material; *claims is zeroed. PC_NOTFOUND:
  * refused the same way ("unknown key") because the token names a kid that
  * no key of k has, for an asymmetric algorithm: a newer key set may have it.
- * PC_ERROR: a bad argument or policy, or OpenSSL failed. Nothing is
- * retained.
+ * PC_ERROR: a bad argument or policy, or OpenSSL failed. *why (why may be
+ * NULL) says what was wrong with a refused token, JWT_REFUSAL_NONE on PC_OK
+ * and PC_ERROR. The checks run in the order above and the first that fails
+ * is the one reported: no claim is judged before the signature verified.
+ * Nothing is retained.
  */
 enum pc_result jwt_verify(const struct jwt_keys *k, const char *token,
     size_t len, const struct jwt_policy *policy, int64_t now_s,
-    struct jwt_claims *claims, char *err);
+    struct jwt_claims *claims, enum jwt_refusal *why, char *err);
 
 #endif

@@ -15,11 +15,13 @@
 #include "journal.h"
 #include "journal_admin.h"
 #include "jwt.h"
+#include "jwt_mint.h"
 #include "log.h"
 #include "origin.h"
 #include "strnum.h"
 #include "timefmt.h"
 #include "usecase_check_origin.h"
+#include "uuid.h"
 
 #define PROG "profilecache-admin"
 
@@ -32,12 +34,14 @@
 #define LIMIT_MAX 1000000
 /* An operator can wait longer for the write lock than a web request. */
 #define BUSY_TIMEOUT_MS 5000
+#define TOKEN_TTL_DEFAULT 3600	/* seconds a minted token lives */
 
 /* What a command accepts after its name. */
 enum {
 	ARG_JSON = 1 << 0,	/* --json */
 	ARG_LIMIT = 1 << 1,	/* --limit N */
-	ARG_SEQS = 1 << 2	/* SEQ... | --all */
+	ARG_SEQS = 1 << 2,	/* SEQ... | --all */
+	ARG_TOKEN = 1 << 3	/* --sub ID [--role R] [--ttl S] [--dev] */
 };
 
 struct admin {
@@ -48,6 +52,10 @@ struct admin {
 	bool all;
 	int64_t *seqs;	/* owned */
 	size_t nseqs;
+	const char *sub;	/* token: the user id */
+	const char *role;	/* token: "authenticated", "anon", "service_role" */
+	long ttl;		/* token: seconds; 0 for the default */
+	bool dev;		/* token: also for an origin elsewhere */
 };
 
 struct admin_cmd {
@@ -66,6 +74,7 @@ static const char usage_text[] =
     "       " PROG " [--config FILE] init\n"
     "       " PROG " [--config FILE] check-config\n"
     "       " PROG " [--config FILE] check-origin\n"
+    "       " PROG " [--config FILE] token --sub ID [--role ROLE] [--ttl SECONDS] [--dev]\n"
     "       " PROG " --help | --version\n";
 
 static const char help_text[] =
@@ -145,20 +154,41 @@ static const char help_text[] =
     "      or FAIL), then what to fix, then \"ok\" or how many problems\n"
     "      there are; exits 1 when there is one or no origin answers.\n"
     "\n"
+    "  token --sub ID [--role ROLE] [--ttl SECONDS] [--dev]\n"
+    "      Print a user token for development: an HS256 JWT signed with\n"
+    "      [auth] jwt_secret_file, with sub ID (a lower-case UUID, the\n"
+    "      profile's id), role ROLE (authenticated, the default; anon;\n"
+    "      service_role), aud [auth] audience, iss [auth] issuer when set,\n"
+    "      iat now and exp SECONDS later (default 3600, or [auth]\n"
+    "      max_token_lifetime when that is shorter). A --ttl over\n"
+    "      max_token_lifetime is refused, since the responder would refuse\n"
+    "      the token (service_role tokens are exempt, as there). Refused\n"
+    "      unless [origin] url is on this machine (127.0.0.0/8, ::1,\n"
+    "      localhost) or --dev is given, so that nobody mints a token for\n"
+    "      production by accident, and without jwt_secret_file: the keys of\n"
+    "      jwks_url and jwks_file are public halves, and only Supabase Auth\n"
+    "      can sign with them.\n"
+    "\n"
     "OPTIONS\n"
     "  --config FILE  the configuration file (default: $" CONFIG_ENV ")\n"
     "  --json         status and dead list: print one JSON object instead\n"
     "  --limit N      dead list: show at most N entries, 1 to 1000000\n"
     "                 (default 100)\n"
     "  --all          dead retry and dead drop: every dead entry\n"
+    "  --sub ID       token: the user id (sub), a lower-case UUID\n"
+    "  --role ROLE    token: authenticated (default), anon or service_role\n"
+    "  --ttl SECONDS  token: how long it lives (default 3600)\n"
+    "  --dev          token: mint even for an origin not on this machine\n"
     "  -h, --help     print this text\n"
     "  --version      print the version\n"
     "\n"
     "EXIT STATUS\n"
     "  0   success; for status: nothing to act on\n"
     "  1   status found dead or long-retried entries or a skewed clock,\n"
-    "      check-origin found something to fix, or the command failed (the\n"
-    "      reason is on stderr)\n"
+    "      check-origin found something to fix, token refused to mint (an\n"
+    "      origin elsewhere without --dev, no jwt_secret_file, a --ttl over\n"
+    "      max_token_lifetime), or the command failed (the reason is on\n"
+    "      stderr)\n"
     "  2   usage error\n"
     "  78  the configuration or a key file it names is invalid (EX_CONFIG)\n"
     "\n"
@@ -172,6 +202,7 @@ static const char help_text[] =
     "  " PROG " dead retry 1041 1042\n"
     "  " PROG " dead drop --all\n"
     "  " PROG " check-origin || echo 'load schema/postgres/*.sql first'\n"
+    "  curl -H \"Authorization: Bearer $(" PROG " token --sub ID)\" ...\n"
     "\n"
     "SEE ALSO\n"
     "  profilecache-flush --help, sqlite3(1), schema/journal.sql,\n"
@@ -687,6 +718,75 @@ out:
 	return rc;
 }
 
+/* --- token ---------------------------------------------------------------- */
+
+static int
+cmd_token(struct admin *ad, const struct admin_cmd *cmd)
+{
+	const struct config *c = &ad->cfg;
+	struct jwt_mint m = { .sub = ad->sub, .role = ad->role,
+	    .audience = c->auth_audience, .issuer = c->auth_issuer };
+	char err[PC_ERRLEN] = "", *secret = NULL, *token = NULL;
+	long ttl = ad->ttl, max;
+	int rc = EXIT_FAILED;
+
+	(void)cmd;
+	if (!config_url_is_loopback(c->origin_url)) {
+		if (!ad->dev) {
+			fail("token", "[origin] url is not on this machine "
+			    "(127.0.0.0/8, ::1, localhost): this may be "
+			    "production; add --dev to mint a token all the same");
+			goto out;
+		}
+		fprintf(stderr, PROG ": token: --dev: minting for an origin "
+		    "that is not on this machine\n");
+	}
+	if (c->auth_jwt_secret_file == NULL) {
+		fail("token", "no [auth] jwt_secret_file: only HS256 tokens "
+		    "can be minted, with the project's JWT secret; the keys of "
+		    "jwks_url and jwks_file are public, and only Supabase Auth "
+		    "can sign with them (sign a user in for such a token)");
+		goto out;
+	}
+	/* As jwt_verify() judges it: service_role tokens are exempt. */
+	max = strcmp(ad->role, "service_role") == 0 ? 0 :
+	    c->auth_max_token_lifetime;
+	if (ttl == 0)
+		ttl = max > 0 && max < TOKEN_TTL_DEFAULT ? max :
+		    TOKEN_TTL_DEFAULT;
+	else if (max > 0 && ttl > max) {
+		fprintf(stderr, PROG ": token: --ttl %ld is over [auth] "
+		    "max_token_lifetime (%ld): the responder would refuse the "
+		    "token (token_lifetime_too_long)\n", ttl, max);
+		goto out;
+	}
+	if (config_read_secret(c->auth_jwt_secret_file, &secret, err) != PC_OK) {
+		fail("config", err);
+		rc = EXIT_CONFIG;
+		goto out;
+	}
+	if (strlen(secret) < JWT_SECRET_MIN) {
+		fprintf(stderr, PROG ": config: %s: an HS256 secret needs at "
+		    "least %d bytes\n", c->auth_jwt_secret_file, JWT_SECRET_MIN);
+		rc = EXIT_CONFIG;
+		goto out;
+	}
+	m.iat = clock_now_us() / 1000000;
+	m.exp = m.iat + ttl;
+	if (jwt_mint_hs256(secret, strlen(secret), &m, &token, err) != PC_OK) {
+		fail("token", err);
+		goto out;
+	}
+	printf("%s\n", token);
+	rc = EXIT_OK;
+out:
+	if (secret != NULL)
+		explicit_bzero(secret, strlen(secret));
+	free(secret);
+	free(token);
+	return rc;
+}
+
 /* --- main ----------------------------------------------------------------- */
 
 static const struct admin_cmd cmds[] = {
@@ -700,6 +800,7 @@ static const struct admin_cmd cmds[] = {
 	{ .name = "init", .run = cmd_init },
 	{ .name = "check-config", .run = cmd_check_config },
 	{ .name = "check-origin", .run = cmd_check_origin },
+	{ .name = "token", .args = ARG_TOKEN, .run = cmd_token },
 };
 #define NCMDS (sizeof(cmds) / sizeof(cmds[0]))
 
@@ -743,6 +844,34 @@ cmd_args(struct admin *ad, const struct admin_cmd *cmd, int argc, char **argv,
 			i++;
 		} else if (strcmp(argv[i], "--all") == 0 && (cmd->args & ARG_SEQS))
 			ad->all = true;
+		else if ((cmd->args & ARG_TOKEN) && i + 1 >= argc &&
+		    (strcmp(argv[i], "--sub") == 0 ||
+		    strcmp(argv[i], "--role") == 0))
+			return usage_error("%s needs a value", argv[i]);
+		else if ((cmd->args & ARG_TOKEN) && strcmp(argv[i], "--sub") == 0) {
+			ad->sub = argv[++i];
+			if (!uuid_is_canonical(ad->sub, strlen(ad->sub)))
+				return usage_error("--sub needs a user id, a "
+				    "lower-case UUID, not '%s'", ad->sub);
+		} else if ((cmd->args & ARG_TOKEN) &&
+		    strcmp(argv[i], "--role") == 0) {
+			ad->role = argv[++i];
+			if (strcmp(ad->role, "authenticated") != 0 &&
+			    strcmp(ad->role, "anon") != 0 &&
+			    strcmp(ad->role, "service_role") != 0)
+				return usage_error("--role is authenticated, anon "
+				    "or service_role, not '%s'", ad->role);
+		} else if ((cmd->args & ARG_TOKEN) &&
+		    strcmp(argv[i], "--ttl") == 0) {
+			if (i + 1 >= argc || strnum_parse(argv[i + 1], 1,
+			    JWT_LIFETIME_MAX, &v) != PC_OK)
+				return usage_error("--ttl needs a number of "
+				    "seconds from 1 to %ld, not '%s'",
+				    JWT_LIFETIME_MAX, i + 1 < argc ? argv[i + 1] : "");
+			ad->ttl = (long)v;
+			i++;
+		} else if ((cmd->args & ARG_TOKEN) && strcmp(argv[i], "--dev") == 0)
+			ad->dev = true;
 		else if ((cmd->args & ARG_SEQS) && argv[i][0] != '-') {
 			if (strnum_parse(argv[i], 1, INT64_MAX, &v) != PC_OK)
 				return usage_error("'%s' is not a seq (a positive whole "
@@ -753,6 +882,8 @@ cmd_args(struct admin *ad, const struct admin_cmd *cmd, int argc, char **argv,
 	}
 	if (ad->json && !(cmd->args & ARG_JSON))
 		return usage_error("--json does not go with %s", cmd->name);
+	if ((cmd->args & ARG_TOKEN) && ad->sub == NULL)
+		return usage_error("token: --sub ID is required");
 	if ((cmd->args & ARG_SEQS) && ad->all == (ad->nseqs > 0))
 		return usage_error("%s: give either SEQ... or --all",
 		    cmd->sub != NULL ? cmd->sub : cmd->name);
@@ -763,7 +894,7 @@ int
 main(int argc, char **argv)
 {
 	struct admin ad = { .config_path = getenv(CONFIG_ENV),
-	    .limit = LIMIT_DEFAULT };
+	    .limit = LIMIT_DEFAULT, .role = "authenticated" };
 	const struct admin_cmd *cmd;
 	char err[PC_ERRLEN] = "";
 	bool loaded = false;

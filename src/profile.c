@@ -2,6 +2,7 @@
 #include "autoconf.h"
 
 #include <jansson.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -335,6 +336,37 @@ static const struct editable editable[] = {
 /* The write-through fields: unique in the database, so it must decide. */
 static const char *const through_fields[] = { "username" };
 
+/*
+ * The reason given for a field that is not the profile's: the editable
+ * fields, so that a typo can be fixed from the answer alone.
+ */
+static void
+unknown_reason(char *buf, size_t size)
+{
+	size_t i, n;
+
+	n = (size_t)snprintf(buf, size, "unknown field; allowed:");
+	for (i = 0; i < NEDITABLE && n < size; i++)
+		n += (size_t)snprintf(buf + n, size - n, "%s %s",
+		    i > 0 ? "," : "", editable[i].name);
+}
+
+json_t *
+profile_editable_names(void)
+{
+	json_t *a;
+	size_t i;
+
+	if ((a = json_array()) == NULL)
+		return NULL;
+	for (i = 0; i < NEDITABLE; i++)
+		if (json_array_append_new(a, json_string(editable[i].name)) != 0) {
+			json_decref(a);
+			return NULL;
+		}
+	return a;
+}
+
 static const char *
 check_value(const struct editable *f, json_t *v)
 {
@@ -356,10 +388,12 @@ profile_patch_parse(const char *body, size_t len, bool replace, json_t **patch,
 	const struct editable *f;
 	json_error_t jerr;
 	const char *key, *why;
+	char unknown[160];
 	size_t i;
 
 	*patch = NULL;
 	*errors = NULL;
+	unknown_reason(unknown, sizeof(unknown));
 	if ((in = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr)) == NULL ||
 	    !json_is_object(in))
 		goto out;
@@ -371,7 +405,7 @@ profile_patch_parse(const char *body, size_t len, bool replace, json_t **patch,
 			if (strcmp(key, editable[i].name) == 0)
 				f = &editable[i];
 		if (f == NULL) {
-			for (why = "unknown field", i = 0; i < NFIELDS; i++)
+			for (why = unknown, i = 0; i < NFIELDS; i++)
 				if (strcmp(key, fields[i].name) == 0)
 					why = "read-only";
 		} else

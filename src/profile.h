@@ -48,10 +48,17 @@ enum pc_result profile_render_obj(struct json_t *row, const char *expect_id,
  * the fields to write; for a replace, every editable field, absent ones as
  * null (is_private as false). PC_INVALID with *errors NULL: not a JSON
  * object (400). PC_INVALID with *errors set: {"field":"reason",...} for
- * every field that is unknown, read-only or invalid (422).
+ * every field that is unknown ("unknown field; allowed: username, ..."),
+ * read-only ("read-only") or invalid (422).
  */
 enum pc_result profile_patch_parse(const char *body, size_t len, bool replace,
     struct json_t **patch, struct json_t **errors);
+
+/*
+ * A new JSON array of the names of the fields a client may write, in the
+ * order responses list them (owned by the caller); NULL when out of memory.
+ */
+struct json_t *profile_editable_names(void);
 
 /* Lay patch's fields over row (both JSON objects). */
 enum pc_result profile_patch_apply(struct json_t *row, struct json_t *patch);

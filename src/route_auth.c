@@ -4,6 +4,7 @@
  */
 #include "autoconf.h"
 
+#include <stdio.h>
 #include <string.h>
 #include <strings.h>
 
@@ -40,8 +41,11 @@ route_auth_check(struct app *app, const struct http_request *req,
 	}
 	if (h == NULL || *h == '\0')
 		return AUTH_NONE;
-	if (strncasecmp(h, "Bearer ", 7) != 0)
+	if (strncasecmp(h, "Bearer ", 7) != 0) {
+		who->refused = JWT_REFUSAL_MALFORMED;
+		pc_err(who->detail, "the Authorization header is not Bearer");
 		return AUTH_INVALID;
+	}
 	h += 7;
 	while (*h == ' ')
 		h++;
@@ -54,7 +58,8 @@ route_auth_check(struct app *app, const struct http_request *req,
 	while (n > 0 && (h[n - 1] == ' ' || h[n - 1] == '\t'))
 		n--;
 	/* The reason only: never the token. */
-	switch (usecase_auth_verify(app, h, n, &who->claims, err)) {
+	switch (usecase_auth_verify(app, h, n, &who->claims, &who->refused,
+	    err)) {
 	case PC_OK:
 		break;
 	case PC_UNAVAILABLE:
@@ -62,6 +67,7 @@ route_auth_check(struct app *app, const struct http_request *req,
 		return AUTH_UNAVAILABLE;
 	default:
 		log_info("token_refused", "reason=\"%s\"", err);
+		memcpy(who->detail, err, sizeof(who->detail));
 		return AUTH_INVALID;
 	}
 	/*
@@ -101,17 +107,83 @@ route_auth_admit_write(struct app *app, const struct auth_caller *who,
 	return false;
 }
 
-/* A 401 with the challenge RFC 6750 asks for. */
+/*
+ * What a client is told about a refused token: the error's code, and a
+ * message that says what to fix. Fixed strings, with neither '"' nor '\\',
+ * so that they fit in a WWW-Authenticate error_description unchanged.
+ */
+static const struct route_auth_refusal {
+	const char *code;
+	const char *message;
+} route_auth_refusals[] = {
+	[JWT_REFUSAL_NONE] = { "invalid_token",
+	    "the bearer token could not be verified" },
+	[JWT_REFUSAL_MALFORMED] = { "token_malformed",
+	    "the bearer token is not a well-formed JWT (three base64url parts: "
+	    "a JSON header, a JSON payload with exp, a signature)" },
+	[JWT_REFUSAL_UNSUPPORTED_ALG] = { "token_unsupported_alg",
+	    "the bearer token's alg is not one this service verifies: sign "
+	    "with the project's JWT secret (HS256) or signing keys (ES256, "
+	    "RS256)" },
+	[JWT_REFUSAL_UNKNOWN_KEY] = { "token_unknown_key",
+	    "the bearer token names a signing key (kid) that the project's "
+	    "keys do not hold for its alg" },
+	[JWT_REFUSAL_BAD_SIGNATURE] = { "token_bad_signature",
+	    "the bearer token's signature does not verify: it was signed with "
+	    "another key or changed after signing" },
+	[JWT_REFUSAL_EXPIRED] = { "token_expired",
+	    "the bearer token has expired: refresh the session for a new one" },
+	[JWT_REFUSAL_NOT_YET_VALID] = { "token_not_yet_valid",
+	    "the bearer token is not valid yet (nbf or iat in the future): "
+	    "check the issuer's clock" },
+	[JWT_REFUSAL_LIFETIME_TOO_LONG] = { "token_lifetime_too_long",
+	    "the bearer token lives longer (exp - iat) than this service "
+	    "accepts ([auth] max_token_lifetime)" },
+	[JWT_REFUSAL_WRONG_AUDIENCE] = { "token_wrong_audience",
+	    "the bearer token is for another audience (aud)" },
+	[JWT_REFUSAL_WRONG_ISSUER] = { "token_wrong_issuer",
+	    "the bearer token was issued by another project or auth server "
+	    "(iss)" },
+};
+
+/*
+ * A 401 with the challenge RFC 6750 asks for: with error (and message as its
+ * error_description) when a credential was sent, without when none was.
+ */
 static void
 route_auth_unauthorized(struct http_response *resp, const char *error,
     const char *code, const char *message)
 {
 	if (error != NULL)
 		http_header_add(resp, "WWW-Authenticate",
-		    "Bearer realm=\"profilecache\", error=\"%s\"", error);
+		    "Bearer realm=\"profilecache\", error=\"%s\", "
+		    "error_description=\"%s\"", error, message);
 	else
 		http_header_add(resp, "WWW-Authenticate", "Bearer realm=\"profilecache\"");
 	http_error(resp, 401, code, message);
+}
+
+/*
+ * The 401 for a refused token. A malformed one gets jwt_verify()'s reason
+ * (a fixed string: "bad exp", "missing signature", ...) after the message,
+ * since "malformed" alone does not say which part is wrong.
+ */
+static void
+route_auth_refused(struct http_response *resp, const struct auth_caller *who)
+{
+	const struct route_auth_refusal *r = &route_auth_refusals[0];
+	char msg[PC_ERRLEN * 2];
+
+	if ((size_t)who->refused < sizeof(route_auth_refusals) /
+	    sizeof(route_auth_refusals[0]) &&
+	    route_auth_refusals[who->refused].code != NULL)
+		r = &route_auth_refusals[who->refused];
+	if (who->refused == JWT_REFUSAL_MALFORMED && who->detail[0] != '\0')
+		(void)snprintf(msg, sizeof(msg), "%s: %s", r->message,
+		    who->detail);
+	else
+		(void)snprintf(msg, sizeof(msg), "%s", r->message);
+	route_auth_unauthorized(resp, "invalid_token", r->code, msg);
 }
 
 long
@@ -128,12 +200,12 @@ route_auth_owner(struct app *app, const struct http_request *req,
 
 	switch (route_auth_check(app, req, who)) {
 	case AUTH_NONE:
-		route_auth_unauthorized(resp, NULL, "unauthorized",
-		    "a bearer token, or the secret key in apikey, is required");
+		route_auth_unauthorized(resp, NULL, "missing_credentials",
+		    "this needs a user's token (Authorization: Bearer and a "
+		    "JWT) or the secret key in the apikey header");
 		return false;
 	case AUTH_INVALID:
-		route_auth_unauthorized(resp, "invalid_token", "invalid_token",
-		    "the bearer token is invalid or expired");
+		route_auth_refused(resp, who);
 		return false;
 	case AUTH_KEY_AS_BEARER:
 		route_auth_unauthorized(resp, "invalid_token", "api_key_as_bearer",
@@ -167,6 +239,12 @@ route_auth_owner(struct app *app, const struct http_request *req,
 	if (c->is_anonymous && !app->cfg.auth_allow_anonymous) {
 		http_error(resp, 403, "anonymous_not_allowed",
 		    "anonymous users may not change profiles; sign in first");
+		return false;
+	}
+	/* Supabase's anon key is a token of role anon: no user signed in. */
+	if (strcmp(c->role, "authenticated") != 0) {
+		http_error(resp, 403, "token_wrong_role",
+		    "this needs a signed-in user's token (role authenticated)");
 		return false;
 	}
 	if (!route_auth_is_owner(who, id)) {

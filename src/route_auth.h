@@ -14,7 +14,8 @@ struct app;
 
 enum auth_result {
 	AUTH_NONE,		/* neither a bearer token nor a secret key */
-	AUTH_INVALID,		/* an Authorization header, but no valid token */
+	AUTH_INVALID,		/* an Authorization header, but no valid token:
+				   why in auth_caller's refused and detail */
 	AUTH_KEY_AS_BEARER,	/* a publishable or secret key as the bearer token */
 	AUTH_BAD_KEY,		/* an sb_secret_ apikey that is not [auth]'s */
 	AUTH_UNAVAILABLE,	/* a token, but no key set to judge it by yet */
@@ -26,10 +27,17 @@ struct auth_caller {
 	bool admin;		/* the secret key in apikey, or a legacy service_role
 				   token while [auth] accept_legacy_service_role */
 	struct jwt_claims claims;	/* the verified token; zeroed for the key */
+	enum jwt_refusal refused;	/* AUTH_INVALID: what was wrong with the
+					   token (JWT_REFUSAL_MALFORMED for an
+					   Authorization header that is not
+					   Bearer) */
+	char detail[PC_ERRLEN];		/* AUTH_INVALID: jwt_verify()'s fixed
+					   reason, never the token */
 };
 
 /*
- * Who sent req, into *who (zeroed unless AUTH_OK). The secret key in apikey
+ * Who sent req, into *who (zeroed unless AUTH_OK, but for refused and detail
+ * with AUTH_INVALID). The secret key in apikey
  * makes the caller the admin unless an Authorization header comes with it:
  * then, as with PostgREST, the token says who is asking. Any other apikey
  * (a publishable or anon key, as supabase-js sends) is ignored.
@@ -45,7 +53,10 @@ bool route_auth_may_read(const struct auth_caller *who, const char *id);
  * token's sub, role authenticated; an anonymous user only while [auth]
  * allow_anonymous). False with 401 (with WWW-Authenticate) or 403 in resp
  * otherwise, or 503 with Retry-After when the token cannot be judged yet
- * ([auth] jwks_url has given no key set).
+ * ([auth] jwks_url has given no key set). The error's code says what to fix:
+ * missing_credentials, token_* for a token refused (the reason of
+ * jwt_verify(), see enum jwt_refusal) or of the wrong role, and so on; the
+ * README lists them.
  */
 bool route_auth_owner(struct app *app, const struct http_request *req,
     struct http_response *resp, const char *id, struct auth_caller *who);

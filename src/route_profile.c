@@ -188,7 +188,7 @@ profile_write(struct app *app, struct http_request *req,
 	struct http_if_match im;
 	struct auth_caller who;
 	struct profile_write w;
-	json_t *patch = NULL, *errors = NULL;
+	json_t *patch = NULL, *errors = NULL, *allowed;
 	char id[UUID_LEN + 1], *body = NULL;
 	size_t len = 0;
 
@@ -201,10 +201,12 @@ profile_write(struct app *app, struct http_request *req,
 	if (!route_auth_admit_write(app, &who, resp))
 		goto out;
 	if (profile_patch_parse(body, len, replace, &patch, &errors) != PC_OK) {
-		if (errors != NULL)
+		if (errors != NULL) {
+			allowed = profile_editable_names();
 			http_error_fields(resp, 422, "invalid_fields",
-			    "some fields are invalid", errors);
-		else
+			    "some fields are invalid", errors, allowed);
+			json_decref(allowed);
+		} else
 			http_error(resp, 400, "invalid_json",
 			    "the body must be one JSON object");
 		goto out;

@@ -20,9 +20,11 @@ struct app;
  * key set could be had from jwks_url (no cache file, and the fetch failed)
  * and the token names a kid, or there is not even a secret. Anything else:
  * refused, as jwt_verify() refuses, or PC_INVALID when no key is configured
- * at all. err holds the reason, never the token or key material.
+ * at all (JWT_REFUSAL_UNKNOWN_KEY). *why says why a token was refused, as
+ * jwt_verify() sets it; JWT_REFUSAL_NONE otherwise. err holds the reason,
+ * never the token or key material.
  */
 enum pc_result usecase_auth_verify(struct app *app, const char *token,
-    size_t len, struct jwt_claims *claims, char *err);
+    size_t len, struct jwt_claims *claims, enum jwt_refusal *why, char *err);
 
 #endif

@@ -1,5 +1,5 @@
 -- The profiles table: one row per user, read through the cache and written
--- behind by the flusher (see DESIGN.md, "Origin").
+-- behind by the flusher (see docs/design.md, "The origin protocol").
 --
 -- Loaded as is into Supabase and into the local database, with psql or the
 -- SQL editor, as the table's owner (Supabase's postgres role will do; no

@@ -1,5 +1,6 @@
 -- The write path: every change to public.profiles that profilecache makes goes
--- through the two functions below (see DESIGN.md, "Origin" and "Flusher").
+-- through the two functions below (see docs/design.md, "The origin protocol"
+-- and "The flusher").
 --
 -- Loaded as is into Supabase and into the local database, after
 -- 10_profiles.sql and 20_policies.sql, as the table's owner. Idempotent, and

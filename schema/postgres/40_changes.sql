@@ -1,6 +1,6 @@
 -- Changes made outside profilecache reach the caches: every flusher run asks
 -- for the rows changed and the profiles deleted since its last run (see
--- DESIGN.md, "Versions and convergence"), so the staleness after an outside
+-- docs/design.md, "Versions and convergence"), so the staleness after an outside
 -- write is at most one cron interval without any webhook.
 --
 -- Loaded as is into Supabase and into the local database, after

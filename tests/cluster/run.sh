@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Several web nodes converge (DESIGN.md, "Versions and convergence" and "Scale
-# beyond one machine"). One PostgreSQL and origin, a memcached ring of two
+# Several web nodes converge (docs/design.md, "Versions and convergence";
+# docs/guarantees.md, the "many nodes" column). One PostgreSQL and origin, a memcached ring of two
 # servers, and three web nodes, each with its own lighttpd and responders,
 # config, journal and flusher. In each scenario writers PATCH write-behind
 # fields (bio, display_name, gradient, is_private) of 20 new profiles through

@@ -11,7 +11,7 @@ set -euo pipefail
 
 # The origin logs the names of the headers it gets.
 e2e_start --log-headers
-plan 54
+plan 121
 
 alice=$SAMPLE_PROFILE_ID
 bob=7b3e4a52-1c9d-4f60-9a8e-2d5c6f7a8b02
@@ -61,7 +61,55 @@ is "$HTTP_STATUS/$(json .error.code)" "403/anonymous_not_allowed" "nor create a 
 http DELETE "/profiles/$alice" -H "Authorization: Bearer $(anonymous "$alice")"
 is "$HTTP_STATUS" 403 "nor delete"
 http PATCH "/profiles/$alice" "${json[@]}" -H "Authorization: Bearer $(jwt_hs256 "$alice" anon)" --data '{"bio":"anon role"}'
-is "$HTTP_STATUS/$(json .error.code)" "403/forbidden" "a token whose role is not authenticated may not write"
+is "$HTTP_STATUS/$(json .error.code)" "403/token_wrong_role" "a token whose role is not authenticated may not write"
+
+# --- a refused token is told why --------------------------------------------------------------
+# refused CODE DESC AUTH-HEADER-VALUE: a PATCH of alice's profile with it
+# answers 401 CODE, with the challenge of RFC 6750 and a message that does
+# not quote the credential.
+refused() {
+	local cred=$3 quoted
+	http PATCH "/profiles/$alice" "${json[@]}" -H "Authorization: $cred" --data '{"bio":"refused"}'
+	is "$HTTP_STATUS/$(json .error.code)" "401/$1" "$2: 401 $1"
+	like "$(header WWW-Authenticate)" "^Bearer realm=\"profilecache\", error=\"invalid_token\", error_description=\"[^\"]+\"\$" \
+		"$1: WWW-Authenticate names invalid_token, with a description"
+	cred=${cred#* }
+	quoted=0
+	[[ $HTTP_BODY$(header WWW-Authenticate) != *"${cred:0:12}"* &&
+		$HTTP_BODY$(header WWW-Authenticate) != *"${cred: -12}"* ]] || quoted=1
+	ok "$quoted" "$1: the answer does not quote the credential"
+}
+iat=$now
+claims() { printf '{"sub":"%s","role":"authenticated","aud":"authenticated","iat":%d,"exp":%d%s}' "$alice" "$iat" "$((now + 3600))" "${1:-}"; }
+http PATCH "/profiles/$alice" "${json[@]}" --data '{"bio":"nothing"}'
+is "$HTTP_STATUS/$(json .error.code)" "401/missing_credentials" "no credentials at all: 401 missing_credentials"
+is "$(header WWW-Authenticate)" 'Bearer realm="profilecache"' "challenged without an error, as RFC 6750 asks"
+refused token_malformed "a token that is not three parts" "Bearer not-a-jwt-at-all"
+like "$(json .error.message)" 'three base64url parts' "the message says what a JWT looks like"
+refused token_malformed "a token without exp" "Bearer $(jwt_custom "{\"sub\":\"$alice\",\"role\":\"authenticated\",\"aud\":\"authenticated\"}")"
+like "$(json .error.message)" 'missing exp$' "and which part is wrong"
+refused token_malformed "Basic credentials" "Basic YWxpY2U6c2VjcmV0"
+refused token_unsupported_alg "alg none" "Bearer $(printf '{"alg":"none","typ":"JWT"}' | b64url).$(claims | b64url)."
+h=$(printf '{"alg":"HS512","typ":"JWT"}' | b64url)
+p=$(claims | b64url)
+refused token_unsupported_alg "HS512" \
+	"Bearer $h.$p.$(printf '%s.%s' "$h" "$p" | openssl dgst -sha512 -mac HMAC -macopt "key:$JWT_SECRET" -binary | b64url)"
+es256_key "$E2E_DIR/es.pem"
+refused token_unknown_key "an ES256 token whose kid the node has no key for" "Bearer $(jwt_es256 "$E2E_DIR/es.pem" no-such-kid "$alice")"
+refused token_bad_signature "HS256 signed with another secret" \
+	"Bearer $(jwt_hs256 "$alice" authenticated 3600 authenticated another-secret-another-secret-0123456789)"
+good=$(jwt_hs256 "$alice")
+refused token_bad_signature "a payload changed after signing" "Bearer ${good%%.*}.$(claims ',"x":1' | b64url).${good##*.}"
+refused token_expired "an expired token" "Bearer $(jwt_hs256 "$alice" authenticated -600)"
+refused token_not_yet_valid "nbf an hour ahead" "Bearer $(jwt_custom "$(claims ",\"nbf\":$((now + 3600))")")"
+iat=$((now + 3600))
+refused token_not_yet_valid "iat an hour ahead" "Bearer $(jwt_custom "$(claims)")"
+iat=$((now - 2 * 86400))
+refused token_lifetime_too_long "a token that lives two days (max_token_lifetime is a day)" "Bearer $(jwt_custom "$(claims)")"
+iat=$now
+refused token_wrong_audience "aud anon" "Bearer $(jwt_hs256 "$alice" authenticated 3600 anon)"
+http PATCH "/profiles/$alice" "${json[@]}" -H "Authorization: Bearer $(jwt_custom "$(claims)")" --data '{"bio":"well-formed"}'
+is "$HTTP_STATUS" 202 "the same claims, untouched and fresh: 202"
 
 # --- legacy service_role tokens -----------------------------------------------------------------
 http PATCH "/profiles/$bob" "${json[@]}" -H "Authorization: Bearer $legacy" --data '{"bio":"legacy"}'
@@ -91,12 +139,75 @@ is "$(header Cache-Control)" no-store "an answer to a request with an apikey is 
 http PATCH "/profiles/$bob" "${json[@]}" -H "apikey: ${secret%?}" --data '{"bio":"short"}'
 is "$HTTP_STATUS" 401 "a shorter one too"
 http PATCH "/profiles/$bob" "${json[@]}" -H "apikey: $publishable" --data '{"bio":"publishable"}'
-is "$HTTP_STATUS/$(json .error.code)" "401/unauthorized" "the publishable key grants nothing"
+is "$HTTP_STATUS/$(json .error.code)" "401/missing_credentials" "the publishable key grants nothing"
 http PATCH "/profiles/$bob" "${json[@]}" -H "apikey: $secret" -H "Authorization: Bearer $(jwt_hs256 "$alice")" \
 	--data '{"bio":"alice with the key"}'
 is "$HTTP_STATUS/$(json .error.code)" "403/forbidden" "with a user's token next to it, the token says who asks"
 is "$(sqlite3 "$JOURNAL_PATH" "select count(*) from changes where id = '$bob'")" 1 \
 	"and only the secret key's change was journaled for bob"
+
+# --- profilecache-admin token ------------------------------------------------------------------
+ADMIN=$PC_BUILDDIR/profilecache-admin
+# mint CONFIG ARG...: profilecache-admin token's output in $minted, its exit
+# code in $rc, its stderr in $E2E_DIR/token.err.
+mint() {
+	local conf=$1
+	shift
+	rc=0
+	minted=$("$ADMIN" --config "$conf" token "$@" 2>"$E2E_DIR/token.err") || rc=$?
+}
+# payload TOKEN: the token's decoded claims.
+payload() {
+	local p=${1#*.}
+	p=${p%%.*}
+	while ((${#p} % 4)); do p+="="; done
+	printf '%s' "$p" | tr -- '-_' '+/' | base64 -d
+}
+mint "$CONFIG_PATH" --sub "$alice"
+is "$rc/$(wc -l <<<"$minted" | tr -d ' ')" "0/1" "token: one line on stdout, exit 0"
+is "$(payload "$minted" | jq -c '[.sub, .role, .aud, .exp - .iat]')" "[\"$alice\",\"authenticated\",\"authenticated\",3600]" \
+	"sub, role authenticated, aud, and an hour to live by default"
+http PATCH "/profiles/$alice" "${json[@]}" -H "Authorization: Bearer $minted" --data '{"bio":"minted"}'
+is "$HTTP_STATUS/$(json .profile.bio)" "202/minted" "the responder takes the minted token: 202"
+http PATCH "/profiles/$bob" "${json[@]}" -H "Authorization: Bearer $minted" --data '{"bio":"minted"}'
+is "$HTTP_STATUS/$(json .error.code)" "403/forbidden" "for its own profile only"
+mint "$CONFIG_PATH" --sub "$alice" --ttl 86400
+http PATCH "/profiles/$alice" "${json[@]}" -H "Authorization: Bearer $minted" --data '{"bio":"a day"}'
+is "$rc/$HTTP_STATUS" "0/202" "--ttl max_token_lifetime (a day): minted and taken"
+mint "$CONFIG_PATH" --sub "$alice" --ttl 86401
+is "$rc/$minted" "1/" "--ttl past max_token_lifetime: refused, nothing printed"
+like "$(<"$E2E_DIR/token.err")" 'over \[auth\] max_token_lifetime \(86400\)' "naming max_token_lifetime"
+mint "$CONFIG_PATH" --sub "$alice" --role anon
+http PATCH "/profiles/$alice" "${json[@]}" -H "Authorization: Bearer $minted" --data '{"bio":"anon"}'
+is "$rc/$HTTP_STATUS/$(json .error.code)" "0/403/token_wrong_role" "a minted anon token may not write: 403 token_wrong_role"
+mint "$CONFIG_PATH" --sub "Alice"
+is "$rc/$minted" "2/" "a sub that is not a lower-case UUID: usage error"
+elsewhere=$E2E_DIR/elsewhere.conf
+pc__ini_set "$CONFIG_PATH" "$elsewhere" "origin.url=https://192.0.2.10/rest/v1"
+mint "$elsewhere" --sub "$alice"
+is "$rc/$minted" "1/" "an origin not on this machine: refused without --dev"
+like "$(<"$E2E_DIR/token.err")" 'not on this machine.*--dev' "saying so, and what to add"
+mint "$elsewhere" --sub "$alice" --dev
+http PATCH "/profiles/$alice" "${json[@]}" -H "Authorization: Bearer $minted" --data '{"bio":"dev"}'
+is "$rc/$HTTP_STATUS" "0/202" "with --dev: minted (and taken here, with the same secret)"
+nosecret=$E2E_DIR/nosecret.conf
+sed -E '/^[[:space:]]*jwt_secret_file[[:space:]]*=/d' "$CONFIG_PATH" >"$nosecret"
+mint "$nosecret" --sub "$alice"
+is "$rc/$minted" "1/" "no jwt_secret_file: refused"
+like "$(<"$E2E_DIR/token.err")" 'no \[auth\] jwt_secret_file.*only Supabase Auth' "saying a JWKS cannot be minted for"
+unlike "$(<"$E2E_DIR/token.err")" "$JWT_SECRET" "the secret is never printed"
+
+# --- [auth] issuer ----------------------------------------------------------------------------
+PC_CONF_SET="auth.issuer=https://issuer.test/auth/v1"
+restart_web
+refused token_wrong_issuer "iss of another project" "Bearer $(jwt_custom "$(claims ',"iss":"https://other.test/auth/v1"')")"
+refused token_wrong_issuer "no iss" "Bearer $(jwt_custom "$(claims)")"
+http PATCH "/profiles/$alice" "${json[@]}" -H "Authorization: Bearer $(jwt_custom "$(claims ',"iss":"https://issuer.test/auth/v1"')")" \
+	--data '{"bio":"right issuer"}'
+is "$HTTP_STATUS" 202 "the configured iss: 202"
+mint "$CONFIG_PATH" --sub "$alice"
+http PATCH "/profiles/$alice" "${json[@]}" -H "Authorization: Bearer $minted" --data '{"bio":"minted with iss"}'
+is "$(payload "$minted" | jq -r .iss)/$HTTP_STATUS" "https://issuer.test/auth/v1/202" "a minted token carries the configured iss: 202"
 
 # --- switched on ------------------------------------------------------------------------------
 PC_CONF_SET="auth.allow_anonymous=true auth.accept_legacy_service_role=true"

@@ -148,7 +148,7 @@ is "$(burst 12 "$tok_a")" "202 " "12 writes at once, spread over the responders:
 is "$(($(fetches) - before))" 0 "and no more fetches: the responders share the cache file"
 is "$(log_count jwks_fetched 'keys=1 max_age=600')" 1 "one jwks_fetched line so far"
 patch_with "$tok_b"
-is "$HTTP_STATUS/$(json .error.code)" "401/invalid_token" "a token of B, not published yet: 401"
+is "$HTTP_STATUS/$(json .error.code)" "401/token_unknown_key" "a token of B, not published yet: 401 token_unknown_key"
 
 # --- rotation: A and B published, no restart ------------------------------------------------
 serve 200 "public, max-age=600" "$jwk_a" "$jwk_b"
@@ -191,7 +191,7 @@ cmp_ok "$n" -le $((1 + ms / (interval * 1000 - 100))) "the others did not, withi
 serve 200 "public, max-age=3" "$jwk_b"
 sleep 4 # the set fetched above (max-age=3) has expired, and the interval passed
 patch_with "$tok_a"
-is "$HTTP_STATUS/$(json .error.code)" "401/invalid_token" "A removed: once the set expired and was fetched, A's tokens get 401"
+is "$HTTP_STATUS/$(json .error.code)" "401/token_unknown_key" "A removed: once the set expired and was fetched, A's tokens get 401 token_unknown_key"
 patch_with "$tok_b"
 is "$HTTP_STATUS" 202 "B's still work"
 is "$(jq -r '[.keys[].kid] | join(",")' "$cache")/$(jq -r .profilecache.max_age "$cache")" "key-b/3" \

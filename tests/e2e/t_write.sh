@@ -6,7 +6,7 @@ set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
 e2e_start
-plan 73
+plan 76
 
 alice=$SAMPLE_PROFILE_ID
 bob=7b3e4a52-1c9d-4f60-9a8e-2d5c6f7a8b02
@@ -78,6 +78,13 @@ is "$(json .error.code)" invalid_fields "error code invalid_fields"
 is "$(json '.error.fields | keys | join(",")')" "avatar_url,display_name,gradient,id,is_private,nickname,updated_at,username" \
 	"every bad field is listed"
 is "$(json .error.fields.updated_at)" read-only "updated_at is read-only"
+is "$(json .error.fields.nickname)" "unknown field; allowed: username, display_name, bio, avatar_url, gradient, is_private" \
+	"an unknown field's reason lists the fields that may be sent"
+is "$(json '.error.allowed | join(",")')" "username,display_name,bio,avatar_url,gradient,is_private" \
+	"and so does the error's allowed member"
+http PUT "/profiles/$alice" "${json[@]}" "${auth[@]}" --data '{"bio":"x","displayname":"typo"}'
+is "$HTTP_STATUS/$(json '.error.fields | keys | join(",")')/$(json '.error.allowed | length')" "422/displayname/6" \
+	"a PUT with a misspelt field: 422 naming it, with the six allowed"
 http PATCH "/profiles/$alice" "${json[@]}" "${auth[@]}" --data "{\"display_name\":\"$(printf 'é%.0s' {1..101})\"}"
 is "$HTTP_STATUS" 422 "101 characters of display_name: 422"
 http PATCH "/profiles/$alice" "${json[@]}" "${auth[@]}" --data '{"display_name":"admin\u202egpj.exe","bio":"ok\n\u200bhidden"}'

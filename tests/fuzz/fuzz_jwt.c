@@ -30,6 +30,6 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			abort();
 		unlink(path);
 	}
-	(void)jwt_verify(keys, (const char *)data, size, &policy, 1800000000, &claims, err);
+	(void)jwt_verify(keys, (const char *)data, size, &policy, 1800000000, &claims, NULL, err);
 	return 0;
 }

@@ -3,6 +3,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
 #include <jansson.h>
@@ -122,6 +123,43 @@ test_error_document(void **state)
 	assert_null(resp.owned);
 }
 
+/* 422: "fields", then "allowed" when given, in the error object. */
+static void
+test_error_fields(void **state)
+{
+	struct http_response resp;
+	json_t *fields, *allowed;
+	char *text;
+
+	(void)state;
+	fields = json_pack("{s:s}", "nickname", "unknown field");
+	allowed = json_pack("[s,s]", "bio", "username");
+	assert_non_null(fields);
+	assert_non_null(allowed);
+	http_response_init(&resp);
+	http_error_fields(&resp, 422, "invalid_fields", "some fields are invalid",
+	    fields, allowed);
+	assert_int_equal(resp.status, 422);
+	text = strndup(resp.body, resp.body_len);
+	assert_non_null(text);
+	assert_string_equal(text, "{\"error\":{\"code\":\"invalid_fields\","
+	    "\"message\":\"some fields are invalid\",\"fields\":{\"nickname\":"
+	    "\"unknown field\"},\"allowed\":[\"bio\",\"username\"]}}");
+	free(text);
+	http_response_free(&resp);
+	http_error_fields(&resp, 422, "invalid_fields", "some fields are invalid",
+	    fields, NULL);
+	text = strndup(resp.body, resp.body_len);
+	assert_non_null(text);
+	assert_null(strstr(text, "allowed"));
+	free(text);
+	http_response_free(&resp);
+	/* Borrowed: still the caller's. */
+	assert_int_equal(json_object_size(fields), 1);
+	json_decref(fields);
+	json_decref(allowed);
+}
+
 int
 main(void)
 {
@@ -131,6 +169,7 @@ main(void)
 		cmocka_unit_test(test_etag),
 		cmocka_unit_test(test_headers_bounded),
 		cmocka_unit_test(test_error_document),
+		cmocka_unit_test(test_error_fields),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

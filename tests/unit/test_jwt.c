@@ -20,6 +20,7 @@
 #include <openssl/rsa.h>
 
 #include "jwt.h"
+#include "jwt_mint.h"
 #include "log.h"
 
 #define NOW 1700000000LL
@@ -313,9 +314,12 @@ accept_len(const struct jwt_keys *k, const char *tok, size_t len,
 	char err[PC_ERRLEN] = "";
 	enum pc_result r;
 
-	r = jwt_verify(k, tok, len, pol, NOW, c, err);
+	enum jwt_refusal why = JWT_REFUSAL_EXPIRED;
+
+	r = jwt_verify(k, tok, len, pol, NOW, c, &why, err);
 	if (r != PC_OK)
 		fail_msg("token refused (%s): %s", pc_result_str(r), err);
+	assert_int_equal(why, JWT_REFUSAL_NONE);
 }
 
 static void
@@ -324,22 +328,76 @@ accept(const struct jwt_keys *k, const char *tok, struct jwt_claims *c)
 	accept_len(k, tok, strlen(tok), &policy, c);
 }
 
-/* Expect jwt_verify() to answer want with reason in err. */
+/*
+ * Each reason jwt_verify() writes to err, with the refusal it reports: the
+ * client is told the refusal, so a reason moved to another is a change of
+ * the API.
+ */
+static const struct {
+	const char *reason;
+	enum jwt_refusal why;
+} reasons[] = {
+	{ "empty token", JWT_REFUSAL_MALFORMED },
+	{ "token too long", JWT_REFUSAL_MALFORMED },
+	{ "not three base64url parts", JWT_REFUSAL_MALFORMED },
+	{ "bad header", JWT_REFUSAL_MALFORMED },
+	{ "critical header not supported", JWT_REFUSAL_MALFORMED },
+	{ "bad token type", JWT_REFUSAL_MALFORMED },
+	{ "missing signature", JWT_REFUSAL_MALFORMED },
+	{ "bad signature encoding", JWT_REFUSAL_MALFORMED },
+	{ "bad payload", JWT_REFUSAL_MALFORMED },
+	{ "missing exp", JWT_REFUSAL_MALFORMED },
+	{ "bad exp", JWT_REFUSAL_MALFORMED },
+	{ "bad nbf", JWT_REFUSAL_MALFORMED },
+	{ "bad iat", JWT_REFUSAL_MALFORMED },
+	{ "bad sub", JWT_REFUSAL_MALFORMED },
+	{ "bad role", JWT_REFUSAL_MALFORMED },
+	{ "bad is_anonymous", JWT_REFUSAL_MALFORMED },
+	{ "bad aud", JWT_REFUSAL_MALFORMED },
+	{ "algorithm not allowed", JWT_REFUSAL_UNSUPPORTED_ALG },
+	{ "unknown key", JWT_REFUSAL_UNKNOWN_KEY },
+	{ "algorithm does not match key", JWT_REFUSAL_UNKNOWN_KEY },
+	{ "bad signature", JWT_REFUSAL_BAD_SIGNATURE },
+	{ "expired", JWT_REFUSAL_EXPIRED },
+	{ "not yet valid", JWT_REFUSAL_NOT_YET_VALID },
+	{ "issued in the future", JWT_REFUSAL_NOT_YET_VALID },
+	{ "lifetime too long", JWT_REFUSAL_LIFETIME_TOO_LONG },
+	{ "wrong audience", JWT_REFUSAL_WRONG_AUDIENCE },
+	{ "wrong issuer", JWT_REFUSAL_WRONG_ISSUER },
+};
+
+/* The refusal that goes with err's reason, failing on a reason not listed. */
+static enum jwt_refusal
+refusal_of(const char *err)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(reasons) / sizeof(reasons[0]); i++)
+		if (strcmp(err, reasons[i].reason) == 0)
+			return reasons[i].why;
+	fail_msg("reason \"%s\" is not in the table", err);
+	return JWT_REFUSAL_NONE;
+}
+
+/* Expect jwt_verify() to answer want with reason in err, and its refusal. */
 static void
 refuse_as(const struct jwt_keys *k, const char *tok, size_t len,
     const struct jwt_policy *pol, enum pc_result want, const char *reason)
 {
 	char err[PC_ERRLEN] = "";
+	enum jwt_refusal why = JWT_REFUSAL_NONE;
 	struct jwt_claims c;
 	enum pc_result r;
 
 	memset(&c, 'x', sizeof(c));
-	r = jwt_verify(k, tok, len, pol, NOW, &c, err);
+	r = jwt_verify(k, tok, len, pol, NOW, &c, &why, err);
 	if (r != want)
 		fail_msg("expected refusal \"%s\" (%s), got %s (%s)", reason,
 		    pc_result_str(want), pc_result_str(r), err);
 	if (strstr(err, reason) == NULL)
 		fail_msg("error \"%s\" is not \"%s\"", err, reason);
+	assert_int_equal(why, refusal_of(err));
+	assert_int_not_equal(why, JWT_REFUSAL_NONE);
 	assert_clean_err(err, tok, len);
 	assert_string_equal(c.sub, "");
 	assert_string_equal(c.role, "");
@@ -705,7 +763,7 @@ test_alg_none_and_unknown(void **state)
 		snprintf(hdr, sizeof(hdr), "{\"alg\":\"%s\",\"typ\":\"JWT\"}",
 		    algs[i]);
 		n = signing_input(tok, hdr, USER_CLAIMS);
-		refuse(f->all, tok, "malformed token");
+		refuse(f->all, tok, "not three base64url parts");
 		tok[n] = '.';
 		tok[n + 1] = '\0';
 		refuse(f->all, tok, "algorithm not allowed");
@@ -908,7 +966,7 @@ test_malformed(void **state)
 	refuse_len(f->all, "", 0, &policy, "empty token");
 	refuse_len(f->all, NULL, 0, &policy, "empty token");
 	for (i = 0; i < sizeof(shapes) / sizeof(shapes[0]); i++)
-		refuse(f->all, shapes[i], "malformed token");
+		refuse(f->all, shapes[i], "not three base64url parts");
 
 	mk_hs(good, HS_HDR, USER_CLAIMS, SECRET, strlen(SECRET));
 	accept(f->all, good, &c);
@@ -916,15 +974,15 @@ test_malformed(void **state)
 
 	/* Too many dots: trailing, or a second signature. */
 	snprintf(tok, sizeof(tok), "%s.", good);
-	refuse(f->all, tok, "malformed token");
+	refuse(f->all, tok, "not three base64url parts");
 	snprintf(tok, sizeof(tok), "%s.%s", good, strrchr(good, '.') + 1);
-	refuse(f->all, tok, "malformed token");
+	refuse(f->all, tok, "not three base64url parts");
 	/* The token is len bytes: a NUL inside it, or bytes cut off. */
 	memcpy(tok, good, n + 1);
 	tok[5] = '\0';
 	refuse_len(f->all, tok, n, &policy, "bad header");
 	refuse_len(f->all, good, n - 1, &policy, "bad signature");
-	refuse_len(f->all, good, 20, &policy, "malformed token");
+	refuse_len(f->all, good, 20, &policy, "not three base64url parts");
 	/* White space, padding and the standard alphabet are not base64url. */
 	snprintf(tok, sizeof(tok), " %s", good);
 	refuse(f->all, tok, "bad header");
@@ -1268,44 +1326,214 @@ test_with_jwks(void **state)
 	assert_int_equal(jwt_keys_count(NULL), 0);
 }
 
+/* What a refused token's refusal is, one token per refusal. */
+static void
+expect_refusal(const struct jwt_keys *k, const char *tok,
+    const struct jwt_policy *pol, enum jwt_refusal want)
+{
+	char err[PC_ERRLEN] = "";
+	enum jwt_refusal why = JWT_REFUSAL_NONE;
+	struct jwt_claims c;
+	enum pc_result r;
+
+	r = jwt_verify(k, tok, strlen(tok), pol, NOW, &c, &why, err);
+	assert_true(r == PC_INVALID || r == PC_NOTFOUND);
+	if (why != want)
+		fail_msg("refusal %d (%s), expected %d", (int)why, err,
+		    (int)want);
+	assert_clean_err(err, tok, strlen(tok));
+	/* Without a place for the refusal, the same answer. */
+	assert_int_equal(jwt_verify(k, tok, strlen(tok), pol, NOW, &c, NULL,
+	    err), r);
+}
+
+static void
+test_refusals(void **state)
+{
+	struct fixture *f = *state;
+	const struct jwt_policy day = { "authenticated", ISS, 30, 86400 };
+	char tok[TOKMAX], hdr[128];
+	size_t n;
+
+	mk_hs(tok, HS_HDR, USER_CLAIMS, SECRET, strlen(SECRET));
+	accept(f->all, tok, &(struct jwt_claims){ 0 });
+	expect_refusal(f->all, "not-a-jwt", &policy, JWT_REFUSAL_MALFORMED);
+	mk_hs(tok, HS_HDR, "[1,2]", SECRET, strlen(SECRET));
+	expect_refusal(f->all, tok, &policy, JWT_REFUSAL_MALFORMED);
+	mk_hs(tok, HS_HDR, "{\"sub\":\"" SUB "\",\"aud\":\"authenticated\","
+	    "\"iss\":\"" ISS "\"}", SECRET, strlen(SECRET));
+	expect_refusal(f->all, tok, &policy, JWT_REFUSAL_MALFORMED);
+
+	snprintf(hdr, sizeof(hdr), "{\"alg\":\"none\"}");
+	n = signing_input(tok, hdr, USER_CLAIMS);
+	tok[n] = '.';
+	tok[n + 1] = '\0';
+	expect_refusal(f->all, tok, &policy, JWT_REFUSAL_UNSUPPORTED_ALG);
+	mk_hs(tok, "{\"alg\":\"HS512\"}", USER_CLAIMS, SECRET, strlen(SECRET));
+	expect_refusal(f->all, tok, &policy, JWT_REFUSAL_UNSUPPORTED_ALG);
+	/* HS256 where only a JWKS is configured: no key for the alg. */
+	mk_hs(tok, HS_HDR, USER_CLAIMS, SECRET, strlen(SECRET));
+	expect_refusal(f->pub, tok, &policy, JWT_REFUSAL_UNSUPPORTED_ALG);
+
+	mk_pk(tok, "{\"alg\":\"ES256\",\"kid\":\"ec-9\"}", USER_CLAIMS, f->ec);
+	expect_refusal(f->pub, tok, &policy, JWT_REFUSAL_UNKNOWN_KEY);
+	mk_pk(tok, "{\"alg\":\"ES256\",\"kid\":\"rsa-1\"}", USER_CLAIMS, f->ec);
+	expect_refusal(f->pub, tok, &policy, JWT_REFUSAL_UNKNOWN_KEY);
+
+	mk_hs(tok, HS_HDR, USER_CLAIMS, "another-secret-another-secret-12345",
+	    35);
+	expect_refusal(f->all, tok, &policy, JWT_REFUSAL_BAD_SIGNATURE);
+	mk_pk(tok, ES_HDR, USER_CLAIMS, f->ec2);
+	expect_refusal(f->pub, tok, &policy, JWT_REFUSAL_BAD_SIGNATURE);
+	/* No claim is judged before the signature: expired and forged. */
+	mk_hs(tok, HS_HDR, "{\"sub\":\"" SUB "\",\"exp\":1}",
+	    "another-secret-another-secret-12345", 35);
+	expect_refusal(f->all, tok, &policy, JWT_REFUSAL_BAD_SIGNATURE);
+
+	mk_hs(tok, HS_HDR, "{\"sub\":\"" SUB "\",\"aud\":\"authenticated\","
+	    "\"iss\":\"" ISS "\",\"exp\":1699990000}", SECRET, strlen(SECRET));
+	expect_refusal(f->all, tok, &policy, JWT_REFUSAL_EXPIRED);
+	mk_hs(tok, HS_HDR, "{\"sub\":\"" SUB "\",\"aud\":\"authenticated\","
+	    "\"iss\":\"" ISS "\",\"nbf\":1700000600,\"exp\":1700003600}",
+	    SECRET, strlen(SECRET));
+	expect_refusal(f->all, tok, &policy, JWT_REFUSAL_NOT_YET_VALID);
+	mk_hs(tok, HS_HDR, "{\"sub\":\"" SUB "\",\"aud\":\"authenticated\","
+	    "\"iss\":\"" ISS "\",\"iat\":1700000600,\"exp\":1700003600}",
+	    SECRET, strlen(SECRET));
+	expect_refusal(f->all, tok, &policy, JWT_REFUSAL_NOT_YET_VALID);
+	mk_hs(tok, HS_HDR, "{\"sub\":\"" SUB "\",\"aud\":\"authenticated\","
+	    "\"iss\":\"" ISS "\",\"iat\":1700000000,\"exp\":1700172800}",
+	    SECRET, strlen(SECRET));
+	expect_refusal(f->all, tok, &day, JWT_REFUSAL_LIFETIME_TOO_LONG);
+	accept(f->all, tok, &(struct jwt_claims){ 0 });
+	mk_hs(tok, HS_HDR, "{\"sub\":\"" SUB "\",\"aud\":\"anon\","
+	    "\"iss\":\"" ISS "\",\"exp\":1700003600}", SECRET, strlen(SECRET));
+	expect_refusal(f->all, tok, &policy, JWT_REFUSAL_WRONG_AUDIENCE);
+	mk_hs(tok, HS_HDR, "{\"sub\":\"" SUB "\",\"aud\":\"authenticated\","
+	    "\"iss\":\"https://other.supabase.co/auth/v1\","
+	    "\"exp\":1700003600}", SECRET, strlen(SECRET));
+	expect_refusal(f->all, tok, &policy, JWT_REFUSAL_WRONG_ISSUER);
+}
+
+/* What profilecache-admin token mints, jwt_verify() takes. */
+static void
+test_mint(void **state)
+{
+	struct fixture *f = *state;
+	const struct jwt_policy day = { "authenticated", ISS, 30, 86400 };
+	struct jwt_mint m = { .sub = SUB, .role = "authenticated",
+	    .audience = "authenticated", .issuer = ISS, .iat = NOW - 10,
+	    .exp = NOW + 3600 };
+	char err[PC_ERRLEN] = "", *tok = NULL;
+	struct jwt_claims c;
+
+	assert_int_equal(jwt_mint_hs256(SECRET, strlen(SECRET), &m, &tok, err),
+	    PC_OK);
+	assert_non_null(tok);
+	accept_len(f->hs, tok, strlen(tok), &day, &c);
+	assert_string_equal(c.sub, SUB);
+	assert_string_equal(c.role, "authenticated");
+	assert_int_equal(c.exp, NOW + 3600);
+	assert_true(c.hs256);
+	assert_false(c.is_anonymous);
+	/* Only the secret signs it. */
+	expect_refusal(f->pub, tok, &policy, JWT_REFUSAL_UNSUPPORTED_ALG);
+	free(tok);
+
+	m.role = "anon";
+	assert_int_equal(jwt_mint_hs256(SECRET, strlen(SECRET), &m, &tok, err),
+	    PC_OK);
+	accept(f->hs, tok, &c);
+	assert_string_equal(c.role, "anon");
+	free(tok);
+
+	/* Claims the verifier refuses come out refused for that reason. */
+	m.role = "authenticated";
+	m.exp = NOW + 2 * 86400;
+	assert_int_equal(jwt_mint_hs256(SECRET, strlen(SECRET), &m, &tok, err),
+	    PC_OK);
+	expect_refusal(f->hs, tok, &day, JWT_REFUSAL_LIFETIME_TOO_LONG);
+	free(tok);
+	m.exp = NOW + 3600;
+	m.audience = NULL;
+	assert_int_equal(jwt_mint_hs256(SECRET, strlen(SECRET), &m, &tok, err),
+	    PC_OK);
+	expect_refusal(f->hs, tok, &policy, JWT_REFUSAL_WRONG_AUDIENCE);
+	free(tok);
+	m.audience = "authenticated";
+	m.issuer = NULL;
+	assert_int_equal(jwt_mint_hs256(SECRET, strlen(SECRET), &m, &tok, err),
+	    PC_OK);
+	expect_refusal(f->hs, tok, &policy, JWT_REFUSAL_WRONG_ISSUER);
+	free(tok);
+	m.issuer = ISS;
+	assert_int_equal(jwt_mint_hs256("another-secret-another-secret-0123",
+	    34, &m, &tok, err), PC_OK);
+	expect_refusal(f->hs, tok, &policy, JWT_REFUSAL_BAD_SIGNATURE);
+	free(tok);
+
+	/* What it will not mint. */
+	tok = (char *)"x";
+	assert_int_equal(jwt_mint_hs256("short", 5, &m, &tok, err), PC_INVALID);
+	assert_null(tok);
+	assert_null(strstr(err, "short"));
+	m.sub = "two words";
+	assert_int_equal(jwt_mint_hs256(SECRET, strlen(SECRET), &m, &tok, err),
+	    PC_INVALID);
+	m.sub = "";
+	assert_int_equal(jwt_mint_hs256(SECRET, strlen(SECRET), &m, &tok, err),
+	    PC_INVALID);
+	m.sub = SUB;
+	m.role = NULL;
+	assert_int_equal(jwt_mint_hs256(SECRET, strlen(SECRET), &m, &tok, err),
+	    PC_INVALID);
+	m.role = "authenticated";
+	m.exp = m.iat;
+	assert_int_equal(jwt_mint_hs256(SECRET, strlen(SECRET), &m, &tok, err),
+	    PC_INVALID);
+	assert_null(tok);
+}
+
 static void
 test_bad_arguments(void **state)
 {
 	struct fixture *f = *state;
+	enum jwt_refusal why = JWT_REFUSAL_EXPIRED;
 	struct jwt_policy pol = policy;
 	struct jwt_claims c;
 	char tok[TOKMAX], err[PC_ERRLEN];
 
 	mk_hs(tok, HS_HDR, USER_CLAIMS, SECRET, strlen(SECRET));
 	accept(f->all, tok, &c);
-	assert_int_equal(jwt_verify(NULL, tok, strlen(tok), &pol, NOW, &c, err),
-	    PC_ERROR);
+	assert_int_equal(jwt_verify(NULL, tok, strlen(tok), &pol, NOW, &c,
+	    &why, err), PC_ERROR);
+	assert_int_equal(why, JWT_REFUSAL_NONE);
 	assert_int_equal(jwt_verify(f->all, tok, strlen(tok), NULL, NOW, &c,
-	    err), PC_ERROR);
+	    &why, err), PC_ERROR);
 	assert_int_equal(jwt_verify(f->all, tok, strlen(tok), &pol, NOW, NULL,
+	    &why, err), PC_ERROR);
+	assert_int_equal(jwt_verify(f->all, NULL, 5, &pol, NOW, &c, &why,
 	    err), PC_ERROR);
-	assert_int_equal(jwt_verify(f->all, NULL, 5, &pol, NOW, &c, err),
-	    PC_ERROR);
 	assert_int_equal(jwt_verify(f->all, tok, strlen(tok), &pol, -1, &c,
-	    err), PC_ERROR);
+	    &why, err), PC_ERROR);
 	pol.leeway_s = -1;
 	assert_int_equal(jwt_verify(f->all, tok, strlen(tok), &pol, NOW, &c,
-	    err), PC_ERROR);
+	    &why, err), PC_ERROR);
 	pol.leeway_s = JWT_LEEWAY_MAX + 1;
 	assert_int_equal(jwt_verify(f->all, tok, strlen(tok), &pol, NOW, &c,
-	    err), PC_ERROR);
+	    &why, err), PC_ERROR);
 	pol.leeway_s = JWT_LEEWAY_MAX;
 	assert_int_equal(jwt_verify(f->all, tok, strlen(tok), &pol, NOW, &c,
-	    err), PC_OK);
+	    &why, err), PC_OK);
 	pol.max_lifetime_s = -1;
 	assert_int_equal(jwt_verify(f->all, tok, strlen(tok), &pol, NOW, &c,
-	    err), PC_ERROR);
+	    &why, err), PC_ERROR);
 	pol.max_lifetime_s = JWT_LIFETIME_MAX + 1;
 	assert_int_equal(jwt_verify(f->all, tok, strlen(tok), &pol, NOW, &c,
-	    err), PC_ERROR);
+	    &why, err), PC_ERROR);
 	pol.max_lifetime_s = JWT_LIFETIME_MAX;
 	assert_int_equal(jwt_verify(f->all, tok, strlen(tok), &pol, NOW, &c,
-	    err), PC_OK);
+	    &why, err), PC_OK);
 	jwt_keys_free(NULL);
 }
 
@@ -1328,6 +1556,8 @@ main(void)
 		cmocka_unit_test(test_load_secret),
 		cmocka_unit_test(test_load_jwks),
 		cmocka_unit_test(test_with_jwks),
+		cmocka_unit_test(test_refusals),
+		cmocka_unit_test(test_mint),
 		cmocka_unit_test(test_bad_arguments),
 	};
 

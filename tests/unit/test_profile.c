@@ -181,6 +181,48 @@ test_display_text(void **state)
 	assert_non_null(why("{\"display_name\":\"a\\tb\"}", "display_name"));
 }
 
+/* A field that is not the profile's names the ones that may be sent. */
+static void
+test_unknown_fields(void **state)
+{
+	json_t *names, *patch, *errors;
+	size_t i;
+
+	(void)state;
+	assert_string_equal(why("{\"nickname\":\"x\"}", "nickname"),
+	    "unknown field; allowed: username, display_name, bio, avatar_url, "
+	    "gradient, is_private");
+	assert_string_equal(why("{\"is_admin\":true,\"bio\":\"ok\"}",
+	    "is_admin"), "unknown field; allowed: username, display_name, bio, "
+	    "avatar_url, gradient, is_private");
+	/* A field of the profile that is not written is not unknown. */
+	assert_string_equal(why("{\"updated_at\":\"2030-01-01T00:00:00Z\"}",
+	    "updated_at"), "read-only");
+	assert_string_equal(why("{\"id\":\"x\"}", "id"), "read-only");
+
+	/* Each name listed is one a patch may carry. */
+	names = profile_editable_names();
+	assert_non_null(names);
+	assert_int_equal(json_array_size(names), 6);
+	for (i = 0; i < json_array_size(names); i++) {
+		char body[64];
+
+		snprintf(body, sizeof(body), "{\"%s\":null}",
+		    json_string_value(json_array_get(names, i)));
+		(void)profile_patch_parse(body, strlen(body), false, &patch,
+		    &errors);
+		if (errors != NULL && json_object_get(errors,
+		    json_string_value(json_array_get(names, i))) != NULL &&
+		    strncmp(json_string_value(json_object_get(errors,
+		    json_string_value(json_array_get(names, i)))), "unknown", 7) == 0)
+			fail_msg("%s is listed but unknown",
+			    json_string_value(json_array_get(names, i)));
+		json_decref(patch);
+		json_decref(errors);
+	}
+	json_decref(names);
+}
+
 int
 main(void)
 {
@@ -190,6 +232,7 @@ main(void)
 		cmocka_unit_test(test_rejects_bad_rows),
 		cmocka_unit_test(test_constants),
 		cmocka_unit_test(test_display_text),
+		cmocka_unit_test(test_unknown_fields),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

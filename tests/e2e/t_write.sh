@@ -6,7 +6,7 @@ set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
 e2e_start
-plan 76
+plan 77
 
 alice=$SAMPLE_PROFILE_ID
 bob=7b3e4a52-1c9d-4f60-9a8e-2d5c6f7a8b02
@@ -191,9 +191,15 @@ for i in $(seq 32); do
 		-H "apikey: $svc" --data "{\"bio\":\"writer $i\"}" >"$dir/s$i" &
 done
 wait
-is "$(cat "$dir"/s* | sort | uniq -c | awk '{$1=$1};1')" "32 202" "32 concurrent PATCHes acknowledged"
-is "$(($(sqlite3 "$JOURNAL_PATH" "select count(*) from changes where id = '$bob'") - before))" 32 \
-	"all 32 are in the journal"
+# Each is acknowledged, or (on a machine so loaded that a writer waited past
+# [journal] busy_timeout_ms for the journal) refused with 503 and not kept:
+# the journal holds exactly the acknowledged ones.
+acked=$(grep -c '^202$' "$dir"/s* | awk -F: '{ n += $2 } END { print n }')
+is "$(cat "$dir"/s* | grep -cv '^\(202\|503\)$')" 0 "32 concurrent PATCHes: each is 202, or 503 when the journal was busy too long"
+diag "$acked of 32 acknowledged"
+cmp_ok "$acked" -ge 1 "concurrent PATCHes are acknowledged"
+is "$(($(sqlite3 "$JOURNAL_PATH" "select count(*) from changes where id = '$bob'") - before))" "$acked" \
+	"the journal holds every acknowledged one, and only those"
 is "$(sqlite3 "$JOURNAL_PATH" "select count(distinct updated_at_us) = count(*) and max(updated_at_us) = (select updated_at_us from changes where id = '$bob' order by seq desc limit 1) from changes where id = '$bob'")" 1 \
 	"each got its own version, increasing in journal order"
 last=$(jq -rs 'max_by(.profile.updated_at) | .profile.bio' "$dir"/b*)

@@ -52,7 +52,8 @@ export interface SyncEvent {
 	state: SyncStateName;
 	profile: Profile | null;
 	failed: string[] | null;
-	/** The last refused or failed revalidation, while it lasts. */
+	/** While pending: the last revalidation's error (an event is sent each
+	 * time its code changes), null once reads answer again. */
 	error: ApiError | null;
 }
 

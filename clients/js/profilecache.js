@@ -340,7 +340,15 @@ export class ProfileCacheClient extends EventTarget {
 		} else {
 			// Still pending, or no answer (network error, 503, 429, 5xx,
 			// a refused read): never taken for synced; try again later.
+			// Subscribers hear when reads start or stop failing.
+			const was = t.error ? t.error.code : null;
 			t.error = a.status === 200 || a.status === 304 ? null : a.error;
+			if ((t.error ? t.error.code : null) !== was) {
+				this._emit('sync', {
+					id, state: t.state, profile: this.cachedProfile(id), failed: null,
+					error: t.error,
+				});
+			}
 			this._schedule(id, t, a.retryAfter ?? null);
 		}
 	}

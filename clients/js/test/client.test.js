@@ -201,6 +201,8 @@ test('the database away: pending through 503s and a web server down, synced once
 	const r = recorder();
 	const c = createClient({ baseUrl: env.BASE_URL, token: env.TOKEN_ALICE, fetch: r.fetch, sync: FAST });
 	const bio = `written while the database is away ${Date.now()}`;
+	const events = [];
+	c.on('sync', (ev) => events.push(`${ev.state}:${ev.error ? ev.error.code : ''}`));
 	let origin_down = false, web_down = false;
 	try {
 		assert.equal(sh(env.PC_ORIGIN_STOP_CMD).code, 0, 'the origin stopped');
@@ -243,6 +245,13 @@ test('the database away: pending through 503s and a web server down, synced once
 		const ev = await synced;
 		assert.equal(ev.profile.bio, bio);
 		assert.equal(c.syncState(ALICE), SyncState.SYNCED);
+		// Subscribers heard the reads start failing, and how, while pending.
+		assert.equal(events[0], 'pending:');
+		const u = events.indexOf('pending:origin_unavailable');
+		assert.ok(u > 0, events.join(' '));
+		assert.ok(events.indexOf('pending:network_error') > u, events.join(' '));
+		assert.equal(events.at(-1), 'synced:');
+		assert.equal(events.filter((e) => e.startsWith('synced')).length, 1, events.join(' '));
 	} finally {
 		if (web_down)
 			sh(env.PC_WEB_START_CMD);

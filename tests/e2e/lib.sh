@@ -305,31 +305,21 @@ mc_flush() {
 admin_key() { cat -- "$SERVICE_KEY_FILE"; }
 
 # b64url: base64url without padding, from stdin.
-b64url() { openssl base64 -A | tr '+/' '-_' | tr -d '='; }
+b64url() { pc_b64url; }
 
 # jwt_hs256 SUB [ROLE] [EXPIRES_IN] [AUD] [SECRET]: a Supabase-style user token
 # signed with the stack's JWT secret (or SECRET). EXPIRES_IN may be negative.
 jwt_hs256() {
 	local sub=$1 role=${2:-authenticated} exp_in=${3:-3600} aud=${4:-authenticated}
-	local secret=${5:-$JWT_SECRET} now header payload sig
+	local now
 	now=$(date +%s)
-	header=$(printf '{"alg":"HS256","typ":"JWT"}' | b64url)
-	payload=$(printf '{"sub":"%s","role":"%s","aud":"%s","iat":%d,"exp":%d}' \
-		"$sub" "$role" "$aud" "$now" "$((now + exp_in))" | b64url)
-	sig=$(printf '%s.%s' "$header" "$payload" |
-		openssl dgst -sha256 -mac HMAC -macopt "key:$secret" -binary | b64url)
-	printf '%s.%s.%s' "$header" "$payload" "$sig"
+	pc_jwt_hs256 "${5:-$JWT_SECRET}" "$(printf '{"sub":"%s","role":"%s","aud":"%s","iat":%d,"exp":%d}' \
+		"$sub" "$role" "$aud" "$now" "$((now + exp_in))")"
 }
 
 # jwt_custom PAYLOAD [SECRET]: an HS256 token over any payload, signed with the
 # stack's JWT secret (or SECRET).
-jwt_custom() {
-	local h p s
-	h=$(printf '{"alg":"HS256","typ":"JWT"}' | b64url)
-	p=$(printf '%s' "$1" | b64url)
-	s=$(printf '%s.%s' "$h" "$p" | openssl dgst -sha256 -mac HMAC -macopt "key:${2:-$JWT_SECRET}" -binary | b64url)
-	printf '%s.%s.%s' "$h" "$p" "$s"
-}
+jwt_custom() { pc_jwt_hs256 "${2:-$JWT_SECRET}" "$1"; }
 
 # es256_key FILE: a new P-256 private key (PEM) in FILE.
 es256_key() {

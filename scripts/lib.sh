@@ -61,6 +61,12 @@ PC_DEB_PACKAGES=(
 	clang libclang-rt-14-dev
 )
 
+# What only the test suite needs (scripts/test): Debian's Chromium for the
+# browser tests (tests/e2e/t_browser*.sh drive it with puppeteer-core; no
+# browser is ever downloaded) and node for them and the JavaScript client's
+# tests. npm is added by pc_install_test_deps when no npm command is there.
+PC_DEB_TEST_PACKAGES=(chromium nodejs)
+
 # --- messages ---------------------------------------------------------------
 
 pc_log() { printf '%s: %s\n' "${PC_PROG:-profilecache}" "$*" >&2; }
@@ -120,6 +126,34 @@ pc_install_deps() {
 	apt-get install -y -q --no-install-recommends "${missing[@]}" || rc=$?
 	((made)) && rm -f -- "$policy"
 	((rc == 0)) || pc_die "apt-get install failed for: ${missing[*]}"
+}
+
+# pc_install_test_deps: pc_install_deps with PC_DEB_TEST_PACKAGES, and npm
+# when there is no npm command (a node packaged elsewhere, e.g. NodeSource's,
+# brings its own and conflicts with Debian's npm package).
+pc_install_test_deps() {
+	local -a extra=("${PC_DEB_TEST_PACKAGES[@]}")
+	command -v npm >/dev/null || extra+=(npm)
+	pc_install_deps "${extra[@]}"
+}
+
+# pc_browser_test_setup: install tests/browser's npm packages (puppeteer-core)
+# as its package-lock.json pins them (npm ci), unless node_modules already
+# matches it. PUPPETEER_SKIP_DOWNLOAD: nothing downloads a browser (the tests
+# launch /usr/bin/chromium). A failure is a warning: the browser tests then
+# say they skip, and why.
+pc_browser_test_setup() {
+	local dir=$PC_ROOT/tests/browser
+	[[ -f $dir/package-lock.json ]] || return 0
+	[[ -f $dir/node_modules/.package-lock.json && ! $dir/package-lock.json -nt $dir/node_modules/.package-lock.json ]] &&
+		return 0
+	command -v npm >/dev/null || {
+		pc_log "warning: no npm: the browser tests will be skipped"
+		return 0
+	}
+	pc_log "npm ci in tests/browser (puppeteer-core; no browser download)"
+	(cd -- "$dir" && PUPPETEER_SKIP_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error) ||
+		pc_log "warning: npm ci failed in $dir: the browser tests will be skipped"
 }
 
 # --- build ------------------------------------------------------------------

@@ -167,14 +167,22 @@ async function main() {
 
 	$('edit').addEventListener('submit', async (ev) => {
 		ev.preventDefault();
+		// Only what changed: a refused value then names only its field.
+		const held = pc.cachedProfile(id) || {};
+		const patch = {};
+		for (const [field, input] of [['display_name', 'name-input'], ['bio', 'bio-input']]) {
+			if ($(input).value !== (held[field] ?? ''))
+				patch[field] = $(input).value;
+		}
+		if (Object.keys(patch).length === 0) {
+			say('Nothing changed.');
+			return;
+		}
 		const save = $('save');
 		save.disabled = true;
 		say('Saving…');
 		try {
-			const a = await pc.updateProfile(id, {
-				display_name: $('name-input').value,
-				bio: $('bio-input').value,
-			});
+			const a = await pc.updateProfile(id, patch);
 			showMeta(a);
 			if (a.status === 200 || a.status === 202) {
 				$('name-error').textContent = '';

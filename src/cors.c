@@ -109,12 +109,11 @@ static const char *
 origin_port(const char *o, size_t len)
 {
 	const char *host = (const char *)memmem(o, len, "://", 3) + 3;
-	const char *end = o + len, *p;
+	const char *end = o + len;
 
 	if (*host == '[')
 		host = memchr(host, ']', (size_t)(end - host));
-	p = memchr(host, ':', (size_t)(end - host));
-	return p;
+	return memchr(host, ':', (size_t)(end - host));
 }
 
 enum pc_result

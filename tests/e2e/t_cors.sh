@@ -30,6 +30,9 @@ cors_headers() {
 		  if (k ~ /^access-control-/) { v = substr($0, i + 1); sub(/^[ \t]+/, "", v); h[n++] = k ": " v } }
 		END { for (j = 0; j < n; j++) print h[j] }' <<<"$HTTP_HEADERS" | LC_ALL=C sort
 }
+# vary: the last answer's Vary, without spaces (Apache joins the names with
+# "," alone).
+vary() { header Vary | tr -d ' '; }
 # preflight ORIGIN METHOD PATH [HEADERS]: a browser's preflight.
 preflight() {
 	http OPTIONS "$3" -H "Origin: $1" -H "Access-Control-Request-Method: $2" \
@@ -66,7 +69,7 @@ is "$(cors_headers)" "access-control-allow-headers: $allow_headers
 access-control-allow-methods: $methods
 access-control-allow-origin: $app
 access-control-max-age: 600" "exactly the allow headers, the origin echoed"
-is "$(header Vary)" "Origin, Access-Control-Request-Method" "varies on Origin and the requested method"
+is "$(vary)" "Origin,Access-Control-Request-Method" "varies on Origin and the requested method"
 is "$(header Allow)" "$methods, OPTIONS" "with Allow"
 is "$(header Access-Control-Allow-Credentials)" "" "no Allow-Credentials (no cookies)"
 is "$(wc -c <"$HTTP_BODY_FILE")" 0 "and no body"
@@ -80,7 +83,7 @@ is "$(header Access-Control-Allow-Methods)" "GET, HEAD" "healthz allows GET and 
 preflight https://evil.test PATCH "/profiles/$alice" "authorization"
 is "$HTTP_STATUS" 204 "preflight from an origin not listed: 204"
 is "$(cors_headers)" "" "without any allow header"
-is "$(header Vary)" "Origin, Access-Control-Request-Method" "still varies on Origin"
+is "$(vary)" "Origin,Access-Control-Request-Method" "still varies on Origin"
 preflight "$app" POST "/profiles/$alice"
 is "$HTTP_STATUS/$(cors_headers)" "204/" "a method the path does not accept: no allow headers"
 preflight "$app" PATCH /nothing/here
@@ -115,7 +118,7 @@ from "$app" GET "/profiles/$alice"
 is "$HTTP_STATUS" 200 "GET from a listed origin: 200"
 is "$(cors_headers)" "access-control-allow-origin: $app
 access-control-expose-headers: $expose" "Allow-Origin echoed, ETag, X-Cache, Retry-After exposed"
-is "$(header Vary)" "Authorization, apikey, Origin" "Vary: Origin joins the route's Vary"
+is "$(vary)" "Authorization,apikey,Origin" "Vary: Origin joins the route's Vary"
 etag=$(header ETag)
 like "$etag" '^"[0-9a-f]{16}"$' "with an ETag to read"
 from "$app" HEAD "/profiles/$alice"
@@ -126,7 +129,7 @@ is "$(header Access-Control-Expose-Headers)" "$expose" "304 exposes the headers 
 from https://evil.test GET "/profiles/$alice"
 is "$HTTP_STATUS" 200 "GET from an origin not listed is answered"
 is "$(cors_headers)" "" "without CORS headers (the browser hides it)"
-is "$(header Vary)" "Authorization, apikey, Origin" "varying on Origin"
+is "$(vary)" "Authorization,apikey,Origin" "varying on Origin"
 
 from "$app" PATCH "/profiles/$alice" "${json[@]}" \
 	-H "Authorization: Bearer $(jwt_hs256 "$alice")" --data '{"bio":"from the web app"}'
@@ -134,7 +137,7 @@ is "$HTTP_STATUS" 202 "PATCH from a listed origin: 202"
 is "$(cors_headers)" "access-control-allow-origin: $app
 access-control-expose-headers: $expose" "PATCH answer carries the headers"
 like "$(header ETag)" '^"[0-9a-f]{16}"$' "and an ETag"
-is "$(header Vary)" "Origin" "Vary: Origin"
+is "$(vary)" "Origin" "Vary: Origin"
 from "$app" PATCH "/profiles/$alice" "${json[@]}" --data '{"bio":"x"}'
 is "$HTTP_STATUS/$(header Access-Control-Allow-Origin)" "401/$app" "401"
 like "$(header WWW-Authenticate)" '^Bearer' "with WWW-Authenticate (exposed)"
@@ -217,10 +220,10 @@ is "$(header Access-Control-Allow-Origin)" "http://[::1]:3000" "*: an IPv6 origi
 restart_web ""
 from "$app" GET "/profiles/$alice"
 is "$HTTP_STATUS/$(cors_headers)" "200/" "cors_origins unset: no CORS headers"
-is "$(header Vary)" "Authorization, apikey" "and no Vary: Origin"
+is "$(vary)" "Authorization,apikey" "and no Vary: Origin"
 preflight "$app" PATCH "/profiles/$alice" "authorization"
 is "$HTTP_STATUS/$(cors_headers)" "204/" "a preflight is 204 without allow headers"
-is "$(header Vary)" "" "not varying"
+is "$(vary)" "" "not varying"
 is "$(header Allow)" "$methods, OPTIONS" "with Allow"
 from "$app" GET /nothing/here
 is "$HTTP_STATUS/$(cors_headers)" "404/" "nor on errors"

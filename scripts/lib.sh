@@ -21,7 +21,8 @@
 #   secrets/            service.key (sb_secret_...), anon.key (sb_publishable_...),
 #                       jwt.secret (0600; 0640 and group www-data behind
 #                       Apache or nginx)
-#   www/                document root for static files
+#   www/                document root for static files; www/demo/ the demo page
+#                       (pc__install_demo)
 #   storage/            the origin's Storage objects, one directory per bucket
 #   log/                one log per component (the responder's stderr goes to
 #                       the web server's, or to responder.log behind nginx)
@@ -59,6 +60,12 @@ PC_DEB_PACKAGES=(
 	libvips-dev libvips-tools libimage-exiftool-perl
 	clang libclang-rt-14-dev
 )
+
+# What only the test suite needs (scripts/test): Debian's Chromium for the
+# browser tests (tests/e2e/t_browser*.sh drive it with puppeteer-core; no
+# browser is ever downloaded) and node for them and the JavaScript client's
+# tests. npm is added by pc_install_test_deps when no npm command is there.
+PC_DEB_TEST_PACKAGES=(chromium nodejs)
 
 # --- messages ---------------------------------------------------------------
 
@@ -119,6 +126,34 @@ pc_install_deps() {
 	apt-get install -y -q --no-install-recommends "${missing[@]}" || rc=$?
 	((made)) && rm -f -- "$policy"
 	((rc == 0)) || pc_die "apt-get install failed for: ${missing[*]}"
+}
+
+# pc_install_test_deps: pc_install_deps with PC_DEB_TEST_PACKAGES, and npm
+# when there is no npm command (a node packaged elsewhere, e.g. NodeSource's,
+# brings its own and conflicts with Debian's npm package).
+pc_install_test_deps() {
+	local -a extra=("${PC_DEB_TEST_PACKAGES[@]}")
+	command -v npm >/dev/null || extra+=(npm)
+	pc_install_deps "${extra[@]}"
+}
+
+# pc_browser_test_setup: install tests/browser's npm packages (puppeteer-core)
+# as its package-lock.json pins them (npm ci), unless node_modules already
+# matches it. PUPPETEER_SKIP_DOWNLOAD: nothing downloads a browser (the tests
+# launch /usr/bin/chromium). A failure is a warning: the browser tests then
+# say they skip, and why.
+pc_browser_test_setup() {
+	local dir=$PC_ROOT/tests/browser
+	[[ -f $dir/package-lock.json ]] || return 0
+	[[ -f $dir/node_modules/.package-lock.json && ! $dir/package-lock.json -nt $dir/node_modules/.package-lock.json ]] &&
+		return 0
+	command -v npm >/dev/null || {
+		pc_log "warning: no npm: the browser tests will be skipped"
+		return 0
+	}
+	pc_log "npm ci in tests/browser (puppeteer-core; no browser download)"
+	(cd -- "$dir" && PUPPETEER_SKIP_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error) ||
+		pc_log "warning: npm ci failed in $dir: the browser tests will be skipped"
 }
 
 # --- build ------------------------------------------------------------------
@@ -306,6 +341,20 @@ pc__ensure_secret() {
 	local prefix=${2:-}
 	[[ -s $1 && $(head -c "${#prefix}" -- "$1") == "$prefix" ]] && return 0
 	(umask 077 && printf '%s%s' "$prefix" "$(pc__random_hex 32)" >"$1") || pc_err "cannot write $1"
+}
+
+# pc_b64url: base64url without padding, from stdin.
+pc_b64url() { openssl base64 -A | tr '+/' '-_' | tr -d '='; }
+
+# pc_jwt_hs256 SECRET PAYLOAD: print an HS256 token over PAYLOAD (JSON), as
+# Supabase signs with the project's JWT secret.
+pc_jwt_hs256() {
+	local h p s
+	h=$(printf '{"alg":"HS256","typ":"JWT"}' | pc_b64url) &&
+		p=$(printf '%s' "$2" | pc_b64url) &&
+		s=$(printf '%s.%s' "$h" "$p" | openssl dgst -sha256 -mac HMAC -macopt "key:$1" -binary | pc_b64url) ||
+		return 1
+	printf '%s.%s.%s' "$h" "$p" "$s"
 }
 
 # pc__shquote STRING: print STRING single-quoted for any POSIX shell.
@@ -1057,6 +1106,7 @@ pc__write_env() {
 		[CONFIG_PATH]="$var/profilecache.conf"
 		[LIGHTTPD_CONFIG]="$var/lighttpd.conf"
 		[DOCUMENT_ROOT]="$var/www"
+		[DEMO_URL]="$([[ -f $var/www/demo/index.html ]] && printf 'http://127.0.0.1:%s/demo/' "$base")"
 		[AVATAR_DIR]="$var/www/avatars"
 		[STORAGE_URL]="http://127.0.0.1:$((base + 1))/storage/v1"
 		[STORAGE_DIR]="$var/storage"
@@ -1102,6 +1152,30 @@ pc__stack_layout() {
 	pc__ensure_secret "$var/secrets/service.key" sb_secret_ &&
 		pc__ensure_secret "$var/secrets/anon.key" sb_publishable_ &&
 		pc__ensure_secret "$var/secrets/jwt.secret"
+}
+
+# pc__install_demo VAR_DIR: the demo page (clients/demo/ and
+# clients/js/profilecache.js) copied to VAR_DIR/www/demo/, and beside it
+# demo-config.json: the API's path, the sample profile and a token for its
+# owner signed with the stack's JWT secret, valid PC_DEMO_TOKEN_SECONDS
+# (default 12 h; every start writes a new one). Only for these local stacks:
+# their web server listens on 127.0.0.1, and the token is a sample user's of a
+# local database; a deployment has no such file. PC_DEMO=0 leaves it out.
+pc__install_demo() {
+	local var=$1 dir=$1/www/demo src=$PC_ROOT/clients now token
+	rm -rf -- "$dir"
+	[[ ${PC_DEMO:-1} == 1 && -f $src/demo/index.html ]] || return 0
+	mkdir -p -- "$dir" &&
+		cp -- "$src/demo/index.html" "$src/demo/demo.js" "$src/js/profilecache.js" "$dir/" ||
+		pc_err "cannot copy the demo page to $dir" || return 1
+	now=$(date +%s)
+	token=$(pc_jwt_hs256 "$(<"$var/secrets/jwt.secret")" \
+		"$(printf '{"sub":"%s","role":"authenticated","aud":"authenticated","iat":%d,"exp":%d}' \
+			"$PC_SAMPLE_PROFILE_ID" "$now" "$((now + ${PC_DEMO_TOKEN_SECONDS:-43200}))")") ||
+		pc_err "cannot sign the demo's token" || return 1
+	printf '{"baseUrl":"/v1","profileId":"%s","token":"%s","expiresAt":%d}\n' \
+		"$PC_SAMPLE_PROFILE_ID" "$token" "$((now + ${PC_DEMO_TOKEN_SECONDS:-43200}))" >"$dir/demo-config.json" &&
+		chmod -R a+rX -- "$dir"
 }
 
 # pc_stack_running VAR_DIR: some part of the stack in VAR_DIR runs.
@@ -1153,6 +1227,7 @@ pc__stack_start_parts() {
 		pc_start_postgres "$var" &&
 		pc_start_memcached "$var" &&
 		pc_start_origin "$var" "$@" &&
+		pc__install_demo "$var" &&
 		pc_start_web "$var" &&
 		pc__write_env "$var" &&
 		pc__wait "responder (GET /v1/healthz through $PC_WEB_SERVER)" \

@@ -15,6 +15,7 @@
 
 #include "apikey.h"
 #include "config.h"
+#include "cors.h"
 #include "jwt.h"
 #include "log.h"
 #include "origin.h"
@@ -97,6 +98,8 @@ static const struct opt opts[] = {
 	{ "flush", "retention", OPT_LONG, O(flush_retention), 0, 365 * 86400, 0 },
 	{ "metrics", "file", OPT_STR, O(metrics_file), 0, 0, 0 },
 	{ "metrics", "token_file", OPT_STR, O(metrics_token_file), 0, 0, 0 },
+	{ "http", "cors_origins", OPT_STR, O(http_cors_origins), 0, 0, 0 },
+	{ "http", "cors_max_age", OPT_LONG, O(http_cors_max_age), 0, 86400, 0 },
 	{ "log", "level", OPT_LOGLEVEL, O(log_level), 0, 0, 0 },
 };
 #define NOPTS (sizeof(opts) / sizeof(opts[0]))
@@ -147,6 +150,7 @@ config_defaults(struct config *cfg)
 	cfg->flush_backoff_max = 3600;
 	cfg->flush_max_seconds = 50;
 	cfg->flush_retention = 7 * 86400;
+	cfg->http_cors_max_age = 600;
 	cfg->log_level = LOG_LVL_INFO;
 }
 
@@ -475,6 +479,7 @@ static enum pc_result
 config_validate(struct parse_state *st)
 {
 	struct config *cfg = st->cfg;
+	char msg[PC_ERRLEN];
 	enum pc_result r;
 	size_t i, n;
 
@@ -529,6 +534,11 @@ config_validate(struct parse_state *st)
 	    strcmp(cfg->journal_synchronous, "normal") != 0) {
 		pc_err(st->err, "%s: [journal] synchronous must be full or normal",
 		    st->path);
+		return PC_INVALID;
+	}
+	if (cfg->http_cors_origins != NULL &&
+	    cors_origins_check(cfg->http_cors_origins, msg) != PC_OK) {
+		pc_err(st->err, "%s: [http] cors_origins: %s", st->path, msg);
 		return PC_INVALID;
 	}
 	/* memcached keys are at most 250 bytes: leave room for the rest. */

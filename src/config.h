@@ -85,6 +85,11 @@ struct config {
 	char *metrics_token_file;	/* a bearer token for /v1/metrics from elsewhere */
 	char *metrics_token;
 
+	/* [http] */
+	char *http_cors_origins;	/* origins browsers may call from, checked by
+					   cors_origins_check(); NULL: no CORS */
+	long http_cors_max_age;		/* seconds a browser may keep a preflight */
+
 	/* [log] */
 	int log_level;
 };

@@ -19,6 +19,7 @@ http_response_init(struct http_response *resp)
 	resp->headers[0] = '\0';
 	resp->headers_len = 0;
 	resp->headers_full = false;
+	resp->vary[0] = '\0';
 	resp->content_type = NULL;
 	resp->body = NULL;
 	resp->body_len = 0;
@@ -57,6 +58,23 @@ http_header_add(struct http_response *resp, const char *name, const char *fmt, .
 full:
 	resp->headers[resp->headers_len] = '\0';
 	resp->headers_full = true;
+}
+
+void
+http_vary_add(struct http_response *resp, const char *name)
+{
+	size_t used = strlen(resp->vary), n = strlen(name);
+	const char *p;
+
+	for (p = resp->vary; (p = strstr(p, name)) != NULL; p += n)
+		if ((p == resp->vary || p[-1] == ' ') && (p[n] == ',' || p[n] == '\0'))
+			return;
+	if (used + (used ? 2 : 0) + n >= sizeof(resp->vary)) {
+		resp->headers_full = true;
+		return;
+	}
+	(void)snprintf(resp->vary + used, sizeof(resp->vary) - used, "%s%s",
+	    used ? ", " : "", name);
 }
 
 void

@@ -12,6 +12,7 @@
 #define HTTP_HEADERS_MAX 1024	/* extra response header bytes */
 #define HTTP_PARAMS_MAX 2
 #define HTTP_ETAG_LEN 19	/* "0123456789abcdef" with quotes, plus NUL */
+#define HTTP_VARY_MAX 96	/* the Vary header's value */
 
 struct app;
 
@@ -46,6 +47,8 @@ struct http_response {
 	char headers[HTTP_HEADERS_MAX];	/* "Name: value\r\n" lines */
 	size_t headers_len;
 	bool headers_full;		/* a header did not fit: answer 500 */
+	char vary[HTTP_VARY_MAX];	/* request headers the answer depends on,
+					   sent as one Vary header */
 	const char *content_type;	/* NULL: no body */
 	const char *body;
 	size_t body_len;
@@ -62,6 +65,13 @@ void http_response_free(struct http_response *resp);
 /* Append a response header; on overflow sets headers_full. */
 void http_header_add(struct http_response *resp, const char *name,
     const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/*
+ * Note that the answer depends on request header name (a literal), for the
+ * one Vary header sent with it; listed once however often it is added. On
+ * overflow sets headers_full.
+ */
+void http_vary_add(struct http_response *resp, const char *name);
 
 /*
  * Point the response at a body. owned (may be NULL) is a malloc()ed block the

@@ -5,12 +5,14 @@
 #include <fcgiapp.h>
 #include <limits.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "app.h"
+#include "cors.h"
 #include "http.h"
 #include "journal.h"
 #include "log.h"
@@ -92,6 +94,9 @@ send_response(struct out *o, const struct http_request *req,
 	    "Status: %d %s\r\nX-Content-Type-Options: nosniff\r\n"
 	    "Content-Security-Policy: default-src 'none'; frame-ancestors 'none'\r\n%s",
 	    resp->status, http_status_text(resp->status), resp->headers);
+	if (resp->vary[0] != '\0' && n > 0 && (size_t)n < sizeof(head))
+		n += snprintf(head + n, sizeof(head) - (size_t)n, "Vary: %s\r\n",
+		    resp->vary);
 	if (resp->content_type != NULL && n > 0 && (size_t)n < sizeof(head))
 		n += snprintf(head + n, sizeof(head) - (size_t)n,
 		    "Content-Type: %s; charset=utf-8\r\nContent-Length: %zu\r\n",
@@ -104,9 +109,27 @@ send_response(struct out *o, const struct http_request *req,
 		out_write(o, resp->body, resp->body_len);
 }
 
+/*
+ * Whether req is a POST without a body length. lighttpd answers those 411
+ * itself, before a responder sees them; answering them the same here makes
+ * the same mistake get the same status behind every web server. nginx
+ * passes an empty CONTENT_LENGTH and mod_cgi none; a chunked body, which
+ * has no length either, is left to the route (http_read_body()). mod_fcgid
+ * passes "0" (etc/apache/profilecache-fcgid.conf.in refuses these itself).
+ */
+static bool
+post_without_length(const struct http_request *req)
+{
+	const char *cl = http_request_header(req, "CONTENT_LENGTH");
+
+	return strcmp(req->method, "POST") == 0 && (cl == NULL || *cl == '\0') &&
+	    http_request_header(req, "HTTP_TRANSFER_ENCODING") == NULL;
+}
+
 /* Build the request from the CGI variables and route it. */
 static void
-handle(struct app *app, struct http_request *req, struct http_response *resp)
+handle_request(struct app *app, struct http_request *req,
+    struct http_response *resp)
 {
 	enum pc_result r;
 
@@ -114,6 +137,10 @@ handle(struct app *app, struct http_request *req, struct http_response *resp)
 	req->query = req->getenv(req->env_ctx, "QUERY_STRING");
 	if (req->method == NULL) {
 		http_error(resp, 400, "bad_request", "no request method");
+		return;
+	}
+	if (post_without_length(req)) {
+		http_error(resp, 411, "length_required", "Content-Length is required");
 		return;
 	}
 	r = http_request_path(req->getenv(req->env_ctx, "REQUEST_URI"),
@@ -134,6 +161,17 @@ handle(struct app *app, struct http_request *req, struct http_response *resp)
 	    http_request_header(req, "HTTP_APIKEY") != NULL) &&
 	    strstr(resp->headers, "Cache-Control:") == NULL)
 		http_header_add(resp, "Cache-Control", "no-store");
+}
+
+/*
+ * Answer one request. Every answer passes here, errors included, so this is
+ * where the CORS headers are added (a preflight's were added by its route).
+ */
+static void
+handle(struct app *app, struct http_request *req, struct http_response *resp)
+{
+	handle_request(app, req, resp);
+	cors_response(&app->cfg, req, resp);
 }
 
 /* Work that waited for the response to be finished. */

@@ -1,9 +1,11 @@
-/* The route table: method and path pattern to handler, 404 and 405. */
+/* The route table: method and path pattern to handler, 404, 405 and OPTIONS. */
 #include "autoconf.h"
 
 #include <stdio.h>
 #include <string.h>
 
+#include "app.h"
+#include "cors.h"
 #include "route.h"
 #include "route_admin.h"
 #include "route_avatar.h"
@@ -122,8 +124,19 @@ route_dispatch(struct app *app, struct http_request *req, struct http_response *
 		rt->handler(app, req, resp);
 		return;
 	}
+	/*
+	 * OPTIONS is answered on every known path: 204 with the methods, and
+	 * for a CORS preflight what the origin may do there.
+	 */
+	if (status == 405 && strcmp(req->method, "OPTIONS") == 0) {
+		http_header_add(resp, "Allow", "%s, OPTIONS", allow);
+		if (cors_is_preflight(req))
+			cors_preflight(&app->cfg, req, resp, allow);
+		http_body(resp, 204, NULL, NULL, 0, NULL);
+		return;
+	}
 	if (status == 405) {
-		http_header_add(resp, "Allow", "%s", allow);
+		http_header_add(resp, "Allow", "%s, OPTIONS", allow);
 		http_error(resp, 405, "method_not_allowed",
 		    "method not allowed for this resource");
 		return;

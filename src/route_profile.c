@@ -76,7 +76,8 @@ route_profile_get(struct app *app, struct http_request *req,
 
 	metrics_add(rd.source == READ_HIT ? MC_CACHE_HIT : rd.source == READ_STALE ?
 	    MC_CACHE_STALE : MC_CACHE_MISS, 1);
-	http_header_add(resp, "Vary", "Authorization, apikey");
+	http_vary_add(resp, "Authorization");
+	http_vary_add(resp, "apikey");
 	if (rd.refresh)
 		http_after(resp, profile_refresh_after, id);
 	/*

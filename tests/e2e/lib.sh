@@ -276,6 +276,50 @@ header() {
 # json FILTER: jq -r FILTER on the last response body; empty if it is not JSON.
 json() { jq -r "$1" <<<"$HTTP_BODY" 2>/dev/null || true; }
 
+# e2e_export_commands: export shell commands that a test in another language
+# runs to act on the stack: PC_FLUSH_CMD (the flusher, once),
+# PC_ORIGIN_STOP_CMD, PC_ORIGIN_START_CMD, PC_WEB_STOP_CMD, PC_WEB_START_CMD,
+# and PC_PSQL (psql; DATABASE_URL is exported by e2e_start).
+e2e_export_commands() {
+	local lib var
+	lib=$(pc__shquote "$PC_ROOT/scripts/lib.sh")
+	var=$(pc__shquote "$VAR_DIR")
+	PC_FLUSH_CMD="$(pc__shquote "$PC_BUILDDIR/profilecache-flush") --config $(pc__shquote "$CONFIG_PATH")"
+	PC_ORIGIN_STOP_CMD=". $lib && pc_stop_origin $var"
+	PC_ORIGIN_START_CMD=". $lib && pc_start_origin $var"
+	PC_WEB_STOP_CMD=". $lib && pc_stop_web $var"
+	PC_WEB_START_CMD=". $lib && pc_start_web $var"
+	PC_PSQL=$PC_PG_BIN/psql
+	# scripts/lib.sh finds the built programs there.
+	PC_TOP_BUILDDIR=$PC_BUILDDIR
+	export PC_FLUSH_CMD PC_ORIGIN_STOP_CMD PC_ORIGIN_START_CMD PC_WEB_STOP_CMD \
+		PC_WEB_START_CMD PC_PSQL PC_TOP_BUILDDIR
+}
+
+# node_tap FILE...: run each JavaScript test file with node's test runner
+# (node:test) from E2E_DIR, for at most PC_NODE_TEST_SECONDS (default 120)
+# each: every top-level test is one check here, then one check that node
+# exited 0; node's whole output is shown (as comments) when it did not. Ends
+# with the plan, which is only known then.
+node_tap() {
+	local f out rc line
+	for f in "$@"; do
+		out=$E2E_DIR/${f##*/}.tap
+		rc=0
+		(cd -- "$E2E_DIR" && timeout "${PC_NODE_TEST_SECONDS:-120}" node --test-reporter=tap "$f") >"$out" 2>&1 || rc=$?
+		while IFS= read -r line; do
+			# Top-level results only: subtests are indented.
+			[[ $line =~ ^(not\ )?ok\ [0-9]+\ -\ (.*)$ ]] || continue
+			if [[ -z ${BASH_REMATCH[1]} ]]; then _e2e_result 1 "${BASH_REMATCH[2]}"; else
+				_e2e_result 0 "${BASH_REMATCH[2]}"
+			fi
+		done <"$out"
+		is "$rc" 0 "node ${f##*/}: exit 0"
+		((rc == 0)) || diag "$(cat -- "$out")"
+	done
+	plan "$_e2e_count"
+}
+
 # --- the stack's parts ------------------------------------------------------------
 
 # origin_reads: how many GET /profiles requests the origin has answered so far
@@ -305,31 +349,21 @@ mc_flush() {
 admin_key() { cat -- "$SERVICE_KEY_FILE"; }
 
 # b64url: base64url without padding, from stdin.
-b64url() { openssl base64 -A | tr '+/' '-_' | tr -d '='; }
+b64url() { pc_b64url; }
 
 # jwt_hs256 SUB [ROLE] [EXPIRES_IN] [AUD] [SECRET]: a Supabase-style user token
 # signed with the stack's JWT secret (or SECRET). EXPIRES_IN may be negative.
 jwt_hs256() {
 	local sub=$1 role=${2:-authenticated} exp_in=${3:-3600} aud=${4:-authenticated}
-	local secret=${5:-$JWT_SECRET} now header payload sig
+	local now
 	now=$(date +%s)
-	header=$(printf '{"alg":"HS256","typ":"JWT"}' | b64url)
-	payload=$(printf '{"sub":"%s","role":"%s","aud":"%s","iat":%d,"exp":%d}' \
-		"$sub" "$role" "$aud" "$now" "$((now + exp_in))" | b64url)
-	sig=$(printf '%s.%s' "$header" "$payload" |
-		openssl dgst -sha256 -mac HMAC -macopt "key:$secret" -binary | b64url)
-	printf '%s.%s.%s' "$header" "$payload" "$sig"
+	pc_jwt_hs256 "${5:-$JWT_SECRET}" "$(printf '{"sub":"%s","role":"%s","aud":"%s","iat":%d,"exp":%d}' \
+		"$sub" "$role" "$aud" "$now" "$((now + exp_in))")"
 }
 
 # jwt_custom PAYLOAD [SECRET]: an HS256 token over any payload, signed with the
 # stack's JWT secret (or SECRET).
-jwt_custom() {
-	local h p s
-	h=$(printf '{"alg":"HS256","typ":"JWT"}' | b64url)
-	p=$(printf '%s' "$1" | b64url)
-	s=$(printf '%s.%s' "$h" "$p" | openssl dgst -sha256 -mac HMAC -macopt "key:${2:-$JWT_SECRET}" -binary | b64url)
-	printf '%s.%s.%s' "$h" "$p" "$s"
-}
+jwt_custom() { pc_jwt_hs256 "${2:-$JWT_SECRET}" "$1"; }
 
 # es256_key FILE: a new P-256 private key (PEM) in FILE.
 es256_key() {

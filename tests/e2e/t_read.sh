@@ -133,10 +133,10 @@ is "$(($(origin_reads) - reads0))" 0 "malformed ids never reach the origin"
 # --- routes and methods -----------------------------------------------------------
 http POST "$url" -H 'Content-Type: application/json' --data '{}'
 is "$HTTP_STATUS" 405 "POST on a profile is 405"
-is "$(header Allow)" "GET, HEAD, PUT, PATCH, DELETE" "405 lists the allowed methods"
+is "$(header Allow)" "GET, HEAD, PUT, PATCH, DELETE, OPTIONS" "405 lists the allowed methods"
 is "$(jq -r .error.code <<<"$HTTP_BODY")" method_not_allowed "405 error code"
 http OPTIONS "$url"
-is "$HTTP_STATUS" 405 "OPTIONS is 405"
+is "$HTTP_STATUS/$(header Allow)" "204/GET, HEAD, PUT, PATCH, DELETE, OPTIONS" "OPTIONS is 204 with Allow"
 http POST /healthz
 is "$HTTP_STATUS" 405 "POST /healthz is 405"
 http GET /nothing/here

@@ -438,6 +438,33 @@ test_secret_key(void **state)
 	expect_error(f, extra, "cannot open");
 }
 
+/* [http] cors_origins: off by default, checked entry by entry at load. */
+static void
+test_cors_origins(void **state)
+{
+	struct fixture *f = *state;
+	char err[PC_ERRLEN];
+	struct config cfg;
+
+	assert_int_equal(load(f, "", &cfg, err), PC_OK);
+	assert_null(cfg.http_cors_origins);
+	assert_int_equal(cfg.http_cors_max_age, 600);
+	config_free(&cfg);
+	assert_int_equal(load(f, "[http]\ncors_origins = https://app.example.com, *\n"
+	    "cors_max_age = 7200\n", &cfg, err), PC_OK);
+	assert_string_equal(cfg.http_cors_origins, "https://app.example.com, *");
+	assert_int_equal(cfg.http_cors_max_age, 7200);
+	config_free(&cfg);
+	expect_error(f, "[http]\ncors_origins = https://app.example.com/\n",
+	    "[http] cors_origins: \"https://app.example.com/\" is not an origin");
+	expect_error(f, "[http]\ncors_origins = https://a.test, null\n",
+	    "[http] cors_origins: \"null\" cannot be allowed");
+	expect_error(f, "[http]\ncors_origins = https://a.test:443\n", "default port");
+	expect_error(f, "[http]\ncors_origins =\n", "[http] cors_origins is empty");
+	expect_error(f, "[http]\ncors_max_age = 86401\n",
+	    "[http] cors_max_age must be a whole number from 0 to 86400");
+}
+
 int
 main(void)
 {
@@ -452,6 +479,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_auth_switches, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_secret_key, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_jwks_url, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_cors_origins, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -293,10 +293,11 @@ test('the API\'s errors come back with their codes; refused writes track nothing
 	const bad = createClient({ baseUrl: env.BASE_URL, token: 'not.a.token' });
 	const a = await bad.updateProfile(ALICE, { bio: 'x' });
 	assert.equal(a.status, 401);
-	assert.equal(a.error.code, 'invalid_token');
+	assert.equal(a.error.code, 'token_malformed');
 	const none = createClient({ baseUrl: env.BASE_URL, getToken: async () => null });
 	const n = await none.updateProfile(ALICE, { bio: 'x' });
 	assert.equal(n.status, 401, 'getToken() giving nothing sends no token');
+	assert.equal(n.error.code, 'missing_credentials');
 
 	const c = createClient({ baseUrl: env.BASE_URL, getToken: async () => env.TOKEN_ALICE });
 	const v = await c.updateProfile(ALICE, { display_name: 'a\u0007b', gradient: 'red' });

@@ -2,10 +2,11 @@
 # Cross-origin calls ([http] cors_origins): preflights answered by the
 # responder behind the web server (204 with exactly the allow headers for a
 # listed origin, none for another or a lookalike), the CORS headers on every
-# kind of answer (200, 202, 304, 401, 404, 405, 411, 413, 429, 503), "*" for
-# reads only, hostile Origin values never echoed, and no CORS header at all
-# without the option. OPTIONS without a preflight is 204 with Allow; on an
-# unknown path 404.
+# kind of answer the responder makes (200, 202, 304, 401, 404, 405, 413, 429,
+# 503), "*" for reads only, hostile Origin values never echoed, and no CORS
+# header at all without the option. OPTIONS without a preflight is 204 with
+# Allow; on an unknown path 404. A POST without a body length is 411 behind
+# every web server.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 

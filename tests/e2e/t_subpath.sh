@@ -2,7 +2,8 @@
 # Shared hosting: the responder under a sub-path, /api/profiles.fcgi/v1/...,
 # set up by one of etc/apache/htaccess-{cgi,fcgid} in the document root (the
 # one of the stack's Apache flavour), with a config of its own passed the way
-# that file says. GET and PUT reach the app, the Authorization header too.
+# that file says. GET and PUT reach the app, the Authorization header too, and
+# a CORS preflight (OPTIONS) is answered by the app.
 set -euo pipefail
 # shellcheck source=tests/e2e/lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -14,15 +15,17 @@ apache-fcgid) flavour=fcgid ;;
 esac
 PC_CONF_SET="limits.writes_per_minute=0"
 e2e_start
-plan 16
+plan 18
 
 id=$SAMPLE_PROFILE_ID
 api=$DOCUMENT_ROOT/api
 sub=$HTTP_URL/api/profiles.fcgi/v1
 
 # The sub-path's own config: another cache prefix, so that its answers show
-# which config the responder there was started with.
-sed 's/^prefix = .*/prefix = pcsub1:/' "$CONFIG_PATH" >"$VAR_DIR/subpath.conf"
+# which config the responder there was started with, and CORS for one origin.
+sed -e 's/^prefix = .*/prefix = pcsub1:/' \
+	-e 's|^;cors_origins = .*|cors_origins = https://app.example.com|' \
+	"$CONFIG_PATH" >"$VAR_DIR/subpath.conf"
 mkdir -p "$api"
 cp "$PC_FCGI_BIN" "$api/profiles.fcgi"
 pc__render "$PC_ROOT/etc/apache/htaccess-$flavour" "$api/.htaccess" \
@@ -56,6 +59,13 @@ http GET "$sub/nothing/here"
 is "$HTTP_STATUS $(json .error.code)" "404 not_found" "an unknown route there is the app's 404"
 http GET "$HTTP_URL/api/profiles.fcgi"
 is "$HTTP_STATUS $(json .error.code)" "404 not_found" "the script's own URL is the app's 404"
+
+# --- a CORS preflight reaches the app and comes back whole -----------------------------
+http OPTIONS "$sub/profiles/$id" -H 'Origin: https://app.example.com' \
+	-H 'Access-Control-Request-Method: PUT' -H 'Access-Control-Request-Headers: authorization'
+is "$HTTP_STATUS $(header Access-Control-Allow-Origin)" "204 https://app.example.com" \
+	"a preflight under the sub-path: 204 from the app"
+is "$(header Access-Control-Allow-Methods)" "GET, HEAD, PUT, PATCH, DELETE" "with the path's methods"
 
 # --- writes: the Authorization header reaches the app ------------------------------
 http PUT "$sub/profiles/$id" -H 'Content-Type: application/json' --data '{"bio":"no token"}'

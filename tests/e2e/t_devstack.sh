@@ -154,9 +154,9 @@ is "$(psql_exec "select bio from profiles where id = '$PC_SAMPLE_PROFILE_ID'")" 
 # stack.env: the programs on PATH, their configuration in PROFILECACHE_CONFIG.
 rc=0
 out=$(env -i HOME="$HOME" PATH=/usr/sbin:/usr/bin:/sbin:/bin bash -c \
-	'. "$0/stack.env" && command -v profilecache-flush && profilecache-admin status' "$A" 2>&1) || rc=$?
+	'. "$0/stack.env" && command -v profilecache-flush && profilecache-flush && profilecache-admin status' "$A" 2>&1) || rc=$?
 is "$rc/$(head -n 1 <<<"$out")" "0/$PC_BUILDDIR/profilecache-flush" \
-	"after . stack.env, profilecache-flush is the build's, on PATH"
+	"after . stack.env, profilecache-flush is the build's, on PATH, and runs with no --config"
 like "$out" 'pending: +0' "profilecache-admin finds the journal through PROFILECACHE_CONFIG"
 
 # Ctrl-C.

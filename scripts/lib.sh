@@ -58,6 +58,7 @@ PC_DEB_PACKAGES=(
 	apache2 libapache2-mod-fcgid nginx spawn-fcgi
 	curl jq ca-certificates procps faketime python3
 	libvips-dev libvips-tools libimage-exiftool-perl
+	patchelf
 	clang libclang-rt-14-dev
 )
 
@@ -1196,6 +1197,7 @@ pc__write_env() {
 			done
 			# The programs (profilecache-flush, profilecache-admin, ...)
 			# on PATH, taking PROFILECACHE_CONFIG when --config is absent.
+			# shellcheck disable=SC2016 # $PATH is the sourcing shell's
 			printf 'case ":$PATH:" in *:%s:*) ;; *) PATH=%s:$PATH ;; esac\n' \
 				"$(pc__shquote "$PC_BUILDDIR")" "$(pc__shquote "$PC_BUILDDIR")"
 			printf 'export PATH PROFILECACHE_CONFIG\n'

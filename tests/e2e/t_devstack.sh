@@ -44,6 +44,7 @@ e2e_cleanup() {
 
 # stack_var DIR NAME: NAME's value in DIR/stack.env (sourced in a subshell:
 # this shell's environment never names the stack's directory).
+# shellcheck source=/dev/null
 stack_var() { (. "$1/stack.env" && printf '%s\n' "${!2}"); }
 
 # wait_until SECONDS CMD...: poll CMD until it succeeds or SECONDS pass.
@@ -95,7 +96,7 @@ check_stopped() {
 	base=$(<"$dir/run/port_base")
 	for ((p = base; p < base + 4; p++)); do pc_port_listening "$p" && busy+="$p "; done
 	is "$busy" "" "$(basename -- "$dir"): its four ports are closed"
-	is "$(ls "$dir/run/"*.pid 2>/dev/null | tr '\n' ' ')" "" "$(basename -- "$dir"): the pid files were removed by the stop"
+	is "$(compgen -G "$dir/run/*.pid" | tr '\n' ' ')" "" "$(basename -- "$dir"): the pid files were removed by the stop"
 }
 
 # group_gone PGID: no process is left in the process group.
@@ -147,12 +148,14 @@ synced() {
 }
 wait_until 60 synced || true
 is "$(json .sync)/$(json .profile.bio)" "synced/Edited from the quick start." "the flusher made the write synced"
-DATABASE_URL=$(stack_var "$A" DATABASE_URL)
+DATABASE_URL=$(stack_var "$A" DATABASE_URL) # psql_exec's
+export DATABASE_URL
 is "$(psql_exec "select bio from profiles where id = '$PC_SAMPLE_PROFILE_ID'")" "Edited from the quick start." \
 	"the database holds it"
 
 # stack.env: the programs on PATH, their configuration in PROFILECACHE_CONFIG.
 rc=0
+# shellcheck disable=SC2016 # expanded by the inner shell
 out=$(env -i HOME="$HOME" PATH=/usr/sbin:/usr/bin:/sbin:/bin bash -c \
 	'. "$0/stack.env" && command -v profilecache-flush && profilecache-flush && profilecache-admin status' "$A" 2>&1) || rc=$?
 is "$rc/$(head -n 1 <<<"$out")" "0/$PC_BUILDDIR/profilecache-flush" \
@@ -177,6 +180,6 @@ wait_until "$START_SECONDS" stack_up "$B" || e2e_bail "the stack behind | head d
 sleep 1
 ok "$(pc__pid_alive "$B/run/flush.pid" && echo 0 || echo 1)" "| head -n 1: the stack runs on after its reader left"
 pids=$(stack_pids "$B")
-interrupt "$pgid" && wait || true
+if interrupt "$pgid"; then wait || true; fi
 # shellcheck disable=SC2086 # a list of pids
 check_stopped "$B" $pids

@@ -11,7 +11,9 @@
 # 127.0.0.1, ports PORT_BASE+0..3:
 #   +0 web server   +1 pgrest-lite   +2 memcached   +3 PostgreSQL
 # Everything a stack owns lives under its VAR_DIR:
-#   stack.env           shell-sourceable summary for tests and people
+#   stack.env           shell-sourceable summary for tests and people; it also
+#                       puts the build's programs on PATH and exports
+#                       PROFILECACHE_CONFIG
 #   profilecache.conf   responder config, from etc/profilecache.conf.example
 #   lighttpd.conf       from etc/lighttpd/profilecache.conf.in      } the one
 #   apache2.conf        from etc/apache/profilecache-*.conf.in      } of the
@@ -25,7 +27,8 @@
 #                       (pc__install_demo)
 #   storage/            the origin's Storage objects, one directory per bucket
 #   log/                one log per component (the responder's stderr goes to
-#                       the web server's, or to responder.log behind nginx)
+#                       the web server's, or to responder.log behind nginx;
+#                       flush.log: the flusher loop scripts/run starts)
 #   run/                pid files, the port base, the web server's name, the
 #                       FastCGI socket, Apache's and nginx's runtime files
 #   pg/                 PostgreSQL: data/, run/ (socket), postgres.log; when the

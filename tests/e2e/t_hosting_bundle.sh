@@ -13,8 +13,8 @@ export PC_WEB_SERVER=lighttpd
 command -v patchelf >/dev/null || e2e_skip_all "needs patchelf (apt-get install patchelf)"
 command -v vips >/dev/null || e2e_skip_all "needs vips (libvips-tools)"
 
-plan 14
 e2e_start
+plan 14
 
 # --- make it, unpack it elsewhere ------------------------------------------------------
 rc=0

@@ -176,9 +176,13 @@ base=$(pc_free_port_base) || e2e_bail "no free ports"
 	head -n 1 >"$E2E_DIR/first" &
 pgid=$(ps -o pgid= "$!" | tr -d ' ')
 wait_until "$START_SECONDS" stack_up "$B" || e2e_bail "the stack behind | head did not come up (logs in $B/log)"
-# The banner went to the closed pipe meanwhile; the stack keeps running.
-sleep 1
-ok "$(pc__pid_alive "$B/run/flush.pid" && echo 0 || echo 1)" "| head -n 1: the stack runs on after its reader left"
+# The banner went to the closed pipe; scripts/run goes on to watch the stack
+# (watch_stack's "sleep 1", after the banner) and the stack keeps running.
+watching() { pgrep -g "$1" -f '^sleep 1$' >/dev/null; }
+rc=0
+wait_until "$START_SECONDS" watching "$pgid" || rc=$?
+pc__pid_alive "$B/run/flush.pid" || rc=1
+ok "$rc" "| head -n 1: past the banner, scripts/run watches the stack, which runs on"
 pids=$(stack_pids "$B")
 if interrupt "$pgid"; then wait || true; fi
 # shellcheck disable=SC2086 # a list of pids

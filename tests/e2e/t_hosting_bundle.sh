@@ -89,10 +89,13 @@ like "$out" '"username":"alice"' "and answers the sample profile, read through m
 # docs/shared-hosting.md, step 5: in the document root, a wrapper that runs
 # the bundle's responder in place.
 mkdir -p -- "$E2E_DIR/public_html/api"
-printf '#!/bin/sh\nexec %s\n' "$fcgi" >"$E2E_DIR/public_html/api/profiles.fcgi"
+printf '#!/bin/sh\nexec %s "$@"\n' "$fcgi" >"$E2E_DIR/public_html/api/profiles.fcgi"
 chmod 0755 "$E2E_DIR/public_html/api/profiles.fcgi"
-env -i PATH=/usr/bin:/bin LD_LIBRARY_PATH= PROFILECACHE_CONFIG="$CONFIG_PATH" GATEWAY_INTERFACE=CGI/1.1 \
+# The configuration as an argument, as htaccess-fcgid's FcgidWrapper gives it.
+env -i PATH=/usr/bin:/bin LD_LIBRARY_PATH= GATEWAY_INTERFACE=CGI/1.1 \
 	REQUEST_METHOD=GET REQUEST_URI="/api/profiles.fcgi/v1/profiles/$SAMPLE_PROFILE_ID" \
 	SCRIPT_NAME=/api/profiles.fcgi PATH_INFO="/v1/profiles/$SAMPLE_PROFILE_ID" SERVER_PROTOCOL=HTTP/1.1 \
-	REMOTE_ADDR=127.0.0.1 "$E2E_DIR/public_html/api/profiles.fcgi" </dev/null >"$E2E_DIR/cgi.out" 2>"$E2E_DIR/cgi.err" || true
-like "$(tr -d '\r' <"$E2E_DIR/cgi.out")" '"username":"alice"' "a wrapper in the document root runs it under a sub-path"
+	REMOTE_ADDR=127.0.0.1 "$E2E_DIR/public_html/api/profiles.fcgi" --config "$CONFIG_PATH" \
+	</dev/null >"$E2E_DIR/cgi.out" 2>"$E2E_DIR/cgi.err" || true
+like "$(tr -d '\r' <"$E2E_DIR/cgi.out")" '"username":"alice"' \
+	"a wrapper in the document root runs it under a sub-path, passing --config on"

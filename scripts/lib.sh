@@ -41,6 +41,7 @@ PC_BUILDDIR=${PC_BUILDDIR:-${PC_TOP_BUILDDIR:-$PC_ROOT}}
 PC_PG_BIN=${PC_PG_BIN:-/usr/lib/postgresql/15/bin}
 PC_FCGI_BIN=${PC_FCGI_BIN:-$PC_BUILDDIR/cgi-bin/profilecache.fcgi}
 PC_ORIGIN_BIN=${PC_ORIGIN_BIN:-$PC_BUILDDIR/tools/pgrest-lite/pgrest-lite}
+PC_FLUSH_BIN=${PC_FLUSH_BIN:-$PC_BUILDDIR/profilecache-flush}
 PC_ORIGIN_DB_USER=${PC_ORIGIN_DB_USER:-authenticator}
 PC_WAIT_SECONDS=${PC_WAIT_SECONDS:-30}
 PC_LOG_LEVEL=${PC_LOG_LEVEL:-info}
@@ -695,8 +696,6 @@ pc_start_origin() {
 pc_stop_origin() { pc__stop_pidfile origin "$1/run/origin.pid" "${PC_ORIGIN_BIN##*/}"; }
 
 # --- the flusher loop -----------------------------------------------------------
-
-PC_FLUSH_BIN=${PC_FLUSH_BIN:-$PC_BUILDDIR/profilecache-flush}
 
 # pc_start_flusher VAR_DIR SECONDS: run profilecache-flush on the stack's
 # config every SECONDS (a run, then a pause), as cron would every minute, as

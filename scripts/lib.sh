@@ -11,7 +11,9 @@
 # 127.0.0.1, ports PORT_BASE+0..3:
 #   +0 web server   +1 pgrest-lite   +2 memcached   +3 PostgreSQL
 # Everything a stack owns lives under its VAR_DIR:
-#   stack.env           shell-sourceable summary for tests and people
+#   stack.env           shell-sourceable summary for tests and people; it also
+#                       puts the build's programs on PATH and exports
+#                       PROFILECACHE_CONFIG
 #   profilecache.conf   responder config, from etc/profilecache.conf.example
 #   lighttpd.conf       from etc/lighttpd/profilecache.conf.in      } the one
 #   apache2.conf        from etc/apache/profilecache-*.conf.in      } of the
@@ -25,7 +27,8 @@
 #                       (pc__install_demo)
 #   storage/            the origin's Storage objects, one directory per bucket
 #   log/                one log per component (the responder's stderr goes to
-#                       the web server's, or to responder.log behind nginx)
+#                       the web server's, or to responder.log behind nginx;
+#                       flush.log: the flusher loop scripts/run starts)
 #   run/                pid files, the port base, the web server's name, the
 #                       FastCGI socket, Apache's and nginx's runtime files
 #   pg/                 PostgreSQL: data/, run/ (socket), postgres.log; when the
@@ -38,6 +41,7 @@ PC_BUILDDIR=${PC_BUILDDIR:-${PC_TOP_BUILDDIR:-$PC_ROOT}}
 PC_PG_BIN=${PC_PG_BIN:-/usr/lib/postgresql/15/bin}
 PC_FCGI_BIN=${PC_FCGI_BIN:-$PC_BUILDDIR/cgi-bin/profilecache.fcgi}
 PC_ORIGIN_BIN=${PC_ORIGIN_BIN:-$PC_BUILDDIR/tools/pgrest-lite/pgrest-lite}
+PC_FLUSH_BIN=${PC_FLUSH_BIN:-$PC_BUILDDIR/profilecache-flush}
 PC_ORIGIN_DB_USER=${PC_ORIGIN_DB_USER:-authenticator}
 PC_WAIT_SECONDS=${PC_WAIT_SECONDS:-30}
 PC_LOG_LEVEL=${PC_LOG_LEVEL:-info}
@@ -58,6 +62,7 @@ PC_DEB_PACKAGES=(
 	apache2 libapache2-mod-fcgid nginx spawn-fcgi
 	curl jq ca-certificates procps faketime python3
 	libvips-dev libvips-tools libimage-exiftool-perl
+	patchelf
 	clang libclang-rt-14-dev
 )
 
@@ -69,7 +74,9 @@ PC_DEB_TEST_PACKAGES=(chromium nodejs)
 
 # --- messages ---------------------------------------------------------------
 
-pc_log() { printf '%s: %s\n' "${PC_PROG:-profilecache}" "$*" >&2; }
+# A message that cannot be written (stderr a closed pipe, with SIGPIPE ignored)
+# is dropped: it never stops what the caller was doing.
+pc_log() { printf '%s: %s\n' "${PC_PROG:-profilecache}" "$*" >&2 || :; }
 pc_err() { pc_log "error: $*"; return 1; }
 pc_die() {
 	pc_log "error: $*"
@@ -167,9 +174,15 @@ pc_build() {
 	want=$(printf '%q ' "$@")
 	(
 		cd -- "$PC_ROOT" || exit 1
+		# autoreconf and configure talk a lot ("installing build-aux/...",
+		# "checking for ..."): their output goes to a log, shown on failure.
 		if [[ ! -x configure ]]; then
 			pc_log "autoreconf -fi"
-			autoreconf -fi || pc_die "autoreconf failed"
+			mkdir -p build-aux
+			autoreconf -fi >build-aux/pc-autoreconf.log 2>&1 || {
+				cat build-aux/pc-autoreconf.log >&2
+				pc_die "autoreconf failed"
+			}
 		fi
 		# What the tree is really configured with, whoever ran configure.
 		[[ -x config.status ]] && have=$(eval "printf '%q ' $(./config.status --config)")
@@ -235,6 +248,8 @@ pc__spawn() {
 	# our child, so a caller's bare "wait" does not wait for it.
 	(
 		pc__close_fds
+		# A caller that ignores SIGPIPE (scripts/run) must not pass that on.
+		trap - PIPE
 		# shellcheck disable=SC2016 # expanded by the inner shell
 		setsid bash -c 'echo "$$" >"$0" && exec "$@"' "$pidfile" "$@" &
 	) </dev/null >>"$logfile" 2>&1
@@ -359,6 +374,16 @@ pc_jwt_hs256() {
 
 # pc__shquote STRING: print STRING single-quoted for any POSIX shell.
 pc__shquote() { printf "'%s'" "${1//\'/\'\\\'\'}"; }
+
+# pc_owner_token VAR_DIR SUB: print a token that the stack in VAR_DIR takes as
+# user SUB's, valid for PC_TOKEN_SECONDS (default 12 h, under [auth]
+# max_token_lifetime's default of a day): profilecache-admin token, with the
+# stack's configuration and so its JWT secret. The one place that makes the
+# tokens scripts/run prints.
+pc_owner_token() {
+	"$PC_BUILDDIR/profilecache-admin" --config "$1/profilecache.conf" token \
+		--sub "$2" --ttl "${PC_TOKEN_SECONDS:-43200}"
+}
 
 # pc__port_base VAR_DIR: print the port base the stack in VAR_DIR was started with.
 pc__port_base() {
@@ -669,6 +694,37 @@ pc_start_origin() {
 }
 
 pc_stop_origin() { pc__stop_pidfile origin "$1/run/origin.pid" "${PC_ORIGIN_BIN##*/}"; }
+
+# --- the flusher loop -----------------------------------------------------------
+
+# pc_start_flusher VAR_DIR SECONDS: run profilecache-flush on the stack's
+# config every SECONDS (a run, then a pause), as cron would every minute, as
+# the user the responders run as (so either can write the journal), in the
+# background: its pid (the loop's) in VAR_DIR/run/flush.pid, its output in
+# VAR_DIR/log/flush.log. The flusher is silent when there is nothing to do.
+# pc_stop_flusher stops the loop and a run in progress (a run killed halfway
+# leaves its entries pending, for the next one).
+pc_start_flusher() {
+	local var=$1 seconds=$2
+	local -a as=()
+	[[ $seconds =~ ^[0-9]+([.][0-9]+)?$ ]] || pc_err "flusher: bad interval '$seconds'" || return 1
+	[[ -x $PC_FLUSH_BIN ]] || pc_err "flusher: $PC_FLUSH_BIN is not built (run make)" || return 1
+	if pc__pid_alive "$var/run/flush.pid" bash; then pc_err "a flusher already runs (pid file $var/run/flush.pid)"; return 1; fi
+	if ((EUID == 0)) && [[ $(pc_web_server "$var") != lighttpd ]]; then
+		as=(setpriv --reuid="$PC_WEB_USER" --regid="$(id -g "$PC_WEB_USER")" --init-groups)
+	fi
+	# shellcheck disable=SC2016 # expanded by the inner shell
+	pc__spawn "$var/run/flush.pid" "$var/log/flush.log" "${as[@]}" bash -c '
+		trap "kill \$c 2>/dev/null; exit 0" TERM INT HUP
+		while :; do
+			"$0" --config "$1" & c=$!
+			wait "$c"
+			sleep "$2" & c=$!
+			wait "$c"
+		done' "$PC_FLUSH_BIN" "$var/profilecache.conf" "$seconds"
+}
+
+pc_stop_flusher() { pc__stop_pidfile flusher "$1/run/flush.pid" bash; }
 
 # --- responder and web servers ------------------------------------------------------
 
@@ -1052,6 +1108,7 @@ pc__start_spawn_fcgi() {
 	# shellcheck disable=SC2016 # expanded by the inner shell
 	(
 		pc__close_fds
+		trap - PIPE
 		exec env PROFILECACHE_CONFIG="$var/profilecache.conf" setsid spawn-fcgi \
 			-s "$sock" -M 0660 "${who[@]}" -F 4 -P "$var/run/spawn-fcgi.pid" \
 			-- /bin/sh -c 'exec "$0" 2>>"$1"' "$PC_FCGI_BIN" "$log"
@@ -1127,6 +1184,10 @@ pc__write_env() {
 		[WEB_CONFIG]="$(pc__web_config "$server" "$var")"
 		[WEB_LOG]="$(pc__web_log "$server" "$var")"
 		[WEB_PID_FILE]="$var/run/$(pc__web_proc "$server").pid"
+		[PROFILECACHE_CONFIG]="$var/profilecache.conf"
+		[FLUSH_LOG]="$var/log/flush.log"
+		[FLUSH_PID_FILE]="$var/run/flush.pid"
+		[BUILD_DIR]="$PC_BUILDDIR"
 	)
 	tmp=$var/stack.env.tmp
 	(
@@ -1136,6 +1197,12 @@ pc__write_env() {
 			for name in $(printf '%s\n' "${!env[@]}" | LC_ALL=C sort); do
 				printf '%s=%s\n' "$name" "$(pc__shquote "${env[$name]}")"
 			done
+			# The programs (profilecache-flush, profilecache-admin, ...)
+			# on PATH, taking PROFILECACHE_CONFIG when --config is absent.
+			# shellcheck disable=SC2016 # $PATH is the sourcing shell's
+			printf 'case ":$PATH:" in *:%s:*) ;; *) PATH=%s:$PATH ;; esac\n' \
+				"$(pc__shquote "$PC_BUILDDIR")" "$(pc__shquote "$PC_BUILDDIR")"
+			printf 'export PATH PROFILECACHE_CONFIG\n'
 		} >"$tmp"
 	) && mv -f -- "$tmp" "$var/stack.env"
 }
@@ -1182,6 +1249,7 @@ pc__install_demo() {
 pc_stack_running() {
 	local var=$1
 	pc__web_running "$var" ||
+		pc__pid_alive "$var/run/flush.pid" bash ||
 		pc__pid_alive "$var/run/origin.pid" ||
 		pc__pid_alive "$var/run/memcached.pid" ||
 		pc__pid_alive "$(pc__pg_root "$var")/data/postmaster.pid"
@@ -1240,6 +1308,7 @@ pc__stack_start_parts() {
 pc_stack_stop() {
 	local var=$1 rc=0
 	[[ -d $var ]] || return 0
+	pc_stop_flusher "$var" || rc=1
 	pc_stop_web "$var" || rc=1
 	pc_stop_origin "$var" || rc=1
 	pc_stop_memcached "$var" || rc=1

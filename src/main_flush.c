@@ -43,11 +43,22 @@ usage(FILE *f)
 	    "  --pipeline N      calls in flight at once ([flush] pipeline)\n"
 	    "  --max-seconds N   start no batch after N seconds ([flush] max_seconds)\n"
 	    "  --dry-run         print the first batch as JSON; change nothing\n"
-	    "  -v                log every batch\n"
+	    "  -v                log every batch, and a run that had nothing to do\n"
 	    "\n"
+	    "Prints nothing when there was nothing to do (cron mails no one).\n"
 	    "Exit status: 0 done or nothing to do; 65 changes were dead-lettered\n"
 	    "(see profilecache-admin dead list); 75 the database failed and entries\n"
 	    "wait for a retry; 78 bad configuration; 1 the journal failed; 2 usage.\n");
+}
+
+/* True when the run had nothing to send, settle or prune. */
+static bool
+flush_idle(const struct flush_stats *st)
+{
+	return st->entries == 0 && st->batches == 0 && st->applied == 0 &&
+	    st->conflicts == 0 && st->deleted == 0 && st->dead == 0 &&
+	    st->retried == 0 && st->pruned == 0 && st->superseded == 0 &&
+	    st->split == 0;
 }
 
 int
@@ -134,8 +145,14 @@ main(int argc, char **argv)
 	metrics_add(MC_FLUSH_CONFLICT, (uint64_t)st.conflicts);
 	metrics_add(MC_FLUSH_RETRY, (uint64_t)st.retried);
 	metrics_add(MC_FLUSH_DEAD, (uint64_t)st.dead);
-	/* The one summary line per run. */
-	log_msg(rc == EXIT_OK ? LOG_LVL_INFO : LOG_LVL_WARN, "flush_done",
+	/*
+	 * The one summary line per run; a run that found nothing to send says
+	 * it at debug level only (-v), so that cron, which mails whatever a job
+	 * prints, stays quiet. Refreshing cache entries from rows changed
+	 * outside (pulled) is routine, not something to report.
+	 */
+	log_msg(rc != EXIT_OK ? LOG_LVL_WARN : flush_idle(&st) ? LOG_LVL_DEBUG :
+	    LOG_LVL_INFO, "flush_done",
 	    "applied=%ld conflicts=%ld deleted=%ld dead=%ld retried=%ld entries=%ld"
 	    " batches=%ld pruned=%ld superseded=%ld split=%ld pulled=%ld seconds=%.3f"
 	    " exit=%d", st.applied, st.conflicts, st.deleted, st.dead, st.retried,

@@ -10,7 +10,7 @@ set -euo pipefail
 
 PC_CONF_SET="flush.backoff_base_ms=50 flush.backoff_max=1 limits.writes_per_minute=0"
 e2e_start
-plan 52
+plan 53
 
 FLUSH=$PC_BUILDDIR/profilecache-flush
 alice=$SAMPLE_PROFILE_ID
@@ -25,7 +25,9 @@ db() { psql_exec "$1"; }
 # --- nothing to do --------------------------------------------------------------
 flush
 is "$FLUSH_RC" 0 "an empty journal: exit 0"
-like "$(cat "$VAR_DIR/flush.err")" 'event=flush_done applied=0 .* exit=0' "one summary line"
+is "$(cat "$VAR_DIR/flush.out" "$VAR_DIR/flush.err")" "" "nothing to do: nothing printed (cron mails nothing)"
+flush -v
+like "$(cat "$VAR_DIR/flush.err")" 'level=debug event=flush_done applied=0 .* exit=0' "-v: one summary line"
 
 # --- write, flush, synced -----------------------------------------------------------
 for i in 1 2 3 4 5; do

@@ -9,12 +9,11 @@
 // screenshot goes), PC_TMP (a scratch directory).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
 import puppeteer from 'puppeteer-core';
 import { makePng } from '../../clients/js/test/png.js';
+import { sh, sql, memcachedFlush } from '../../clients/js/test/stack.js';
 
 const env = process.env;
 for (const k of ['DEMO_URL', 'HTTP_URL', 'SAMPLE_PROFILE_ID', 'PC_FLUSH_CMD', 'PC_ORIGIN_STOP_CMD',
@@ -26,34 +25,6 @@ const ALICE = env.SAMPLE_PROFILE_ID;
 // Bound on waiting for the page (against hanging, not a measurement): the
 // demo revalidates at most every 5 s.
 const PATIENCE_MS = 15000;
-
-function sh(cmd) {
-	const r = spawnSync('bash', ['-c', cmd], { encoding: 'utf8' });
-	return { code: r.status, out: r.stdout, err: r.stderr };
-}
-
-function sql(query) {
-	const r = spawnSync(env.PC_PSQL, ['-X', '-q', '-At', '-v', 'ON_ERROR_STOP=1',
-		'-d', env.DATABASE_URL, '-c', query], { encoding: 'utf8' });
-	assert.equal(r.status, 0, `psql: ${r.stderr}`);
-	return r.stdout.trim();
-}
-
-function memcachedFlush() {
-	return new Promise((resolve, reject) => {
-		const s = net.connect(Number(env.MEMCACHED_PORT), '127.0.0.1');
-		let got = '';
-		s.on('connect', () => s.write('flush_all\r\n'));
-		s.on('data', (d) => {
-			got += d;
-			if (got.includes('\r\n')) {
-				s.end();
-				got.startsWith('OK') ? resolve() : reject(new Error(got));
-			}
-		});
-		s.on('error', reject);
-	});
-}
 
 let browser, page;
 const pageErrors = [];

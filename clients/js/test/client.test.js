@@ -10,10 +10,9 @@
 // PC_PSQL and DATABASE_URL, MEMCACHED_PORT.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import net from 'node:net';
 import { createClient, SyncState } from '../profilecache.js';
 import { makePng } from './png.js';
+import { sh, sql, memcachedFlush } from './stack.js';
 
 const env = process.env;
 for (const k of ['BASE_URL', 'HTTP_URL', 'SAMPLE_PROFILE_ID', 'TOKEN_ALICE', 'TOKEN_BOB',
@@ -30,38 +29,8 @@ const FAST = { initialDelayMs: 50, maxDelayMs: 200, jitter: 0.2, maxAttempts: 10
 // (a bound against hanging, not a measurement).
 const PATIENCE_MS = 20000;
 
-// sh(cmd): run a shell command; its exit status and output.
-function sh(cmd) {
-	const r = spawnSync('bash', ['-c', cmd], { encoding: 'utf8' });
-	return { code: r.status, out: r.stdout, err: r.stderr };
-}
-
 function flush() {
 	return sh(env.PC_FLUSH_CMD);
-}
-
-function sql(query) {
-	const r = spawnSync(env.PC_PSQL, ['-X', '-q', '-At', '-v', 'ON_ERROR_STOP=1',
-		'-d', env.DATABASE_URL, '-c', query], { encoding: 'utf8' });
-	assert.equal(r.status, 0, `psql: ${r.stderr}`);
-	return r.stdout.trim();
-}
-
-// memcachedFlush(): empty the stack's memcached (flush_all).
-function memcachedFlush() {
-	return new Promise((resolve, reject) => {
-		const s = net.connect(Number(env.MEMCACHED_PORT), '127.0.0.1');
-		let got = '';
-		s.on('connect', () => s.write('flush_all\r\n'));
-		s.on('data', (d) => {
-			got += d;
-			if (got.includes('\r\n')) {
-				s.end();
-				got.startsWith('OK') ? resolve() : reject(new Error(got));
-			}
-		});
-		s.on('error', reject);
-	});
 }
 
 // recorder(): a fetch that records each request's method and status (0 when

@@ -1,9 +1,12 @@
--- wrk script for bench/put.sh: PATCH profiles with a service-role token.
+-- wrk script for bench/run: PATCH profiles with a service-role token.
 -- Each wrk thread walks its own part of the ids in PUT_IDS (comma
 -- separated), so two writers rarely hit one id at the same moment.
 local ids = {}
 for id in string.gmatch(os.getenv("PUT_IDS") or "", "[^,]+") do ids[#ids + 1] = id end
 local token = os.getenv("PUT_TOKEN")
+-- PUT_FIELD=username: each PATCH sets a new username (the write-through path)
+-- instead of the bio (the deferred path).
+local field = os.getenv("PUT_FIELD") or "bio"
 local threads = 0
 local n = 0
 
@@ -15,10 +18,15 @@ end
 request = function()
 	n = n + 1
 	local id = ids[((n * 7 + (offset or 0)) % #ids) + 1]
+	local body = '{"bio":"benchmark write ' .. n .. '"}'
+	if field == "username" then
+		-- Written through to the database: unique per thread and request.
+		body = string.format('{"username":"w%d_%d"}', offset or 0, n)
+	end
 	return wrk.format("PATCH", "/v1/profiles/" .. id, {
 		["Content-Type"] = "application/json",
 		["Authorization"] = "Bearer " .. token,
-	}, '{"bio":"benchmark write ' .. n .. '"}')
+	}, body)
 end
 
 done = function(summary, latency)

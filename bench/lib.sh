@@ -125,7 +125,9 @@ bench_pct() {
 bench_plots() {
 	local res=$1 out=$2
 	mkdir -p -- "$out"
-	# get.dat: c, then rps of static, floor, app hit, app miss, direct origin
+	# get.dat: c, then rps of static, floor, app hit, app miss, direct
+	# origin, the peer's hit; get-latency.dat: c, then p50/p90/p99 of the app
+	# hit, the floor, the static file and the peer's hit
 	# Concurrencies in the order they were run (ascending).
 	awk -F'\t' -v res="$res" '
 		function d(s) { return s == "" ? "NaN" : s }
@@ -137,19 +139,21 @@ bench_plots() {
 		END {
 			for (i = 1; i <= n; i++) {
 				x = cs[i]
-				printf "%s %s %s %s %s %s\n", x, d(v["get/static", x]), d(v["get/floor", x]),
-					d(v["get/app", x]), d(v["miss/app", x]), d(v["miss/origin", x]) > (res "/get.dat")
-				printf "%s %s %s %s %s %s %s %s %s %s\n", x,
+				printf "%s %s %s %s %s %s %s\n", x, d(v["get/static", x]), d(v["get/floor", x]),
+					d(v["get/app", x]), d(v["miss/app", x]), d(v["miss/origin", x]),
+					d(v["get/peer", x]) > (res "/get.dat")
+				printf "%s %s %s %s %s %s %s %s %s %s %s %s %s\n", x,
 					d(p50["app", x]), d(p90["app", x]), d(p99["app", x]),
 					d(p50["floor", x]), d(p90["floor", x]), d(p99["floor", x]),
-					d(p50["static", x]), d(p90["static", x]), d(p99["static", x]) > (res "/get-latency.dat")
+					d(p50["static", x]), d(p90["static", x]), d(p99["static", x]),
+					d(p50["peer", x]), d(p90["peer", x]), d(p99["peer", x]) > (res "/get-latency.dat")
 			}
 		}' "$res/rows.tsv"
 	awk -F'\t' '$1 == "put" {
 			p[$2, $3] = $5 " " $6 " " $7
 			if (!($3 in seen)) { seen[$3] = 1; ws[++n] = $3 }
 		}
-		END { for (i = 1; i <= n; i++) print ws[i], p["patch", ws[i]], p["sqlite-insert", ws[i]] }' \
+		END { for (i = 1; i <= n; i++) print ws[i], p["patch", ws[i]], p["sqlite-insert", ws[i]], p["peer-patch", ws[i]] }' \
 		"$res/rows.tsv" >"$res/put.dat"
 	gnuplot <<-EOF
 		set terminal pngcairo size 900,540 font "sans,10"
@@ -168,7 +172,8 @@ bench_plots() {
 		     "" using 1:3 with linespoints title "floor: FastCGI + one memcached get", \
 		     "" using 1:4 with linespoints lw 2 title "profilecache cache hit", \
 		     "" using 1:5 with linespoints title "profilecache miss (origin read)", \
-		     "" using 1:6 with linespoints title "direct origin read"
+		     "" using 1:6 with linespoints title "direct origin read", \
+		     "" using 1:7 with linespoints lw 2 dt 4 title "peer: Node http + ioredis hit"
 
 		set output "$out/get-latency.png"
 		set title "GET latency percentiles (ms) against concurrency"
@@ -179,7 +184,9 @@ bench_plots() {
 		     "" using 1:5 with linespoints dt 2 title "floor p50", \
 		     "" using 1:7 with linespoints dt 2 title "floor p99", \
 		     "" using 1:8 with linespoints dt 3 title "static p50", \
-		     "" using 1:10 with linespoints dt 3 title "static p99"
+		     "" using 1:10 with linespoints dt 3 title "static p99", \
+		     "" using 1:11 with linespoints dt 4 title "peer (Node + ioredis) p50", \
+		     "" using 1:13 with linespoints dt 4 title "peer (Node + ioredis) p99"
 
 		set output "$out/put-latency.png"
 		set title "PATCH acknowledgement vs. SQLite insert loop: latency (ms) against writers"
@@ -189,7 +196,9 @@ bench_plots() {
 		plot "$res/put.dat" using 1:2 with linespoints lw 2 title "PATCH p50", \
 		     "" using 1:4 with linespoints lw 2 title "PATCH p99", \
 		     "" using 1:5 with linespoints dt 2 title "SQLite insert p50", \
-		     "" using 1:7 with linespoints dt 2 title "SQLite insert p99"
+		     "" using 1:7 with linespoints dt 2 title "SQLite insert p99", \
+		     "" using 1:8 with linespoints dt 4 title "peer PATCH (database first) p50", \
+		     "" using 1:10 with linespoints dt 4 title "peer PATCH (database first) p99"
 	EOF
 }
 

@@ -13,7 +13,10 @@ set -euo pipefail
 . "$(dirname -- "$0")/lib.sh"
 set -m # each background job in a process group of its own, taking SIGINT
 
-RUN=$PC_ROOT/scripts/run
+# A shell started in the background without job control (nohup, CI) passes
+# SIGINT on ignored, and bash cannot trap a signal ignored on entry: scripts/run
+# starts with SIGINT at its default, as it does from a terminal.
+RUN=(env --default-signal=INT "$PC_ROOT/scripts/run")
 # Bounds on waiting for things that should happen (not timing checks).
 START_SECONDS=120
 STOP_SECONDS=60
@@ -116,7 +119,7 @@ plan 20
 
 # --- a stack in the foreground, stdout to a file -------------------------------------------
 base=$(pc_free_port_base) || e2e_bail "no free ports"
-"$RUN" --no-build --var "$A" --port-base "$base" --server "$PC_WEB_SERVER" \
+"${RUN[@]}" --no-build --var "$A" --port-base "$base" --server "$PC_WEB_SERVER" \
 	>"$E2E_DIR/banner" 2>"$E2E_DIR/run.err" &
 job=$!
 wait_until "$START_SECONDS" grep -q 'Ctrl-C stops everything' "$E2E_DIR/banner" ||
@@ -172,7 +175,7 @@ check_stopped "$A" $pids
 
 # --- stdout and stderr a pipe whose reader is gone ---------------------------------------
 base=$(pc_free_port_base) || e2e_bail "no free ports"
-"$RUN" --no-build --var "$B" --port-base "$base" --server "$PC_WEB_SERVER" 2>&1 |
+"${RUN[@]}" --no-build --var "$B" --port-base "$base" --server "$PC_WEB_SERVER" 2>&1 |
 	head -n 1 >"$E2E_DIR/first" &
 pgid=$(ps -o pgid= "$!" | tr -d ' ')
 wait_until "$START_SECONDS" stack_up "$B" || e2e_bail "the stack behind | head did not come up (logs in $B/log)"

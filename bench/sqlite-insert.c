@@ -53,13 +53,17 @@ writer(const char *path, double seconds, FILE *out)
 		return 1;
 	end = now_ms() + seconds * 1e3;
 	while ((t0 = now_ms()) < end) {
-		sqlite3_exec(db, "BEGIN IMMEDIATE", 0, 0, 0);
+		/* Busy past the timeout (another writer held the lock): try again. */
+		if (sqlite3_exec(db, "BEGIN IMMEDIATE", 0, 0, 0) != SQLITE_OK)
+			continue;
 		sqlite3_bind_text(st, 1, "7b3e4a52-1c9d-4f60-9a8e-2d5c6f7a8b01", -1, SQLITE_STATIC);
 		sqlite3_bind_int64(st, 2, (sqlite3_int64)(t0 * 1000));
 		sqlite3_step(st);
 		sqlite3_reset(st);
-		if (sqlite3_exec(db, "COMMIT", 0, 0, 0) != SQLITE_OK)
+		if (sqlite3_exec(db, "COMMIT", 0, 0, 0) != SQLITE_OK) {
+			fprintf(stderr, "sqlite-insert: COMMIT: %s\n", sqlite3_errmsg(db));
 			return 1;
+		}
 		fprintf(out, "%.4f\n", now_ms() - t0);
 		n++;
 	}

@@ -56,3 +56,51 @@ CREATE INDEX IF NOT EXISTS avatar_trash_seq ON avatar_trash (seq);
 -- overtakes an older one of its id that backs off.
 CREATE INDEX IF NOT EXISTS changes_dead_id
     ON changes (resource, id) WHERE state = 'dead';
+
+-- Format 4: the bytes of each id's pending patches, kept by the triggers
+-- below, so that an append checks [limits] max_pending_bytes by reading one
+-- row. Summing the id's pending rows instead read a table page per pending
+-- change, inside the writers' lock and after every other process's commit had
+-- emptied the connection's page cache: with 3 000 pending changes per profile
+-- 8 PATCH writers fell from about 1 900 to 930 requests/s (p99 16 -> 63 ms).
+CREATE TABLE IF NOT EXISTS pending_bytes (
+    resource TEXT    NOT NULL,
+    id       TEXT    NOT NULL,
+    bytes    INTEGER NOT NULL,
+    PRIMARY KEY (resource, id)
+) WITHOUT ROWID;
+
+CREATE TRIGGER IF NOT EXISTS pending_bytes_insert AFTER INSERT ON changes
+WHEN new.state = 'pending' BEGIN
+    INSERT INTO pending_bytes (resource, id, bytes)
+    VALUES (new.resource, new.id, length(CAST(new.patch AS BLOB)))
+    ON CONFLICT (resource, id) DO UPDATE SET bytes = bytes + excluded.bytes;
+END;
+
+CREATE TRIGGER IF NOT EXISTS pending_bytes_update
+AFTER UPDATE OF state, patch, resource, id ON changes
+WHEN old.state = 'pending' OR new.state = 'pending' BEGIN
+    UPDATE pending_bytes SET bytes = bytes - length(CAST(old.patch AS BLOB))
+    WHERE old.state = 'pending' AND resource = old.resource AND id = old.id;
+    INSERT INTO pending_bytes (resource, id, bytes)
+    SELECT new.resource, new.id, length(CAST(new.patch AS BLOB))
+    WHERE new.state = 'pending'
+    ON CONFLICT (resource, id) DO UPDATE SET bytes = bytes + excluded.bytes;
+    DELETE FROM pending_bytes
+    WHERE resource = old.resource AND id = old.id AND bytes <= 0;
+END;
+
+CREATE TRIGGER IF NOT EXISTS pending_bytes_delete AFTER DELETE ON changes
+WHEN old.state = 'pending' BEGIN
+    UPDATE pending_bytes SET bytes = bytes - length(CAST(old.patch AS BLOB))
+    WHERE resource = old.resource AND id = old.id;
+    DELETE FROM pending_bytes
+    WHERE resource = old.resource AND id = old.id AND bytes <= 0;
+END;
+
+-- Counted afresh whenever this file is applied (a migration), so exact from
+-- any earlier format.
+DELETE FROM pending_bytes;
+INSERT INTO pending_bytes (resource, id, bytes)
+SELECT resource, id, sum(length(CAST(patch AS BLOB))) FROM changes
+WHERE state = 'pending' GROUP BY resource, id;

@@ -11,11 +11,12 @@
 struct journal;
 
 /* The journal's format (PRAGMA user_version); journal_open() migrates to it. */
-#define JOURNAL_FORMAT 3
+#define JOURNAL_FORMAT 4
 
 struct journal_opts {
 	const char *path;
-	bool sync_full;		/* synchronous=FULL (default) or NORMAL */
+	bool sync_full;		/* every commit on disk before it returns (default),
+				   or NORMAL: a power loss may lose the last ones */
 	long busy_timeout_ms;	/* how long a writer waits for the lock */
 };
 
@@ -28,18 +29,29 @@ enum pc_result journal_open(const struct journal_opts *opts, struct journal **ou
 void journal_close(struct journal *j);
 
 /*
+ * With sync_full, commits of every process of the node share their fsyncs
+ * (group commit, "<journal>-sync"): *commits is how many commits have been
+ * made durable that way, *syncs how many fsyncs of the WAL that took. False
+ * without group commit: sync_full off (no fsync per commit), or the file
+ * could not be mapped (each COMMIT then fsyncs by itself).
+ */
+bool journal_group_counts(struct journal *j, uint64_t *commits, uint64_t *syncs);
+
+/*
  * Append one change (patch: a JSON object of the changed fields) for
  * (resource, id) and commit it. The change's version is
  * max(now_us, base_us + 1, newest pending version of the id + 1), computed
  * inside the write transaction, so versions of one id are strictly
  * increasing on this node whatever the clock does. On PC_OK the change is
- * durable (the commit returned) and *updated_at_us / *seq say what it got.
+ * durable (committed, and with sync_full its WAL frames fsync'd) and
+ * *updated_at_us / *seq say what it got.
  * PC_TOOBIG: the id's pending changes and this one would hold more than
  * max_pending bytes of patches (checked in the same transaction, so
  * concurrent writers of one id cannot both slip under it; 0: no limit);
  * nothing was written. PC_UNAVAILABLE: the journal could not commit (disk
- * full, read-only, lock not had within busy_timeout_ms); nothing was
- * written.
+ * full, read-only, lock not had within busy_timeout_ms) and nothing was
+ * written; or, rarely, the commit was made but the fsync after it failed:
+ * then the change is not acknowledged, yet it may still be flushed.
  */
 enum pc_result journal_append(struct journal *j, const char *resource,
     const char *id, const char *patch, int64_t base_us, int64_t now_us,

@@ -175,7 +175,7 @@ pc__ini_set "$CONFIG_PATH" "$fresh" "journal.path=$E2E_DIR/fresh/journal.db"
 run --config "$fresh" init
 is "$RC/$OUT" "0/$E2E_DIR/fresh/journal.db" "init on a fresh path: exit 0, prints the path"
 is "$(sqlite3 "$E2E_DIR/fresh/journal.db" "select group_concat(name) from (select name from sqlite_master where type = 'table' order by name)")/$(sqlite3 "$E2E_DIR/fresh/journal.db" 'pragma user_version')" \
-	"avatar_trash,changes,meta/3" "it holds the journal's tables, format 3"
+	"avatar_trash,changes,meta,pending_bytes/4" "it holds the journal's tables, format 4"
 # A format-1 journal (before avatar_trash) is migrated in place, rows kept.
 mkdir -p "$E2E_DIR/old"
 sqlite3 "$E2E_DIR/old/journal.db" "create table changes (seq integer primary key, resource text not null,
@@ -186,7 +186,7 @@ sqlite3 "$E2E_DIR/old/journal.db" "create table changes (seq integer primary key
 	pragma user_version = 1;"
 pc__ini_set "$CONFIG_PATH" "$E2E_DIR/old.conf" "journal.path=$E2E_DIR/old/journal.db"
 run --config "$E2E_DIR/old.conf" init
-is "$RC/$(sqlite3 "$E2E_DIR/old/journal.db" 'pragma user_version')" "0/3" "init migrates a format-1 journal to format 3"
+is "$RC/$(sqlite3 "$E2E_DIR/old/journal.db" 'pragma user_version')" "0/4" "init migrates a format-1 journal to format 4"
 is "$(sqlite3 "$E2E_DIR/old/journal.db" "select count(*) from changes")/$(sqlite3 "$E2E_DIR/old/journal.db" "select count(*) from avatar_trash")" \
 	"1/0" "keeping its rows and adding the new table"
 run --config "$fresh" status

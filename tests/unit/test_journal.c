@@ -1,17 +1,23 @@
 /*
  * Unit tests for the journal (SQLite in a temporary directory): versions of
- * one id only rise, the pending bytes of one id are bounded, and the WAL
+ * one id only rise, the pending bytes of one id are bounded and counted
+ * exactly through every way an entry leaves or re-enters pending, the WAL
  * stays short under a long stream of writes from two connections, as from
- * two responders.
+ * two responders, and commits of several processes share one fsync.
  */
 #include <setjmp.h>
+#include <fcntl.h>
+#include <stdbool.h>
+#include <sqlite3.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -26,15 +32,21 @@ struct fixture {
 };
 
 static struct journal *
-open_one(const char *path)
+open_sync(const char *path, bool sync_full)
 {
-	struct journal_opts o = { .path = path, .sync_full = false,
+	struct journal_opts o = { .path = path, .sync_full = sync_full,
 	    .busy_timeout_ms = 5000 };
 	struct journal *j = NULL;
 	char err[PC_ERRLEN];
 
 	assert_int_equal(journal_open(&o, &j, err), PC_OK);
 	return j;
+}
+
+static struct journal *
+open_one(const char *path)
+{
+	return open_sync(path, false);
 }
 
 static int
@@ -56,7 +68,7 @@ static int
 teardown(void **state)
 {
 	struct fixture *f = *state;
-	static const char *const files[] = { "", "-wal", "-shm", "-wlock" };
+	static const char *const files[] = { "", "-wal", "-shm", "-wlock", "-sync" };
 	char p[128];
 	size_t i;
 
@@ -165,6 +177,183 @@ test_wal_stays_short(void **state)
 	assert_int_equal(d.pending, 6000);
 }
 
+/* Does every id's counted pending bytes equal the sum of its pending patches? */
+static void
+assert_counted_exactly(const char *path)
+{
+	sqlite3 *db;
+	sqlite3_stmt *st;
+
+	assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+	/* Both ways round: a sum with no counter row, a counter row with no sum. */
+	assert_int_equal(sqlite3_prepare_v2(db,
+	    "SELECT count(*) FROM (SELECT resource, id, sum(length(CAST(patch AS BLOB))) b"
+	    " FROM changes WHERE state = 'pending' GROUP BY resource, id) s"
+	    " FULL JOIN pending_bytes p USING (resource, id)"
+	    " WHERE s.b IS NOT p.bytes", -1, &st, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+	assert_int_equal(sqlite3_column_int(st, 0), 0);
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+}
+
+static void
+exec(const char *path, const char *sql)
+{
+	sqlite3 *db;
+
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+}
+
+/*
+ * The counter behind max_pending_bytes follows every way an entry enters or
+ * leaves pending: append, supersede, settle, retry, cancel, a dead entry
+ * given another try, an operator's delete, a patch rewritten in place, and a
+ * journal migrated from format 3 (counted afresh).
+ */
+static void
+test_pending_bytes_counted(void **state)
+{
+	struct fixture *f = *state;
+	static const char *const ids[] = { ID, "7b3e4a52-1c9d-4f60-9a8e-2d5c6f7a8b02",
+	    "7b3e4a52-1c9d-4f60-9a8e-2d5c6f7a8b03" };
+	char err[PC_ERRLEN], patch[64];
+	int64_t v, seq, seqs[40], bytes;
+	struct journal_outcome o;
+	long n;
+	int i;
+
+	for (i = 0; i < 40; i++) {
+		(void)snprintf(patch, sizeof(patch), "{\"bio\":\"%.*s\"}", i % 13, "\xc3\xa9xxxxxxxxxxxxx");
+		assert_int_equal(journal_append(i % 2 ? f->a : f->b, "profile", ids[i % 3],
+		    patch, 0, 1000 + i, 0, &v, &seqs[i], err), PC_OK);
+	}
+	assert_counted_exactly(f->path);
+	assert_int_equal(journal_supersede(f->a, "profile", ids[0], 1010, err), PC_OK);
+	assert_counted_exactly(f->path);
+	memset(&o, 0, sizeof(o));
+	o.seqs = seqs + 20;
+	o.nseqs = 5;
+	o.state = JOURNAL_APPLIED;
+	assert_int_equal(journal_record(f->b, &o, 1, err), PC_OK);
+	o.seqs = seqs + 25;
+	o.state = JOURNAL_DEAD;
+	o.reason = "23514";
+	assert_int_equal(journal_record(f->b, &o, 1, err), PC_OK);
+	o.seqs = seqs + 30;
+	o.state = JOURNAL_RETRY;
+	o.next_attempt_us = 5000;
+	assert_int_equal(journal_record(f->a, &o, 1, err), PC_OK);
+	assert_counted_exactly(f->path);
+	assert_int_equal(journal_cancel(f->a, "profile", ids[2], &n, err), PC_OK);
+	assert_true(n > 0);
+	assert_counted_exactly(f->path);
+	/* What an operator's sqlite3 or profilecache-admin can do. */
+	exec(f->path, "UPDATE changes SET state = 'pending' WHERE state = 'dead';"
+	    " UPDATE changes SET patch = '{\"bio\":\"rewritten, longer\"}'"
+	    " WHERE seq = (SELECT max(seq) FROM changes WHERE state = 'pending');"
+	    " DELETE FROM changes WHERE seq = (SELECT min(seq) FROM changes"
+	    " WHERE state = 'pending');");
+	assert_counted_exactly(f->path);
+	/* Appends see the counter the triggers keep. */
+	assert_int_equal(journal_pending_bytes(f->a, "profile", ids[1], &bytes, err), PC_OK);
+	assert_true(bytes > 0);
+	assert_int_equal(journal_append(f->a, "profile", ids[1], "{}", 0, 9000, bytes + 1,
+	    &v, &seq, err), PC_TOOBIG);
+	assert_int_equal(journal_append(f->a, "profile", ids[1], "{}", 0, 9000, bytes + 2,
+	    &v, &seq, err), PC_OK);
+	/* A format-3 journal had no counter: migrating counts it afresh. */
+	journal_close(f->a);
+	journal_close(f->b);
+	exec(f->path, "DROP TRIGGER pending_bytes_insert; DROP TRIGGER pending_bytes_update;"
+	    " DROP TRIGGER pending_bytes_delete; DROP TABLE pending_bytes;"
+	    " INSERT INTO changes (resource, id, patch, updated_at_us, created_at_us)"
+	    " VALUES ('profile', 'x', '{\"a\":1}', 1, 1); PRAGMA user_version = 3;");
+	f->a = open_one(f->path);
+	f->b = open_one(f->path);
+	assert_counted_exactly(f->path);
+	assert_int_equal(journal_pending_bytes(f->b, "profile", "x", &bytes, err), PC_OK);
+	assert_int_equal(bytes, 7);
+}
+
+/* The mapped counters of "<journal>-sync": tickets, durable, syncs. */
+static void
+group_read(const char *path, uint64_t c[3])
+{
+	char p[128];
+	FILE *fp;
+
+	(void)snprintf(p, sizeof(p), "%s-sync", path);
+	assert_non_null(fp = fopen(p, "rb"));
+	assert_int_equal(fread(c, sizeof(uint64_t), 3, fp), 3);
+	fclose(fp);
+}
+
+/*
+ * Group commit: one writer alone fsyncs once per commit; writers whose
+ * commits are made while another fsync runs (here: while the test holds the
+ * sync lock) are made durable by one fsync between them; and none of them
+ * returns before its commit is covered.
+ */
+static void
+test_group_commit(void **state)
+{
+	struct fixture *f = *state;
+	struct journal *j;
+	uint64_t c[3], commits, syncs;
+	char p[128];
+	pid_t kids[3];
+	int i, lock, status;
+	int64_t v;
+
+	j = open_sync(f->path, true);
+	assert_true(journal_group_counts(j, &commits, &syncs));
+	assert_int_equal(commits, 0);
+	for (i = 0; i < 5; i++)
+		assert_int_equal(append(j, 1000 + i, &v), PC_OK);
+	group_read(f->path, c);
+	assert_int_equal(c[0], 5);
+	assert_int_equal(c[1], 5);
+	assert_int_equal(c[2], 5);
+	assert_false(journal_group_counts(f->a, &commits, &syncs));
+
+	/* Hold the sync lock, as a long fsync would, while three commit. */
+	(void)snprintf(p, sizeof(p), "%s-sync", f->path);
+	assert_true((lock = open(p, O_RDWR)) != -1);
+	assert_int_equal(flock(lock, LOCK_EX), 0);
+	for (i = 0; i < 3; i++) {
+		assert_true((kids[i] = fork()) != -1);
+		if (kids[i] == 0) {
+			struct journal *k = open_sync(f->path, true);
+
+			_exit(append(k, 2000 + i, &v) == PC_OK ? 0 : 1);
+		}
+	}
+	for (i = 0; i < 500; i++) {	/* each commits, takes a ticket, queues */
+		group_read(f->path, c);
+		if (c[0] == 8)
+			break;
+		usleep(10000);
+	}
+	assert_int_equal(c[0], 8);
+	/* Committed, not yet durable: none of them has answered. */
+	for (i = 0; i < 3; i++)
+		assert_int_equal(waitpid(kids[i], &status, WNOHANG), 0);
+	assert_int_equal(c[1], 5);
+	assert_int_equal(flock(lock, LOCK_UN), 0);
+	for (i = 0; i < 3; i++) {
+		assert_int_equal(waitpid(kids[i], &status, 0), kids[i]);
+		assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	}
+	group_read(f->path, c);
+	assert_int_equal(c[1], 8);
+	assert_int_equal(c[2], 6);	/* one fsync for the three */
+	(void)close(lock);
+	journal_close(j);
+}
+
 int
 main(void)
 {
@@ -172,6 +361,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_versions_rise, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pending_budget, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_wal_stays_short, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_pending_bytes_counted, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_group_commit, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -926,7 +926,7 @@ pc__grant_web_user() {
 		[[ -d $d ]] || mkdir -p -- "$d" || return 1
 		pc__grant "$d" "" "$group" 070 || return 1
 	done
-	for f in "$journal" "$journal-wal" "$journal-shm" "$journal-wlock" "$journal-flush.lock" "$metrics" \
+	for f in "$journal" "$journal-wal" "$journal-shm" "$journal-wlock" "$journal-sync" "$journal-flush.lock" "$metrics" \
 		"$journal-jwks.json" "$journal-jwks.lock"; do
 		[[ -e $f ]] || continue
 		pc__grant "$f" "$wuser" "$group" 000 || return 1

@@ -109,17 +109,7 @@ static const char *const state_names[] = {
 	[JOURNAL_RETRY] = "pending",
 };
 
-/*
- * Group commit, shared by every process of the node through "<journal>-sync"
- * (mapped): a commit takes a ticket once COMMIT has returned, and is durable
- * once an fsync of the WAL that began after that has finished. See
- * journal_sync().
- */
-struct journal_group {
-	uint64_t ticket;	/* tickets taken so far */
-	uint64_t durable;	/* every ticket up to this one is on disk */
-	uint64_t syncs;		/* fsyncs of the WAL made for them */
-};
+struct journal_group;
 
 struct journal {
 	sqlite3 *db;
@@ -232,40 +222,70 @@ journal_busy(void *arg, int count)
  * fsyncs took turns one at a time: at 8 writers the queue was held about
  * 0.5 ms per change, half of it in fdatasync, while a third of the two CPUs
  * sat idle. Now a journal opened with sync_full commits with
- * synchronous=NORMAL (the frames are written to the WAL, not synced),
- * releases the queue, and then makes the commit durable here:
+ * synchronous=NORMAL (the frames are written to the WAL, not synced; SQLite
+ * still syncs around checkpoints and a restarted WAL's header), and then:
  *
- *   - it takes a ticket: every ticket up to it belongs to a commit that had
- *     returned before the ticket was taken;
- *   - it queues on the flock of "<journal>-sync"; the holder reads the
- *     newest ticket, fsyncs the WAL (so every commit up to that ticket is on
- *     disk, whichever process wrote it) and publishes that ticket as
- *     durable;
+ *   - still in the writers' queue, the writer takes a ticket: every ticket
+ *     up to it belongs to a commit that had returned before it was taken;
+ *   - it leaves the queue and queues on the flock of "<journal>-sync"; the
+ *     holder reads the newest ticket, fsyncs the WAL (every commit up to
+ *     that ticket is then on disk, whichever process wrote it: they all
+ *     write the one WAL file) and publishes that ticket as durable;
  *   - a writer that finds its own ticket durable when its turn comes is
  *     done without an fsync.
  *
  * While one fsync runs, the next writers commit and queue behind it, and the
  * next fsync covers them all. A change is acknowledged only once this
- * returned PC_OK, as with synchronous=FULL. What differs: another connection
- * (a read merging pending changes, the flusher) may see a change before it
- * is on disk, and a failed fsync leaves a committed change unacknowledged
- * (it may still reach the database, like a change whose answer was lost).
+ * returned PC_OK, as with synchronous=FULL. What differs is that other
+ * connections can see a commit before it is on disk; so a read of pending
+ * changes makes what it saw durable first (journal_patches()), and nothing
+ * not yet on disk is shown or cached.
+ *
+ * A failed fsync is final: the commits it covered are visible and later ones
+ * follow them in the WAL, and Linux reports a lost writeback only once, so a
+ * later fsync that succeeds proves nothing about them. The journal then
+ * acknowledges nothing more until the counters are reset (a reboot, or
+ * removing "<journal>-sync" with every program of the node stopped).
  */
+struct journal_group {
+	uint64_t ticket;	/* tickets taken so far */
+	uint64_t durable;	/* every ticket up to this one is on disk */
+	uint64_t syncs;		/* fsyncs of the WAL made for them */
+	uint64_t failed;	/* an fsync failed: see above */
+	char boot[40];		/* the boot they count in (kernel's boot_id) */
+};
+
+/* Shared between processes through a mapping: the atomics must not lock. */
+_Static_assert(__atomic_always_lock_free(sizeof(uint64_t), 0),
+    "64-bit atomics take no lock");
+
 static enum pc_result
-journal_sync(struct journal *j, char *err)
+journal_failed(char *err)
+{
+	pc_err(err, "journal: an fsync of the WAL failed before: nothing is "
+	    "acknowledged until the disk is checked and the node restarted");
+	return PC_UNAVAILABLE;
+}
+
+/* Make every commit up to ticket mine durable. */
+static enum pc_result
+journal_sync_upto(struct journal *j, uint64_t mine, char *err)
 {
 	struct journal_group *g = j->group;
 	sqlite3_file *wal = NULL;
-	uint64_t mine, upto;
+	uint64_t upto;
 	int rc;
 
-	mine = __atomic_add_fetch(&g->ticket, 1, __ATOMIC_SEQ_CST);
 	while ((rc = flock(j->gsync, LOCK_EX)) == -1 && errno == EINTR)
 		;
 	if (rc == -1) {
 		pc_err(err, "journal: sync lock: %s", strerror(errno));
 		log_error("journal_error", "op=sync error=\"%s\"", err);
 		return PC_UNAVAILABLE;
+	}
+	if (__atomic_load_n(&g->failed, __ATOMIC_ACQUIRE)) {
+		(void)flock(j->gsync, LOCK_UN);
+		return journal_failed(err);
 	}
 	if (__atomic_load_n(&g->durable, __ATOMIC_ACQUIRE) >= mine) {
 		(void)flock(j->gsync, LOCK_UN);
@@ -275,8 +295,10 @@ journal_sync(struct journal *j, char *err)
 	if (sqlite3_file_control(j->db, "main", SQLITE_FCNTL_JOURNAL_POINTER,
 	    &wal) != SQLITE_OK || wal == NULL || wal->pMethods == NULL ||
 	    (rc = wal->pMethods->xSync(wal, SQLITE_SYNC_NORMAL)) != SQLITE_OK) {
+		__atomic_store_n(&g->failed, 1, __ATOMIC_RELEASE);
 		(void)flock(j->gsync, LOCK_UN);
-		pc_err(err, "journal: fsync of the WAL failed (%s)",
+		pc_err(err, "journal: fsync of the WAL failed (%s): nothing is "
+		    "acknowledged until the disk is checked and the node restarted",
 		    wal == NULL || wal->pMethods == NULL ? "no WAL open" :
 		    sqlite3_errstr(rc));
 		log_error("journal_error", "op=sync error=\"%s\"", err);
@@ -290,6 +312,21 @@ journal_sync(struct journal *j, char *err)
 	return PC_OK;
 }
 
+/* Before anything this connection sees is shown: make it durable. */
+static enum pc_result
+journal_barrier(struct journal *j, char *err)
+{
+	uint64_t seen;
+
+	if (j->group == NULL)
+		return PC_OK;
+	seen = __atomic_load_n(&j->group->ticket, __ATOMIC_SEQ_CST);
+	if (__atomic_load_n(&j->group->durable, __ATOMIC_ACQUIRE) >= seen &&
+	    !__atomic_load_n(&j->group->failed, __ATOMIC_ACQUIRE))
+		return PC_OK;
+	return journal_sync_upto(j, seen, err);
+}
+
 bool
 journal_group_counts(struct journal *j, uint64_t *commits, uint64_t *syncs)
 {
@@ -300,30 +337,57 @@ journal_group_counts(struct journal *j, uint64_t *commits, uint64_t *syncs)
 	return true;
 }
 
-/* Map "<journal>-sync", creating it; on failure the journal fsyncs in COMMIT. */
+/*
+ * Map "<journal>-sync", creating it; on failure each COMMIT fsyncs by itself.
+ * Called in the writers' queue. The file is not synced: counters from
+ * another boot (or torn by a crash of the machine) are reset, and so are
+ * counters that cannot be right (durable past the last ticket).
+ */
 static void
 journal_group_open(struct journal *j, const char *path)
 {
-	char name[4096];
+	struct journal_group *g;
+	char name[4096], boot[40] = "";
 	struct stat sb;
+	const char *why;
 	void *p;
+	FILE *fp;
 
-	if ((size_t)snprintf(name, sizeof(name), "%s-sync", path) >= sizeof(name) ||
-	    (j->gsync = open(name, O_RDWR | O_CREAT | O_CLOEXEC, 0600)) == -1 ||
+	if ((fp = fopen("/proc/sys/kernel/random/boot_id", "re")) != NULL) {
+		if (fgets(boot, sizeof(boot), fp) == NULL)
+			boot[0] = '\0';
+		(void)fclose(fp);
+	}
+	if ((size_t)snprintf(name, sizeof(name), "%s-sync", path) >= sizeof(name)) {
+		why = "path too long";
+		goto off;
+	}
+	if ((j->gsync = open(name, O_RDWR | O_CREAT | O_CLOEXEC, 0600)) == -1 ||
 	    fstat(j->gsync, &sb) == -1 ||
 	    /* Growing a new file to its size is idempotent between processes. */
-	    (sb.st_size < (off_t)sizeof(struct journal_group) &&
-	    ftruncate(j->gsync, sizeof(struct journal_group)) == -1) ||
-	    (p = mmap(NULL, sizeof(struct journal_group), PROT_READ | PROT_WRITE,
-	    MAP_SHARED, j->gsync, 0)) == MAP_FAILED) {
-		log_warn("journal_group_commit_off", "file=\"%s-sync\" error=\"%s\"",
-		    path, strerror(errno));
-		if (j->gsync != -1)
-			(void)close(j->gsync);
-		j->gsync = -1;
-		return;
+	    (sb.st_size < (off_t)sizeof(*g) && ftruncate(j->gsync, sizeof(*g)) == -1) ||
+	    (p = mmap(NULL, sizeof(*g), PROT_READ | PROT_WRITE, MAP_SHARED,
+	    j->gsync, 0)) == MAP_FAILED) {
+		why = strerror(errno);
+		goto off;
 	}
-	j->group = p;
+	g = p;
+	if (strncmp(g->boot, boot, sizeof(g->boot)) != 0 ||
+	    g->durable > g->ticket) {
+		g->ticket = g->durable = g->syncs = g->failed = 0;
+		memcpy(g->boot, boot, sizeof(g->boot));
+	}
+	if (g->failed)
+		log_error("journal_error", "op=open error=\"an fsync of the WAL "
+		    "failed: writes are refused until the node restarts\"");
+	j->group = g;
+	return;
+off:
+	log_warn("journal_group_commit_off", "file=\"%s-sync\" error=\"%s\"",
+	    path, why);
+	if (j->gsync != -1)
+		(void)close(j->gsync);
+	j->gsync = -1;
 }
 
 /* SQLite errors all mean "cannot make it durable now" to a caller. */
@@ -508,14 +572,19 @@ journal_begin(struct journal *j, char *err)
 static enum pc_result
 journal_end(struct journal *j, enum pc_result r, char *err)
 {
+	uint64_t mine = 0;
+
 	j->wrote = false;
 	if (r == PC_OK && sqlite3_exec(j->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
 		r = journal_fail(j, "commit", err);
 	if (r != PC_OK && !sqlite3_get_autocommit(j->db))
 		(void)sqlite3_exec(j->db, "ROLLBACK", NULL, NULL, NULL);
-	(void)flock(j->wlock, LOCK_UN);
+	/* See journal_sync_upto(): the ticket, then out of the queue. */
 	if (r == PC_OK && j->wrote && j->group != NULL)
-		r = journal_sync(j, err);
+		mine = __atomic_add_fetch(&j->group->ticket, 1, __ATOMIC_SEQ_CST);
+	(void)flock(j->wlock, LOCK_UN);
+	if (mine != 0)
+		r = journal_sync_upto(j, mine, err);
 	return r;
 }
 
@@ -598,10 +667,12 @@ journal_patches(struct journal *j, enum stmt_id which, const char *resource,
 {
 	enum pc_result r = PC_OK;
 	sqlite3_stmt *st;
+	bool seen = false;
 	int rc;
 
 	st = journal_stmt(j, which, resource, id);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		seen = true;
 		if (!fn(arg, (const char *)sqlite3_column_text(st, 0),
 		    (size_t)sqlite3_column_bytes(st, 0), sqlite3_column_int64(st, 1)))
 			break;
@@ -609,6 +680,9 @@ journal_patches(struct journal *j, enum stmt_id which, const char *resource,
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
 		r = journal_fail(j, "read", err);
 	(void)sqlite3_reset(st);
+	/* What was seen may be shown or cached: only once it is on disk. */
+	if (r == PC_OK && seen)
+		r = journal_barrier(j, err);
 	return r;
 }
 

@@ -129,7 +129,7 @@ static const char help_text[] =
     "      Create the journal at [journal] path, or migrate it to this\n"
     "      version's format, and print its path. Run it as the user the\n"
     "      responder runs as: the responder must be able to write the\n"
-    "      files it creates (the database, its -wal, -shm and -wlock).\n"
+    "      files it creates (the database, its -wal, -shm, -wlock and -sync).\n"
     "\n"
     "  check-config\n"
     "      Load the configuration, the secret files and the token keys it\n"

@@ -291,11 +291,34 @@ group_read(const char *path, uint64_t c[3])
 	fclose(fp);
 }
 
+static void
+group_poke(const char *path, off_t at, const void *bytes, size_t n)
+{
+	char p[128];
+	int fd;
+
+	(void)snprintf(p, sizeof(p), "%s-sync", path);
+	assert_true((fd = open(p, O_RDWR)) != -1);
+	assert_int_equal(pwrite(fd, bytes, n, at), (ssize_t)n);
+	(void)close(fd);
+}
+
+static bool
+count_one(void *arg, const char *patch, size_t len, int64_t v)
+{
+	(void)patch;
+	(void)len;
+	(void)v;
+	(*(int *)arg)++;
+	return true;
+}
+
 /*
  * Group commit: one writer alone fsyncs once per commit; writers whose
  * commits are made while another fsync runs (here: while the test holds the
- * sync lock) are made durable by one fsync between them; and none of them
- * returns before its commit is covered.
+ * sync lock) are made durable by one fsync between them; none of them
+ * returns before its commit is covered; a read does not see past what is on
+ * disk; and after a failed fsync nothing is acknowledged until another boot.
  */
 static void
 test_group_commit(void **state)
@@ -326,7 +349,10 @@ test_group_commit(void **state)
 	for (i = 0; i < 3; i++) {
 		assert_true((kids[i] = fork()) != -1);
 		if (kids[i] == 0) {
-			struct journal *k = open_sync(f->path, true);
+			struct journal *k;
+
+			(void)close(lock);	/* the lock stays the test's only */
+			k = open_sync(f->path, true);
 
 			_exit(append(k, 2000 + i, &v) == PC_OK ? 0 : 1);
 		}
@@ -350,7 +376,59 @@ test_group_commit(void **state)
 	group_read(f->path, c);
 	assert_int_equal(c[1], 8);
 	assert_int_equal(c[2], 6);	/* one fsync for the three */
+
+	/* A read of pending changes shows nothing that is not on disk yet. */
+	assert_int_equal(flock(lock, LOCK_EX), 0);
+	assert_true((kids[0] = fork()) != -1);
+	if (kids[0] == 0) {
+		struct journal *k;
+
+		(void)close(lock);
+		k = open_sync(f->path, true);
+
+		_exit(append(k, 3000, &v) == PC_OK ? 0 : 1);
+	}
+	for (i = 0; i < 500; i++) {
+		group_read(f->path, c);
+		if (c[0] == 9)
+			break;
+		usleep(10000);
+	}
+	assert_int_equal(c[0], 9);
+	assert_true((kids[1] = fork()) != -1);
+	if (kids[1] == 0) {
+		struct journal *k;
+		char err[PC_ERRLEN];
+		int seen = 0;
+
+		(void)close(lock);
+		k = open_sync(f->path, true);
+
+		_exit(journal_pending(k, "profile", ID, count_one, &seen, err) ==
+		    PC_OK && seen == 9 ? 0 : 1);
+	}
+	usleep(200000);
+	assert_int_equal(waitpid(kids[1], &status, WNOHANG), 0);
+	assert_int_equal(flock(lock, LOCK_UN), 0);
+	for (i = 0; i < 2; i++) {
+		assert_int_equal(waitpid(kids[i], &status, 0), kids[i]);
+		assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	}
 	(void)close(lock);
+
+	/* After a failed fsync nothing is acknowledged, until another boot. */
+	group_poke(f->path, 24, "\1", 1);
+	assert_int_equal(append(j, 4000, &v), PC_UNAVAILABLE);
+	journal_close(j);
+	j = open_sync(f->path, true);
+	assert_int_equal(append(j, 4001, &v), PC_UNAVAILABLE);
+	journal_close(j);
+	group_poke(f->path, 32, "another boot", 13);
+	j = open_sync(f->path, true);
+	assert_int_equal(append(j, 4002, &v), PC_OK);
+	group_read(f->path, c);
+	assert_int_equal(c[0], 1);
+	assert_int_equal(c[1], 1);
 	journal_close(j);
 }
 

@@ -704,6 +704,30 @@ clock_measure(struct app *app, struct flush_stats *st)
 }
 
 /*
+ * Publish the offset as soon as it is measured, not when the run ends: a
+ * run that is stopped or killed later (a long replay, a deploy) must not
+ * leave the responders moving their clock by an older measurement, which
+ * may have been made before the node's clock was corrected.
+ */
+static void
+clock_publish(struct app *app, const struct flush_stats *st)
+{
+	char v[32], err[PC_ERRLEN];
+
+	if (st->clock_rtt_us == 0)
+		return;
+	/* The responders' hybrid clock reads it from the metrics file. */
+	metrics_gauge_set(MG_CLOCK_OFFSET_US, st->clock_offset_us);
+	metrics_gauge_set(MG_CLOCK_MEASURED_US, clock_now_us());
+	(void)snprintf(v, sizeof(v), "%lld", (long long)st->clock_offset_us);
+	(void)journal_meta_set(app->journal, "clock_offset_us", v, err);
+	if (llabs(st->clock_offset_us) > app->cfg.flush_clock_warn_ms * 1000)
+		log_error("clock_offset_large", "offset_ms=%.3f rtt_ms=%.3f limit_ms=%ld",
+		    (double)st->clock_offset_us / 1000, (double)st->clock_rtt_us / 1000,
+		    app->cfg.flush_clock_warn_ms);
+}
+
+/*
  * Entries back off while the database is away, up to backoff_max. Once it
  * answers again (one empty call, which also measures the clock), everything
  * waiting is due at once: an outage never delays a change by more than one
@@ -718,6 +742,7 @@ retry_now_if_back(struct app *app, struct journal *j, struct flush_stats *st)
 	clock_measure(app, st);
 	if (st->clock_rtt_us == 0)
 		return;		/* still away: keep backing off */
+	clock_publish(app, st);
 	if (journal_due_now(j, clock_now_us(), &n, err) != PC_OK)
 		log_warn("flush_due_now_failed", "error=\"%s\"", err);
 	else if (n > 0)
@@ -1024,17 +1049,6 @@ flush_note(struct app *app, const struct flush_stats *st)
 	    " batches=%ld", st->applied, st->conflicts, st->superseded, st->deleted,
 	    st->dead, st->retried, st->batches);
 	(void)journal_meta_set(app->journal, "last_flush_summary", v, err);
-	if (st->clock_rtt_us == 0)
-		return;
-	/* The responders' hybrid clock reads it from the metrics file. */
-	metrics_gauge_set(MG_CLOCK_OFFSET_US, st->clock_offset_us);
-	metrics_gauge_set(MG_CLOCK_MEASURED_US, clock_now_us());
-	(void)snprintf(v, sizeof(v), "%lld", (long long)st->clock_offset_us);
-	(void)journal_meta_set(app->journal, "clock_offset_us", v, err);
-	if (llabs(st->clock_offset_us) > app->cfg.flush_clock_warn_ms * 1000)
-		log_error("clock_offset_large", "offset_ms=%.3f rtt_ms=%.3f limit_ms=%ld",
-		    (double)st->clock_offset_us / 1000, (double)st->clock_rtt_us / 1000,
-		    app->cfg.flush_clock_warn_ms);
 }
 
 enum pc_result

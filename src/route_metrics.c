@@ -50,10 +50,11 @@ void
 route_metrics_get(struct app *app, struct http_request *req,
     struct http_response *resp)
 {
-	char extra[1024], err[PC_ERRLEN], *body = NULL;
+	char extra[2048], err[PC_ERRLEN], *body = NULL;
 	struct journal_depth d;
 	struct journal *j;
-	size_t len;
+	uint64_t commits, syncs;
+	size_t len, used;
 
 	if (!is_loopback(http_request_header(req, "REMOTE_ADDR")) &&
 	    !has_token(app, req)) {
@@ -72,6 +73,19 @@ route_metrics_get(struct app *app, struct http_request *req,
 		    "profilecache_journal_entries{state=\"dead\"} %ld\n"
 		    "profilecache_journal_entries{state=\"cancelled\"} %ld\n",
 		    d.pending, d.applied, d.conflict, d.dead, d.cancelled);
+	used = strlen(extra);
+	if (app_journal(app, &j, err) == PC_OK &&
+	    journal_group_counts(j, &commits, &syncs))
+		(void)snprintf(extra + used, sizeof(extra) - used,
+		    "# HELP profilecache_journal_commits_total Commits of this node's "
+		    "processes made durable by group commit (since boot).\n"
+		    "# TYPE profilecache_journal_commits_total counter\n"
+		    "profilecache_journal_commits_total %llu\n"
+		    "# HELP profilecache_journal_fsyncs_total Fsyncs of the journal's "
+		    "WAL that took (since boot).\n"
+		    "# TYPE profilecache_journal_fsyncs_total counter\n"
+		    "profilecache_journal_fsyncs_total %llu\n",
+		    (unsigned long long)commits, (unsigned long long)syncs);
 	if (metrics_render(extra, &body, &len) != PC_OK) {
 		http_error(resp, 500, "internal", "out of memory");
 		return;

@@ -39,9 +39,14 @@ http GET /nowhere
 is "$(metric 'profilecache_requests_total{route="other",status="404"}')" 1 "an unknown path counts as other/404"
 
 tok=(-H "Authorization: Bearer $(jwt_hs256 "$id")")
+commits0=$(metric profilecache_journal_commits_total) fsyncs0=$(metric profilecache_journal_fsyncs_total)
 for i in 1 2 3 4; do http PATCH "/profiles/$id" "${json[@]}" "${tok[@]}" --data "{\"bio\":\"m$i\"}"; done
 is "$(metric profilecache_writes_rate_limited_total)" 1 "the fourth write in a minute was rate-limited"
 is "$(metric 'profilecache_journal_entries{state="pending"}')" 3 "journal depth: three pending"
+commits=$(($(metric profilecache_journal_commits_total) - commits0))
+fsyncs=$(($(metric profilecache_journal_fsyncs_total) - fsyncs0))
+ok "$((commits >= 3 && fsyncs >= 1 && fsyncs <= commits ? 0 : 1))" \
+	"group commit: the three writes' commits counted ($commits), each made durable ($fsyncs fsyncs)"
 "$PC_BUILDDIR/profilecache-flush" --config "$CONFIG_PATH" 2>/dev/null
 is "$(metric 'profilecache_flush_changes_total{result="applied"}')" 1 "the flusher counts its applied change"
 is "$(metric 'profilecache_journal_entries{state="applied"}')" 3 "and the journal depth follows"

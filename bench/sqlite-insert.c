@@ -40,8 +40,10 @@ writer(const char *path, double seconds, FILE *out)
 {
 	sqlite3 *db;
 	sqlite3_stmt *st;
-	double end, t0;
-	long n = 0;
+	double end, t0, *lat;
+	char *text;
+	size_t len = 0;
+	long n = 0, i;
 
 	if (sqlite3_open(path, &db) != SQLITE_OK)
 		return 1;
@@ -51,8 +53,13 @@ writer(const char *path, double seconds, FILE *out)
 	    " updated_at_us, created_at_us) VALUES ('profile', ?1, '{\"bio\":\"x\"}',"
 	    " ?2, ?2)", -1, &st, NULL) != SQLITE_OK)
 		return 1;
+	/* Latencies are kept here and written once at the end, in one write:
+	 * the writers share the output file, and stdio buffers flushed at
+	 * their boundaries would cut each other's lines. */
+	if ((lat = malloc(MAX_SAMPLES / 8 * sizeof(*lat))) == NULL)
+		return 1;
 	end = now_ms() + seconds * 1e3;
-	while ((t0 = now_ms()) < end) {
+	while ((t0 = now_ms()) < end && n < MAX_SAMPLES / 8) {
 		/* Busy past the timeout (another writer held the lock): try again. */
 		if (sqlite3_exec(db, "BEGIN IMMEDIATE", 0, 0, 0) != SQLITE_OK)
 			continue;
@@ -64,12 +71,27 @@ writer(const char *path, double seconds, FILE *out)
 			fprintf(stderr, "sqlite-insert: COMMIT: %s\n", sqlite3_errmsg(db));
 			return 1;
 		}
-		fprintf(out, "%.4f\n", now_ms() - t0);
-		n++;
+		lat[n++] = now_ms() - t0;
 	}
 	sqlite3_finalize(st);
 	sqlite3_close(db);
-	return n > 0 ? 0 : 1;
+	if (n == 0) {
+		fprintf(stderr, "sqlite-insert: a writer committed nothing in %.0f s"
+		    " (it lost every race for the lock to the others)\n", seconds);
+		return 1;
+	}
+	if ((text = malloc((size_t)n * 16)) == NULL)
+		return 1;
+	for (i = 0; i < n; i++)
+		len += (size_t)snprintf(text + len, 16, "%.4f\n", lat[i]);
+	for (size_t off = 0; off < len; ) {
+		ssize_t w = write(fileno(out), text + off, len - off);
+
+		if (w <= 0)
+			return 1;
+		off += (size_t)w;
+	}
+	return 0;
 }
 
 int

@@ -232,8 +232,10 @@ journal_busy(void *arg, int count)
  * synchronous=NORMAL (the frames are written to the WAL, not synced; SQLite
  * still syncs around checkpoints and a restarted WAL's header), and then:
  *
- *   - still in the writers' queue, the writer takes a ticket: every ticket
- *     up to it belongs to a commit that had returned before it was taken;
+ *   - in the writers' queue, the writer counts its commit as begun, commits,
+ *     and takes a ticket: commits are made one at a time, so the n-th commit
+ *     begun gets ticket n, and every ticket up to it belongs to a commit that
+ *     had returned before it was taken;
  *   - it leaves the queue and queues on the flock of "<journal>-sync"; the
  *     holder reads the newest ticket, fsyncs the WAL (every commit up to
  *     that ticket is then on disk, whichever process wrote it: they all
@@ -244,9 +246,11 @@ journal_busy(void *arg, int count)
  * While one fsync runs, the next writers commit and queue behind it, and the
  * next fsync covers them all. A change is acknowledged only once this
  * returned PC_OK, as with synchronous=FULL. What differs is that other
- * connections can see a commit before it is on disk; so a read of pending
- * changes makes what it saw durable first (journal_patches()), and nothing
- * not yet on disk is shown or cached.
+ * connections can see a commit before it is on disk (from inside its
+ * COMMIT); so a read of pending changes first waits for every commit begun
+ * so far to be durable (journal_barrier()), and nothing not yet on disk is
+ * shown or cached. (The flusher may send such a change to the database: it
+ * was not acknowledged, and may be applied like one whose answer was lost.)
  *
  * A failed fsync is final: the commits it covered are visible and later ones
  * follow them in the WAL, and Linux reports a lost writeback only once, so a
@@ -260,6 +264,7 @@ struct journal_group {
 	uint64_t syncs;		/* fsyncs of the WAL made for them */
 	uint64_t failed;	/* an fsync failed: see above */
 	char boot[40];		/* the boot they count in (kernel's boot_id) */
+	uint64_t begun;		/* commits begun (ticket + 1 during a COMMIT) */
 };
 
 /* Shared between processes through a mapping: the atomics must not lock. */
@@ -274,6 +279,30 @@ journal_failed(char *err)
 	return PC_UNAVAILABLE;
 }
 
+/*
+ * Wait until the commits begun up to mine have their tickets: the one in its
+ * COMMIT now takes it within microseconds. A writer killed between the two
+ * (the writers' queue is then free, yet tickets lag) is accounted for here.
+ */
+static void
+journal_await_ticket(struct journal *j, uint64_t mine)
+{
+	struct journal_group *g = j->group;
+
+	while (__atomic_load_n(&g->ticket, __ATOMIC_SEQ_CST) < mine) {
+		if (flock(j->wlock, LOCK_EX | LOCK_NB) == 0) {
+			/* Nobody is between begun and ticket. */
+			if (__atomic_load_n(&g->ticket, __ATOMIC_SEQ_CST) <
+			    __atomic_load_n(&g->begun, __ATOMIC_SEQ_CST))
+				__atomic_store_n(&g->ticket, __atomic_load_n(&g->begun,
+				    __ATOMIC_SEQ_CST), __ATOMIC_SEQ_CST);
+			(void)flock(j->wlock, LOCK_UN);
+			return;
+		}
+		clock_sleep_us(20);
+	}
+}
+
 /* Make every commit up to ticket mine durable. */
 static enum pc_result
 journal_sync_upto(struct journal *j, uint64_t mine, char *err)
@@ -283,6 +312,7 @@ journal_sync_upto(struct journal *j, uint64_t mine, char *err)
 	uint64_t upto;
 	int rc;
 
+	journal_await_ticket(j, mine);
 	while ((rc = flock(j->gsync, LOCK_EX)) == -1 && errno == EINTR)
 		;
 	if (rc == -1) {
@@ -327,7 +357,8 @@ journal_barrier(struct journal *j, char *err)
 
 	if (j->group == NULL)
 		return PC_OK;
-	seen = __atomic_load_n(&j->group->ticket, __ATOMIC_SEQ_CST);
+	/* Begun, not ticketed: a commit is visible from inside its COMMIT. */
+	seen = __atomic_load_n(&j->group->begun, __ATOMIC_SEQ_CST);
 	if (__atomic_load_n(&j->group->durable, __ATOMIC_ACQUIRE) >= seen &&
 	    !__atomic_load_n(&j->group->failed, __ATOMIC_ACQUIRE))
 		return PC_OK;
@@ -379,9 +410,10 @@ journal_group_open(struct journal *j, const char *path)
 		goto off;
 	}
 	g = p;
-	if (strncmp(g->boot, boot, sizeof(g->boot)) != 0 ||
-	    g->durable > g->ticket) {
-		g->ticket = g->durable = g->syncs = g->failed = 0;
+	/* Not when this boot's id cannot be read: others may count live. */
+	if ((boot[0] != '\0' && strncmp(g->boot, boot, sizeof(g->boot)) != 0) ||
+	    g->durable > g->ticket || g->ticket > g->begun) {
+		g->ticket = g->durable = g->syncs = g->failed = g->begun = 0;
 		memcpy(g->boot, boot, sizeof(g->boot));
 	}
 	if (g->failed)
@@ -568,6 +600,9 @@ journal_begin(struct journal *j, char *err)
 {
 	enum pc_result r;
 
+	/* Nothing more goes in that could not be acknowledged. */
+	if (j->group != NULL && __atomic_load_n(&j->group->failed, __ATOMIC_ACQUIRE))
+		return journal_failed(err);
 	if ((r = journal_queue(j, err)) != PC_OK)
 		return r;
 	if ((r = journal_exec(j, "BEGIN IMMEDIATE", "begin", err)) != PC_OK)
@@ -582,15 +617,17 @@ journal_end(struct journal *j, enum pc_result r, char *err)
 	uint64_t mine = 0;
 
 	j->wrote = false;
+	/* Begun and ticket go in pairs, whatever COMMIT does (see above). */
+	if (j->group != NULL)
+		(void)__atomic_add_fetch(&j->group->begun, 1, __ATOMIC_SEQ_CST);
 	if (r == PC_OK && sqlite3_exec(j->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
 		r = journal_fail(j, "commit", err);
 	if (r != PC_OK && !sqlite3_get_autocommit(j->db))
 		(void)sqlite3_exec(j->db, "ROLLBACK", NULL, NULL, NULL);
-	/* See journal_sync_upto(): the ticket, then out of the queue. */
-	if (r == PC_OK && j->wrote && j->group != NULL)
+	if (j->group != NULL)
 		mine = __atomic_add_fetch(&j->group->ticket, 1, __ATOMIC_SEQ_CST);
 	(void)flock(j->wlock, LOCK_UN);
-	if (mine != 0)
+	if (r == PC_OK && j->wrote && mine != 0)
 		r = journal_sync_upto(j, mine, err);
 	return r;
 }
@@ -998,19 +1035,6 @@ journal_trash_settled(struct journal *j, journal_trash_fn fn, void *arg, char *e
 	(void)sqlite3_reset(st);
 	(void)sqlite3_reset(del);
 	return journal_end(j, r, err);
-}
-
-enum pc_result
-journal_read_begin(struct journal *j, char *err)
-{
-	return journal_exec(j, "BEGIN DEFERRED", "read", err);
-}
-
-void
-journal_read_end(struct journal *j)
-{
-	if (!sqlite3_get_autocommit(j->db))
-		(void)sqlite3_exec(j->db, "COMMIT", NULL, NULL, NULL);
 }
 
 enum pc_result

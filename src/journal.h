@@ -194,15 +194,6 @@ struct journal_depth {
 enum pc_result journal_depth(struct journal *j, struct journal_depth *d, char *err);
 
 /*
- * Many reads as one snapshot: one read transaction instead of one per
- * statement (each takes and releases SQLite's WAL read lock, several system
- * calls). No write may come in between; keep it short, a checkpoint cannot
- * pass the snapshot while it is open.
- */
-enum pc_result journal_read_begin(struct journal *j, char *err);
-void journal_read_end(struct journal *j);
-
-/*
  * Housekeeping to run when no client is waiting (after the response has
  * been sent): checkpoint the WAL into the database once it has grown past
  * a threshold, so commits never pay for it.

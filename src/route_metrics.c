@@ -77,8 +77,8 @@ route_metrics_get(struct app *app, struct http_request *req,
 	if (app_journal(app, &j, err) == PC_OK &&
 	    journal_group_counts(j, &commits, &syncs))
 		(void)snprintf(extra + used, sizeof(extra) - used,
-		    "# HELP profilecache_journal_commits_total Commits of this node's "
-		    "processes made durable by group commit (since boot).\n"
+		    "# HELP profilecache_journal_commits_total Journal transactions "
+		    "this node's processes ended (since boot).\n"
 		    "# TYPE profilecache_journal_commits_total counter\n"
 		    "profilecache_journal_commits_total %llu\n"
 		    "# HELP profilecache_journal_fsyncs_total Fsyncs of the journal's "

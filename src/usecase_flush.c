@@ -406,8 +406,6 @@ cache_synced(struct app *app, struct change *cs, size_t n)
 {
 	const char **ids = calloc(n, sizeof(*ids));
 	json_t **rows = calloc(n, sizeof(*rows));
-	char err[PC_ERRLEN];
-	bool snap;
 	size_t i;
 
 	if (ids != NULL && rows != NULL) {
@@ -417,18 +415,7 @@ cache_synced(struct app *app, struct change *cs, size_t n)
 			    !cs[i].split && json_is_object(cs[i].row))
 				rows[i] = cs[i].row;
 		}
-		/*
-		 * Each entry reads its id's pending and dead changes: as one
-		 * snapshot, not a read transaction per statement (about a
-		 * tenth of the flusher's time went to taking and releasing
-		 * SQLite's locks). A change committed meanwhile is not in it,
-		 * but it is in the cache entry its writer stored, which the
-		 * field-by-field merge keeps.
-		 */
-		snap = journal_read_begin(app->journal, err) == PC_OK;
 		cache_merge_rows(app, ids, rows, n, true);
-		if (snap)
-			journal_read_end(app->journal);
 	}
 	free(ids);
 	free(rows);

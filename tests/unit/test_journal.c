@@ -303,6 +303,24 @@ group_poke(const char *path, off_t at, const void *bytes, size_t n)
 	(void)close(fd);
 }
 
+/* How many changes the journal holds, read past the journal's API. */
+static int
+rows_of(const char *path)
+{
+	sqlite3 *db;
+	sqlite3_stmt *st;
+	int n;
+
+	assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(db, "SELECT count(*) FROM changes", -1, &st,
+	    NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+	n = sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	return n;
+}
+
 static bool
 count_one(void *arg, const char *patch, size_t len, int64_t v)
 {
@@ -416,9 +434,34 @@ test_group_commit(void **state)
 	}
 	(void)close(lock);
 
+	/*
+	 * A writer killed between counting its commit as begun and taking its
+	 * ticket: the next read must not wait for it forever.
+	 */
+	group_read(f->path, c);
+	{
+		uint64_t begun = c[0] + 1, now[10];
+		int seen = 0;
+		char err[PC_ERRLEN];
+		FILE *fp;
+		char p2[128];
+
+		group_poke(f->path, 72, &begun, sizeof(begun));
+		assert_int_equal(journal_pending(j, "profile", ID, count_one, &seen, err), PC_OK);
+		assert_int_equal(seen, 9);
+		(void)snprintf(p2, sizeof(p2), "%s-sync", f->path);
+		assert_non_null(fp = fopen(p2, "rb"));
+		assert_int_equal(fread(now, sizeof(uint64_t), 10, fp), 10);
+		fclose(fp);
+		assert_int_equal(now[0], begun);	/* ticket caught up */
+		assert_int_equal(now[9], begun);
+		assert_true(now[1] >= begun);		/* and made durable */
+	}
+
 	/* After a failed fsync nothing is acknowledged, until another boot. */
 	group_poke(f->path, 24, "\1", 1);
 	assert_int_equal(append(j, 4000, &v), PC_UNAVAILABLE);
+	assert_int_equal(rows_of(f->path), 9);	/* refused before it went in */
 	journal_close(j);
 	j = open_sync(f->path, true);
 	assert_int_equal(append(j, 4001, &v), PC_UNAVAILABLE);

@@ -8,7 +8,7 @@ set -euo pipefail
 
 PC_CONF_SET="limits.writes_per_minute=3"
 e2e_start
-plan 19
+plan 20
 
 id=$SAMPLE_PROFILE_ID
 json=(-H 'Content-Type: application/json')

@@ -700,7 +700,7 @@ journal_append(struct journal *j, const char *resource, const char *id,
 out:
 	(void)sqlite3_reset(j->st[ST_NEWEST]);
 	(void)sqlite3_reset(j->st[ST_INSERT]);
-	/* Durable once journal_end() returns PC_OK (see journal_sync()). */
+	/* Durable once journal_end() returns PC_OK (see journal_sync_upto()). */
 	return journal_end(j, r, err);
 }
 

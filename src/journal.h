@@ -30,8 +30,9 @@ void journal_close(struct journal *j);
 
 /*
  * With sync_full, commits of every process of the node share their fsyncs
- * (group commit, "<journal>-sync"): *commits is how many commits have been
- * made durable that way, *syncs how many fsyncs of the WAL that took. False
+ * (group commit, "<journal>-sync"): *commits is how many write transactions
+ * the node's processes have ended since boot (each takes a ticket), *syncs
+ * how many fsyncs of the WAL made them durable. False
  * without group commit: sync_full off (no fsync per commit), or the file
  * could not be mapped (each COMMIT then fsyncs by itself).
  */

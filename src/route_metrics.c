@@ -63,7 +63,9 @@ route_metrics_get(struct app *app, struct http_request *req,
 		return;
 	}
 	extra[0] = '\0';
-	if (app_journal(app, &j, err) == PC_OK && journal_depth(j, &d, err) == PC_OK)
+	if (app_journal(app, &j, err) != PC_OK)
+		j = NULL;
+	if (j != NULL && journal_depth(j, &d, err) == PC_OK)
 		(void)snprintf(extra, sizeof(extra),
 		    "# HELP profilecache_journal_entries Journal entries by state.\n"
 		    "# TYPE profilecache_journal_entries gauge\n"
@@ -74,8 +76,7 @@ route_metrics_get(struct app *app, struct http_request *req,
 		    "profilecache_journal_entries{state=\"cancelled\"} %ld\n",
 		    d.pending, d.applied, d.conflict, d.dead, d.cancelled);
 	used = strlen(extra);
-	if (app_journal(app, &j, err) == PC_OK &&
-	    journal_group_counts(j, &commits, &syncs))
+	if (journal_group_counts(j, &commits, &syncs))
 		(void)snprintf(extra + used, sizeof(extra) - used,
 		    "# HELP profilecache_journal_commits_total Journal transactions "
 		    "this node's processes ended (since boot).\n"

@@ -1,4 +1,4 @@
-/* The profile model: its fields, and the response body built from a database row. */
+/* The profile resource: its declaration, and the profile API over it. */
 #ifndef PC_PROFILE_H
 #define PC_PROFILE_H
 
@@ -14,6 +14,10 @@ struct profile_meta {
 	int64_t updated_at_us;
 	bool is_private;
 };
+
+/* The profiles resource, declared as data (resource.h). */
+struct resource;
+const struct resource *profile_resource(void);
 
 /* The column list to ask the database for ("id,username,..."). */
 const char *profile_select_columns(void);

@@ -1,0 +1,309 @@
+/* Unit tests for resources declared as data: declarations, checks, answers. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+#include <jansson.h>
+
+#include "profile.h"
+#include "resource.h"
+
+#define ID "7b3e4a52-1c9d-4f60-9a8e-2d5c6f7a8b01"
+#define UID "0c4b6a1e-8f0a-4d5e-9b2c-3d4e5f6a7b8c"
+
+/* A table like the seeds' challenges: owned by user_id, every field type. */
+static const char challenges[] =
+    "[resource challenges]\n"
+    "item = challenge\n"
+    "owner = user_id\n"
+    "[field challenges.id]\n"
+    "type = uuid\n"
+    "policy = readonly\n"
+    "[field challenges.user_id]\n"
+    "type = uuid\n"
+    "policy = server\n"
+    "[field challenges.title]\n"
+    "type = text\n"
+    "min_length = 1\n"
+    "max_length = 5\n"
+    "[field challenges.code]\n"
+    "type = text\n"
+    "pattern = [A-Z]{2}[0-9]\n"
+    "[field challenges.status]\n"
+    "type = enum\n"
+    "values = open, done\n"
+    "[field challenges.percent]\n"
+    "type = integer\n"
+    "min = 0\n"
+    "max = 100\n"
+    "[field challenges.score]\n"
+    "type = number\n"
+    "min = -1.5\n"
+    "[field challenges.due_at]\n"
+    "type = timestamp\n"
+    "[field challenges.meta]\n"
+    "type = json\n"
+    "max_bytes = 20\n"
+    "[field challenges.done]\n"
+    "type = boolean\n"
+    "[field challenges.updated_at]\n"
+    "type = timestamp\n"
+    "policy = server\n";
+
+static const struct resource *
+parse(struct resources *set, const char *ini)
+{
+	char err[PC_ERRLEN] = "";
+
+	if (resources_parse(set, ini, err) != PC_OK)
+		fail_msg("%s", err);
+	return &set->v[0];
+}
+
+/* The reason a field's value is refused, or "" when it is not. */
+static const char *
+why(const struct resource *res, const char *field, const char *json)
+{
+	static char out[RESOURCE_REASON_LEN];
+	char reason[RESOURCE_REASON_LEN];
+	json_error_t jerr;
+	const char *w;
+	json_t *v;
+
+	v = json_loads(json, JSON_DECODE_ANY | JSON_ALLOW_NUL, &jerr);
+	assert_non_null(v);
+	w = resource_check_value(resource_field(res, field), v, reason);
+	(void)snprintf(out, sizeof(out), "%s", w != NULL ? w : "");
+	json_decref(v);
+	return out;
+}
+
+static void
+test_declaration(void **state)
+{
+	struct resources set;
+	const struct resource *res;
+
+	(void)state;
+	res = parse(&set, challenges);
+	assert_string_equal(res->name, "challenges");
+	assert_string_equal(res->item, "challenge");
+	assert_string_equal(res->table, "challenges");
+	assert_string_equal(res->key->name, "id");
+	assert_string_equal(res->owner->name, "user_id");
+	assert_null(res->visibility);
+	assert_string_equal(res->select, "id,user_id,title,code,status,percent,score,"
+	    "due_at,meta,done,updated_at,field_versions");
+	assert_string_equal(res->unknown_reason, "unknown field; allowed: title, code, "
+	    "status, percent, score, due_at, meta, done");
+	assert_string_equal(res->not_found_body,
+	    "{\"error\":{\"code\":\"not_found\",\"message\":\"challenge not found\"}}");
+	assert_ptr_equal(resources_find(&set, "challenges"), res);
+	assert_null(resources_find(&set, "challenge"));
+	resources_free(&set);
+}
+
+static void
+test_bad_declarations(void **state)
+{
+	static const struct {
+		const char *ini, *says;
+	} bad[] = {
+		{ "[resource Profiles]\nitem = x\n", "resource name" },
+		{ "[resource p]\nitem = p\n", "declares no field" },
+		{ "[field p.id]\ntype = uuid\n", "declare [resource p] before" },
+		{ "[resource p]\nitem = p\n[field p.id]\ntype = uuid\n"
+		  "policy = readonly\n", "updated_at" },
+		{ "[resource p]\nitem = p\n[field p.id]\ntype = text\n", "key = id" },
+		{ "[resource p]\ncolour = red\n", "unknown key [resource p] colour" },
+		{ "[resource p]\nitem = p\n[field p.a]\ntype = string\n", "type must be" },
+		{ "[resource p]\nitem = p\n[field p.a]\ntype = text\ntype = text\n", "set twice" },
+		{ "[resource p]\nitem = p\n[field p.a]\ntype = integer\npattern = x\n",
+		  "pattern does not apply to a integer field" },
+		{ "[resource p]\nitem = p\n[field p.a]\ntype = text\npattern = (\n",
+		  "regular expression" },
+		{ "[resource p]\nitem = p\n[field p.a]\ntype = enum\n", "needs values" },
+		{ "[resource p]\nitem = p\n[field p.a]\ntype = integer\nmin = 5\nmax = 1\n",
+		  "min is above max" },
+		{ "[resource p]\nitem = p\n[field p.a]\npolicy = behind\n", "has no type" },
+		{ "[resource p]\nitem = p\n[field p.field_versions]\ntype = json\n", "own column" },
+		{ "[resource p]\nowner = nobody\n[field p.id]\ntype = uuid\n"
+		  "policy = readonly\n[field p.updated_at]\ntype = timestamp\n"
+		  "policy = server\n", "owner = nobody" },
+		{ "[resource p]\nvisibility = id\n[field p.id]\ntype = uuid\n"
+		  "policy = readonly\n[field p.updated_at]\ntype = timestamp\n"
+		  "policy = server\n", "no boolean field" },
+		{ "[resource p]\nitem = p\n[field p.id]\ntype = uuid\n[field p.updated_at]\n"
+		  "type = timestamp\npolicy = server\n", "readonly or server" },
+		{ "[other]\nkey = 1\n", "not a resource" },
+	};
+	struct resources set;
+	char err[PC_ERRLEN];
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		err[0] = '\0';
+		assert_int_equal(resources_parse(&set, bad[i].ini, err), PC_INVALID);
+		if (strstr(err, bad[i].says) == NULL)
+			fail_msg("declaration %zu: \"%s\" does not say \"%s\"", i, err,
+			    bad[i].says);
+		assert_int_equal(set.n, 0);
+	}
+}
+
+static void
+test_checks(void **state)
+{
+	struct resources set;
+	const struct resource *res;
+
+	(void)state;
+	res = parse(&set, challenges);
+	assert_string_equal(why(res, "title", "\"abcde\""), "");
+	assert_string_equal(why(res, "title", "\"\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\""), "");
+	assert_string_equal(why(res, "title", "\"abcdef\""), "too long (at most 5 characters)");
+	assert_string_equal(why(res, "title", "\"\""), "too short (at least 1 characters)");
+	assert_string_equal(why(res, "title", "\"a\\u0007\""), "must not contain control characters");
+	assert_string_equal(why(res, "title", "\"a\\nb\""), "must not contain control characters");
+	assert_string_equal(why(res, "title", "7"), "must be a string or null");
+	assert_string_equal(why(res, "title", "null"), "");
+	/* The pattern holds for the whole value, whatever its anchors. */
+	assert_string_equal(why(res, "code", "\"AB1\""), "");
+	assert_string_equal(why(res, "code", "\"xAB1\""), "does not have the allowed form");
+	assert_string_equal(why(res, "code", "\"AB12\""), "does not have the allowed form");
+	assert_string_equal(why(res, "code", "\"AB1\\u0000\""), "does not have the allowed form");
+	assert_string_equal(why(res, "status", "\"open\""), "");
+	assert_string_equal(why(res, "status", "\"Open\""), "must be one of: open, done");
+	assert_string_equal(why(res, "percent", "100"), "");
+	assert_string_equal(why(res, "percent", "101"), "must be a whole number from 0 to 100");
+	assert_string_equal(why(res, "percent", "1.5"), "must be a whole number or null");
+	assert_string_equal(why(res, "percent", "\"1\""), "must be a whole number or null");
+	assert_string_equal(why(res, "score", "-1.5"), "");
+	assert_string_equal(why(res, "score", "-2"), "must be at least -1.5");
+	assert_string_equal(why(res, "due_at", "\"2026-12-03T10:00:00Z\""), "");
+	assert_string_equal(why(res, "due_at", "\"tomorrow\""), "must be an RFC 3339 time with a zone");
+	assert_string_equal(why(res, "meta", "{\"a\":1}"), "");
+	assert_string_equal(why(res, "meta", "{\"a\":\"0123456789abcdef\"}"),
+	    "too large (at most 20 bytes as compact JSON)");
+	assert_string_equal(why(res, "meta", "[1]"), "must be a JSON object or null");
+	assert_string_equal(why(res, "done", "true"), "");
+	assert_string_equal(why(res, "done", "null"), "must be true or false");
+	assert_string_equal(why(res, "user_id", "\"" UID "\""), "");
+	assert_string_equal(why(res, "user_id", "\"" UID "x\""),
+	    "must be a UUID in lower case (8-4-4-4-12 hex digits)");
+	resources_free(&set);
+}
+
+static void
+test_patch(void **state)
+{
+	static const char body[] = "{\"title\":\"abcdefg\",\"id\":\"" ID "\","
+	    "\"user_id\":\"" UID "\",\"colour\":1,\"percent\":5}";
+	struct resources set;
+	const struct resource *res;
+	json_t *patch, *errors;
+	char *s;
+
+	(void)state;
+	res = parse(&set, challenges);
+	assert_int_equal(resource_patch_parse(res, body, strlen(body), false, &patch,
+	    &errors), PC_INVALID);
+	assert_null(patch);
+	s = json_dumps(errors, JSON_COMPACT | JSON_SORT_KEYS);
+	assert_string_equal(s, "{\"colour\":\"unknown field; allowed: title, code, "
+	    "status, percent, score, due_at, meta, done\",\"id\":\"read-only\","
+	    "\"title\":\"too long (at most 5 characters)\",\"user_id\":\"read-only\"}");
+	free(s);
+	json_decref(errors);
+
+	/* A replace sets every writable field: absent ones to null or false. */
+	assert_int_equal(resource_patch_parse(res, "{\"percent\":5}", 13, true, &patch,
+	    &errors), PC_OK);
+	s = json_dumps(patch, JSON_COMPACT | JSON_SORT_KEYS);
+	assert_string_equal(s, "{\"code\":null,\"done\":false,\"due_at\":null,"
+	    "\"meta\":null,\"percent\":5,\"score\":null,\"status\":null,\"title\":null}");
+	free(s);
+	json_decref(patch);
+	assert_int_equal(resource_patch_parse(res, "[]", 2, false, &patch, &errors),
+	    PC_INVALID);
+	assert_null(errors);
+	resources_free(&set);
+}
+
+static void
+test_render(void **state)
+{
+	static const char row[] = "{\"updated_at\":\"2026-11-21T16:31:03Z\","
+	    "\"id\":\"" ID "\",\"user_id\":\"" UID "\",\"percent\":7,\"score\":2.5,"
+	    "\"meta\":{\"k\":[1]},\"status\":\"open\",\"due_at\":\"2026-12-01T00:00:00+01:00\"}";
+	struct resources set;
+	const struct resource *res;
+	struct resource_meta meta;
+	char err[PC_ERRLEN], *body;
+	json_error_t jerr;
+	json_t *in;
+	size_t len;
+
+	(void)state;
+	res = parse(&set, challenges);
+	in = json_loads(row, 0, &jerr);
+	assert_int_equal(resource_render(res, in, ID, RESOURCE_PENDING, NULL, &body,
+	    &len, &meta, err), PC_OK);
+	assert_string_equal(body, "{\"challenge\":{\"id\":\"" ID "\",\"user_id\":\""
+	    UID "\",\"title\":null,\"code\":null,\"status\":\"open\",\"percent\":7,"
+	    "\"score\":2.5,\"due_at\":\"2026-11-30T23:00:00.000000Z\","
+	    "\"meta\":{\"k\":[1]},\"done\":null,"
+	    "\"updated_at\":\"2026-11-21T16:31:03.000000Z\"},\"sync\":\"pending\"}");
+	assert_int_equal(len, strlen(body));
+	assert_false(meta.is_private);
+	free(body);
+	/* A number where an integer is declared is the database's mistake. */
+	json_object_set_new(in, "percent", json_real(7.5));
+	assert_int_equal(resource_render(res, in, ID, RESOURCE_SYNCED, NULL, &body,
+	    &len, &meta, err), PC_INVALID);
+	assert_non_null(strstr(err, "percent"));
+	json_decref(in);
+	resources_free(&set);
+}
+
+/* The profiles declaration answers exactly as the hand-written model did. */
+static void
+test_profiles_declared(void **state)
+{
+	const struct resource *res = profile_resource();
+
+	(void)state;
+	assert_string_equal(res->select, "id,username,display_name,bio,avatar_url,"
+	    "gradient,is_private,created_at,updated_at,field_versions");
+	assert_string_equal(res->owner->name, "id");
+	assert_string_equal(res->visibility->name, "is_private");
+	assert_string_equal(why(res, "username", "\"ab\""),
+	    "must be 3 to 30 characters of a-z, 0-9 and _");
+	assert_string_equal(why(res, "username", "\"al\\u202eice\""),
+	    "must be 3 to 30 characters of a-z, 0-9 and _");
+	assert_string_equal(why(res, "gradient", "\"#aabbcc,#001122\""), "");
+	assert_string_equal(why(res, "gradient", "\"#aabbcc,\""),
+	    "must be 1 to 4 colours like #a1b2c3, separated by commas");
+	assert_string_equal(why(res, "bio", "\"a\\nb\""), "");
+	assert_string_equal(why(res, "avatar_url", "\"ftp://x\""), "must be an http or https URL");
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_declaration),
+		cmocka_unit_test(test_bad_declarations),
+		cmocka_unit_test(test_checks),
+		cmocka_unit_test(test_patch),
+		cmocka_unit_test(test_render),
+		cmocka_unit_test(test_profiles_declared),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -240,8 +240,8 @@ origin_status(const struct origin_conn *c, long status, char *err)
 }
 
 enum pc_result
-origin_get_row(struct origin *o, const char *table, const char *id,
-    const char *select, char **row, size_t *row_len, char *err)
+origin_get_row(struct origin *o, const char *table, const char *key,
+    const char *id, const char *select, char **row, size_t *row_len, char *err)
 {
 	char url[ORIGIN_URL_MAX];
 	enum pc_result r;
@@ -249,8 +249,8 @@ origin_get_row(struct origin *o, const char *table, const char *id,
 	int n;
 
 	*row = NULL;
-	n = snprintf(url, sizeof(url), "%s/%s?id=eq.%s&select=%s",
-	    o->cfg->origin_url, table, id, select);
+	n = snprintf(url, sizeof(url), "%s/%s?%s=eq.%s&select=%s",
+	    o->cfg->origin_url, table, key, id, select);
 	if (n < 0 || (size_t)n >= sizeof(url)) {
 		pc_err(err, "origin URL too long");
 		return PC_ERROR;

@@ -23,15 +23,16 @@ enum pc_result origin_open(const struct config *cfg, struct origin **out, char *
 void origin_close(struct origin *o);
 
 /*
- * Read one row: GET {url}/{table}?id=eq.{id}&select={select} asking for a
- * single object. id must already be validated. PC_OK: *row (malloc()ed,
+ * Read one row: GET {url}/{table}?{key}=eq.{id}&select={select} asking for
+ * a single object. id must already be validated. PC_OK: *row (malloc()ed,
  * NUL-terminated, owned by the caller) holds the JSON object. PC_NOTFOUND:
  * no such row (PostgREST's 406 PGRST116). PC_UNAVAILABLE: connection
  * failure, timeout or 5xx. PC_ERROR: any other answer (bad key, missing
  * table), detailed in err.
  */
-enum pc_result origin_get_row(struct origin *o, const char *table, const char *id,
-    const char *select, char **row, size_t *row_len, char *err);
+enum pc_result origin_get_row(struct origin *o, const char *table,
+    const char *key, const char *id, const char *select, char **row,
+    size_t *row_len, char *err);
 
 /*
  * Call a database function: POST {url}/rpc/{fn} with a JSON object body of

@@ -8,8 +8,9 @@
 
 #include "app.h"
 #include "route_admin.h"
+#include "profile.h"
 #include "route_auth.h"
-#include "usecase_profile_read.h"
+#include "usecase_read.h"
 #include "uuid.h"
 
 void
@@ -41,7 +42,7 @@ route_admin_invalidate(struct app *app, struct http_request *req,
 		    "expected a database webhook body: {\"type\",\"record\"|\"old_record\":{\"id\"}}");
 		goto out;
 	}
-	r = usecase_profile_outside(app, id, deleted);
+	r = usecase_outside(app, profile_resource(), id, deleted);
 	if (r != PC_OK && r != PC_NOTFOUND) {
 		http_header_add(resp, "Retry-After", "%ld", app->cfg.origin_retry_after);
 		http_error(resp, 503, "origin_unavailable",

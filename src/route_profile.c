@@ -12,7 +12,7 @@
 #include "route_auth.h"
 #include "route_profile.h"
 #include "timefmt.h"
-#include "usecase_profile_read.h"
+#include "usecase_read.h"
 #include "usecase_profile_write.h"
 #include "uuid.h"
 
@@ -29,7 +29,7 @@ static const char *const source_names[] = {
 static void
 profile_refresh_after(struct app *app, const char *id)
 {
-	usecase_profile_refresh(app, id);
+	usecase_refresh(app, profile_resource(), id);
 }
 
 bool
@@ -50,7 +50,7 @@ void
 route_profile_get(struct app *app, struct http_request *req,
     struct http_response *resp)
 {
-	struct profile_read rd;
+	struct read_result rd;
 	struct cache_entry *e = &rd.entry;
 	struct auth_caller who;
 	char id[UUID_LEN + 1], etag[HTTP_ETAG_LEN];
@@ -59,7 +59,7 @@ route_profile_get(struct app *app, struct http_request *req,
 
 	if (!route_profile_id(req, resp, id))
 		return;
-	usecase_profile_read(app, id, &rd);
+	usecase_read(app, profile_resource(), id, &rd);
 	switch (rd.result) {
 	case PC_OK:
 		break;
@@ -112,7 +112,7 @@ route_profile_get(struct app *app, struct http_request *req,
 	http_body(resp, 200, "application/json", e->body, e->body_len, e->raw);
 	e->raw = NULL;
 out:
-	profile_read_release(&rd);
+	read_result_release(&rd);
 }
 
 void

@@ -17,7 +17,7 @@
 #include "profile.h"
 #include "timefmt.h"
 #include "usecase_flush.h"
-#include "usecase_profile_read.h"
+#include "usecase_read.h"
 #include "uuid.h"
 
 #define NS "profile"
@@ -353,7 +353,7 @@ cache_merge_row(struct app *app, const char *id, json_t *row,
 		if (old == NULL && !add_missing)
 			goto out;
 		/* A copy: the overlay changes it, and the caller owns row. */
-		if (usecase_profile_build(app, id, json_deep_copy(row), old, &e,
+		if (usecase_build(app, profile_resource(), id, json_deep_copy(row), old, &e,
 		    &expire_s) != PC_OK || expire_s <= 0)
 			goto out;
 		r = old != NULL ? cache_cas(app->cache, NS, id, &e, expire_s, old->cas) :
@@ -425,7 +425,7 @@ cache_synced(struct app *app, struct change *cs, size_t n)
 static void
 cache_reconcile(struct app *app, const struct change *c)
 {
-	if (usecase_profile_recache(app, c->id, NULL) != PC_OK)
+	if (usecase_recache(app, profile_resource(), c->id, NULL) != PC_OK)
 		(void)cache_delete(app->cache, NS, c->id);
 }
 

@@ -16,7 +16,7 @@
 #include "origin.h"
 #include "profile.h"
 #include "timefmt.h"
-#include "usecase_profile_read.h"
+#include "usecase_read.h"
 #include "usecase_profile_write.h"
 
 #define NS "profile"
@@ -74,8 +74,8 @@ current_load(struct app *app, const char *id, struct current *cur)
 		cur->have_cas = true;
 		cur->cas = e.cas;
 		if (!(e.flags & CACHE_F_NOTFOUND)) {
-			cur->row = usecase_profile_entry_profile(&e);
-			cur->versions = usecase_profile_entry_versions(&e);
+			cur->row = usecase_entry_row(profile_resource(), &e);
+			cur->versions = usecase_entry_versions(&e);
 			cur->updated_at_us = e.updated_at_us;
 			cur->tag = e.tag;
 			cache_entry_release(&e);
@@ -83,11 +83,11 @@ current_load(struct app *app, const char *id, struct current *cur)
 		}
 		cache_entry_release(&e);
 	}
-	if ((r = usecase_profile_load(app, id, &e, &expire_s)) != PC_OK)
+	if ((r = usecase_load(app, profile_resource(), id, &e, &expire_s)) != PC_OK)
 		return r;
 	if (!(e.flags & CACHE_F_NOTFOUND)) {
-		cur->row = usecase_profile_entry_profile(&e);
-		cur->versions = usecase_profile_entry_versions(&e);
+		cur->row = usecase_entry_row(profile_resource(), &e);
+		cur->versions = usecase_entry_versions(&e);
 		cur->updated_at_us = e.updated_at_us;
 		cur->tag = e.tag;
 		if (cur->row == NULL)

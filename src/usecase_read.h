@@ -1,6 +1,6 @@
-/* The cache-first profile read: hit, stale-while-revalidate, coalesced miss. */
-#ifndef PC_USECASE_PROFILE_READ_H
-#define PC_USECASE_PROFILE_READ_H
+/* The cache-first read of a resource's row: hit, stale-while-revalidate, coalesced miss. */
+#ifndef PC_USECASE_READ_H
+#define PC_USECASE_READ_H
 
 #include <stdbool.h>
 
@@ -8,31 +8,33 @@
 #include "result.h"
 
 struct app;
+struct resource;
 
 enum read_source { READ_HIT, READ_MISS, READ_STALE };
 
-struct profile_read {
+struct read_result {
 	/*
 	 * PC_OK: entry holds the answer, which may be a cached not-found
-	 * (CACHE_F_NOTFOUND) or a private profile (CACHE_F_PRIVATE).
+	 * (CACHE_F_NOTFOUND) or a hidden row (CACHE_F_PRIVATE).
 	 * PC_UNAVAILABLE: nothing cached and the origin is down.
 	 * PC_ERROR: the origin gave an answer that makes no sense.
 	 */
 	enum pc_result result;
 	enum read_source source;
-	struct cache_entry entry;	/* owns its value: profile_read_release() */
-	bool refresh;	/* stale: call usecase_profile_refresh() after answering */
+	struct cache_entry entry;	/* owns its value: read_result_release() */
+	bool refresh;	/* stale: call usecase_refresh() after answering */
 };
 
 /*
- * Read profile id (a validated canonical UUID) cache-first. A fresh entry
+ * Read row id (a validated canonical UUID) of res cache-first. A fresh entry
  * is a hit. A stale one is returned at once with refresh set. On a miss
  * only the process that wins the memcached lock asks the origin; the others
  * wait up to lock_wait_ms for its entry, then ask the origin themselves.
  * With memcached down every read goes to the origin.
  */
-void usecase_profile_read(struct app *app, const char *id, struct profile_read *out);
-void profile_read_release(struct profile_read *rd);
+void usecase_read(struct app *app, const struct resource *res, const char *id,
+    struct read_result *out);
+void read_result_release(struct read_result *rd);
 
 /*
  * Build the entry for id from the database row with this node's pending
@@ -41,8 +43,8 @@ void profile_read_release(struct profile_read *rd);
  * not at all). e owns its value on PC_OK. PC_UNAVAILABLE: the origin or
  * the journal cannot be read.
  */
-enum pc_result usecase_profile_load(struct app *app, const char *id,
-    struct cache_entry *e, long *expire_s);
+enum pc_result usecase_load(struct app *app, const struct resource *res,
+    const char *id, struct cache_entry *e, long *expire_s);
 
 /*
  * The same from a row already at hand: row (a database row as PostgREST
@@ -53,9 +55,9 @@ enum pc_result usecase_profile_load(struct app *app, const char *id,
  * with their fields listed. The entry carries the field versions.
  */
 struct json_t;
-enum pc_result usecase_profile_build(struct app *app, const char *id,
-    struct json_t *row, const struct cache_entry *old, struct cache_entry *e,
-    long *expire_s);
+enum pc_result usecase_build(struct app *app, const struct resource *res,
+    const char *id, struct json_t *row, const struct cache_entry *old,
+    struct cache_entry *e, long *expire_s);
 
 /*
  * Cache what a read of id would now see, merged field by field with the
@@ -64,8 +66,8 @@ enum pc_result usecase_profile_build(struct app *app, const char *id,
  * row (taken over; NULL: fetched from the origin) with this node's journal
  * over it, stored with CAS over the current entry or added.
  */
-enum pc_result usecase_profile_recache(struct app *app, const char *id,
-    struct json_t *row);
+enum pc_result usecase_recache(struct app *app, const struct resource *res,
+    const char *id, struct json_t *row);
 
 /*
  * A change made outside profilecache (a database webhook): drop the cached
@@ -75,13 +77,13 @@ enum pc_result usecase_profile_recache(struct app *app, const char *id,
  * merged field by field. An entry that is not cached is left alone.
  * PC_UNAVAILABLE when the database cannot be read (the entry is dropped).
  */
-enum pc_result usecase_profile_outside(struct app *app, const char *id,
-    bool deleted);
+enum pc_result usecase_outside(struct app *app, const struct resource *res,
+    const char *id, bool deleted);
 
 /* A cache entry's field versions (a new JSON object, empty when none). */
-struct json_t *usecase_profile_entry_versions(const struct cache_entry *e);
-/* The "profile" object of a cached body (new reference), or NULL. */
-struct json_t *usecase_profile_entry_profile(const struct cache_entry *e);
+struct json_t *usecase_entry_versions(const struct cache_entry *e);
+/* The row object of a cached body (its res->item; new reference), or NULL. */
+struct json_t *usecase_entry_row(const struct resource *res, const struct cache_entry *e);
 
 /*
  * Refresh a stale entry from the origin, if this process wins the lock.
@@ -90,6 +92,6 @@ struct json_t *usecase_profile_entry_profile(const struct cache_entry *e);
  * the lock is left to expire, so the origin is tried at most once per
  * lock_ttl however many stale hits there are.
  */
-void usecase_profile_refresh(struct app *app, const char *id);
+void usecase_refresh(struct app *app, const struct resource *res, const char *id);
 
 #endif

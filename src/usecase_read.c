@@ -1,4 +1,4 @@
-/* The cache-first profile read: hit, stale-while-revalidate, coalesced miss. */
+/* The cache-first read of a resource's row: hit, stale-while-revalidate, coalesced miss. */
 #include "autoconf.h"
 
 #include <jansson.h>
@@ -11,15 +11,15 @@
 #include "journal.h"
 #include "log.h"
 #include "origin.h"
-#include "profile.h"
+#include "resource.h"
 #include "timefmt.h"
-#include "usecase_profile_read.h"
+#include "usecase_read.h"
 
-#define NS "profile"
 #define WAIT_STEP_MIN_US 2000
 #define WAIT_STEP_MAX_US 20000
 
 struct overlay {
+	const struct resource *res;
 	json_t *row;		/* NULL until a row or a pending change exists */
 	const char *id;
 	int64_t row_us;		/* the database row's version (-1: no row) */
@@ -30,7 +30,7 @@ struct overlay {
 };
 
 json_t *
-usecase_profile_entry_versions(const struct cache_entry *e)
+usecase_entry_versions(const struct cache_entry *e)
 {
 	json_error_t jerr;
 	json_t *v = NULL;
@@ -45,14 +45,14 @@ usecase_profile_entry_versions(const struct cache_entry *e)
 }
 
 json_t *
-usecase_profile_entry_profile(const struct cache_entry *e)
+usecase_entry_row(const struct resource *res, const struct cache_entry *e)
 {
 	json_error_t jerr;
 	json_t *doc, *p;
 
 	if ((doc = json_loadb(e->body, e->body_len, 0, &jerr)) == NULL)
 		return NULL;
-	p = json_incref(json_object_get(doc, "profile"));
+	p = json_incref(json_object_get(doc, res->item));
 	json_decref(doc);
 	return json_is_object(p) ? p : (json_decref(p), NULL);
 }
@@ -102,7 +102,7 @@ overlay_one(void *arg, const char *patch, size_t len, int64_t us)
 
 	if ((p = overlay_patch(ov, patch, len)) == NULL)
 		return true;
-	if (ov->row == NULL && (ov->row = json_pack("{s:s}", "id", ov->id)) == NULL)
+	if (ov->row == NULL && (ov->row = json_pack("{s:s}", ov->res->key->name, ov->id)) == NULL)
 		ov->r = PC_NOMEM;
 	json_object_foreach(p, k, v) {
 		if (ov->r != PC_OK || overlay_held(ov, k) >= us)
@@ -143,10 +143,10 @@ overlay_old(struct overlay *ov, const struct cache_entry *old)
 
 	if (old == NULL || (old->flags & CACHE_F_NOTFOUND))
 		return;
-	if ((prof = usecase_profile_entry_profile(old)) == NULL)
+	if ((prof = usecase_entry_row(ov->res, old)) == NULL)
 		return;
-	vers = usecase_profile_entry_versions(old);
-	if (ov->row == NULL && (ov->row = json_pack("{s:s}", "id", ov->id)) == NULL)
+	vers = usecase_entry_versions(old);
+	if (ov->row == NULL && (ov->row = json_pack("{s:s}", ov->res->key->name, ov->id)) == NULL)
 		ov->r = PC_NOMEM;
 	json_object_foreach(vers, k, v) {
 		us = json_integer_value(v);
@@ -199,8 +199,8 @@ overlay_dead(void *arg, const char *patch, size_t len, int64_t us)
  * when its cache entry is gone. ov->row stays NULL when neither exists.
  */
 static enum pc_result
-overlay_build(struct app *app, const char *id, json_t *row,
-    const struct cache_entry *old, struct overlay *ov, char *err)
+overlay_build(struct app *app, const struct resource *res, const char *id,
+    json_t *row, const struct cache_entry *old, struct overlay *ov, char *err)
 {
 	struct journal *j;
 	char ts[TIMEFMT_LEN];
@@ -208,6 +208,7 @@ overlay_build(struct app *app, const char *id, json_t *row,
 	enum pc_result r;
 
 	memset(ov, 0, sizeof(*ov));
+	ov->res = res;
 	ov->id = id;
 	ov->row = row;
 	ov->row_us = -1;
@@ -224,8 +225,8 @@ overlay_build(struct app *app, const char *id, json_t *row,
 		}
 	}
 	if ((r = app_journal(app, &j, err)) != PC_OK ||
-	    (r = journal_pending(j, NS, id, overlay_one, ov, err)) != PC_OK ||
-	    (r = journal_dead_of(j, NS, id, overlay_dead, ov, err)) != PC_OK)
+	    (r = journal_pending(j, res->item, id, overlay_one, ov, err)) != PC_OK ||
+	    (r = journal_dead_of(j, res->item, id, overlay_dead, ov, err)) != PC_OK)
 		return r;
 	if (ov->r == PC_OK)
 		overlay_old(ov, old);
@@ -239,7 +240,8 @@ overlay_build(struct app *app, const char *id, json_t *row,
 
 /* The database row of id, or NULL (PC_OK) when there is none. */
 static enum pc_result
-fetch_row(struct app *app, const char *id, json_t **out, char *err)
+fetch_row(struct app *app, const struct resource *res, const char *id,
+    json_t **out, char *err)
 {
 	char *row = NULL;
 	size_t row_len = 0;
@@ -247,7 +249,7 @@ fetch_row(struct app *app, const char *id, json_t **out, char *err)
 	enum pc_result r;
 
 	*out = NULL;
-	r = origin_get_row(app->origin, "profiles", id, profile_select_columns(),
+	r = origin_get_row(app->origin, res->table, res->key->name, id, res->select,
 	    &row, &row_len, err);
 	if (r == PC_NOTFOUND)
 		return PC_OK;
@@ -280,34 +282,33 @@ overlay_versions(const struct overlay *ov, size_t *len)
 }
 
 enum pc_result
-usecase_profile_build(struct app *app, const char *id, json_t *row,
-    const struct cache_entry *old, struct cache_entry *e, long *expire_s)
+usecase_build(struct app *app, const struct resource *res, const char *id,
+    json_t *row, const struct cache_entry *old, struct cache_entry *e,
+    long *expire_s)
 {
 	const struct config *cfg = &app->cfg;
-	struct profile_meta meta;
+	struct resource_meta meta;
 	struct overlay ov;
 	char err[PC_ERRLEN] = "", *body = NULL, *vers = NULL;
-	const char *nf;
 	size_t body_len = 0;
 	int64_t now = clock_now_us();
 	enum pc_result r;
 
 	memset(e, 0, sizeof(*e));
 	*expire_s = 0;
-	if ((r = overlay_build(app, id, row, old, &ov, err)) != PC_OK)
+	if ((r = overlay_build(app, res, id, row, old, &ov, err)) != PC_OK)
 		goto out;
 	if (ov.row == NULL) {
-		nf = profile_not_found_body(&body_len);
 		e->flags = CACHE_F_NOTFOUND;
 		e->updated_at_us = -1;
 		e->fresh_until_us = now + cfg->cache_negative_ttl * 1000000;
 		*expire_s = cfg->cache_negative_ttl;
-		r = cache_entry_build(e, nf, body_len);
+		r = cache_entry_build(e, res->not_found_body, res->not_found_len);
 		goto out;
 	}
-	e->sync = ov.failed != NULL ? PROFILE_FAILED : ov.last_us >= 0 ?
-	    PROFILE_PENDING : PROFILE_SYNCED;
-	if ((r = profile_render_obj(ov.row, id, e->sync, ov.failed, &body,
+	e->sync = ov.failed != NULL ? RESOURCE_FAILED : ov.last_us >= 0 ?
+	    RESOURCE_PENDING : RESOURCE_SYNCED;
+	if ((r = resource_render(res, ov.row, id, e->sync, ov.failed, &body,
 	    &body_len, &meta, err)) != PC_OK)
 		goto out;
 	e->flags = meta.is_private ? CACHE_F_PRIVATE : 0;
@@ -323,7 +324,7 @@ usecase_profile_build(struct app *app, const char *id, json_t *row,
 out:
 	free(vers);
 	if (r != PC_OK && r != PC_NOMEM)
-		log_warn("profile_load_failed", "id=%s result=%s error=\"%s\"", id,
+		log_warn("load_failed", "resource=%s id=%s result=%s error=\"%s\"", res->name, id,
 		    pc_result_str(r), err);
 	json_decref(ov.row);
 	json_decref(ov.failed);
@@ -333,8 +334,8 @@ out:
 }
 
 enum pc_result
-usecase_profile_load(struct app *app, const char *id, struct cache_entry *e,
-    long *expire_s)
+usecase_load(struct app *app, const struct resource *res, const char *id,
+    struct cache_entry *e, long *expire_s)
 {
 	char err[PC_ERRLEN] = "";
 	enum pc_result r;
@@ -342,34 +343,35 @@ usecase_profile_load(struct app *app, const char *id, struct cache_entry *e,
 
 	memset(e, 0, sizeof(*e));
 	*expire_s = 0;
-	if ((r = fetch_row(app, id, &row, err)) != PC_OK) {
-		log_warn("profile_load_failed", "id=%s result=%s error=\"%s\"", id,
+	if ((r = fetch_row(app, res, id, &row, err)) != PC_OK) {
+		log_warn("load_failed", "resource=%s id=%s result=%s error=\"%s\"", res->name, id,
 		    pc_result_str(r), err);
 		return r;
 	}
-	return usecase_profile_build(app, id, row, NULL, e, expire_s);
+	return usecase_build(app, res, id, row, NULL, e, expire_s);
 }
 
 enum pc_result
-usecase_profile_recache(struct app *app, const char *id, json_t *row)
+usecase_recache(struct app *app, const struct resource *res, const char *id,
+    json_t *row)
 {
 	char err[PC_ERRLEN] = "";
 	struct cache_entry old, e;
 	enum pc_result r, have;
 	long expire_s;
 
-	if (row == NULL && (r = fetch_row(app, id, &row, err)) != PC_OK) {
-		log_warn("profile_load_failed", "id=%s result=%s error=\"%s\"", id,
+	if (row == NULL && (r = fetch_row(app, res, id, &row, err)) != PC_OK) {
+		log_warn("load_failed", "resource=%s id=%s result=%s error=\"%s\"", res->name, id,
 		    pc_result_str(r), err);
 		return r;
 	}
-	have = cache_get(app->cache, NS, id, &old);
-	if ((r = usecase_profile_build(app, id, row, have == PC_OK ? &old : NULL,
+	have = cache_get(app->cache, res->item, id, &old);
+	if ((r = usecase_build(app, res, id, row, have == PC_OK ? &old : NULL,
 	    &e, &expire_s)) == PC_OK && expire_s > 0) {
 		/* CAS: a write stored meanwhile wins, and is not lost either: its
 		 * node's next flush or this entry's next refresh merges it. */
-		r = have == PC_OK ? cache_cas(app->cache, NS, id, &e, expire_s, old.cas) :
-		    cache_add(app->cache, NS, id, &e, expire_s);
+		r = have == PC_OK ? cache_cas(app->cache, res->item, id, &e, expire_s, old.cas) :
+		    cache_add(app->cache, res->item, id, &e, expire_s);
 		cache_entry_release(&e);
 	}
 	if (have == PC_OK)
@@ -382,15 +384,16 @@ usecase_profile_recache(struct app *app, const char *id, json_t *row)
  * writer's entry stored meanwhile is newer and wins.
  */
 static enum pc_result
-fill_and_store(struct app *app, const char *id, struct cache_entry *e, bool store)
+fill_and_store(struct app *app, const struct resource *res, const char *id,
+    struct cache_entry *e, bool store)
 {
 	enum pc_result r;
 	long expire_s;
 
-	if ((r = usecase_profile_load(app, id, e, &expire_s)) != PC_OK)
+	if ((r = usecase_load(app, res, id, e, &expire_s)) != PC_OK)
 		return r;
 	if (store && expire_s > 0)
-		(void)cache_add(app->cache, NS, id, e, expire_s);
+		(void)cache_add(app->cache, res->item, id, e, expire_s);
 	return PC_OK;
 }
 
@@ -399,7 +402,8 @@ fill_and_store(struct app *app, const char *id, struct cache_entry *e, bool stor
  * while the others wait for its entry (no dogpile).
  */
 static void
-read_miss(struct app *app, const char *id, struct profile_read *out)
+read_miss(struct app *app, const struct resource *res, const char *id,
+    struct read_result *out)
 {
 	int64_t deadline, step = WAIT_STEP_MIN_US;
 	enum pc_result r;
@@ -407,23 +411,23 @@ read_miss(struct app *app, const char *id, struct profile_read *out)
 	out->source = READ_MISS;
 	deadline = clock_mono_us() + app->cfg.cache_lock_wait_ms * 1000;
 	for (;;) {
-		r = cache_lock(app->cache, NS, id, app->cfg.cache_lock_ttl);
+		r = cache_lock(app->cache, res->item, id, app->cfg.cache_lock_ttl);
 		if (r == PC_OK) {
 			/* The previous holder may have stored the entry and let go
 			 * between our last look and this lock: look once more. */
-			if (cache_get(app->cache, NS, id, &out->entry) == PC_OK) {
+			if (cache_get(app->cache, res->item, id, &out->entry) == PC_OK) {
 				out->source = READ_HIT;
 				out->result = PC_OK;
 			} else
-				out->result = fill_and_store(app, id, &out->entry, true);
-			cache_unlock(app->cache, NS, id);
+				out->result = fill_and_store(app, res, id, &out->entry, true);
+			cache_unlock(app->cache, res->item, id);
 			return;
 		}
 		if (r != PC_CONFLICT || clock_mono_us() >= deadline)
 			break;
 		clock_sleep_us(step);
 		step = step * 2 > WAIT_STEP_MAX_US ? WAIT_STEP_MAX_US : step * 2;
-		r = cache_get(app->cache, NS, id, &out->entry);
+		r = cache_get(app->cache, res->item, id, &out->entry);
 		if (r == PC_OK) {
 			out->source = READ_HIT;
 			out->result = PC_OK;
@@ -433,16 +437,17 @@ read_miss(struct app *app, const char *id, struct profile_read *out)
 			break;
 	}
 	/* memcached is down, or the lock holder is taking too long. */
-	out->result = fill_and_store(app, id, &out->entry, r != PC_UNAVAILABLE);
+	out->result = fill_and_store(app, res, id, &out->entry, r != PC_UNAVAILABLE);
 }
 
 void
-usecase_profile_read(struct app *app, const char *id, struct profile_read *out)
+usecase_read(struct app *app, const struct resource *res, const char *id,
+    struct read_result *out)
 {
 	enum pc_result r;
 
 	memset(out, 0, sizeof(*out));
-	r = cache_get(app->cache, NS, id, &out->entry);
+	r = cache_get(app->cache, res->item, id, &out->entry);
 	if (r == PC_OK) {
 		out->result = PC_OK;
 		if (clock_now_us() < out->entry.fresh_until_us) {
@@ -455,48 +460,49 @@ usecase_profile_read(struct app *app, const char *id, struct profile_read *out)
 	}
 	if (r == PC_UNAVAILABLE) {
 		out->source = READ_MISS;
-		out->result = fill_and_store(app, id, &out->entry, false);
+		out->result = fill_and_store(app, res, id, &out->entry, false);
 		return;
 	}
-	read_miss(app, id, out);
+	read_miss(app, res, id, out);
 }
 
 void
-profile_read_release(struct profile_read *rd)
+read_result_release(struct read_result *rd)
 {
 	cache_entry_release(&rd->entry);
 }
 
 void
-usecase_profile_refresh(struct app *app, const char *id)
+usecase_refresh(struct app *app, const struct resource *res, const char *id)
 {
 	const struct config *cfg = &app->cfg;
 	struct cache_entry old;
 	enum pc_result r;
 
-	if (cache_lock(app->cache, NS, id, cfg->cache_lock_ttl) != PC_OK)
+	if (cache_lock(app->cache, res->item, id, cfg->cache_lock_ttl) != PC_OK)
 		return;
-	if (cache_get(app->cache, NS, id, &old) != PC_OK) {
-		cache_unlock(app->cache, NS, id);
+	if (cache_get(app->cache, res->item, id, &old) != PC_OK) {
+		cache_unlock(app->cache, res->item, id);
 		return;
 	}
-	r = usecase_profile_recache(app, id, NULL);
+	r = usecase_recache(app, res, id, NULL);
 	if (r != PC_UNAVAILABLE && r != PC_ERROR) {
-		cache_unlock(app->cache, NS, id);
+		cache_unlock(app->cache, res->item, id);
 	} else if (clock_now_us() - old.fresh_until_us <
 	    cfg->cache_stale_if_error * 1000000 && cfg->cache_stale_ttl > 0) {
 		/*
 		 * The origin failed: keep serving what we have. The lock stays
 		 * until its TTL runs out so the next attempt waits lock_ttl.
 		 */
-		(void)cache_touch(app->cache, NS, id, cfg->cache_lock_ttl +
+		(void)cache_touch(app->cache, res->item, id, cfg->cache_lock_ttl +
 		    cfg->cache_stale_ttl);
 	}
 	cache_entry_release(&old);
 }
 
 enum pc_result
-usecase_profile_outside(struct app *app, const char *id, bool deleted)
+usecase_outside(struct app *app, const struct resource *res, const char *id,
+    bool deleted)
 {
 	char err[PC_ERRLEN] = "";
 	struct cache_entry old;
@@ -512,17 +518,18 @@ usecase_profile_outside(struct app *app, const char *id, bool deleted)
 		 * missing row), and the entry dropped.
 		 */
 		if (app_journal(app, &j, err) != PC_OK ||
-		    journal_cancel(j, NS, id, &n, err) != PC_OK)
-			log_warn("outside_delete_cancel_failed", "id=%s error=\"%s\"", id, err);
-		return cache_delete(app->cache, NS, id) == PC_UNAVAILABLE ?
+		    journal_cancel(j, res->item, id, &n, err) != PC_OK)
+			log_warn("outside_delete_cancel_failed", "resource=%s id=%s error=\"%s\"",
+			    res->name, id, err);
+		return cache_delete(app->cache, res->item, id) == PC_UNAVAILABLE ?
 		    PC_UNAVAILABLE : PC_OK;
 	}
-	if ((r = cache_get(app->cache, NS, id, &old)) != PC_OK)
+	if ((r = cache_get(app->cache, res->item, id, &old)) != PC_OK)
 		return r == PC_NOTFOUND ? PC_OK : r;
 	cache_entry_release(&old);
 	/* Merged with what is cached then, under CAS. */
-	if ((r = usecase_profile_recache(app, id, NULL)) == PC_UNAVAILABLE ||
+	if ((r = usecase_recache(app, res, id, NULL)) == PC_UNAVAILABLE ||
 	    r == PC_ERROR)
-		(void)cache_delete(app->cache, NS, id);
+		(void)cache_delete(app->cache, res->item, id);
 	return r == PC_CONFLICT ? PC_OK : r;
 }

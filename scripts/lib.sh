@@ -731,7 +731,8 @@ pc_stop_flusher() { pc__stop_pidfile flusher "$1/run/flush.pid" bash; }
 # pc__write_responder_config VAR_DIR: VAR_DIR/profilecache.conf from the
 # example, with this stack's addresses and paths (avatars in the store
 # PC_AVATAR_BACKEND names), then the overrides in PC_CONF_SET
-# ("section.key=value ...", keys that the example has).
+# ("section.key=value ...", keys that the example has), then the sections of
+# the file PC_CONF_APPEND names (resource declarations, for instance).
 pc__write_responder_config() {
 	local var=$1 base
 	local -a extra=() store=()
@@ -753,7 +754,8 @@ pc__write_responder_config() {
 		"avatar.public_url=http://127.0.0.1:$base/avatars" \
 		"avatar.helper=$PC_BUILDDIR/profilecache-image" \
 		"log.level=$PC_LOG_LEVEL" \
-		"${store[@]}" "${extra[@]}"
+		"${store[@]}" "${extra[@]}" || return 1
+	[[ -z ${PC_CONF_APPEND:-} ]] || cat -- "$PC_CONF_APPEND" >>"$var/profilecache.conf"
 }
 
 # pc__ini_get FILE SECTION.KEY: print the value of KEY in SECTION of an INI

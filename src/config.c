@@ -19,6 +19,7 @@
 #include "jwt.h"
 #include "log.h"
 #include "origin.h"
+#include "resource.h"
 #include "strnum.h"
 
 #define SECRET_MAX 4096
@@ -266,11 +267,21 @@ config_handler(void *user, const char *section, const char *name,
 {
 	struct parse_state *st = user;
 	const struct opt *o = NULL;
+	char msg[PC_ERRLEN];
 	long long num;
 	char *field;
 	size_t i;
 	int lvl;
 
+	switch (resources_set(&st->cfg->resources, section, name, value, msg)) {
+	case PC_OK:
+		return 1;
+	case PC_NOTFOUND:
+		break;
+	default:
+		pc_err(st->err, "%s: %s", st->path, msg);
+		goto fail;
+	}
 	for (i = 0; i < NOPTS; i++) {
 		if (strcmp(opts[i].section, section) == 0 &&
 		    strcmp(opts[i].name, name) == 0) {
@@ -559,6 +570,36 @@ config_validate(struct parse_state *st)
 	return PC_OK;
 }
 
+/*
+ * The declared resources (resource.h), checked once the file is read. The
+ * names the routes use themselves, and profiles, whose table and functions
+ * profilecache ships (schema/postgres), cannot be declared.
+ */
+static enum pc_result
+config_resources(struct parse_state *st)
+{
+	static const char *const reserved[] = { "profiles", "profile", "admin",
+	    "healthz", "metrics" };
+	struct resources *set = &st->cfg->resources;
+	char msg[PC_ERRLEN];
+	size_t i, k;
+
+	for (i = 0; i < set->n; i++)
+		for (k = 0; k < sizeof(reserved) / sizeof(reserved[0]); k++)
+			if (strcmp(set->v[i].name, reserved[k]) == 0 ||
+			    (set->v[i].item != NULL &&
+			    strcmp(set->v[i].item, reserved[k]) == 0)) {
+				pc_err(st->err, "%s: [resource %s]: %s is profilecache's "
+				    "own name", st->path, set->v[i].name, reserved[k]);
+				return PC_INVALID;
+			}
+	if (resources_finish(set, msg) != PC_OK) {
+		pc_err(st->err, "%s: %s", st->path, msg);
+		return PC_INVALID;
+	}
+	return PC_OK;
+}
+
 enum pc_result
 config_load(const char *path, struct config *cfg, char *err)
 {
@@ -592,7 +633,8 @@ config_load(const char *path, struct config *cfg, char *err)
 		pc_err(err, "out of memory");
 		goto out;
 	}
-	if ((r = config_validate(&st)) != PC_OK)
+	if ((r = config_validate(&st)) != PC_OK ||
+	    (r = config_resources(&st)) != PC_OK)
 		goto out;
 	r = config_read_secret(cfg->service_key_file, &cfg->service_key, err);
 	if (r == PC_OK)
@@ -614,6 +656,7 @@ config_free(struct config *cfg)
 		if (opts[i].type == OPT_STR)
 			free(*(char **)((char *)cfg + opts[i].offset));
 	free(cfg->avatar_decode_slots);
+	resources_free(&cfg->resources);
 	if (cfg->service_key != NULL) {
 		explicit_bzero(cfg->service_key, strlen(cfg->service_key));
 		free(cfg->service_key);

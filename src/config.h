@@ -4,6 +4,7 @@
 
 #include <stdbool.h>
 
+#include "resource.h"
 #include "result.h"
 
 struct config {
@@ -92,6 +93,9 @@ struct config {
 
 	/* [log] */
 	int log_level;
+
+	/* [resource NAME] and [field NAME.FIELD]: tables besides profiles */
+	struct resources resources;
 };
 
 /* The environment variable naming the config file when --config is absent. */

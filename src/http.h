@@ -54,7 +54,7 @@ struct http_response {
 	size_t body_len;
 	void *owned;			/* freed by http_response_free() */
 	http_after_fn after;
-	char after_arg[64];
+	char after_arg[128];
 	int route;			/* enum metrics_route, for the counters */
 };
 

@@ -22,7 +22,7 @@
  * that maps it.
  */
 #define METRICS_MAGIC UINT64_C(0x50434d4554524943)	/* "PCMETRIC" */
-#define METRICS_VERSION 2
+#define METRICS_VERSION 3
 
 /* The statuses requests are counted by; anything else counts as "other". */
 static const int statuses[] = {
@@ -50,6 +50,7 @@ static const char *const route_names[MR_COUNT] = {
 	[MR_AVATAR_POST] = "avatar_post",
 	[MR_HEALTHZ] = "healthz",
 	[MR_METRICS] = "metrics",
+	[MR_RESOURCE_GET] = "resource_get",
 	[MR_OTHER] = "other",
 };
 

@@ -15,6 +15,7 @@ enum metrics_route {
 	MR_AVATAR_POST,
 	MR_HEALTHZ,
 	MR_METRICS,
+	MR_RESOURCE_GET,	/* a declared resource's row */
 	MR_OTHER,		/* 404, 405, unparseable requests */
 	MR_COUNT
 };

@@ -76,9 +76,9 @@ find_mut(struct resources *set, const char *name, size_t len)
 }
 
 const struct resource *
-resources_find(const struct resources *set, const char *name)
+resources_find(const struct resources *set, const char *name, size_t len)
 {
-	return find_mut((struct resources *)set, name, strlen(name));
+	return find_mut((struct resources *)set, name, len);
 }
 
 const struct field *
@@ -161,6 +161,7 @@ resource_key(struct resources *set, const char *section, const char *rname,
     const char *name, const char *value, char *err)
 {
 	struct resource *res, *v;
+	long long num;
 
 	if (!name_ok(rname, strlen(rname))) {
 		pc_err(err, "[%s]: a resource name is 1 to %d characters of a-z, "
@@ -173,6 +174,7 @@ resource_key(struct resources *set, const char *section, const char *rname,
 		set->v = v;
 		res = &set->v[set->n];
 		memset(res, 0, sizeof(*res));
+		res->fresh_ttl = res->stale_ttl = res->negative_ttl = -1;
 		if ((res->name = strdup(rname)) == NULL)
 			goto nomem;
 		set->n++;
@@ -200,6 +202,30 @@ resource_key(struct resources *set, const char *section, const char *rname,
 		return set_str(&res->owner_name, value, section, name, err);
 	if (strcmp(name, "visibility") == 0)
 		return set_str(&res->visibility_name, value, section, name, err);
+	if (strcmp(name, "read") == 0) {
+		if (strcmp(value, "public") != 0 && strcmp(value, "owner") != 0) {
+			pc_err(err, "[%s] read must be public or owner", section);
+			return PC_INVALID;
+		}
+		res->owner_reads = strcmp(value, "owner") == 0;
+		return PC_OK;
+	}
+	if (strcmp(name, "fresh_ttl") == 0 || strcmp(name, "stale_ttl") == 0 ||
+	    strcmp(name, "negative_ttl") == 0) {
+		long *dst = name[0] == 'f' ? &res->fresh_ttl : name[0] == 's' ?
+		    &res->stale_ttl : &res->negative_ttl;
+		if (*dst >= 0) {
+			pc_err(err, "[%s] %s is set twice", section, name);
+			return PC_INVALID;
+		}
+		if (strnum_parse(value, name[0] == 'f' ? 1 : 0, 30 * 86400, &num) != PC_OK) {
+			pc_err(err, "[%s] %s must be a whole number of seconds up "
+			    "to 30 days%s", section, name, name[0] == 'f' ? ", at least 1" : "");
+			return PC_INVALID;
+		}
+		*dst = (long)num;
+		return PC_OK;
+	}
 	pc_err(err, "unknown key [%s] %s", section, name);
 	return PC_INVALID;
 nomem:
@@ -270,10 +296,21 @@ field_key(struct resources *set, const char *section, const char *spec,
 		    NAME_MAX_LEN);
 		return PC_INVALID;
 	}
+	/* A [resource] section is needed only for keys of its own: fields
+	 * declare their resource (an empty section never reaches a handler). */
 	if ((res = find_mut(set, spec, (size_t)(dot - spec))) == NULL) {
-		pc_err(err, "[%s]: declare [resource %.*s] before its fields",
-		    section, (int)(dot - spec), spec);
-		return PC_INVALID;
+		char rname[NAME_MAX_LEN + 1];
+		enum pc_result r;
+
+		if ((size_t)(dot - spec) > NAME_MAX_LEN) {
+			pc_err(err, "[%s]: a resource name is 1 to %d characters",
+			    section, NAME_MAX_LEN);
+			return PC_INVALID;
+		}
+		(void)snprintf(rname, sizeof(rname), "%.*s", (int)(dot - spec), spec);
+		if ((r = resource_key(set, section, rname, NULL, NULL, err)) != PC_OK)
+			return r;
+		res = find_mut(set, spec, (size_t)(dot - spec));
 	}
 	if (strcmp(dot + 1, "field_versions") == 0) {
 		pc_err(err, "[%s]: field_versions is profilecache's own column", section);
@@ -502,6 +539,10 @@ resource_build(struct resource *res, char *err)
 	    (r = ref_resolve(res, "owner", res->owner_name, FT_UUID, &res->owner,
 	    err)) != PC_OK)
 		return r;
+	if (res->owner_reads && res->owner == NULL) {
+		pc_err(err, "[resource %s] read = owner needs an owner", res->name);
+		return PC_INVALID;
+	}
 	if (res->visibility_name != NULL && (r = ref_resolve(res, "visibility",
 	    res->visibility_name, FT_BOOLEAN, &res->visibility, err)) != PC_OK)
 		return r;

@@ -7,7 +7,8 @@
  * The declaration, one section per resource and one per field, the fields
  * in the order answers list them:
  *
- *   [resource profiles]          the URL segment, /v1/profiles/{key}
+ *   [resource profiles]          the URL segment, /v1/profiles/{key}; the
+ *                                section is needed only for keys below
  *   item = profile               the JSON key of one row's answer; also its
  *                                journal and cache namespace
  *   table = profiles             default: the URL segment
@@ -16,6 +17,10 @@
  *                                (default: the key); "none": no owner
  *   visibility = is_private      a boolean field: true hides the row from
  *                                everyone but its owner (default: none)
+ *   read = public                public: anyone reads a visible row; owner:
+ *                                only its owner and the admin read any row
+ *   fresh_ttl, stale_ttl, negative_ttl
+ *                                seconds, as in [cache] (default: [cache]'s)
  *
  *   [field profiles.bio]
  *   type = text                  text, boolean, integer, number, uuid,
@@ -84,6 +89,9 @@ struct resource {
 	const struct field *key;
 	const struct field *owner;	/* NULL: no owner */
 	const struct field *visibility;	/* NULL: every row is public */
+	bool owner_reads;		/* read = owner: every row is hidden from
+					   all but its owner and the admin */
+	long fresh_ttl, stale_ttl, negative_ttl;	/* -1: [cache]'s */
 	struct field *fields;
 	size_t nfields;
 	char *select;			/* the columns to read, field_versions last */
@@ -123,7 +131,9 @@ enum pc_result resources_parse(struct resources *set, const char *ini, char *err
 
 void resources_free(struct resources *set);
 
-const struct resource *resources_find(const struct resources *set, const char *name);
+/* The resource whose name is the len bytes at name, or NULL. */
+const struct resource *resources_find(const struct resources *set, const char *name,
+    size_t len);
 const struct field *resource_field(const struct resource *res, const char *name);
 
 const char *resource_sync_name(enum resource_sync s);

@@ -13,6 +13,7 @@
 #include "route_health.h"
 #include "route_metrics.h"
 #include "route_profile.h"
+#include "route_resource.h"
 
 static const struct route routes[] = {
 	{ .method = "GET", .pattern = "/v1/profiles/*", .handler = route_profile_get,
@@ -31,6 +32,12 @@ static const struct route routes[] = {
 	  .metric = MR_HEALTHZ },
 	{ .method = "GET", .pattern = "/v1/metrics", .handler = route_metrics_get,
 	  .metric = MR_METRICS },
+};
+
+/* The routes of a declared resource's path, /v1/{resource}/... */
+static const struct route resource_routes[] = {
+	{ .method = "GET", .pattern = "/v1/*/*", .handler = route_resource_get,
+	  .metric = MR_RESOURCE_GET },
 };
 
 bool
@@ -117,8 +124,12 @@ route_dispatch(struct app *app, struct http_request *req, struct http_response *
 	char allow[128];
 	int status;
 
-	rt = route_find(routes, sizeof(routes) / sizeof(routes[0]), req, &status,
-	    allow, sizeof(allow));
+	if (route_resource_of(app, req->path) != NULL)
+		rt = route_find(resource_routes, sizeof(resource_routes) /
+		    sizeof(resource_routes[0]), req, &status, allow, sizeof(allow));
+	else
+		rt = route_find(routes, sizeof(routes) / sizeof(routes[0]), req,
+		    &status, allow, sizeof(allow));
 	if (rt != NULL) {
 		resp->route = rt->metric;
 		rt->handler(app, req, resp);

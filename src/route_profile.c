@@ -7,30 +7,17 @@
 #include <string.h>
 
 #include "app.h"
-#include "metrics.h"
 #include "profile.h"
 #include "route_auth.h"
 #include "route_profile.h"
+#include "route_resource.h"
 #include "timefmt.h"
-#include "usecase_read.h"
 #include "usecase_profile_write.h"
 #include "uuid.h"
 
 /* Seconds to wait past max_pending_bytes: cron runs the flusher every
  * minute (etc/crontab.example). */
 #define PENDING_RETRY_AFTER_S 60
-
-static const char *const source_names[] = {
-	[READ_HIT] = "HIT",
-	[READ_MISS] = "MISS",
-	[READ_STALE] = "STALE",
-};
-
-static void
-profile_refresh_after(struct app *app, const char *id)
-{
-	usecase_refresh(app, profile_resource(), id);
-}
 
 bool
 route_profile_id(const struct http_request *req, struct http_response *resp,
@@ -50,69 +37,10 @@ void
 route_profile_get(struct app *app, struct http_request *req,
     struct http_response *resp)
 {
-	struct read_result rd;
-	struct cache_entry *e = &rd.entry;
-	struct auth_caller who;
-	char id[UUID_LEN + 1], etag[HTTP_ETAG_LEN];
-	const char *body;
-	size_t len;
+	char id[UUID_LEN + 1];
 
-	if (!route_profile_id(req, resp, id))
-		return;
-	usecase_read(app, profile_resource(), id, &rd);
-	switch (rd.result) {
-	case PC_OK:
-		break;
-	case PC_UNAVAILABLE:
-		http_header_add(resp, "Retry-After", "%ld", app->cfg.origin_retry_after);
-		http_error(resp, 503, "origin_unavailable",
-		    "the database is unavailable and this profile is not cached");
-		goto out;
-	default:
-		http_error(resp, 502, "bad_origin_answer",
-		    "the database answered in an unexpected way");
-		goto out;
-	}
-
-	metrics_add(rd.source == READ_HIT ? MC_CACHE_HIT : rd.source == READ_STALE ?
-	    MC_CACHE_STALE : MC_CACHE_MISS, 1);
-	http_vary_add(resp, "Authorization");
-	http_vary_add(resp, "apikey");
-	if (rd.refresh)
-		http_after(resp, profile_refresh_after, id);
-	/*
-	 * Only the owner (or the admin) sees a private profile. To anyone
-	 * else it is missing, and must look it in every byte: the same
-	 * status, body and headers as a profile that does not exist, or the
-	 * difference tells that the id has a private profile. So a 404 has no
-	 * X-Cache either: a private profile's entry stays fresh for fresh_ttl
-	 * and may be STALE, a not-found one lives negative_ttl and never is.
-	 */
-	if ((e->flags & CACHE_F_PRIVATE) &&
-	    (route_auth_check(app, req, &who) != AUTH_OK ||
-	    !route_auth_may_read(&who, id)))
-		e->flags |= CACHE_F_NOTFOUND;
-	if (e->flags & CACHE_F_NOTFOUND) {
-		http_header_add(resp, "Cache-Control", "no-cache");
-		body = profile_not_found_body(&len);
-		http_body(resp, 404, "application/json", body, len, NULL);
-		goto out;
-	}
-	http_header_add(resp, "X-Cache", "%s", source_names[rd.source]);
-	/* A private profile shown to its owner: no shared cache may keep it. */
-	http_header_add(resp, "Cache-Control", "%s",
-	    e->flags & CACHE_F_PRIVATE ? "private, no-cache" : "no-cache");
-	http_etag_format(e->tag, etag);
-	http_header_add(resp, "ETag", "%s", etag);
-	if (http_etag_match(http_request_header(req, "HTTP_IF_NONE_MATCH"), etag)) {
-		http_body(resp, 304, NULL, NULL, 0, NULL);
-		goto out;
-	}
-	/* The response takes over the cached value; the body points into it. */
-	http_body(resp, 200, "application/json", e->body, e->body_len, e->raw);
-	e->raw = NULL;
-out:
-	read_result_release(&rd);
+	if (route_profile_id(req, resp, id))
+		route_resource_read(app, profile_resource(), id, req, resp);
 }
 
 void

@@ -287,6 +287,10 @@ usecase_build(struct app *app, const struct resource *res, const char *id,
     long *expire_s)
 {
 	const struct config *cfg = &app->cfg;
+	long fresh_ttl = res->fresh_ttl >= 0 ? res->fresh_ttl : cfg->cache_fresh_ttl;
+	long stale_ttl = res->stale_ttl >= 0 ? res->stale_ttl : cfg->cache_stale_ttl;
+	long negative_ttl = res->negative_ttl >= 0 ? res->negative_ttl :
+	    cfg->cache_negative_ttl;
 	struct resource_meta meta;
 	struct overlay ov;
 	char err[PC_ERRLEN] = "", *body = NULL, *vers = NULL;
@@ -301,8 +305,8 @@ usecase_build(struct app *app, const struct resource *res, const char *id,
 	if (ov.row == NULL) {
 		e->flags = CACHE_F_NOTFOUND;
 		e->updated_at_us = -1;
-		e->fresh_until_us = now + cfg->cache_negative_ttl * 1000000;
-		*expire_s = cfg->cache_negative_ttl;
+		e->fresh_until_us = now + negative_ttl * 1000000;
+		*expire_s = negative_ttl;
 		r = cache_entry_build(e, res->not_found_body, res->not_found_len);
 		goto out;
 	}
@@ -311,10 +315,10 @@ usecase_build(struct app *app, const struct resource *res, const char *id,
 	if ((r = resource_render(res, ov.row, id, e->sync, ov.failed, &body,
 	    &body_len, &meta, err)) != PC_OK)
 		goto out;
-	e->flags = meta.is_private ? CACHE_F_PRIVATE : 0;
+	e->flags = meta.is_private || res->owner_reads ? CACHE_F_PRIVATE : 0;
 	e->updated_at_us = meta.updated_at_us;
-	e->fresh_until_us = now + cfg->cache_fresh_ttl * 1000000;
-	*expire_s = cfg->cache_fresh_ttl + cfg->cache_stale_ttl;
+	e->fresh_until_us = now + fresh_ttl * 1000000;
+	*expire_s = fresh_ttl + stale_ttl;
 	if ((vers = overlay_versions(&ov, &e->versions_len)) == NULL) {
 		r = PC_NOMEM;
 		goto out;
@@ -476,6 +480,7 @@ void
 usecase_refresh(struct app *app, const struct resource *res, const char *id)
 {
 	const struct config *cfg = &app->cfg;
+	long stale_ttl = res->stale_ttl >= 0 ? res->stale_ttl : cfg->cache_stale_ttl;
 	struct cache_entry old;
 	enum pc_result r;
 
@@ -489,13 +494,13 @@ usecase_refresh(struct app *app, const struct resource *res, const char *id)
 	if (r != PC_UNAVAILABLE && r != PC_ERROR) {
 		cache_unlock(app->cache, res->item, id);
 	} else if (clock_now_us() - old.fresh_until_us <
-	    cfg->cache_stale_if_error * 1000000 && cfg->cache_stale_ttl > 0) {
+	    cfg->cache_stale_if_error * 1000000 && stale_ttl > 0) {
 		/*
 		 * The origin failed: keep serving what we have. The lock stays
 		 * until its TTL runs out so the next attempt waits lock_ttl.
 		 */
 		(void)cache_touch(app->cache, res->item, id, cfg->cache_lock_ttl +
-		    cfg->cache_stale_ttl);
+		    stale_ttl);
 	}
 	cache_entry_release(&old);
 }

@@ -465,6 +465,36 @@ test_cors_origins(void **state)
 	    "[http] cors_max_age must be a whole number from 0 to 86400");
 }
 
+#define DECL(name) "[resource " name "]\n[field " name ".id]\ntype = uuid\n" \
+	"policy = readonly\n[field " name ".updated_at]\ntype = timestamp\n" \
+	"policy = server\n"
+
+static void
+test_resources(void **state)
+{
+	struct fixture *f = *state;
+	char err[PC_ERRLEN];
+	struct config cfg;
+
+	assert_int_equal(load(f, "[cache]\nfresh_ttl = 5\n" DECL("challenges")
+	    "[field challenges.title]\ntype = text\n" DECL("playlists"), &cfg, err),
+	    PC_OK);
+	assert_int_equal(cfg.resources.n, 2);
+	assert_string_equal(cfg.resources.v[0].select, "id,updated_at,title,field_versions");
+	assert_string_equal(cfg.resources.v[1].item, "playlists");
+	config_free(&cfg);
+	assert_int_equal(cfg.resources.n, 0);
+	expect_error(f, DECL("profiles"), "[resource profiles]: profiles is "
+	    "profilecache's own name");
+	expect_error(f, DECL("metrics"), "metrics is profilecache's own name");
+	expect_error(f, DECL("things") "[resource things]\nitem = profile\n",
+	    "profile is profilecache's own name");
+	expect_error(f, "[resource things]\nitem = thing\n", "[resource things] "
+	    "declares no field");
+	expect_error(f, DECL("things") "[field things.n]\ntype = integer\nmin = x\n",
+	    "[field things.n] min must be a number");
+}
+
 int
 main(void)
 {
@@ -480,6 +510,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_secret_key, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_jwks_url, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cors_origins, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_resources, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -20,6 +20,8 @@ static const char challenges[] =
     "[resource challenges]\n"
     "item = challenge\n"
     "owner = user_id\n"
+    "read = owner\n"
+    "fresh_ttl = 60\n"
     "[field challenges.id]\n"
     "type = uuid\n"
     "policy = readonly\n"
@@ -102,8 +104,11 @@ test_declaration(void **state)
 	    "status, percent, score, due_at, meta, done");
 	assert_string_equal(res->not_found_body,
 	    "{\"error\":{\"code\":\"not_found\",\"message\":\"challenge not found\"}}");
-	assert_ptr_equal(resources_find(&set, "challenges"), res);
-	assert_null(resources_find(&set, "challenge"));
+	assert_ptr_equal(resources_find(&set, "challenges/x", 10), res);
+	assert_null(resources_find(&set, "challenge", 9));
+	assert_true(res->owner_reads);
+	assert_int_equal(res->fresh_ttl, 60);
+	assert_int_equal(res->stale_ttl, -1);
 	resources_free(&set);
 }
 
@@ -115,7 +120,8 @@ test_bad_declarations(void **state)
 	} bad[] = {
 		{ "[resource Profiles]\nitem = x\n", "resource name" },
 		{ "[resource p]\nitem = p\n", "declares no field" },
-		{ "[field p.id]\ntype = uuid\n", "declare [resource p] before" },
+		{ "[field p.id]\ntype = uuid\npolicy = readonly\n", "updated_at" },
+		{ "[field P.id]\ntype = uuid\n", "resource name" },
 		{ "[resource p]\nitem = p\n[field p.id]\ntype = uuid\n"
 		  "policy = readonly\n", "updated_at" },
 		{ "[resource p]\nitem = p\n[field p.id]\ntype = text\n", "key = id" },
@@ -140,6 +146,11 @@ test_bad_declarations(void **state)
 		{ "[resource p]\nitem = p\n[field p.id]\ntype = uuid\n[field p.updated_at]\n"
 		  "type = timestamp\npolicy = server\n", "readonly or server" },
 		{ "[other]\nkey = 1\n", "not a resource" },
+		{ "[resource p]\nread = all\n", "read must be public or owner" },
+		{ "[resource p]\nfresh_ttl = 0\n", "at least 1" },
+		{ "[resource p]\nowner = none\nread = owner\n[field p.id]\ntype = uuid\n"
+		  "policy = readonly\n[field p.updated_at]\ntype = timestamp\n"
+		  "policy = server\n", "needs an owner" },
 	};
 	struct resources set;
 	char err[PC_ERRLEN];

@@ -414,7 +414,7 @@ skew_probe() {
 	local -a w
 	for pid in $(ps -o pid= --ppid "$(<"$E2E_DIR/node3/run/lighttpd.pid")"); do
 		tr '\0' '\n' <"/proc/$pid/environ" | grep -qxF "LD_PRELOAD=$FAKETIME_LIB" ||
-			{ diag "$S: node3's responder $pid has no libfaketime"; rc=1; }
+			{ diag "$S: node3's responder $pid has no libfaketime: $(tr '\0' ' ' <"/proc/$pid/cmdline" 2>&1 | head -c 200); $(tr '\0' '\n' <"/proc/$pid/environ" 2>&1 | grep -E '^LD_PRELOAD|^FAKETIME|No such' | tr '\n' ' ')"; rc=1; }
 	done
 	date=$(curl -sI "${NODE_URL[3]%/v1}/" | tr -d '\r' | sed -n 's/^[Dd]ate: //p')
 	behind "node3's lighttpd (Date header)" "$date" "${EPOCHREALTIME//[.,]/}" || rc=1

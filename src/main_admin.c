@@ -18,6 +18,7 @@
 #include "jwt_mint.h"
 #include "log.h"
 #include "origin.h"
+#include "resource_sql.h"
 #include "strnum.h"
 #include "timefmt.h"
 #include "usecase_check_origin.h"
@@ -74,6 +75,7 @@ static const char usage_text[] =
     "       " PROG " [--config FILE] init\n"
     "       " PROG " [--config FILE] check-config\n"
     "       " PROG " [--config FILE] check-origin\n"
+    "       " PROG " [--config FILE] sql\n"
     "       " PROG " [--config FILE] token --sub ID [--role ROLE] [--ttl SECONDS] [--dev]\n"
     "       " PROG " --help | --version\n";
 
@@ -153,6 +155,17 @@ static const char help_text[] =
     "      before touching anything. Prints one line per check (ok, note\n"
     "      or FAIL), then what to fix, then \"ok\" or how many problems\n"
     "      there are; exits 1 when there is one or no origin answers.\n"
+    "\n"
+    "  sql\n"
+    "      Print the SQL that makes the database ready for the resources\n"
+    "      the configuration declares besides profiles ([resource NAME]\n"
+    "      and [field NAME.FIELD]): each table created if missing, its\n"
+    "      declared columns and field_versions added if missing, length and\n"
+    "      enum checks, row-level security (the API roles read what\n"
+    "      profilecache would show them and write nothing), grants to\n"
+    "      service_role, and the table's row in profilecache.resources.\n"
+    "      One transaction, idempotent, to review and load (psql, or\n"
+    "      Supabase's SQL editor) after schema/postgres/50_resources.sql.\n"
     "\n"
     "  token --sub ID [--role ROLE] [--ttl SECONDS] [--dev]\n"
     "      Print a user token for development: an HS256 JWT signed with\n"
@@ -787,6 +800,18 @@ out:
 	return rc;
 }
 
+/* The migration for the declared resources. */
+static int
+cmd_sql(struct admin *ad, const struct admin_cmd *cmd)
+{
+	(void)cmd;
+	if (resources_sql(&ad->cfg.resources, stdout) != PC_OK) {
+		fail("sql", strerror(errno));
+		return EXIT_FAILED;
+	}
+	return EXIT_OK;
+}
+
 /* --- main ----------------------------------------------------------------- */
 
 static const struct admin_cmd cmds[] = {
@@ -801,6 +826,7 @@ static const struct admin_cmd cmds[] = {
 	{ .name = "check-config", .run = cmd_check_config },
 	{ .name = "check-origin", .run = cmd_check_origin },
 	{ .name = "token", .args = ARG_TOKEN, .run = cmd_token },
+	{ .name = "sql", .run = cmd_sql },
 };
 #define NCMDS (sizeof(cmds) / sizeof(cmds[0]))
 

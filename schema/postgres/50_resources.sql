@@ -1,0 +1,260 @@
+-- Tables besides profiles, declared as data (README, "Other tables"): the
+-- registry of declared tables, their tombstones, and the two functions every
+-- change to them goes through. `profilecache-admin sql` prints, for the
+-- tables a configuration declares, the tables (or the columns to add) and
+-- their rows in the registry; this file is loaded once, after 30_apply.sql,
+-- as the tables' owner. Idempotent.
+--
+--   profilecache.resources        one row per declared table: its resource
+--                                 (item) name, the table, the key column and
+--                                 the columns a change may write
+--   profilecache.tombstones       one row per deleted (resource, id)
+--   public.profilecache_apply(text, jsonb)
+--                                 apply a batch of a resource's changes
+--   public.profilecache_delete(text, uuid)
+--                                 delete a row, leaving a tombstone
+--
+-- Both functions are SECURITY INVOKER and only service_role may execute them
+-- (POST /rpc/profilecache_apply {"resource":"challenge","changes":[...]},
+-- POST /rpc/profilecache_delete {"resource":"challenge","id":"..."}). They
+-- reach only the tables of the registry, which only the tables' owner
+-- writes, and name them through regclass and quoted identifiers.
+--
+-- profilecache_apply takes the changes of apply_profile_changes
+-- (30_apply.sql): {"id","patch","updated_at"[,"versions"]}, and answers the
+-- same way, one result per change in input order, and the database's clock:
+--   {"results": [{"id","status":"applied|conflict|deleted|rejected","row",
+--                 "code","message"[,"applied","superseded"]}], "now": µs}
+-- A field is written only when the row does not hold a newer version of it
+-- (field_versions; on an equal version the greater JSON text wins), so every
+-- order of arrival ends the same and a replay is harmless. A change for a
+-- missing id creates the row (the table's defaults for the rest). A change
+-- not newer than the id's tombstone is "deleted" and writes nothing. A
+-- change that names a column the registry does not list is rejected
+-- (unknown_field); one the database refuses as data (SQLSTATE classes 22 and
+-- 23) is rejected with the SQLSTATE as its code, and undoes nothing else.
+-- Changes are applied one at a time, each in its own subtransaction, under a
+-- transaction-scoped advisory lock on (resource, id), as deletes are.
+
+create schema if not exists profilecache;
+revoke all on schema profilecache from public;
+grant usage on schema profilecache to service_role;
+
+create table if not exists profilecache.resources (
+    name    text primary key,
+    tbl     regclass not null unique,
+    key     text not null,
+    columns text[] not null
+);
+
+create table if not exists profilecache.tombstones (
+    resource   text not null references profilecache.resources (name)
+                   on update cascade on delete cascade,
+    id         uuid not null,
+    deleted_at timestamptz not null,
+    primary key (resource, id)
+);
+
+alter table profilecache.resources enable row level security;
+alter table profilecache.tombstones enable row level security;
+revoke all on table profilecache.resources, profilecache.tombstones from public;
+do $grants$
+begin
+    -- Supabase's API roles (and the local stand-in's) see nothing of these.
+    if exists (select from pg_catalog.pg_roles where rolname = 'anon') then
+        revoke all on table profilecache.resources, profilecache.tombstones
+            from anon, authenticated;
+    end if;
+end
+$grants$;
+grant select on table profilecache.resources to service_role;
+grant select, insert, update, delete on table profilecache.tombstones to service_role;
+drop policy if exists resources_service on profilecache.resources;
+create policy resources_service on profilecache.resources
+    for select to service_role using (true);
+drop policy if exists tombstones_service on profilecache.tombstones;
+create policy tombstones_service on profilecache.tombstones
+    for all to service_role using (true) with check (true);
+
+create or replace function public.profilecache_apply(resource text, changes jsonb)
+    returns jsonb
+    language plpgsql
+    volatile
+    security invoker
+    set search_path = ''
+    set "TimeZone" = 'UTC'
+as $$
+declare
+    v_res      record;
+    v_c        jsonb;
+    v_id       uuid;
+    v_ts       timestamptz;
+    v_us       bigint;
+    v_patch    jsonb;
+    v_vers     jsonb;
+    v_cur      jsonb;
+    v_w        jsonb;
+    v_set      jsonb;
+    v_row      jsonb;
+    v_cols     text;
+    v_bad      text;
+    v_tomb     timestamptz;
+    v_state    text;
+    v_message  text;
+    v_results  jsonb := '[]';
+    v_applying text := pg_catalog.current_setting('profilecache.applying', true);
+begin
+    select r.name, r.tbl, r.key, r.columns into v_res
+      from profilecache.resources as r where r.name = profilecache_apply.resource;
+    if not found then
+        raise exception 'profilecache_apply: % is not a declared resource', resource
+            using errcode = '22023',
+                  hint = 'Load what profilecache-admin sql prints for the configuration.';
+    end if;
+    if changes is null or pg_catalog.jsonb_typeof(changes) <> 'array' then
+        raise exception 'profilecache_apply: changes must be a JSON array, not %',
+                coalesce(pg_catalog.jsonb_typeof(changes), 'null')
+            using errcode = '22023';
+    end if;
+    perform pg_catalog.set_config('profilecache.applying', 'on', true);
+    for v_c in select e.c from pg_catalog.jsonb_array_elements(changes) as e(c) loop
+        if pg_catalog.jsonb_typeof(v_c) is distinct from 'object'
+           or pg_catalog.jsonb_typeof(v_c -> 'id') is distinct from 'string'
+           or pg_catalog.jsonb_typeof(v_c -> 'updated_at') is distinct from 'string'
+           or pg_catalog.jsonb_typeof(v_c -> 'patch') is distinct from 'object'
+           or pg_catalog.jsonb_typeof(coalesce(v_c -> 'versions', '{}')) <> 'object' then
+            v_results := v_results || pg_catalog.jsonb_build_array(pg_catalog.jsonb_build_object(
+                'id', case when pg_catalog.jsonb_typeof(v_c -> 'id') = 'string' then v_c -> 'id' end,
+                'status', 'rejected', 'row', null, 'code', 'invalid_change',
+                'message', 'a change is {"id","patch","updated_at"[,"versions"]}'));
+            continue;
+        end if;
+        begin
+            v_id := (v_c ->> 'id')::uuid;
+            v_ts := (v_c ->> 'updated_at')::timestamptz;
+        exception when data_exception then
+            v_results := v_results || pg_catalog.jsonb_build_array(pg_catalog.jsonb_build_object(
+                'id', v_c -> 'id', 'status', 'rejected', 'row', null,
+                'code', 'invalid_change', 'message', 'id must be a UUID, updated_at a time'));
+            continue;
+        end;
+        v_us := (extract(epoch from v_ts) * 1000000)::bigint;
+        v_patch := v_c -> 'patch';
+        v_vers := coalesce(v_c -> 'versions', '{}');
+        select k into v_bad from pg_catalog.jsonb_object_keys(v_patch) as k
+         where k <> all (v_res.columns) limit 1;
+        if v_bad is not null then
+            v_results := v_results || pg_catalog.jsonb_build_array(pg_catalog.jsonb_build_object(
+                'id', v_id, 'status', 'rejected', 'row', null, 'code', 'unknown_field',
+                'message', pg_catalog.format('%s is not a field a change may write', v_bad)));
+            continue;
+        end if;
+        begin
+            perform pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtext(v_res.name),
+                                                     pg_catalog.hashtext(v_id::text));
+            select t.deleted_at into v_tomb from profilecache.tombstones as t
+             where t.resource = v_res.name and t.id = v_id;
+            if v_tomb is not null and v_tomb >= v_ts then
+                v_results := v_results || pg_catalog.jsonb_build_array(pg_catalog.jsonb_build_object(
+                    'id', v_id, 'status', 'deleted', 'row', null, 'code', null, 'message', null));
+                continue;
+            end if;
+            execute pg_catalog.format('select pg_catalog.to_jsonb(t) from %s as t where t.%I = $1 for update',
+                                      v_res.tbl, v_res.key)
+               into v_cur using v_id;
+            v_w := public.profilecache_winners(coalesce(v_cur, '{}'), v_patch, v_vers, v_us);
+            if v_cur is null or v_w -> 'patch' <> '{}' then
+                v_set := (v_w -> 'patch') || pg_catalog.jsonb_build_object(
+                    'field_versions', coalesce(v_cur -> 'field_versions', '{}') || (v_w -> 'versions'),
+                    'updated_at', greatest((v_cur ->> 'updated_at')::timestamptz,
+                                           timestamptz 'epoch' + coalesce((v_w ->> 'newest')::bigint, v_us)
+                                                                 * interval '1 microsecond'));
+                if v_cur is null then
+                    v_set := v_set || pg_catalog.jsonb_build_object(v_res.key, v_id);
+                end if;
+                select pg_catalog.string_agg(pg_catalog.quote_ident(k), ', ') into v_cols
+                  from pg_catalog.jsonb_object_keys(v_set) as k;
+                if v_cur is null then
+                    execute pg_catalog.format('insert into %s (%s) select %s from pg_catalog.jsonb_populate_record(null::%s, $1)',
+                                              v_res.tbl, v_cols, v_cols, v_res.tbl)
+                      using v_set;
+                else
+                    execute pg_catalog.format('update %s as t set (%s) = (select %s from pg_catalog.jsonb_populate_record(null::%s, $1)) where t.%I = $2',
+                                              v_res.tbl, v_cols, v_cols, v_res.tbl, v_res.key)
+                      using v_set, v_id;
+                end if;
+            end if;
+            execute pg_catalog.format('select pg_catalog.to_jsonb(t) from %s as t where t.%I = $1',
+                                      v_res.tbl, v_res.key)
+               into v_row using v_id;
+            v_results := v_results || pg_catalog.jsonb_build_array(
+                public.profilecache_outcome(v_row, v_patch, v_vers, v_us)
+                || pg_catalog.jsonb_build_object('id', v_id));
+        exception when data_exception or integrity_constraint_violation then
+            get stacked diagnostics v_state = returned_sqlstate, v_message = message_text;
+            v_results := v_results || pg_catalog.jsonb_build_array(pg_catalog.jsonb_build_object(
+                'id', v_id, 'status', 'rejected', 'row', null,
+                'code', v_state, 'message', v_message));
+        end;
+    end loop;
+    perform pg_catalog.set_config('profilecache.applying', coalesce(v_applying, ''), true);
+    return pg_catalog.jsonb_build_object('results', v_results,
+        'now', (extract(epoch from pg_catalog.clock_timestamp()) * 1000000)::bigint);
+end
+$$;
+
+create or replace function public.profilecache_delete(resource text, id uuid)
+    returns jsonb
+    language plpgsql
+    volatile
+    security invoker
+    set search_path = ''
+    set "TimeZone" = 'UTC'
+as $$
+declare
+    v_res        record;
+    v_id         uuid := profilecache_delete.id;
+    v_updated_at timestamptz;
+    v_deleted_at timestamptz;
+begin
+    select r.name, r.tbl, r.key into v_res
+      from profilecache.resources as r where r.name = profilecache_delete.resource;
+    if not found then
+        raise exception 'profilecache_delete: % is not a declared resource', resource
+            using errcode = '22023';
+    end if;
+    if v_id is null then
+        raise exception 'profilecache_delete: id must not be null' using errcode = '22004';
+    end if;
+    perform pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtext(v_res.name),
+                                             pg_catalog.hashtext(v_id::text));
+    execute pg_catalog.format('delete from %s as t where t.%I = $1 returning t.updated_at',
+                              v_res.tbl, v_res.key)
+       into v_updated_at using v_id;
+    insert into profilecache.tombstones as t (resource, id, deleted_at)
+        values (v_res.name, v_id, greatest(pg_catalog.now(), v_updated_at + interval '1 microsecond'))
+        on conflict on constraint tombstones_pkey
+            do update set deleted_at = greatest(t.deleted_at, excluded.deleted_at)
+        returning t.deleted_at into v_deleted_at;
+    return pg_catalog.jsonb_build_object(
+        'id', v_id,
+        'status', case when v_updated_at is null then 'not_found' else 'deleted' end,
+        'deleted_at', v_deleted_at);
+end
+$$;
+
+revoke all on function public.profilecache_apply(text, jsonb) from public;
+revoke all on function public.profilecache_delete(text, uuid) from public;
+do $grants$
+begin
+    if exists (select from pg_catalog.pg_roles where rolname = 'anon') then
+        revoke all on function public.profilecache_apply(text, jsonb) from anon, authenticated;
+        revoke all on function public.profilecache_delete(text, uuid) from anon, authenticated;
+    end if;
+end
+$grants$;
+grant execute on function public.profilecache_apply(text, jsonb) to service_role;
+grant execute on function public.profilecache_delete(text, uuid) to service_role;
+
+-- PostgREST (Supabase) caches the schema; have it see these functions now.
+notify pgrst, 'reload schema';

@@ -12,6 +12,8 @@
 #include "log.h"
 #include "metrics.h"
 #include "origin.h"
+#include "profile.h"
+#include "resource.h"
 
 enum pc_result
 app_open(struct app *app, struct config *cfg, char *err)
@@ -95,4 +97,28 @@ app_version_now(void)
 	int64_t off;
 
 	return clock_now_us() + (app_clock_offset(&off) && off > 0 ? off : 0);
+}
+
+const struct resource *
+app_resource(const struct app *app, const char *name, size_t len)
+{
+	const struct resource *p = profile_resource();
+
+	if (strlen(p->name) == len && strncmp(p->name, name, len) == 0)
+		return p;
+	return resources_find(&app->cfg.resources, name, len);
+}
+
+const struct resource *
+app_resource_of_item(const struct app *app, const char *item)
+{
+	const struct resource *p = profile_resource();
+	size_t i;
+
+	if (strcmp(p->item, item) == 0)
+		return p;
+	for (i = 0; i < app->cfg.resources.n; i++)
+		if (strcmp(app->cfg.resources.v[i].item, item) == 0)
+			return &app->cfg.resources.v[i];
+	return NULL;
 }

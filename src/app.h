@@ -3,6 +3,7 @@
 #define PC_APP_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "config.h"
@@ -52,5 +53,15 @@ int64_t app_version_now(void);
 
 /* The measured offset (database minus node) in *us; false when none is recent. */
 bool app_clock_offset(int64_t *us);
+
+/*
+ * The resource named by the len bytes at name (its URL segment), or whose
+ * item (journal and cache namespace) is item: profiles or one the
+ * configuration declares; NULL when there is none.
+ */
+struct resource;
+const struct resource *app_resource(const struct app *app, const char *name,
+    size_t len);
+const struct resource *app_resource_of_item(const struct app *app, const char *item);
 
 #endif

@@ -61,10 +61,13 @@ profile_resource(void)
 {
 	char err[PC_ERRLEN];
 
-	if (builtin.n == 0 && resources_parse(&builtin, declaration, err) != PC_OK) {
-		/* A test parses the declaration: only memory can fail here. */
-		log_error("resource_declaration_failed", "reason=\"%s\"", err);
-		abort();
+	if (builtin.n == 0) {
+		if (resources_parse(&builtin, declaration, err) != PC_OK) {
+			/* A test parses the declaration: only memory can fail. */
+			log_error("resource_declaration_failed", "reason=\"%s\"", err);
+			abort();
+		}
+		builtin.v[0].builtin = true;
 	}
 	return &builtin.v[0];
 }

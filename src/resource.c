@@ -1104,3 +1104,43 @@ resource_patch_needs_origin(const struct resource *res, json_t *patch, json_t *r
 	}
 	return false;
 }
+
+const char *
+resource_apply_fn(const struct resource *res)
+{
+	return res->builtin ? "apply_profile_changes" : "profilecache_apply";
+}
+
+const char *
+resource_delete_fn(const struct resource *res)
+{
+	return res->builtin ? "delete_profile" : "profilecache_delete";
+}
+
+char *
+resource_apply_args(const struct resource *res, json_t *changes)
+{
+	json_t *doc;
+	char *s = NULL;
+
+	doc = res->builtin ? json_pack("{s:O}", "changes", changes) :
+	    json_pack("{s:s,s:O}", "resource", res->item, "changes", changes);
+	if (doc != NULL)
+		s = json_dumps(doc, JSON_COMPACT);
+	json_decref(doc);
+	return s;
+}
+
+char *
+resource_delete_args(const struct resource *res, const char *id)
+{
+	json_t *doc;
+	char *s = NULL;
+
+	doc = res->builtin ? json_pack("{s:s}", "id", id) :
+	    json_pack("{s:s,s:s}", "resource", res->item, "id", id);
+	if (doc != NULL)
+		s = json_dumps(doc, JSON_COMPACT);
+	json_decref(doc);
+	return s;
+}

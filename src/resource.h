@@ -82,6 +82,7 @@ struct field {
 };
 
 struct resource {
+	bool builtin;			/* profiles: its own functions (30_apply.sql) */
 	char *name;			/* URL segment */
 	char *item;			/* singular: answers, journal, cache */
 	char *table;
@@ -172,6 +173,18 @@ const char *resource_check_value(const struct field *f, struct json_t *v,
 
 /* A new array of the writable fields' names, in order; NULL: out of memory. */
 struct json_t *resource_writable_names(const struct resource *res);
+
+/*
+ * The database functions a resource's changes go through: profiles' own
+ * (apply_profile_changes {"changes"}, delete_profile {"id"}), or the ones
+ * of every declared table (profilecache_apply {"resource","changes"},
+ * profilecache_delete {"resource","id"}; 50_resources.sql). The arguments
+ * are malloc()ed JSON text; NULL when out of memory. changes is borrowed.
+ */
+const char *resource_apply_fn(const struct resource *res);
+char *resource_apply_args(const struct resource *res, struct json_t *changes);
+const char *resource_delete_fn(const struct resource *res);
+char *resource_delete_args(const struct resource *res, const char *id);
 
 /* True when patch names a write-through field, whatever its value. */
 bool resource_patch_names_through(const struct resource *res, struct json_t *patch);

@@ -8,7 +8,6 @@
 
 #include "app.h"
 #include "metrics.h"
-#include "profile.h"
 #include "resource.h"
 #include "route_auth.h"
 #include "route_resource.h"
@@ -21,23 +20,12 @@ static const char *const source_names[] = {
 	[READ_STALE] = "STALE",
 };
 
-/* Profiles, or a declared resource: the len bytes at name. */
-static const struct resource *
-find_resource(const struct app *app, const char *name, size_t len)
-{
-	const struct resource *p = profile_resource();
-
-	if (strlen(p->name) == len && strncmp(p->name, name, len) == 0)
-		return p;
-	return resources_find(&app->cfg.resources, name, len);
-}
-
 /* A stale answer sent, refresh its entry: arg is "{resource}/{id}". */
 static void
 refresh_after(struct app *app, const char *arg)
 {
 	size_t n = strcspn(arg, "/");
-	const struct resource *res = find_resource(app, arg, n);
+	const struct resource *res = app_resource(app, arg, n);
 
 	if (res != NULL && arg[n] == '/')
 		usecase_refresh(app, res, arg + n + 1);

@@ -20,7 +20,6 @@
 #include "usecase_read.h"
 #include "uuid.h"
 
-#define NS "profile"
 
 /*
  * The coalesced change of one id: per field, the value of the entry with the
@@ -51,6 +50,7 @@ struct change {
  * slots as changes at least.
  */
 struct batch {
+	const struct resource *res;	/* every change of a batch is of one resource */
 	struct change *c;
 	size_t n, max;
 	uint32_t *index;
@@ -68,6 +68,7 @@ struct pipeline {
 	size_t depth;
 	size_t busy;		/* of b, sent and not settled */
 	struct batch *filling;	/* what batch_collect adds to */
+	struct app *app;
 	enum pc_result r;	/* of collecting */
 };
 
@@ -153,6 +154,7 @@ batch_clear(struct batch *b)
 	for (i = 0; i < b->n; i++)
 		change_clear(&b->c[i]);
 	b->n = 0;
+	b->res = NULL;
 	b->busy = false;
 	if (b->index != NULL)
 		memset(b->index, 0, (b->mask + 1) * sizeof(*b->index));
@@ -190,17 +192,25 @@ batch_collect(void *arg, const struct journal_entry *e)
 {
 	struct pipeline *p = arg;
 	struct batch *b = p->filling;
+	const struct resource *res;
 	struct change *c;
 	json_error_t jerr;
 	uint32_t *slot;
 	json_t *patch;
 	size_t i;
 
-	if (strcmp(e->resource, NS) != 0 || !uuid_is_canonical(e->id, strlen(e->id)))
-		return true;	/* not ours to replay; XXX other resources come later */
+	/* A resource no longer declared keeps its entries for when it is again. */
+	if ((res = app_resource_of_item(p->app, e->resource)) == NULL ||
+	    !uuid_is_canonical(e->id, strlen(e->id)))
+		return true;
+	/* One resource per call: the others wait for a batch of their own. */
+	if (b->res != NULL && b->res != res)
+		return true;
 	for (i = 0; i < p->depth; i++)
-		if (p->b[i].busy && *batch_slot(&p->b[i], e->id) != 0)
+		if (p->b[i].busy && p->b[i].res == res &&
+		    *batch_slot(&p->b[i], e->id) != 0)
 			return true;
+	b->res = res;
 	slot = batch_slot(b, e->id);
 	if (*slot != 0)
 		c = &b->c[*slot - 1];
@@ -253,20 +263,7 @@ args_add(json_t *arr, const char *id, json_t *patch, json_t *versions, int64_t u
 	return PC_OK;
 }
 
-/* The apply_profile_changes arguments {"changes":arr}; arr is borrowed. */
-static char *
-args_dump(json_t *arr)
-{
-	json_t *doc;
-	char *s = NULL;
-
-	if ((doc = json_pack("{s:O}", "changes", arr)) != NULL)
-		s = json_dumps(doc, JSON_COMPACT);
-	json_decref(doc);
-	return s;
-}
-
-/* The apply_profile_changes arguments for changes [from, from + n). */
+/* The apply call's arguments for changes [from, from + n). */
 static char *
 batch_args(const struct batch *b, size_t from, size_t n)
 {
@@ -284,7 +281,7 @@ batch_args(const struct batch *b, size_t from, size_t n)
 		    c->updated_at_us) != PC_OK)
 			goto out;
 	}
-	s = args_dump(arr);
+	s = resource_apply_args(b->res, arr);
 out:
 	json_decref(arr);
 	return s;
@@ -341,8 +338,8 @@ found_keep(void *arg, size_t i, struct cache_entry *e)
  * entry is dropped: the next read rebuilds it from the database.
  */
 static void
-cache_merge_row(struct app *app, const char *id, json_t *row,
-    struct cache_entry *old, bool add_missing)
+cache_merge_row(struct app *app, const struct resource *res, const char *id,
+    json_t *row, struct cache_entry *old, bool add_missing)
 {
 	struct cache_entry e, held = { 0 };
 	enum pc_result r = PC_ERROR;
@@ -353,39 +350,39 @@ cache_merge_row(struct app *app, const char *id, json_t *row,
 		if (old == NULL && !add_missing)
 			goto out;
 		/* A copy: the overlay changes it, and the caller owns row. */
-		if (usecase_build(app, profile_resource(), id, json_deep_copy(row), old, &e,
+		if (usecase_build(app, res, id, json_deep_copy(row), old, &e,
 		    &expire_s) != PC_OK || expire_s <= 0)
 			goto out;
-		r = old != NULL ? cache_cas(app->cache, NS, id, &e, expire_s, old->cas) :
-		    cache_add(app->cache, NS, id, &e, expire_s);
+		r = old != NULL ? cache_cas(app->cache, res->item, id, &e, expire_s,
+		    old->cas) : cache_add(app->cache, res->item, id, &e, expire_s);
 		cache_entry_release(&e);
 		if (r != PC_CONFLICT && r != PC_NOTFOUND)
 			goto out;
 		/* Merge into what the other writer stored (held is ours to free;
 		 * the caller's old is the caller's). */
 		cache_entry_release(&held);
-		old = cache_get(app->cache, NS, id, &held) == PC_OK ? &held : NULL;
+		old = cache_get(app->cache, res->item, id, &held) == PC_OK ? &held : NULL;
 		add_missing = true;
 	}
-	(void)cache_delete(app->cache, NS, id);
+	(void)cache_delete(app->cache, res->item, id);
 out:
 	cache_entry_release(&held);
 }
 
 /* Merge n rows of ids into their cache entries; one round trip finds them. */
 static void
-cache_merge_rows(struct app *app, const char **ids, json_t **rows, size_t n,
-    bool add_missing)
+cache_merge_rows(struct app *app, const struct resource *res, const char **ids,
+    json_t **rows, size_t n, bool add_missing)
 {
 	struct found f;
 	size_t i;
 
 	if (n == 0 || (f.old = calloc(n, sizeof(*f.old))) == NULL)
 		return;
-	if (cache_get_many(app->cache, NS, ids, n, found_keep, &f) == PC_OK)
+	if (cache_get_many(app->cache, res->item, ids, n, found_keep, &f) == PC_OK)
 		for (i = 0; i < n; i++)
 			if (rows[i] != NULL)
-				cache_merge_row(app, ids[i], rows[i],
+				cache_merge_row(app, res, ids[i], rows[i],
 				    f.old[i].raw != NULL ? &f.old[i] : NULL, add_missing);
 	for (i = 0; i < n; i++)
 		cache_entry_release(&f.old[i]);
@@ -402,7 +399,8 @@ cache_merge_rows(struct app *app, const char **ids, json_t **rows, size_t n,
  * corrected here, at this node's next flush.
  */
 static void
-cache_synced(struct app *app, struct change *cs, size_t n)
+cache_synced(struct app *app, const struct resource *res, struct change *cs,
+    size_t n)
 {
 	const char **ids = calloc(n, sizeof(*ids));
 	json_t **rows = calloc(n, sizeof(*rows));
@@ -415,7 +413,7 @@ cache_synced(struct app *app, struct change *cs, size_t n)
 			    !cs[i].split && json_is_object(cs[i].row))
 				rows[i] = cs[i].row;
 		}
-		cache_merge_rows(app, ids, rows, n, true);
+		cache_merge_rows(app, res, ids, rows, n, true);
 	}
 	free(ids);
 	free(rows);
@@ -423,10 +421,10 @@ cache_synced(struct app *app, struct change *cs, size_t n)
 
 /* Cache what a read would now see (the database and this node's journal). */
 static void
-cache_reconcile(struct app *app, const struct change *c)
+cache_reconcile(struct app *app, const struct resource *res, const struct change *c)
 {
-	if (usecase_recache(app, profile_resource(), c->id, NULL) != PC_OK)
-		(void)cache_delete(app->cache, NS, c->id);
+	if (usecase_recache(app, res, c->id, NULL) != PC_OK)
+		(void)cache_delete(app->cache, res->item, c->id);
 }
 
 /* Decide what one change's result means; nothing is written yet. */
@@ -444,7 +442,7 @@ change_judge(struct change *c, json_t *res)
 	if (status == NULL || rid == NULL || strcmp(rid, c->id) != 0) {
 		c->state = JOURNAL_RETRY;
 		(void)snprintf(c->reason, sizeof(c->reason),
-		    "apply_profile_changes: malformed result");
+		    "the apply call's result is malformed");
 	} else if (strcmp(status, "applied") == 0) {
 		c->state = JOURNAL_APPLIED;
 	} else if (strcmp(status, "conflict") == 0) {
@@ -454,7 +452,7 @@ change_judge(struct change *c, json_t *res)
 		    "every field holds a newer version");
 	} else if (strcmp(status, "deleted") == 0) {
 		c->state = JOURNAL_CANCELLED;
-		(void)snprintf(c->reason, sizeof(c->reason), "the profile was deleted");
+		(void)snprintf(c->reason, sizeof(c->reason), "the row was deleted");
 	} else if (strcmp(status, "rejected") == 0) {
 		/* The database will never take it; retrying cannot help. */
 		c->state = JOURNAL_DEAD;
@@ -463,7 +461,7 @@ change_judge(struct change *c, json_t *res)
 	} else {
 		c->state = JOURNAL_RETRY;
 		(void)snprintf(c->reason, sizeof(c->reason),
-		    "apply_profile_changes: unknown status %.40s", status);
+		    "the apply call's result has an unknown status %.40s", status);
 	}
 }
 
@@ -489,8 +487,8 @@ batch_judge_all(struct batch *b, size_t from, size_t n, enum journal_state state
  * When that call fails the change is retried whole.
  */
 static enum pc_result
-change_split(struct app *app, struct change *c, struct flush_stats *st,
-    char *err)
+change_split(struct app *app, const struct resource *res, struct change *c,
+    struct flush_stats *st, char *err)
 {
 	char oerr[PC_ERRLEN] = "", *args = NULL, *resp = NULL;
 	struct journal_outcome *o = NULL;
@@ -505,10 +503,10 @@ change_split(struct app *app, struct change *c, struct flush_stats *st,
 	for (i = 0; i < c->nseqs; i++)
 		if (args_add(arr, c->id, c->patches[i], NULL, c->uss[i]) != PC_OK)
 			goto out;
-	if ((args = args_dump(arr)) == NULL ||
+	if ((args = resource_apply_args(res, arr)) == NULL ||
 	    (o = calloc(c->nseqs, sizeof(*o))) == NULL)
 		goto out;
-	r = origin_rpc(app->origin, "apply_profile_changes", args, strlen(args),
+	r = origin_rpc(app->origin, resource_apply_fn(res), args, strlen(args),
 	    &resp, &len, oerr);
 	if (r == PC_OK) {
 		doc = json_loadb(resp, len, 0, &jerr);
@@ -530,7 +528,7 @@ change_split(struct app *app, struct change *c, struct flush_stats *st,
 		o[i].seqs = &c->seqs[i];
 		o[i].nseqs = 1;
 		o[i].state = one.state;
-		o[i].resource = NS;
+		o[i].resource = res->item;
 		o[i].id = c->id;
 		o[i].next_attempt_us = clock_now_us() + backoff_us(&app->cfg, c->attempts);
 		/* Entries live as long as the journal; each reason is copied in. */
@@ -572,7 +570,7 @@ batch_settle(struct app *app, struct batch *b, size_t from, size_t n,
 	for (i = 0; i < n && r == PC_OK; i++) {
 		c = &b->c[from + i];
 		if (c->state == JOURNAL_DEAD && c->nseqs > 1)
-			r = change_split(app, c, st, err);
+			r = change_split(app, b->res, c, st, err);
 	}
 	if (r != PC_OK || (o = calloc(n, sizeof(*o))) == NULL)
 		return r != PC_OK ? r : PC_NOMEM;
@@ -584,7 +582,7 @@ batch_settle(struct app *app, struct batch *b, size_t from, size_t n,
 		o[k].nseqs = c->nseqs;
 		o[k].state = c->state;
 		o[k].reason = c->reason[0] != '\0' ? c->reason : NULL;
-		o[k].resource = NS;
+		o[k].resource = b->res->item;
 		o[k].id = c->id;
 		if (c->state == JOURNAL_RETRY)
 			o[k].next_attempt_us = now + backoff_us(&app->cfg, c->attempts);
@@ -594,13 +592,13 @@ batch_settle(struct app *app, struct batch *b, size_t from, size_t n,
 	free(o);
 	if (r != PC_OK)
 		return r;
-	cache_synced(app, &b->c[from], n);
+	cache_synced(app, b->res, &b->c[from], n);
 	for (i = 0; i < n; i++) {
 		c = &b->c[from + i];
 		st->entries += (long)c->nseqs;
 		if (c->split) {
 			st->split++;
-			cache_reconcile(app, c);
+			cache_reconcile(app, b->res, c);
 			continue;
 		}
 		if (c->superseded > 0) {
@@ -618,14 +616,14 @@ batch_settle(struct app *app, struct batch *b, size_t from, size_t n,
 			break;
 		case JOURNAL_CANCELLED:
 			st->deleted++;
-			(void)cache_delete(app->cache, NS, c->id);
+			(void)cache_delete(app->cache, b->res->item, c->id);
 			break;
 		case JOURNAL_DEAD:
 			st->dead += (long)c->nseqs;
 			log_error("flush_dead_letter", "id=%s entries=%zu reason=\"%s\"",
 			    c->id, c->nseqs, c->reason);
 			/* Reads show "sync":"failed" with the refused fields. */
-			cache_reconcile(app, c);
+			cache_reconcile(app, b->res, c);
 			break;
 		case JOURNAL_RETRY:
 			st->retried += (long)c->nseqs;
@@ -768,7 +766,7 @@ batch_answer(struct app *app, struct batch *b, size_t from, size_t n,
 		results = json_object_get(doc, "results");
 		if (!json_is_array(results) || json_array_size(results) != n) {
 			(void)snprintf(oerr, PC_ERRLEN,
-			    "apply_profile_changes: %zu results for %zu changes",
+			    "%s: %zu results for %zu changes", resource_apply_fn(b->res),
 			    json_array_size(results), n);
 			sent = PC_ERROR;
 		}
@@ -805,7 +803,7 @@ batch_send(struct app *app, struct batch *b, size_t from, size_t n,
 
 	if ((args = batch_args(b, from, n)) == NULL)
 		return PC_NOMEM;
-	r = origin_rpc(app->origin, "apply_profile_changes", args, strlen(args),
+	r = origin_rpc(app->origin, resource_apply_fn(b->res), args, strlen(args),
 	    &resp, &len, oerr);
 	free(args);
 	r = batch_answer(app, b, from, n, r, resp, len, oerr, st, err);
@@ -847,7 +845,7 @@ pipeline_start(struct app *app, struct journal *j, struct pipeline *p,
 		free(args);
 		return PC_NOTFOUND;
 	}
-	r = origin_rpc_start(app->origin, "apply_profile_changes", args,
+	r = origin_rpc_start(app->origin, resource_apply_fn(b->res), args,
 	    strlen(args), b, err);
 	free(args);
 	if (r != PC_OK)
@@ -1002,10 +1000,11 @@ pull_outside(struct app *app, struct flush_stats *st)
 			ids[n] = next;
 			rows[n++] = v;
 		}
-		cache_merge_rows(app, ids, rows, n, false);
+		cache_merge_rows(app, profile_resource(), ids, rows, n, false);
 		json_array_foreach(del, i, v)
 			if (json_is_string(v))
-				(void)cache_delete(app->cache, NS, json_string_value(v));
+				(void)cache_delete(app->cache, profile_resource()->item,
+				    json_string_value(v));
 		st->pulled += (long)n;
 		/* Where the next look starts. */
 		if (json_array_size(rs) >= PULL_PAGE &&
@@ -1042,7 +1041,7 @@ enum pc_result
 usecase_flush_run(struct app *app, const struct flush_opts *o,
     struct flush_stats *st, char *err)
 {
-	struct pipeline p = { 0 };
+	struct pipeline p = { .app = app };
 	struct journal *j;
 	enum pc_result r, started = PC_OK;
 	bool stop = false;

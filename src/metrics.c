@@ -51,6 +51,10 @@ static const char *const route_names[MR_COUNT] = {
 	[MR_HEALTHZ] = "healthz",
 	[MR_METRICS] = "metrics",
 	[MR_RESOURCE_GET] = "resource_get",
+	[MR_RESOURCE_PUT] = "resource_put",
+	[MR_RESOURCE_PATCH] = "resource_patch",
+	[MR_RESOURCE_DELETE] = "resource_delete",
+	[MR_RESOURCE_POST] = "resource_post",
 	[MR_OTHER] = "other",
 };
 

@@ -16,6 +16,10 @@ enum metrics_route {
 	MR_HEALTHZ,
 	MR_METRICS,
 	MR_RESOURCE_GET,	/* a declared resource's row */
+	MR_RESOURCE_PUT,
+	MR_RESOURCE_PATCH,
+	MR_RESOURCE_DELETE,
+	MR_RESOURCE_POST,
 	MR_OTHER,		/* 404, 405, unparseable requests */
 	MR_COUNT
 };

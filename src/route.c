@@ -38,6 +38,14 @@ static const struct route routes[] = {
 static const struct route resource_routes[] = {
 	{ .method = "GET", .pattern = "/v1/*/*", .handler = route_resource_get,
 	  .metric = MR_RESOURCE_GET },
+	{ .method = "PUT", .pattern = "/v1/*/*", .handler = route_resource_put,
+	  .metric = MR_RESOURCE_PUT },
+	{ .method = "PATCH", .pattern = "/v1/*/*", .handler = route_resource_patch,
+	  .metric = MR_RESOURCE_PATCH },
+	{ .method = "DELETE", .pattern = "/v1/*/*", .handler = route_resource_delete,
+	  .metric = MR_RESOURCE_DELETE },
+	{ .method = "POST", .pattern = "/v1/*", .handler = route_resource_post,
+	  .metric = MR_RESOURCE_POST },
 };
 
 bool

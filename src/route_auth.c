@@ -13,7 +13,7 @@
 #include "log.h"
 #include "route_auth.h"
 #include "usecase_auth.h"
-#include "usecase_profile_write.h"
+#include "usecase_write.h"
 
 enum auth_result
 route_auth_check(struct app *app, const struct http_request *req,
@@ -247,7 +247,7 @@ route_auth_owner(struct app *app, const struct http_request *req,
 		    "this needs a signed-in user's token (role authenticated)");
 		return false;
 	}
-	if (!route_auth_is_owner(who, id)) {
+	if (id != NULL && !route_auth_is_owner(who, id)) {
 		http_error(resp, 403, "forbidden",
 		    "only the owner may change this profile");
 		return false;

@@ -51,7 +51,8 @@ bool route_auth_may_read(const struct auth_caller *who, const char *id);
 /*
  * Require a caller who may change profile id: the admin, or its owner (the
  * token's sub, role authenticated; an anonymous user only while [auth]
- * allow_anonymous). False with 401 (with WWW-Authenticate) or 403 in resp
+ * allow_anonymous). id NULL: any such user (the row's owner field is
+ * checked later). False with 401 (with WWW-Authenticate) or 403 in resp
  * otherwise, or 503 with Retry-After when the token cannot be judged yet
  * ([auth] jwks_url has given no key set). The error's code says what to fix:
  * missing_credentials, token_* for a token refused (the reason of

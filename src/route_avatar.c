@@ -99,7 +99,7 @@ route_avatar_post(struct app *app, struct http_request *req,
 		.part_end = part_end,
 	};
 	const struct config *cfg = &app->cfg;
-	struct profile_write_result res;
+	struct write_result res;
 	struct upload u = { .found = false };
 	struct auth_caller who;
 	struct multipart *mp = NULL;
@@ -210,7 +210,7 @@ route_avatar_post(struct app *app, struct http_request *req,
 		break;
 	}
 out:
-	profile_write_result_release(&res);
+	write_result_release(&res);
 	multipart_free(mp);
 	buf_free(&u.image);
 }

@@ -5,7 +5,7 @@
 #include "http.h"
 
 struct app;
-struct profile_write_result;
+struct write_result;
 
 /*
  * Copy and validate the {id} segment into id (UUID_LEN + 1 bytes). False,
@@ -16,7 +16,7 @@ bool route_profile_id(const struct http_request *req, struct http_response *resp
     char *id);
 
 /* Map a write's outcome onto the response (202/200 with the profile, or the error). */
-void route_profile_write_answer(struct app *app, struct profile_write_result *res,
+void route_profile_write_answer(struct app *app, struct write_result *res,
     struct http_response *resp);
 
 /* GET /v1/profiles/{id}: cache-first read with ETag, 304 and X-Cache. */

@@ -11,7 +11,9 @@
 #include "resource.h"
 #include "route_auth.h"
 #include "route_resource.h"
+#include "timefmt.h"
 #include "usecase_read.h"
+#include "usecase_write.h"
 #include "uuid.h"
 
 static const char *const source_names[] = {
@@ -134,8 +136,254 @@ out:
 	read_result_release(&rd);
 }
 
+/* Seconds to wait past max_pending_bytes: cron runs the flusher every
+ * minute (etc/crontab.example). */
+#define PENDING_RETRY_AFTER_S 60
+
 void
-route_resource_get(struct app *app, struct http_request *req,
+route_resource_write_answer(struct app *app, const struct resource *rs,
+    struct write_result *res, struct http_response *resp)
+{
+	struct cache_entry *e = &res->entry;
+	char etag[HTTP_ETAG_LEN], ts[TIMEFMT_LEN], msg[96], *body;
+	int n;
+
+	switch (res->outcome) {
+	case WRITE_PENDING:
+	case WRITE_SYNCED:
+		if (e->raw == NULL) {
+			/* Durable, but the row is not known (the database was
+			 * away) or could not be rendered: the change's version. */
+			if (timefmt_format(res->version_us, ts) != PC_OK ||
+			    (body = malloc(192)) == NULL) {
+				http_error(resp, 500, "internal", "out of memory");
+				return;
+			}
+			n = snprintf(body, 192, "{\"%s\":null,\"sync\":\"pending\","
+			    "\"updated_at\":\"%s\"}", rs->item, ts);
+			http_header_add(resp, "Cache-Control", "no-store");
+			http_body(resp, 202, "application/json", body, (size_t)n, body);
+			return;
+		}
+		http_etag_format(e->tag, etag);
+		http_header_add(resp, "ETag", "%s", etag);
+		http_header_add(resp, "Cache-Control", "no-store");
+		http_body(resp, res->outcome == WRITE_PENDING ? 202 : 200,
+		    "application/json", e->body, e->body_len, e->raw);
+		e->raw = NULL;
+		return;
+	case WRITE_NOT_FOUND:
+		(void)snprintf(msg, sizeof(msg), "%s not found", rs->item);
+		http_error(resp, 404, "not_found", msg);
+		return;
+	case WRITE_FORBIDDEN:
+		/* A row hidden from the caller must look missing here too. */
+		if (rs->owner_reads) {
+			http_body(resp, 404, "application/json", rs->not_found_body,
+			    rs->not_found_len, NULL);
+			return;
+		}
+		(void)snprintf(msg, sizeof(msg), "only the owner may change this %s",
+		    rs->item);
+		http_error(resp, 403, "forbidden", msg);
+		return;
+	case WRITE_EXISTS:
+		(void)snprintf(msg, sizeof(msg), "a %s with this id exists", rs->item);
+		http_error(resp, 409, "already_exists", msg);
+		return;
+	case WRITE_PRECONDITION:
+		http_error(resp, 412, "precondition_failed",
+		    "If-Match does not match the current version");
+		return;
+	case WRITE_USERNAME_TAKEN:
+		http_error(resp, 409, "username_taken", "that username is taken");
+		return;
+	case WRITE_REJECTED:
+		http_error(resp, 422, res->reject_code, res->reject_message);
+		return;
+	case WRITE_OVER_BUDGET:
+		/* Pending changes leave when the flusher has run (every minute). */
+		http_header_add(resp, "Retry-After", "%d", PENDING_RETRY_AFTER_S);
+		(void)snprintf(msg, sizeof(msg), "too many of this %s's changes are "
+		    "still waiting to reach the database; try again later", rs->item);
+		http_error(resp, 429, "pending_budget_exceeded", msg);
+		return;
+	case WRITE_UNAVAILABLE:
+		http_header_add(resp, "Retry-After", "%ld", app->cfg.origin_retry_after);
+		http_error(resp, 503, "unavailable",
+		    "the change could not be made durable; nothing was changed");
+		return;
+	case WRITE_ERROR:
+		break;
+	}
+	http_error(resp, 500, "internal", "the change could not be completed");
+}
+
+/*
+ * Who may write row id of rs: the admin, or a signed-in user who is its
+ * owner (the key itself), or, when the owner is a field of its own, any
+ * signed-in user (the use-case then checks the row's owner field). *actor:
+ * the user's id, NULL for the admin.
+ */
+static bool
+may_write(struct app *app, const struct resource *rs, const char *id,
+    struct http_request *req, struct http_response *resp,
+    struct auth_caller *who, const char **actor)
+{
+	if (!route_auth_owner(app, req, resp, rs->owner == rs->key ? id : NULL, who))
+		return false;
+	*actor = who->admin ? NULL : who->claims.sub;
+	return true;
+}
+
+void
+route_resource_write(struct app *app, const struct resource *rs, const char *id,
+    enum write_as as, struct http_request *req, struct http_response *resp)
+{
+	struct write_result res;
+	struct http_if_match im;
+	struct auth_caller who;
+	struct write_request w;
+	json_t *patch = NULL, *errors = NULL, *allowed;
+	char *body = NULL;
+	size_t len = 0;
+
+	memset(&res, 0, sizeof(res));
+	memset(&w, 0, sizeof(w));
+	if (!may_write(app, rs, id, req, resp, &who, &w.actor))
+		goto out;
+	if (!http_json_body(req, resp, (size_t)app->cfg.limits_max_body, &body, &len))
+		goto out;
+	if (!route_auth_admit_write(app, &who, resp))
+		goto out;
+	if (resource_patch_parse(rs, body, len, as != WRITE_AS_PATCH, &patch,
+	    &errors) != PC_OK) {
+		if (errors != NULL) {
+			allowed = resource_writable_names(rs);
+			http_error_fields(resp, 422, "invalid_fields",
+			    "some fields are invalid", errors, allowed);
+			json_decref(allowed);
+		} else
+			http_error(resp, 400, "invalid_json",
+			    "the body must be one JSON object");
+		goto out;
+	}
+	http_if_match_parse(http_request_header(req, "HTTP_IF_MATCH"), &im);
+	w.res = rs;
+	w.id = id;
+	w.replace = as != WRITE_AS_PATCH;
+	w.create = as == WRITE_AS_POST;
+	w.patch = patch;
+	w.if_match = &im;
+	w.max_pending = route_auth_max_pending(app, &who);
+	usecase_write(app, &w, &res);
+	if (as == WRITE_AS_POST && (res.outcome == WRITE_PENDING ||
+	    res.outcome == WRITE_SYNCED))
+		http_header_add(resp, "Location", "%s/%s", rs->name, id);
+	route_resource_write_answer(app, rs, &res, resp);
+out:
+	write_result_release(&res);
+	json_decref(patch);
+	json_decref(errors);
+	free(body);
+}
+
+void
+route_resource_delete_row(struct app *app, const struct resource *rs,
+    const char *id, struct http_request *req, struct http_response *resp)
+{
+	struct auth_caller who;
+	const char *actor;
+	char msg[96];
+
+	if (!may_write(app, rs, id, req, resp, &who, &actor))
+		return;
+	switch (usecase_delete(app, rs, id, actor)) {
+	case DELETE_DONE:
+		http_body(resp, 204, NULL, NULL, 0, NULL);
+		return;
+	case DELETE_FORBIDDEN:
+		if (!rs->owner_reads) {
+			(void)snprintf(msg, sizeof(msg),
+			    "only the owner may delete this %s", rs->item);
+			http_error(resp, 403, "forbidden", msg);
+			return;
+		}
+		/* A hidden row looks missing. */
+		__attribute__((fallthrough));
+	case DELETE_NOT_FOUND:
+		http_body(resp, 404, "application/json", rs->not_found_body,
+		    rs->not_found_len, NULL);
+		return;
+	case DELETE_UNAVAILABLE:
+		http_header_add(resp, "Retry-After", "%ld", app->cfg.origin_retry_after);
+		http_error(resp, 503, "unavailable",
+		    "the database is unavailable; nothing was deleted");
+		return;
+	case DELETE_ERROR:
+		break;
+	}
+	(void)snprintf(msg, sizeof(msg), "the %s could not be deleted", rs->item);
+	http_error(resp, 500, "internal", msg);
+}
+
+/* The declared resource and the id of /v1/{resource}/{id}; false with 400/404. */
+static const struct resource *
+resource_and_id(struct app *app, struct http_request *req,
+    struct http_response *resp, char *id)
+{
+	const struct resource *res;
+
+	res = resources_find(&app->cfg.resources, req->param[0], req->param_len[0]);
+	if (res == NULL) {
+		http_error(resp, 404, "not_found", "no such resource");
+		return NULL;
+	}
+	if (!uuid_is_canonical(req->param[1], req->param_len[1])) {
+		http_error(resp, 400, "invalid_id",
+		    "the id must be a UUID in canonical lower-case form");
+		return NULL;
+	}
+	memcpy(id, req->param[1], UUID_LEN);
+	id[UUID_LEN] = '\0';
+	return res;
+}
+
+void
+route_resource_put(struct app *app, struct http_request *req,
+    struct http_response *resp)
+{
+	const struct resource *res;
+	char id[UUID_LEN + 1];
+
+	if ((res = resource_and_id(app, req, resp, id)) != NULL)
+		route_resource_write(app, res, id, WRITE_AS_PUT, req, resp);
+}
+
+void
+route_resource_patch(struct app *app, struct http_request *req,
+    struct http_response *resp)
+{
+	const struct resource *res;
+	char id[UUID_LEN + 1];
+
+	if ((res = resource_and_id(app, req, resp, id)) != NULL)
+		route_resource_write(app, res, id, WRITE_AS_PATCH, req, resp);
+}
+
+void
+route_resource_delete(struct app *app, struct http_request *req,
+    struct http_response *resp)
+{
+	const struct resource *res;
+	char id[UUID_LEN + 1];
+
+	if ((res = resource_and_id(app, req, resp, id)) != NULL)
+		route_resource_delete_row(app, res, id, req, resp);
+}
+
+void
+route_resource_post(struct app *app, struct http_request *req,
     struct http_response *resp)
 {
 	const struct resource *res;
@@ -146,12 +394,17 @@ route_resource_get(struct app *app, struct http_request *req,
 		http_error(resp, 404, "not_found", "no such resource");
 		return;
 	}
-	if (!uuid_is_canonical(req->param[1], req->param_len[1])) {
-		http_error(resp, 400, "invalid_id",
-		    "the id must be a UUID in canonical lower-case form");
-		return;
-	}
-	memcpy(id, req->param[1], UUID_LEN);
-	id[UUID_LEN] = '\0';
-	route_resource_read(app, res, id, req, resp);
+	uuid_v4(id);
+	route_resource_write(app, res, id, WRITE_AS_POST, req, resp);
+}
+
+void
+route_resource_get(struct app *app, struct http_request *req,
+    struct http_response *resp)
+{
+	const struct resource *res;
+	char id[UUID_LEN + 1];
+
+	if ((res = resource_and_id(app, req, resp, id)) != NULL)
+		route_resource_read(app, res, id, req, resp);
 }

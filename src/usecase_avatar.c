@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "app.h"
+#include "profile.h"
 #include "storage.h"
 #include "cache.h"
 #include "imageproc.h"
@@ -16,7 +17,7 @@
 
 /* Note the old avatar file for removal once the new URL is applied. */
 static void
-trash_previous(struct app *app, const struct profile_write_result *res,
+trash_previous(struct app *app, const struct write_result *res,
     const char *newrel)
 {
 	const char *old = json_string_value(json_object_get(res->before, "avatar_url"));
@@ -57,7 +58,7 @@ user_place_take(struct app *app, const char *actor, char *key, size_t keylen)
 enum avatar_outcome
 usecase_avatar_upload(struct app *app, const char *id, const char *actor,
     const void *data, size_t len, const char *declared, int64_t max_pending,
-    struct profile_write_result *res)
+    struct write_result *res)
 {
 	const struct config *cfg = &app->cfg;
 	struct imageproc_opts opts = {
@@ -71,7 +72,8 @@ usecase_avatar_upload(struct app *app, const char *id, const char *actor,
 	char *webp = NULL;
 	char place_key[160];
 	enum avatar_outcome out = AVATAR_ERROR;
-	struct profile_write w = { .id = id, .max_pending = max_pending };
+	struct write_request w = { .res = profile_resource(), .id = id,
+	    .max_pending = max_pending };
 	size_t out_len = 0;
 	enum pc_result r;
 	int place, slot;
@@ -109,7 +111,7 @@ usecase_avatar_upload(struct app *app, const char *id, const char *actor,
 	}
 	if ((w.patch = json_pack("{s:s}", "avatar_url", url)) == NULL)
 		goto out;
-	usecase_profile_write(app, &w, res);
+	usecase_write(app, &w, res);
 	if (res->outcome == WRITE_PENDING)
 		trash_previous(app, res, rel);
 	out = AVATAR_WRITTEN;

@@ -5,7 +5,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "usecase_profile_write.h"
+#include "usecase_write.h"
 
 struct app;
 
@@ -28,16 +28,16 @@ enum avatar_outcome {
  * memcached; let through when it is away) so that one account's slow images
  * can never hold every responder,
  * store it under [avatar] dir named by its SHA-256, and write the new
- * avatar_url through the deferred path (res, as usecase_profile_write()).
+ * avatar_url through the deferred path (res, as usecase_write()).
  * declared is the media type the client gave ("image/png"), or NULL; a
  * declared type that differs from the bytes is AVATAR_NOT_AN_IMAGE. The
  * previous file, if it is one of ours, is noted for removal once the new
  * URL has reached the database. max_pending is the write's budget
- * (struct profile_write).
+ * (struct write_request).
  */
 enum avatar_outcome usecase_avatar_upload(struct app *app, const char *id,
     const char *actor, const void *data, size_t len, const char *declared,
     int64_t max_pending,
-    struct profile_write_result *res);
+    struct write_result *res);
 
 #endif

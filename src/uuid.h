@@ -14,4 +14,7 @@
  */
 bool uuid_is_canonical(const char *s, size_t len);
 
+/* A new random (version 4) UUID in canonical form, NUL-terminated. */
+void uuid_v4(char out[UUID_LEN + 1]);
+
 #endif

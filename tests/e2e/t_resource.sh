@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
-# Tables declared as data ([resource NAME] and [field NAME.FIELD] sections):
-# GET /v1/{resource}/{id} through the web server, memcached and PostgreSQL
-# for two declared tables besides profiles: the row in its declared shape,
-# hit, miss, 304, negative caching, bad and unknown ids, an undeclared
-# resource, a read = owner table hidden from everyone but its owner exactly
-# as a missing row, and the route's own counter.
+# Tables declared as data ([resource NAME] and [field NAME.FIELD] sections),
+# created by what profilecache-admin sql prints, served through the web
+# server, memcached, the journal, the flusher and PostgreSQL: reads (the row
+# in its declared shape, hit, miss, 304, negative caching, bad and unknown
+# ids, an undeclared resource, a read = owner table hidden from everyone but
+# its owner exactly as a missing row), deferred writes by the row's owner
+# (PATCH, PUT creating, POST with a new id; another user's row refused; the
+# fields checked as declared), the flusher applying them, a change the
+# database refuses dead-lettered and shown as failed, and DELETE.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -59,7 +62,7 @@ policy = server
 INI
 PC_CONF_APPEND=$decl e2e_start
 rm -f -- "$decl"
-plan 37
+plan 64
 
 ch=3d1c5a7e-2b4f-4c6d-8e9f-0a1b2c3d4e5f
 jp=4e2d6b8f-3c5a-4d7e-9f0a-1b2c3d4e5f60
@@ -67,24 +70,27 @@ ghost=5f0c1a2b-3c4d-4e5f-8a6b-7c8d9e0f1a2b
 owner=$SAMPLE_PROFILE_ID
 other=0c4b6a1e-8f0a-4d5e-9b2c-3d4e5f6a7b8c
 
-# The tables, as a migration would create them (field_versions included).
+# The tables, from the migration profilecache-admin sql prints for the
+# declarations, then a column nobody declared, a check only the database
+# makes, and the rows.
+"$PC_BUILDDIR/profilecache-admin" --config "$CONFIG_PATH" sql >"$E2E_DIR/resources.sql" ||
+	e2e_bail "profilecache-admin sql failed"
+PGOPTIONS="-c client_min_messages=warning" "$PC_PG_BIN/psql" -X -q -v ON_ERROR_STOP=1 -d "$DATABASE_URL" -f "$E2E_DIR/resources.sql" >/dev/null ||
+	e2e_bail "the printed migration did not load"
+PGOPTIONS="-c client_min_messages=warning" "$PC_PG_BIN/psql" -X -q -v ON_ERROR_STOP=1 -d "$DATABASE_URL" -f "$E2E_DIR/resources.sql" >/dev/null ||
+	e2e_bail "the printed migration did not load a second time"
 psql_exec "
-create table public.challenges (
-    id uuid primary key, user_id uuid not null, title text, status text,
-    percent integer, meta jsonb, due_at timestamptz, extra text,
-    created_at timestamptz not null default now(),
-    updated_at timestamptz not null default now(),
-    field_versions jsonb not null default '{}');
-create table public.journey_progress (
-    id uuid primary key, user_id uuid not null, step integer,
-    updated_at timestamptz not null default now(),
-    field_versions jsonb not null default '{}');
-grant select, insert, update, delete on public.challenges, public.journey_progress to service_role;
+alter table public.challenges add column extra text;
+alter table public.challenges add constraint challenges_no_forbidden check (title <> 'forbidden');
 insert into public.challenges (id, user_id, title, status, percent, meta, due_at, extra, updated_at)
 values ('$ch', '$owner', 'Walk 10k', 'open', 40, '{\"k\": [1, 2]}',
         '2026-12-24 18:00:00+01', 'not declared', '2026-12-01 10:00:00.5+00');
 insert into public.journey_progress (id, user_id, step) values ('$jp', '$owner', 3);
-" || e2e_bail "cannot create the declared tables"
+" || e2e_bail "cannot fill the declared tables"
+
+FLUSH=$PC_BUILDDIR/profilecache-flush
+flush() { "$FLUSH" --config "$CONFIG_PATH" >"$VAR_DIR/flush.out" 2>"$VAR_DIR/flush.err"; }
+user() { printf 'Authorization: Bearer %s' "$(jwt_hs256 "$1")"; }
 
 reads() {
 	local n
@@ -143,11 +149,6 @@ is "$(json .error.message)" "no such resource" "and says so"
 http GET "/challenges/$ch/extra"
 is "$HTTP_STATUS" 404 "a longer path under a declared resource is 404"
 
-# Writes to declared resources are not served yet: 405, with what is.
-http PATCH "/challenges/$ch" -H 'Content-Type: application/json' -d '{"title":"x"}'
-is "$HTTP_STATUS" 405 "PATCH on a declared resource is 405"
-is "$(header Allow)" "GET, HEAD, OPTIONS" "Allow lists what it answers"
-
 # --- read = owner: hidden from everyone but the owner and the admin --------------------
 http GET "/journey_progress/$ghost"
 missing_body=$HTTP_BODY missing_headers=$(grep -v -i '^date:' <<<"$HTTP_HEADERS" | sort)
@@ -164,6 +165,79 @@ is "$(json .journey_progress.step)" 3 "the row, under the resource's name (no it
 is "$(header Cache-Control)" "private, no-cache" "no shared cache may keep it"
 http GET "/journey_progress/$jp" -H "apikey: $(admin_key)"
 is "$HTTP_STATUS" 200 "the admin reads it"
+
+# --- deferred writes by the owner ----------------------------------------------------
+json_h='Content-Type: application/json'
+http PATCH "/challenges/$ch" -H "$json_h" -d '{"title":"x"}'
+is "$HTTP_STATUS" 401 "a write without credentials is 401"
+http PATCH "/challenges/$ch" -H "$json_h" -H "$(user "$other")" -d '{"title":"mine now"}'
+is "$HTTP_STATUS" 403 "another user may not change the row"
+is "$(json .error.message)" "only the owner may change this challenge" "and is told why"
+http PATCH "/challenges/$ch" -H "$json_h" -H "$(user "$owner")" \
+	-d '{"percent":101,"status":"later","colour":1,"user_id":"'"$other"'"}'
+is "$HTTP_STATUS" 422 "fields are checked as declared"
+is "$(jq -c '.error.fields' <<<"$HTTP_BODY")" \
+	'{"percent":"must be a whole number from 0 to 100","status":"must be one of: open, done","colour":"unknown field; allowed: title, status, percent, meta, due_at","user_id":"read-only"}' \
+	"each refused field has its reason; the owner field is not the client's"
+http PATCH "/challenges/$ch" -H "$json_h" -H "$(user "$owner")" -d '{"title":"Walk 12k","percent":55}'
+is "$HTTP_STATUS" 202 "the owner's PATCH is acknowledged"
+is "$(jq -c '[.challenge.title, .challenge.percent, .challenge.status, .sync]' <<<"$HTTP_BODY")" \
+	'["Walk 12k",55,"open","pending"]' "the answer is the row with the change, pending"
+http GET "/challenges/$ch"
+is "$(jq -c '[.challenge.title, .sync]' <<<"$HTTP_BODY")" '["Walk 12k","pending"]' \
+	"a read shows the acknowledged change"
+
+new=6a1f3c5e-7b9d-4e2f-8a0b-1c2d3e4f5a6b
+http PUT "/challenges/$new" -H "$json_h" -H "$(user "$other")" -d '{"title":"Read a book","status":"open"}'
+is "$HTTP_STATUS" 202 "PUT creates a row"
+is "$(json .challenge.user_id)" "$other" "owned by whoever created it"
+http POST "/challenges" -H "$json_h" -H "$(user "$owner")" -d '{"title":"Swim","status":"open"}'
+is "$HTTP_STATUS" 202 "POST creates a row under a new id"
+posted=$(json .challenge.id)
+like "$posted" '^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$' "a random (v4) UUID"
+is "$(header Location)" "challenges/$posted" "Location names it"
+http PATCH "/challenges/$ch" -H "$json_h" -H "$(user "$owner")" -d '{"title":"forbidden"}'
+is "$HTTP_STATUS" 202 "a value only the database refuses is acknowledged first"
+http PATCH "/challenges/$ch" -H "$json_h" -H "$(user "$owner")" -d '{"meta":{"laps":3}}'
+is "$HTTP_STATUS" 202 "a later change of another field"
+
+# --- the flusher applies them ---------------------------------------------------------
+flush_rc=0
+flush || flush_rc=$?
+is "$flush_rc" 65 "the flusher ran, and says that it dead-lettered a change (65)"
+is "$(psql_exec "select title || '|' || percent || '|' || meta::text from public.challenges where id = '$ch'")" \
+	'Walk 12k|55|{"laps": 3}' "the database holds the changes; the refused one is not there"
+is "$(psql_exec "select user_id || '|' || title from public.challenges where id = '$new'")" \
+	"$other|Read a book" "the PUT's row, with its owner"
+is "$(psql_exec "select user_id from public.challenges where id = '$posted'")" "$owner" "the POST's row"
+is "$(sqlite3 "$JOURNAL_PATH" "select state || ':' || count(*) from changes where resource = 'challenge' group by state order by state" | tr '\n' ' ')" \
+	"applied:4 dead:1 " "four changes applied, the refused one dead-lettered"
+http GET "/challenges/$ch"
+# As for profiles, the cached row keeps the refused value until it is
+# rebuilt, and says that the database refused it.
+is "$(jq -c '[.challenge.title, .challenge.meta, .sync, .failed]' <<<"$HTTP_BODY")" \
+	'["forbidden",{"laps":3},"failed",["title"]]' "a read says which field the database refused"
+mc_flush
+http GET "/challenges/$ch"
+is "$(jq -c '[.challenge.title, .sync, .failed]' <<<"$HTTP_BODY")" '["Walk 12k","failed",["title"]]' \
+	"rebuilt from the database and the journal: the database's value, still failed"
+
+# --- read = owner: writes hide the row too -----------------------------------------------
+http PATCH "/journey_progress/$jp" -H "$json_h" -H "$(user "$other")" -d '{"step":4}'
+is "$HTTP_STATUS" 404 "another user's write to an owner-only row is 404, as a missing one"
+http PATCH "/journey_progress/$jp" -H "$json_h" -H "$(user "$owner")" -d '{"step":4}'
+is "$HTTP_STATUS" 202 "its owner writes it"
+
+# --- delete ------------------------------------------------------------------------------
+http DELETE "/challenges/$ch" -H "$(user "$other")"
+is "$HTTP_STATUS" 403 "another user may not delete the row"
+http DELETE "/challenges/$ch" -H "$(user "$owner")"
+is "$HTTP_STATUS" 204 "its owner deletes it"
+http GET "/challenges/$ch"
+is "$HTTP_STATUS" 404 "then it is gone"
+is "$(psql_exec "select count(*) from public.challenges where id = '$ch'")" 0 "from the database too"
+http DELETE "/challenges/$ch" -H "apikey: $(admin_key)"
+is "$HTTP_STATUS" 404 "deleting it again is 404"
 
 # --- the route's counter, and profiles as before ------------------------------------------
 http GET "/metrics"

@@ -1,4 +1,4 @@
-/* The profile write: deferred (journal + cache) or, for username, through the database. */
+/* The write of a resource's row: deferred (journal + cache) or, for a through field, through the database. */
 #include "autoconf.h"
 
 #include <jansson.h>
@@ -15,16 +15,16 @@
 #include "metrics.h"
 #include "origin.h"
 #include "profile.h"
+#include "resource.h"
 #include "timefmt.h"
 #include "usecase_read.h"
-#include "usecase_profile_write.h"
+#include "usecase_write.h"
 
-#define NS "profile"
 #define RATE_WINDOW_S 60
 
 /* The version a write starts from. */
 struct current {
-	json_t *row;		/* the profile object, NULL when there is none */
+	json_t *row;		/* the row object, NULL when there is none */
 	json_t *versions;	/* its field versions (an object, maybe empty) */
 	int64_t updated_at_us;	/* -1 when there is no row */
 	uint64_t tag;		/* its ETag */
@@ -61,7 +61,8 @@ usecase_write_admit(struct app *app, const char *actor, long *retry_after)
  * not trusted for a write: the row may have been created since.
  */
 static enum pc_result
-current_load(struct app *app, const char *id, struct current *cur)
+current_load(struct app *app, const struct resource *res, const char *id,
+    struct current *cur)
 {
 	struct cache_entry e;
 	enum pc_result r;
@@ -69,12 +70,12 @@ current_load(struct app *app, const char *id, struct current *cur)
 
 	memset(cur, 0, sizeof(*cur));
 	cur->updated_at_us = -1;
-	r = cache_get(app->cache, NS, id, &e);
+	r = cache_get(app->cache, res->item, id, &e);
 	if (r == PC_OK) {
 		cur->have_cas = true;
 		cur->cas = e.cas;
 		if (!(e.flags & CACHE_F_NOTFOUND)) {
-			cur->row = usecase_entry_row(profile_resource(), &e);
+			cur->row = usecase_entry_row(res, &e);
 			cur->versions = usecase_entry_versions(&e);
 			cur->updated_at_us = e.updated_at_us;
 			cur->tag = e.tag;
@@ -83,10 +84,10 @@ current_load(struct app *app, const char *id, struct current *cur)
 		}
 		cache_entry_release(&e);
 	}
-	if ((r = usecase_load(app, profile_resource(), id, &e, &expire_s)) != PC_OK)
+	if ((r = usecase_load(app, res, id, &e, &expire_s)) != PC_OK)
 		return r;
 	if (!(e.flags & CACHE_F_NOTFOUND)) {
-		cur->row = usecase_entry_row(profile_resource(), &e);
+		cur->row = usecase_entry_row(res, &e);
 		cur->versions = usecase_entry_versions(&e);
 		cur->updated_at_us = e.updated_at_us;
 		cur->tag = e.tag;
@@ -121,29 +122,32 @@ if_match_ok(const struct http_if_match *m, const struct current *cur)
  * next read rebuilds it from the database and the journal.
  */
 static enum pc_result
-entry_store(struct app *app, const char *id, json_t *row, json_t *versions,
-    enum profile_sync sync, const struct current *cur, struct cache_entry *e,
-    char *err)
+entry_store(struct app *app, const struct resource *res, const char *id,
+    json_t *row, json_t *versions, enum resource_sync sync,
+    const struct current *cur, struct cache_entry *e, char *err)
 {
 	const struct config *cfg = &app->cfg;
-	struct profile_meta meta;
+	long fresh_ttl = res->fresh_ttl >= 0 ? res->fresh_ttl : cfg->cache_fresh_ttl;
+	long stale_ttl = res->stale_ttl >= 0 ? res->stale_ttl : cfg->cache_stale_ttl;
+	struct resource_meta meta;
 	char *body = NULL, *vers = NULL;
 	size_t len = 0;
-	long expire_s = cfg->cache_fresh_ttl + cfg->cache_stale_ttl;
+	long expire_s = fresh_ttl + stale_ttl;
 	enum pc_result r;
 
 	memset(e, 0, sizeof(*e));
-	if ((r = profile_render_obj(row, id, sync, NULL, &body, &len, &meta, err)) != PC_OK)
+	if ((r = resource_render(res, row, id, sync, NULL, &body, &len, &meta,
+	    err)) != PC_OK)
 		return r;
 	if ((vers = versions != NULL ? json_dumps(versions, JSON_COMPACT |
 	    JSON_SORT_KEYS) : strdup("{}")) == NULL) {
 		free(body);
 		return PC_NOMEM;
 	}
-	e->flags = meta.is_private ? CACHE_F_PRIVATE : 0;
+	e->flags = meta.is_private || res->owner_reads ? CACHE_F_PRIVATE : 0;
 	e->sync = sync;
 	e->updated_at_us = meta.updated_at_us;
-	e->fresh_until_us = clock_now_us() + cfg->cache_fresh_ttl * 1000000;
+	e->fresh_until_us = clock_now_us() + fresh_ttl * 1000000;
 	e->versions = vers;
 	e->versions_len = strlen(vers);
 	r = cache_entry_build(e, body, len);
@@ -151,10 +155,10 @@ entry_store(struct app *app, const char *id, json_t *row, json_t *versions,
 	free(vers);
 	if (r != PC_OK)
 		return r;
-	r = cur->have_cas ? cache_cas(app->cache, NS, id, e, expire_s, cur->cas) :
-	    cache_add(app->cache, NS, id, e, expire_s);
+	r = cur->have_cas ? cache_cas(app->cache, res->item, id, e, expire_s,
+	    cur->cas) : cache_add(app->cache, res->item, id, e, expire_s);
 	if (r == PC_CONFLICT || r == PC_NOTFOUND)
-		(void)cache_delete(app->cache, NS, id);
+		(void)cache_delete(app->cache, res->item, id);
 	return PC_OK;
 }
 
@@ -171,8 +175,8 @@ set_updated_at(json_t *row, int64_t us)
 
 /* The deferred path: journal first, then the cache. */
 static void
-write_behind(struct app *app, const struct profile_write *w, struct current *cur,
-    struct profile_write_result *res)
+write_behind(struct app *app, const struct write_request *w, struct current *cur,
+    struct write_result *res)
 {
 	char err[PC_ERRLEN] = "", *patch = NULL;
 	int64_t updated_at, seq;
@@ -185,15 +189,17 @@ write_behind(struct app *app, const struct profile_write *w, struct current *cur
 	if ((patch = json_dumps(w->patch, JSON_COMPACT | JSON_SORT_KEYS)) == NULL)
 		goto out;
 	if ((r = app_journal(app, &j, err)) == PC_OK)
-		r = journal_append(j, NS, w->id, patch, cur->updated_at_us,
+		r = journal_append(j, w->res->item, w->id, patch, cur->updated_at_us,
 		    app_version_now(), w->max_pending, &updated_at, &seq, err);
 	if (r == PC_TOOBIG) {
-		log_info("write_over_budget", "id=%s error=\"%s\"", w->id, err);
+		log_info("write_over_budget", "resource=%s id=%s error=\"%s\"",
+		    w->res->name, w->id, err);
 		res->outcome = WRITE_OVER_BUDGET;
 		goto out;
 	}
 	if (r != PC_OK) {
-		log_error("write_not_durable", "id=%s error=\"%s\"", w->id, err);
+		log_error("write_not_durable", "resource=%s id=%s error=\"%s\"",
+		    w->res->name, w->id, err);
 		goto out;
 	}
 	/* Durable from here on: whatever happens to the cache, it is acknowledged. */
@@ -201,19 +207,19 @@ write_behind(struct app *app, const struct profile_write *w, struct current *cur
 	res->seq = seq;
 	res->version_us = updated_at;
 	if (cur->blind)
-		goto out;	/* no profile to show or cache: reads lay it over the row */
+		goto out;	/* no row to show or cache: reads lay it over the row */
 	row = cur->row != NULL ? json_deep_copy(cur->row) :
-	    json_pack("{s:s,s:n}", "id", w->id, "created_at");
+	    json_pack("{s:s,s:n}", w->res->key->name, w->id, "created_at");
 	versions = cur->versions != NULL ? json_copy(cur->versions) : json_object();
 	if (versions != NULL)
 		json_object_foreach(w->patch, k, v)
 			if (json_object_set_new(versions, k, json_integer(updated_at)) != 0)
 				break;
 	if (row == NULL || versions == NULL ||
-	    profile_patch_apply(row, w->patch) != PC_OK ||
+	    json_object_update(row, w->patch) != 0 ||
 	    set_updated_at(row, updated_at) != PC_OK ||
-	    entry_store(app, w->id, row, versions, PROFILE_PENDING, cur, &res->entry,
-	    err) != PC_OK) {
+	    entry_store(app, w->res, w->id, row, versions, RESOURCE_PENDING, cur,
+	    &res->entry, err) != PC_OK) {
 		/*
 		 * The journal has it, so it is acknowledged all the same (the
 		 * answer then has no profile); drop the cache entry so reads
@@ -221,7 +227,7 @@ write_behind(struct app *app, const struct profile_write *w, struct current *cur
 		 */
 		log_error("write_cache_update_failed", "id=%s seq=%lld error=\"%s\"",
 		    w->id, (long long)seq, err);
-		(void)cache_delete(app->cache, NS, w->id);
+		(void)cache_delete(app->cache, w->res->item, w->id);
 		cache_entry_release(&res->entry);
 	}
 out:
@@ -260,10 +266,11 @@ pending_merge(void *arg, const char *patch, size_t len, int64_t us)
 	return true;
 }
 
-/* Send one change to apply_profile_changes; *result is its result object. */
+/* Send one change to the resource's apply function; *result is its result object. */
 static enum pc_result
-apply_one(struct app *app, const char *id, json_t *patch, json_t *versions,
-    int64_t updated_at, json_t **result, char *err)
+apply_one(struct app *app, const struct resource *rs, const char *id,
+    json_t *patch, json_t *versions, int64_t updated_at, json_t **result,
+    char *err)
 {
 	char ts[TIMEFMT_LEN], *args = NULL, *resp = NULL;
 	json_t *doc = NULL, *out = NULL;
@@ -273,23 +280,23 @@ apply_one(struct app *app, const char *id, json_t *patch, json_t *versions,
 
 	*result = NULL;
 	if (timefmt_format(updated_at, ts) != PC_OK ||
-	    (doc = json_pack("{s:[{s:s,s:O,s:s,s:O}]}", "changes", "id", id, "patch",
+	    (doc = json_pack("[{s:s,s:O,s:s,s:O}]", "id", id, "patch",
 	    patch, "updated_at", ts, "versions", versions)) == NULL ||
-	    (args = json_dumps(doc, JSON_COMPACT)) == NULL)
+	    (args = resource_apply_args(rs, doc)) == NULL)
 		goto out;
-	if ((r = origin_rpc(app->origin, "apply_profile_changes", args,
+	if ((r = origin_rpc(app->origin, resource_apply_fn(rs), args,
 	    strlen(args), &resp, &resp_len, err)) != PC_OK)
 		goto out;
 	r = PC_ERROR;
 	if ((out = json_loadb(resp, resp_len, 0, &jerr)) == NULL) {
-		pc_err(err, "apply_profile_changes: the answer is not JSON");
+		pc_err(err, "%s: the answer is not JSON", resource_apply_fn(rs));
 		goto out;
 	}
 	*result = json_incref(json_array_get(json_object_get(out, "results"), 0));
 	if (!json_is_object(*result)) {
 		json_decref(*result);
 		*result = NULL;
-		pc_err(err, "apply_profile_changes: no result for the change");
+		pc_err(err, "%s: no result for the change", resource_apply_fn(rs));
 		goto out;
 	}
 	r = PC_OK;
@@ -318,7 +325,7 @@ own_superseded(json_t *result, json_t *patch)
  * What the database's refusals mean to a client. Its own message names
  * constraints, columns and SQLSTATEs, which tell a client how the database
  * is built and may quote values: it goes to the log, and the client gets
- * one of these. The codes are apply_profile_changes' (30_apply.sql);
+ * one of these. The codes are the apply functions' (30_apply.sql, 50_resources.sql);
  * username_taken is answered on its own (409).
  */
 static const struct rejection {
@@ -327,11 +334,13 @@ static const struct rejection {
 } rejections[] = {
 	/* Supabase's foreign key from profiles.id to auth.users. */
 	{ "23503", "unknown_user", "there is no user with this profile's id" },
+	/* A unique column of a declared table (profiles' username has its own). */
+	{ "23505", "value_taken", "another row holds this value" },
 	{ NULL, "rejected", "the database refused a value of this change" },
 };
 
 static void
-write_rejected(const char *id, json_t *result, struct profile_write_result *res)
+write_rejected(const char *id, json_t *result, struct write_result *res)
 {
 	const char *db_code = json_string_value(json_object_get(result, "code"));
 	const char *db_message = json_string_value(json_object_get(result, "message"));
@@ -355,8 +364,8 @@ write_rejected(const char *id, json_t *result, struct profile_write_result *res)
  * applied.
  */
 static void
-write_through(struct app *app, const struct profile_write *w, struct current *cur,
-    struct profile_write_result *res)
+write_through(struct app *app, const struct write_request *w, struct current *cur,
+    struct write_result *res)
 {
 	struct pending p = { .newest_us = -1 };
 	char err[PC_ERRLEN] = "";
@@ -370,7 +379,7 @@ write_through(struct app *app, const struct profile_write *w, struct current *cu
 	if ((p.merged = json_object()) == NULL || (p.versions = json_object()) == NULL)
 		goto out;
 	if (app_journal(app, &j, err) != PC_OK ||
-	    journal_pending(j, NS, w->id, pending_merge, &p, err) != PC_OK)
+	    journal_pending(j, w->res->item, w->id, pending_merge, &p, err) != PC_OK)
 		goto out;
 	updated_at = app_version_now();
 	if (cur->updated_at_us >= updated_at)
@@ -386,8 +395,8 @@ write_through(struct app *app, const struct profile_write *w, struct current *cu
 				goto out;
 		}
 		json_decref(result);
-		if (apply_one(app, w->id, p.merged, p.versions, updated_at, &result,
-		    err) != PC_OK) {
+		if (apply_one(app, w->res, w->id, p.merged, p.versions, updated_at,
+		    &result, err) != PC_OK) {
 			log_warn("write_through_failed", "id=%s error=\"%s\"", w->id, err);
 			res->outcome = WRITE_UNAVAILABLE;
 			goto out;
@@ -415,11 +424,11 @@ write_through(struct app *app, const struct profile_write *w, struct current *cu
 		res->outcome = WRITE_UNAVAILABLE;
 	} else if (status != NULL && strcmp(status, "applied") == 0 && json_is_object(row)) {
 		if (p.newest_us >= 0 &&
-		    journal_supersede(j, NS, w->id, p.newest_us, err) != PC_OK)
+		    journal_supersede(j, w->res->item, w->id, p.newest_us, err) != PC_OK)
 			log_warn("journal_supersede_failed", "id=%s error=\"%s\"",
 			    w->id, err);
-		res->outcome = entry_store(app, w->id, row,
-		    json_object_get(row, "field_versions"), PROFILE_SYNCED, cur,
+		res->outcome = entry_store(app, w->res, w->id, row,
+		    json_object_get(row, "field_versions"), RESOURCE_SYNCED, cur,
 		    &res->entry, err) == PC_OK ? WRITE_SYNCED : WRITE_ERROR;
 	} else if (status != NULL && strcmp(status, "deleted") == 0) {
 		res->outcome = WRITE_NOT_FOUND;
@@ -438,24 +447,49 @@ out:
 	json_decref(p.versions);
 }
 
-void
-usecase_profile_write(struct app *app, const struct profile_write *w,
-    struct profile_write_result *res)
+/* Whether res's owner is a field of its own, which the key does not decide. */
+static bool
+owner_field(const struct resource *res)
 {
+	return res->owner != NULL && res->owner != res->key;
+}
+
+/* Whether row's owner field holds actor. */
+static bool
+owned_by(const struct resource *res, json_t *row, const char *actor)
+{
+	const char *owner = json_string_value(json_object_get(row, res->owner->name));
+
+	return owner != NULL && strcmp(owner, actor) == 0;
+}
+
+void
+usecase_write(struct app *app, const struct write_request *req,
+    struct write_result *res)
+{
+	const struct resource *rs = req->res;
+	struct write_request wc = *req, *w = &wc;
 	struct current cur;
+	json_t *owned = NULL;
 	enum pc_result r;
 
 	memset(res, 0, sizeof(*res));
-	r = current_load(app, w->id, &cur);
+	memset(&cur, 0, sizeof(cur));
+	if (rs->owner == NULL && w->actor != NULL) {
+		res->outcome = WRITE_FORBIDDEN;	/* no owner: the admin's only */
+		goto out;
+	}
+	r = current_load(app, rs, w->id, &cur);
 	if (r == PC_UNAVAILABLE && !(w->if_match != NULL && w->if_match->present) &&
-	    !profile_patch_names_through(w->patch)) {
+	    !resource_patch_names_through(rs, w->patch) &&
+	    !(owner_field(rs) && w->actor != NULL)) {
 		/*
 		 * The database is away and nothing is cached: the change is
 		 * journaled all the same (its fields carry their own versions,
 		 * so it needs no base) and acknowledged; the flush applies it,
 		 * creating the row if there was none.
 		 */
-		log_info("write_blind", "id=%s", w->id);
+		log_info("write_blind", "resource=%s id=%s", rs->name, w->id);
 		memset(&cur, 0, sizeof(cur));
 		cur.updated_at_us = -1;
 		cur.blind = true;
@@ -474,18 +508,38 @@ usecase_profile_write(struct app *app, const struct profile_write *w,
 		res->outcome = WRITE_NOT_FOUND;
 		goto out;
 	}
-	if (profile_patch_needs_origin(w->patch, cur.row))
+	if (cur.row != NULL && w->create) {
+		res->outcome = WRITE_EXISTS;
+		goto out;
+	}
+	if (owner_field(rs) && w->actor != NULL) {
+		if (cur.row != NULL && !owned_by(rs, cur.row, w->actor)) {
+			res->outcome = WRITE_FORBIDDEN;
+			goto out;
+		}
+		/* Created now: the row is the caller's. */
+		if (cur.row == NULL && ((owned = json_copy(w->patch)) == NULL ||
+		    json_object_set_new(owned, rs->owner->name,
+		    json_string(w->actor)) != 0)) {
+			res->outcome = WRITE_ERROR;
+			goto out;
+		}
+		if (owned != NULL)
+			w->patch = owned;
+	}
+	if (resource_patch_needs_origin(rs, w->patch, cur.row))
 		write_through(app, w, &cur, res);
 	else
 		write_behind(app, w, &cur, res);
 	res->before = json_incref(cur.row);
 out:
+	json_decref(owned);
 	json_decref(cur.row);
 	json_decref(cur.versions);
 }
 
 void
-profile_write_result_release(struct profile_write_result *res)
+write_result_release(struct write_result *res)
 {
 	cache_entry_release(&res->entry);
 	json_decref(res->before);
@@ -493,9 +547,10 @@ profile_write_result_release(struct profile_write_result *res)
 }
 
 enum delete_outcome
-usecase_profile_delete(struct app *app, const char *id)
+usecase_delete(struct app *app, const struct resource *rs, const char *id,
+    const char *actor)
 {
-	char err[PC_ERRLEN] = "", args[64], *resp = NULL, rel[AVATAR_RELPATH_LEN];
+	char err[PC_ERRLEN] = "", *args = NULL, *resp = NULL, rel[AVATAR_RELPATH_LEN];
 	enum delete_outcome out = DELETE_ERROR;
 	struct current cur;
 	const char *status;
@@ -506,21 +561,37 @@ usecase_profile_delete(struct app *app, const char *id)
 	long cancelled = 0;
 	enum pc_result r;
 
+	if (rs->owner == NULL && actor != NULL)
+		return DELETE_FORBIDDEN;	/* no owner: the admin's only */
+	/* Another user's row is not theirs to delete: read it first. */
+	if (owner_field(rs) && actor != NULL) {
+		if ((r = current_load(app, rs, id, &cur)) != PC_OK)
+			return r == PC_UNAVAILABLE ? DELETE_UNAVAILABLE : DELETE_ERROR;
+		r = cur.row == NULL || owned_by(rs, cur.row, actor) ? PC_OK : PC_CONFLICT;
+		json_decref(cur.row);
+		json_decref(cur.versions);
+		if (r != PC_OK)
+			return DELETE_FORBIDDEN;
+	}
 	/* The avatar file to remove once the row is gone (read before, from
 	 * the cache or the database, as a read would see it). */
 	rel[0] = '\0';
-	if (storage_enabled(&app->cfg) && current_load(app, id, &cur) == PC_OK) {
+	if (rs->builtin && storage_enabled(&app->cfg) &&
+	    current_load(app, rs, id, &cur) == PC_OK) {
 		if (storage_relpath(&app->cfg,
 		    json_string_value(json_object_get(cur.row, "avatar_url")), rel) != PC_OK)
 			rel[0] = '\0';
 		json_decref(cur.row);
 		json_decref(cur.versions);
 	}
-	(void)snprintf(args, sizeof(args), "{\"id\":\"%s\"}", id);
-	r = origin_rpc(app->origin, "delete_profile", args, strlen(args), &resp, &len,
-	    err);
+	if ((args = resource_delete_args(rs, id)) == NULL)
+		return DELETE_ERROR;
+	r = origin_rpc(app->origin, resource_delete_fn(rs), args, strlen(args), &resp,
+	    &len, err);
+	free(args);
 	if (r != PC_OK) {
-		log_warn("delete_failed", "id=%s error=\"%s\"", id, err);
+		log_warn("delete_failed", "resource=%s id=%s error=\"%s\"", rs->name,
+		    id, err);
 		return r == PC_UNAVAILABLE ? DELETE_UNAVAILABLE : DELETE_ERROR;
 	}
 	doc = json_loadb(resp, len, 0, &jerr);
@@ -531,10 +602,10 @@ usecase_profile_delete(struct app *app, const char *id)
 	}
 	/* The database has its tombstone; from here on the delete stands. */
 	if (app_journal(app, &j, err) != PC_OK ||
-	    journal_cancel(j, NS, id, &cancelled, err) != PC_OK)
+	    journal_cancel(j, rs->item, id, &cancelled, err) != PC_OK)
 		/* The flusher's replay will meet the tombstone and cancel them. */
 		log_warn("delete_cancel_failed", "id=%s error=\"%s\"", id, err);
-	(void)cache_delete(app->cache, NS, id);
+	(void)cache_delete(app->cache, rs->item, id);
 	/* avatar_url is the user's to set: the flusher removes the file only
 	 * once no profile and no pending change refers to it. */
 	if (rel[0] != '\0' && (app_journal(app, &j, err) != PC_OK ||

@@ -471,13 +471,17 @@ pc__pg_chown() {
 }
 
 # pc_schema_files: print the SQL files a local database is made of, in load
-# order: the Supabase shim, the numbered files, the sample rows.
+# order: the Supabase shim, the numbered files, the tables of the example
+# configuration's declared resources (what profilecache-admin sql prints for
+# it), the sample rows.
 pc_schema_files() {
-	local dir=$PC_ROOT/schema/postgres
+	local dir=$PC_ROOT/schema/postgres f
 	[[ -f $dir/local/supabase_compat.sql ]] || pc_err "missing $dir/local/supabase_compat.sql" || return 1
 	printf '%s\n' "$dir/local/supabase_compat.sql"
 	compgen -G "$dir/[0-9][0-9]_*.sql" | LC_ALL=C sort
-	[[ -f $dir/local/sample_profiles.sql ]] && printf '%s\n' "$dir/local/sample_profiles.sql"
+	for f in example_resources sample_profiles sample_resources; do
+		[[ -f $dir/local/$f.sql ]] && printf '%s\n' "$dir/local/$f.sql"
+	done
 	return 0
 }
 

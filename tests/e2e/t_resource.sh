@@ -14,55 +14,55 @@ set -euo pipefail
 decl=$(mktemp "${PC_TEST_TMP:-/tmp}/pc-resource.XXXXXX")
 cat >"$decl" <<'INI'
 
-[resource challenges]
-item = challenge
+[resource tasks]
+item = task
 owner = user_id
 negative_ttl = 60
-[field challenges.id]
+[field tasks.id]
 type = uuid
 policy = readonly
-[field challenges.user_id]
+[field tasks.user_id]
 type = uuid
 policy = server
-[field challenges.title]
+[field tasks.title]
 type = text
 max_length = 120
-[field challenges.status]
+[field tasks.status]
 type = enum
 values = open, done
-[field challenges.percent]
+[field tasks.percent]
 type = integer
 min = 0
 max = 100
-[field challenges.meta]
+[field tasks.meta]
 type = json
-[field challenges.due_at]
+[field tasks.due_at]
 type = timestamp
-[field challenges.created_at]
+[field tasks.created_at]
 type = timestamp
 policy = server
-[field challenges.updated_at]
+[field tasks.updated_at]
 type = timestamp
 policy = server
 
-[resource journey_progress]
+[resource steps]
 owner = user_id
 read = owner
-[field journey_progress.id]
+[field steps.id]
 type = uuid
 policy = readonly
-[field journey_progress.user_id]
+[field steps.user_id]
 type = uuid
 policy = server
-[field journey_progress.step]
+[field steps.step]
 type = integer
-[field journey_progress.updated_at]
+[field steps.updated_at]
 type = timestamp
 policy = server
 INI
 PC_CONF_APPEND=$decl e2e_start
 rm -f -- "$decl"
-plan 64
+plan 69
 
 ch=3d1c5a7e-2b4f-4c6d-8e9f-0a1b2c3d4e5f
 jp=4e2d6b8f-3c5a-4d7e-9f0a-1b2c3d4e5f60
@@ -80,12 +80,12 @@ PGOPTIONS="-c client_min_messages=warning" "$PC_PG_BIN/psql" -X -q -v ON_ERROR_S
 PGOPTIONS="-c client_min_messages=warning" "$PC_PG_BIN/psql" -X -q -v ON_ERROR_STOP=1 -d "$DATABASE_URL" -f "$E2E_DIR/resources.sql" >/dev/null ||
 	e2e_bail "the printed migration did not load a second time"
 psql_exec "
-alter table public.challenges add column extra text;
-alter table public.challenges add constraint challenges_no_forbidden check (title <> 'forbidden');
-insert into public.challenges (id, user_id, title, status, percent, meta, due_at, extra, updated_at)
+alter table public.tasks add column extra text;
+alter table public.tasks add constraint tasks_no_forbidden check (title <> 'forbidden');
+insert into public.tasks (id, user_id, title, status, percent, meta, due_at, extra, updated_at)
 values ('$ch', '$owner', 'Walk 10k', 'open', 40, '{\"k\": [1, 2]}',
         '2026-12-24 18:00:00+01', 'not declared', '2026-12-01 10:00:00.5+00');
-insert into public.journey_progress (id, user_id, step) values ('$jp', '$owner', 3);
+insert into public.steps (id, user_id, step) values ('$jp', '$owner', 3);
 " || e2e_bail "cannot fill the declared tables"
 
 FLUSH=$PC_BUILDDIR/profilecache-flush
@@ -99,145 +99,163 @@ reads() {
 }
 
 # --- a row in its declared shape, miss then hit --------------------------------------
-r0=$(reads challenges)
-http GET "/challenges/$ch"
+r0=$(reads tasks)
+http GET "/tasks/$ch"
 is "$HTTP_STATUS" 200 "a declared resource's row is read"
 is "$(header X-Cache)" MISS "the first read is a miss"
-is "$HTTP_BODY" "{\"challenge\":{\"id\":\"$ch\",\"user_id\":\"$owner\",\"title\":\"Walk 10k\",\"status\":\"open\",\"percent\":40,\"meta\":{\"k\":[1,2]},\"due_at\":\"2026-12-24T17:00:00.000000Z\",\"created_at\":$(json .challenge.created_at | jq -R .),\"updated_at\":\"2026-12-01T10:00:00.500000Z\"},\"sync\":\"synced\"}" \
+is "$HTTP_BODY" "{\"task\":{\"id\":\"$ch\",\"user_id\":\"$owner\",\"title\":\"Walk 10k\",\"status\":\"open\",\"percent\":40,\"meta\":{\"k\":[1,2]},\"due_at\":\"2026-12-24T17:00:00.000000Z\",\"created_at\":$(json .task.created_at | jq -R .),\"updated_at\":\"2026-12-01T10:00:00.500000Z\"},\"sync\":\"synced\"}" \
 	"the declared fields in order, under the item name, timestamps in UTC; an undeclared column is left out"
-like "$(json .challenge.created_at)" '^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:]{8}\.[0-9]{6}Z$' "created_at is RFC 3339 UTC"
+like "$(json .task.created_at)" '^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:]{8}\.[0-9]{6}Z$' "created_at is RFC 3339 UTC"
 etag=$(header ETag)
 like "$etag" '^"[0-9a-f]{16}"$' "a strong ETag"
 is "$(header Cache-Control)" no-cache "Cache-Control asks for revalidation"
 first=$HTTP_BODY
-is "$(($(reads challenges) - r0))" 1 "the miss asked the database once"
+is "$(($(reads tasks) - r0))" 1 "the miss asked the database once"
 
-http GET "/challenges/$ch"
+http GET "/tasks/$ch"
 is "$HTTP_STATUS" 200 "the second read is 200"
 is "$(header X-Cache)" HIT "the second read is a hit"
 is "$HTTP_BODY" "$first" "a hit serves the same bytes"
-is "$(($(reads challenges) - r0))" 1 "a hit does not ask the database"
+is "$(($(reads tasks) - r0))" 1 "a hit does not ask the database"
 
-http GET "/challenges/$ch" -H "If-None-Match: $etag"
+http GET "/tasks/$ch" -H "If-None-Match: $etag"
 is "$HTTP_STATUS" 304 "If-None-Match with the ETag: 304"
 is "$HTTP_BODY" "" "a 304 has no body"
-http HEAD "/challenges/$ch"
+http HEAD "/tasks/$ch"
 is "$HTTP_STATUS" 200 "HEAD is answered"
 
 # The cache key is the resource's own: the same id under profiles is another row.
 http GET "/profiles/$ch"
-is "$HTTP_STATUS" 404 "the challenge's id is no profile"
+is "$HTTP_STATUS" 404 "the task's id is no profile"
 
 # --- missing rows, bad ids, undeclared resources -------------------------------------
-r0=$(reads challenges)
-http GET "/challenges/$ghost"
+r0=$(reads tasks)
+http GET "/tasks/$ghost"
 is "$HTTP_STATUS" 404 "a missing row is 404"
-is "$HTTP_BODY" '{"error":{"code":"not_found","message":"challenge not found"}}' \
+is "$HTTP_BODY" '{"error":{"code":"not_found","message":"task not found"}}' \
 	"the 404 names the item"
-http GET "/challenges/$ghost"
+http GET "/tasks/$ghost"
 is "$HTTP_STATUS" 404 "still 404"
-is "$(($(reads challenges) - r0))" 1 "the 404 is cached (negative_ttl of the resource)"
+is "$(($(reads tasks) - r0))" 1 "the 404 is cached (negative_ttl of the resource)"
 
-http GET "/challenges/not-a-uuid"
+http GET "/tasks/not-a-uuid"
 is "$HTTP_STATUS" 400 "a bad id is 400"
 is "$(json .error.code)" invalid_id "its code is invalid_id"
-http GET "/challenges/${ch^^}"
+http GET "/tasks/${ch^^}"
 is "$HTTP_STATUS" 400 "an upper-case UUID is refused as for profiles"
 http GET "/playlists/$ch"
 is "$HTTP_STATUS" 404 "an undeclared resource is 404"
 is "$(json .error.message)" "no such resource" "and says so"
-http GET "/challenges/$ch/extra"
+http GET "/tasks/$ch/extra"
 is "$HTTP_STATUS" 404 "a longer path under a declared resource is 404"
 
 # --- read = owner: hidden from everyone but the owner and the admin --------------------
-http GET "/journey_progress/$ghost"
+http GET "/steps/$ghost"
 missing_body=$HTTP_BODY missing_headers=$(grep -v -i '^date:' <<<"$HTTP_HEADERS" | sort)
-http GET "/journey_progress/$jp"
+http GET "/steps/$jp"
 is "$HTTP_STATUS" 404 "without a token an owner-only row is 404"
 is "$HTTP_BODY" "$missing_body" "with the body of a missing row"
 is "$(grep -v -i '^date:' <<<"$HTTP_HEADERS" | sort)" "$missing_headers" \
 	"and the same headers"
-http GET "/journey_progress/$jp" -H "Authorization: Bearer $(jwt_hs256 "$other")"
+http GET "/steps/$jp" -H "Authorization: Bearer $(jwt_hs256 "$other")"
 is "$HTTP_STATUS" 404 "another user gets 404"
-http GET "/journey_progress/$jp" -H "Authorization: Bearer $(jwt_hs256 "$owner")"
+http GET "/steps/$jp" -H "Authorization: Bearer $(jwt_hs256 "$owner")"
 is "$HTTP_STATUS" 200 "its owner (user_id) reads it"
-is "$(json .journey_progress.step)" 3 "the row, under the resource's name (no item given)"
+is "$(json .steps.step)" 3 "the row, under the resource's name (no item given)"
 is "$(header Cache-Control)" "private, no-cache" "no shared cache may keep it"
-http GET "/journey_progress/$jp" -H "apikey: $(admin_key)"
+http GET "/steps/$jp" -H "apikey: $(admin_key)"
 is "$HTTP_STATUS" 200 "the admin reads it"
 
 # --- deferred writes by the owner ----------------------------------------------------
 json_h='Content-Type: application/json'
-http PATCH "/challenges/$ch" -H "$json_h" -d '{"title":"x"}'
+http PATCH "/tasks/$ch" -H "$json_h" -d '{"title":"x"}'
 is "$HTTP_STATUS" 401 "a write without credentials is 401"
-http PATCH "/challenges/$ch" -H "$json_h" -H "$(user "$other")" -d '{"title":"mine now"}'
+http PATCH "/tasks/$ch" -H "$json_h" -H "$(user "$other")" -d '{"title":"mine now"}'
 is "$HTTP_STATUS" 403 "another user may not change the row"
-is "$(json .error.message)" "only the owner may change this challenge" "and is told why"
-http PATCH "/challenges/$ch" -H "$json_h" -H "$(user "$owner")" \
+is "$(json .error.message)" "only the owner may change this task" "and is told why"
+http PATCH "/tasks/$ch" -H "$json_h" -H "$(user "$owner")" \
 	-d '{"percent":101,"status":"later","colour":1,"user_id":"'"$other"'"}'
 is "$HTTP_STATUS" 422 "fields are checked as declared"
 is "$(jq -c '.error.fields' <<<"$HTTP_BODY")" \
 	'{"percent":"must be a whole number from 0 to 100","status":"must be one of: open, done","colour":"unknown field; allowed: title, status, percent, meta, due_at","user_id":"read-only"}' \
 	"each refused field has its reason; the owner field is not the client's"
-http PATCH "/challenges/$ch" -H "$json_h" -H "$(user "$owner")" -d '{"title":"Walk 12k","percent":55}'
+http PATCH "/tasks/$ch" -H "$json_h" -H "$(user "$owner")" -d '{"title":"Walk 12k","percent":55}'
 is "$HTTP_STATUS" 202 "the owner's PATCH is acknowledged"
-is "$(jq -c '[.challenge.title, .challenge.percent, .challenge.status, .sync]' <<<"$HTTP_BODY")" \
+is "$(jq -c '[.task.title, .task.percent, .task.status, .sync]' <<<"$HTTP_BODY")" \
 	'["Walk 12k",55,"open","pending"]' "the answer is the row with the change, pending"
-http GET "/challenges/$ch"
-is "$(jq -c '[.challenge.title, .sync]' <<<"$HTTP_BODY")" '["Walk 12k","pending"]' \
+http GET "/tasks/$ch"
+is "$(jq -c '[.task.title, .sync]' <<<"$HTTP_BODY")" '["Walk 12k","pending"]' \
 	"a read shows the acknowledged change"
 
 new=6a1f3c5e-7b9d-4e2f-8a0b-1c2d3e4f5a6b
-http PUT "/challenges/$new" -H "$json_h" -H "$(user "$other")" -d '{"title":"Read a book","status":"open"}'
+http PUT "/tasks/$new" -H "$json_h" -H "$(user "$other")" -d '{"title":"Read a book","status":"open"}'
 is "$HTTP_STATUS" 202 "PUT creates a row"
-is "$(json .challenge.user_id)" "$other" "owned by whoever created it"
-http POST "/challenges" -H "$json_h" -H "$(user "$owner")" -d '{"title":"Swim","status":"open"}'
+is "$(json .task.user_id)" "$other" "owned by whoever created it"
+http POST "/tasks" -H "$json_h" -H "$(user "$owner")" -d '{"title":"Swim","status":"open"}'
 is "$HTTP_STATUS" 202 "POST creates a row under a new id"
-posted=$(json .challenge.id)
+posted=$(json .task.id)
 like "$posted" '^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$' "a random (v4) UUID"
-is "$(header Location)" "challenges/$posted" "Location names it"
-http PATCH "/challenges/$ch" -H "$json_h" -H "$(user "$owner")" -d '{"title":"forbidden"}'
+is "$(header Location)" "tasks/$posted" "Location names it"
+http PATCH "/tasks/$ch" -H "$json_h" -H "$(user "$owner")" -d '{"title":"forbidden"}'
 is "$HTTP_STATUS" 202 "a value only the database refuses is acknowledged first"
-http PATCH "/challenges/$ch" -H "$json_h" -H "$(user "$owner")" -d '{"meta":{"laps":3}}'
+http PATCH "/tasks/$ch" -H "$json_h" -H "$(user "$owner")" -d '{"meta":{"laps":3}}'
 is "$HTTP_STATUS" 202 "a later change of another field"
 
 # --- the flusher applies them ---------------------------------------------------------
 flush_rc=0
 flush || flush_rc=$?
 is "$flush_rc" 65 "the flusher ran, and says that it dead-lettered a change (65)"
-is "$(psql_exec "select title || '|' || percent || '|' || meta::text from public.challenges where id = '$ch'")" \
+is "$(psql_exec "select title || '|' || percent || '|' || meta::text from public.tasks where id = '$ch'")" \
 	'Walk 12k|55|{"laps": 3}' "the database holds the changes; the refused one is not there"
-is "$(psql_exec "select user_id || '|' || title from public.challenges where id = '$new'")" \
+is "$(psql_exec "select user_id || '|' || title from public.tasks where id = '$new'")" \
 	"$other|Read a book" "the PUT's row, with its owner"
-is "$(psql_exec "select user_id from public.challenges where id = '$posted'")" "$owner" "the POST's row"
-is "$(sqlite3 "$JOURNAL_PATH" "select state || ':' || count(*) from changes where resource = 'challenge' group by state order by state" | tr '\n' ' ')" \
+is "$(psql_exec "select user_id from public.tasks where id = '$posted'")" "$owner" "the POST's row"
+is "$(sqlite3 "$JOURNAL_PATH" "select state || ':' || count(*) from changes where resource = 'task' group by state order by state" | tr '\n' ' ')" \
 	"applied:4 dead:1 " "four changes applied, the refused one dead-lettered"
-http GET "/challenges/$ch"
+http GET "/tasks/$ch"
 # As for profiles, the cached row keeps the refused value until it is
 # rebuilt, and says that the database refused it.
-is "$(jq -c '[.challenge.title, .challenge.meta, .sync, .failed]' <<<"$HTTP_BODY")" \
+is "$(jq -c '[.task.title, .task.meta, .sync, .failed]' <<<"$HTTP_BODY")" \
 	'["forbidden",{"laps":3},"failed",["title"]]' "a read says which field the database refused"
 mc_flush
-http GET "/challenges/$ch"
-is "$(jq -c '[.challenge.title, .sync, .failed]' <<<"$HTTP_BODY")" '["Walk 12k","failed",["title"]]' \
+http GET "/tasks/$ch"
+is "$(jq -c '[.task.title, .sync, .failed]' <<<"$HTTP_BODY")" '["Walk 12k","failed",["title"]]' \
 	"rebuilt from the database and the journal: the database's value, still failed"
 
 # --- read = owner: writes hide the row too -----------------------------------------------
-http PATCH "/journey_progress/$jp" -H "$json_h" -H "$(user "$other")" -d '{"step":4}'
+http PATCH "/steps/$jp" -H "$json_h" -H "$(user "$other")" -d '{"step":4}'
 is "$HTTP_STATUS" 404 "another user's write to an owner-only row is 404, as a missing one"
-http PATCH "/journey_progress/$jp" -H "$json_h" -H "$(user "$owner")" -d '{"step":4}'
+http PATCH "/steps/$jp" -H "$json_h" -H "$(user "$owner")" -d '{"step":4}'
 is "$HTTP_STATUS" 202 "its owner writes it"
 
 # --- delete ------------------------------------------------------------------------------
-http DELETE "/challenges/$ch" -H "$(user "$other")"
+http DELETE "/tasks/$ch" -H "$(user "$other")"
 is "$HTTP_STATUS" 403 "another user may not delete the row"
-http DELETE "/challenges/$ch" -H "$(user "$owner")"
+http DELETE "/tasks/$ch" -H "$(user "$owner")"
 is "$HTTP_STATUS" 204 "its owner deletes it"
-http GET "/challenges/$ch"
+http GET "/tasks/$ch"
 is "$HTTP_STATUS" 404 "then it is gone"
-is "$(psql_exec "select count(*) from public.challenges where id = '$ch'")" 0 "from the database too"
-http DELETE "/challenges/$ch" -H "apikey: $(admin_key)"
+is "$(psql_exec "select count(*) from public.tasks where id = '$ch'")" 0 "from the database too"
+http DELETE "/tasks/$ch" -H "apikey: $(admin_key)"
 is "$HTTP_STATUS" 404 "deleting it again is 404"
+
+# --- the example configuration's resources ------------------------------------------------
+# The local schema holds what profilecache-admin sql prints for them.
+printf '[origin]\nurl = http://127.0.0.1:1\nservice_key_file = %s\n' "$SERVICE_KEY_FILE" >"$E2E_DIR/example.conf"
+sed -n '/^\[resource /,$p' "$PC_ROOT/etc/profilecache.conf.example" >>"$E2E_DIR/example.conf"
+is "$("$PC_BUILDDIR/profilecache-admin" --config "$E2E_DIR/example.conf" sql | diff - "$PC_ROOT/schema/postgres/local/example_resources.sql" && echo same)" same \
+	"schema/postgres/local/example_resources.sql is what profilecache-admin sql prints for the example"
+http GET "/challenges/3d1c5a7e-2b4f-4c6d-8e9f-0a1b2c3d4e01"
+is "$HTTP_STATUS/$(json .challenge.title)/$(json .challenge.status)" "200/Walk 10k steps/active" \
+	"the example's challenges are served"
+http GET "/journey_progress/4e2d6b8f-3c5a-4d7e-9f0a-1b2c3d4e5f01"
+is "$HTTP_STATUS" 404 "its journey progress is its owner's only"
+http GET "/journey_progress/4e2d6b8f-3c5a-4d7e-9f0a-1b2c3d4e5f01" -H "$(user "$owner")"
+is "$HTTP_STATUS/$(json .journey_progress.percent)" 200/60 "and its owner reads it"
+http PATCH "/journey_progress/4e2d6b8f-3c5a-4d7e-9f0a-1b2c3d4e5f01" -H "$json_h" -H "$(user "$owner")" \
+	-d '{"journey":"On Boarding"}'
+is "$HTTP_STATUS/$(json .error.fields.journey)" "422/must be 1 to 64 characters of a-z, 0-9, _ and -" \
+	"a pattern's own message"
 
 # --- the route's counter, and profiles as before ------------------------------------------
 http GET "/metrics"

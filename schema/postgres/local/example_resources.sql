@@ -1,0 +1,63 @@
+-- The declared resources' tables, printed by profilecache-admin sql
+-- from the configuration. Load schema/postgres/50_resources.sql first.
+-- Idempotent: a table that exists gets only the columns it lacks (an
+-- existing column of another type is left as it is: check it).
+begin;
+
+-- [resource challenges]: GET /v1/challenges/{id}, answers {"challenge": ...}
+create table if not exists public."challenges" (
+    "id" uuid primary key default gen_random_uuid()
+);
+alter table public."challenges" add column if not exists "user_id" uuid;
+alter table public."challenges" add column if not exists "title" text;
+alter table public."challenges" drop constraint if exists challenges_title_length;
+alter table public."challenges" add constraint challenges_title_length check (pg_catalog.char_length("title") <= 120) not valid;
+alter table public."challenges" add column if not exists "description" text;
+alter table public."challenges" drop constraint if exists challenges_description_length;
+alter table public."challenges" add constraint challenges_description_length check (pg_catalog.char_length("description") <= 2000) not valid;
+alter table public."challenges" add column if not exists "status" text;
+alter table public."challenges" drop constraint if exists challenges_status_values;
+alter table public."challenges" add constraint challenges_status_values check ("status" in ('open', 'active', 'done')) not valid;
+alter table public."challenges" add column if not exists "due_at" timestamptz;
+alter table public."challenges" add column if not exists "created_at" timestamptz not null default pg_catalog.now();
+alter table public."challenges" add column if not exists "updated_at" timestamptz not null default pg_catalog.now();
+alter table public."challenges" add column if not exists field_versions jsonb not null default '{}';
+create index if not exists challenges_user_id on public."challenges" ("user_id");
+alter table public."challenges" enable row level security;
+drop policy if exists challenges_read on public."challenges";
+create policy challenges_read on public."challenges" for select to anon, authenticated
+    using (true);
+grant select on table public."challenges" to anon, authenticated;
+grant select, insert, update, delete on table public."challenges" to service_role;
+insert into profilecache.resources (name, tbl, key, columns)
+    values ('challenge', 'public."challenges"', 'id', '{user_id,title,description,status,due_at}')
+    on conflict (name) do update
+        set tbl = excluded.tbl, key = excluded.key, columns = excluded.columns;
+
+-- [resource journey_progress]: GET /v1/journey_progress/{id}, answers {"journey_progress": ...}
+create table if not exists public."journey_progress" (
+    "id" uuid primary key default gen_random_uuid()
+);
+alter table public."journey_progress" add column if not exists "user_id" uuid;
+alter table public."journey_progress" add column if not exists "journey" text;
+alter table public."journey_progress" drop constraint if exists journey_progress_journey_length;
+alter table public."journey_progress" add constraint journey_progress_journey_length check (pg_catalog.char_length("journey") <= 64) not valid;
+alter table public."journey_progress" add column if not exists "step" bigint;
+alter table public."journey_progress" add column if not exists "percent" bigint;
+alter table public."journey_progress" add column if not exists "completed_at" timestamptz;
+alter table public."journey_progress" add column if not exists "updated_at" timestamptz not null default pg_catalog.now();
+alter table public."journey_progress" add column if not exists field_versions jsonb not null default '{}';
+create index if not exists journey_progress_user_id on public."journey_progress" ("user_id");
+alter table public."journey_progress" enable row level security;
+drop policy if exists journey_progress_read on public."journey_progress";
+create policy journey_progress_read on public."journey_progress" for select to authenticated
+    using ((select auth.uid()) = "user_id");
+grant select on table public."journey_progress" to anon, authenticated;
+grant select, insert, update, delete on table public."journey_progress" to service_role;
+insert into profilecache.resources (name, tbl, key, columns)
+    values ('journey_progress', 'public."journey_progress"', 'id', '{user_id,journey,step,percent,completed_at}')
+    on conflict (name) do update
+        set tbl = excluded.tbl, key = excluded.key, columns = excluded.columns;
+
+notify pgrst, 'reload schema';
+commit;

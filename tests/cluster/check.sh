@@ -8,7 +8,8 @@
 # node: node, entries still pending, entries of this scenario that are dead,
 # that ended as 'conflict', all entries of this scenario) and dead.tsv (a few
 # dead entries: node, seq, id, patch, attempts, last error). Needs
-# DATABASE_URL (the stack's, superuser) and psql (PC_PG_BIN).
+# DATABASE_URL (the stack's, superuser) and psql (PC_PG_BIN); CLUSTER_TABLE
+# names the table written (default profiles).
 #
 # For every (profile, field) with an acknowledged (2xx) write the expected
 # value is that of the acknowledged write with the highest version (the
@@ -31,7 +32,8 @@ max=${PC_CLUSTER_DIAG:-10} # detail lines shown per kind
 
 diag() { sed 's/^/# /'; }
 
-rows=$(cd -- "$dir" && "$psql" -X -q -At -F $'\t' -v ON_ERROR_STOP=1 -d "$DATABASE_URL" -f "$here/check.sql") || {
+rows=$(cd -- "$dir" && "$psql" -X -q -At -F $'\t' -v ON_ERROR_STOP=1 -v table="${CLUSTER_TABLE:-profiles}" \
+	-d "$DATABASE_URL" -f "$here/check.sql") || {
 	echo "$scenario: the checker's SQL failed" | diag
 	exit 1
 }

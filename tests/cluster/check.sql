@@ -62,15 +62,10 @@ $$;
 create temp table pairs as
 select k.id, k.field,
        case when p.id is null then '<no row>'
-            else coalesce(case k.field
-                              when 'bio' then p.bio
-                              when 'display_name' then p.display_name
-                              when 'gradient' then p.gradient
-                              when 'is_private' then p.is_private::text
-                          end, '<null>')
+            else coalesce(pg_catalog.to_jsonb(p) ->> k.field, '<null>')
        end as db
   from (select distinct id, field from acked) k
-  left join public.profiles p on p.id = k.id;
+  left join public.:"table" p on p.id = k.id;
 
 -- The expected value: the acknowledged write with the highest version (more
 -- than one row only when two writes share that version).

@@ -31,6 +31,9 @@
 #                      the origin (which answers after 0.2 s meanwhile)
 #   origin_outage      ... the origin stopped longer than the old retry
 #                      budget (flush.max_attempts=3 at 100 ms), then back
+#   declared           as concurrent, and flush_all once, for a table
+#                      declared in the configuration (the example's
+#                      challenges: title and description), not profiles
 #   avatar_storage     every node stores avatars in the origin's Storage
 #                      subset ([avatar] backend = supabase): an avatar
 #                      uploaded through node 1 is served at its URL, and
@@ -52,9 +55,12 @@ here=$(cd -- "$(dirname -- "$0")" && pwd)
 T=${PC_CLUSTER_SECONDS:-6}
 DRAIN=${PC_CLUSTER_DRAIN_SECONDS:-30}
 NPROFILES=20
-all=(single_node flush_orders ryw_window concurrent cache_flush memcached_restart clock_skew kill9 origin_outage avatar_storage)
+all=(single_node flush_orders ryw_window concurrent cache_flush memcached_restart clock_skew kill9 origin_outage declared avatar_storage)
 scenarios=("$@")
 ((${#scenarios[@]})) || scenarios=("${all[@]}")
+# What the writers write: profiles, or in the declared scenario a declared
+# table (its URL segment, answer key, table and text fields).
+RES=profiles ITEM=profile TABLE=profiles
 FIELDS=(bio display_name gradient is_private)
 FLUSH=$PC_BUILDDIR/profilecache-flush
 
@@ -151,7 +157,7 @@ patch() {
 		body+="${body:+,}\"${kv%%=*}\":$v"
 	done
 	t0=${EPOCHREALTIME//[.,]/}
-	out=$(curl -s -m 5 -X PATCH "${NODE_URL[node]}/profiles/$id" -H "$SVC" \
+	out=$(curl -s -m 5 -X PATCH "${NODE_URL[node]}/$RES/$id" -H "$SVC" \
 		-H 'Content-Type: application/json' --data "{$body}" -w '\n%{http_code}' 2>/dev/null) || true
 	t1=${EPOCHREALTIME//[.,]/}
 	code=${out##*$'\n'}
@@ -184,11 +190,11 @@ writer() {
 		i=$((i + 1))
 		node=$mode
 		[[ $mode == rotate ]] && node=${NODES[(w + i) % ${#NODES[@]}]}
-		a=$((RANDOM % 4))
+		a=$((RANDOM % ${#FIELDS[@]}))
 		field_value "${FIELDS[a]}" "$w" "$i"
 		set=("$REPLY")
 		if ((RANDOM % 2)); then
-			field_value "${FIELDS[(a + 1 + RANDOM % 3) % 4]}" "$w" "$i"
+			field_value "${FIELDS[(a + 1 + RANDOM % (${#FIELDS[@]} - 1)) % ${#FIELDS[@]}]}" "$w" "$i"
 			set+=("$REPLY")
 		fi
 		patch "$node" "${IDS[RANDOM % ${#IDS[@]}]}" "w$w-$i" "${set[@]}"
@@ -262,13 +268,14 @@ collect() {
 	# newline), then one jq for all of them.
 	for n in "${NODES[@]}"; do
 		for id in "${IDS[@]}"; do
-			out=$(curl -s -m 10 "${NODE_URL[n]}/profiles/$id" -H "$SVC" -w '\t%{http_code}' 2>/dev/null) || true
+			out=$(curl -s -m 10 "${NODE_URL[n]}/$RES/$id" -H "$SVC" -w '\t%{http_code}' 2>/dev/null) || true
 			out=${out//[$'\r\n']/ } # an error page may have some
 			printf '%s\t%s\t%s\t%s\n' "$n" "$id" "${out##*$'\t'}" "${out%$'\t'*}"
 		done
-	done | jq -R -r 'split("\t") as [$n, $id, $code] | (split("\t")[3:] | join("\t")) as $body
-		| (if $code == "200" then [$body | fromjson? | .profile][0] else null end) as $p
-		| ("bio", "display_name", "gradient", "is_private")
+	done | jq -R -r --arg item "$ITEM" --argjson fields "$(printf '%s\n' "${FIELDS[@]}" | jq -R . | jq -s .)" \
+		'split("\t") as [$n, $id, $code] | (split("\t")[3:] | join("\t")) as $body
+		| (if $code == "200" then [$body | fromjson? | .[$item]][0] else null end) as $p
+		| $fields[]
 		| [$n, $id, ., if $p == null then "<http \($code)>"
 			else ($p[.] | if . == null then "<null>" else tostring end) end] | @tsv' >"$RUN/reads.tsv"
 	: >"$RUN/dead.tsv"
@@ -292,7 +299,9 @@ collect() {
 # new_profiles N [AGE]: create N profiles in the database (updated_at AGE ago,
 # default now) and print their ids.
 new_profiles() {
-	psql_exec "insert into profiles (id, display_name, updated_at)
+	local label=display_name
+	[[ $TABLE == profiles ]] || label=${FIELDS[0]}
+	psql_exec "insert into $TABLE (id, $label, updated_at)
 		select gen_random_uuid(), '$S ' || g, now() - interval '${2:-0 s}'
 		from generate_series(1, $1) g returning id"
 }
@@ -329,6 +338,8 @@ inject() {
 	cache_flush)
 		sleep "$(((T + 2) / 3))"; mc_flush_all
 		sleep "$(((T + 2) / 3))"; mc_flush_all ;;
+	declared)
+		sleep "$(((T + 1) / 2))"; mc_flush_all ;;
 	memcached_restart)
 		sleep "$(((T + 2) / 3))"
 		pc_stop_memcached "$MC2"; sleep 2
@@ -463,6 +474,8 @@ avatar_storage() {
 run() {
 	local n w id end t rc=0 began=$SECONDS
 	S=$1 RUN=$E2E_DIR/cluster/$1
+	RES=profiles ITEM=profile TABLE=profiles FIELDS=(bio display_name gradient is_private)
+	[[ $S != declared ]] || { RES=challenges ITEM=challenge TABLE=challenges FIELDS=(title description); }
 	mkdir -p -- "$RUN"
 	declare -ga SEQ0=()
 	for n in "${NODES[@]}"; do
@@ -543,7 +556,7 @@ run() {
 			      printf "%d of %d writes sent during the outage were not acknowledged", bad, n
 			      for (s in c) printf "; %d got %s", c[s], s }' "$RUN/writes.tsv")" ;;
 	esac
-	PC_PG_BIN=$PC_PG_BIN "$here/check.sh" "$RUN" "$S" || rc=1
+	PC_PG_BIN=$PC_PG_BIN CLUSTER_TABLE=$TABLE "$here/check.sh" "$RUN" "$S" || rc=1
 	if [[ $S == clock_skew ]]; then
 		SKEWED=0
 		pc_stop_web "$E2E_DIR/node3" && node_start 3 || e2e_bail "node 3 did not restart"

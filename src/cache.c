@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "cache.h"
+#include "clock.h"
 #include "config.h"
 #include "log.h"
 
@@ -413,6 +414,56 @@ cache_count(struct cache *c, const char *ns, const char *name, long window_s,
 		    (time_t)window_s, 0), "add");
 		if (r == PC_OK) {
 			*count = 1;
+			return PC_OK;
+		}
+		if (r != PC_CONFLICT)
+			return r;
+	}
+	return PC_UNAVAILABLE;
+}
+
+enum pc_result
+cache_gen(struct cache *c, const char *ns, bool bump, uint64_t *gen)
+{
+	char key[CACHE_KEY_MAX + 1], start[24], *v;
+	memcached_return_t rc;
+	enum pc_result r;
+	uint32_t flags;
+	size_t klen, vlen;
+	int tries, n;
+
+	if ((klen = cache_key(c, "gen:", ns, "", key)) == 0)
+		return PC_INVALID;
+	for (tries = 0; tries < 3; tries++) {
+		if (bump) {
+			rc = memcached_increment(c->mc, key, klen, 1, gen);
+			if (rc == MEMCACHED_SUCCESS)
+				return PC_OK;
+		} else {
+			v = memcached_get(c->mc, key, klen, &vlen, &flags, &rc);
+			if (rc == MEMCACHED_SUCCESS) {
+				r = v != NULL && vlen > 0 && vlen < 21 ? PC_OK : PC_NOTFOUND;
+				if (r == PC_OK) {
+					char num[21];
+
+					memcpy(num, v, vlen);
+					num[vlen] = '\0';
+					*gen = strtoull(num, NULL, 10);
+				}
+				free(v);
+				if (r == PC_OK)
+					return PC_OK;
+				rc = MEMCACHED_NOTFOUND;
+			}
+		}
+		if (rc != MEMCACHED_NOTFOUND)
+			return cache_result(c, rc, bump ? "incr" : "get");
+		n = snprintf(start, sizeof(start), "%llu",
+		    (unsigned long long)clock_now_us());
+		r = cache_result(c, memcached_add(c->mc, key, klen, start, (size_t)n,
+		    0, 0), "add");
+		if (r == PC_OK) {
+			*gen = strtoull(start, NULL, 10);
 			return PC_OK;
 		}
 		if (r != PC_CONFLICT)

@@ -133,6 +133,15 @@ enum pc_result cache_delete(struct cache *c, const char *ns, const char *id);
 enum pc_result cache_count(struct cache *c, const char *ns, const char *key,
     long window_s, uint64_t *count);
 
+/*
+ * The generation of (ns): a counter that lives as long as memcached keeps
+ * it, read (bump false) or moved on (bump true), into *gen. A missing
+ * counter starts at the time in microseconds, so one that was evicted
+ * never comes back at a value it had before, and what was stored under an
+ * old generation is never found again.
+ */
+enum pc_result cache_gen(struct cache *c, const char *ns, bool bump, uint64_t *gen);
+
 /* Push an entry's expiry out to expire_s seconds from now. */
 enum pc_result cache_touch(struct cache *c, const char *ns, const char *id,
     long expire_s);

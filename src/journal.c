@@ -36,6 +36,7 @@ enum stmt_id {
 	ST_RETRY_ID,
 	ST_DEAD_OF,
 	ST_MENTIONS,
+	ST_PENDING_WITH,
 	ST_DUE_NOW,
 	ST_CANCEL,
 	ST_PRUNE,
@@ -83,6 +84,9 @@ static const char *const stmt_sql[ST_COUNT] = {
 	    " WHERE state = 'pending' AND next_attempt_at > ?1",
 	[ST_MENTIONS] = "SELECT 1 FROM changes WHERE state IN ('pending', 'dead')"
 	    " AND instr(patch, ?1) > 0 LIMIT 1",
+	/* Pending creates of one owner: only a create sets the owner field. */
+	[ST_PENDING_WITH] = "SELECT DISTINCT id FROM changes WHERE resource = ?1"
+	    " AND state = 'pending' AND json_extract(patch, ?2) = ?3",
 	[ST_DEAD_OF] = "SELECT patch, updated_at_us FROM changes"
 	    " WHERE resource = ?1 AND id = ?2 AND state = 'dead' ORDER BY seq",
 	[ST_CANCEL] = "UPDATE changes SET state = 'cancelled',"
@@ -769,6 +773,34 @@ journal_due_now(struct journal *j, int64_t now_us, long *n, char *err)
 		*n = (long)sqlite3_changes(j->db);
 	(void)sqlite3_reset(st);
 	return journal_end(j, r, err);
+}
+
+enum pc_result
+journal_pending_with(struct journal *j, const char *resource, const char *field,
+    const char *value, journal_id_fn fn, void *arg, char *err)
+{
+	sqlite3_stmt *st = j->st[ST_PENDING_WITH];
+	enum pc_result r = PC_OK;
+	char path[80];
+	bool seen = false;
+	int rc;
+
+	(void)snprintf(path, sizeof(path), "$.%s", field);
+	(void)sqlite3_reset(st);
+	(void)sqlite3_bind_text(st, 1, resource, -1, SQLITE_STATIC);
+	(void)sqlite3_bind_text(st, 2, path, -1, SQLITE_TRANSIENT);
+	(void)sqlite3_bind_text(st, 3, value, -1, SQLITE_STATIC);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		seen = true;
+		if (!fn(arg, (const char *)sqlite3_column_text(st, 0)))
+			break;
+	}
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		r = journal_fail(j, "read", err);
+	(void)sqlite3_reset(st);
+	if (r == PC_OK && seen)
+		r = journal_barrier(j, err);
+	return r;
 }
 
 enum pc_result

@@ -106,6 +106,15 @@ enum pc_result journal_due(struct journal *j, int64_t now_us,
     journal_entry_fn fn, void *arg, char *err);
 
 /*
+ * Visit the ids of resource whose pending changes set field to value (a
+ * text field: the owner field, which only a create sets), each once.
+ */
+typedef bool (*journal_id_fn)(void *arg, const char *id);
+enum pc_result journal_pending_with(struct journal *j, const char *resource,
+    const char *field, const char *value, journal_id_fn fn, void *arg,
+    char *err);
+
+/*
  * Make every pending entry that waits for a retry due now (the database is
  * back); *n gets how many were waiting.
  */

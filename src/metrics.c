@@ -55,6 +55,7 @@ static const char *const route_names[MR_COUNT] = {
 	[MR_RESOURCE_PATCH] = "resource_patch",
 	[MR_RESOURCE_DELETE] = "resource_delete",
 	[MR_RESOURCE_POST] = "resource_post",
+	[MR_RESOURCE_LIST] = "resource_list",
 	[MR_OTHER] = "other",
 };
 

@@ -20,6 +20,7 @@ enum metrics_route {
 	MR_RESOURCE_PATCH,
 	MR_RESOURCE_DELETE,
 	MR_RESOURCE_POST,
+	MR_RESOURCE_LIST,
 	MR_OTHER,		/* 404, 405, unparseable requests */
 	MR_COUNT
 };

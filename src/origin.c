@@ -443,6 +443,32 @@ origin_ping(struct origin *o, char *err)
 }
 
 enum pc_result
+origin_get_rows(struct origin *o, const char *table, const char *query,
+    char **rows, size_t *rows_len, char *err)
+{
+	char url[ORIGIN_URL_MAX];
+	enum pc_result r;
+	long status = 0;
+	int n;
+
+	*rows = NULL;
+	n = snprintf(url, sizeof(url), "%s/%s?%s", o->cfg->origin_url, table, query);
+	if (n < 0 || (size_t)n >= sizeof(url)) {
+		pc_err(err, "origin URL too long");
+		return PC_ERROR;
+	}
+	if ((r = origin_send(o, url, o->hdr_array, NULL, 0, &status, err)) != PC_OK)
+		return r == PC_TOOBIG ? PC_ERROR : r;
+	if (status != 200)
+		return origin_status(&o->sync, status, err);
+	if ((*rows = buf_steal(&o->sync.body, rows_len)) == NULL) {
+		pc_err(err, "origin answered 200 with an empty body");
+		return PC_ERROR;
+	}
+	return PC_OK;
+}
+
+enum pc_result
 origin_exists(struct origin *o, const char *table, const char *column,
     const char *value, bool *exists, char *err)
 {

@@ -70,6 +70,14 @@ void origin_rpc_abandon(struct origin *o);
 enum pc_result origin_ping(struct origin *o, char *err);
 
 /*
+ * Read rows: GET {url}/{table}?{query} (query already escaped) asking for a
+ * JSON array. PC_OK: *rows (malloc()ed, NUL-terminated) holds it. The
+ * errors are origin_get_row()'s.
+ */
+enum pc_result origin_get_rows(struct origin *o, const char *table,
+    const char *query, char **rows, size_t *rows_len, char *err);
+
+/*
  * Whether a row of table has column equal to value (GET
  * table?column=eq.value&select=id&limit=1); *exists gets the answer.
  */

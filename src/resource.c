@@ -46,6 +46,8 @@ static const struct {
 	{ "max", T(FT_INTEGER) | T(FT_NUMBER) },
 	{ "values", T(FT_ENUM) },
 	{ "max_bytes", T(FT_JSON) },
+	{ "filter", ~0u & ~T(FT_JSON) },
+	{ "sort", ~0u & ~T(FT_JSON) },
 };
 #define NFIELD_KEYS (sizeof(field_keys) / sizeof(field_keys[0]))
 
@@ -378,9 +380,12 @@ field_key(struct resources *set, const char *section, const char *spec,
 		*dst = (long)num;
 		return PC_OK;
 	}
-	if (strcmp(name, "multiline") == 0) {
-		if (parse_bool(value, &f->multiline) != PC_OK) {
-			pc_err(err, "[%s] multiline must be true or false", section);
+	if (strcmp(name, "multiline") == 0 || strcmp(name, "filter") == 0 ||
+	    strcmp(name, "sort") == 0) {
+		bool *dst = name[0] == 'm' ? &f->multiline : name[0] == 'f' ?
+		    &f->filter : &f->sort;
+		if (parse_bool(value, dst) != PC_OK) {
+			pc_err(err, "[%s] %s must be true or false", section, name);
 			return PC_INVALID;
 		}
 		return PC_OK;
@@ -473,7 +478,9 @@ field_finish(const struct resource *res, const struct field *f, char *err)
 		    (strcmp(field_keys[k].name, "min") == 0 && f->has_min) ||
 		    (strcmp(field_keys[k].name, "max") == 0 && f->has_max) ||
 		    (strcmp(field_keys[k].name, "values") == 0 && f->nvalues > 0) ||
-		    (strcmp(field_keys[k].name, "max_bytes") == 0 && f->max_bytes >= 0))
+		    (strcmp(field_keys[k].name, "max_bytes") == 0 && f->max_bytes >= 0) ||
+		    (strcmp(field_keys[k].name, "filter") == 0 && f->filter) ||
+		    (strcmp(field_keys[k].name, "sort") == 0 && f->sort))
 			bad = field_keys[k].name;
 	}
 	if (bad != NULL) {

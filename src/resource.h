@@ -37,6 +37,8 @@
  *   min = 0 / max = 100          integer, number
  *   values = open done           enum
  *   max_bytes = 4096             json (an object)
+ *   filter = true                lists may filter on it (?NAME=eq.VALUE)
+ *   sort = true                  lists may be ordered by it (?order=NAME.desc)
  *
  * Every resource has the server fields its key, created_at and updated_at
  * (a row's version); they are declared like the others.
@@ -79,6 +81,8 @@ struct field {
 	char **values;			/* enum */
 	size_t nvalues;
 	long max_bytes;			/* json */
+	bool filter;			/* lists may filter on it: ?NAME=eq.V */
+	bool sort;			/* lists may be ordered by it */
 };
 
 struct resource {

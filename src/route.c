@@ -46,6 +46,8 @@ static const struct route resource_routes[] = {
 	  .metric = MR_RESOURCE_DELETE },
 	{ .method = "POST", .pattern = "/v1/*", .handler = route_resource_post,
 	  .metric = MR_RESOURCE_POST },
+	{ .method = "GET", .pattern = "/v1/*", .handler = route_resource_list,
+	  .metric = MR_RESOURCE_LIST },
 };
 
 bool

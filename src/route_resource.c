@@ -12,6 +12,7 @@
 #include "route_auth.h"
 #include "route_resource.h"
 #include "timefmt.h"
+#include "usecase_list.h"
 #include "usecase_read.h"
 #include "usecase_write.h"
 #include "uuid.h"
@@ -407,4 +408,60 @@ route_resource_get(struct app *app, struct http_request *req,
 
 	if ((res = resource_and_id(app, req, resp, id)) != NULL)
 		route_resource_read(app, res, id, req, resp);
+}
+
+void
+route_resource_list(struct app *app, struct http_request *req,
+    struct http_response *resp)
+{
+	const struct resource *res;
+	struct list_result out;
+	struct list_query q;
+	struct auth_caller who;
+	const char *viewer = NULL;
+	char err[PC_ERRLEN];
+	bool admin = false;
+
+	res = resources_find(&app->cfg.resources, req->param[0], req->param_len[0]);
+	if (res == NULL) {
+		http_error(resp, 404, "not_found", "no such resource");
+		return;
+	}
+	if (list_query_parse(res, req->query, &q, err) != PC_OK) {
+		http_error(resp, 400, "invalid_query", err);
+		return;
+	}
+	/* Who asks decides which hidden rows show: a bad token is no one. */
+	if (route_auth_check(app, req, &who) == AUTH_OK) {
+		admin = who.admin;
+		viewer = admin ? NULL : who.claims.sub;
+	}
+	if (res->owner_reads && !admin && !list_query_owned_by(&q, viewer)) {
+		(void)snprintf(err, sizeof(err), "only your own rows are listed: "
+		    "filter by %s=eq.YOUR-USER-ID with your token", res->owner->name);
+		http_error(resp, 403, "forbidden", err);
+		return;
+	}
+	usecase_list(app, &q, viewer, admin, &out);
+	http_vary_add(resp, "Authorization");
+	http_vary_add(resp, "apikey");
+	switch (out.result) {
+	case PC_OK:
+		http_header_add(resp, "X-Cache", "%s", out.hit ? "HIT" : "MISS");
+		http_header_add(resp, "Cache-Control", "%s", out.personal || res->owner_reads ?
+		    "private, no-cache" : "no-cache");
+		http_body(resp, 200, "application/json", out.body, out.len, out.body);
+		out.body = NULL;
+		break;
+	case PC_UNAVAILABLE:
+		http_header_add(resp, "Retry-After", "%ld", app->cfg.origin_retry_after);
+		http_error(resp, 503, "origin_unavailable",
+		    "the database is unavailable and this list is not cached");
+		break;
+	default:
+		http_error(resp, 502, "bad_origin_answer",
+		    "the database answered in an unexpected way");
+		break;
+	}
+	list_result_release(&out);
 }

@@ -71,4 +71,12 @@ void route_resource_delete(struct app *app, struct http_request *req,
 void route_resource_post(struct app *app, struct http_request *req,
     struct http_response *resp);
 
+/*
+ * GET /v1/{resource}?FIELD=eq.VALUE&order=FIELD.desc&limit=N&offset=M: a
+ * page of rows (usecase_list()); 400 invalid_query for anything else; a
+ * read = owner resource is listed only filtered on the caller's own id.
+ */
+void route_resource_list(struct app *app, struct http_request *req,
+    struct http_response *resp);
+
 #endif

@@ -17,6 +17,7 @@
 #include "profile.h"
 #include "timefmt.h"
 #include "usecase_flush.h"
+#include "usecase_list.h"
 #include "usecase_read.h"
 #include "uuid.h"
 
@@ -592,6 +593,12 @@ batch_settle(struct app *app, struct batch *b, size_t from, size_t n,
 	free(o);
 	if (r != PC_OK)
 		return r;
+	/* The database's rows changed: cached list pages of them are old. */
+	for (i = 0; i < n; i++)
+		if (b->c[from + i].state == JOURNAL_APPLIED || b->c[from + i].split) {
+			usecase_list_changed(app, b->res);
+			break;
+		}
 	cache_synced(app, b->res, &b->c[from], n);
 	for (i = 0; i < n; i++) {
 		c = &b->c[from + i];

@@ -17,6 +17,7 @@
 #include "profile.h"
 #include "resource.h"
 #include "timefmt.h"
+#include "usecase_list.h"
 #include "usecase_read.h"
 #include "usecase_write.h"
 
@@ -427,6 +428,7 @@ write_through(struct app *app, const struct write_request *w, struct current *cu
 		    journal_supersede(j, w->res->item, w->id, p.newest_us, err) != PC_OK)
 			log_warn("journal_supersede_failed", "id=%s error=\"%s\"",
 			    w->id, err);
+		usecase_list_changed(app, w->res);
 		res->outcome = entry_store(app, w->res, w->id, row,
 		    json_object_get(row, "field_versions"), RESOURCE_SYNCED, cur,
 		    &res->entry, err) == PC_OK ? WRITE_SYNCED : WRITE_ERROR;
@@ -601,6 +603,7 @@ usecase_delete(struct app *app, const struct resource *rs, const char *id,
 		goto out;
 	}
 	/* The database has its tombstone; from here on the delete stands. */
+	usecase_list_changed(app, rs);
 	if (app_journal(app, &j, err) != PC_OK ||
 	    journal_cancel(j, rs->item, id, &cancelled, err) != PC_OK)
 		/* The flusher's replay will meet the tombstone and cancel them. */

@@ -3,7 +3,8 @@
 -- change to them goes through. `profilecache-admin sql` prints, for the
 -- tables a configuration declares, the tables (or the columns to add) and
 -- their rows in the registry; this file is loaded once, after 30_apply.sql,
--- as the tables' owner. Idempotent.
+-- as the tables' owner. Idempotent, and one statement, so atomic wherever
+-- it runs (see 10_profiles.sql).
 --
 --   profilecache.resources        one row per declared table: its resource
 --                                 (item) name, the table, the key column and
@@ -36,6 +37,36 @@
 -- Changes are applied one at a time, each in its own subtransaction, under a
 -- transaction-scoped advisory lock on (resource, id), as deletes are.
 
+do $resources$
+declare
+    v_problems text[];
+begin
+-- Declared tables go through the functions of 30_apply.sql too, and the files
+-- load in order: like every file after 10_profiles.sql, this one stops,
+-- changing nothing, while public.profiles does not fit profilecache.
+if pg_catalog.to_regprocedure('profilecache.profiles_problems(boolean)') is null then
+    raise exception 'public.profiles is not ready for profilecache'
+        using errcode = 'object_not_in_prerequisite_state',
+              detail = 'Nothing was changed.',
+              hint = 'Load schema/postgres/10_profiles.sql first: it adds what is missing, '
+                     'or says what to change.';
+end if;
+v_problems := profilecache.profiles_problems(false);
+if pg_catalog.cardinality(v_problems) > 0 then
+    raise exception 'public.profiles is not ready for profilecache: %',
+            pg_catalog.array_to_string(v_problems, '; ')
+        using errcode = 'object_not_in_prerequisite_state',
+              detail = 'Nothing was changed.',
+              hint = 'Load schema/postgres/10_profiles.sql first: it adds what is missing, '
+                     'or says what to change.';
+end if;
+if pg_catalog.to_regprocedure('public.profilecache_winners(jsonb, jsonb, jsonb, bigint)') is null then
+    raise exception 'public.profilecache_winners is missing'
+        using errcode = 'object_not_in_prerequisite_state',
+              detail = 'Nothing was changed.',
+              hint = 'Load schema/postgres/30_apply.sql first.';
+end if;
+
 create schema if not exists profilecache;
 revoke all on schema profilecache from public;
 grant usage on schema profilecache to service_role;
@@ -58,15 +89,11 @@ create table if not exists profilecache.tombstones (
 alter table profilecache.resources enable row level security;
 alter table profilecache.tombstones enable row level security;
 revoke all on table profilecache.resources, profilecache.tombstones from public;
-do $grants$
-begin
-    -- Supabase's API roles (and the local stand-in's) see nothing of these.
-    if exists (select from pg_catalog.pg_roles where rolname = 'anon') then
-        revoke all on table profilecache.resources, profilecache.tombstones
-            from anon, authenticated;
-    end if;
-end
-$grants$;
+-- Supabase's API roles (and the local stand-in's) see nothing of these.
+if exists (select from pg_catalog.pg_roles where rolname = 'anon') then
+    revoke all on table profilecache.resources, profilecache.tombstones
+        from anon, authenticated;
+end if;
 grant select on table profilecache.resources to service_role;
 grant select, insert, update, delete on table profilecache.tombstones to service_role;
 drop policy if exists resources_service on profilecache.resources;
@@ -245,16 +272,14 @@ $$;
 
 revoke all on function public.profilecache_apply(text, jsonb) from public;
 revoke all on function public.profilecache_delete(text, uuid) from public;
-do $grants$
-begin
-    if exists (select from pg_catalog.pg_roles where rolname = 'anon') then
-        revoke all on function public.profilecache_apply(text, jsonb) from anon, authenticated;
-        revoke all on function public.profilecache_delete(text, uuid) from anon, authenticated;
-    end if;
-end
-$grants$;
+if exists (select from pg_catalog.pg_roles where rolname = 'anon') then
+    revoke all on function public.profilecache_apply(text, jsonb) from anon, authenticated;
+    revoke all on function public.profilecache_delete(text, uuid) from anon, authenticated;
+end if;
 grant execute on function public.profilecache_apply(text, jsonb) to service_role;
 grant execute on function public.profilecache_delete(text, uuid) to service_role;
 
 -- PostgREST (Supabase) caches the schema; have it see these functions now.
 notify pgrst, 'reload schema';
+end
+$resources$;

@@ -24,16 +24,19 @@ policy = readonly
 [field tasks.user_id]
 type = uuid
 policy = server
+filter = true
 [field tasks.title]
 type = text
 max_length = 120
 [field tasks.status]
 type = enum
 values = open, done
+filter = true
 [field tasks.percent]
 type = integer
 min = 0
 max = 100
+sort = true
 [field tasks.meta]
 type = json
 [field tasks.due_at]
@@ -54,6 +57,7 @@ policy = readonly
 [field steps.user_id]
 type = uuid
 policy = server
+filter = true
 [field steps.step]
 type = integer
 [field steps.updated_at]
@@ -62,7 +66,7 @@ policy = server
 INI
 PC_CONF_APPEND=$decl e2e_start
 rm -f -- "$decl"
-plan 69
+plan 94
 
 ch=3d1c5a7e-2b4f-4c6d-8e9f-0a1b2c3d4e5f
 jp=4e2d6b8f-3c5a-4d7e-9f0a-1b2c3d4e5f60
@@ -221,6 +225,49 @@ mc_flush
 http GET "/tasks/$ch"
 is "$(jq -c '[.task.title, .sync, .failed]' <<<"$HTTP_BODY")" '["Walk 12k","failed",["title"]]' \
 	"rebuilt from the database and the journal: the database's value, still failed"
+
+# --- cached lists ------------------------------------------------------------------------
+ids() { jq -r '[.tasks[].id] | join(" ")' <<<"$HTTP_BODY"; }
+sorted() { printf '%s\n' "$@" | sort | tr '\n' ' ' | sed 's/ $//'; }
+http GET "/tasks?user_id=eq.$owner"
+is "$HTTP_STATUS/$(header X-Cache)" 200/MISS "a list of the owner's rows, from the database"
+is "$(ids)" "$(sorted "$ch" "$posted")" "their rows, by id"
+http GET "/tasks?user_id=eq.$owner"
+is "$(header X-Cache)/$(ids)" "HIT/$(sorted "$ch" "$posted")" "then from the cache"
+http GET "/tasks?user_id=eq.$owner&order=percent.desc"
+is "$(ids)" "$posted $ch" "order=percent.desc: nulls first, as PostgreSQL orders"
+http GET "/tasks?user_id=eq.$owner&limit=1"
+is "$(jq -r '.tasks | length' <<<"$HTTP_BODY")/$(json .next_offset)" 1/1 "limit=1: one row, and where the next page starts"
+http GET "/tasks?user_id=eq.$owner&limit=1&offset=1"
+is "$(ids)" "$(sorted "$ch" "$posted" | cut -d' ' -f2)" "offset=1: the next row"
+http GET "/tasks?status=eq.open&user_id=eq.$owner"
+is "$(ids)" "$(sorted "$ch" "$posted")" "two filters"
+http PATCH "/tasks/$posted" -H "$json_h" -H "$(user "$owner")" -d '{"status":"done"}'
+is "$HTTP_STATUS" 202 "a write moves a row out of that filter"
+http GET "/tasks?status=eq.open&user_id=eq.$owner"
+is "$HTTP_STATUS/$(header X-Cache)/$(ids)" "200/HIT/$ch" \
+	"the cached page no longer shows it (each row is shown as a read shows it)"
+flush || true
+http GET "/tasks?status=eq.done"
+is "$(header X-Cache)/$(ids)" "MISS/$posted" "flushed: the pages of the table are asked for again, and it is in the other filter's"
+http POST "/tasks" -H "$json_h" -H "$(user "$owner")" -d '{"title":"Run","status":"open"}'
+pending_id=$(json .task.id)
+http GET "/tasks?user_id=eq.$owner"
+unlike " $(ids) " " $pending_id " "a row created here and not flushed yet is not in anyone's list"
+http GET "/tasks?user_id=eq.$owner" -H "$(user "$owner")"
+like " $(ids) " " $pending_id " "but in its owner's"
+is "$(jq -r --arg id "$pending_id" '.sync[$id]' <<<"$HTTP_BODY")" pending "marked pending"
+for bad in 'title=eq.x' 'status=like.o*' 'limit=101' 'order=title.desc' "user_id=eq.${owner^^}" 'status=eq.later' 'offset=-1' 'percent=eq.5' 'user_id'; do
+	http GET "/tasks?$bad"
+	is "$HTTP_STATUS/$(json .error.code)" 400/invalid_query "?$bad is refused"
+done
+http GET "/steps"
+is "$HTTP_STATUS" 403 "an owner-only table is not listed for everyone"
+http GET "/steps?user_id=eq.$owner" -H "$(user "$other")"
+is "$HTTP_STATUS" 403 "nor for another user"
+http GET "/steps?user_id=eq.$owner" -H "$(user "$owner")"
+is "$HTTP_STATUS/$(jq -r '[.steps[].id] | join(" ")' <<<"$HTTP_BODY")/$(header Cache-Control)" \
+	"200/$jp/private, no-cache" "its owner lists their rows, which no shared cache may keep"
 
 # --- read = owner: writes hide the row too -----------------------------------------------
 http PATCH "/steps/$jp" -H "$json_h" -H "$(user "$other")" -d '{"step":4}'

@@ -561,7 +561,9 @@ pgl_tx_end(PGconn *conn, bool commit, enum pgl_role role, struct pgl_reply *rep)
 /* The query string of a table read. */
 struct pgl_query {
 	const char *select;
+	const char *order; /* "col[.asc|.desc][.nullsfirst|.nullslast],..." */
 	long limit; /* -1: none */
+	long offset;
 	const char *col[PGL_FILTERS_MAX];
 	const char *val[PGL_FILTERS_MAX];
 	int nfilters;
@@ -592,6 +594,19 @@ pgl_query_arg(
 			    "limit must be a number >= 0");
 			goto bad;
 		}
+	} else if (strcmp(key, "offset") == 0) {
+		if (!pgl_parse_long(value, 0, LONG_MAX, &q->offset)) {
+			(void)snprintf(q->why, sizeof q->why,
+			    "offset must be a number >= 0");
+			goto bad;
+		}
+	} else if (strcmp(key, "order") == 0) {
+		if (q->order != NULL || value == NULL) {
+			(void)snprintf(q->why, sizeof q->why,
+			    "order must be given once, with a value");
+			goto bad;
+		}
+		q->order = value;
 	} else if (!pgl_is_ident(key, strlen(key))) {
 		(void)snprintf(q->why, sizeof q->why,
 		    "unsupported query parameter (%s)", k);
@@ -648,9 +663,57 @@ pgl_sql_columns(
 }
 
 /*
+ * Appends " order by ..." from PostgREST's order parameter: comma-separated
+ * terms col, col.asc, col.desc, each optionally .nullsfirst or .nullslast;
+ * false for anything else.
+ */
+static bool
+pgl_sql_order(struct sbuf *sql, PGconn *conn, const char *order)
+{
+	const char *p = order;
+	size_t n, c;
+	bool first = true;
+
+	for (;;) {
+		n = strcspn(p, ",");
+		c = strcspn(p, ".");
+		if (c > n)
+			c = n;
+		if (!pgl_is_ident(p, c))
+			return false;
+		sb_puts(sql, first ? " order by " : ", ");
+		first = false;
+		if (!sb_ident(sql, conn, p, c))
+			return false;
+		if (c < n) {
+			const char *m = p + c;
+			size_t mlen = n - c;
+
+			if (mlen >= 4 && strncmp(m, ".asc", 4) == 0) {
+				sb_puts(sql, " asc");
+				m += 4, mlen -= 4;
+			} else if (mlen >= 5 && strncmp(m, ".desc", 5) == 0) {
+				sb_puts(sql, " desc");
+				m += 5, mlen -= 5;
+			}
+			if (mlen == 11 && strncmp(m, ".nullsfirst", 11) == 0)
+				sb_puts(sql, " nulls first");
+			else if (mlen == 10 && strncmp(m, ".nullslast", 10) == 0)
+				sb_puts(sql, " nulls last");
+			else if (mlen != 0)
+				return false;
+		}
+		if (p[n] == '\0')
+			return true;
+		p += n + 1;
+	}
+}
+
+/*
  * GET /{table}: PostgREST's read query,
  *   select count(*), coalesce(json_agg(t), '[]')
- *   from (select cols from public.table where c = $1 ... limit N) t
+ *   from (select cols from public.table where c = $1 ... order by ...
+ *         limit N offset M) t
  * with filter values as untyped parameters, so PostgreSQL casts them to the
  * column's type (a bad uuid is 22P02, as with PostgREST).
  */
@@ -703,8 +766,18 @@ pgl_table_get(const struct pgl_call *call, struct pgl_reply *rep)
 		(void)snprintf(num, sizeof num, " = $%d", i + 1);
 		sb_puts(&sql, num);
 	}
+	if (q.order != NULL && !pgl_sql_order(&sql, conn, q.order)) {
+		pgl_reply_error(rep, MHD_HTTP_BAD_REQUEST, "PGRST100",
+		    "failed to parse order", "pgrest-lite supports "
+		    "col[.asc|.desc][.nullsfirst|.nullslast], comma separated", NULL);
+		goto out;
+	}
 	if (q.limit >= 0) {
 		(void)snprintf(num, sizeof num, " limit %ld", q.limit);
+		sb_puts(&sql, num);
+	}
+	if (q.offset > 0) {
+		(void)snprintf(num, sizeof num, " offset %ld", q.offset);
 		sb_puts(&sql, num);
 	}
 	sb_puts(&sql, ") t");

@@ -1,0 +1,77 @@
+/*
+ * Cached list queries of a declared resource: GET /v1/{resource}?col=eq.v
+ * &order=col.desc&limit=N&offset=M, in PostgREST's syntax, over the fields
+ * declared filter = true and sort = true only.
+ */
+#ifndef PC_USECASE_LIST_H
+#define PC_USECASE_LIST_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "result.h"
+
+struct app;
+struct field;
+struct resource;
+
+#define LIST_FILTERS_MAX 4
+#define LIST_LIMIT_DEFAULT 20
+#define LIST_LIMIT_MAX 100
+#define LIST_OFFSET_MAX 10000
+#define LIST_VALUE_MAX 256
+
+struct list_query {
+	const struct resource *res;
+	struct {
+		const struct field *f;
+		char value[LIST_VALUE_MAX + 1];	/* decoded, checked for f's type */
+	} filter[LIST_FILTERS_MAX];
+	size_t nfilters;
+	const struct field *order;	/* NULL: by the key */
+	bool desc;
+	long limit, offset;
+};
+
+/*
+ * Parse a query string (NULL: none) into q. PC_INVALID with the reason in
+ * err (a 400's message) for anything but filters on filter fields (eq. only,
+ * each field once, at most LIST_FILTERS_MAX), order on a sort field, limit
+ * (1 to LIST_LIMIT_MAX, default LIST_LIMIT_DEFAULT) and offset (0 to
+ * LIST_OFFSET_MAX).
+ */
+enum pc_result list_query_parse(const struct resource *res, const char *qs,
+    struct list_query *q, char *err);
+
+/* Whether q filters res's owner field on user id who. */
+bool list_query_owned_by(const struct list_query *q, const char *who);
+
+struct list_result {
+	enum pc_result result;	/* PC_OK, PC_UNAVAILABLE (the database is
+				   away and the page is not cached), PC_ERROR */
+	bool hit;		/* the page's rows came from the cache */
+	bool personal;		/* it holds rows only the viewer may see */
+	char *body;		/* PC_OK: the answer, malloc()ed */
+	size_t len;
+};
+
+/*
+ * The page q asks for, as viewer (a user id; NULL: nobody signed in) or the
+ * admin sees it: {"<resource>":[rows],"sync":{id:"pending"|"failed",...},
+ * "next_offset":N|null}. The database's rows for the query are cached under
+ * the resource's generation (bumped whenever the database's rows of it
+ * change through profilecache: a flush, a write-through, a delete); each
+ * row is then shown as a read of it would be (its cache entry, with every
+ * acknowledged change; a row a pending change moved out of the filter is
+ * left out). The viewer's own rows created on this node and not flushed yet
+ * come first-page with an owner filter. Hidden rows (visibility, read =
+ * owner) are shown only to their owner and the admin.
+ */
+void usecase_list(struct app *app, const struct list_query *q, const char *viewer,
+    bool admin, struct list_result *out);
+void list_result_release(struct list_result *out);
+
+/* Move res's list generation on: every cached page of it is forgotten. */
+void usecase_list_changed(struct app *app, const struct resource *res);
+
+#endif

@@ -546,6 +546,13 @@ resource_build(struct resource *res, char *err)
 	    (r = ref_resolve(res, "owner", res->owner_name, FT_UUID, &res->owner,
 	    err)) != PC_OK)
 		return r;
+	/* Nobody may give a row away: the owner is set by profilecache. */
+	if (res->owner != NULL && res->owner != res->key &&
+	    res->owner->policy != FP_SERVER && res->owner->policy != FP_READONLY) {
+		pc_err(err, "[resource %s] its owner field %s must be policy = server",
+		    res->name, res->owner->name);
+		return PC_INVALID;
+	}
 	if (res->owner_reads && res->owner == NULL) {
 		pc_err(err, "[resource %s] read = owner needs an owner", res->name);
 		return PC_INVALID;

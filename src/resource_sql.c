@@ -127,9 +127,13 @@ print_resource(const struct resource *res, FILE *out)
 	fprintf(out, "grant select, insert, update, delete on table public.\"%s\" to service_role;\n",
 	    res->table);
 
-	fprintf(out, "insert into profilecache.resources (name, tbl, key, columns)\n"
-	    "    values ('%s', 'public.\"%s\"', '%s', '{", res->item, res->table,
+	fprintf(out, "insert into profilecache.resources (name, tbl, key, owner, columns)\n"
+	    "    values ('%s', 'public.\"%s\"', '%s', ", res->item, res->table,
 	    res->key->name);
+	if (res->owner != NULL && res->owner != res->key)
+		fprintf(out, "'%s', '{", res->owner->name);
+	else
+		fprintf(out, "null, '{");
 	for (i = 0; i < res->nfields; i++) {
 		f = &res->fields[i];
 		if (!change_writes(res, f))
@@ -138,7 +142,8 @@ print_resource(const struct resource *res, FILE *out)
 		sep = ",";
 	}
 	fprintf(out, "}')\n    on conflict (name) do update\n"
-	    "        set tbl = excluded.tbl, key = excluded.key, columns = excluded.columns;\n");
+	    "        set tbl = excluded.tbl, key = excluded.key, owner = excluded.owner,\n"
+	    "            columns = excluded.columns;\n");
 }
 
 enum pc_result

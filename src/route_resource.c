@@ -174,16 +174,11 @@ route_resource_write_answer(struct app *app, const struct resource *rs,
 		e->raw = NULL;
 		return;
 	case WRITE_NOT_FOUND:
-		(void)snprintf(msg, sizeof(msg), "%s not found", rs->item);
-		http_error(resp, 404, "not_found", msg);
+		/* The bytes of a read's 404: a hidden row answers the same. */
+		http_body(resp, 404, "application/json", rs->not_found_body,
+		    rs->not_found_len, NULL);
 		return;
 	case WRITE_FORBIDDEN:
-		/* A row hidden from the caller must look missing here too. */
-		if (rs->owner_reads) {
-			http_body(resp, 404, "application/json", rs->not_found_body,
-			    rs->not_found_len, NULL);
-			return;
-		}
 		(void)snprintf(msg, sizeof(msg), "only the owner may change this %s",
 		    rs->item);
 		http_error(resp, 403, "forbidden", msg);
@@ -297,21 +292,18 @@ route_resource_delete_row(struct app *app, const struct resource *rs,
 	const char *actor;
 	char msg[96];
 
-	if (!may_write(app, rs, id, req, resp, &who, &actor))
+	if (!may_write(app, rs, id, req, resp, &who, &actor) ||
+	    (!rs->builtin && !route_auth_admit_write(app, &who, resp)))
 		return;
 	switch (usecase_delete(app, rs, id, actor)) {
 	case DELETE_DONE:
 		http_body(resp, 204, NULL, NULL, 0, NULL);
 		return;
 	case DELETE_FORBIDDEN:
-		if (!rs->owner_reads) {
-			(void)snprintf(msg, sizeof(msg),
-			    "only the owner may delete this %s", rs->item);
-			http_error(resp, 403, "forbidden", msg);
-			return;
-		}
-		/* A hidden row looks missing. */
-		__attribute__((fallthrough));
+		(void)snprintf(msg, sizeof(msg), "only the owner may delete this %s",
+		    rs->item);
+		http_error(resp, 403, "forbidden", msg);
+		return;
 	case DELETE_NOT_FOUND:
 		http_body(resp, 404, "application/json", rs->not_found_body,
 		    rs->not_found_len, NULL);

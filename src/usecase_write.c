@@ -436,6 +436,9 @@ write_through(struct app *app, const struct write_request *w, struct current *cu
 		res->outcome = WRITE_NOT_FOUND;
 	} else if (code != NULL && strcmp(code, "username_taken") == 0) {
 		res->outcome = WRITE_USERNAME_TAKEN;
+	} else if (code != NULL && strcmp(code, "owner_conflict") == 0) {
+		/* Another user created the id first. */
+		res->outcome = w->res->owner_reads ? WRITE_NOT_FOUND : WRITE_FORBIDDEN;
 	} else if (status != NULL && strcmp(status, "rejected") == 0) {
 		write_rejected(w->id, result, res);
 	} else {
@@ -465,12 +468,25 @@ owned_by(const struct resource *res, json_t *row, const char *actor)
 	return owner != NULL && strcmp(owner, actor) == 0;
 }
 
+/*
+ * Whether row is hidden from everyone but its owner: every row of a read =
+ * owner resource, or one whose visibility field is true. Another user is
+ * answered about it as about a missing row.
+ */
+static bool
+hidden_from(const struct resource *res, json_t *row)
+{
+	return res->owner_reads || (res->visibility != NULL &&
+	    json_is_true(json_object_get(row, res->visibility->name)));
+}
+
 void
 usecase_write(struct app *app, const struct write_request *req,
     struct write_result *res)
 {
 	const struct resource *rs = req->res;
 	struct write_request wc = *req, *w = &wc;
+	bool mine = owner_field(rs) && w->actor != NULL;
 	struct current cur;
 	json_t *owned = NULL;
 	enum pc_result r;
@@ -481,25 +497,38 @@ usecase_write(struct app *app, const struct write_request *req,
 		res->outcome = WRITE_FORBIDDEN;	/* no owner: the admin's only */
 		goto out;
 	}
+	/* A row a user creates is theirs: the owner field is in its change. */
+	if (mine && w->replace && ((owned = json_copy(w->patch)) == NULL ||
+	    json_object_set_new(owned, rs->owner->name, json_string(w->actor)) != 0)) {
+		res->outcome = WRITE_ERROR;
+		goto out;
+	}
 	r = current_load(app, rs, w->id, &cur);
+	/*
+	 * The database is away and nothing is cached: the change is journaled
+	 * all the same (its fields carry their own versions, so it needs no
+	 * base) and acknowledged; the flush applies it, creating the row if
+	 * there was none. Not a user's write of a row with an owner field,
+	 * which nothing would prove theirs, but for a POST's new id.
+	 */
 	if (r == PC_UNAVAILABLE && !(w->if_match != NULL && w->if_match->present) &&
-	    !resource_patch_names_through(rs, w->patch) &&
-	    !(owner_field(rs) && w->actor != NULL)) {
-		/*
-		 * The database is away and nothing is cached: the change is
-		 * journaled all the same (its fields carry their own versions,
-		 * so it needs no base) and acknowledged; the flush applies it,
-		 * creating the row if there was none.
-		 */
+	    !resource_patch_names_through(rs, w->patch) && (!mine || w->create)) {
 		log_info("write_blind", "resource=%s id=%s", rs->name, w->id);
 		memset(&cur, 0, sizeof(cur));
 		cur.updated_at_us = -1;
 		cur.blind = true;
+		if (owned != NULL)
+			w->patch = owned;
 		write_behind(app, w, &cur, res);
 		goto out;
 	}
 	if (r != PC_OK) {
 		res->outcome = r == PC_UNAVAILABLE ? WRITE_UNAVAILABLE : WRITE_ERROR;
+		goto out;
+	}
+	/* Before anything else answers: another user's row, as they may see it. */
+	if (mine && cur.row != NULL && !owned_by(rs, cur.row, w->actor)) {
+		res->outcome = hidden_from(rs, cur.row) ? WRITE_NOT_FOUND : WRITE_FORBIDDEN;
 		goto out;
 	}
 	if (!if_match_ok(w->if_match, &cur)) {
@@ -514,22 +543,15 @@ usecase_write(struct app *app, const struct write_request *req,
 		res->outcome = WRITE_EXISTS;
 		goto out;
 	}
-	if (owner_field(rs) && w->actor != NULL) {
-		if (cur.row != NULL && !owned_by(rs, cur.row, w->actor)) {
-			res->outcome = WRITE_FORBIDDEN;
-			goto out;
-		}
-		/* Created now: the row is the caller's. */
-		if (cur.row == NULL && ((owned = json_copy(w->patch)) == NULL ||
-		    json_object_set_new(owned, rs->owner->name,
-		    json_string(w->actor)) != 0)) {
-			res->outcome = WRITE_ERROR;
-			goto out;
-		}
-		if (owned != NULL)
-			w->patch = owned;
-	}
-	if (resource_patch_needs_origin(rs, w->patch, cur.row))
+	if (cur.row == NULL && owned != NULL)
+		w->patch = owned;
+	/*
+	 * A user's PUT of an id nobody here knows goes through the database,
+	 * which sets the owner once: two users cannot both be told they
+	 * created it. A POST's new random id needs no such check.
+	 */
+	if (resource_patch_needs_origin(rs, w->patch, cur.row) ||
+	    (mine && cur.row == NULL && !w->create))
 		write_through(app, w, &cur, res);
 	else
 		write_behind(app, w, &cur, res);
@@ -567,13 +589,18 @@ usecase_delete(struct app *app, const struct resource *rs, const char *id,
 		return DELETE_FORBIDDEN;	/* no owner: the admin's only */
 	/* Another user's row is not theirs to delete: read it first. */
 	if (owner_field(rs) && actor != NULL) {
-		if ((r = current_load(app, rs, id, &cur)) != PC_OK)
-			return r == PC_UNAVAILABLE ? DELETE_UNAVAILABLE : DELETE_ERROR;
-		r = cur.row == NULL || owned_by(rs, cur.row, actor) ? PC_OK : PC_CONFLICT;
+		r = current_load(app, rs, id, &cur);
+		out = r != PC_OK ? (r == PC_UNAVAILABLE ? DELETE_UNAVAILABLE : DELETE_ERROR) :
+		    /* Nothing seen here: no tombstone for a user, which could
+		     * cancel another's create waiting in some node's journal. */
+		    cur.row == NULL ? DELETE_NOT_FOUND :
+		    owned_by(rs, cur.row, actor) ? DELETE_DONE :
+		    hidden_from(rs, cur.row) ? DELETE_NOT_FOUND : DELETE_FORBIDDEN;
 		json_decref(cur.row);
 		json_decref(cur.versions);
-		if (r != PC_OK)
-			return DELETE_FORBIDDEN;
+		if (out != DELETE_DONE)
+			return out;
+		out = DELETE_ERROR;
 	}
 	/* The avatar file to remove once the row is gone (read before, from
 	 * the cache or the database, as a read would see it). */

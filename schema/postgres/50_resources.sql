@@ -30,10 +30,13 @@
 -- (field_versions; on an equal version the greater JSON text wins), so every
 -- order of arrival ends the same and a replay is harmless. A change for a
 -- missing id creates the row (the table's defaults for the rest). A change
--- not newer than the id's tombstone is "deleted" and writes nothing. A
--- change that names a column the registry does not list is rejected
--- (unknown_field); one the database refuses as data (SQLSTATE classes 22 and
--- 23) is rejected with the SQLSTATE as its code, and undoes nothing else.
+-- not newer than the id's tombstone is "deleted" and writes nothing; a row
+-- recreated after a delete takes only fields newer than the tombstone. A
+-- change that gives an existing row another owner is rejected
+-- (owner_conflict). A resource or column the registry does not list fails
+-- the whole call (55000: the migration is not loaded; the caller retries). A
+-- change the database refuses as data (SQLSTATE classes 22 and 23) is
+-- rejected with the SQLSTATE as its code, and undoes nothing else.
 -- Changes are applied one at a time, each in its own subtransaction, under a
 -- transaction-scoped advisory lock on (resource, id), as deletes are.
 
@@ -77,6 +80,10 @@ create table if not exists profilecache.resources (
     key     text not null,
     columns text[] not null
 );
+-- The owner column (null: the key is the owner, or there is none): set once,
+-- by the change that creates the row; a change giving an existing row
+-- another owner is refused.
+alter table profilecache.resources add column if not exists owner text;
 
 create table if not exists profilecache.tombstones (
     resource   text not null references profilecache.resources (name)
@@ -120,6 +127,7 @@ declare
     v_patch    jsonb;
     v_vers     jsonb;
     v_cur      jsonb;
+    v_base     jsonb;
     v_w        jsonb;
     v_set      jsonb;
     v_row      jsonb;
@@ -131,11 +139,13 @@ declare
     v_results  jsonb := '[]';
     v_applying text := pg_catalog.current_setting('profilecache.applying', true);
 begin
-    select r.name, r.tbl, r.key, r.columns into v_res
+    -- A resource or a column the registry lacks is a migration not loaded
+    -- yet (55000, not a data error): the whole call fails and is retried.
+    select r.name, r.tbl, r.key, r.columns, r.owner into v_res
       from profilecache.resources as r where r.name = profilecache_apply.resource;
     if not found then
         raise exception 'profilecache_apply: % is not a declared resource', resource
-            using errcode = '22023',
+            using errcode = '55000',
                   hint = 'Load what profilecache-admin sql prints for the configuration.';
     end if;
     if changes is null or pg_catalog.jsonb_typeof(changes) <> 'array' then
@@ -171,10 +181,9 @@ begin
         select k into v_bad from pg_catalog.jsonb_object_keys(v_patch) as k
          where k <> all (v_res.columns) limit 1;
         if v_bad is not null then
-            v_results := v_results || pg_catalog.jsonb_build_array(pg_catalog.jsonb_build_object(
-                'id', v_id, 'status', 'rejected', 'row', null, 'code', 'unknown_field',
-                'message', pg_catalog.format('%s is not a field a change may write', v_bad)));
-            continue;
+            raise exception 'profilecache_apply: %.% is not a column a change may write', resource, v_bad
+                using errcode = '55000',
+                      hint = 'Load what profilecache-admin sql prints for the configuration.';
         end if;
         begin
             perform pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtext(v_res.name),
@@ -189,7 +198,32 @@ begin
             execute pg_catalog.format('select pg_catalog.to_jsonb(t) from %s as t where t.%I = $1 for update',
                                       v_res.tbl, v_res.key)
                into v_cur using v_id;
-            v_w := public.profilecache_winners(coalesce(v_cur, '{}'), v_patch, v_vers, v_us);
+            -- The owner is set once: another owner for an existing row is
+            -- refused (two users cannot both create one id).
+            if v_cur is not null and v_res.owner is not null and v_patch ? v_res.owner
+               and v_cur ->> v_res.owner is not null
+               and v_cur ->> v_res.owner is distinct from v_patch ->> v_res.owner then
+                v_results := v_results || pg_catalog.jsonb_build_array(pg_catalog.jsonb_build_object(
+                    'id', v_id, 'status', 'rejected', 'row', null, 'code', 'owner_conflict',
+                    'message', 'the row has another owner'));
+                continue;
+            end if;
+            -- A row recreated after a delete: every field starts at the
+            -- tombstone's version, so no value older than the delete returns.
+            if v_cur is null and v_tomb is not null then
+                v_base := pg_catalog.jsonb_build_object('field_versions',
+                    (select pg_catalog.jsonb_object_agg(c,
+                                (extract(epoch from v_tomb) * 1000000)::bigint)
+                       from pg_catalog.unnest(v_res.columns) as c));
+            else
+                v_base := coalesce(v_cur, '{}');
+            end if;
+            v_w := public.profilecache_winners(v_base, v_patch, v_vers, v_us);
+            if v_cur is null and v_w -> 'patch' = '{}' and v_patch <> '{}' then
+                v_results := v_results || pg_catalog.jsonb_build_array(pg_catalog.jsonb_build_object(
+                    'id', v_id, 'status', 'deleted', 'row', null, 'code', null, 'message', null));
+                continue;
+            end if;
             if v_cur is null or v_w -> 'patch' <> '{}' then
                 v_set := (v_w -> 'patch') || pg_catalog.jsonb_build_object(
                     'field_versions', coalesce(v_cur -> 'field_versions', '{}') || (v_w -> 'versions'),
@@ -248,7 +282,7 @@ begin
       from profilecache.resources as r where r.name = profilecache_delete.resource;
     if not found then
         raise exception 'profilecache_delete: % is not a declared resource', resource
-            using errcode = '22023';
+            using errcode = '55000';
     end if;
     if v_id is null then
         raise exception 'profilecache_delete: id must not be null' using errcode = '22004';

@@ -147,6 +147,9 @@ test_bad_declarations(void **state)
 		  "type = timestamp\npolicy = server\n", "readonly or server" },
 		{ "[other]\nkey = 1\n", "not a resource" },
 		{ "[resource p]\nread = all\n", "read must be public or owner" },
+		{ "[resource p]\nowner = u\n[field p.id]\ntype = uuid\npolicy = readonly\n"
+		  "[field p.u]\ntype = uuid\n[field p.updated_at]\ntype = timestamp\n"
+		  "policy = server\n", "owner field u must be policy = server" },
 		{ "[resource p]\nfresh_ttl = 0\n", "at least 1" },
 		{ "[resource p]\nowner = none\nread = owner\n[field p.id]\ntype = uuid\n"
 		  "policy = readonly\n[field p.updated_at]\ntype = timestamp\n"

@@ -29,10 +29,11 @@ create policy challenges_read on public."challenges" for select to anon, authent
     using (true);
 grant select on table public."challenges" to anon, authenticated;
 grant select, insert, update, delete on table public."challenges" to service_role;
-insert into profilecache.resources (name, tbl, key, columns)
-    values ('challenge', 'public."challenges"', 'id', '{user_id,title,description,status,due_at}')
+insert into profilecache.resources (name, tbl, key, owner, columns)
+    values ('challenge', 'public."challenges"', 'id', 'user_id', '{user_id,title,description,status,due_at}')
     on conflict (name) do update
-        set tbl = excluded.tbl, key = excluded.key, columns = excluded.columns;
+        set tbl = excluded.tbl, key = excluded.key, owner = excluded.owner,
+            columns = excluded.columns;
 
 -- [resource journey_progress]: GET /v1/journey_progress/{id}, answers {"journey_progress": ...}
 create table if not exists public."journey_progress" (
@@ -54,10 +55,11 @@ create policy journey_progress_read on public."journey_progress" for select to a
     using ((select auth.uid()) = "user_id");
 grant select on table public."journey_progress" to anon, authenticated;
 grant select, insert, update, delete on table public."journey_progress" to service_role;
-insert into profilecache.resources (name, tbl, key, columns)
-    values ('journey_progress', 'public."journey_progress"', 'id', '{user_id,journey,step,percent,completed_at}')
+insert into profilecache.resources (name, tbl, key, owner, columns)
+    values ('journey_progress', 'public."journey_progress"', 'id', 'user_id', '{user_id,journey,step,percent,completed_at}')
     on conflict (name) do update
-        set tbl = excluded.tbl, key = excluded.key, columns = excluded.columns;
+        set tbl = excluded.tbl, key = excluded.key, owner = excluded.owner,
+            columns = excluded.columns;
 
 notify pgrst, 'reload schema';
 commit;

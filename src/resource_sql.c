@@ -138,12 +138,23 @@ print_resource(const struct resource *res, FILE *out)
 		f = &res->fields[i];
 		if (!change_writes(res, f))
 			continue;
-		fprintf(out, "%s%s", sep, f->name);
+		fprintf(out, "%s\"%s\"", sep, f->name);
 		sep = ",";
 	}
 	fprintf(out, "}')\n    on conflict (name) do update\n"
 	    "        set tbl = excluded.tbl, key = excluded.key, owner = excluded.owner,\n"
 	    "            columns = excluded.columns;\n");
+	/* Writes and deletes made outside profilecache are versioned too. */
+	fprintf(out, "drop trigger if exists %s_version_outside_write on public.\"%s\";\n"
+	    "create trigger %s_version_outside_write before insert or update on "
+	    "public.\"%s\"\n    for each row execute function "
+	    "profilecache.version_outside_write();\n", res->table, res->table,
+	    res->table, res->table);
+	fprintf(out, "drop trigger if exists %s_tombstone_outside_delete on public.\"%s\";\n"
+	    "create trigger %s_tombstone_outside_delete after delete on "
+	    "public.\"%s\"\n    for each row execute function "
+	    "profilecache.tombstone_outside_delete();\n", res->table, res->table,
+	    res->table, res->table);
 }
 
 enum pc_result

@@ -304,6 +304,86 @@ begin
 end
 $$;
 
+-- A write that does not come through profilecache_apply (the dashboard,
+-- another service) gets versions too, as profiles' do (30_apply.sql): every
+-- registered column it changes is stamped after every version the row
+-- holds and not before clock_timestamp(); field_versions itself cannot be
+-- set from outside. A delete made outside leaves a tombstone, so that no
+-- change still waiting in a journal brings the row back. profilecache-admin
+-- sql attaches both to each declared table.
+create or replace function profilecache.version_outside_write()
+    returns trigger
+    language plpgsql
+    set search_path = ''
+as $fn$
+declare
+    v_cols text[];
+    v_new  jsonb;
+    v_old  jsonb;
+    v_us   bigint;
+    v_f    text;
+begin
+    if pg_catalog.current_setting('profilecache.applying', true) = 'on' then
+        return new;
+    end if;
+    select r.columns into v_cols from profilecache.resources as r where r.tbl = tg_relid;
+    v_new := pg_catalog.to_jsonb(new);
+    v_us := (extract(epoch from pg_catalog.clock_timestamp()) * 1000000)::bigint;
+    if tg_op = 'UPDATE' then
+        v_old := pg_catalog.to_jsonb(old);
+        new.field_versions := coalesce(old.field_versions, '{}'::jsonb);
+        v_us := greatest(v_us, (extract(epoch from old.updated_at) * 1000000)::bigint + 1,
+                    (select pg_catalog.max(v.value::text::bigint) + 1
+                       from pg_catalog.jsonb_each(old.field_versions) as v));
+    else
+        new.field_versions := '{}'::jsonb;
+    end if;
+    foreach v_f in array coalesce(v_cols, '{}') loop
+        -- An insert versions what it sets; a default or a null it leaves
+        -- to whatever change comes, however old.
+        if (tg_op = 'INSERT' and v_new -> v_f is distinct from 'null'::jsonb)
+           or (tg_op = 'UPDATE' and v_new -> v_f is distinct from v_old -> v_f) then
+            new.field_versions := new.field_versions || pg_catalog.jsonb_build_object(v_f, v_us);
+        end if;
+    end loop;
+    if tg_op = 'INSERT' or new.field_versions is distinct from old.field_versions then
+        new.updated_at := 'epoch'::timestamptz + v_us * interval '1 microsecond';
+    else
+        new.updated_at := old.updated_at;   -- nothing versioned changed
+    end if;
+    return new;
+end
+$fn$;
+
+create or replace function profilecache.tombstone_outside_delete()
+    returns trigger
+    language plpgsql
+    security definer
+    set search_path = ''
+as $fn$
+declare
+    v_name text;
+    v_key  text;
+begin
+    if pg_catalog.current_setting('profilecache.applying', true) = 'on' then
+        return old;
+    end if;
+    select r.name, r.key into v_name, v_key from profilecache.resources as r
+     where r.tbl = tg_relid;
+    if v_name is not null then
+        insert into profilecache.tombstones as t (resource, id, deleted_at)
+            values (v_name, (pg_catalog.to_jsonb(old) ->> v_key)::uuid,
+                    greatest(pg_catalog.now(), old.updated_at + interval '1 microsecond'))
+            on conflict on constraint tombstones_pkey
+                do update set deleted_at = greatest(t.deleted_at, excluded.deleted_at);
+    end if;
+    return old;
+end
+$fn$;
+
+revoke all on function profilecache.version_outside_write() from public;
+revoke all on function profilecache.tombstone_outside_delete() from public;
+
 revoke all on function public.profilecache_apply(text, jsonb) from public;
 revoke all on function public.profilecache_delete(text, uuid) from public;
 if exists (select from pg_catalog.pg_roles where rolname = 'anon') then

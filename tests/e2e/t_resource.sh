@@ -66,7 +66,7 @@ policy = server
 INI
 PC_CONF_APPEND=$decl e2e_start
 rm -f -- "$decl"
-plan 105
+plan 107
 
 ch=3d1c5a7e-2b4f-4c6d-8e9f-0a1b2c3d4e5f
 jp=4e2d6b8f-3c5a-4d7e-9f0a-1b2c3d4e5f60
@@ -107,8 +107,11 @@ r0=$(reads tasks)
 http GET "/tasks/$ch"
 is "$HTTP_STATUS" 200 "a declared resource's row is read"
 is "$(header X-Cache)" MISS "the first read is a miss"
-is "$HTTP_BODY" "{\"task\":{\"id\":\"$ch\",\"user_id\":\"$owner\",\"title\":\"Walk 10k\",\"status\":\"open\",\"percent\":40,\"meta\":{\"k\":[1,2]},\"due_at\":\"2026-12-24T17:00:00.000000Z\",\"created_at\":$(json .task.created_at | jq -R .),\"updated_at\":\"2026-12-01T10:00:00.500000Z\"},\"sync\":\"synced\"}" \
+is "$HTTP_BODY" "{\"task\":{\"id\":\"$ch\",\"user_id\":\"$owner\",\"title\":\"Walk 10k\",\"status\":\"open\",\"percent\":40,\"meta\":{\"k\":[1,2]},\"due_at\":\"2026-12-24T17:00:00.000000Z\",\"created_at\":$(json .task.created_at | jq -R .),\"updated_at\":$(json .task.updated_at | jq -R .)},\"sync\":\"synced\"}" \
 	"the declared fields in order, under the item name, timestamps in UTC; an undeclared column is left out"
+is "$(psql_exec "select string_agg(k, ',' order by k) from public.tasks, jsonb_object_keys(field_versions) k where id = '$ch'")" \
+	"due_at,meta,percent,status,title,user_id" \
+	"an insert made outside profilecache is versioned: each column it set (its updated_at is the version)"
 like "$(json .task.created_at)" '^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:]{8}\.[0-9]{6}Z$' "created_at is RFC 3339 UTC"
 etag=$(header ETag)
 like "$etag" '^"[0-9a-f]{16}"$' "a strong ETag"
@@ -336,6 +339,10 @@ flush_rc=0
 flush || flush_rc=$?
 is "$flush_rc/$(psql_exec "select meta::text from public.tasks where id = '$new'")" '0/{"v": 2}' \
 	"once the migration is loaded it is applied"
+
+psql_exec "delete from public.tasks where id = '$new'"
+is "$(psql_exec "select count(*) from profilecache.tombstones where resource = 'task' and id = '$new'")" 1 \
+	"a delete made outside profilecache leaves a tombstone too"
 
 # --- the route's counter, and profiles as before ------------------------------------------
 http GET "/metrics"

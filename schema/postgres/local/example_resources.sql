@@ -30,10 +30,16 @@ create policy challenges_read on public."challenges" for select to anon, authent
 grant select on table public."challenges" to anon, authenticated;
 grant select, insert, update, delete on table public."challenges" to service_role;
 insert into profilecache.resources (name, tbl, key, owner, columns)
-    values ('challenge', 'public."challenges"', 'id', 'user_id', '{user_id,title,description,status,due_at}')
+    values ('challenge', 'public."challenges"', 'id', 'user_id', '{"user_id","title","description","status","due_at"}')
     on conflict (name) do update
         set tbl = excluded.tbl, key = excluded.key, owner = excluded.owner,
             columns = excluded.columns;
+drop trigger if exists challenges_version_outside_write on public."challenges";
+create trigger challenges_version_outside_write before insert or update on public."challenges"
+    for each row execute function profilecache.version_outside_write();
+drop trigger if exists challenges_tombstone_outside_delete on public."challenges";
+create trigger challenges_tombstone_outside_delete after delete on public."challenges"
+    for each row execute function profilecache.tombstone_outside_delete();
 
 -- [resource journey_progress]: GET /v1/journey_progress/{id}, answers {"journey_progress": ...}
 create table if not exists public."journey_progress" (
@@ -56,10 +62,16 @@ create policy journey_progress_read on public."journey_progress" for select to a
 grant select on table public."journey_progress" to anon, authenticated;
 grant select, insert, update, delete on table public."journey_progress" to service_role;
 insert into profilecache.resources (name, tbl, key, owner, columns)
-    values ('journey_progress', 'public."journey_progress"', 'id', 'user_id', '{user_id,journey,step,percent,completed_at}')
+    values ('journey_progress', 'public."journey_progress"', 'id', 'user_id', '{"user_id","journey","step","percent","completed_at"}')
     on conflict (name) do update
         set tbl = excluded.tbl, key = excluded.key, owner = excluded.owner,
             columns = excluded.columns;
+drop trigger if exists journey_progress_version_outside_write on public."journey_progress";
+create trigger journey_progress_version_outside_write before insert or update on public."journey_progress"
+    for each row execute function profilecache.version_outside_write();
+drop trigger if exists journey_progress_tombstone_outside_delete on public."journey_progress";
+create trigger journey_progress_tombstone_outside_delete after delete on public."journey_progress"
+    for each row execute function profilecache.tombstone_outside_delete();
 
 notify pgrst, 'reload schema';
 commit;

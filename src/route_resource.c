@@ -232,6 +232,46 @@ may_write(struct app *app, const struct resource *rs, const char *id,
 	return true;
 }
 
+/*
+ * A POST's body may choose the new row's id: its key field, taken out of
+ * the body (*body and *len are replaced) into id. False with 400 when it
+ * is not a canonical UUID.
+ */
+static bool
+post_key(const struct resource *rs, char **body, size_t *len, char *id,
+    bool *new_id, struct http_response *resp)
+{
+	json_error_t jerr;
+	json_t *doc, *k;
+	char *s;
+
+	if ((doc = json_loadb(*body, *len, JSON_REJECT_DUPLICATES, &jerr)) == NULL ||
+	    !json_is_object(doc) || (k = json_object_get(doc, rs->key->name)) == NULL) {
+		json_decref(doc);
+		return true;	/* the parse that follows answers a bad body */
+	}
+	if (!json_is_string(k) || !uuid_is_canonical(json_string_value(k),
+	    json_string_length(k))) {
+		json_decref(doc);
+		http_error(resp, 400, "invalid_id",
+		    "the id must be a UUID in canonical lower-case form");
+		return false;
+	}
+	memcpy(id, json_string_value(k), UUID_LEN + 1);
+	(void)json_object_del(doc, rs->key->name);
+	s = json_dumps(doc, JSON_COMPACT);
+	json_decref(doc);
+	if (s == NULL) {
+		http_error(resp, 500, "internal", "out of memory");
+		return false;
+	}
+	free(*body);
+	*body = s;
+	*len = strlen(s);
+	*new_id = false;
+	return true;
+}
+
 void
 route_resource_write(struct app *app, const struct resource *rs, const char *id,
     enum write_as as, struct http_request *req, struct http_response *resp)
@@ -241,16 +281,20 @@ route_resource_write(struct app *app, const struct resource *rs, const char *id,
 	struct auth_caller who;
 	struct write_request w;
 	json_t *patch = NULL, *errors = NULL, *allowed;
-	char *body = NULL;
+	char *body = NULL, key[UUID_LEN + 1];
 	size_t len = 0;
 
 	memset(&res, 0, sizeof(res));
 	memset(&w, 0, sizeof(w));
+	memcpy(key, id, sizeof(key));
 	if (!may_write(app, rs, id, req, resp, &who, &w.actor))
 		goto out;
 	if (!http_json_body(req, resp, (size_t)app->cfg.limits_max_body, &body, &len))
 		goto out;
 	if (!route_auth_admit_write(app, &who, resp))
+		goto out;
+	w.new_id = as == WRITE_AS_POST;
+	if (as == WRITE_AS_POST && !post_key(rs, &body, &len, key, &w.new_id, resp))
 		goto out;
 	if (resource_patch_parse(rs, body, len, as != WRITE_AS_PATCH, &patch,
 	    &errors) != PC_OK) {
@@ -266,7 +310,7 @@ route_resource_write(struct app *app, const struct resource *rs, const char *id,
 	}
 	http_if_match_parse(http_request_header(req, "HTTP_IF_MATCH"), &im);
 	w.res = rs;
-	w.id = id;
+	w.id = key;
 	w.replace = as != WRITE_AS_PATCH;
 	w.create = as == WRITE_AS_POST;
 	w.patch = patch;
@@ -275,7 +319,7 @@ route_resource_write(struct app *app, const struct resource *rs, const char *id,
 	usecase_write(app, &w, &res);
 	if (as == WRITE_AS_POST && (res.outcome == WRITE_PENDING ||
 	    res.outcome == WRITE_SYNCED))
-		http_header_add(resp, "Location", "%s/%s", rs->name, id);
+		http_header_add(resp, "Location", "%s/%s", rs->name, key);
 	route_resource_write_answer(app, rs, &res, resp);
 out:
 	write_result_release(&res);

@@ -509,10 +509,10 @@ usecase_write(struct app *app, const struct write_request *req,
 	 * all the same (its fields carry their own versions, so it needs no
 	 * base) and acknowledged; the flush applies it, creating the row if
 	 * there was none. Not a user's write of a row with an owner field,
-	 * which nothing would prove theirs, but for a POST's new id.
+	 * which nothing would prove theirs, but for a new id made here.
 	 */
 	if (r == PC_UNAVAILABLE && !(w->if_match != NULL && w->if_match->present) &&
-	    !resource_patch_names_through(rs, w->patch) && (!mine || w->create)) {
+	    !resource_patch_names_through(rs, w->patch) && (!mine || w->new_id)) {
 		log_info("write_blind", "resource=%s id=%s", rs->name, w->id);
 		memset(&cur, 0, sizeof(cur));
 		cur.updated_at_us = -1;
@@ -548,10 +548,10 @@ usecase_write(struct app *app, const struct write_request *req,
 	/*
 	 * A user's PUT of an id nobody here knows goes through the database,
 	 * which sets the owner once: two users cannot both be told they
-	 * created it. A POST's new random id needs no such check.
+	 * created it. A new random id made here needs no such check.
 	 */
 	if (resource_patch_needs_origin(rs, w->patch, cur.row) ||
-	    (mine && cur.row == NULL && !w->create))
+	    (mine && cur.row == NULL && !w->new_id))
 		write_through(app, w, &cur, res);
 	else
 		write_behind(app, w, &cur, res);

@@ -35,6 +35,8 @@ struct write_request {
 					   checked the key) */
 	bool replace;			/* PUT: every editable field */
 	bool create;			/* POST: only if there is no row */
+	bool new_id;			/* id is a random one made here, that
+					   nobody else can have chosen */
 	struct json_t *patch;		/* from resource_patch_parse(), borrowed */
 	const struct http_if_match *if_match;
 	int64_t max_pending;		/* bytes of pending changes the id may

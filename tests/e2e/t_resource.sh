@@ -66,7 +66,7 @@ policy = server
 INI
 PC_CONF_APPEND=$decl e2e_start
 rm -f -- "$decl"
-plan 107
+plan 111
 
 ch=3d1c5a7e-2b4f-4c6d-8e9f-0a1b2c3d4e5f
 jp=4e2d6b8f-3c5a-4d7e-9f0a-1b2c3d4e5f60
@@ -215,6 +215,16 @@ is "$HTTP_STATUS" 202 "POST creates a row under a new id"
 posted=$(json .task.id)
 like "$posted" '^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$' "a random (v4) UUID"
 is "$(header Location)" "tasks/$posted" "Location names it"
+chosen=7c8d9e0f-1a2b-4c3d-9e4f-5a6b7c8d9e0f
+http POST "/tasks" -H "$json_h" -H "$(user "$owner")" -d '{"id":"'"$chosen"'","title":"Chosen"}'
+is "$HTTP_STATUS/$(header Location)/$(json .sync)" "200/tasks/$chosen/synced" \
+	"POST may choose the id (a user's goes through the database: someone else may have chosen it too)"
+http POST "/tasks" -H "$json_h" -H "$(user "$owner")" -d '{"id":"'"$chosen"'","title":"Again"}'
+is "$HTTP_STATUS/$(json .error.code)" 409/already_exists "a POST of an id that has a row is 409"
+http POST "/tasks" -H "$json_h" -H "$(user "$owner")" -d '{"id":"'"${chosen^^}"'","title":"Bad"}'
+is "$HTTP_STATUS/$(json .error.code)" 400/invalid_id "a chosen id must be a canonical UUID"
+http DELETE "/tasks/$chosen" -H "$(user "$owner")"
+is "$HTTP_STATUS" 204 "(and it goes again)"
 http PATCH "/tasks/$ch" -H "$json_h" -H "$(user "$owner")" -d '{"title":"forbidden"}'
 is "$HTTP_STATUS" 202 "a value only the database refuses is acknowledged first"
 http PATCH "/tasks/$ch" -H "$json_h" -H "$(user "$owner")" -d '{"meta":{"laps":3}}'

@@ -117,7 +117,7 @@ profile_render_obj(json_t *in, const char *expect_id, enum profile_sync sync,
     json_t *failed, char **body, size_t *body_len, struct profile_meta *meta,
     char *err)
 {
-	struct resource_meta m;
+	struct resource_meta m = { .updated_at_us = -1 };
 	enum pc_result r;
 
 	r = resource_render(profile_resource(), in, expect_id,

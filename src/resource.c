@@ -745,6 +745,8 @@ resource_render(const struct resource *res, json_t *in, const char *expect_key,
 	size_t i;
 
 	*body = NULL;
+	meta->updated_at_us = -1;
+	meta->is_private = false;
 	v = json_object_get(in, res->key->name);
 	if (!json_is_string(v) || strcmp(json_string_value(v), expect_key) != 0) {
 		pc_err(err, "database row has another %s than asked for", res->key->name);

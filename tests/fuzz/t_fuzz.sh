@@ -15,7 +15,7 @@ here=$(cd -- "$(dirname -- "$0")" && pwd)
 top=${PC_TOP_SRCDIR:-$(cd -- "$here/../.." && pwd)}
 build=${PC_TOP_BUILDDIR:-$top}
 seconds=${PC_FUZZ_SECONDS:-15}
-fuzzers=(request profile jwt jwks config cache_entry multipart)
+fuzzers=(request profile resource jwt jwks config cache_entry multipart)
 [[ -n ${PC_FUZZ_ONLY:-} ]] && fuzzers=("$PC_FUZZ_ONLY")
 
 if ! command -v clang >/dev/null ||

@@ -964,16 +964,21 @@ trash_one(void *arg, const char *relpath, bool applied)
 #define PULL_MARGIN_S 10
 
 static void
-pull_outside(struct app *app, struct flush_stats *st)
+pull_outside(struct app *app, const struct resource *res, struct flush_stats *st)
 {
-	char since[TIMEFMT_LEN + 8], args[128], err[PC_ERRLEN] = "", *resp = NULL;
+	char since[TIMEFMT_LEN + 8], args[256], err[PC_ERRLEN] = "", *resp = NULL;
+	char key[96];
+	bool changed = false;
 	const char *ids[PULL_PAGE], *next;
 	json_t *rows[PULL_PAGE], *doc = NULL, *rs, *del, *v;
 	json_error_t jerr;
 	int64_t now_us;
 	size_t i, n, len, page;
 
-	if (journal_meta_get(app->journal, "pull_since", since, sizeof(since), err) != PC_OK) {
+	/* Profiles keep the key they always had. */
+	(void)snprintf(key, sizeof(key), res->builtin ? "pull_since" : "pull_since:%s",
+	    res->item);
+	if (journal_meta_get(app->journal, key, since, sizeof(since), err) != PC_OK) {
 		/* The first run starts from now: older changes are in no cache
 		 * this node filled since it started. */
 		if (timefmt_format(clock_now_us() - PULL_MARGIN_S * INT64_C(1000000),
@@ -981,11 +986,17 @@ pull_outside(struct app *app, struct flush_stats *st)
 			return;
 	}
 	for (page = 0; page < PULL_PAGES; page++) {
-		(void)snprintf(args, sizeof(args), "{\"since\":\"%s\",\"max\":%d}",
-		    since, PULL_PAGE);
-		if (origin_rpc(app->origin, "profilecache_changed_since", args, strlen(args),
-		    &resp, &len, err) != PC_OK) {
-			log_warn("flush_pull_failed", "error=\"%s\"", err);
+		if (res->builtin)
+			(void)snprintf(args, sizeof(args), "{\"since\":\"%s\",\"max\":%d}",
+			    since, PULL_PAGE);
+		else
+			(void)snprintf(args, sizeof(args), "{\"resource\":\"%s\","
+			    "\"since\":\"%s\",\"max\":%d}", res->item, since, PULL_PAGE);
+		if (origin_rpc(app->origin, res->builtin ? "profilecache_changed_since" :
+		    "profilecache_resource_changes", args, strlen(args), &resp, &len,
+		    err) != PC_OK) {
+			log_warn("flush_pull_failed", "resource=%s error=\"%s\"", res->name,
+			    err);
 			return;
 		}
 		doc = json_loadb(resp, len, 0, &jerr);
@@ -1001,18 +1012,18 @@ pull_outside(struct app *app, struct flush_stats *st)
 		}
 		n = 0;
 		json_array_foreach(rs, i, v) {
-			next = json_string_value(json_object_get(v, "id"));
+			next = json_string_value(json_object_get(v, res->key->name));
 			if (next == NULL || !uuid_is_canonical(next, strlen(next)) || n == PULL_PAGE)
 				continue;
 			ids[n] = next;
 			rows[n++] = v;
 		}
-		cache_merge_rows(app, profile_resource(), ids, rows, n, false);
+		cache_merge_rows(app, res, ids, rows, n, false);
 		json_array_foreach(del, i, v)
 			if (json_is_string(v))
-				(void)cache_delete(app->cache, profile_resource()->item,
-				    json_string_value(v));
+				(void)cache_delete(app->cache, res->item, json_string_value(v));
 		st->pulled += (long)n;
+		changed = changed || n > 0 || json_array_size(del) > 0;
 		/* Where the next look starts. */
 		if (json_array_size(rs) >= PULL_PAGE &&
 		    (next = json_string_value(json_object_get(json_array_get(rs,
@@ -1026,7 +1037,10 @@ pull_outside(struct app *app, struct flush_stats *st)
 		if (json_array_size(rs) < PULL_PAGE)
 			break;
 	}
-	(void)journal_meta_set(app->journal, "pull_since", since, err);
+	(void)journal_meta_set(app->journal, key, since, err);
+	/* This node's own flushes come back too: lists are asked for again. */
+	if (changed)
+		usecase_list_changed(app, res);
 }
 
 /* Record the run for profilecache-admin status. */
@@ -1098,8 +1112,11 @@ usecase_flush_run(struct app *app, const struct flush_opts *o,
 		if (app->cfg.flush_retention > 0)
 			(void)journal_prune(j, clock_now_us() -
 			    app->cfg.flush_retention * 1000000, &st->pruned, err);
-		if (!st->origin_down)
-			pull_outside(app, st);
+		if (!st->origin_down) {
+			pull_outside(app, profile_resource(), st);
+			for (i = 0; i < app->cfg.resources.n; i++)
+				pull_outside(app, &app->cfg.resources.v[i], st);
+		}
 		flush_note(app, st);
 	}
 	return r;

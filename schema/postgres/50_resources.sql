@@ -14,6 +14,8 @@
 --                                 apply a batch of a resource's changes
 --   public.profilecache_delete(text, uuid)
 --                                 delete a row, leaving a tombstone
+--   public.profilecache_resource_changes(text, timestamptz, integer)
+--                                 rows changed and deleted since a time
 --
 -- Both functions are SECURITY INVOKER and only service_role may execute them
 -- (POST /rpc/profilecache_apply {"resource":"challenge","changes":[...]},
@@ -303,6 +305,52 @@ begin
         'deleted_at', v_deleted_at);
 end
 $$;
+
+-- POST /rpc/profilecache_resource_changes {"resource","since","max"}: as
+-- profilecache_changed_since (40_changes.sql) for a declared table: its
+-- rows changed at or after since (oldest first, at most max), the ids
+-- deleted since, and the database's clock.
+create or replace function public.profilecache_resource_changes(resource text,
+        since timestamptz, max integer)
+    returns jsonb
+    language plpgsql
+    stable
+    security invoker
+    set search_path = ''
+    set "TimeZone" = 'UTC'
+as $fn$
+declare
+    v_res  record;
+    v_rows jsonb;
+begin
+    select r.name, r.tbl into v_res
+      from profilecache.resources as r where r.name = profilecache_resource_changes.resource;
+    if not found then
+        raise exception 'profilecache_resource_changes: % is not a declared resource', resource
+            using errcode = '55000';
+    end if;
+    execute pg_catalog.format(
+        'select coalesce(pg_catalog.jsonb_agg(pg_catalog.to_jsonb(p.*) order by p.updated_at), ''[]'')'
+        '  from (select * from %s as q where q.updated_at >= $1'
+        '         order by q.updated_at limit $2) as p', v_res.tbl)
+       into v_rows using since, greatest(1, least(max, 1000));
+    return pg_catalog.jsonb_build_object(
+        'rows', v_rows,
+        'deleted', coalesce((select pg_catalog.jsonb_agg(t.id)
+                               from profilecache.tombstones as t
+                              where t.resource = v_res.name and t.deleted_at >= since),
+                            '[]'::jsonb),
+        'now', pg_catalog.now());
+end
+$fn$;
+
+revoke all on function public.profilecache_resource_changes(text, timestamptz, integer) from public;
+if exists (select from pg_catalog.pg_roles where rolname = 'anon') then
+    revoke all on function public.profilecache_resource_changes(text, timestamptz, integer)
+        from anon, authenticated;
+end if;
+grant execute on function public.profilecache_resource_changes(text, timestamptz, integer)
+    to service_role;
 
 -- A write that does not come through profilecache_apply (the dashboard,
 -- another service) gets versions too, as profiles' do (30_apply.sql): every

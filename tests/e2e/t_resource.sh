@@ -66,7 +66,7 @@ policy = server
 INI
 PC_CONF_APPEND=$decl e2e_start
 rm -f -- "$decl"
-plan 111
+plan 114
 
 ch=3d1c5a7e-2b4f-4c6d-8e9f-0a1b2c3d4e5f
 jp=4e2d6b8f-3c5a-4d7e-9f0a-1b2c3d4e5f60
@@ -350,9 +350,20 @@ flush || flush_rc=$?
 is "$flush_rc/$(psql_exec "select meta::text from public.tasks where id = '$new'")" '0/{"v": 2}' \
 	"once the migration is loaded it is applied"
 
+# --- changes made outside reach the cache at the next flush ------------------------------
+http GET "/tasks/$new"
+is "$(json .task.title)" "Read a book" "(cached)"
+psql_exec "update public.tasks set title = 'Edited in the dashboard' where id = '$new'"
+flush || true
+http GET "/tasks/$new"
+is "$(header X-Cache)/$(json .task.title)" "HIT/Edited in the dashboard" \
+	"the flusher brings a row changed outside into the cache"
 psql_exec "delete from public.tasks where id = '$new'"
 is "$(psql_exec "select count(*) from profilecache.tombstones where resource = 'task' and id = '$new'")" 1 \
 	"a delete made outside profilecache leaves a tombstone too"
+flush || true
+http GET "/tasks/$new"
+is "$HTTP_STATUS" 404 "and the flusher drops the row's cache entry"
 
 # --- the route's counter, and profiles as before ------------------------------------------
 http GET "/metrics"

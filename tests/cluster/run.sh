@@ -470,6 +470,32 @@ avatar_storage() {
 	diag "$S: $url served, read back through nodes 2 and 3"
 }
 
+# lists_agree: every node's list pages of the scenario's rows show what the
+# database holds (title and description), once every journal is drained:
+# no page is served with an older value than a row's. Pages of 100, newest
+# first, until all IDS are seen.
+lists_agree() {
+	local n off bad=0 seen
+	psql_exec "select id || E'\t' || coalesce(title, '<null>') || E'\t' || coalesce(description, '<null>')
+		from challenges where id in ($(printf "'%s'," "${IDS[@]}" | sed 's/,$//'))" | sort >"$RUN/lists.db"
+	for n in "${NODES[@]}"; do
+		: >"$RUN/lists.node$n"
+		for off in 0 100 200 300; do
+			curl -s -m 10 "${NODE_URL[n]}/challenges?order=created_at.desc&limit=100&offset=$off" -H "$SVC" |
+				jq -r '.challenges[] | [.id, (.title // "<null>"), (.description // "<null>")] | @tsv' \
+				>>"$RUN/lists.node$n" 2>/dev/null || true
+		done
+		seen=$(grep -cFf <(printf '%s\n' "${IDS[@]}") "$RUN/lists.node$n") || true
+		if ! diff <(grep -Ff <(printf '%s\n' "${IDS[@]}") "$RUN/lists.node$n" | sort) "$RUN/lists.db" >"$RUN/lists.diff$n"; then
+			diag "$S: node$n's list pages differ from the database ($seen of ${#IDS[@]} rows seen):"
+			diag "$(head -n 6 "$RUN/lists.diff$n")"
+			bad=1
+		fi
+	done
+	((bad == 0)) && diag "$S: every node's list pages show the database's values of all ${#IDS[@]} rows"
+	return "$bad"
+}
+
 # run S: one scenario, its check and its TAP line.
 run() {
 	local n w id end t rc=0 began=$SECONDS
@@ -557,6 +583,7 @@ run() {
 			      for (s in c) printf "; %d got %s", c[s], s }' "$RUN/writes.tsv")" ;;
 	esac
 	PC_PG_BIN=$PC_PG_BIN CLUSTER_TABLE=$TABLE "$here/check.sh" "$RUN" "$S" || rc=1
+	[[ $S != declared ]] || lists_agree || rc=1
 	if [[ $S == clock_skew ]]; then
 		SKEWED=0
 		pc_stop_web "$E2E_DIR/node3" && node_start 3 || e2e_bail "node 3 did not restart"

@@ -26,6 +26,8 @@ struct overlay {
 	int64_t last_us;	/* the newest pending change laid over it */
 	json_t *failed;		/* fields the database refused, or NULL */
 	json_t *laid;		/* field -> version of the pending change laid */
+	json_t *dead;		/* field -> version of the newest change of it
+				   the database refused, nothing newer held */
 	enum pc_result r;
 };
 
@@ -137,7 +139,7 @@ array_has(json_t *a, const char *s)
 static void
 overlay_old(struct overlay *ov, const struct cache_entry *old)
 {
-	json_t *vers, *prof, *v;
+	json_t *vers, *prof, *v, *d;
 	const char *k;
 	int64_t us;
 
@@ -152,6 +154,10 @@ overlay_old(struct overlay *ov, const struct cache_entry *old)
 		us = json_integer_value(v);
 		if (ov->r != PC_OK || us <= overlay_held(ov, k) ||
 		    json_object_get(prof, k) == NULL)
+			continue;
+		/* The value the database refused: the row's stands. */
+		if ((d = json_object_get(ov->dead, k)) != NULL &&
+		    us <= (int64_t)json_integer_value(d))
 			continue;
 		if (json_object_set(ov->row, k, json_object_get(prof, k)) != 0 ||
 		    json_object_set_new(ov->laid, k, json_integer(us)) != 0)
@@ -174,13 +180,16 @@ overlay_dead(void *arg, const char *patch, size_t len, int64_t us)
 {
 	struct overlay *ov = arg;
 	const char *k;
-	json_t *p, *v;
+	json_t *p, *v, *d;
 
 	if ((p = overlay_patch(ov, patch, len)) == NULL)
 		return true;
 	json_object_foreach(p, k, v) {
 		if (overlay_held(ov, k) >= us)
 			continue;	/* written again since: nothing failed there */
+		if ((d = json_object_get(ov->dead, k)) == NULL ||
+		    (int64_t)json_integer_value(d) < us)
+			(void)json_object_set_new(ov->dead, k, json_integer(us));
 		if (ov->failed != NULL && array_has(ov->failed, k))
 			continue;
 		if (ov->failed == NULL && (ov->failed = json_array()) == NULL) {
@@ -213,7 +222,7 @@ overlay_build(struct app *app, const struct resource *res, const char *id,
 	ov->row = row;
 	ov->row_us = -1;
 	ov->last_us = -1;
-	if ((ov->laid = json_object()) == NULL)
+	if ((ov->laid = json_object()) == NULL || (ov->dead = json_object()) == NULL)
 		return PC_NOMEM;
 	if (row != NULL) {
 		v = json_object_get(row, "updated_at");
@@ -333,6 +342,7 @@ out:
 	json_decref(ov.row);
 	json_decref(ov.failed);
 	json_decref(ov.laid);
+	json_decref(ov.dead);
 	free(body);
 	return r;
 }

@@ -470,7 +470,9 @@ route_resource_list(struct app *app, struct http_request *req,
 	/* Who asks decides which hidden rows show: a bad token is no one. */
 	if (route_auth_check(app, req, &who) == AUTH_OK) {
 		admin = who.admin;
-		viewer = admin ? NULL : who.claims.sub;
+		/* As for a single row: a signed-in user (role authenticated). */
+		if (!admin && strcmp(who.claims.role, "authenticated") == 0)
+			viewer = who.claims.sub;
 	}
 	if (res->owner_reads && !admin && !list_query_owned_by(&q, viewer)) {
 		(void)snprintf(err, sizeof(err), "only your own rows are listed: "
@@ -483,7 +485,8 @@ route_resource_list(struct app *app, struct http_request *req,
 	http_vary_add(resp, "apikey");
 	switch (out.result) {
 	case PC_OK:
-		http_header_add(resp, "X-Cache", "%s", out.hit ? "HIT" : "MISS");
+		/* No X-Cache: it would tell whether someone else just asked. */
+		metrics_add(out.hit ? MC_CACHE_HIT : MC_CACHE_MISS, 1);
 		http_header_add(resp, "Cache-Control", "%s", out.personal || res->owner_reads ?
 		    "private, no-cache" : "no-cache");
 		http_body(resp, 200, "application/json", out.body, out.len, out.body);

@@ -83,12 +83,16 @@ filter_value_problem(const struct field *f, const char *v)
 	case FT_INTEGER:
 		return strnum_parse(v, INT64_MIN, INT64_MAX, &num) == PC_OK ? NULL :
 		    "is not a whole number";
-	case FT_NUMBER: {
-		char *end;
-
-		(void)strtod(v, &end);
-		return *v != '\0' && *end == '\0' ? NULL : "is not a number";
-	}
+	case FT_NUMBER:
+		/* Plain decimals only: strtod's nan, inf and hex are not the
+		 * database's numbers. */
+		i = *v == '-' ? 1 : 0;
+		if (strspn(v + i, "0123456789") == 0)
+			return "is not a decimal number";
+		i += strspn(v + i, "0123456789");
+		if (v[i] == '.' && strspn(v + i + 1, "0123456789") > 0)
+			i += 1 + strspn(v + i + 1, "0123456789");
+		return v[i] == '\0' && i <= 40 ? NULL : "is not a decimal number";
 	case FT_BOOLEAN:
 		return strcmp(v, "true") == 0 || strcmp(v, "false") == 0 ? NULL :
 		    "is not true or false";
@@ -276,34 +280,6 @@ value_matches(const struct field *f, json_t *v, const char *want)
 	}
 }
 
-/* Order two values of f as PostgreSQL does: nulls after everything. */
-static int
-value_cmp(const struct field *f, json_t *a, json_t *b)
-{
-	bool an = a == NULL || json_is_null(a), bn = b == NULL || json_is_null(b);
-	int64_t x, y;
-	double d;
-
-	if (an || bn)
-		return an == bn ? 0 : an ? 1 : -1;
-	switch (f->type) {
-	case FT_BOOLEAN:
-		return (int)json_is_true(a) - (int)json_is_true(b);
-	case FT_INTEGER:
-	case FT_NUMBER:
-		d = json_number_value(a) - json_number_value(b);
-		return d < 0 ? -1 : d > 0;
-	case FT_TIMESTAMP:
-		if (timefmt_parse(json_string_value(a), json_string_length(a), &x) != PC_OK ||
-		    timefmt_parse(json_string_value(b), json_string_length(b), &y) != PC_OK)
-			return 0;
-		return x < y ? -1 : x > y;
-	default:
-		return json_is_string(a) && json_is_string(b) ?
-		    strcmp(json_string_value(a), json_string_value(b)) : 0;
-	}
-}
-
 /* --- the page ---------------------------------------------------------------------- */
 
 struct row {
@@ -317,42 +293,6 @@ struct page {
 	struct row *rows;
 	size_t n, size;
 };
-
-static int
-row_cmp(const void *pa, const void *pb, void *arg)
-{
-	const struct row *a = pa, *b = pb;
-	const struct list_query *q = arg;
-	const char *ka, *kb;
-	int c = 0;
-
-	if (q->order != NULL) {
-		c = value_cmp(q->order, json_object_get(a->obj, q->order->name),
-		    json_object_get(b->obj, q->order->name));
-		if (q->desc)
-			c = -c;
-	}
-	if (c != 0)
-		return c;
-	ka = json_string_value(json_object_get(a->obj, q->res->key->name));
-	kb = json_string_value(json_object_get(b->obj, q->res->key->name));
-	return strcmp(ka != NULL ? ka : "", kb != NULL ? kb : "");
-}
-
-/* Insertion sort: a page is at most LIST_LIMIT_MAX rows and nearly sorted. */
-static void
-page_sort(struct page *pg)
-{
-	struct row t;
-	size_t i, j;
-
-	for (i = 1; i < pg->n; i++) {
-		t = pg->rows[i];
-		for (j = i; j > 0 && row_cmp(&pg->rows[j - 1], &t, (void *)pg->q) > 0; j--)
-			pg->rows[j] = pg->rows[j - 1];
-		pg->rows[j] = t;
-	}
-}
 
 static bool
 page_has(const struct page *pg, const char *id)
@@ -409,15 +349,22 @@ drop:
 	json_decref(obj);
 }
 
-/* The PostgREST query of q, without offset and limit's escaping problems. */
+/*
+ * The PostgREST query of q. hide: the rows whose visibility field is true
+ * are left out by the database, so that no count, offset or filter of a
+ * page can tell anything about them.
+ */
 static bool
-query_string(const struct list_query *q, char *out, size_t size)
+query_string(const struct list_query *q, bool hide, char *out, size_t size)
 {
 	const struct resource *res = q->res;
 	size_t i, j, n;
 	const char *v;
 
 	n = (size_t)snprintf(out, size, "select=%s", res->select);
+	if (hide && n < size)
+		n += (size_t)snprintf(out + n, size - n, "&%s=eq.false",
+		    res->visibility->name);
 	for (i = 0; i < q->nfilters && n < size; i++) {
 		n += (size_t)snprintf(out + n, size - n, "&%s=eq.", q->filter[i].f->name);
 		for (v = q->filter[i].value, j = 0; v[j] != '\0' && n + 4 < size; j++) {
@@ -463,7 +410,8 @@ page_key(const char *query, uint64_t gen, char *out, size_t size)
 
 /* The database's rows of the page, from the cache or the database. */
 static enum pc_result
-page_rows(struct app *app, const struct list_query *q, json_t **rows, bool *hit)
+page_rows(struct app *app, const struct list_query *q, bool hide, json_t **rows,
+    bool *hit)
 {
 	const struct resource *res = q->res;
 	const struct config *cfg = &app->cfg;
@@ -478,7 +426,7 @@ page_rows(struct app *app, const struct list_query *q, json_t **rows, bool *hit)
 
 	*rows = NULL;
 	*hit = false;
-	if (!query_string(q, query, sizeof(query)))
+	if (!query_string(q, hide, query, sizeof(query)))
 		return PC_ERROR;
 	(void)snprintf(ns, sizeof(ns), "list.%s", res->item);
 	cached = cache_gen(app->cache, res->item, false, &gen) == PC_OK &&
@@ -531,7 +479,10 @@ found_keep(void *arg, size_t i, struct cache_entry *e)
 	e->raw = NULL;	/* taken over */
 }
 
-/* A row of the page not cached: built as a read builds it, and cached. */
+/*
+ * A row of the page not cached: built as a read builds it. Not cached: the
+ * page may be older than a delete of the row since.
+ */
 static void
 page_add_built(struct app *app, struct page *pg, const char *id, json_t *row,
     const char *viewer, bool admin)
@@ -542,8 +493,6 @@ page_add_built(struct app *app, struct page *pg, const char *id, json_t *row,
 
 	if (usecase_build(app, res, id, row, NULL, &e, &expire_s) != PC_OK)
 		return;
-	if (expire_s > 0)
-		(void)cache_add(app->cache, res->item, id, &e, expire_s);
 	page_add(pg, &e, viewer, admin);
 	cache_entry_release(&e);
 }
@@ -551,16 +500,42 @@ page_add_built(struct app *app, struct page *pg, const char *id, json_t *row,
 struct creates {
 	struct app *app;
 	struct page *pg;
+	json_t *rows;		/* the database's page */
 	const char *viewer;
 	bool admin;
 };
 
+/* Whether the database's page holds id. */
+static bool
+rows_have(const struct resource *res, json_t *rows, const char *id)
+{
+	const char *k;
+	json_t *v;
+	size_t i;
+
+	json_array_foreach(rows, i, v) {
+		k = json_string_value(json_object_get(v, res->key->name));
+		if (k != NULL && strcmp(k, id) == 0)
+			return true;
+	}
+	return false;
+}
+
+/* A pending create of the viewer's, as a read shows it (cached or built). */
 static bool
 create_add(void *arg, const char *id)
 {
 	struct creates *c = arg;
+	const struct resource *res = c->pg->q->res;
+	struct cache_entry e;
 
-	if (uuid_is_canonical(id, strlen(id)) && !page_has(c->pg, id))
+	if (!uuid_is_canonical(id, strlen(id)) || page_has(c->pg, id) ||
+	    rows_have(res, c->rows, id))
+		return true;
+	if (cache_get(c->app->cache, res->item, id, &e) == PC_OK) {
+		page_add(c->pg, &e, c->viewer, c->admin);
+		cache_entry_release(&e);
+	} else
 		page_add_built(c->app, c->pg, id, NULL, c->viewer, c->admin);
 	return true;
 }
@@ -570,7 +545,7 @@ page_render(const struct page *pg, bool more, struct list_result *out)
 {
 	const struct list_query *q = pg->q;
 	json_t *doc, *arr, *sync;
-	size_t i, n = pg->n < (size_t)q->limit ? pg->n : (size_t)q->limit;
+	size_t i, n = pg->n;
 	const char *id;
 
 	if ((doc = json_object()) == NULL || (arr = json_array()) == NULL ||
@@ -611,9 +586,13 @@ usecase_list(struct app *app, const struct list_query *q, const char *viewer,
 	struct journal *j;
 	json_t *rows = NULL, *row;
 	size_t i, n;
+	bool hide;
 
 	memset(out, 0, sizeof(*out));
-	if ((out->result = page_rows(app, q, &rows, &out->hit)) != PC_OK)
+	/* Hidden rows are asked for only by the admin, or by their owner
+	 * with a filter on themselves (every row of the page is theirs). */
+	hide = res->visibility != NULL && !admin && !list_query_owned_by(q, viewer);
+	if ((out->result = page_rows(app, q, hide, &rows, &out->hit)) != PC_OK)
 		return;
 	out->result = PC_NOMEM;
 	n = json_array_size(rows);
@@ -626,11 +605,25 @@ usecase_list(struct app *app, const struct list_query *q, const char *viewer,
 		if (ids[i] == NULL || !uuid_is_canonical(ids[i], strlen(ids[i])))
 			ids[i] = "-";
 	}
-	/* Each row as a read shows it: its entry, or built and cached now. */
+	/*
+	 * The viewer's own rows created here and not flushed yet come first,
+	 * on the first page, besides its limit (the next page starts where
+	 * the database's rows end). Then the database's rows, in its order
+	 * (its collation), each as a read shows it: its entry, or built.
+	 */
+	if (q->offset == 0 && viewer != NULL && res->owner != NULL &&
+	    res->owner != res->key && list_query_owned_by(q, viewer) &&
+	    app_journal(app, &j, err) == PC_OK) {
+		cr = (struct creates){ app, &pg, rows, viewer, admin };
+		if (journal_pending_with(j, res->item, res->owner->name, viewer,
+		    create_add, &cr, err) != PC_OK)
+			log_warn("list_pending_failed", "resource=%s error=\"%s\"",
+			    res->name, err);
+	}
 	if (n > 0)
 		(void)cache_get_many(app->cache, res->item, ids, n, found_keep, &f);
 	for (i = 0; i < n; i++) {
-		if (strcmp(ids[i], "-") == 0)
+		if (strcmp(ids[i], "-") == 0 || page_has(&pg, ids[i]))
 			continue;
 		row = json_array_get(rows, i);
 		if (f.e[i].raw != NULL && !(f.e[i].flags & CACHE_F_NOTFOUND))
@@ -638,17 +631,6 @@ usecase_list(struct app *app, const struct list_query *q, const char *viewer,
 		else
 			page_add_built(app, &pg, ids[i], json_deep_copy(row), viewer, admin);
 	}
-	/* The viewer's own rows created here and not flushed yet. */
-	if (q->offset == 0 && viewer != NULL && res->owner != NULL &&
-	    res->owner != res->key && list_query_owned_by(q, viewer) &&
-	    app_journal(app, &j, err) == PC_OK) {
-		cr = (struct creates){ app, &pg, viewer, admin };
-		if (journal_pending_with(j, res->item, res->owner->name, viewer,
-		    create_add, &cr, err) != PC_OK)
-			log_warn("list_pending_failed", "resource=%s error=\"%s\"",
-			    res->name, err);
-	}
-	page_sort(&pg);
 	out->result = page_render(&pg, n == (size_t)q->limit, out);
 out:
 	for (i = 0; i < n && f.e != NULL; i++)

@@ -63,9 +63,12 @@ struct list_result {
  * change through profilecache: a flush, a write-through, a delete); each
  * row is then shown as a read of it would be (its cache entry, with every
  * acknowledged change; a row a pending change moved out of the filter is
- * left out). The viewer's own rows created on this node and not flushed yet
- * come first-page with an owner filter. Hidden rows (visibility, read =
- * owner) are shown only to their owner and the admin.
+ * left out), in the database's order. With an owner filter on the viewer,
+ * their rows created on this node and not flushed yet come first on the
+ * first page, besides the limit. Rows hidden by the visibility field are
+ * left out by the database itself (so no count or offset tells of them)
+ * unless the admin asks, or their owner with a filter on themselves; a
+ * read = owner resource's rows only to their owner and the admin.
  */
 void usecase_list(struct app *app, const struct list_query *q, const char *viewer,
     bool admin, struct list_result *out);

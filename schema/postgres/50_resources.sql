@@ -362,6 +362,7 @@ grant execute on function public.profilecache_resource_changes(text, timestamptz
 create or replace function profilecache.version_outside_write()
     returns trigger
     language plpgsql
+    security definer    -- reads the registry, whatever role writes
     set search_path = ''
 as $fn$
 declare
@@ -387,9 +388,10 @@ begin
         new.field_versions := '{}'::jsonb;
     end if;
     foreach v_f in array coalesce(v_cols, '{}') loop
-        -- An insert versions what it sets; a default or a null it leaves
-        -- to whatever change comes, however old.
-        if (tg_op = 'INSERT' and v_new -> v_f is distinct from 'null'::jsonb)
+        -- An insert versions what it sets; a null, or false (the boolean
+        -- columns' default), it leaves to whatever change comes, however old.
+        if (tg_op = 'INSERT' and v_new -> v_f is distinct from 'null'::jsonb
+                and v_new -> v_f is distinct from 'false'::jsonb)
            or (tg_op = 'UPDATE' and v_new -> v_f is distinct from v_old -> v_f) then
             new.field_versions := new.field_versions || pg_catalog.jsonb_build_object(v_f, v_us);
         end if;

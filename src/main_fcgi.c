@@ -389,6 +389,14 @@ main(int argc, char **argv)
 	int i, rc;
 
 	log_set_ident("profilecache.fcgi");
+	/*
+	 * Run as a CGI program, a request's query without '=' comes as
+	 * arguments (RFC 3875 4.4, indexed queries): a web client's words,
+	 * never options (GET /v1/x?--config+/tmp/evil must not choose the
+	 * configuration). The configuration then comes from the environment.
+	 */
+	if (getenv("GATEWAY_INTERFACE") != NULL)
+		argc = 1;
 	for (i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--config") == 0 && i + 1 < argc) {
 			path = argv[++i];

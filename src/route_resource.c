@@ -321,6 +321,10 @@ route_resource_write(struct app *app, const struct resource *rs, const char *id,
 	    res.outcome == WRITE_SYNCED))
 		http_header_add(resp, "Location", "%s/%s", rs->name, key);
 	route_resource_write_answer(app, rs, &res, resp);
+	/* Created in the database: 201 (a CGI server makes 200 with a
+	 * Location a redirect). */
+	if (as == WRITE_AS_POST && resp->status == 200)
+		resp->status = 201;
 out:
 	write_result_release(&res);
 	json_decref(patch);

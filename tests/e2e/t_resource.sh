@@ -86,7 +86,7 @@ policy = server
 INI
 PC_CONF_APPEND=$decl e2e_start
 rm -f -- "$decl"
-plan 120
+plan 121
 
 ch=3d1c5a7e-2b4f-4c6d-8e9f-0a1b2c3d4e5f
 jp=4e2d6b8f-3c5a-4d7e-9f0a-1b2c3d4e5f60
@@ -237,7 +237,7 @@ like "$posted" '^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]
 is "$(header Location)" "tasks/$posted" "Location names it"
 chosen=7c8d9e0f-1a2b-4c3d-9e4f-5a6b7c8d9e0f
 http POST "/tasks" -H "$json_h" -H "$(user "$owner")" -d '{"id":"'"$chosen"'","title":"Chosen"}'
-is "$HTTP_STATUS/$(header Location)/$(json .sync)" "200/tasks/$chosen/synced" \
+is "$HTTP_STATUS/$(header Location)/$(json .sync)" "201/tasks/$chosen/synced" \
 	"POST may choose the id (a user's goes through the database: someone else may have chosen it too)"
 http POST "/tasks" -H "$json_h" -H "$(user "$owner")" -d '{"id":"'"$chosen"'","title":"Again"}'
 is "$HTTP_STATUS/$(json .error.code)" 409/already_exists "a POST of an id that has a row is 409"
@@ -309,6 +309,9 @@ for bad in 'title=eq.x' 'status=like.o*' 'limit=101' 'order=title.desc' "user_id
 	http GET "/tasks?$bad"
 	is "$HTTP_STATUS/$(json .error.code)" 400/invalid_query "?$bad is refused"
 done
+# Behind a CGI server a query without '=' is also the program's arguments.
+http GET "/tasks?--config+/dev/null"
+is "$HTTP_STATUS/$(json .error.code)" 400/invalid_query "a query that looks like options is a bad query, nothing else"
 http GET "/steps"
 is "$HTTP_STATUS" 403 "an owner-only table is not listed for everyone"
 http GET "/steps?user_id=eq.$owner" -H "$(user "$other")"

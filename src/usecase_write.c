@@ -539,6 +539,15 @@ usecase_write(struct app *app, const struct write_request *req,
 		res->outcome = WRITE_NOT_FOUND;
 		goto out;
 	}
+	/*
+	 * Of a table whose rows only their owner sees, a user creates rows
+	 * only under new ids made here: creating under a chosen id would
+	 * answer differently when another user's hidden row has it.
+	 */
+	if (mine && rs->owner_reads && cur.row == NULL && !w->new_id) {
+		res->outcome = WRITE_NOT_FOUND;
+		goto out;
+	}
 	if (cur.row != NULL && w->create) {
 		res->outcome = WRITE_EXISTS;
 		goto out;

@@ -86,7 +86,7 @@ policy = server
 INI
 PC_CONF_APPEND=$decl e2e_start
 rm -f -- "$decl"
-plan 121
+plan 123
 
 ch=3d1c5a7e-2b4f-4c6d-8e9f-0a1b2c3d4e5f
 jp=4e2d6b8f-3c5a-4d7e-9f0a-1b2c3d4e5f60
@@ -347,6 +347,13 @@ http DELETE "/steps/$jp" -H "$(user "$other")"
 is "$HTTP_STATUS/$HTTP_BODY" "404/$missing_body" "and so is their DELETE"
 http PATCH "/steps/$jp" -H "$json_h" -H "$(user "$owner")" -d '{"step":4}'
 is "$HTTP_STATUS" 202 "its owner writes it"
+http PUT "/steps/$jp" -H "$json_h" -H "$(user "$other")" -d '{"step":1}'
+hidden_put="$HTTP_STATUS/$HTTP_BODY"
+http PUT "/steps/$ghost" -H "$json_h" -H "$(user "$other")" -d '{"step":1}'
+is "$hidden_put|$HTTP_STATUS/$HTTP_BODY" "404/$missing_body|404/$missing_body" \
+	"a user's PUT of a chosen id answers the same for a hidden row and a free id (they create with POST)"
+http POST "/steps" -H "$json_h" -H "$(user "$other")" -d '{"step":1}'
+is "$HTTP_STATUS/$(json .steps.user_id)" "202/$other" "a POST without an id creates their row"
 
 # --- delete ------------------------------------------------------------------------------
 http DELETE "/tasks/$ch" -H "$(user "$other")"

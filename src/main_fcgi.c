@@ -379,6 +379,30 @@ usage(FILE *f)
 	    "configuration file is $" CONFIG_ENV ".\n");
 }
 
+/*
+ * Run as a CGI program, a request's query without '=' comes as the last
+ * arguments too (RFC 3875 4.4, an indexed query: one per word between
+ * '+'; Apache also escapes shell characters in them): a web client's words,
+ * never options. GET /v1/x?--config+PATH must not choose the
+ * configuration. So the last arguments, as many as the query has words,
+ * are dropped (a wrapper's own --config before them stays); the number of
+ * arguments left.
+ */
+static int
+cgi_own_args(int argc)
+{
+	const char *q = getenv("QUERY_STRING");
+	int words = 1;
+
+	if (getenv("GATEWAY_INTERFACE") == NULL || q == NULL || *q == '\0' ||
+	    strchr(q, '=') != NULL)
+		return argc;
+	for (; *q != '\0'; q++)
+		if (*q == '+')
+			words++;
+	return words < argc ? argc - words : 1;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -389,14 +413,7 @@ main(int argc, char **argv)
 	int i, rc;
 
 	log_set_ident("profilecache.fcgi");
-	/*
-	 * Run as a CGI program, a request's query without '=' comes as
-	 * arguments (RFC 3875 4.4, indexed queries): a web client's words,
-	 * never options (GET /v1/x?--config+/tmp/evil must not choose the
-	 * configuration). The configuration then comes from the environment.
-	 */
-	if (getenv("GATEWAY_INTERFACE") != NULL)
-		argc = 1;
+	argc = cgi_own_args(argc);
 	for (i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--config") == 0 && i + 1 < argc) {
 			path = argv[++i];

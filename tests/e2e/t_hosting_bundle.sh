@@ -14,7 +14,7 @@ command -v patchelf >/dev/null || e2e_skip_all "needs patchelf (apt-get install 
 command -v vips >/dev/null || e2e_skip_all "needs vips (libvips-tools)"
 
 e2e_start
-plan 14
+plan 15
 
 # --- make it, unpack it elsewhere ------------------------------------------------------
 rc=0
@@ -99,3 +99,13 @@ env -i PATH=/usr/bin:/bin LD_LIBRARY_PATH= GATEWAY_INTERFACE=CGI/1.1 \
 	</dev/null >"$E2E_DIR/cgi.out" 2>"$E2E_DIR/cgi.err" || true
 like "$(tr -d '\r' <"$E2E_DIR/cgi.out")" '"username":"alice"' \
 	"a wrapper in the document root runs it under a sub-path, passing --config on"
+# A query without '=' is also the CGI program's last arguments (RFC 3875
+# 4.4), as Apache's mod_cgi passes them: they must not choose anything.
+env -i PATH=/usr/bin:/bin LD_LIBRARY_PATH= GATEWAY_INTERFACE=CGI/1.1 \
+	REQUEST_METHOD=GET REQUEST_URI="/api/profiles.fcgi/v1/profiles/$SAMPLE_PROFILE_ID?--config+/nonexistent" \
+	QUERY_STRING=--config+/nonexistent \
+	SCRIPT_NAME=/api/profiles.fcgi PATH_INFO="/v1/profiles/$SAMPLE_PROFILE_ID" SERVER_PROTOCOL=HTTP/1.1 \
+	REMOTE_ADDR=127.0.0.1 "$E2E_DIR/public_html/api/profiles.fcgi" --config "$CONFIG_PATH" \
+	--config /nonexistent </dev/null >"$E2E_DIR/cgi.out" 2>"$E2E_DIR/cgi.err" || true
+like "$(tr -d '\r' <"$E2E_DIR/cgi.out")" '"username":"alice"' \
+	"the words of a query without '=' given as arguments are not options"

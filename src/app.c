@@ -122,3 +122,16 @@ app_resource_of_item(const struct app *app, const char *item)
 			return &app->cfg.resources.v[i];
 	return NULL;
 }
+
+struct ttls
+app_ttls(const struct app *app, const struct resource *res)
+{
+	const struct config *cfg = &app->cfg;
+
+	return (struct ttls){
+		.fresh = res->fresh_ttl >= 0 ? res->fresh_ttl : cfg->cache_fresh_ttl,
+		.stale = res->stale_ttl >= 0 ? res->stale_ttl : cfg->cache_stale_ttl,
+		.negative = res->negative_ttl >= 0 ? res->negative_ttl :
+		    cfg->cache_negative_ttl,
+	};
+}

@@ -64,4 +64,10 @@ const struct resource *app_resource(const struct app *app, const char *name,
     size_t len);
 const struct resource *app_resource_of_item(const struct app *app, const char *item);
 
+/* A resource's cache lifetimes in seconds: its own, else [cache]'s. */
+struct ttls {
+	long fresh, stale, negative;
+};
+struct ttls app_ttls(const struct app *app, const struct resource *res);
+
 #endif

@@ -414,8 +414,7 @@ page_rows(struct app *app, const struct list_query *q, bool hide, json_t **rows,
     bool *hit)
 {
 	const struct resource *res = q->res;
-	const struct config *cfg = &app->cfg;
-	long ttl = res->fresh_ttl >= 0 ? res->fresh_ttl : cfg->cache_fresh_ttl;
+	long ttl = app_ttls(app, res).fresh;
 	char query[QUERY_MAX * 2], key[96], ns[80], err[PC_ERRLEN] = "", *body = NULL;
 	struct cache_entry e;
 	json_error_t jerr;

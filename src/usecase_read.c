@@ -295,11 +295,7 @@ usecase_build(struct app *app, const struct resource *res, const char *id,
     json_t *row, const struct cache_entry *old, struct cache_entry *e,
     long *expire_s)
 {
-	const struct config *cfg = &app->cfg;
-	long fresh_ttl = res->fresh_ttl >= 0 ? res->fresh_ttl : cfg->cache_fresh_ttl;
-	long stale_ttl = res->stale_ttl >= 0 ? res->stale_ttl : cfg->cache_stale_ttl;
-	long negative_ttl = res->negative_ttl >= 0 ? res->negative_ttl :
-	    cfg->cache_negative_ttl;
+	struct ttls ttl = app_ttls(app, res);
 	struct resource_meta meta;
 	struct overlay ov;
 	char err[PC_ERRLEN] = "", *body = NULL, *vers = NULL;
@@ -314,8 +310,8 @@ usecase_build(struct app *app, const struct resource *res, const char *id,
 	if (ov.row == NULL) {
 		e->flags = CACHE_F_NOTFOUND;
 		e->updated_at_us = -1;
-		e->fresh_until_us = now + negative_ttl * 1000000;
-		*expire_s = negative_ttl;
+		e->fresh_until_us = now + ttl.negative * 1000000;
+		*expire_s = ttl.negative;
 		r = cache_entry_build(e, res->not_found_body, res->not_found_len);
 		goto out;
 	}
@@ -326,8 +322,8 @@ usecase_build(struct app *app, const struct resource *res, const char *id,
 		goto out;
 	e->flags = meta.is_private || res->owner_reads ? CACHE_F_PRIVATE : 0;
 	e->updated_at_us = meta.updated_at_us;
-	e->fresh_until_us = now + fresh_ttl * 1000000;
-	*expire_s = fresh_ttl + stale_ttl;
+	e->fresh_until_us = now + ttl.fresh * 1000000;
+	*expire_s = ttl.fresh + ttl.stale;
 	if ((vers = overlay_versions(&ov, &e->versions_len)) == NULL) {
 		r = PC_NOMEM;
 		goto out;
@@ -490,7 +486,7 @@ void
 usecase_refresh(struct app *app, const struct resource *res, const char *id)
 {
 	const struct config *cfg = &app->cfg;
-	long stale_ttl = res->stale_ttl >= 0 ? res->stale_ttl : cfg->cache_stale_ttl;
+	long stale_ttl = app_ttls(app, res).stale;
 	struct cache_entry old;
 	enum pc_result r;
 

@@ -127,13 +127,11 @@ entry_store(struct app *app, const struct resource *res, const char *id,
     json_t *row, json_t *versions, enum resource_sync sync,
     const struct current *cur, struct cache_entry *e, char *err)
 {
-	const struct config *cfg = &app->cfg;
-	long fresh_ttl = res->fresh_ttl >= 0 ? res->fresh_ttl : cfg->cache_fresh_ttl;
-	long stale_ttl = res->stale_ttl >= 0 ? res->stale_ttl : cfg->cache_stale_ttl;
+	struct ttls ttl = app_ttls(app, res);
 	struct resource_meta meta;
 	char *body = NULL, *vers = NULL;
 	size_t len = 0;
-	long expire_s = fresh_ttl + stale_ttl;
+	long expire_s = ttl.fresh + ttl.stale;
 	enum pc_result r;
 
 	memset(e, 0, sizeof(*e));
@@ -148,7 +146,7 @@ entry_store(struct app *app, const struct resource *res, const char *id,
 	e->flags = meta.is_private || res->owner_reads ? CACHE_F_PRIVATE : 0;
 	e->sync = sync;
 	e->updated_at_us = meta.updated_at_us;
-	e->fresh_until_us = clock_now_us() + fresh_ttl * 1000000;
+	e->fresh_until_us = clock_now_us() + ttl.fresh * 1000000;
 	e->versions = vers;
 	e->versions_len = strlen(vers);
 	r = cache_entry_build(e, body, len);

@@ -1,36 +1,18 @@
 /* HTTP for /v1/profiles/{id}. */
 #include "autoconf.h"
 
-#include <jansson.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-
 #include "app.h"
 #include "profile.h"
-#include "route_auth.h"
 #include "route_profile.h"
 #include "route_resource.h"
-#include "timefmt.h"
 #include "usecase_write.h"
 #include "uuid.h"
-
-/* Seconds to wait past max_pending_bytes: cron runs the flusher every
- * minute (etc/crontab.example). */
-#define PENDING_RETRY_AFTER_S 60
 
 bool
 route_profile_id(const struct http_request *req, struct http_response *resp,
     char *id)
 {
-	if (!uuid_is_canonical(req->param[0], req->param_len[0])) {
-		http_error(resp, 400, "invalid_id",
-		    "profile id must be a UUID in canonical lower-case form");
-		return false;
-	}
-	memcpy(id, req->param[0], UUID_LEN);
-	id[UUID_LEN] = '\0';
-	return true;
+	return route_id(profile_resource(), req->param[0], req->param_len[0], resp, id);
 }
 
 void

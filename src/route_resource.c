@@ -232,6 +232,23 @@ may_write(struct app *app, const struct resource *rs, const char *id,
 	return true;
 }
 
+bool
+route_id(const struct resource *res, const char *s, size_t len,
+    struct http_response *resp, char *id)
+{
+	char msg[96];
+
+	if (!uuid_is_canonical(s, len)) {
+		(void)snprintf(msg, sizeof(msg),
+		    "%s id must be a UUID in canonical lower-case form", res->item);
+		http_error(resp, 400, "invalid_id", msg);
+		return false;
+	}
+	memcpy(id, s, UUID_LEN);
+	id[UUID_LEN] = '\0';
+	return true;
+}
+
 /*
  * A POST's body may choose the new row's id: its key field, taken out of
  * the body (*body and *len are replaced) into id. False with 400 when it
@@ -250,14 +267,11 @@ post_key(const struct resource *rs, char **body, size_t *len, char *id,
 		json_decref(doc);
 		return true;	/* the parse that follows answers a bad body */
 	}
-	if (!json_is_string(k) || !uuid_is_canonical(json_string_value(k),
-	    json_string_length(k))) {
+	if (!route_id(rs, json_is_string(k) ? json_string_value(k) : "",
+	    json_string_length(k), resp, id)) {
 		json_decref(doc);
-		http_error(resp, 400, "invalid_id",
-		    "the id must be a UUID in canonical lower-case form");
 		return false;
 	}
-	memcpy(id, json_string_value(k), UUID_LEN + 1);
 	(void)json_object_del(doc, rs->key->name);
 	s = json_dumps(doc, JSON_COMPACT);
 	json_decref(doc);
@@ -368,26 +382,27 @@ route_resource_delete_row(struct app *app, const struct resource *rs,
 	http_error(resp, 500, "internal", msg);
 }
 
-/* The declared resource and the id of /v1/{resource}/{id}; false with 400/404. */
+/* The declared resource of /v1/{resource}...; NULL with 404. */
 static const struct resource *
-resource_and_id(struct app *app, struct http_request *req,
-    struct http_response *resp, char *id)
+declared(struct app *app, struct http_request *req, struct http_response *resp)
 {
 	const struct resource *res;
 
 	res = resources_find(&app->cfg.resources, req->param[0], req->param_len[0]);
-	if (res == NULL) {
+	if (res == NULL)
 		http_error(resp, 404, "not_found", "no such resource");
-		return NULL;
-	}
-	if (!uuid_is_canonical(req->param[1], req->param_len[1])) {
-		http_error(resp, 400, "invalid_id",
-		    "the id must be a UUID in canonical lower-case form");
-		return NULL;
-	}
-	memcpy(id, req->param[1], UUID_LEN);
-	id[UUID_LEN] = '\0';
 	return res;
+}
+
+/* The declared resource and the id of /v1/{resource}/{id}; NULL with 400/404. */
+static const struct resource *
+resource_and_id(struct app *app, struct http_request *req,
+    struct http_response *resp, char *id)
+{
+	const struct resource *res = declared(app, req, resp);
+
+	return res != NULL && route_id(res, req->param[1], req->param_len[1], resp,
+	    id) ? res : NULL;
 }
 
 void
@@ -430,11 +445,8 @@ route_resource_post(struct app *app, struct http_request *req,
 	const struct resource *res;
 	char id[UUID_LEN + 1];
 
-	res = resources_find(&app->cfg.resources, req->param[0], req->param_len[0]);
-	if (res == NULL) {
-		http_error(resp, 404, "not_found", "no such resource");
+	if ((res = declared(app, req, resp)) == NULL)
 		return;
-	}
 	uuid_v4(id);
 	route_resource_write(app, res, id, WRITE_AS_POST, req, resp);
 }
@@ -462,11 +474,8 @@ route_resource_list(struct app *app, struct http_request *req,
 	char err[PC_ERRLEN];
 	bool admin = false;
 
-	res = resources_find(&app->cfg.resources, req->param[0], req->param_len[0]);
-	if (res == NULL) {
-		http_error(resp, 404, "not_found", "no such resource");
+	if ((res = declared(app, req, resp)) == NULL)
 		return;
-	}
 	if (list_query_parse(res, req->query, &q, err) != PC_OK) {
 		http_error(resp, 400, "invalid_query", err);
 		return;

@@ -17,6 +17,13 @@ enum write_as {
 };
 
 /*
+ * Copy the id in s (len bytes) into id (UUID_LEN + 1 bytes). False, with a
+ * 400 invalid_id naming res's item in resp, when it is not a canonical UUID.
+ */
+bool route_id(const struct resource *res, const char *s, size_t len,
+    struct http_response *resp, char *id);
+
+/*
  * The declared resource (besides profiles) a path /v1/{resource}/... names,
  * or NULL.
  */

@@ -472,27 +472,25 @@ enum pc_result
 origin_exists(struct origin *o, const char *table, const char *column,
     const char *value, bool *exists, char *err)
 {
-	char url[ORIGIN_URL_MAX], *esc;
+	char query[ORIGIN_URL_MAX], *esc, *rows = NULL;
 	enum pc_result r;
-	long status = 0;
+	size_t len;
 	int n;
 
 	*exists = true;	/* when in doubt, something refers to it */
 	if ((esc = curl_easy_escape(o->sync.curl, value, 0)) == NULL)
 		return PC_NOMEM;
-	n = snprintf(url, sizeof(url), "%s/%s?%s=eq.%s&select=id&limit=1",
-	    o->cfg->origin_url, table, column, esc);
+	n = snprintf(query, sizeof(query), "%s=eq.%s&select=id&limit=1", column, esc);
 	curl_free(esc);
-	if (n < 0 || (size_t)n >= sizeof(url)) {
+	if (n < 0 || (size_t)n >= sizeof(query)) {
 		pc_err(err, "origin URL too long");
 		return PC_ERROR;
 	}
-	if ((r = origin_send(o, url, o->hdr_array, NULL, 0, &status, err)) != PC_OK)
-		return r == PC_TOOBIG ? PC_ERROR : r;
-	if (status != 200)
-		return origin_status(&o->sync, status, err);
+	if ((r = origin_get_rows(o, table, query, &rows, &len, err)) != PC_OK)
+		return r;
 	/* An empty result is exactly "[]". */
-	*exists = !(o->sync.body.data != NULL && strcmp(o->sync.body.data, "[]") == 0);
+	*exists = strcmp(rows, "[]") != 0;
+	free(rows);
 	return PC_OK;
 }
 

@@ -57,16 +57,23 @@ main(int argc, char *argv[])
 	/* libfcgi's own printf knows no %zu: format with snprintf. */
 	while (FCGX_Accept_r(&req) >= 0) {
 		v = memcached_get(mc, key, klen, &vlen, &flags, &rc);
-		tail = v != NULL && vlen >= 8 ? (size_t)(unsigned char)v[5] |
-		    (size_t)(unsigned char)v[6] << 8 | (size_t)(unsigned char)v[7] << 16 : 0;
+		tail = v != NULL && vlen >= 8 ?
+		    (size_t)(unsigned char)v[5] |
+		        (size_t)(unsigned char)v[6] << 8 |
+		        (size_t)(unsigned char)v[7] << 16 :
+		    0;
 		if (v != NULL && vlen >= skip + tail) {
-			n = snprintf(head, sizeof(head), "Status: 200 OK\r\n"
+			n = snprintf(head, sizeof(head),
+			    "Status: 200 OK\r\n"
 			    "Content-Type: application/json; charset=utf-8\r\n"
-			    "Content-Length: %zu\r\n\r\n", vlen - skip - tail);
+			    "Content-Length: %zu\r\n\r\n",
+			    vlen - skip - tail);
 			FCGX_PutStr(head, n, req.out);
-			FCGX_PutStr(v + skip, (int)(vlen - skip - tail), req.out);
+			FCGX_PutStr(v + skip, (int)(vlen - skip - tail),
+			    req.out);
 		} else {
-			n = snprintf(head, sizeof(head), "Status: 502 Bad Gateway\r\n"
+			n = snprintf(head, sizeof(head),
+			    "Status: 502 Bad Gateway\r\n"
 			    "Content-Type: text/plain\r\n\r\nmemcached: %s\n",
 			    memcached_strerror(mc, rc));
 			FCGX_PutStr(head, n, req.out);

@@ -48,10 +48,13 @@ writer(const char *path, double seconds, FILE *out)
 	if (sqlite3_open(path, &db) != SQLITE_OK)
 		return 1;
 	sqlite3_busy_timeout(db, 5000);
-	sqlite3_exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL", 0, 0, 0);
-	if (sqlite3_prepare_v2(db, "INSERT INTO changes (resource, id, patch,"
-	    " updated_at_us, created_at_us) VALUES ('profile', ?1, '{\"bio\":\"x\"}',"
-	    " ?2, ?2)", -1, &st, NULL) != SQLITE_OK)
+	sqlite3_exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL", 0,
+	    0, 0);
+	if (sqlite3_prepare_v2(db,
+	        "INSERT INTO changes (resource, id, patch,"
+	        " updated_at_us, created_at_us) VALUES ('profile', ?1, '{\"bio\":\"x\"}',"
+	        " ?2, ?2)",
+	        -1, &st, NULL) != SQLITE_OK)
 		return 1;
 	/* Latencies are kept here and written once at the end, in one write:
 	 * the writers share the output file, and stdio buffers flushed at
@@ -63,12 +66,14 @@ writer(const char *path, double seconds, FILE *out)
 		/* Busy past the timeout (another writer held the lock): try again. */
 		if (sqlite3_exec(db, "BEGIN IMMEDIATE", 0, 0, 0) != SQLITE_OK)
 			continue;
-		sqlite3_bind_text(st, 1, "7b3e4a52-1c9d-4f60-9a8e-2d5c6f7a8b01", -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 1, "7b3e4a52-1c9d-4f60-9a8e-2d5c6f7a8b01",
+		    -1, SQLITE_STATIC);
 		sqlite3_bind_int64(st, 2, (sqlite3_int64)(t0 * 1000));
 		sqlite3_step(st);
 		sqlite3_reset(st);
 		if (sqlite3_exec(db, "COMMIT", 0, 0, 0) != SQLITE_OK) {
-			fprintf(stderr, "sqlite-insert: COMMIT: %s\n", sqlite3_errmsg(db));
+			fprintf(stderr, "sqlite-insert: COMMIT: %s\n",
+			    sqlite3_errmsg(db));
 			return 1;
 		}
 		lat[n++] = now_ms() - t0;
@@ -76,15 +81,17 @@ writer(const char *path, double seconds, FILE *out)
 	sqlite3_finalize(st);
 	sqlite3_close(db);
 	if (n == 0) {
-		fprintf(stderr, "sqlite-insert: a writer committed nothing in %.0f s"
-		    " (it lost every race for the lock to the others)\n", seconds);
+		fprintf(stderr,
+		    "sqlite-insert: a writer committed nothing in %.0f s"
+		    " (it lost every race for the lock to the others)\n",
+		    seconds);
 		return 1;
 	}
 	if ((text = malloc((size_t)n * 16)) == NULL)
 		return 1;
 	for (i = 0; i < n; i++)
 		len += (size_t)snprintf(text + len, 16, "%.4f\n", lat[i]);
-	for (size_t off = 0; off < len; ) {
+	for (size_t off = 0; off < len;) {
 		ssize_t w = write(fileno(out), text + off, len - off);
 
 		if (w <= 0)
@@ -112,12 +119,14 @@ main(int argc, char **argv)
 	writers = atoi(argv[2]);
 	seconds = atof(argv[3]);
 	if (sqlite3_open(argv[1], &db) != SQLITE_OK ||
-	    sqlite3_exec(db, "PRAGMA journal_mode=WAL; CREATE TABLE IF NOT EXISTS changes ("
-	    " seq INTEGER PRIMARY KEY AUTOINCREMENT, resource TEXT NOT NULL,"
-	    " id TEXT NOT NULL, patch TEXT NOT NULL, updated_at_us INTEGER NOT NULL,"
-	    " state TEXT NOT NULL DEFAULT 'pending', attempts INTEGER NOT NULL DEFAULT 0,"
-	    " next_attempt_at INTEGER NOT NULL DEFAULT 0, last_error TEXT,"
-	    " created_at_us INTEGER NOT NULL)", 0, 0, 0) != SQLITE_OK)
+	    sqlite3_exec(db,
+	        "PRAGMA journal_mode=WAL; CREATE TABLE IF NOT EXISTS changes ("
+	        " seq INTEGER PRIMARY KEY AUTOINCREMENT, resource TEXT NOT NULL,"
+	        " id TEXT NOT NULL, patch TEXT NOT NULL, updated_at_us INTEGER NOT NULL,"
+	        " state TEXT NOT NULL DEFAULT 'pending', attempts INTEGER NOT NULL DEFAULT 0,"
+	        " next_attempt_at INTEGER NOT NULL DEFAULT 0, last_error TEXT,"
+	        " created_at_us INTEGER NOT NULL)",
+	        0, 0, 0) != SQLITE_OK)
 		return 1;
 	sqlite3_close(db);
 	if ((fd = mkstemp(tmpl)) == -1 || (f = fdopen(fd, "w+")) == NULL)

@@ -98,6 +98,25 @@ WHEN old.state = 'pending' BEGIN
     WHERE resource = old.resource AND id = old.id AND bytes <= 0;
 END;
 
+-- Format 5: increments of counters (resource "<item>/increment", patch
+-- {"field","delta","key","value"}), found by their Idempotency-Key: a
+-- retried request answers its first answer for as long as the entry is
+-- kept ([flush] retention).
+CREATE INDEX IF NOT EXISTS changes_increment_key
+    ON changes (resource, id, json_extract(patch, '$.key'))
+    WHERE resource GLOB '*/increment';
+
+-- Format 6: this node's count of a user's writes per minute, kept only while
+-- memcached cannot count them ([limits] writes_per_minute; see
+-- src/ratelimit.c), so that a memcached outage does not lift the limit.
+-- Minutes before the previous one are removed as new ones are counted.
+CREATE TABLE IF NOT EXISTS rate_counts (
+    name   TEXT    NOT NULL,                  -- "writes:<user id>"
+    minute INTEGER NOT NULL,                  -- seconds since the epoch / 60
+    n      INTEGER NOT NULL,
+    PRIMARY KEY (name, minute)
+) WITHOUT ROWID;
+
 -- Counted afresh whenever this file is applied (a migration), so exact from
 -- any earlier format.
 DELETE FROM pending_bytes;

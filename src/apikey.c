@@ -12,7 +12,7 @@ enum apikey_kind
 apikey_kind(const char *key)
 {
 	static const char b64url[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-	    "abcdefghijklmnopqrstuvwxyz0123456789-_";
+	                             "abcdefghijklmnopqrstuvwxyz0123456789-_";
 	size_t i, n;
 
 	if (strncmp(key, "sb_secret_", 10) == 0)
@@ -34,7 +34,8 @@ apikey_kind(const char *key)
 bool
 apikey_secret_matches(const char *secret, const char *given, size_t len)
 {
-	if (secret == NULL || given == NULL || strlen(secret) != len || len == 0)
+	if (secret == NULL || given == NULL || strlen(secret) != len ||
+	    len == 0)
 		return false;
 	return CRYPTO_memcmp(secret, given, len) == 0;
 }

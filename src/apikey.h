@@ -12,9 +12,9 @@
  * "Authorization: Bearer".
  */
 enum apikey_kind {
-	APIKEY_SECRET,		/* sb_secret_... */
-	APIKEY_PUBLISHABLE,	/* sb_publishable_... */
-	APIKEY_JWT,		/* three non-empty base64url parts */
+	APIKEY_SECRET,      /* sb_secret_... */
+	APIKEY_PUBLISHABLE, /* sb_publishable_... */
+	APIKEY_JWT,         /* three non-empty base64url parts */
 	APIKEY_OTHER
 };
 

@@ -1,6 +1,7 @@
 /* The per-process application context: configuration and store handles. */
 #include "autoconf.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "app.h"
@@ -18,14 +19,23 @@
 enum pc_result
 app_open(struct app *app, struct config *cfg, char *err)
 {
+	const char **names;
 	enum pc_result r;
+	size_t i;
 
 	memset(app, 0, sizeof(*app));
 	app->cfg = *cfg;
 	memset(cfg, 0, sizeof(*cfg));
 	/* Counting is best effort: a broken metrics file never stops serving. */
-	if (metrics_open(app->cfg.metrics_file, err) != PC_OK)
-		log_warn("metrics_unavailable", "error=\"%s\"", err);
+	if ((names = calloc(app->cfg.resources.n + 1, sizeof(*names))) !=
+	    NULL) {
+		for (i = 0; i < app->cfg.resources.n; i++)
+			names[i] = app->cfg.resources.v[i].name;
+		if (metrics_open(app->cfg.metrics_file, names,
+		        app->cfg.resources.n, err) != PC_OK)
+			log_warn("metrics_unavailable", "error=\"%s\"", err);
+		free(names);
+	}
 	err[0] = '\0';
 	if ((r = cache_open(&app->cfg, &app->cache, err)) != PC_OK ||
 	    (r = origin_open(&app->cfg, &app->origin, err)) != PC_OK)
@@ -36,12 +46,14 @@ app_open(struct app *app, struct config *cfg, char *err)
 	} else if (app->cfg.auth_jwt_secret_file != NULL ||
 	    app->cfg.auth_jwks_file != NULL) {
 		if ((r = jwt_keys_load(app->cfg.auth_jwt_secret_file,
-		    app->cfg.auth_jwks_file, &app->keys, err)) != PC_OK)
+		         app->cfg.auth_jwks_file, &app->keys, err)) != PC_OK)
 			goto fail;
 	} else
-		log_warn("auth_not_configured", "detail=\"no [auth] key file: %s\"",
+		log_warn("auth_not_configured",
+		    "detail=\"no [auth] key file: %s\"",
 		    app->cfg.auth_secret_key != NULL ?
-		    "only the secret key may write" : "every write will be refused");
+		        "only the secret key may write" :
+		        "every write will be refused");
 	return PC_OK;
 fail:
 	app_close(app);
@@ -123,15 +135,33 @@ app_resource_of_item(const struct app *app, const char *item)
 	return NULL;
 }
 
+const struct resource *
+app_resource_of_journal(const struct app *app, const char *name,
+    bool *increments)
+{
+	size_t i;
+
+	*increments = false;
+	for (i = 0; i < app->cfg.resources.n; i++)
+		if (app->cfg.resources.v[i].increments_ns != NULL &&
+		    strcmp(app->cfg.resources.v[i].increments_ns, name) == 0) {
+			*increments = true;
+			return &app->cfg.resources.v[i];
+		}
+	return app_resource_of_item(app, name);
+}
+
 struct ttls
 app_ttls(const struct app *app, const struct resource *res)
 {
 	const struct config *cfg = &app->cfg;
 
 	return (struct ttls){
-		.fresh = res->fresh_ttl >= 0 ? res->fresh_ttl : cfg->cache_fresh_ttl,
-		.stale = res->stale_ttl >= 0 ? res->stale_ttl : cfg->cache_stale_ttl,
+		.fresh =
+		    res->fresh_ttl >= 0 ? res->fresh_ttl : cfg->cache_fresh_ttl,
+		.stale =
+		    res->stale_ttl >= 0 ? res->stale_ttl : cfg->cache_stale_ttl,
 		.negative = res->negative_ttl >= 0 ? res->negative_ttl :
-		    cfg->cache_negative_ttl,
+		                                     cfg->cache_negative_ttl,
 	};
 }

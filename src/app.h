@@ -19,10 +19,10 @@ struct app {
 	struct config cfg;
 	struct cache *cache;
 	struct origin *origin;
-	struct journal *journal;	/* opened on first use: see app_journal() */
-	struct jwt_keys *keys;		/* [auth] jwt_secret_file and jwks_file;
+	struct journal *journal; /* opened on first use: see app_journal() */
+	struct jwt_keys *keys;   /* [auth] jwt_secret_file and jwks_file;
 					   NULL: none, or jwks_url's instead */
-	struct jwks *jwks;		/* [auth] jwks_url's keys (the secret
+	struct jwks *jwks;       /* [auth] jwks_url's keys (the secret
 					   too); NULL without a jwks_url */
 };
 
@@ -62,7 +62,14 @@ bool app_clock_offset(int64_t *us);
 struct resource;
 const struct resource *app_resource(const struct app *app, const char *name,
     size_t len);
-const struct resource *app_resource_of_item(const struct app *app, const char *item);
+const struct resource *app_resource_of_item(const struct app *app,
+    const char *item);
+/*
+ * The resource of a journal entry's resource name: its item, or its
+ * increments_ns (then *increments is true).
+ */
+const struct resource *app_resource_of_journal(const struct app *app,
+    const char *name, bool *increments);
 
 /* A resource's cache lifetimes in seconds: its own, else [cache]'s. */
 struct ttls {

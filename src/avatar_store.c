@@ -26,7 +26,8 @@ relpath_valid(const char *s)
 	    strcmp(s + 3 + HASH_HEX, ".webp") != 0 || strncmp(s, s + 3, 2) != 0)
 		return false;
 	for (i = 3; i < 3 + HASH_HEX; i++)
-		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+		if (!((s[i] >= '0' && s[i] <= '9') ||
+		        (s[i] >= 'a' && s[i] <= 'f')))
 			return false;
 	return true;
 }
@@ -61,13 +62,14 @@ fsync_dir(const char *path)
 }
 
 enum pc_result
-avatar_store_name(const void *data, size_t len, char relpath[AVATAR_RELPATH_LEN],
-    char *err)
+avatar_store_name(const void *data, size_t len,
+    char relpath[AVATAR_RELPATH_LEN], char *err)
 {
 	unsigned char md[EVP_MAX_MD_SIZE];
 	unsigned int mdlen = 0, i;
 
-	if (EVP_Digest(data, len, md, &mdlen, EVP_sha256(), NULL) != 1 || mdlen != 32) {
+	if (EVP_Digest(data, len, md, &mdlen, EVP_sha256(), NULL) != 1 ||
+	    mdlen != 32) {
 		pc_err(err, "avatar store: SHA-256 failed");
 		return PC_ERROR;
 	}
@@ -92,14 +94,17 @@ avatar_store_put(const char *dir, const void *data, size_t len,
 	if ((r = avatar_store_name(data, len, relpath, err)) != PC_OK)
 		return r;
 	r = PC_UNAVAILABLE;
-	if ((size_t)snprintf(sub, sizeof(sub), "%s/%.2s", dir, relpath) >= sizeof(sub) ||
-	    (size_t)snprintf(final, sizeof(final), "%s/%s", dir, relpath) >= sizeof(final) ||
-	    (size_t)snprintf(tmp, sizeof(tmp), "%s/.%s.%ld.tmp", sub, relpath + 3,
-	    (long)getpid()) >= sizeof(tmp)) {
+	if ((size_t)snprintf(sub, sizeof(sub), "%s/%.2s", dir, relpath) >=
+	        sizeof(sub) ||
+	    (size_t)snprintf(final, sizeof(final), "%s/%s", dir, relpath) >=
+	        sizeof(final) ||
+	    (size_t)snprintf(tmp, sizeof(tmp), "%s/.%s.%ld.tmp", sub,
+	        relpath + 3, (long)getpid()) >= sizeof(tmp)) {
 		pc_err(err, "avatar store: path too long");
 		return PC_ERROR;
 	}
-	if (stat(final, &st) == 0 && S_ISREG(st.st_mode) && (size_t)st.st_size == len) {
+	if (stat(final, &st) == 0 && S_ISREG(st.st_mode) &&
+	    (size_t)st.st_size == len) {
 		/* The same bytes are already there; its age restarts, so a
 		 * removal of its previous user's copy waits its grace period. */
 		(void)utimensat(AT_FDCWD, final, NULL, 0);
@@ -109,17 +114,20 @@ avatar_store_put(const char *dir, const void *data, size_t len,
 		pc_err(err, "avatar store: %s: %s", sub, strerror(errno));
 		return PC_UNAVAILABLE;
 	}
-	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644)) == -1) {
+	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644)) ==
+	    -1) {
 		pc_err(err, "avatar store: %s: %s", tmp, strerror(errno));
 		return PC_UNAVAILABLE;
 	}
 	if (write_all(fd, data, len) != PC_OK || fsync(fd) != 0) {
-		pc_err(err, "avatar store: writing %s: %s", tmp, strerror(errno));
+		pc_err(err, "avatar store: writing %s: %s", tmp,
+		    strerror(errno));
 		goto out;
 	}
 	if (close(fd) != 0) {
 		fd = -1;
-		pc_err(err, "avatar store: closing %s: %s", tmp, strerror(errno));
+		pc_err(err, "avatar store: closing %s: %s", tmp,
+		    strerror(errno));
 		goto out;
 	}
 	fd = -1;
@@ -158,7 +166,8 @@ avatar_store_age(const char *dir, const char *relpath, long *age_s)
 
 	*age_s = 0;
 	if (!relpath_valid(relpath) ||
-	    (size_t)snprintf(path, sizeof(path), "%s/%s", dir, relpath) >= sizeof(path))
+	    (size_t)snprintf(path, sizeof(path), "%s/%s", dir, relpath) >=
+	        sizeof(path))
 		return PC_INVALID;
 	if (stat(path, &st) != 0)
 		return errno == ENOENT ? PC_NOTFOUND : PC_UNAVAILABLE;
@@ -172,7 +181,8 @@ avatar_store_remove(const char *dir, const char *relpath, char *err)
 	char path[4096];
 
 	if (!relpath_valid(relpath) ||
-	    (size_t)snprintf(path, sizeof(path), "%s/%s", dir, relpath) >= sizeof(path))
+	    (size_t)snprintf(path, sizeof(path), "%s/%s", dir, relpath) >=
+	        sizeof(path))
 		return PC_INVALID;
 	if (unlink(path) != 0 && errno != ENOENT) {
 		pc_err(err, "avatar store: %s: %s", path, strerror(errno));

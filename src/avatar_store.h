@@ -39,9 +39,11 @@ enum pc_result avatar_store_relpath(const char *public_url, const char *url,
  * Seconds since a stored file was last written or stored again.
  * PC_NOTFOUND when it is gone.
  */
-enum pc_result avatar_store_age(const char *dir, const char *relpath, long *age_s);
+enum pc_result avatar_store_age(const char *dir, const char *relpath,
+    long *age_s);
 
 /* Remove a stored file; a missing one is not an error. */
-enum pc_result avatar_store_remove(const char *dir, const char *relpath, char *err);
+enum pc_result avatar_store_remove(const char *dir, const char *relpath,
+    char *err);
 
 #endif

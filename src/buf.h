@@ -8,10 +8,10 @@
 #include "result.h"
 
 struct buf {
-	char *data;	/* NUL-terminated after every successful add */
+	char *data; /* NUL-terminated after every successful add */
 	size_t len;
-	size_t size;	/* allocated bytes */
-	size_t max;	/* the cap on len */
+	size_t size; /* allocated bytes */
+	size_t max;  /* the cap on len */
 };
 
 /* Start an empty buffer that will never hold more than max bytes. */

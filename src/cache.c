@@ -1,146 +1,27 @@
 /* The cache store: memcached entries of header + exact response body, and locks. */
 #include "autoconf.h"
 
+#include <sys/random.h>
+
 #include <libmemcached/memcached.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cache.h"
 #include "clock.h"
 #include "config.h"
 #include "log.h"
 
-#define CACHE_KEY_MAX 250	/* memcached's limit */
+#define CACHE_KEY_MAX 250 /* memcached's limit */
 
 struct cache {
 	memcached_st *mc;
 	char prefix[72];
+	char token[40];  /* what this process's locks hold */
+	pid_t token_pid; /* the process the token was made for */
 };
-
-static void
-put_u64(unsigned char *p, uint64_t v)
-{
-	int i;
-
-	for (i = 0; i < 8; i++)
-		p[i] = (unsigned char)(v >> (8 * i));
-}
-
-static uint64_t
-get_u64(const unsigned char *p)
-{
-	uint64_t v = 0;
-	int i;
-
-	for (i = 7; i >= 0; i--)
-		v = (v << 8) | p[i];
-	return v;
-}
-
-enum pc_result
-cache_entry_encode(const struct cache_entry *e, const char *body, size_t body_len,
-    char **out, size_t *out_len)
-{
-	size_t vlen = e->versions != NULL ? e->versions_len : 0;
-	unsigned char *v;
-
-	if (vlen > CACHE_VERSIONS_MAX || body_len > SIZE_MAX - CACHE_HDR_LEN - vlen)
-		return PC_TOOBIG;
-	if ((v = malloc(CACHE_HDR_LEN + body_len + vlen)) == NULL)
-		return PC_NOMEM;
-	memset(v, 0, CACHE_HDR_LEN);
-	v[0] = 'P';
-	v[1] = 'C';
-	v[2] = CACHE_FORMAT;
-	v[3] = e->flags;
-	v[4] = e->sync;
-	v[5] = (unsigned char)(vlen & 0xff);
-	v[6] = (unsigned char)(vlen >> 8 & 0xff);
-	v[7] = (unsigned char)(vlen >> 16 & 0xff);
-	put_u64(v + 8, (uint64_t)e->updated_at_us);
-	put_u64(v + 16, (uint64_t)e->fresh_until_us);
-	put_u64(v + 24, e->tag);
-	if (body_len > 0)
-		memcpy(v + CACHE_HDR_LEN, body, body_len);
-	if (vlen > 0)
-		memcpy(v + CACHE_HDR_LEN + body_len, e->versions, vlen);
-	*out = (char *)v;
-	*out_len = CACHE_HDR_LEN + body_len + vlen;
-	return PC_OK;
-}
-
-enum pc_result
-cache_entry_decode(const char *raw, size_t len, struct cache_entry *e)
-{
-	const unsigned char *v = (const unsigned char *)raw;
-	size_t vlen;
-
-	if (raw == NULL || len < CACHE_HDR_LEN || v[0] != 'P' || v[1] != 'C' ||
-	    v[2] != CACHE_FORMAT)
-		return PC_INVALID;
-	vlen = (size_t)v[5] | (size_t)v[6] << 8 | (size_t)v[7] << 16;
-	if (vlen > len - CACHE_HDR_LEN)
-		return PC_INVALID;
-	e->flags = v[3];
-	e->sync = v[4];
-	e->updated_at_us = (int64_t)get_u64(v + 8);
-	e->fresh_until_us = (int64_t)get_u64(v + 16);
-	e->tag = get_u64(v + 24);
-	e->body = raw + CACHE_HDR_LEN;
-	e->body_len = len - CACHE_HDR_LEN - vlen;
-	e->versions = vlen > 0 ? e->body + e->body_len : NULL;
-	e->versions_len = vlen;
-	e->raw = NULL;
-	e->cas = 0;
-	return PC_OK;
-}
-
-static uint64_t
-content_tag(const char *p, size_t len)
-{
-	const unsigned char *s = (const unsigned char *)p;
-	uint64_t h = 0xcbf29ce484222325ULL;
-
-	while (len-- > 0) {
-		h ^= *s++;
-		h *= 0x100000001b3ULL;
-	}
-	return h;
-}
-
-enum pc_result
-cache_entry_build(struct cache_entry *e, const char *body, size_t body_len)
-{
-	enum pc_result r;
-	size_t len;
-	char *raw;
-
-	e->tag = content_tag(body, body_len);
-	if ((r = cache_entry_encode(e, body, body_len, &raw, &len)) != PC_OK)
-		return r;
-	e->raw = raw;
-	e->body = raw + CACHE_HDR_LEN;
-	e->body_len = body_len;
-	if (e->versions != NULL && e->versions_len > 0)
-		e->versions = e->body + body_len;
-	else {
-		e->versions = NULL;
-		e->versions_len = 0;
-	}
-	return PC_OK;
-}
-
-void
-cache_entry_release(struct cache_entry *e)
-{
-	free(e->raw);
-	e->raw = NULL;
-	e->body = NULL;
-	e->body_len = 0;
-	e->versions = NULL;
-	e->versions_len = 0;
-}
 
 /* Map libmemcached's return codes onto the project's vocabulary. */
 static enum pc_result
@@ -176,10 +57,11 @@ cache_result(struct cache *c, memcached_return_t rc, const char *op)
 }
 
 static size_t
-cache_key(const struct cache *c, const char *kind, const char *ns, const char *id,
-    char key[CACHE_KEY_MAX + 1])
+cache_key(const struct cache *c, const char *kind, const char *ns,
+    const char *id, char key[CACHE_KEY_MAX + 1])
 {
-	int n = snprintf(key, CACHE_KEY_MAX + 1, "%s%s%s:%s", c->prefix, kind, ns, id);
+	int n = snprintf(key, CACHE_KEY_MAX + 1, "%s%s%s:%s", c->prefix, kind,
+	    ns, id);
 
 	return n > 0 && n <= CACHE_KEY_MAX ? (size_t)n : 0;
 }
@@ -202,7 +84,8 @@ cache_open(const struct config *cfg, struct cache **out, char *err)
 	servers = memcached_servers_parse(cfg->cache_servers);
 	if (servers == NULL ||
 	    memcached_server_push(c->mc, servers) != MEMCACHED_SUCCESS) {
-		pc_err(err, "[cache] servers: cannot parse \"%s\"", cfg->cache_servers);
+		pc_err(err, "[cache] servers: cannot parse \"%s\"",
+		    cfg->cache_servers);
 		goto out;
 	}
 	(void)memcached_behavior_set(c->mc, MEMCACHED_BEHAVIOR_DISTRIBUTION,
@@ -213,7 +96,8 @@ cache_open(const struct config *cfg, struct cache **out, char *err)
 	(void)memcached_behavior_set(c->mc, MEMCACHED_BEHAVIOR_POLL_TIMEOUT,
 	    (uint64_t)cfg->cache_timeout_ms);
 	/* A dead server is retried after a second, not on every request. */
-	(void)memcached_behavior_set(c->mc, MEMCACHED_BEHAVIOR_RETRY_TIMEOUT, 1);
+	(void)memcached_behavior_set(c->mc, MEMCACHED_BEHAVIOR_RETRY_TIMEOUT,
+	    1);
 	(void)memcached_behavior_set(c->mc, MEMCACHED_BEHAVIOR_SUPPORT_CAS, 1);
 	*out = c;
 	c = NULL;
@@ -236,7 +120,8 @@ cache_close(struct cache *c)
 }
 
 enum pc_result
-cache_get(struct cache *c, const char *ns, const char *id, struct cache_entry *e)
+cache_get(struct cache *c, const char *ns, const char *id,
+    struct cache_entry *e)
 {
 	char key[CACHE_KEY_MAX + 1];
 	const char *keys[1];
@@ -268,7 +153,7 @@ cache_get(struct cache *c, const char *ns, const char *id, struct cache_entry *e
 	/* Drain the END so the connection is ready for the next command. */
 	while ((res = memcached_fetch_result(c->mc, NULL, &rc)) != NULL)
 		memcached_result_free(res);
-	if (v == NULL)	/* an empty value is not one of ours */
+	if (v == NULL) /* an empty value is not one of ours */
 		return PC_NOTFOUND;
 	if (cache_entry_decode(v, vlen, e) != PC_OK) {
 		log_warn("cache_bad_entry", "key=%s len=%zu", key, vlen);
@@ -281,10 +166,10 @@ cache_get(struct cache *c, const char *ns, const char *id, struct cache_entry *e
 }
 
 enum pc_result
-cache_get_many(struct cache *c, const char *ns, const char *const *ids, size_t n,
-    cache_found_fn fn, void *arg)
+cache_get_many(struct cache *c, const char *ns, const char *const *ids,
+    size_t n, cache_found_fn fn, void *arg)
 {
-	char (*keys)[CACHE_KEY_MAX + 1] = NULL;
+	char(*keys)[CACHE_KEY_MAX + 1] = NULL;
 	const char **kp = NULL;
 	size_t *klen = NULL, i, kl, vlen;
 	memcached_result_st *res;
@@ -322,7 +207,8 @@ cache_get_many(struct cache *c, const char *ns, const char *const *ids, size_t n
 		cas = memcached_result_cas(res);
 		v = memcached_result_take_value(res);
 		memcached_result_free(res);
-		if (v == NULL || i == n || cache_entry_decode(v, vlen, &e) != PC_OK) {
+		if (v == NULL || i == n ||
+		    cache_entry_decode(v, vlen, &e) != PC_OK) {
 			free(v);
 			continue;
 		}
@@ -339,43 +225,58 @@ out:
 	return r;
 }
 
+enum store_op { STORE_SET, STORE_ADD, STORE_CAS };
+
+/* Store a built entry: set, add (only if absent) or cas (only if unchanged). */
+static enum pc_result
+cache_store(struct cache *c, enum store_op op, const char *ns, const char *id,
+    const struct cache_entry *e, long expire_s, uint64_t cas)
+{
+	static const char *const names[] = { "set", "add", "cas" };
+	char key[CACHE_KEY_MAX + 1];
+	memcached_return_t rc;
+	size_t klen, len;
+
+	if (e->raw == NULL || (klen = cache_key(c, "", ns, id, key)) == 0)
+		return PC_INVALID;
+	len = CACHE_HDR_LEN + e->body_len + e->versions_len;
+	switch (op) {
+	case STORE_ADD:
+		rc = memcached_add(c->mc, key, klen, e->raw, len,
+		    (time_t)expire_s, 0);
+		break;
+	case STORE_CAS:
+		rc = memcached_cas(c->mc, key, klen, e->raw, len,
+		    (time_t)expire_s, 0, cas);
+		break;
+	case STORE_SET:
+	default:
+		rc = memcached_set(c->mc, key, klen, e->raw, len,
+		    (time_t)expire_s, 0);
+		break;
+	}
+	return cache_result(c, rc, names[op]);
+}
+
 enum pc_result
 cache_put(struct cache *c, const char *ns, const char *id,
     const struct cache_entry *e, long expire_s)
 {
-	char key[CACHE_KEY_MAX + 1];
-	size_t klen;
-
-	if (e->raw == NULL || (klen = cache_key(c, "", ns, id, key)) == 0)
-		return PC_INVALID;
-	return cache_result(c, memcached_set(c->mc, key, klen, e->raw,
-	    CACHE_HDR_LEN + e->body_len + e->versions_len, (time_t)expire_s, 0), "set");
+	return cache_store(c, STORE_SET, ns, id, e, expire_s, 0);
 }
 
 enum pc_result
 cache_add(struct cache *c, const char *ns, const char *id,
     const struct cache_entry *e, long expire_s)
 {
-	char key[CACHE_KEY_MAX + 1];
-	size_t klen;
-
-	if (e->raw == NULL || (klen = cache_key(c, "", ns, id, key)) == 0)
-		return PC_INVALID;
-	return cache_result(c, memcached_add(c->mc, key, klen, e->raw,
-	    CACHE_HDR_LEN + e->body_len + e->versions_len, (time_t)expire_s, 0), "add");
+	return cache_store(c, STORE_ADD, ns, id, e, expire_s, 0);
 }
 
 enum pc_result
 cache_cas(struct cache *c, const char *ns, const char *id,
     const struct cache_entry *e, long expire_s, uint64_t cas)
 {
-	char key[CACHE_KEY_MAX + 1];
-	size_t klen;
-
-	if (e->raw == NULL || (klen = cache_key(c, "", ns, id, key)) == 0)
-		return PC_INVALID;
-	return cache_result(c, memcached_cas(c->mc, key, klen, e->raw,
-	    CACHE_HDR_LEN + e->body_len + e->versions_len, (time_t)expire_s, 0, cas), "cas");
+	return cache_store(c, STORE_CAS, ns, id, e, expire_s, cas);
 }
 
 enum pc_result
@@ -410,8 +311,10 @@ cache_count(struct cache *c, const char *ns, const char *name, long window_s,
 			return PC_OK;
 		if (rc != MEMCACHED_NOTFOUND)
 			return cache_result(c, rc, "incr");
-		r = cache_result(c, memcached_add(c->mc, key, klen, "1", 1,
-		    (time_t)window_s, 0), "add");
+		r = cache_result(c,
+		    memcached_add(c->mc, key, klen, "1", 1, (time_t)window_s,
+		        0),
+		    "add");
 		if (r == PC_OK) {
 			*count = 1;
 			return PC_OK;
@@ -442,7 +345,9 @@ cache_gen(struct cache *c, const char *ns, bool bump, uint64_t *gen)
 		} else {
 			v = memcached_get(c->mc, key, klen, &vlen, &flags, &rc);
 			if (rc == MEMCACHED_SUCCESS) {
-				r = v != NULL && vlen > 0 && vlen < 21 ? PC_OK : PC_NOTFOUND;
+				r = v != NULL && vlen > 0 && vlen < 21 ?
+				    PC_OK :
+				    PC_NOTFOUND;
 				if (r == PC_OK) {
 					char num[21];
 
@@ -460,8 +365,9 @@ cache_gen(struct cache *c, const char *ns, bool bump, uint64_t *gen)
 			return cache_result(c, rc, bump ? "incr" : "get");
 		n = snprintf(start, sizeof(start), "%llu",
 		    (unsigned long long)clock_now_us());
-		r = cache_result(c, memcached_add(c->mc, key, klen, start, (size_t)n,
-		    0, 0), "add");
+		r = cache_result(c,
+		    memcached_add(c->mc, key, klen, start, (size_t)n, 0, 0),
+		    "add");
 		if (r == PC_OK) {
 			*gen = strtoull(start, NULL, 10);
 			return PC_OK;
@@ -480,31 +386,83 @@ cache_touch(struct cache *c, const char *ns, const char *id, long expire_s)
 
 	if ((klen = cache_key(c, "", ns, id, key)) == 0)
 		return PC_INVALID;
-	return cache_result(c, memcached_touch(c->mc, key, klen, (time_t)expire_s),
-	    "touch");
+	return cache_result(c,
+	    memcached_touch(c->mc, key, klen, (time_t)expire_s), "touch");
+}
+
+/*
+ * A lock holds its holder's token, so that a holder whose lock outlived
+ * its TTL cannot free the next holder's: one process holds at most one
+ * lock of a key at a time, so the process's token names the holder. Made
+ * afresh after a fork.
+ */
+static const char *
+lock_token(struct cache *c)
+{
+	unsigned char r[8];
+	pid_t pid = getpid();
+
+	if (c->token_pid != pid) {
+		if (getrandom(r, sizeof(r), 0) != (ssize_t)sizeof(r))
+			memset(r, 0, sizeof(r)); /* the pid still tells */
+		(void)snprintf(c->token, sizeof(c->token),
+		    "%ld-%02x%02x%02x%02x%02x%02x%02x%02x", (long)pid, r[0],
+		    r[1], r[2], r[3], r[4], r[5], r[6], r[7]);
+		c->token_pid = pid;
+	}
+	return c->token;
 }
 
 enum pc_result
 cache_lock(struct cache *c, const char *ns, const char *id, long ttl_s)
 {
 	char key[CACHE_KEY_MAX + 1];
+	const char *token = lock_token(c);
 	size_t klen;
 
 	if ((klen = cache_key(c, "lock:", ns, id, key)) == 0)
 		return PC_INVALID;
-	return cache_result(c, memcached_add(c->mc, key, klen, "1", 1,
-	    (time_t)ttl_s, 0), "add");
+	return cache_result(c,
+	    memcached_add(c->mc, key, klen, token, strlen(token), (time_t)ttl_s,
+	        0),
+	    "add");
 }
 
+/*
+ * Free the lock only while it holds this process's token: read it with its
+ * CAS, then expire it with a CAS of its own (memcached expires an item
+ * with a negative expiration at once), which fails if anyone took the
+ * lock in between. A lock that is gone, or another's, is left alone.
+ */
 void
 cache_unlock(struct cache *c, const char *ns, const char *id)
 {
 	char key[CACHE_KEY_MAX + 1];
-	size_t klen;
+	const char *keys[1], *token = lock_token(c);
+	size_t klen, tlen = strlen(token);
+	memcached_result_st *res;
+	memcached_return_t rc;
+	uint64_t cas = 0;
+	bool mine = false;
 
 	if ((klen = cache_key(c, "lock:", ns, id, key)) == 0)
 		return;
-	(void)cache_result(c, memcached_delete(c->mc, key, klen, 0), "delete");
+	keys[0] = key;
+	if ((rc = memcached_mget(c->mc, keys, &klen, 1)) != MEMCACHED_SUCCESS) {
+		(void)cache_result(c, rc, "mget");
+		return;
+	}
+	while ((res = memcached_fetch_result(c->mc, NULL, &rc)) != NULL) {
+		mine = memcached_result_length(res) == tlen &&
+		    memcmp(memcached_result_value(res), token, tlen) == 0;
+		cas = memcached_result_cas(res);
+		memcached_result_free(res);
+	}
+	if (!mine)
+		return;
+	(void)cache_result(c,
+	    memcached_cas(c->mc, key, klen, token, tlen, (time_t)-1, 0, cas),
+	    "cas");
 }
 
 enum pc_result
@@ -517,7 +475,8 @@ cache_ping(struct cache *c)
 	if ((klen = cache_key(c, "", "healthz", "probe", key)) == 0)
 		return PC_INVALID;
 	rc = memcached_exist(c->mc, key, klen);
-	return rc == MEMCACHED_NOTFOUND || rc == MEMCACHED_SUCCESS ? PC_OK :
+	return rc == MEMCACHED_NOTFOUND || rc == MEMCACHED_SUCCESS ?
+	    PC_OK :
 	    cache_result(c, rc, "exist");
 }
 
@@ -547,11 +506,14 @@ cache_ping_each(struct cache *c, cache_server_fn fn, void *arg)
 		}
 		up = false;
 		if (g < CACHE_GROUP_TRIES) {
-			rc = memcached_exist_by_key(c->mc, group, glen, key, klen);
-			up = rc == MEMCACHED_NOTFOUND || rc == MEMCACHED_SUCCESS;
+			rc = memcached_exist_by_key(c->mc, group, glen, key,
+			    klen);
+			up =
+			    rc == MEMCACHED_NOTFOUND || rc == MEMCACHED_SUCCESS;
 		}
 		up_count += up;
-		fn(arg, memcached_server_name(want), memcached_server_port(want), up);
+		fn(arg, memcached_server_name(want),
+		    memcached_server_port(want), up);
 	}
 	return up_count;
 }

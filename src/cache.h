@@ -35,8 +35,8 @@ struct cache;
 #define CACHE_FORMAT 2
 #define CACHE_VERSIONS_MAX 0xffffff
 
-#define CACHE_F_NOTFOUND 0x01	/* a cached 404: body is the error document */
-#define CACHE_F_PRIVATE 0x02	/* only the owner may see the body */
+#define CACHE_F_NOTFOUND 0x01 /* a cached 404: body is the error document */
+#define CACHE_F_PRIVATE 0x02  /* only the owner may see the body */
 
 struct cache_entry {
 	uint8_t flags;
@@ -44,11 +44,11 @@ struct cache_entry {
 	int64_t updated_at_us;
 	int64_t fresh_until_us;
 	uint64_t tag;
-	const char *body;	/* points into raw */
+	const char *body; /* points into raw */
 	size_t body_len;
-	const char *versions;	/* the trailer (not NUL-terminated), or NULL */
+	const char *versions; /* the trailer (not NUL-terminated), or NULL */
 	size_t versions_len;
-	char *raw;		/* the whole value, owned (see cache_entry_release) */
+	char *raw; /* the whole value, owned (see cache_entry_release) */
 	uint64_t cas;
 };
 
@@ -64,7 +64,8 @@ enum pc_result cache_entry_encode(const struct cache_entry *e, const char *body,
  * (e->raw is left NULL). PC_INVALID for a short value, a wrong magic or an
  * unknown format version.
  */
-enum pc_result cache_entry_decode(const char *raw, size_t len, struct cache_entry *e);
+enum pc_result cache_entry_decode(const char *raw, size_t len,
+    struct cache_entry *e);
 
 /*
  * Encode e's header fields with body (and e->versions, which may point
@@ -82,7 +83,8 @@ void cache_entry_release(struct cache_entry *e);
  * Connect lazily to the servers of cfg (consistent hashing across them).
  * PC_INVALID with err when the server list does not parse.
  */
-enum pc_result cache_open(const struct config *cfg, struct cache **out, char *err);
+enum pc_result cache_open(const struct config *cfg, struct cache **out,
+    char *err);
 void cache_close(struct cache *c);
 
 /*
@@ -96,6 +98,13 @@ enum pc_result cache_get(struct cache *c, const char *ns, const char *id,
 
 /* Called per entry found by cache_get_many; e owns its value for the call. */
 typedef void (*cache_found_fn)(void *arg, size_t index, struct cache_entry *e);
+
+/*
+ * A cache_found_fn that takes each found entry over into arg, an array of
+ * n struct cache_entry (zeroed before: raw NULL means not found); the
+ * caller releases each one.
+ */
+void cache_found_take(void *arg, size_t index, struct cache_entry *e);
 
 /*
  * Fetch the entries of n ids in one round trip; fn is called for each one
@@ -140,7 +149,8 @@ enum pc_result cache_count(struct cache *c, const char *ns, const char *key,
  * never comes back at a value it had before, and what was stored under an
  * old generation is never found again.
  */
-enum pc_result cache_gen(struct cache *c, const char *ns, bool bump, uint64_t *gen);
+enum pc_result cache_gen(struct cache *c, const char *ns, bool bump,
+    uint64_t *gen);
 
 /* Push an entry's expiry out to expire_s seconds from now. */
 enum pc_result cache_touch(struct cache *c, const char *ns, const char *id,
@@ -149,8 +159,10 @@ enum pc_result cache_touch(struct cache *c, const char *ns, const char *id,
 /*
  * Try to take the lock for (ns, id) with memcached add, held for at most
  * ttl_s seconds. PC_OK: this process holds it. PC_CONFLICT: another does.
+ * cache_unlock() frees it only while this process still holds it.
  */
-enum pc_result cache_lock(struct cache *c, const char *ns, const char *id, long ttl_s);
+enum pc_result cache_lock(struct cache *c, const char *ns, const char *id,
+    long ttl_s);
 void cache_unlock(struct cache *c, const char *ns, const char *id);
 
 /* One round trip to see whether memcached answers. */

@@ -16,9 +16,9 @@
 #include "apikey.h"
 #include "config.h"
 #include "cors.h"
+#include "journal_files.h"
 #include "jwt.h"
 #include "log.h"
-#include "origin.h"
 #include "resource.h"
 #include "strnum.h"
 
@@ -41,62 +41,90 @@ struct opt {
 static const struct opt opts[] = {
 	{ "origin", "url", OPT_STR, O(origin_url), 0, 0, 1 },
 	{ "origin", "service_key_file", OPT_STR, O(service_key_file), 0, 0, 1 },
-	{ "origin", "connect_timeout_ms", OPT_LONG, O(origin_connect_timeout_ms), 1, 60000, 0 },
-	{ "origin", "timeout_ms", OPT_LONG, O(origin_timeout_ms), 1, 600000, 0 },
-	{ "origin", "retry_after", OPT_LONG, O(origin_retry_after), 1, 3600, 0 },
+	{ "origin", "connect_timeout_ms", OPT_LONG,
+	    O(origin_connect_timeout_ms), 1, 60000, 0 },
+	{ "origin", "timeout_ms", OPT_LONG, O(origin_timeout_ms), 1, 600000,
+	    0 },
+	{ "origin", "max_answer_bytes", OPT_LONG, O(origin_max_answer), 1024,
+	    256L << 20, 0 },
+	{ "origin", "retry_after", OPT_LONG, O(origin_retry_after), 1, 3600,
+	    0 },
 	{ "cache", "servers", OPT_STR, O(cache_servers), 0, 0, 0 },
 	{ "cache", "prefix", OPT_STR, O(cache_prefix), 0, 0, 0 },
-	{ "cache", "fresh_ttl", OPT_LONG, O(cache_fresh_ttl), 1, 30 * 86400, 0 },
-	{ "cache", "stale_ttl", OPT_LONG, O(cache_stale_ttl), 0, 30 * 86400, 0 },
-	{ "cache", "negative_ttl", OPT_LONG, O(cache_negative_ttl), 0, 86400, 0 },
-	{ "cache", "stale_if_error", OPT_LONG, O(cache_stale_if_error), 0, 30 * 86400, 0 },
+	{ "cache", "fresh_ttl", OPT_LONG, O(cache_fresh_ttl), 1, 30 * 86400,
+	    0 },
+	{ "cache", "stale_ttl", OPT_LONG, O(cache_stale_ttl), 0, 30 * 86400,
+	    0 },
+	{ "cache", "negative_ttl", OPT_LONG, O(cache_negative_ttl), 0, 86400,
+	    0 },
+	{ "cache", "stale_if_error", OPT_LONG, O(cache_stale_if_error), 0,
+	    30 * 86400, 0 },
 	{ "cache", "lock_ttl", OPT_LONG, O(cache_lock_ttl), 1, 600, 0 },
-	{ "cache", "lock_wait_ms", OPT_LONG, O(cache_lock_wait_ms), 0, 60000, 0 },
+	{ "cache", "lock_wait_ms", OPT_LONG, O(cache_lock_wait_ms), 0, 60000,
+	    0 },
 	{ "cache", "timeout_ms", OPT_LONG, O(cache_timeout_ms), 1, 60000, 0 },
 	{ "journal", "path", OPT_STR, O(journal_path), 0, 0, 0 },
 	{ "journal", "synchronous", OPT_STR, O(journal_synchronous), 0, 0, 0 },
-	{ "journal", "busy_timeout_ms", OPT_LONG, O(journal_busy_timeout_ms), 1, 60000, 0 },
-	{ "auth", "jwt_secret_file", OPT_STR, O(auth_jwt_secret_file), 0, 0, 0 },
+	{ "journal", "busy_timeout_ms", OPT_LONG, O(journal_busy_timeout_ms), 1,
+	    60000, 0 },
+	{ "auth", "jwt_secret_file", OPT_STR, O(auth_jwt_secret_file), 0, 0,
+	    0 },
 	{ "auth", "jwks_file", OPT_STR, O(auth_jwks_file), 0, 0, 0 },
 	{ "auth", "jwks_url", OPT_STR, O(auth_jwks_url), 0, 0, 0 },
 	{ "auth", "jwks_max_age", OPT_LONG, O(auth_jwks_max_age), 1, 86400, 0 },
 	{ "auth", "jwks_refetch_interval", OPT_LONG,
-	  O(auth_jwks_refetch_interval), 1, 3600, 0 },
+	    O(auth_jwks_refetch_interval), 1, 3600, 0 },
 	{ "auth", "audience", OPT_STR, O(auth_audience), 0, 0, 0 },
 	{ "auth", "issuer", OPT_STR, O(auth_issuer), 0, 0, 0 },
 	{ "auth", "leeway", OPT_LONG, O(auth_leeway), 0, 600, 0 },
-	{ "auth", "secret_key_file", OPT_STR, O(auth_secret_key_file), 0, 0, 0 },
-	{ "auth", "allow_anonymous", OPT_BOOL, O(auth_allow_anonymous), 0, 0, 0 },
+	{ "auth", "secret_key_file", OPT_STR, O(auth_secret_key_file), 0, 0,
+	    0 },
+	{ "auth", "allow_anonymous", OPT_BOOL, O(auth_allow_anonymous), 0, 0,
+	    0 },
 	{ "auth", "accept_legacy_service_role", OPT_BOOL,
-	  O(auth_accept_legacy_service_role), 0, 0, 0 },
-	{ "auth", "max_token_lifetime", OPT_LONG, O(auth_max_token_lifetime), 60,
-	  JWT_LIFETIME_MAX, 0 },
-	{ "limits", "max_body", OPT_LONG, O(limits_max_body), 256, 16 * 1024 * 1024, 0 },
-	{ "limits", "writes_per_minute", OPT_LONG, O(limits_writes_per_minute), 0, 1000000, 0 },
-	{ "limits", "max_pending_bytes", OPT_LONG, O(limits_max_pending_bytes), 0,
-	  1024L * 1024 * 1024, 0 },
+	    O(auth_accept_legacy_service_role), 0, 0, 0 },
+	{ "auth", "max_token_lifetime", OPT_LONG, O(auth_max_token_lifetime),
+	    60, JWT_LIFETIME_MAX, 0 },
+	{ "limits", "max_body", OPT_LONG, O(limits_max_body), 256,
+	    16 * 1024 * 1024, 0 },
+	{ "limits", "writes_per_minute", OPT_LONG, O(limits_writes_per_minute),
+	    0, 1000000, 0 },
+	{ "limits", "max_pending_bytes", OPT_LONG, O(limits_max_pending_bytes),
+	    0, 1024L * 1024 * 1024, 0 },
 	{ "avatar", "backend", OPT_STR, O(avatar_backend), 0, 0, 0 },
 	{ "avatar", "dir", OPT_STR, O(avatar_dir), 0, 0, 0 },
 	{ "avatar", "storage_url", OPT_STR, O(avatar_storage_url), 0, 0, 0 },
 	{ "avatar", "bucket", OPT_STR, O(avatar_bucket), 0, 0, 0 },
 	{ "avatar", "public_url", OPT_STR, O(avatar_public_url), 0, 0, 0 },
-	{ "avatar", "max_bytes", OPT_LONG, O(avatar_max_bytes), 1024, 64 * 1024 * 1024, 0 },
+	{ "avatar", "max_bytes", OPT_LONG, O(avatar_max_bytes), 1024,
+	    64 * 1024 * 1024, 0 },
 	{ "avatar", "size", OPT_LONG, O(avatar_size), 16, 2048, 0 },
-	{ "avatar", "max_pixels", OPT_LONG, O(avatar_max_pixels), 1, 1000000000, 0 },
+	{ "avatar", "max_pixels", OPT_LONG, O(avatar_max_pixels), 1, 1000000000,
+	    0 },
 	{ "avatar", "quality", OPT_LONG, O(avatar_quality), 1, 100, 0 },
 	{ "avatar", "helper", OPT_STR, O(avatar_helper), 0, 0, 0 },
-	{ "avatar", "timeout_ms", OPT_LONG, O(avatar_timeout_ms), 100, 600000, 0 },
-	{ "avatar", "trash_grace", OPT_LONG, O(avatar_trash_grace), 0, 30 * 86400, 0 },
-	{ "avatar", "max_decodes", OPT_LONG, O(avatar_max_decodes), 0, 1024, 0 },
-	{ "avatar", "uploads_per_user", OPT_LONG, O(avatar_uploads_per_user), 0, 64, 0 },
+	{ "avatar", "timeout_ms", OPT_LONG, O(avatar_timeout_ms), 100, 600000,
+	    0 },
+	{ "avatar", "trash_grace", OPT_LONG, O(avatar_trash_grace), 0,
+	    30 * 86400, 0 },
+	{ "avatar", "max_decodes", OPT_LONG, O(avatar_max_decodes), 0, 1024,
+	    0 },
+	{ "avatar", "uploads_per_user", OPT_LONG, O(avatar_uploads_per_user), 0,
+	    64, 0 },
 	{ "flush", "batch", OPT_LONG, O(flush_batch), 1, 10000, 0 },
-	{ "flush", "pipeline", OPT_LONG, O(flush_pipeline), 1, ORIGIN_STARTED_MAX, 0 },
-	{ "flush", "max_attempts", OPT_LONG, O(flush_max_attempts), 1, 1000, 0 },
-	{ "flush", "clock_warn_ms", OPT_LONG, O(flush_clock_warn_ms), 1, 3600000, 0 },
-	{ "flush", "backoff_base_ms", OPT_LONG, O(flush_backoff_base_ms), 1, 3600000, 0 },
-	{ "flush", "backoff_max", OPT_LONG, O(flush_backoff_max), 1, 7 * 86400, 0 },
+	{ "flush", "pipeline", OPT_LONG, O(flush_pipeline), 1,
+	    CONFIG_PIPELINE_MAX, 0 },
+	{ "flush", "max_attempts", OPT_LONG, O(flush_max_attempts), 1, 1000,
+	    0 },
+	{ "flush", "clock_warn_ms", OPT_LONG, O(flush_clock_warn_ms), 1,
+	    3600000, 0 },
+	{ "flush", "backoff_base_ms", OPT_LONG, O(flush_backoff_base_ms), 1,
+	    3600000, 0 },
+	{ "flush", "backoff_max", OPT_LONG, O(flush_backoff_max), 1, 7 * 86400,
+	    0 },
 	{ "flush", "max_seconds", OPT_LONG, O(flush_max_seconds), 1, 86400, 0 },
-	{ "flush", "retention", OPT_LONG, O(flush_retention), 0, 365 * 86400, 0 },
+	{ "flush", "retention", OPT_LONG, O(flush_retention), 0, 365 * 86400,
+	    0 },
 	{ "metrics", "file", OPT_STR, O(metrics_file), 0, 0, 0 },
 	{ "metrics", "token_file", OPT_STR, O(metrics_token_file), 0, 0, 0 },
 	{ "http", "cors_origins", OPT_STR, O(http_cors_origins), 0, 0, 0 },
@@ -119,6 +147,7 @@ config_defaults(struct config *cfg)
 	memset(cfg, 0, sizeof(*cfg));
 	cfg->origin_connect_timeout_ms = 1000;
 	cfg->origin_timeout_ms = 3000;
+	cfg->origin_max_answer = CONFIG_ORIGIN_ANSWER_MAX;
 	cfg->origin_retry_after = 5;
 	cfg->cache_fresh_ttl = 600;
 	cfg->cache_stale_ttl = 60;
@@ -162,21 +191,26 @@ config_string_defaults(struct config *cfg)
 	if (cfg->cache_servers == NULL &&
 	    (cfg->cache_servers = strdup("127.0.0.1:11211")) == NULL)
 		return PC_NOMEM;
-	if (cfg->cache_prefix == NULL && (cfg->cache_prefix = strdup("pc1:")) == NULL)
+	if (cfg->cache_prefix == NULL &&
+	    (cfg->cache_prefix = strdup("pc1:")) == NULL)
 		return PC_NOMEM;
 	if (cfg->journal_path == NULL &&
-	    (cfg->journal_path = strdup("/var/lib/profilecache/journal.db")) == NULL)
+	    (cfg->journal_path = strdup("/var/lib/profilecache/journal.db")) ==
+	        NULL)
 		return PC_NOMEM;
 	if (cfg->avatar_helper == NULL &&
-	    (cfg->avatar_helper = strdup(PC_LIBEXECDIR "/profilecache-image")) == NULL)
+	    (cfg->avatar_helper =
+	            strdup(PC_LIBEXECDIR "/profilecache-image")) == NULL)
 		return PC_NOMEM;
 	if (cfg->avatar_decode_slots == NULL &&
-	    asprintf(&cfg->avatar_decode_slots, "%s-decode", cfg->journal_path) == -1) {
+	    asprintf(&cfg->avatar_decode_slots, "%s" JOURNAL_FILE_DECODE,
+	        cfg->journal_path) == -1) {
 		cfg->avatar_decode_slots = NULL;
 		return PC_NOMEM;
 	}
 	if (cfg->metrics_file == NULL &&
-	    asprintf(&cfg->metrics_file, "%s-metrics", cfg->journal_path) == -1) {
+	    asprintf(&cfg->metrics_file, "%s" JOURNAL_FILE_METRICS,
+	        cfg->journal_path) == -1) {
 		cfg->metrics_file = NULL;
 		return PC_NOMEM;
 	}
@@ -227,33 +261,41 @@ config_avatar_supabase(struct parse_state *st)
 
 	if (cfg->avatar_storage_url == NULL) {
 		if (n < sizeof(rest) - 1 ||
-		    strcmp(cfg->origin_url + n - (sizeof(rest) - 1), rest) != 0) {
-			pc_err(err, "%s: [avatar] storage_url is required with backend "
-			    "= supabase when [origin] url does not end in %s", path, rest);
+		    strcmp(cfg->origin_url + n - (sizeof(rest) - 1), rest) !=
+		        0) {
+			pc_err(err,
+			    "%s: [avatar] storage_url is required with backend "
+			    "= supabase when [origin] url does not end in %s",
+			    path, rest);
 			return PC_INVALID;
 		}
 		if (asprintf(&cfg->avatar_storage_url, "%.*s/storage/v1",
-		    (int)(n - (sizeof(rest) - 1)), cfg->origin_url) == -1) {
+		        (int)(n - (sizeof(rest) - 1)), cfg->origin_url) == -1) {
 			cfg->avatar_storage_url = NULL;
 			pc_err(err, "out of memory");
 			return PC_NOMEM;
 		}
 	}
 	config_url_trim(cfg->avatar_storage_url);
-	if (config_check_url(st, "[avatar] storage_url", cfg->avatar_storage_url,
-	    "the service key would travel in the clear") != PC_OK)
+	if (config_check_url(st, "[avatar] storage_url",
+	        cfg->avatar_storage_url,
+	        "the service key would travel in the clear") != PC_OK)
 		return PC_INVALID;
 	/* One path segment: the object paths are appended after it. */
 	if (cfg->avatar_bucket[0] == '\0' ||
-	    strspn(cfg->avatar_bucket, "abcdefghijklmnopqrstuvwxyz"
-	    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.") != strlen(cfg->avatar_bucket)) {
-		pc_err(err, "%s: [avatar] bucket may hold only letters, digits, "
-		    "'-', '_' and '.'", path);
+	    strspn(cfg->avatar_bucket,
+	        "abcdefghijklmnopqrstuvwxyz"
+	        "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.") !=
+	        strlen(cfg->avatar_bucket)) {
+		pc_err(err,
+		    "%s: [avatar] bucket may hold only letters, digits, "
+		    "'-', '_' and '.'",
+		    path);
 		return PC_INVALID;
 	}
 	if (cfg->avatar_public_url == NULL &&
 	    asprintf(&cfg->avatar_public_url, "%s/object/public/%s",
-	    cfg->avatar_storage_url, cfg->avatar_bucket) == -1) {
+	        cfg->avatar_storage_url, cfg->avatar_bucket) == -1) {
 		cfg->avatar_public_url = NULL;
 		pc_err(err, "out of memory");
 		return PC_NOMEM;
@@ -290,11 +332,13 @@ config_handler(void *user, const char *section, const char *name,
 		}
 	}
 	if (o == NULL) {
-		pc_err(st->err, "%s: unknown key [%s] %s", st->path, section, name);
+		pc_err(st->err, "%s: unknown key [%s] %s", st->path, section,
+		    name);
 		goto fail;
 	}
 	if (st->seen[i]++) {
-		pc_err(st->err, "%s: [%s] %s is set twice", st->path, section, name);
+		pc_err(st->err, "%s: [%s] %s is set twice", st->path, section,
+		    name);
 		goto fail;
 	}
 	field = (char *)st->cfg + o->offset;
@@ -320,7 +364,8 @@ config_handler(void *user, const char *section, const char *name,
 		*(long *)field = (long)num;
 		break;
 	case OPT_BOOL:
-		if (strcasecmp(value, "true") == 0 || strcasecmp(value, "yes") == 0 ||
+		if (strcasecmp(value, "true") == 0 ||
+		    strcasecmp(value, "yes") == 0 ||
 		    strcasecmp(value, "on") == 0 || strcmp(value, "1") == 0)
 			*(bool *)field = true;
 		else if (strcasecmp(value, "false") == 0 ||
@@ -405,7 +450,8 @@ config_url_is_loopback(const char *url)
 static enum pc_result
 config_supabase_issuer(const char *url, char **issuer)
 {
-	static const char scheme[] = "https://", tail[] = ".supabase.co/rest/v1";
+	static const char scheme[] = "https://",
+	                  tail[] = ".supabase.co/rest/v1";
 	const char *ref = url + sizeof(scheme) - 1;
 	size_t n, len = strlen(url);
 
@@ -418,7 +464,7 @@ config_supabase_issuer(const char *url, char **issuer)
 	if (strspn(ref, "abcdefghijklmnopqrstuvwxyz0123456789") != n)
 		return PC_OK;
 	if (asprintf(issuer, "%s%.*s.supabase.co/auth/v1", scheme, (int)n,
-	    ref) == -1) {
+	        ref) == -1) {
 		*issuer = NULL;
 		return PC_NOMEM;
 	}
@@ -445,11 +491,13 @@ config_secret_key(struct config *cfg, const char *path, char *err)
 		return PC_OK;
 	}
 	if ((r = config_read_secret(cfg->auth_secret_key_file,
-	    &cfg->auth_secret_key, err)) != PC_OK)
+	         &cfg->auth_secret_key, err)) != PC_OK)
 		return r;
 	if (apikey_kind(cfg->auth_secret_key) != APIKEY_SECRET) {
-		pc_err(err, "%s: [auth] secret_key_file must hold a secret key "
-		    "(sb_secret_...)", path);
+		pc_err(err,
+		    "%s: [auth] secret_key_file must hold a secret key "
+		    "(sb_secret_...)",
+		    path);
 		return PC_INVALID;
 	}
 	return PC_OK;
@@ -466,7 +514,8 @@ config_check_url(struct parse_state *st, const char *key, const char *url,
 {
 	const char *authority;
 
-	if (strncmp(url, "http://", 7) != 0 && strncmp(url, "https://", 8) != 0) {
+	if (strncmp(url, "http://", 7) != 0 &&
+	    strncmp(url, "https://", 8) != 0) {
 		pc_err(st->err, "%s: %s must start with http:// or https://",
 		    st->path, key);
 		return PC_INVALID;
@@ -476,8 +525,10 @@ config_check_url(struct parse_state *st, const char *key, const char *url,
 		pc_err(st->err, "%s: %s has no host", st->path, key);
 		return PC_INVALID;
 	}
-	if (strncmp(url, "http://", 7) == 0 && !config_url_loopback(authority)) {
-		pc_err(st->err, "%s: %s: http:// is allowed only to a loopback "
+	if (strncmp(url, "http://", 7) == 0 &&
+	    !config_url_loopback(authority)) {
+		pc_err(st->err,
+		    "%s: %s: http:// is allowed only to a loopback "
 		    "address (127.0.0.0/8, ::1, localhost), %s: use https://",
 		    st->path, key, why);
 		return PC_INVALID;
@@ -502,15 +553,16 @@ config_validate(struct parse_state *st)
 		}
 	}
 	if (config_check_url(st, "[origin] url", cfg->origin_url,
-	    "the service key would travel in the clear") != PC_OK)
+	        "the service key would travel in the clear") != PC_OK)
 		return PC_INVALID;
 	/* Whoever could change the key set on its way could sign any token. */
 	if (cfg->auth_jwks_url != NULL &&
 	    config_check_url(st, "[auth] jwks_url", cfg->auth_jwks_url,
-	    "a forged key set would let anyone sign tokens") != PC_OK)
+	        "a forged key set would let anyone sign tokens") != PC_OK)
 		return PC_INVALID;
 	if (cfg->auth_jwks_url != NULL && cfg->auth_jwks_file != NULL) {
-		pc_err(st->err, "%s: [auth] jwks_url and jwks_file exclude each "
+		pc_err(st->err,
+		    "%s: [auth] jwks_url and jwks_file exclude each "
 		    "other (the file is for setups that cannot reach the URL)",
 		    st->path);
 		return PC_INVALID;
@@ -519,7 +571,8 @@ config_validate(struct parse_state *st)
 	while (n > 0 && cfg->origin_url[n - 1] == '/')
 		cfg->origin_url[--n] = '\0';
 	if (cfg->auth_issuer == NULL &&
-	    config_supabase_issuer(cfg->origin_url, &cfg->auth_issuer) != PC_OK) {
+	    config_supabase_issuer(cfg->origin_url, &cfg->auth_issuer) !=
+	        PC_OK) {
 		pc_err(st->err, "out of memory");
 		return PC_NOMEM;
 	}
@@ -527,23 +580,29 @@ config_validate(struct parse_state *st)
 		if ((r = config_avatar_supabase(st)) != PC_OK)
 			return r;
 	} else if (strcmp(cfg->avatar_backend, "local") != 0) {
-		pc_err(st->err, "%s: [avatar] backend must be local or supabase", st->path);
+		pc_err(st->err,
+		    "%s: [avatar] backend must be local or supabase", st->path);
 		return PC_INVALID;
-	} else if ((cfg->avatar_dir == NULL) != (cfg->avatar_public_url == NULL)) {
-		pc_err(st->err, "%s: [avatar] dir and public_url go together", st->path);
+	} else if ((cfg->avatar_dir == NULL) !=
+	    (cfg->avatar_public_url == NULL)) {
+		pc_err(st->err, "%s: [avatar] dir and public_url go together",
+		    st->path);
 		return PC_INVALID;
 	}
 	config_url_trim(cfg->avatar_public_url);
 	/* Else a body that max_body lets in could never be journaled. */
 	if (cfg->limits_max_pending_bytes != 0 &&
 	    cfg->limits_max_pending_bytes < cfg->limits_max_body) {
-		pc_err(st->err, "%s: [limits] max_pending_bytes must be 0 or at least "
-		    "max_body (%ld)", st->path, cfg->limits_max_body);
+		pc_err(st->err,
+		    "%s: [limits] max_pending_bytes must be 0 or at least "
+		    "max_body (%ld)",
+		    st->path, cfg->limits_max_body);
 		return PC_INVALID;
 	}
 	if (strcmp(cfg->journal_synchronous, "full") != 0 &&
 	    strcmp(cfg->journal_synchronous, "normal") != 0) {
-		pc_err(st->err, "%s: [journal] synchronous must be full or normal",
+		pc_err(st->err,
+		    "%s: [journal] synchronous must be full or normal",
 		    st->path);
 		return PC_INVALID;
 	}
@@ -554,7 +613,8 @@ config_validate(struct parse_state *st)
 	}
 	/* memcached keys are at most 250 bytes: leave room for the rest. */
 	if (strlen(cfg->cache_prefix) > 64) {
-		pc_err(st->err, "%s: [cache] prefix is longer than 64 bytes", st->path);
+		pc_err(st->err, "%s: [cache] prefix is longer than 64 bytes",
+		    st->path);
 		return PC_INVALID;
 	}
 	for (i = 0; cfg->cache_prefix[i] != '\0'; i++) {
@@ -579,7 +639,7 @@ static enum pc_result
 config_resources(struct parse_state *st)
 {
 	static const char *const reserved[] = { "profiles", "profile", "admin",
-	    "healthz", "metrics" };
+		"healthz", "metrics" };
 	struct resources *set = &st->cfg->resources;
 	char msg[PC_ERRLEN];
 	size_t i, k;
@@ -588,9 +648,11 @@ config_resources(struct parse_state *st)
 		for (k = 0; k < sizeof(reserved) / sizeof(reserved[0]); k++)
 			if (strcmp(set->v[i].name, reserved[k]) == 0 ||
 			    (set->v[i].item != NULL &&
-			    strcmp(set->v[i].item, reserved[k]) == 0)) {
-				pc_err(st->err, "%s: [resource %s]: %s is profilecache's "
-				    "own name", st->path, set->v[i].name, reserved[k]);
+			        strcmp(set->v[i].item, reserved[k]) == 0)) {
+				pc_err(st->err,
+				    "%s: [resource %s]: %s is profilecache's "
+				    "own name",
+				    st->path, set->v[i].name, reserved[k]);
 				return PC_INVALID;
 			}
 	if (resources_finish(set, msg) != PC_OK) {
@@ -640,7 +702,8 @@ config_load(const char *path, struct config *cfg, char *err)
 	if (r == PC_OK)
 		r = config_secret_key(cfg, path, err);
 	if (r == PC_OK && cfg->metrics_token_file != NULL)
-		r = config_read_secret(cfg->metrics_token_file, &cfg->metrics_token, err);
+		r = config_read_secret(cfg->metrics_token_file,
+		    &cfg->metrics_token, err);
 out:
 	if (r != PC_OK)
 		config_free(cfg);
@@ -666,7 +729,8 @@ config_free(struct config *cfg)
 		free(cfg->metrics_token);
 	}
 	if (cfg->auth_secret_key != NULL) {
-		explicit_bzero(cfg->auth_secret_key, strlen(cfg->auth_secret_key));
+		explicit_bzero(cfg->auth_secret_key,
+		    strlen(cfg->auth_secret_key));
 		free(cfg->auth_secret_key);
 	}
 	config_defaults(cfg);
@@ -684,7 +748,8 @@ config_read_secret(const char *path, char **out, char *err)
 
 	*out = NULL;
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) == -1) {
-		pc_err(err, "secret file %s: cannot open: %s", path, strerror(errno));
+		pc_err(err, "secret file %s: cannot open: %s", path,
+		    strerror(errno));
 		return PC_INVALID;
 	}
 	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode)) {
@@ -692,7 +757,8 @@ config_read_secret(const char *path, char **out, char *err)
 		goto out;
 	}
 	if (st.st_mode & S_IROTH) {
-		pc_err(err, "secret file %s is world-readable: chmod o-r it", path);
+		pc_err(err, "secret file %s is world-readable: chmod o-r it",
+		    path);
 		goto out;
 	}
 	while (len < sizeof(buf)) {
@@ -700,7 +766,8 @@ config_read_secret(const char *path, char **out, char *err)
 		if (n == -1 && errno == EINTR)
 			continue;
 		if (n == -1) {
-			pc_err(err, "secret file %s: %s", path, strerror(errno));
+			pc_err(err, "secret file %s: %s", path,
+			    strerror(errno));
 			goto out;
 		}
 		if (n == 0)
@@ -708,11 +775,13 @@ config_read_secret(const char *path, char **out, char *err)
 		len += (size_t)n;
 	}
 	if (len > SECRET_MAX) {
-		pc_err(err, "secret file %s is larger than %d bytes", path, SECRET_MAX);
+		pc_err(err, "secret file %s is larger than %d bytes", path,
+		    SECRET_MAX);
 		goto out;
 	}
-	while (len > 0 && (buf[len - 1] == '\n' || buf[len - 1] == '\r' ||
-	    buf[len - 1] == ' ' || buf[len - 1] == '\t'))
+	while (len > 0 &&
+	    (buf[len - 1] == '\n' || buf[len - 1] == '\r' ||
+	        buf[len - 1] == ' ' || buf[len - 1] == '\t'))
 		len--;
 	if (len == 0) {
 		pc_err(err, "secret file %s is empty", path);
@@ -740,8 +809,8 @@ config_load_logged(const char *path, struct config *cfg)
 	char err[PC_ERRLEN] = "";
 
 	if (path == NULL || *path == '\0') {
-		log_error("config_missing", "error=\"no --config and %s is not set\"",
-		    CONFIG_ENV);
+		log_error("config_missing",
+		    "error=\"no --config and %s is not set\"", CONFIG_ENV);
 		return PC_INVALID;
 	}
 	if (config_load(path, cfg, err) != PC_OK) {

@@ -27,7 +27,8 @@ static const char allow_headers[] =
  * in If-Match, where the answer came from, when to try again after 429 and
  * 503, and why a token was refused.
  */
-static const char expose_headers[] = "ETag, X-Cache, Retry-After, WWW-Authenticate";
+static const char expose_headers[] =
+    "ETag, X-Cache, Retry-After, WWW-Authenticate, Location, Idempotent-Replayed";
 
 static bool
 is_lower(char c)
@@ -41,7 +42,7 @@ is_digit(char c)
 	return c >= '0' && c <= '9';
 }
 
-bool
+UNITTEST bool
 cors_origin_valid(const char *o, size_t len)
 {
 	const char *end = o + len, *p = o;
@@ -51,23 +52,28 @@ cors_origin_valid(const char *o, size_t len)
 	if (len == 0 || len > CORS_ORIGIN_MAX || !is_lower(*p))
 		return false;
 	/* scheme = ALPHA *( ALPHA / DIGIT / "+" / "-" / "." ), lower case */
-	while (p < end && (is_lower(*p) || is_digit(*p) || *p == '+' ||
-	    *p == '-' || *p == '.'))
+	while (p < end &&
+	    (is_lower(*p) || is_digit(*p) || *p == '+' || *p == '-' ||
+	        *p == '.'))
 		p++;
 	if (end - p < 3 || memcmp(p, "://", 3) != 0)
 		return false;
 	p += 3;
 	if (p < end && *p == '[') {
 		/* An IPv6 literal, as browsers write it: [::1] */
-		for (p++, n = 0; p < end && (is_digit(*p) || (*p >= 'a' &&
-		    *p <= 'f') || *p == ':' || *p == '.'); p++)
+		for (p++, n = 0; p < end &&
+		     (is_digit(*p) || (*p >= 'a' && *p <= 'f') || *p == ':' ||
+		         *p == '.');
+		     p++)
 			n++;
 		if (n < 2 || p == end || *p++ != ']')
 			return false;
 	} else {
 		/* A host name, punycoded and lower case, or an IPv4 address. */
-		for (n = 0; p < end && (is_lower(*p) || is_digit(*p) ||
-		    *p == '-' || *p == '.' || *p == '_'); p++)
+		for (n = 0; p < end &&
+		     (is_lower(*p) || is_digit(*p) || *p == '-' || *p == '.' ||
+		         *p == '_');
+		     p++)
 			n++;
 		if (n == 0)
 			return false;
@@ -127,12 +133,14 @@ cors_origins_check(const char *list, char *err)
 		if (token_is(e, len, "*"))
 			continue;
 		if (token_is(e, len, "null")) {
-			pc_err(err, "\"null\" cannot be allowed: sandboxed pages, "
+			pc_err(err,
+			    "\"null\" cannot be allowed: sandboxed pages, "
 			    "files and redirects all send it");
 			return PC_INVALID;
 		}
 		if (!cors_origin_valid(e, len)) {
-			pc_err(err, "\"%.*s\" is not an origin: scheme://host[:port] "
+			pc_err(err,
+			    "\"%.*s\" is not an origin: scheme://host[:port] "
 			    "in lower case, with no path, not even \"/\"",
 			    (int)(len > 80 ? 80 : len), e);
 			return PC_INVALID;
@@ -140,10 +148,11 @@ cors_origins_check(const char *list, char *err)
 		port = origin_port(e, len);
 		if (port != NULL &&
 		    ((len > 8 && memcmp(e, "https://", 8) == 0 &&
-		    token_is(port, (size_t)(e + len - port), ":443")) ||
-		    (len > 7 && memcmp(e, "http://", 7) == 0 &&
-		    token_is(port, (size_t)(e + len - port), ":80")))) {
-			pc_err(err, "\"%.*s\" names the scheme's default port, "
+		         token_is(port, (size_t)(e + len - port), ":443")) ||
+		        (len > 7 && memcmp(e, "http://", 7) == 0 &&
+		            token_is(port, (size_t)(e + len - port), ":80")))) {
+			pc_err(err,
+			    "\"%.*s\" names the scheme's default port, "
 			    "which browsers leave out of Origin: drop it",
 			    (int)len, e);
 			return PC_INVALID;
@@ -156,7 +165,7 @@ cors_origins_check(const char *list, char *err)
 	return PC_OK;
 }
 
-enum cors_allow
+UNITTEST enum cors_allow
 cors_origin_allowed(const char *list, const char *origin)
 {
 	const char *cur = list, *e;
@@ -181,7 +190,8 @@ bool
 cors_is_preflight(const struct http_request *req)
 {
 	return req->method != NULL && strcmp(req->method, "OPTIONS") == 0 &&
-	    http_request_header(req, "HTTP_ACCESS_CONTROL_REQUEST_METHOD") != NULL;
+	    http_request_header(req, "HTTP_ACCESS_CONTROL_REQUEST_METHOD") !=
+	    NULL;
 }
 
 /* Whether method is one of the methods listed in allow ("GET, HEAD, PUT"). */
@@ -208,8 +218,8 @@ cors_preflight(const struct config *cfg, const struct http_request *req,
     struct http_response *resp, const char *allow)
 {
 	const char *origin = http_request_header(req, "HTTP_ORIGIN");
-	const char *method = http_request_header(req,
-	    "HTTP_ACCESS_CONTROL_REQUEST_METHOD");
+	const char *method =
+	    http_request_header(req, "HTTP_ACCESS_CONTROL_REQUEST_METHOD");
 	enum cors_allow may;
 
 	if (cfg->http_cors_origins == NULL)
@@ -217,14 +227,16 @@ cors_preflight(const struct config *cfg, const struct http_request *req,
 	http_vary_add(resp, "Origin");
 	http_vary_add(resp, "Access-Control-Request-Method");
 	may = cors_origin_allowed(cfg->http_cors_origins, origin);
-	if (may == CORS_DENY || method == NULL || !method_listed(allow, method) ||
+	if (may == CORS_DENY || method == NULL ||
+	    !method_listed(allow, method) ||
 	    (may == CORS_READ && !method_reads(method)))
 		return;
 	http_header_add(resp, "Access-Control-Allow-Origin", "%s", origin);
 	/* A path that answers GET answers HEAD too (route_find()). */
 	http_header_add(resp, "Access-Control-Allow-Methods", "%s",
 	    may == CORS_READ ? "GET, HEAD" : allow);
-	http_header_add(resp, "Access-Control-Allow-Headers", "%s", allow_headers);
+	http_header_add(resp, "Access-Control-Allow-Headers", "%s",
+	    allow_headers);
 	http_header_add(resp, "Access-Control-Max-Age", "%ld",
 	    cfg->http_cors_max_age);
 }
@@ -244,5 +256,6 @@ cors_response(const struct config *cfg, const struct http_request *req,
 	    (may == CORS_READ && !method_reads(req->method)))
 		return;
 	http_header_add(resp, "Access-Control-Allow-Origin", "%s", origin);
-	http_header_add(resp, "Access-Control-Expose-Headers", "%s", expose_headers);
+	http_header_add(resp, "Access-Control-Expose-Headers", "%s",
+	    expose_headers);
 }

@@ -16,17 +16,19 @@ struct http_response;
 
 /* What an origin may do. */
 enum cors_allow {
-	CORS_DENY,		/* nothing: no Access-Control-Allow-Origin */
-	CORS_READ,		/* GET and HEAD only: the list's "*" */
-	CORS_ANY		/* every method: listed by name */
+	CORS_DENY, /* nothing: no Access-Control-Allow-Origin */
+	CORS_READ, /* GET and HEAD only: the list's "*" */
+	CORS_ANY   /* every method: listed by name */
 };
 
+#ifdef UNITTESTS
 /*
  * Whether origin[0..len) is an origin as browsers serialise it:
  * scheme://host[:port], lower case, nothing after the host or port. "null",
  * control characters, a path or user information are not.
  */
 bool cors_origin_valid(const char *origin, size_t len);
+#endif
 
 /*
  * Check a [http] cors_origins value: entries separated by commas or white
@@ -36,6 +38,7 @@ bool cors_origin_valid(const char *origin, size_t len);
  */
 enum pc_result cors_origins_check(const char *list, char *err);
 
+#ifdef UNITTESTS
 /*
  * How origin (the request's Origin header, may be NULL) may call under list
  * (a checked cors_origins value, may be NULL): CORS_ANY when listed exactly,
@@ -43,6 +46,7 @@ enum pc_result cors_origins_check(const char *list, char *err);
  * CORS_DENY otherwise.
  */
 enum cors_allow cors_origin_allowed(const char *list, const char *origin);
+#endif
 
 /* Whether req is a CORS preflight: OPTIONS with Access-Control-Request-Method. */
 bool cors_is_preflight(const struct http_request *req);

@@ -27,6 +27,7 @@ http_response_init(struct http_response *resp)
 	resp->after = NULL;
 	resp->after_arg[0] = '\0';
 	resp->route = MR_OTHER;
+	resp->resource = -1;
 }
 
 void
@@ -37,7 +38,8 @@ http_response_free(struct http_response *resp)
 }
 
 void
-http_header_add(struct http_response *resp, const char *name, const char *fmt, ...)
+http_header_add(struct http_response *resp, const char *name, const char *fmt,
+    ...)
 {
 	size_t room = sizeof(resp->headers) - resp->headers_len;
 	char *p = resp->headers + resp->headers_len;
@@ -67,7 +69,8 @@ http_vary_add(struct http_response *resp, const char *name)
 	const char *p;
 
 	for (p = resp->vary; (p = strstr(p, name)) != NULL; p += n)
-		if ((p == resp->vary || p[-1] == ' ') && (p[n] == ',' || p[n] == '\0'))
+		if ((p == resp->vary || p[-1] == ' ') &&
+		    (p[n] == ',' || p[n] == '\0'))
 			return;
 	if (used + (used ? 2 : 0) + n >= sizeof(resp->vary)) {
 		resp->headers_full = true;
@@ -89,6 +92,46 @@ http_body(struct http_response *resp, int status, const char *content_type,
 	resp->owned = owned;
 }
 
+/* The one map from a result to what a client is answered (docs/design.md). */
+static const struct {
+	int status;
+	const char *code;
+} result_answers[] = {
+	[PC_OK] = { 200, NULL },
+	[PC_NOTFOUND] = { 404, "not_found" },
+	[PC_INVALID] = { 400, "bad_request" },
+	[PC_CONFLICT] = { 409, "conflict" },
+	[PC_TOOBIG] = { 413, "too_large" },
+	[PC_UNAVAILABLE] = { 503, "unavailable" },
+	[PC_NOMEM] = { 500, "internal" },
+	[PC_ERROR] = { 500, "internal" },
+};
+
+int
+http_status_of(enum pc_result r)
+{
+	return (size_t)r < sizeof(result_answers) / sizeof(result_answers[0]) ?
+	    result_answers[r].status :
+	    500;
+}
+
+void
+http_error_result(struct http_response *resp, enum pc_result r,
+    const char *code, const char *message, long retry_after)
+{
+	int status = http_status_of(r);
+
+	if (status == 503 && retry_after > 0)
+		http_header_add(resp, "Retry-After", "%ld", retry_after);
+	if (code == NULL)
+		code = status != 500 &&
+		        (size_t)r <
+		            sizeof(result_answers) / sizeof(result_answers[0]) ?
+		    result_answers[r].code :
+		    "internal";
+	http_error(resp, status, code, message);
+}
+
 void
 http_error(struct http_response *resp, int status, const char *code,
     const char *message)
@@ -96,7 +139,8 @@ http_error(struct http_response *resp, int status, const char *code,
 	json_t *doc;
 	char *s = NULL;
 
-	doc = json_pack("{s:{s:s,s:s}}", "error", "code", code, "message", message);
+	doc = json_pack("{s:{s:s,s:s}}", "error", "code", code, "message",
+	    message);
 	if (doc != NULL)
 		s = json_dumps(doc, JSON_COMPACT);
 	json_decref(doc);
@@ -104,7 +148,8 @@ http_error(struct http_response *resp, int status, const char *code,
 		static const char oom[] =
 		    "{\"error\":{\"code\":\"internal\",\"message\":\"out of memory\"}}";
 
-		http_body(resp, 500, "application/json", oom, sizeof(oom) - 1, NULL);
+		http_body(resp, 500, "application/json", oom, sizeof(oom) - 1,
+		    NULL);
 		return;
 	}
 	http_body(resp, status, "application/json", s, strlen(s), s);
@@ -121,7 +166,7 @@ http_error_fields(struct http_response *resp, int status, const char *code,
 	    message, "fields", fields);
 	if (doc != NULL && allowed != NULL &&
 	    json_object_set(json_object_get(doc, "error"), "allowed",
-	    allowed) != 0) {
+	        allowed) != 0) {
 		json_decref(doc);
 		doc = NULL;
 	}
@@ -136,25 +181,37 @@ http_error_fields(struct http_response *resp, int status, const char *code,
 }
 
 enum pc_result
-http_read_body(const struct http_request *req, size_t max, char **body,
-    size_t *len)
+http_content_length(const struct http_request *req, unsigned long long *len)
 {
 	const char *cl = http_request_header(req, "CONTENT_LENGTH");
-	unsigned long long want;
-	size_t got = 0;
-	char *end, *p;
-	long n;
+	char *end;
 
-	*body = NULL;
 	*len = 0;
 	if (cl == NULL || *cl == '\0')
 		return PC_NOTFOUND;
 	if (*cl < '0' || *cl > '9')
 		return PC_INVALID;
 	errno = 0;
-	want = strtoull(cl, &end, 10);
+	*len = strtoull(cl, &end, 10);
 	if (errno != 0 || *end != '\0')
 		return PC_INVALID;
+	return PC_OK;
+}
+
+enum pc_result
+http_read_body(const struct http_request *req, size_t max, char **body,
+    size_t *len)
+{
+	unsigned long long want;
+	enum pc_result r;
+	size_t got = 0;
+	char *p;
+	long n;
+
+	*body = NULL;
+	*len = 0;
+	if ((r = http_content_length(req, &want)) != PC_OK)
+		return r;
 	if (want > max)
 		return PC_TOOBIG;
 	if ((p = malloc((size_t)want + 1)) == NULL)
@@ -231,28 +288,50 @@ const char *
 http_status_text(int status)
 {
 	switch (status) {
-	case 200: return "OK";
-	case 201: return "Created";
-	case 202: return "Accepted";
-	case 204: return "No Content";
-	case 304: return "Not Modified";
-	case 400: return "Bad Request";
-	case 401: return "Unauthorized";
-	case 403: return "Forbidden";
-	case 404: return "Not Found";
-	case 405: return "Method Not Allowed";
-	case 409: return "Conflict";
-	case 411: return "Length Required";
-	case 412: return "Precondition Failed";
-	case 413: return "Content Too Large";
-	case 414: return "URI Too Long";
-	case 415: return "Unsupported Media Type";
-	case 422: return "Unprocessable Content";
-	case 429: return "Too Many Requests";
-	case 500: return "Internal Server Error";
-	case 502: return "Bad Gateway";
-	case 503: return "Service Unavailable";
-	case 504: return "Gateway Timeout";
+	case 200:
+		return "OK";
+	case 201:
+		return "Created";
+	case 202:
+		return "Accepted";
+	case 204:
+		return "No Content";
+	case 304:
+		return "Not Modified";
+	case 400:
+		return "Bad Request";
+	case 401:
+		return "Unauthorized";
+	case 403:
+		return "Forbidden";
+	case 404:
+		return "Not Found";
+	case 405:
+		return "Method Not Allowed";
+	case 409:
+		return "Conflict";
+	case 411:
+		return "Length Required";
+	case 412:
+		return "Precondition Failed";
+	case 413:
+		return "Content Too Large";
+	case 414:
+		return "URI Too Long";
+	case 415:
+		return "Unsupported Media Type";
+	case 422:
+		return "Unprocessable Content";
+	case 429:
+		return "Too Many Requests";
+	case 500:
+		return "Internal Server Error";
+	case 502:
+		return "Bad Gateway";
+	case 503:
+		return "Service Unavailable";
+	case 504:
+		return "Gateway Timeout";
 	}
 	return "Unknown";
 }
@@ -288,7 +367,8 @@ http_request_path(const char *request_uri, const char *script_name,
 		if (slen > 0 && slen < len &&
 		    strncmp(request_uri, script_name, slen) == 0 &&
 		    request_uri[slen] == '/')
-			return copy_path(request_uri + slen, len - slen, out, outlen);
+			return copy_path(request_uri + slen, len - slen, out,
+			    outlen);
 		if (slen == 0 || path_info == NULL || path_info[0] == '\0' ||
 		    strncmp(request_uri, script_name, slen) != 0)
 			return copy_path(request_uri, len, out, outlen);
@@ -301,7 +381,8 @@ http_request_path(const char *request_uri, const char *script_name,
 void
 http_etag_format(uint64_t tag, char out[HTTP_ETAG_LEN])
 {
-	(void)snprintf(out, HTTP_ETAG_LEN, "\"%016llx\"", (unsigned long long)tag);
+	(void)snprintf(out, HTTP_ETAG_LEN, "\"%016llx\"",
+	    (unsigned long long)tag);
 }
 
 bool
@@ -334,7 +415,7 @@ http_json_body(const struct http_request *req, struct http_response *resp,
     size_t max, char **body, size_t *len)
 {
 	if (!http_content_type_is(http_request_header(req, "CONTENT_TYPE"),
-	    "application/json")) {
+	        "application/json")) {
 		http_error(resp, 415, "unsupported_media_type",
 		    "the body must be application/json");
 		return false;
@@ -343,10 +424,12 @@ http_json_body(const struct http_request *req, struct http_response *resp,
 	case PC_OK:
 		return true;
 	case PC_TOOBIG:
-		http_error(resp, 413, "body_too_large", "the body is too large");
+		http_error(resp, 413, "body_too_large",
+		    "the body is too large");
 		return false;
 	case PC_NOTFOUND:
-		http_error(resp, 411, "length_required", "Content-Length is required");
+		http_error(resp, 411, "length_required",
+		    "Content-Length is required");
 		return false;
 	default:
 		http_error(resp, 400, "bad_body", "the body could not be read");

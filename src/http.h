@@ -8,21 +8,21 @@
 
 #include "result.h"
 
-#define HTTP_PATH_MAX 1024	/* longer request paths are answered 414 */
-#define HTTP_HEADERS_MAX 1024	/* extra response header bytes */
-#define HTTP_PARAMS_MAX 2
-#define HTTP_ETAG_LEN 19	/* "0123456789abcdef" with quotes, plus NUL */
-#define HTTP_VARY_MAX 96	/* the Vary header's value */
+#define HTTP_PATH_MAX 1024    /* longer request paths are answered 414 */
+#define HTTP_HEADERS_MAX 1024 /* extra response header bytes */
+#define HTTP_PARAMS_MAX 3
+#define HTTP_ETAG_LEN 19 /* "0123456789abcdef" with quotes, plus NUL */
+#define HTTP_VARY_MAX 96 /* the Vary header's value */
 
 struct app;
 
 struct http_request {
 	const char *method;
-	char path[HTTP_PATH_MAX];	/* the route path, e.g. /v1/profiles/{id} */
-	const char *query;		/* after '?', may be NULL */
-	const char *param[HTTP_PARAMS_MAX];	/* captured by the route table */
+	char path[HTTP_PATH_MAX]; /* the route path, e.g. /v1/profiles/{id} */
+	const char *query;        /* after '?', may be NULL */
+	const char *param[HTTP_PARAMS_MAX]; /* captured by the route table */
 	size_t param_len[HTTP_PARAMS_MAX];
-	bool head;			/* HEAD: answer as GET, send no body */
+	bool head; /* HEAD: answer as GET, send no body */
 	/* Request headers and CGI variables by their CGI name (HTTP_IF_NONE_MATCH). */
 	const char *(*getenv)(void *ctx, const char *name);
 	void *env_ctx;
@@ -34,9 +34,9 @@ struct http_request {
 /* A parsed If-Match header. */
 struct http_if_match {
 	bool present;
-	bool any;		/* "*" */
+	bool any; /* "*" */
 	size_t ntags;
-	uint64_t tags[8];	/* strong tags only: W/ never matches If-Match */
+	uint64_t tags[8]; /* strong tags only: W/ never matches If-Match */
 };
 
 /* Work a route asks to run after the response has been sent. */
@@ -44,18 +44,20 @@ typedef void (*http_after_fn)(struct app *app, const char *arg);
 
 struct http_response {
 	int status;
-	char headers[HTTP_HEADERS_MAX];	/* "Name: value\r\n" lines */
+	char headers[HTTP_HEADERS_MAX]; /* "Name: value\r\n" lines */
 	size_t headers_len;
-	bool headers_full;		/* a header did not fit: answer 500 */
-	char vary[HTTP_VARY_MAX];	/* request headers the answer depends on,
+	bool headers_full;        /* a header did not fit: answer 500 */
+	char vary[HTTP_VARY_MAX]; /* request headers the answer depends on,
 					   sent as one Vary header */
-	const char *content_type;	/* NULL: no body */
+	const char *content_type; /* NULL: no body */
 	const char *body;
 	size_t body_len;
-	void *owned;			/* freed by http_response_free() */
+	void *owned; /* freed by http_response_free() */
 	http_after_fn after;
 	char after_arg[128];
-	int route;			/* enum metrics_route, for the counters */
+	int route;    /* enum metrics_route, for the counters */
+	int resource; /* the declared resource served, by its
+					   index in the configuration; -1: none */
 };
 
 void http_response_init(struct http_response *resp);
@@ -88,6 +90,15 @@ void http_error(struct http_response *resp, int status, const char *code,
     const char *message);
 
 /*
+ * The answer to a result that ends a request (docs/design.md's table): its
+ * status, code (NULL: the table's; a 500 is always "internal") and message;
+ * a 503 gets Retry-After retry_after seconds.
+ */
+int http_status_of(enum pc_result r);
+void http_error_result(struct http_response *resp, enum pc_result r,
+    const char *code, const char *message, long retry_after);
+
+/*
  * The same with a "fields" member, {"field":"reason",...}, for 422, and an
  * "allowed" member, the names of the fields that may be sent, unless
  * allowed is NULL. fields and allowed are borrowed.
@@ -95,6 +106,13 @@ void http_error(struct http_response *resp, int status, const char *code,
 struct json_t;
 void http_error_fields(struct http_response *resp, int status, const char *code,
     const char *message, struct json_t *fields, struct json_t *allowed);
+
+/*
+ * The request's CONTENT_LENGTH: PC_NOTFOUND when absent or empty,
+ * PC_INVALID when not a plain decimal number (no sign, no space).
+ */
+enum pc_result http_content_length(const struct http_request *req,
+    unsigned long long *len);
 
 /*
  * Read the whole request body, at most max bytes, as CONTENT_LENGTH
@@ -127,7 +145,8 @@ void http_after(struct http_response *resp, http_after_fn fn, const char *arg);
 const char *http_status_text(int status);
 
 /* The value of a request header by CGI name, or NULL. */
-const char *http_request_header(const struct http_request *req, const char *cgi_name);
+const char *http_request_header(const struct http_request *req,
+    const char *cgi_name);
 
 /*
  * Work out the application path from the CGI variables so the app answers
@@ -138,8 +157,8 @@ const char *http_request_header(const struct http_request *req, const char *cgi_
  * The query string is dropped. PC_TOOBIG when longer than outlen - 1,
  * PC_INVALID when no path can be found.
  */
-enum pc_result http_request_path(const char *request_uri, const char *script_name,
-    const char *path_info, char *out, size_t outlen);
+enum pc_result http_request_path(const char *request_uri,
+    const char *script_name, const char *path_info, char *out, size_t outlen);
 
 /* Format a strong ETag for a 64-bit tag into out. */
 void http_etag_format(uint64_t tag, char out[HTTP_ETAG_LEN]);

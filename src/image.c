@@ -58,18 +58,18 @@
 
 struct image_format {
 	enum image_type type;
-	const char *name;	/* for messages */
-	const char *loader;	/* the one libvips loader that may read it */
-	const char *magic;	/* at offset 0 */
+	const char *name;   /* for messages */
+	const char *loader; /* the one libvips loader that may read it */
+	const char *magic;  /* at offset 0 */
 	size_t magic_len;
-	const char *magic8;	/* 4 more bytes at offset 8, or NULL */
+	const char *magic8; /* 4 more bytes at offset 8, or NULL */
 };
 
 static const struct image_format image_formats[] = {
 	{ IMAGE_JPEG, "JPEG", "VipsForeignLoadJpegBuffer", "\xff\xd8\xff", 3,
-	  NULL },
+	    NULL },
 	{ IMAGE_PNG, "PNG", "VipsForeignLoadPngBuffer", "\x89PNG\r\n\x1a\n", 8,
-	  NULL },
+	    NULL },
 	{ IMAGE_WEBP, "WebP", "VipsForeignLoadWebpBuffer", "RIFF", 4, "WEBP" },
 	{ IMAGE_GIF, "GIF", "VipsForeignLoadNsgifBuffer", "GIF87a", 6, NULL },
 	{ IMAGE_GIF, "GIF", "VipsForeignLoadNsgifBuffer", "GIF89a", 6, NULL },
@@ -90,7 +90,8 @@ image_printable(char *dst, size_t size, const char *src)
 
 	for (i = 0; i + 1 < size && src[i] != '\0' && src[i] != '\n'; i++)
 		dst[i] = src[i] >= 0x20 && src[i] < 0x7f && src[i] != '"' ?
-		    src[i] : '?';
+		    src[i] :
+		    '?';
 	dst[i] = '\0';
 }
 
@@ -244,7 +245,7 @@ webp_strip(unsigned char *p, size_t *len)
 		if (*len - off < 8)
 			return -1;
 		n = le32(p + off + 4);
-		step = 8 + n + (n & 1);	/* chunks are padded to even */
+		step = 8 + n + (n & 1); /* chunks are padded to even */
 		if (n > *len - off - 8 || step > *len - off)
 			return -1;
 		for (drop = 0, i = 0; i < sizeof(meta) / sizeof(meta[0]); i++)
@@ -318,9 +319,9 @@ image_normalize(const void *in, size_t len, const struct image_opts *o,
 		pc_err(err, "not a readable %s image", f->name);
 		goto out;
 	}
-	if ((hdr = vips_image_new_from_buffer(in, len, "",
-	    "access", VIPS_ACCESS_SEQUENTIAL, "fail_on", IMAGE_FAIL_ON,
-	    NULL)) == NULL) {
+	if ((hdr = vips_image_new_from_buffer(in, len, "", "access",
+	         VIPS_ACCESS_SEQUENTIAL, "fail_on", IMAGE_FAIL_ON, NULL)) ==
+	    NULL) {
 		image_vips_err(err, "bad header");
 		goto out;
 	}
@@ -354,16 +355,16 @@ image_normalize(const void *in, size_t len, const struct image_opts *o,
 
 	/* libvips only reads in; the cast is its prototype's. */
 	r = PC_INVALID;
-	if (vips_thumbnail_buffer((void *)in, len, &thumb, o->size,
-	    "height", o->size, "size", VIPS_SIZE_BOTH,
-	    "crop", VIPS_INTERESTING_CENTRE, "option_string", IMAGE_FAIL_ON_OPT,
-	    "export_profile", icc ? "srgb" : NULL, NULL) != 0) {
+	if (vips_thumbnail_buffer((void *)in, len, &thumb, o->size, "height",
+	        o->size, "size", VIPS_SIZE_BOTH, "crop",
+	        VIPS_INTERESTING_CENTRE, "option_string", IMAGE_FAIL_ON_OPT,
+	        "export_profile", icc ? "srgb" : NULL, NULL) != 0) {
 		image_vips_err(err, "cannot decode");
 		goto out;
 	}
 	/* The pipeline is lazy: decoding errors surface in the save. */
-	if (vips_webpsave_buffer(thumb, &buf, &blen, "Q", o->quality,
-	    "strip", TRUE, NULL) != 0) {
+	if (vips_webpsave_buffer(thumb, &buf, &blen, "Q", o->quality, "strip",
+	        TRUE, NULL) != 0) {
 		image_vips_err(err, "cannot decode");
 		goto out;
 	}
@@ -388,7 +389,7 @@ out:
 	g_free(buf);
 	VIPS_UNREF(thumb);
 	VIPS_UNREF(hdr);
-	if (image_ready)	/* libvips's lock exists only once started */
+	if (image_ready) /* libvips's lock exists only once started */
 		vips_error_clear();
 	return r;
 }

@@ -6,14 +6,14 @@
 
 #include "result.h"
 
-#define IMAGE_SIZE_MAX 4096	/* the largest output side */
+#define IMAGE_SIZE_MAX 4096 /* the largest output side */
 
 struct image_opts {
-	int size;		/* output is size x size pixels, 1 to
+	int size;             /* output is size x size pixels, 1 to
 				   IMAGE_SIZE_MAX (e.g. 256) */
-	long long max_pixels;	/* refuse inputs whose width * height is
+	long long max_pixels; /* refuse inputs whose width * height is
 				   above this (e.g. 40000000) */
-	int quality;		/* WebP quality, 1 to 100 */
+	int quality;          /* WebP quality, 1 to 100 */
 };
 
 /*

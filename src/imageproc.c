@@ -39,7 +39,7 @@ exchange(int *in_fd, int out_fd, const char *in, size_t len, struct buf *out,
 	(void)fcntl(out_fd, F_SETFL, O_NONBLOCK);
 	for (;;) {
 		if (sent == len && *in_fd != -1) {
-			(void)close(*in_fd);	/* end of input for the child */
+			(void)close(*in_fd); /* end of input for the child */
 			*in_fd = -1;
 		}
 		p[0].fd = *in_fd;
@@ -54,12 +54,14 @@ exchange(int *in_fd, int out_fd, const char *in, size_t len, struct buf *out,
 				continue;
 			return PC_ERROR;
 		}
-		if (*in_fd != -1 && (p[0].revents & (POLLOUT | POLLERR | POLLHUP))) {
+		if (*in_fd != -1 &&
+		    (p[0].revents & (POLLOUT | POLLERR | POLLHUP))) {
 			n = write(*in_fd, in + sent, len - sent);
 			if (n > 0)
 				sent += (size_t)n;
 			else if (n == -1 && errno != EAGAIN && errno != EINTR)
-				sent = len;	/* the child stopped reading: it decided */
+				sent =
+				    len; /* the child stopped reading: it decided */
 		}
 		if (p[1].revents & (POLLIN | POLLHUP | POLLERR)) {
 			n = read(out_fd, chunk, sizeof(chunk));
@@ -79,7 +81,8 @@ imageproc_run(const struct imageproc_opts *o, const char *declared,
 {
 	char size[24], pixels[24], quality[24], max_bytes[24];
 	char *argv[16];
-	int in_pipe[2] = { -1, -1 }, out_pipe[2] = { -1, -1 }, status = 0, argc = 0;
+	int in_pipe[2] = { -1, -1 }, out_pipe[2] = { -1, -1 }, status = 0,
+	    argc = 0;
 	posix_spawn_file_actions_t fa;
 	posix_spawnattr_t attr;
 	sigset_t mask, defaults;
@@ -108,7 +111,8 @@ imageproc_run(const struct imageproc_opts *o, const char *declared,
 	}
 	argv[argc] = NULL;
 
-	if (pipe2(in_pipe, O_CLOEXEC) == -1 || pipe2(out_pipe, O_CLOEXEC) == -1) {
+	if (pipe2(in_pipe, O_CLOEXEC) == -1 ||
+	    pipe2(out_pipe, O_CLOEXEC) == -1) {
 		pc_err(err, "image helper: pipe: %s", strerror(errno));
 		goto out;
 	}
@@ -122,7 +126,8 @@ imageproc_run(const struct imageproc_opts *o, const char *declared,
 	(void)sigfillset(&defaults);
 	(void)posix_spawnattr_setsigmask(&attr, &mask);
 	(void)posix_spawnattr_setsigdefault(&attr, &defaults);
-	(void)posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+	(void)posix_spawnattr_setflags(&attr,
+	    POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
 	errno = posix_spawn(&pid, o->helper, &fa, &attr, argv, environ);
 	(void)posix_spawnattr_destroy(&attr);
 	(void)posix_spawn_file_actions_destroy(&fa);
@@ -138,8 +143,11 @@ imageproc_run(const struct imageproc_opts *o, const char *declared,
 	    clock_mono_us() + o->timeout_ms * 1000);
 	if (x != PC_OK) {
 		(void)kill(pid, SIGKILL);
-		pc_err(err, x == PC_UNAVAILABLE ? "image helper: took longer than %ld ms" :
-		    "image helper: i/o failed", o->timeout_ms);
+		pc_err(err,
+		    x == PC_UNAVAILABLE ?
+		        "image helper: took longer than %ld ms" :
+		        "image helper: i/o failed",
+		    o->timeout_ms);
 	}
 	while (waitpid(pid, &status, 0) == -1 && errno == EINTR)
 		;
@@ -167,7 +175,8 @@ imageproc_run(const struct imageproc_opts *o, const char *declared,
 		r = PC_TOOBIG;
 		break;
 	default:
-		pc_err(err, "image helper failed (exit %d)", WEXITSTATUS(status));
+		pc_err(err, "image helper failed (exit %d)",
+		    WEXITSTATUS(status));
 		break;
 	}
 out:
@@ -191,9 +200,9 @@ imageproc_slot_take(const char *path, long slots)
 	int fd;
 
 	if (slots <= 0)
-		return -2;	/* no limit */
+		return -2; /* no limit */
 	if ((fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600)) == -1)
-		return -2;	/* cannot count: let it through, the timeout bounds it */
+		return -2; /* cannot count: let it through, the timeout bounds it */
 	for (i = 0; i < slots; i++) {
 		memset(&fl, 0, sizeof(fl));
 		fl.l_type = F_WRLCK;
@@ -201,7 +210,7 @@ imageproc_slot_take(const char *path, long slots)
 		fl.l_start = i;
 		fl.l_len = 1;
 		if (fcntl(fd, F_SETLK, &fl) == 0)
-			return fd;	/* the lock is ours while fd is open */
+			return fd; /* the lock is ours while fd is open */
 	}
 	(void)close(fd);
 	return -1;
@@ -211,5 +220,5 @@ void
 imageproc_slot_give(int fd)
 {
 	if (fd >= 0)
-		(void)close(fd);	/* releases the byte lock */
+		(void)close(fd); /* releases the byte lock */
 }

@@ -7,11 +7,11 @@
 #include "result.h"
 
 struct imageproc_opts {
-	const char *helper;	/* path of profilecache-image */
+	const char *helper; /* path of profilecache-image */
 	long size;
 	long max_pixels;
 	long quality;
-	long timeout_ms;	/* the helper is killed after this */
+	long timeout_ms; /* the helper is killed after this */
 };
 
 /* The largest output accepted back from the helper. */
@@ -26,8 +26,9 @@ struct imageproc_opts {
  * timeout_ms and was killed. PC_ERROR: the helper could not run or failed
  * (detail in err).
  */
-enum pc_result imageproc_run(const struct imageproc_opts *o, const char *declared,
-    const void *in, size_t len, char **out, size_t *out_len, char *err);
+enum pc_result imageproc_run(const struct imageproc_opts *o,
+    const char *declared, const void *in, size_t len, char **out,
+    size_t *out_len, char *err);
 
 /*
  * Take one of slots decode slots of this node: a byte-range lock on one of

@@ -16,13 +16,13 @@
 
 #include "clock.h"
 #include "journal.h"
+#include "journal_files.h"
 #include "log.h"
 
 /* The schema, generated from schema/journal.sql at build time. */
 static const char journal_schema[] =
 #include "journal_schema.h"
     ;
-
 
 enum stmt_id {
 	ST_NEWEST,
@@ -46,6 +46,9 @@ enum stmt_id {
 	ST_TRASH_SETTLED,
 	ST_TRASH_DEL,
 	ST_DEPTH,
+	ST_BY_KEY,
+	ST_RATE_COUNT,
+	ST_RATE_PRUNE,
 	ST_COUNT
 };
 
@@ -55,56 +58,77 @@ static const char *const stmt_sql[ST_COUNT] = {
 	 * newest. Its retry time is the id's: see journal_record().
 	 */
 	[ST_NEWEST] = "SELECT updated_at_us, next_attempt_at FROM changes"
-	    " WHERE resource = ?1 AND id = ?2 AND state = 'pending'"
-	    " ORDER BY seq DESC LIMIT 1",
-	[ST_INSERT] = "INSERT INTO changes (resource, id, patch, updated_at_us,"
+	              " WHERE resource = ?1 AND id = ?2 AND state = 'pending'"
+	              " ORDER BY seq DESC LIMIT 1",
+	[ST_INSERT] =
+	    "INSERT INTO changes (resource, id, patch, updated_at_us,"
 	    " created_at_us, next_attempt_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-	[ST_PENDING] = "SELECT patch, updated_at_us FROM changes"
+	[ST_PENDING] =
+	    "SELECT patch, updated_at_us FROM changes"
 	    " WHERE resource = ?1 AND id = ?2 AND state = 'pending' ORDER BY seq",
 	/* Kept by the journal's triggers (schema/journal.sql), in bytes. */
 	[ST_PENDING_BYTES] = "SELECT coalesce((SELECT bytes FROM pending_bytes"
-	    " WHERE resource = ?1 AND id = ?2), 0)",
-	[ST_SUPERSEDE] = "UPDATE changes SET state = 'applied', last_error = NULL"
+	                     " WHERE resource = ?1 AND id = ?2), 0)",
+	[ST_SUPERSEDE] =
+	    "UPDATE changes SET state = 'applied', last_error = NULL"
 	    " WHERE resource = ?1 AND id = ?2 AND state = 'pending'"
 	    " AND updated_at_us <= ?3",
 	/* No LIMIT: the caller stops when its batch is full, however many
 	 * entries it skips on the way. */
-	[ST_DUE] = "SELECT seq, resource, id, patch, updated_at_us, attempts"
+	[ST_DUE] =
+	    "SELECT seq, resource, id, patch, updated_at_us, attempts"
 	    " FROM changes WHERE state = 'pending' AND next_attempt_at <= ?1"
 	    " ORDER BY seq",
 	[ST_SETTLE] = "UPDATE changes SET state = ?2, last_error = ?3"
-	    " WHERE seq = ?1 AND state = 'pending'",
+	              " WHERE seq = ?1 AND state = 'pending'",
 	[ST_RETRY] = "UPDATE changes SET attempts = attempts + 1,"
-	    " next_attempt_at = ?2, last_error = ?3"
-	    " WHERE seq = ?1 AND state = 'pending'",
+	             " next_attempt_at = ?2, last_error = ?3"
+	             " WHERE seq = ?1 AND state = 'pending'",
 	/* Every pending entry of the id waits as long as its oldest. */
-	[ST_RETRY_ID] = "UPDATE changes SET next_attempt_at = max(next_attempt_at, ?3)"
+	[ST_RETRY_ID] =
+	    "UPDATE changes SET next_attempt_at = max(next_attempt_at, ?3)"
 	    " WHERE resource = ?1 AND id = ?2 AND state = 'pending'",
 	[ST_DUE_NOW] = "UPDATE changes SET next_attempt_at = 0"
-	    " WHERE state = 'pending' AND next_attempt_at > ?1",
-	[ST_MENTIONS] = "SELECT 1 FROM changes WHERE state IN ('pending', 'dead')"
+	               " WHERE state = 'pending' AND next_attempt_at > ?1",
+	[ST_MENTIONS] =
+	    "SELECT 1 FROM changes WHERE state IN ('pending', 'dead')"
 	    " AND instr(patch, ?1) > 0 LIMIT 1",
 	/* Pending creates of one owner: only a create sets the owner field. */
-	[ST_PENDING_WITH] = "SELECT DISTINCT id FROM changes WHERE resource = ?1"
+	[ST_PENDING_WITH] =
+	    "SELECT DISTINCT id FROM changes WHERE resource = ?1"
 	    " AND state = 'pending' AND json_extract(patch, ?2) = ?3",
-	[ST_DEAD_OF] = "SELECT patch, updated_at_us FROM changes"
+	[ST_DEAD_OF] =
+	    "SELECT patch, updated_at_us FROM changes"
 	    " WHERE resource = ?1 AND id = ?2 AND state = 'dead' ORDER BY seq",
 	[ST_CANCEL] = "UPDATE changes SET state = 'cancelled',"
-	    " last_error = 'deleted' WHERE resource = ?1 AND id = ?2"
-	    " AND state = 'pending'",
-	[ST_PRUNE] = "DELETE FROM changes WHERE state IN ('applied', 'cancelled')"
+	              " last_error = 'deleted' WHERE resource = ?1 AND id = ?2"
+	              " AND state = 'pending'",
+	[ST_PRUNE] =
+	    "DELETE FROM changes WHERE state IN ('applied', 'cancelled')"
 	    " AND created_at_us < ?1",
 	[ST_META] = "INSERT INTO meta (key, value) VALUES (?1, ?2)"
-	    " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+	            " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
 	[ST_META_GET] = "SELECT value FROM meta WHERE key = ?1",
-	[ST_TRASH_ADD] = "INSERT INTO avatar_trash (seq, relpath) VALUES (?1, ?2)",
-	[ST_TRASH_SETTLED] = "SELECT t.rowid, t.relpath, c.state, t.seq FROM avatar_trash t"
+	[ST_TRASH_ADD] =
+	    "INSERT INTO avatar_trash (seq, relpath) VALUES (?1, ?2)",
+	[ST_TRASH_SETTLED] =
+	    "SELECT t.rowid, t.relpath, c.state, t.seq FROM avatar_trash t"
 	    " LEFT JOIN changes c ON c.seq = t.seq"
 	    " WHERE c.state IS NULL OR c.state <> 'pending' LIMIT 1000",
 	[ST_TRASH_DEL] = "DELETE FROM avatar_trash WHERE rowid = ?1",
 	[ST_DEPTH] = "SELECT state, count(*) FROM changes GROUP BY state",
+	/* An increment by its key (the index changes_increment_key). */
+	[ST_BY_KEY] =
+	    "SELECT seq, patch, state, last_error FROM changes"
+	    " WHERE resource = ?1 AND id = ?2 AND json_extract(patch, '$.key') = ?3"
+	    " AND resource GLOB '*/increment'",
+	[ST_RATE_COUNT] =
+	    "INSERT INTO rate_counts (name, minute, n) VALUES (?1, ?2, 1)"
+	    " ON CONFLICT (name, minute) DO UPDATE SET n = n + 1 RETURNING n",
+	[ST_RATE_PRUNE] = "DELETE FROM rate_counts WHERE minute < ?1",
 };
 
+/* The names of the states in the changes table (schema/journal.sql). */
 static const char *const state_names[] = {
 	[JOURNAL_APPLIED] = "applied",
 	[JOURNAL_CONFLICT] = "conflict",
@@ -112,6 +136,26 @@ static const char *const state_names[] = {
 	[JOURNAL_CANCELLED] = "cancelled",
 	[JOURNAL_RETRY] = "pending",
 };
+#define NSTATES (sizeof(state_names) / sizeof(state_names[0]))
+
+const char *
+journal_state_name(enum journal_state s)
+{
+	return (size_t)s < NSTATES ? state_names[s] : "?";
+}
+
+bool
+journal_state_parse(const char *name, enum journal_state *s)
+{
+	size_t i;
+
+	for (i = 0; name != NULL && i < NSTATES; i++)
+		if (strcmp(name, state_names[i]) == 0) {
+			*s = (enum journal_state)i;
+			return true;
+		}
+	return false;
+}
 
 struct journal_group;
 
@@ -119,11 +163,12 @@ struct journal {
 	sqlite3 *db;
 	sqlite3_stmt *st[ST_COUNT];
 	long busy_timeout_ms;
-	int wlock;	/* the writers' queue: see journal_queue() */
-	int wal_frames;	/* frames in the WAL after our last commit */
-	bool wrote;	/* the last COMMIT wrote to the WAL */
-	int gsync;	/* "<journal>-sync": its flock is the syncers' queue */
-	struct journal_group *group;	/* mapped from it; NULL: no group commit */
+	int wlock;      /* the writers' queue: see journal_queue() */
+	int wal_frames; /* frames in the WAL after our last commit */
+	bool wrote;     /* the last COMMIT wrote to the WAL */
+	int gsync;      /* "<journal>-sync": its flock is the syncers' queue */
+	struct journal_group *group; /* mapped from it; NULL: no group commit */
+	int64_t counted_minute;      /* journal_count() pruned before it */
 };
 
 /*
@@ -167,7 +212,7 @@ journal_wal_hook(void *arg, sqlite3 *db, const char *name, int frames)
 static void
 journal_alarm(int sig)
 {
-	(void)sig;	/* only here to interrupt flock() */
+	(void)sig; /* only here to interrupt flock() */
 }
 
 static enum pc_result
@@ -178,7 +223,8 @@ journal_queue(struct journal *j, char *err)
 	 * before flock() blocks is followed by another one, so the wait stays
 	 * bounded; the deadline is checked after each interruption.
 	 */
-	struct itimerval it = { { 0, JOURNAL_QUEUE_TICK_US }, { 0, JOURNAL_QUEUE_TICK_US } };
+	struct itimerval it = { { 0, JOURNAL_QUEUE_TICK_US },
+		{ 0, JOURNAL_QUEUE_TICK_US } };
 	struct itimerval off = { { 0, 0 }, { 0, 0 } };
 	static bool handled;
 	struct sigaction sa;
@@ -195,7 +241,8 @@ journal_queue(struct journal *j, char *err)
 	 */
 	if (!handled) {
 		memset(&sa, 0, sizeof(sa));
-		sa.sa_handler = journal_alarm;	/* no SA_RESTART: flock returns EINTR */
+		sa.sa_handler =
+		    journal_alarm; /* no SA_RESTART: flock returns EINTR */
 		(void)sigemptyset(&sa.sa_mask);
 		handled = sigaction(SIGALRM, &sa, NULL) == 0;
 	}
@@ -206,7 +253,8 @@ journal_queue(struct journal *j, char *err)
 	(void)setitimer(ITIMER_REAL, &off, NULL);
 	if (rc == 0)
 		return PC_OK;
-	pc_err(err, "journal: waited %ld ms for the writers' lock", j->busy_timeout_ms);
+	pc_err(err, "journal: waited %ld ms for the writers' lock",
+	    j->busy_timeout_ms);
 	log_error("journal_error", "op=queue error=\"%s\"", err);
 	return PC_UNAVAILABLE;
 }
@@ -263,12 +311,12 @@ journal_busy(void *arg, int count)
  * removing "<journal>-sync" with every program of the node stopped).
  */
 struct journal_group {
-	uint64_t ticket;	/* tickets taken so far */
-	uint64_t durable;	/* every ticket up to this one is on disk */
-	uint64_t syncs;		/* fsyncs of the WAL made for them */
-	uint64_t failed;	/* an fsync failed: see above */
-	char boot[40];		/* the boot they count in (kernel's boot_id) */
-	uint64_t begun;		/* commits begun (ticket + 1 during a COMMIT) */
+	uint64_t ticket;  /* tickets taken so far */
+	uint64_t durable; /* every ticket up to this one is on disk */
+	uint64_t syncs;   /* fsyncs of the WAL made for them */
+	uint64_t failed;  /* an fsync failed: see above */
+	char boot[40];    /* the boot they count in (kernel's boot_id) */
+	uint64_t begun;   /* commits begun (ticket + 1 during a COMMIT) */
 };
 
 /* Shared between processes through a mapping: the atomics must not lock. */
@@ -278,7 +326,8 @@ _Static_assert(__atomic_always_lock_free(sizeof(uint64_t), 0),
 static enum pc_result
 journal_failed(char *err)
 {
-	pc_err(err, "journal: an fsync of the WAL failed before: nothing is "
+	pc_err(err,
+	    "journal: an fsync of the WAL failed before: nothing is "
 	    "acknowledged until the disk is checked and the node restarted");
 	return PC_UNAVAILABLE;
 }
@@ -298,8 +347,10 @@ journal_await_ticket(struct journal *j, uint64_t mine)
 			/* Nobody is between begun and ticket. */
 			if (__atomic_load_n(&g->ticket, __ATOMIC_SEQ_CST) <
 			    __atomic_load_n(&g->begun, __ATOMIC_SEQ_CST))
-				__atomic_store_n(&g->ticket, __atomic_load_n(&g->begun,
-				    __ATOMIC_SEQ_CST), __ATOMIC_SEQ_CST);
+				__atomic_store_n(&g->ticket,
+				    __atomic_load_n(&g->begun,
+				        __ATOMIC_SEQ_CST),
+				    __ATOMIC_SEQ_CST);
 			(void)flock(j->wlock, LOCK_UN);
 			return;
 		}
@@ -334,14 +385,16 @@ journal_sync_upto(struct journal *j, uint64_t mine, char *err)
 	}
 	upto = __atomic_load_n(&g->ticket, __ATOMIC_SEQ_CST);
 	if (sqlite3_file_control(j->db, "main", SQLITE_FCNTL_JOURNAL_POINTER,
-	    &wal) != SQLITE_OK || wal == NULL || wal->pMethods == NULL ||
+	        &wal) != SQLITE_OK ||
+	    wal == NULL || wal->pMethods == NULL ||
 	    (rc = wal->pMethods->xSync(wal, SQLITE_SYNC_NORMAL)) != SQLITE_OK) {
 		__atomic_store_n(&g->failed, 1, __ATOMIC_RELEASE);
 		(void)flock(j->gsync, LOCK_UN);
-		pc_err(err, "journal: fsync of the WAL failed (%s): nothing is "
+		pc_err(err,
+		    "journal: fsync of the WAL failed (%s): nothing is "
 		    "acknowledged until the disk is checked and the node restarted",
 		    wal == NULL || wal->pMethods == NULL ? "no WAL open" :
-		    sqlite3_errstr(rc));
+		                                           sqlite3_errstr(rc));
 		log_error("journal_error", "op=sync error=\"%s\"", err);
 		return PC_UNAVAILABLE;
 	}
@@ -400,16 +453,18 @@ journal_group_open(struct journal *j, const char *path)
 			boot[0] = '\0';
 		(void)fclose(fp);
 	}
-	if ((size_t)snprintf(name, sizeof(name), "%s-sync", path) >= sizeof(name)) {
+	if ((size_t)snprintf(name, sizeof(name), "%s" JOURNAL_FILE_SYNC,
+	        path) >= sizeof(name)) {
 		why = "path too long";
 		goto off;
 	}
 	if ((j->gsync = open(name, O_RDWR | O_CREAT | O_CLOEXEC, 0600)) == -1 ||
 	    fstat(j->gsync, &sb) == -1 ||
 	    /* Growing a new file to its size is idempotent between processes. */
-	    (sb.st_size < (off_t)sizeof(*g) && ftruncate(j->gsync, sizeof(*g)) == -1) ||
+	    (sb.st_size < (off_t)sizeof(*g) &&
+	        ftruncate(j->gsync, sizeof(*g)) == -1) ||
 	    (p = mmap(NULL, sizeof(*g), PROT_READ | PROT_WRITE, MAP_SHARED,
-	    j->gsync, 0)) == MAP_FAILED) {
+	         j->gsync, 0)) == MAP_FAILED) {
 		why = strerror(errno);
 		goto off;
 	}
@@ -421,13 +476,14 @@ journal_group_open(struct journal *j, const char *path)
 		memcpy(g->boot, boot, sizeof(g->boot));
 	}
 	if (g->failed)
-		log_error("journal_error", "op=open error=\"an fsync of the WAL "
+		log_error("journal_error",
+		    "op=open error=\"an fsync of the WAL "
 		    "failed: writes are refused until the node restarts\"");
 	j->group = g;
 	return;
 off:
-	log_warn("journal_group_commit_off", "file=\"%s-sync\" error=\"%s\"",
-	    path, why);
+	log_warn("journal_group_commit_off",
+	    "file=\"%s" JOURNAL_FILE_SYNC "\" error=\"%s\"", path, why);
 	if (j->gsync != -1)
 		(void)close(j->gsync);
 	j->gsync = -1;
@@ -438,11 +494,35 @@ static enum pc_result
 journal_fail(struct journal *j, const char *op, char *err)
 {
 	int code = sqlite3_extended_errcode(j->db);
+	enum pc_result r;
 
 	pc_err(err, "journal %s: %s", op, sqlite3_errmsg(j->db));
 	log_error("journal_error", "op=%s code=%d error=\"%s\"", op, code,
 	    sqlite3_errmsg(j->db));
-	return PC_UNAVAILABLE;
+	switch (code & 0xff) {
+	case SQLITE_BUSY:
+	case SQLITE_LOCKED:
+	case SQLITE_READONLY:
+	case SQLITE_INTERRUPT:
+	case SQLITE_IOERR:
+	case SQLITE_CORRUPT:
+	case SQLITE_FULL:
+	case SQLITE_CANTOPEN:
+	case SQLITE_PROTOCOL:
+	case SQLITE_NOTADB:
+		/* The disk or the file: a client may try again later. */
+		r = PC_UNAVAILABLE;
+		break;
+	case SQLITE_NOMEM:
+		r = PC_NOMEM;
+		break;
+	default:
+		/* A statement this program got wrong (SQLITE_ERROR, MISUSE,
+		 * CONSTRAINT, RANGE, ...): a bug, answered 500, not 503. */
+		r = PC_ERROR;
+		break;
+	}
+	return r;
 }
 
 static enum pc_result
@@ -465,13 +545,15 @@ journal_migrate(struct journal *j, char *err)
 	if ((r = journal_exec(j, "BEGIN IMMEDIATE", "migrate", err)) != PC_OK)
 		return r;
 	if (sqlite3_prepare_v2(j->db, "PRAGMA user_version", -1, &st, NULL) !=
-	    SQLITE_OK || sqlite3_step(st) != SQLITE_ROW) {
+	        SQLITE_OK ||
+	    sqlite3_step(st) != SQLITE_ROW) {
 		r = journal_fail(j, "migrate", err);
 		goto out;
 	}
 	version = sqlite3_column_int(st, 0);
 	if (version > JOURNAL_FORMAT) {
-		pc_err(err, "journal has format %d, newer than this program's %d",
+		pc_err(err,
+		    "journal has format %d, newer than this program's %d",
 		    version, JOURNAL_FORMAT);
 		r = PC_ERROR;
 		goto out;
@@ -481,7 +563,8 @@ journal_migrate(struct journal *j, char *err)
 	if (version < JOURNAL_FORMAT &&
 	    (r = journal_exec(j, journal_schema, "migrate", err)) != PC_OK)
 		goto out;
-	(void)snprintf(sql, sizeof(sql), "PRAGMA user_version = %d", JOURNAL_FORMAT);
+	(void)snprintf(sql, sizeof(sql), "PRAGMA user_version = %d",
+	    JOURNAL_FORMAT);
 	r = journal_exec(j, sql, "migrate", err);
 out:
 	sqlite3_finalize(st);
@@ -504,7 +587,8 @@ journal_open(const struct journal_opts *opts, struct journal **out, char *err)
 		return PC_NOMEM;
 	j->busy_timeout_ms = opts->busy_timeout_ms;
 	j->gsync = -1;
-	if ((size_t)snprintf(lock, sizeof(lock), "%s-wlock", opts->path) >= sizeof(lock) ||
+	if ((size_t)snprintf(lock, sizeof(lock), "%s" JOURNAL_FILE_WLOCK,
+	        opts->path) >= sizeof(lock) ||
 	    (j->wlock = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600)) == -1) {
 		pc_err(err, "journal %s: %s", lock, strerror(errno));
 		j->wlock = -1;
@@ -519,8 +603,10 @@ journal_open(const struct journal_opts *opts, struct journal **out, char *err)
 		goto out;
 	}
 	(void)close(fd);
-	if (sqlite3_open_v2(opts->path, &j->db, SQLITE_OPEN_READWRITE |
-	    SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
+	if (sqlite3_open_v2(opts->path, &j->db,
+	        SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
+	            SQLITE_OPEN_NOMUTEX,
+	        NULL) != SQLITE_OK) {
 		pc_err(err, "journal %s: %s", opts->path,
 		    j->db ? sqlite3_errmsg(j->db) : "out of memory");
 		goto out;
@@ -534,10 +620,13 @@ journal_open(const struct journal_opts *opts, struct journal **out, char *err)
 		goto out;
 	if (opts->sync_full)
 		journal_group_open(j, opts->path);
-	if ((r = journal_exec(j, "PRAGMA journal_mode = WAL", "open", err)) != PC_OK ||
-	    (r = journal_exec(j, opts->sync_full && j->group == NULL ?
-	    "PRAGMA synchronous = FULL" : "PRAGMA synchronous = NORMAL", "open",
-	    err)) != PC_OK ||
+	if ((r = journal_exec(j, "PRAGMA journal_mode = WAL", "open", err)) !=
+	        PC_OK ||
+	    (r = journal_exec(j,
+	         opts->sync_full && j->group == NULL ?
+	             "PRAGMA synchronous = FULL" :
+	             "PRAGMA synchronous = NORMAL",
+	         "open", err)) != PC_OK ||
 	    /*
 	     * Another process's commit empties this connection's page cache,
 	     * so beyond the few pages a transaction touches it only keeps
@@ -545,7 +634,8 @@ journal_open(const struct journal_opts *opts, struct journal **out, char *err)
 	     * settled at 3.0 MB under the Zipf mix, at 256 KiB at 2.0 MB, with
 	     * the same throughput and latency.
 	     */
-	    (r = journal_exec(j, "PRAGMA cache_size = -256", "open", err)) != PC_OK ||
+	    (r = journal_exec(j, "PRAGMA cache_size = -256", "open", err)) !=
+	        PC_OK ||
 	    (r = journal_migrate(j, err)) != PC_OK) {
 		(void)flock(j->wlock, LOCK_UN);
 		goto out;
@@ -553,7 +643,8 @@ journal_open(const struct journal_opts *opts, struct journal **out, char *err)
 	(void)flock(j->wlock, LOCK_UN);
 	for (i = 0; i < ST_COUNT; i++) {
 		if (sqlite3_prepare_v3(j->db, stmt_sql[i], -1,
-		    SQLITE_PREPARE_PERSISTENT, &j->st[i], NULL) != SQLITE_OK) {
+		        SQLITE_PREPARE_PERSISTENT, &j->st[i], NULL) !=
+		    SQLITE_OK) {
 			r = journal_fail(j, "prepare", err);
 			goto out;
 		}
@@ -605,7 +696,8 @@ journal_begin(struct journal *j, char *err)
 	enum pc_result r;
 
 	/* Nothing more goes in that could not be acknowledged. */
-	if (j->group != NULL && __atomic_load_n(&j->group->failed, __ATOMIC_ACQUIRE))
+	if (j->group != NULL &&
+	    __atomic_load_n(&j->group->failed, __ATOMIC_ACQUIRE))
 		return journal_failed(err);
 	if ((r = journal_queue(j, err)) != PC_OK)
 		return r;
@@ -624,19 +716,21 @@ journal_end(struct journal *j, enum pc_result r, char *err)
 	/* Begun and ticket go in pairs, whatever COMMIT does (see above). */
 	if (j->group != NULL)
 		(void)__atomic_add_fetch(&j->group->begun, 1, __ATOMIC_SEQ_CST);
-	if (r == PC_OK && sqlite3_exec(j->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
+	if (r == PC_OK &&
+	    sqlite3_exec(j->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
 		r = journal_fail(j, "commit", err);
 	if (r != PC_OK && !sqlite3_get_autocommit(j->db))
 		(void)sqlite3_exec(j->db, "ROLLBACK", NULL, NULL, NULL);
 	if (j->group != NULL)
-		mine = __atomic_add_fetch(&j->group->ticket, 1, __ATOMIC_SEQ_CST);
+		mine =
+		    __atomic_add_fetch(&j->group->ticket, 1, __ATOMIC_SEQ_CST);
 	(void)flock(j->wlock, LOCK_UN);
 	if (r == PC_OK && j->wrote && mine != 0)
 		r = journal_sync_upto(j, mine, err);
 	return r;
 }
 
-enum pc_result
+UNITTEST enum pc_result
 journal_pending_bytes(struct journal *j, const char *resource, const char *id,
     int64_t *bytes, char *err)
 {
@@ -653,26 +747,32 @@ journal_pending_bytes(struct journal *j, const char *resource, const char *id,
 	return r;
 }
 
-enum pc_result
-journal_append(struct journal *j, const char *resource, const char *id,
+/*
+ * Insert one change under the write transaction: the budget check, the
+ * version, the retry time. See journal_append().
+ */
+static enum pc_result
+append_locked(struct journal *j, const char *resource, const char *id,
     const char *patch, int64_t base_us, int64_t now_us, int64_t max_pending,
     int64_t *updated_at_us, int64_t *seq, char *err)
 {
-	enum pc_result r;
+	enum pc_result r = PC_OK;
 	sqlite3_stmt *st;
-	int64_t v = now_us, next_attempt = 0, pending, len = (int64_t)strlen(patch);
+	int64_t v = now_us, next_attempt = 0, pending,
+	        len = (int64_t)strlen(patch);
 	int rc;
 
-	if ((r = journal_begin(j, err)) != PC_OK)
-		return r;
 	/* Under the write lock: no other append of the id can come between
 	 * this count and the insert. */
 	if (max_pending > 0) {
-		if ((r = journal_pending_bytes(j, resource, id, &pending, err)) != PC_OK)
+		if ((r = journal_pending_bytes(j, resource, id, &pending,
+		         err)) != PC_OK)
 			goto out;
 		if (pending + len > max_pending) {
-			pc_err(err, "%lld bytes pending and %lld more would pass %lld",
-			    (long long)pending, (long long)len, (long long)max_pending);
+			pc_err(err,
+			    "%lld bytes pending and %lld more would pass %lld",
+			    (long long)pending, (long long)len,
+			    (long long)max_pending);
 			r = PC_TOOBIG;
 			goto out;
 		}
@@ -704,7 +804,95 @@ journal_append(struct journal *j, const char *resource, const char *id,
 out:
 	(void)sqlite3_reset(j->st[ST_NEWEST]);
 	(void)sqlite3_reset(j->st[ST_INSERT]);
+	return r;
+}
+
+enum pc_result
+journal_append(struct journal *j, const char *resource, const char *id,
+    const char *patch, int64_t base_us, int64_t now_us, int64_t max_pending,
+    int64_t *updated_at_us, int64_t *seq, char *err)
+{
+	enum pc_result r;
+
+	if ((r = journal_begin(j, err)) != PC_OK)
+		return r;
+	r = append_locked(j, resource, id, patch, base_us, now_us, max_pending,
+	    updated_at_us, seq, err);
 	/* Durable once journal_end() returns PC_OK (see journal_sync_upto()). */
+	return journal_end(j, r, err);
+}
+
+void
+journal_keyed_release(struct journal_keyed *k)
+{
+	free(k->patch);
+	free(k->reason);
+	memset(k, 0, sizeof(*k));
+}
+
+/* Look key up; PC_NOTFOUND when no entry has it. */
+static enum pc_result
+keyed_find(struct journal *j, const char *resource, const char *id,
+    const char *key, struct journal_keyed *found, char *err)
+{
+	sqlite3_stmt *st = journal_stmt(j, ST_BY_KEY, resource, id);
+	const char *state, *reason;
+	enum pc_result r = PC_NOTFOUND;
+	int rc;
+
+	(void)sqlite3_bind_text(st, 3, key, -1, SQLITE_STATIC);
+	if ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		found->seq = sqlite3_column_int64(st, 0);
+		state = (const char *)sqlite3_column_text(st, 2);
+		reason = (const char *)sqlite3_column_text(st, 3);
+		if (!journal_state_parse(state, &found->state))
+			found->state = JOURNAL_CANCELLED;
+		found->patch = strdup((const char *)sqlite3_column_text(st, 1));
+		found->reason = reason != NULL ? strdup(reason) : NULL;
+		r = found->patch != NULL ? PC_OK : PC_NOMEM;
+	} else if (rc != SQLITE_DONE)
+		r = journal_fail(j, "read", err);
+	(void)sqlite3_reset(st);
+	return r;
+}
+
+enum pc_result
+journal_keyed(struct journal *j, const char *resource, const char *id,
+    const char *key, struct journal_keyed *found, char *err)
+{
+	enum pc_result r;
+
+	memset(found, 0, sizeof(*found));
+	if ((r = keyed_find(j, resource, id, key, found, err)) == PC_OK)
+		r = journal_barrier(j, err);
+	return r;
+}
+
+enum pc_result
+journal_append_keyed(struct journal *j, const char *resource, const char *id,
+    const char *key, const char *patch, int64_t now_us, int64_t max_pending,
+    struct journal_keyed *found, int64_t *updated_at_us, int64_t *seq,
+    char *err)
+{
+	enum pc_result r;
+
+	memset(found, 0, sizeof(*found));
+	if ((r = journal_begin(j, err)) != PC_OK)
+		return r;
+	r = keyed_find(j, resource, id, key, found, err);
+	if (r == PC_OK)
+		r = PC_CONFLICT;
+	else if (r == PC_NOTFOUND)
+		r = append_locked(j, resource, id, patch, -1, now_us,
+		    max_pending, updated_at_us, seq, err);
+	if (r == PC_CONFLICT) {
+		/* Seen, not written: nothing to commit, but what was seen may
+		 * be answered only once it is on disk. */
+		(void)journal_end(j, PC_ERROR, err);
+		return journal_barrier(j, err) == PC_OK ?
+		    PC_CONFLICT :
+		    PC_UNAVAILABLE;
+	}
 	return journal_end(j, r, err);
 }
 
@@ -722,7 +910,8 @@ journal_patches(struct journal *j, enum stmt_id which, const char *resource,
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		seen = true;
 		if (!fn(arg, (const char *)sqlite3_column_text(st, 0),
-		    (size_t)sqlite3_column_bytes(st, 0), sqlite3_column_int64(st, 1)))
+		        (size_t)sqlite3_column_bytes(st, 0),
+		        sqlite3_column_int64(st, 1)))
 			break;
 	}
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
@@ -856,7 +1045,8 @@ journal_due(struct journal *j, int64_t now_us, journal_entry_fn fn, void *arg,
 
 /* Settle one outcome's entries; inside journal_record's transaction. */
 static enum pc_result
-journal_record_one(struct journal *j, const struct journal_outcome *o, char *err)
+journal_record_one(struct journal *j, const struct journal_outcome *o,
+    char *err)
 {
 	sqlite3_stmt *st;
 	size_t i;
@@ -868,8 +1058,8 @@ journal_record_one(struct journal *j, const struct journal_outcome *o, char *err
 		if (o->state == JOURNAL_RETRY)
 			(void)sqlite3_bind_int64(st, 2, o->next_attempt_us);
 		else
-			(void)sqlite3_bind_text(st, 2, state_names[o->state], -1,
-			    SQLITE_STATIC);
+			(void)sqlite3_bind_text(st, 2, state_names[o->state],
+			    -1, SQLITE_STATIC);
 		(void)sqlite3_bind_text(st, 3, o->reason, -1, SQLITE_STATIC);
 		if (sqlite3_step(st) != SQLITE_DONE) {
 			(void)sqlite3_reset(st);
@@ -946,7 +1136,38 @@ journal_prune(struct journal *j, int64_t before_us, long *pruned, char *err)
 }
 
 enum pc_result
-journal_meta_set(struct journal *j, const char *key, const char *value, char *err)
+journal_count(struct journal *j, const char *name, int64_t minute, int64_t *n,
+    char *err)
+{
+	sqlite3_stmt *st;
+	enum pc_result r;
+
+	*n = 0;
+	if ((r = journal_begin(j, err)) != PC_OK)
+		return r;
+	st = journal_stmt(j, ST_RATE_COUNT, name, NULL);
+	(void)sqlite3_bind_int64(st, 2, minute);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		*n = sqlite3_column_int64(st, 0);
+	else
+		r = journal_fail(j, "count", err);
+	(void)sqlite3_reset(st);
+	/* Once a minute per connection: the older minutes' rows go. */
+	if (r == PC_OK && minute != j->counted_minute) {
+		j->counted_minute = minute;
+		st = j->st[ST_RATE_PRUNE];
+		(void)sqlite3_reset(st);
+		(void)sqlite3_bind_int64(st, 1, minute - 1);
+		if (sqlite3_step(st) != SQLITE_DONE)
+			r = journal_fail(j, "count", err);
+		(void)sqlite3_reset(st);
+	}
+	return journal_end(j, r, err);
+}
+
+enum pc_result
+journal_meta_set(struct journal *j, const char *key, const char *value,
+    char *err)
 {
 	sqlite3_stmt *st = j->st[ST_META];
 	enum pc_result r;
@@ -973,7 +1194,8 @@ journal_meta_get(struct journal *j, const char *key, char *value, size_t size,
 	(void)sqlite3_reset(st);
 	(void)sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
 	if ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		(void)snprintf(value, size, "%s", (const char *)sqlite3_column_text(st, 0));
+		(void)snprintf(value, size, "%s",
+		    (const char *)sqlite3_column_text(st, 0));
 		r = PC_OK;
 	} else if (rc != SQLITE_DONE)
 		r = journal_fail(j, "meta", err);
@@ -986,7 +1208,8 @@ journal_checkpoint(struct journal *j, int mode)
 {
 	int log = 0, done = 0;
 
-	if (sqlite3_wal_checkpoint_v2(j->db, NULL, mode, &log, &done) != SQLITE_OK &&
+	if (sqlite3_wal_checkpoint_v2(j->db, NULL, mode, &log, &done) !=
+	        SQLITE_OK &&
 	    sqlite3_errcode(j->db) != SQLITE_BUSY)
 		log_warn("journal_checkpoint_failed", "error=\"%s\"",
 		    sqlite3_errmsg(j->db));
@@ -1019,7 +1242,8 @@ journal_maintain(struct journal *j)
 }
 
 enum pc_result
-journal_trash_add(struct journal *j, int64_t seq, const char *relpath, char *err)
+journal_trash_add(struct journal *j, int64_t seq, const char *relpath,
+    char *err)
 {
 	sqlite3_stmt *st = j->st[ST_TRASH_ADD];
 	enum pc_result r;
@@ -1036,9 +1260,11 @@ journal_trash_add(struct journal *j, int64_t seq, const char *relpath, char *err
 }
 
 enum pc_result
-journal_trash_settled(struct journal *j, journal_trash_fn fn, void *arg, char *err)
+journal_trash_settled(struct journal *j, journal_trash_fn fn, void *arg,
+    char *err)
 {
 	sqlite3_stmt *st = j->st[ST_TRASH_SETTLED], *del = j->st[ST_TRASH_DEL];
+	enum journal_state s;
 	enum pc_result r;
 	const char *state;
 	int rc;
@@ -1052,9 +1278,10 @@ journal_trash_settled(struct journal *j, journal_trash_fn fn, void *arg, char *e
 		 * retires the old file; otherwise the database still points
 		 * at it. */
 		if (!fn(arg, (const char *)sqlite3_column_text(st, 1),
-		    sqlite3_column_int64(st, 3) < 0 ||
-		    (state != NULL && strcmp(state, "applied") == 0)))
-			continue;	/* keep the row: try again next run */
+		        sqlite3_column_int64(st, 3) < 0 ||
+		            (journal_state_parse(state, &s) &&
+		                s == JOURNAL_APPLIED)))
+			continue; /* keep the row: try again next run */
 		(void)sqlite3_reset(del);
 		(void)sqlite3_bind_int64(del, 1, sqlite3_column_int64(st, 0));
 		if (sqlite3_step(del) != SQLITE_DONE) {
@@ -1073,6 +1300,7 @@ enum pc_result
 journal_depth(struct journal *j, struct journal_depth *d, char *err)
 {
 	sqlite3_stmt *st = j->st[ST_DEPTH];
+	enum journal_state s;
 	enum pc_result r = PC_OK;
 	const char *state;
 	long n;
@@ -1083,16 +1311,25 @@ journal_depth(struct journal *j, struct journal_depth *d, char *err)
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		state = (const char *)sqlite3_column_text(st, 0);
 		n = (long)sqlite3_column_int64(st, 1);
-		if (strcmp(state, "pending") == 0)
+		if (!journal_state_parse(state, &s))
+			continue;
+		switch (s) {
+		case JOURNAL_RETRY:
 			d->pending = n;
-		else if (strcmp(state, "applied") == 0)
+			break;
+		case JOURNAL_APPLIED:
 			d->applied = n;
-		else if (strcmp(state, "conflict") == 0)
+			break;
+		case JOURNAL_CONFLICT:
 			d->conflict = n;
-		else if (strcmp(state, "dead") == 0)
+			break;
+		case JOURNAL_DEAD:
 			d->dead = n;
-		else if (strcmp(state, "cancelled") == 0)
+			break;
+		case JOURNAL_CANCELLED:
 			d->cancelled = n;
+			break;
+		}
 	}
 	if (rc != SQLITE_DONE)
 		r = journal_fail(j, "depth", err);

@@ -11,21 +11,21 @@
 struct journal;
 
 /* The journal's format (PRAGMA user_version); journal_open() migrates to it. */
-#define JOURNAL_FORMAT 4
+#define JOURNAL_FORMAT 6
 
 struct journal_opts {
 	const char *path;
-	bool sync_full;		/* every commit on disk before it returns (default),
+	bool sync_full; /* every commit on disk before it returns (default),
 				   or NORMAL: a power loss may lose the last ones */
-	long busy_timeout_ms;	/* how long a writer waits for the lock */
+	long busy_timeout_ms; /* how long a writer waits for the lock */
 };
 
 /*
  * Open (creating and migrating when needed) the journal at opts->path in WAL
  * mode. PC_UNAVAILABLE with err when the file cannot be opened or migrated.
  */
-enum pc_result journal_open(const struct journal_opts *opts, struct journal **out,
-    char *err);
+enum pc_result journal_open(const struct journal_opts *opts,
+    struct journal **out, char *err);
 void journal_close(struct journal *j);
 
 /*
@@ -36,7 +36,8 @@ void journal_close(struct journal *j);
  * without group commit: sync_full off (no fsync per commit), or the file
  * could not be mapped (each COMMIT then fsyncs by itself).
  */
-bool journal_group_counts(struct journal *j, uint64_t *commits, uint64_t *syncs);
+bool journal_group_counts(struct journal *j, uint64_t *commits,
+    uint64_t *syncs);
 
 /*
  * Append one change (patch: a JSON object of the changed fields) for
@@ -58,12 +59,14 @@ enum pc_result journal_append(struct journal *j, const char *resource,
     const char *id, const char *patch, int64_t base_us, int64_t now_us,
     int64_t max_pending, int64_t *updated_at_us, int64_t *seq, char *err);
 
+#ifdef UNITTESTS
 /*
  * *bytes: the bytes of the patches of (resource, id)'s pending changes, what
  * journal_append()'s max_pending bounds.
  */
 enum pc_result journal_pending_bytes(struct journal *j, const char *resource,
     const char *id, int64_t *bytes, char *err);
+#endif
 
 /* Called per pending change in seq order; return false to stop. */
 typedef bool (*journal_pending_fn)(void *arg, const char *patch, size_t len,
@@ -137,17 +140,46 @@ enum journal_state {
 	JOURNAL_CONFLICT,
 	JOURNAL_DEAD,
 	JOURNAL_CANCELLED,
-	JOURNAL_RETRY		/* still pending: attempts + 1, tried again later */
+	JOURNAL_RETRY /* still pending: attempts + 1, tried again later */
 };
+
+/* A state's name in the journal ("pending" for JOURNAL_RETRY), and back. */
+const char *journal_state_name(enum journal_state s);
+bool journal_state_parse(const char *name, enum journal_state *s);
+
+/* An entry found by its key: an increment (see journal_append_keyed()). */
+struct journal_keyed {
+	int64_t seq;
+	enum journal_state state; /* JOURNAL_RETRY while pending */
+	char *patch;              /* owned */
+	char *reason;             /* last_error, or NULL; owned */
+};
+void journal_keyed_release(struct journal_keyed *k);
+
+/*
+ * Append a change that carries a key (patch's "key": an increment's
+ * Idempotency-Key) unless an entry of (resource, id) has that key already:
+ * then nothing is written, *found describes that entry and the result is
+ * PC_CONFLICT (the entry is on disk). Otherwise as journal_append(), with
+ * no base version.
+ */
+enum pc_result journal_append_keyed(struct journal *j, const char *resource,
+    const char *id, const char *key, const char *patch, int64_t now_us,
+    int64_t max_pending, struct journal_keyed *found, int64_t *updated_at_us,
+    int64_t *seq, char *err);
+
+/* The entry of (resource, id) with key, or PC_NOTFOUND. */
+enum pc_result journal_keyed(struct journal *j, const char *resource,
+    const char *id, const char *key, struct journal_keyed *found, char *err);
 
 /* What became of some pending entries. */
 struct journal_outcome {
 	const int64_t *seqs;
 	size_t nseqs;
 	enum journal_state state;
-	const char *reason;		/* last_error; may be NULL */
-	int64_t next_attempt_us;	/* JOURNAL_RETRY: when to try again */
-	const char *resource, *id;	/* JOURNAL_RETRY: every pending entry of
+	const char *reason;        /* last_error; may be NULL */
+	int64_t next_attempt_us;   /* JOURNAL_RETRY: when to try again */
+	const char *resource, *id; /* JOURNAL_RETRY: every pending entry of
 					   the id waits as long (may be NULL) */
 };
 
@@ -156,8 +188,8 @@ struct journal_outcome {
  * Entries no longer pending are left alone. A retried entry is never given
  * up: only the database refusing a change makes it dead.
  */
-enum pc_result journal_record(struct journal *j, const struct journal_outcome *o,
-    size_t n, char *err);
+enum pc_result journal_record(struct journal *j,
+    const struct journal_outcome *o, size_t n, char *err);
 
 /*
  * Cancel the pending entries of (resource, id): it was deleted. *n gets
@@ -173,6 +205,14 @@ enum pc_result journal_prune(struct journal *j, int64_t before_us, long *pruned,
 /* A key of the meta table into value (truncated to size); PC_NOTFOUND: none. */
 enum pc_result journal_meta_get(struct journal *j, const char *key, char *value,
     size_t size, char *err);
+
+/*
+ * Count one more event of name in minute (seconds since the epoch / 60) and
+ * set *n to the minute's count: this node's own counter, for what memcached
+ * normally counts across nodes. Minutes before the previous one are removed.
+ */
+enum pc_result journal_count(struct journal *j, const char *name,
+    int64_t minute, int64_t *n, char *err);
 
 /* Set a key of the meta table. */
 enum pc_result journal_meta_set(struct journal *j, const char *key,
@@ -201,7 +241,8 @@ enum pc_result journal_trash_settled(struct journal *j, journal_trash_fn fn,
 struct journal_depth {
 	long pending, applied, conflict, dead, cancelled;
 };
-enum pc_result journal_depth(struct journal *j, struct journal_depth *d, char *err);
+enum pc_result journal_depth(struct journal *j, struct journal_depth *d,
+    char *err);
 
 /*
  * Housekeeping to run when no client is waiting (after the response has

@@ -12,19 +12,19 @@
 #include "journal_admin.h"
 #include "log.h"
 
-
 struct journal_admin {
 	sqlite3 *db;
 	char *path;
 	enum journal_admin_mode mode;
 };
 
-static const char *const state_names[JOURNAL_ADMIN_NSTATES] = {
-	[JOURNAL_ADMIN_PENDING] = "pending",
-	[JOURNAL_ADMIN_APPLIED] = "applied",
-	[JOURNAL_ADMIN_CONFLICT] = "conflict",
-	[JOURNAL_ADMIN_DEAD] = "dead",
-	[JOURNAL_ADMIN_CANCELLED] = "cancelled",
+/* The journal's states, in the order operators see them; named by journal.c. */
+static const enum journal_state admin_states[JOURNAL_ADMIN_NSTATES] = {
+	[JOURNAL_ADMIN_PENDING] = JOURNAL_RETRY,
+	[JOURNAL_ADMIN_APPLIED] = JOURNAL_APPLIED,
+	[JOURNAL_ADMIN_CONFLICT] = JOURNAL_CONFLICT,
+	[JOURNAL_ADMIN_DEAD] = JOURNAL_DEAD,
+	[JOURNAL_ADMIN_CANCELLED] = JOURNAL_CANCELLED,
 };
 
 /* Entries per state; states without entries stay 0. */
@@ -61,7 +61,8 @@ static const char sql_state_of[] = "SELECT state FROM changes WHERE seq = ?1";
  * after its old version): it was refused, and meanwhile a newer version of
  * its fields may have landed, over which the old version would never win.
  */
-#define MOVE_RETRY "UPDATE changes SET state = 'pending', attempts = 0," \
+#define MOVE_RETRY \
+	"UPDATE changes SET state = 'pending', attempts = 0," \
 	" next_attempt_at = 0, last_error = NULL," \
 	" updated_at_us = max(updated_at_us + 1," \
 	" CAST((julianday('now') - 2440587.5) * 86400000000.0 AS INTEGER))" \
@@ -77,7 +78,9 @@ static const char *const sql_move[2][2] = {
 const char *
 journal_admin_state_name(int s)
 {
-	return s >= 0 && s < JOURNAL_ADMIN_NSTATES ? state_names[s] : "?";
+	return s >= 0 && s < JOURNAL_ADMIN_NSTATES ?
+	    journal_state_name(admin_states[s]) :
+	    "?";
 }
 
 /* Every SQLite error is "cannot read or write the journal now". */
@@ -85,8 +88,10 @@ static enum pc_result
 journal_admin_fail(struct journal_admin *a, const char *op, char *err)
 {
 	if ((sqlite3_extended_errcode(a->db) & 0xff) == SQLITE_BUSY)
-		pc_err(err, "journal %s: %s: another process held the journal's"
-		    " lock for longer than the busy timeout; try again", a->path, op);
+		pc_err(err,
+		    "journal %s: %s: another process held the journal's"
+		    " lock for longer than the busy timeout; try again",
+		    a->path, op);
 	else
 		pc_err(err, "journal %s: %s: %s", a->path, op,
 		    sqlite3_errmsg(a->db));
@@ -123,8 +128,8 @@ static enum pc_result
 journal_admin_end(struct journal_admin *a, enum pc_result r, const char *op,
     char *err)
 {
-	if (r == PC_OK && sqlite3_exec(a->db, "COMMIT", NULL, NULL, NULL) !=
-	    SQLITE_OK)
+	if (r == PC_OK &&
+	    sqlite3_exec(a->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
 		r = journal_admin_fail(a, op, err);
 	if (r != PC_OK && !sqlite3_get_autocommit(a->db))
 		(void)sqlite3_exec(a->db, "ROLLBACK", NULL, NULL, NULL);
@@ -178,7 +183,8 @@ journal_admin_open(const char *path, enum journal_admin_mode mode,
 	a->mode = mode;
 	/* Never SQLITE_OPEN_CREATE: an operator's typo must not make a file. */
 	flags = (mode == JOURNAL_ADMIN_WRITE ? SQLITE_OPEN_READWRITE :
-	    SQLITE_OPEN_READONLY) | SQLITE_OPEN_NOMUTEX;
+	                                       SQLITE_OPEN_READONLY) |
+	    SQLITE_OPEN_NOMUTEX;
 	if (sqlite3_open_v2(path, &a->db, flags, NULL) != SQLITE_OK) {
 		pc_err(err, "journal %s: %s", path,
 		    a->db != NULL ? sqlite3_errmsg(a->db) : "out of memory");
@@ -191,19 +197,24 @@ journal_admin_open(const char *path, enum journal_admin_mode mode,
 	 * stream of writes an admin write may wait its whole timeout and
 	 * fail; the operator runs it again.
 	 */
-	(void)sqlite3_busy_timeout(a->db, busy_timeout_ms > 0 ?
-	    (int)(busy_timeout_ms > 600000 ? 600000 : busy_timeout_ms) : 0);
+	(void)sqlite3_busy_timeout(a->db,
+	    busy_timeout_ms > 0 ?
+	        (int)(busy_timeout_ms > 600000 ? 600000 : busy_timeout_ms) :
+	        0);
 	if ((r = journal_admin_int(a, "PRAGMA user_version", "open", &version,
-	    err)) != PC_OK)
+	         err)) != PC_OK)
 		goto out;
 	if (version < 1) {
-		pc_err(err, "journal %s: not an initialised profilecache journal"
-		    " (profilecache-admin init creates one)", path);
+		pc_err(err,
+		    "journal %s: not an initialised profilecache journal"
+		    " (profilecache-admin init creates one)",
+		    path);
 		r = PC_INVALID;
 		goto out;
 	}
 	if (version > JOURNAL_FORMAT) {
-		pc_err(err, "journal %s: format %lld is newer than this program's %d",
+		pc_err(err,
+		    "journal %s: format %lld is newer than this program's %d",
 		    path, (long long)version, JOURNAL_FORMAT);
 		r = PC_INVALID;
 		goto out;
@@ -247,14 +258,15 @@ state_parse(const char *s)
 	int i;
 
 	for (i = 0; i < JOURNAL_ADMIN_NSTATES; i++)
-		if (s != NULL && strcmp(s, state_names[i]) == 0)
+		if (s != NULL &&
+		    strcmp(s, journal_state_name(admin_states[i])) == 0)
 			return (enum journal_admin_state)i;
 	return JOURNAL_ADMIN_NSTATES;
 }
 
 enum pc_result
-journal_admin_status(struct journal_admin *a, int64_t now_us,
-    long max_attempts, struct journal_admin_status *st, char *err)
+journal_admin_status(struct journal_admin *a, int64_t now_us, long max_attempts,
+    struct journal_admin_status *st, char *err)
 {
 	sqlite3_stmt *q = NULL;
 	enum journal_admin_state s;
@@ -265,7 +277,8 @@ journal_admin_status(struct journal_admin *a, int64_t now_us,
 	/* One read transaction: every number comes from the same snapshot. */
 	if ((r = journal_admin_exec(a, "BEGIN", "status", err)) != PC_OK)
 		return r;
-	if ((r = journal_admin_prepare(a, sql_counts, &q, "status", err)) != PC_OK)
+	if ((r = journal_admin_prepare(a, sql_counts, &q, "status", err)) !=
+	    PC_OK)
 		goto out;
 	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
 		s = state_parse((const char *)sqlite3_column_text(q, 0));
@@ -279,7 +292,8 @@ journal_admin_status(struct journal_admin *a, int64_t now_us,
 	sqlite3_finalize(q);
 	q = NULL;
 
-	if ((r = journal_admin_prepare(a, sql_pending, &q, "status", err)) != PC_OK)
+	if ((r = journal_admin_prepare(a, sql_pending, &q, "status", err)) !=
+	    PC_OK)
 		goto out;
 	(void)sqlite3_bind_int64(q, 1, now_us);
 	(void)sqlite3_bind_int64(q, 2, max_attempts);
@@ -295,7 +309,8 @@ journal_admin_status(struct journal_admin *a, int64_t now_us,
 	sqlite3_finalize(q);
 	q = NULL;
 
-	if ((r = journal_admin_prepare(a, sql_meta, &q, "status", err)) != PC_OK)
+	if ((r = journal_admin_prepare(a, sql_meta, &q, "status", err)) !=
+	    PC_OK)
 		goto out;
 	if (sqlite3_step(q) != SQLITE_ROW) {
 		r = journal_admin_fail(a, "status", err);
@@ -327,10 +342,10 @@ journal_admin_dead_list(struct journal_admin *a, long limit,
 	if ((r = journal_admin_exec(a, "BEGIN", "dead list", err)) != PC_OK)
 		return r;
 	if ((r = journal_admin_int(a, sql_dead_count, "dead list", total,
-	    err)) != PC_OK)
+	         err)) != PC_OK)
 		goto out;
 	if ((r = journal_admin_prepare(a, sql_dead_list, &q, "dead list",
-	    err)) != PC_OK)
+	         err)) != PC_OK)
 		goto out;
 	(void)sqlite3_bind_int64(q, 1, limit);
 	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
@@ -366,7 +381,8 @@ journal_admin_check_dead(struct journal_admin *a, const int64_t *seqs, size_t n,
 	size_t i;
 	int rc;
 
-	if ((r = journal_admin_prepare(a, sql_state_of, &q, "check", err)) != PC_OK)
+	if ((r = journal_admin_prepare(a, sql_state_of, &q, "check", err)) !=
+	    PC_OK)
 		return r;
 	for (i = 0; i < n && r == PC_OK; i++) {
 		(void)sqlite3_reset(q);
@@ -379,7 +395,8 @@ journal_admin_check_dead(struct journal_admin *a, const int64_t *seqs, size_t n,
 		} else if (rc != SQLITE_ROW) {
 			r = journal_admin_fail(a, "check", err);
 		} else if ((state = (const char *)sqlite3_column_text(q, 0)) ==
-		    NULL || strcmp(state, "dead") != 0) {
+		        NULL ||
+		    strcmp(state, "dead") != 0) {
 			pc_err(err, "seq %lld: the entry is %s, not dead",
 			    (long long)seqs[i], state != NULL ? state : "?");
 			r = PC_CONFLICT;
@@ -408,12 +425,13 @@ journal_admin_dead_move(struct journal_admin *a, enum journal_admin_move how,
 		return PC_ERROR;
 	}
 	/* Take the write lock first: nothing can change between check and move. */
-	if ((r = journal_admin_exec(a, "BEGIN IMMEDIATE", "begin", err)) != PC_OK)
+	if ((r = journal_admin_exec(a, "BEGIN IMMEDIATE", "begin", err)) !=
+	    PC_OK)
 		return r;
 	if (!all && (r = journal_admin_check_dead(a, seqs, n, err)) != PC_OK)
 		goto out;
 	if ((r = journal_admin_prepare(a, sql_move[how][all], &q, "move",
-	    err)) != PC_OK)
+	         err)) != PC_OK)
 		goto out;
 	for (i = 0; i < (all ? 1 : n); i++) {
 		(void)sqlite3_reset(q);

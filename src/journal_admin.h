@@ -17,8 +17,8 @@
 struct journal_admin;
 
 enum journal_admin_mode {
-	JOURNAL_ADMIN_READ,	/* SQLITE_OPEN_READONLY */
-	JOURNAL_ADMIN_WRITE	/* SQLITE_OPEN_READWRITE, never CREATE */
+	JOURNAL_ADMIN_READ, /* SQLITE_OPEN_READONLY */
+	JOURNAL_ADMIN_WRITE /* SQLITE_OPEN_READWRITE, never CREATE */
 };
 
 /*
@@ -29,8 +29,9 @@ enum journal_admin_mode {
  * newer format than this program. PC_UNAVAILABLE: SQLite cannot open or
  * read it. err says which, naming path.
  */
-enum pc_result journal_admin_open(const char *path, enum journal_admin_mode mode,
-    long busy_timeout_ms, struct journal_admin **out, char *err);
+enum pc_result journal_admin_open(const char *path,
+    enum journal_admin_mode mode, long busy_timeout_ms,
+    struct journal_admin **out, char *err);
 /* Close a; NULL is allowed. */
 void journal_admin_close(struct journal_admin *a);
 
@@ -48,21 +49,21 @@ enum journal_admin_state {
  * s is out of range. */
 const char *journal_admin_state_name(int s);
 
-#define JOURNAL_ADMIN_SUMMARY_MAX 1024	/* bytes kept of last_flush_summary */
+#define JOURNAL_ADMIN_SUMMARY_MAX 1024 /* bytes kept of last_flush_summary */
 
 struct journal_admin_status {
-	int64_t count[JOURNAL_ADMIN_NSTATES];	/* entries per state */
-	int64_t pending_due;		/* pending, next_attempt_at <= now */
-	int64_t pending_waiting;	/* pending, waiting for a retry */
-	int64_t pending_stuck;		/* pending, failed max_attempts times or more */
-	bool has_clock_offset;		/* meta clock_offset_us present, numeric */
-	int64_t clock_offset_us;	/* the database's clock minus the node's */
+	int64_t count[JOURNAL_ADMIN_NSTATES]; /* entries per state */
+	int64_t pending_due;     /* pending, next_attempt_at <= now */
+	int64_t pending_waiting; /* pending, waiting for a retry */
+	int64_t pending_stuck; /* pending, failed max_attempts times or more */
+	bool has_clock_offset; /* meta clock_offset_us present, numeric */
+	int64_t clock_offset_us; /* the database's clock minus the node's */
 	bool has_oldest;
-	int64_t oldest_pending_us;	/* created_at_us of the oldest pending */
-	bool has_last_flush;		/* meta last_flush_at_us present, numeric */
+	int64_t oldest_pending_us; /* created_at_us of the oldest pending */
+	bool has_last_flush;       /* meta last_flush_at_us present, numeric */
 	int64_t last_flush_at_us;
-	bool has_summary;		/* meta last_flush_summary present */
-	char summary[JOURNAL_ADMIN_SUMMARY_MAX];	/* truncated to fit */
+	bool has_summary; /* meta last_flush_summary present */
+	char summary[JOURNAL_ADMIN_SUMMARY_MAX]; /* truncated to fit */
 };
 
 /*
@@ -78,7 +79,7 @@ enum pc_result journal_admin_status(struct journal_admin *a, int64_t now_us,
 struct journal_admin_entry {
 	struct journal_entry e;
 	int64_t created_at_us;
-	const char *last_error;	/* NULL when none was recorded */
+	const char *last_error; /* NULL when none was recorded */
 };
 
 /* Called per entry in seq order; return false to stop. */

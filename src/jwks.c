@@ -44,36 +44,37 @@
 #include "buf.h"
 #include "clock.h"
 #include "config.h"
+#include "journal_files.h"
 #include "jwks.h"
 #include "log.h"
 #include "strnum.h"
 
-#define JWKS_CC_MAX 512		/* bytes of Cache-Control values kept */
-#define JWKS_AGE_MAX 24		/* bytes of an Age value kept */
-#define JWKS_DELTA_MAX INT32_MAX	/* RFC 9111 1.2.2: larger is "2^31" */
+#define JWKS_CC_MAX 512          /* bytes of Cache-Control values kept */
+#define JWKS_AGE_MAX 24          /* bytes of an Age value kept */
+#define JWKS_DELTA_MAX INT32_MAX /* RFC 9111 1.2.2: larger is "2^31" */
 
 struct jwks {
 	const struct config *cfg;
-	char *url;		/* [auth] jwks_url without user information:
+	char *url;             /* [auth] jwks_url without user information:
 				   for logs and the cache file */
-	char *cache_path;	/* <journal>-jwks.json */
-	char *lock_path;	/* <journal>-jwks.lock */
-	int lock_fd;		/* -1: not open */
-	bool lock_failed;	/* it cannot be: this process fetches alone */
-	struct jwt_keys *base;	/* the secret alone; NULL without one */
-	struct jwt_keys *keys;	/* the secret and the newest set; NULL: no set */
-	unsigned gen;		/* changes whenever keys does */
-	int64_t fetched_at;	/* when that set was fetched (s since the epoch) */
-	long max_age;		/* and how long it may be used (s) */
-	struct stat seen;	/* the cache file last read; st_ino 0: none */
-	int64_t attempted_us;	/* this process's last fetch attempt; 0: none
+	char *cache_path;      /* <journal>-jwks.json */
+	char *lock_path;       /* <journal>-jwks.lock */
+	int lock_fd;           /* -1: not open */
+	bool lock_failed;      /* it cannot be: this process fetches alone */
+	struct jwt_keys *base; /* the secret alone; NULL without one */
+	struct jwt_keys *keys; /* the secret and the newest set; NULL: no set */
+	unsigned gen;          /* changes whenever keys does */
+	int64_t fetched_at; /* when that set was fetched (s since the epoch) */
+	long max_age;       /* and how long it may be used (s) */
+	struct stat seen;   /* the cache file last read; st_ino 0: none */
+	int64_t attempted_us; /* this process's last fetch attempt; 0: none
 				   (counts only when lock_fd cannot be had) */
-	CURL *curl;		/* made on the first fetch, then reused */
+	CURL *curl;           /* made on the first fetch, then reused */
 	struct curl_slist *hdrs;
 	struct buf body;
-	char cc[JWKS_CC_MAX];	/* the answer's Cache-Control values, joined */
-	bool cc_cut;		/* ... some did not fit: ignored */
-	char age[JWKS_AGE_MAX];	/* its Age value */
+	char cc[JWKS_CC_MAX];   /* the answer's Cache-Control values, joined */
+	bool cc_cut;            /* ... some did not fit: ignored */
+	char age[JWKS_AGE_MAX]; /* its Age value */
 	char curl_err[CURL_ERROR_SIZE];
 };
 
@@ -109,7 +110,7 @@ jwks_directive_is(const char *d, size_t n, const char *name)
 	return n == strlen(name) && strncasecmp(d, name, n) == 0;
 }
 
-long
+UNITTEST long
 jwks_lifetime(const char *cache_control, const char *age, long max)
 {
 	const char *p = cache_control, *d, *end;
@@ -191,7 +192,8 @@ jwks_use(struct jwks *j, struct jwt_keys *keys, int64_t fetched_at,
 	j->keys = keys;
 	j->fetched_at = fetched_at;
 	/* The limit may have been lowered since the file was written. */
-	j->max_age = max_age < j->cfg->auth_jwks_max_age ? max_age :
+	j->max_age = max_age < j->cfg->auth_jwks_max_age ?
+	    max_age :
 	    j->cfg->auth_jwks_max_age;
 	j->gen++;
 }
@@ -218,11 +220,11 @@ jwks_reload(struct jwks *j)
 	buf_init(&b, JWT_JWKS_MAX);
 	j->seen = st;
 	if (buf_read_file(&b, j->cache_path, "JWKS cache file", &j->seen,
-	    err) != PC_OK)
+	        err) != PC_OK)
 		goto out;
 	/* Not the parser's message: it would quote the file. */
-	if ((root = json_loadb(b.data, b.len, JSON_REJECT_DUPLICATES,
-	    NULL)) == NULL) {
+	if ((root = json_loadb(b.data, b.len, JSON_REJECT_DUPLICATES, NULL)) ==
+	    NULL) {
 		pc_err(err, "not valid JSON");
 		goto out;
 	}
@@ -230,7 +232,8 @@ jwks_reload(struct jwks *j)
 	url = json_object_get(meta, "url");
 	at = json_object_get(meta, "fetched_at");
 	age = json_object_get(meta, "max_age");
-	if (!json_is_string(url) || strcmp(json_string_value(url), j->url) != 0) {
+	if (!json_is_string(url) ||
+	    strcmp(json_string_value(url), j->url) != 0) {
 		pc_err(err, "not fetched from %s", j->url);
 		goto out;
 	}
@@ -241,7 +244,7 @@ jwks_reload(struct jwks *j)
 		goto out;
 	}
 	if (jwt_keys_with_jwks(j->base, b.data, b.len, "file", j->cache_path,
-	    &keys, err) != PC_OK)
+	        &keys, err) != PC_OK)
 		goto out;
 	jwks_use(j, keys, (int64_t)json_integer_value(at),
 	    (long)json_integer_value(age));
@@ -265,8 +268,8 @@ jwks_lock_fd(struct jwks *j)
 {
 	if (j->lock_fd != -1 || j->lock_failed)
 		return j->lock_fd;
-	j->lock_fd = open(j->lock_path, O_RDWR | O_CREAT | O_CLOEXEC |
-	    O_NOFOLLOW, 0644);
+	j->lock_fd =
+	    open(j->lock_path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
 	if (j->lock_fd == -1) {
 		j->lock_failed = true;
 		log_warn("jwks_lock_unavailable", "file=%s error=\"%s\"",
@@ -292,10 +295,12 @@ jwks_due(struct jwks *j, int64_t now_us)
 	if (fd != -1)
 		at = fstat(fd, &st) == 0 && st.st_size > 0 ?
 		    (int64_t)st.st_mtim.tv_sec * 1000000 +
-		    st.st_mtim.tv_nsec / 1000 : 0;
+		        st.st_mtim.tv_nsec / 1000 :
+		    0;
 	/* An attempt in the future: the clock was set back. */
 	return at == 0 || at > now_us ||
-	    now_us - at >= j->cfg->auth_jwks_refetch_interval * INT64_C(1000000);
+	    now_us - at >=
+	    j->cfg->auth_jwks_refetch_interval * INT64_C(1000000);
 }
 
 static bool
@@ -384,8 +389,9 @@ jwks_curl(struct jwks *j)
 
 	if (j->curl == NULL && (j->curl = curl_easy_init()) == NULL)
 		return PC_NOMEM;
-	if (j->hdrs == NULL && (j->hdrs = curl_slist_append(NULL,
-	    "Accept: application/json")) == NULL)
+	if (j->hdrs == NULL &&
+	    (j->hdrs = curl_slist_append(NULL, "Accept: application/json")) ==
+	        NULL)
 		return PC_NOMEM;
 	(void)curl_easy_setopt(j->curl, CURLOPT_URL, cfg->auth_jwks_url);
 	(void)curl_easy_setopt(j->curl, CURLOPT_HTTPGET, 1L);
@@ -432,10 +438,11 @@ jwks_write_cache(struct jwks *j, const char *doc, size_t len, int64_t now,
 	ssize_t w;
 	int fd = -1;
 
-	if ((root = json_loadb(doc, len, JSON_REJECT_DUPLICATES, NULL)) == NULL ||
-	    json_object_set_new(root, "profilecache", json_pack("{s:s,s:I,s:I}",
-	    "url", j->url, "fetched_at", (json_int_t)now, "max_age",
-	    (json_int_t)max_age)) != 0 ||
+	if ((root = json_loadb(doc, len, JSON_REJECT_DUPLICATES, NULL)) ==
+	        NULL ||
+	    json_object_set_new(root, "profilecache",
+	        json_pack("{s:s,s:I,s:I}", "url", j->url, "fetched_at",
+	            (json_int_t)now, "max_age", (json_int_t)max_age)) != 0 ||
 	    (text = json_dumps(root, JSON_COMPACT)) == NULL ||
 	    asprintf(&tmp, "%s.XXXXXX", j->cache_path) == -1) {
 		tmp = NULL;
@@ -513,8 +520,9 @@ jwks_fetch(struct jwks *j, int64_t now)
 		goto fail;
 	}
 	if (cc != CURLE_OK) {
-		pc_err(err, "%s", j->curl_err[0] != '\0' ? j->curl_err :
-		    curl_easy_strerror(cc));
+		pc_err(err, "%s",
+		    j->curl_err[0] != '\0' ? j->curl_err :
+		                             curl_easy_strerror(cc));
 		goto fail;
 	}
 	(void)curl_easy_getinfo(j->curl, CURLINFO_RESPONSE_CODE, &status);
@@ -524,12 +532,12 @@ jwks_fetch(struct jwks *j, int64_t now)
 		goto fail;
 	}
 	if (jwt_keys_with_jwks(j->base, j->body.data, j->body.len, "url",
-	    j->url, &keys, err) != PC_OK)
+	        j->url, &keys, err) != PC_OK)
 		goto fail;
 	life = jwks_lifetime(j->cc_cut ? NULL : j->cc,
 	    j->age[0] != '\0' ? j->age : NULL, j->cfg->auth_jwks_max_age);
 	if (jwks_write_cache(j, j->body.data, j->body.len, now, life, &st,
-	    werr) != PC_OK) {
+	        werr) != PC_OK) {
 		/* This process uses the set all the same. */
 		log_warn("jwks_cache_unwritable", "file=%s error=\"%s\"",
 		    j->cache_path, werr);
@@ -594,9 +602,11 @@ jwks_open(const struct config *cfg, struct jwks **out, char *err)
 	j->cfg = cfg;
 	j->lock_fd = -1;
 	buf_init(&j->body, JWKS_BODY_MAX);
-	if (asprintf(&j->cache_path, "%s-jwks.json", cfg->journal_path) == -1)
+	if (asprintf(&j->cache_path, "%s" JOURNAL_FILE_JWKS,
+	        cfg->journal_path) == -1)
 		j->cache_path = NULL;
-	if (asprintf(&j->lock_path, "%s-jwks.lock", cfg->journal_path) == -1)
+	if (asprintf(&j->lock_path, "%s" JOURNAL_FILE_JWKS_LOCK,
+	        cfg->journal_path) == -1)
 		j->lock_path = NULL;
 	if ((j->url = jwks_public_url(cfg->auth_jwks_url)) == NULL ||
 	    j->cache_path == NULL || j->lock_path == NULL) {
@@ -605,7 +615,7 @@ jwks_open(const struct config *cfg, struct jwks **out, char *err)
 	}
 	if (cfg->auth_jwt_secret_file != NULL &&
 	    (r = jwt_keys_load(cfg->auth_jwt_secret_file, NULL, &j->base,
-	    err)) != PC_OK)
+	         err)) != PC_OK)
 		goto out;
 	(void)jwks_reload(j);
 	*out = j;

@@ -58,6 +58,7 @@ bool jwks_refetch(struct jwks *j);
 /* Whether j holds a key set at all (fetched or from the cache file). */
 bool jwks_has_set(const struct jwks *j);
 
+#ifdef UNITTESTS
 /*
  * How many seconds an answer with these Cache-Control and Age header values
  * (each NULL when absent; several Cache-Control headers joined with ", ")
@@ -65,5 +66,6 @@ bool jwks_has_set(const struct jwks *j);
  * most max; max when it gives no max-age. Pure; for jwks.c and its tests.
  */
 long jwks_lifetime(const char *cache_control, const char *age, long max);
+#endif
 
 #endif

@@ -37,14 +37,14 @@
 #include "jwt.h"
 #include "log.h"
 
-#define JWT_KEYS_MAX 32		/* usable keys in one JWKS */
+#define JWT_KEYS_MAX 32 /* usable keys in one JWKS */
 #define JWT_KID_MAX 128
-#define JWT_HEADER_MAX 1024	/* decoded header bytes */
+#define JWT_HEADER_MAX 1024 /* decoded header bytes */
 #define JWT_PAYLOAD_MAX (JWT_TOKEN_MAX / 4 * 3)
 #define JWT_RSA_MIN_BITS 2048
-#define JWT_RSA_MAX_BYTES 512	/* 4096-bit modulus, and signature */
+#define JWT_RSA_MAX_BYTES 512 /* 4096-bit modulus, and signature */
 #define JWT_RSA_E_MAX 8
-#define JWT_EC_COORD_MAX 66	/* P-521's, the largest curve coordinate */
+#define JWT_EC_COORD_MAX 66 /* P-521's, the largest curve coordinate */
 #define JWT_SIG_MAX JWT_RSA_MAX_BYTES
 
 /* Scratch for base64url: the longest input padded, and what it decodes to. */
@@ -54,31 +54,35 @@
 enum jwt_kind { JWT_HMAC, JWT_ECDSA, JWT_RSA };
 
 struct jwt_alg {
-	const char *name;	/* the JWS "alg" */
+	const char *name; /* the JWS "alg" */
 	enum jwt_kind kind;
 	const EVP_MD *(*md)(void);
-	const char *crv;	/* ECDSA: the JWK "crv" */
-	const char *group;	/* ECDSA: OpenSSL's name for that curve */
-	size_t coord;		/* ECDSA: bytes of r, s, x and y each */
+	const char *crv;   /* ECDSA: the JWK "crv" */
+	const char *group; /* ECDSA: OpenSSL's name for that curve */
+	size_t coord;      /* ECDSA: bytes of r, s, x and y each */
 };
 
 /* What Supabase signs with; adding ES384 or RS512 is one line each. */
 static const struct jwt_alg jwt_algs[] = {
 	{ .name = "HS256", .kind = JWT_HMAC, .md = EVP_sha256 },
-	{ .name = "ES256", .kind = JWT_ECDSA, .md = EVP_sha256,
-	  .crv = "P-256", .group = "prime256v1", .coord = 32 },
+	{ .name = "ES256",
+	    .kind = JWT_ECDSA,
+	    .md = EVP_sha256,
+	    .crv = "P-256",
+	    .group = "prime256v1",
+	    .coord = 32 },
 	{ .name = "RS256", .kind = JWT_RSA, .md = EVP_sha256 },
 };
 #define NALGS (sizeof(jwt_algs) / sizeof(jwt_algs[0]))
 
 struct jwt_key {
-	const struct jwt_alg *alg;	/* the one algorithm it verifies */
-	char kid[JWT_KID_MAX + 1];	/* empty: the JWK has no kid */
+	const struct jwt_alg *alg; /* the one algorithm it verifies */
+	char kid[JWT_KID_MAX + 1]; /* empty: the JWK has no kid */
 	EVP_PKEY *pkey;
 };
 
 struct jwt_keys {
-	char *secret;			/* HS256; NULL when not configured */
+	char *secret; /* HS256; NULL when not configured */
 	size_t secret_len;
 	struct jwt_key keys[JWT_KEYS_MAX];
 	size_t nkeys;
@@ -131,7 +135,7 @@ b64url_decode(const char *in, size_t inlen, unsigned char *out, size_t outmax,
 		else if (c == '_')
 			c = '/';
 		else if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
-		    (c >= '0' && c <= '9')))
+		             (c >= '0' && c <= '9')))
 			return -1;
 		text[i] = (unsigned char)c;
 	}
@@ -209,7 +213,8 @@ jwk_bytes(const json_t *jwk, const char *name, unsigned char *out, size_t max,
 
 	if (!json_is_string(v) ||
 	    b64url_decode(json_string_value(v), json_string_length(v), out, max,
-	    len) != 0 || *len == 0)
+	        len) != 0 ||
+	    *len == 0)
 		return -1;
 	return 0;
 }
@@ -232,7 +237,7 @@ jwk_ec(const json_t *jwk, const char *alg_name, struct jwt_key *key, char *err)
 		if (jwt_algs[i].kind != JWT_ECDSA)
 			continue;
 		if (alg_name != NULL ? strcmp(jwt_algs[i].name, alg_name) == 0 :
-		    strcmp(jwt_algs[i].crv, crv) == 0)
+		                       strcmp(jwt_algs[i].crv, crv) == 0)
 			alg = &jwt_algs[i];
 	}
 	if (alg == NULL) {
@@ -245,7 +250,7 @@ jwk_ec(const json_t *jwk, const char *alg_name, struct jwt_key *key, char *err)
 		pc_err(err, "crv does not match alg");
 		goto out;
 	}
-	pt[0] = 0x04;	/* SEC 1 uncompressed point: x then y */
+	pt[0] = 0x04; /* SEC 1 uncompressed point: x then y */
 	if (jwk_bytes(jwk, "x", pt + 1, alg->coord, &xlen) != 0 ||
 	    jwk_bytes(jwk, "y", pt + 1 + alg->coord, alg->coord, &ylen) != 0 ||
 	    xlen != alg->coord || ylen != alg->coord) {
@@ -255,9 +260,9 @@ jwk_ec(const json_t *jwk, const char *alg_name, struct jwt_key *key, char *err)
 	r = PC_ERROR;
 	if ((bld = OSSL_PARAM_BLD_new()) == NULL ||
 	    OSSL_PARAM_BLD_push_utf8_string(bld, OSSL_PKEY_PARAM_GROUP_NAME,
-	    alg->group, 0) != 1 ||
+	        alg->group, 0) != 1 ||
 	    OSSL_PARAM_BLD_push_octet_string(bld, OSSL_PKEY_PARAM_PUB_KEY, pt,
-	    1 + 2 * alg->coord) != 1) {
+	        1 + 2 * alg->coord) != 1) {
 		pc_err(err, "out of memory");
 		goto out;
 	}
@@ -280,7 +285,7 @@ jwk_rsa(const json_t *jwk, const char *alg_name, struct jwt_key *key, char *err)
 	size_t nlen, elen;
 
 	if ((alg = jwt_alg_find(alg_name != NULL ? alg_name : "RS256",
-	    JWT_RSA)) == NULL) {
+	         JWT_RSA)) == NULL) {
 		r = PC_NOTFOUND;
 		pc_err(err, "unsupported RSA alg");
 		goto out;
@@ -419,8 +424,8 @@ jwk_load(const json_t *jwk, struct jwt_key *key, char *err)
  * legacy secret: with the secret alone that is still a working setup).
  */
 static enum pc_result
-jwt_jwks_add(struct jwt_keys *k, const char *data, size_t len,
-    const char *what, const char *name, char *err)
+jwt_jwks_add(struct jwt_keys *k, const char *data, size_t len, const char *what,
+    const char *name, char *err)
 {
 	enum pc_result r = PC_INVALID;
 	char why[PC_ERRLEN];
@@ -430,8 +435,8 @@ jwt_jwks_add(struct jwt_keys *k, const char *data, size_t len,
 	size_t i, j;
 
 	if (len == 0 ||
-	    (root = json_loadb(data, len, JSON_REJECT_DUPLICATES,
-	    &jerr)) == NULL) {
+	    (root = json_loadb(data, len, JSON_REJECT_DUPLICATES, &jerr)) ==
+	        NULL) {
 		/* Not jerr.text: it quotes the document, maybe a private key. */
 		pc_err(err, "JWKS %s %s:%d:%d: not valid JSON", what, name,
 		    len == 0 ? 1 : jerr.line, len == 0 ? 1 : jerr.column);
@@ -454,7 +459,8 @@ jwt_jwks_add(struct jwt_keys *k, const char *data, size_t len,
 			break;
 		case PC_NOTFOUND:
 			log_warn("jwks_key_skipped",
-			    "%s=%s index=%zu reason=\"%s\"", what, name, i, why);
+			    "%s=%s index=%zu reason=\"%s\"", what, name, i,
+			    why);
 			continue;
 		default:
 			pc_err(err, "JWKS %s %s: key %zu: %s", what, name, i,
@@ -465,16 +471,20 @@ jwt_jwks_add(struct jwt_keys *k, const char *data, size_t len,
 		r = PC_INVALID;
 		for (j = 0; key->kid[0] != '\0' && j < k->nkeys - 1; j++) {
 			if (strcmp(k->keys[j].kid, key->kid) == 0) {
-				pc_err(err, "JWKS %s %s: key %zu: kid used "
-				    "twice", what, name, i);
+				pc_err(err,
+				    "JWKS %s %s: key %zu: kid used "
+				    "twice",
+				    what, name, i);
 				goto out;
 			}
 		}
 	}
 	r = PC_INVALID;
 	if (k->nkeys == 0 && k->secret == NULL) {
-		pc_err(err, "JWKS %s %s: no usable key (ES256 P-256 or RS256 "
-		    "signing keys)", what, name);
+		pc_err(err,
+		    "JWKS %s %s: no usable key (ES256 P-256 or RS256 "
+		    "signing keys)",
+		    what, name);
 		goto out;
 	}
 	if (k->nkeys == 0)
@@ -507,22 +517,23 @@ jwt_keys_load(const char *hs256_secret_file, const char *jwks_file,
 	}
 	if (hs256_secret_file != NULL) {
 		if ((r = config_read_secret(hs256_secret_file, &k->secret,
-		    err)) != PC_OK)
+		         err)) != PC_OK)
 			goto out;
 		k->secret_len = strlen(k->secret);
 		r = PC_INVALID;
 		if (k->secret_len < JWT_SECRET_MIN) {
-			pc_err(err, "secret file %s: an HS256 secret needs "
-			    "at least %d bytes", hs256_secret_file,
-			    JWT_SECRET_MIN);
+			pc_err(err,
+			    "secret file %s: an HS256 secret needs "
+			    "at least %d bytes",
+			    hs256_secret_file, JWT_SECRET_MIN);
 			goto out;
 		}
 	}
 	if (jwks_file != NULL &&
-	    ((r = buf_read_file(&b, jwks_file, "JWKS file", NULL,
-	    err)) != PC_OK ||
-	    (r = jwt_jwks_add(k, b.data, b.len, "file", jwks_file,
-	    err)) != PC_OK))
+	    ((r = buf_read_file(&b, jwks_file, "JWKS file", NULL, err)) !=
+	            PC_OK ||
+	        (r = jwt_jwks_add(k, b.data, b.len, "file", jwks_file, err)) !=
+	            PC_OK))
 		goto out;
 	*out = k;
 	k = NULL;
@@ -658,7 +669,8 @@ jwt_header(const json_t *hdr, const struct jwt_alg **alg, const char **kid,
 	*alg = NULL;
 	*kid = NULL;
 	if ((name = json_string_value(json_object_get(hdr, "alg"))) == NULL)
-		return jwt_refuse(why, JWT_REFUSAL_MALFORMED, err, "bad header");
+		return jwt_refuse(why, JWT_REFUSAL_MALFORMED, err,
+		    "bad header");
 	for (i = 0; i < NALGS; i++)
 		if (strcmp(jwt_algs[i].name, name) == 0)
 			*alg = &jwt_algs[i];
@@ -671,7 +683,7 @@ jwt_header(const json_t *hdr, const struct jwt_alg **alg, const char **kid,
 		    "critical header not supported");
 	if ((v = json_object_get(hdr, "typ")) != NULL &&
 	    (!json_is_string(v) ||
-	    strcasecmp(json_string_value(v), "JWT") != 0))
+	        strcasecmp(json_string_value(v), "JWT") != 0))
 		return jwt_refuse(why, JWT_REFUSAL_MALFORMED, err,
 		    "bad token type");
 	if ((v = json_object_get(hdr, "kid")) != NULL) {
@@ -693,10 +705,11 @@ jwt_check_hmac(const struct jwt_keys *k, const struct jwt_alg *alg,
 	enum pc_result r;
 
 	if (HMAC(alg->md(), k->secret, (int)k->secret_len, msg, msglen, mac,
-	    &maclen) == NULL)
+	        &maclen) == NULL)
 		return PC_ERROR;
 	r = siglen == maclen && CRYPTO_memcmp(mac, sig, maclen) == 0 ?
-	    PC_OK : PC_INVALID;
+	    PC_OK :
+	    PC_INVALID;
 	OPENSSL_cleanse(mac, sizeof(mac));
 	return r;
 }
@@ -717,7 +730,7 @@ ecdsa_raw_to_der(const unsigned char *sig, size_t coord, unsigned char **der,
 	    (bs = BN_bin2bn(sig + coord, (int)coord, NULL)) == NULL ||
 	    ECDSA_SIG_set0(es, br, bs) != 1)
 		goto out;
-	br = bs = NULL;		/* owned by es now */
+	br = bs = NULL; /* owned by es now */
 	if ((n = i2d_ECDSA_SIG(es, der)) <= 0)
 		goto out;
 	*derlen = (size_t)n;
@@ -742,19 +755,20 @@ jwt_check_pkey(const struct jwt_key *key, const unsigned char *msg,
 		if (siglen != 2 * key->alg->coord)
 			goto out;
 		if ((r = ecdsa_raw_to_der(sig, key->alg->coord, &der,
-		    &derlen)) != PC_OK)
+		         &derlen)) != PC_OK)
 			goto out;
 		sig = der;
 		siglen = derlen;
 	} else if (siglen != (size_t)EVP_PKEY_get_size(key->pkey))
-		goto out;	/* RFC 8017 8.2.2: exactly k bytes */
+		goto out; /* RFC 8017 8.2.2: exactly k bytes */
 	r = PC_ERROR;
 	if ((ctx = EVP_MD_CTX_new()) == NULL ||
-	    EVP_DigestVerifyInit(ctx, NULL, key->alg->md(), NULL,
-	    key->pkey) != 1)
+	    EVP_DigestVerifyInit(ctx, NULL, key->alg->md(), NULL, key->pkey) !=
+	        1)
 		goto out;
 	r = EVP_DigestVerify(ctx, sig, siglen, msg, msglen) == 1 ?
-	    PC_OK : PC_INVALID;
+	    PC_OK :
+	    PC_INVALID;
 out:
 	EVP_MD_CTX_free(ctx);
 	OPENSSL_free(der);
@@ -803,8 +817,8 @@ jwt_check_signature(const struct jwt_keys *k, const struct jwt_alg *alg,
 	if (sigpart->n == 0)
 		return jwt_refuse(why, JWT_REFUSAL_MALFORMED, err,
 		    "missing signature");
-	if (b64url_decode(sigpart->p, sigpart->n, sig, sizeof(sig),
-	    &siglen) != 0)
+	if (b64url_decode(sigpart->p, sigpart->n, sig, sizeof(sig), &siglen) !=
+	    0)
 		return jwt_refuse(why, JWT_REFUSAL_MALFORMED, err,
 		    "bad signature encoding");
 	if (alg->kind == JWT_HMAC)
@@ -919,13 +933,13 @@ jwt_claims_check(const json_t *payload, const struct jwt_policy *policy,
 		return rc < 0 ?
 		    jwt_refuse(why, JWT_REFUSAL_MALFORMED, err, "bad nbf") :
 		    jwt_refuse(why, JWT_REFUSAL_NOT_YET_VALID, err,
-		    "not yet valid");
+		        "not yet valid");
 	if ((has_iat = claim_time(payload, "iat", &iat)) < 0 ||
 	    (has_iat == 1 && iat > now + policy->leeway_s))
 		return has_iat < 0 ?
 		    jwt_refuse(why, JWT_REFUSAL_MALFORMED, err, "bad iat") :
 		    jwt_refuse(why, JWT_REFUSAL_NOT_YET_VALID, err,
-		    "issued in the future");
+		        "issued in the future");
 	if (claim_string(payload, "sub", c->sub, sizeof(c->sub)) != 0)
 		return jwt_refuse(why, JWT_REFUSAL_MALFORMED, err, "bad sub");
 	if (claim_string(payload, "role", c->role, sizeof(c->role)) != 0)
@@ -943,13 +957,15 @@ jwt_claims_check(const json_t *payload, const struct jwt_policy *policy,
 	 * valid for years. exp > now - leeway here and the policy's bounds
 	 * are checked, so neither subtraction can overflow.
 	 */
-	if (policy->max_lifetime_s > 0 && strcmp(c->role, "service_role") != 0 &&
-	    (has_iat == 1 ? iat < c->exp - policy->max_lifetime_s :
-	    c->exp - policy->max_lifetime_s > now + policy->leeway_s))
+	if (policy->max_lifetime_s > 0 &&
+	    strcmp(c->role, "service_role") != 0 &&
+	    (has_iat == 1 ?
+	            iat < c->exp - policy->max_lifetime_s :
+	            c->exp - policy->max_lifetime_s > now + policy->leeway_s))
 		return jwt_refuse(why, JWT_REFUSAL_LIFETIME_TOO_LONG, err,
 		    "lifetime too long");
 	if ((aud = claim_aud_has(json_object_get(payload, "aud"),
-	    policy->audience != NULL ? policy->audience : "")) < 0)
+	         policy->audience != NULL ? policy->audience : "")) < 0)
 		return jwt_refuse(why, JWT_REFUSAL_MALFORMED, err, "bad aud");
 	/* Supabase's service_role key carries no aud. */
 	if (policy->audience != NULL && aud == 0 &&
@@ -958,7 +974,7 @@ jwt_claims_check(const json_t *payload, const struct jwt_policy *policy,
 		    "wrong audience");
 	if (policy->issuer != NULL &&
 	    (!json_is_string(iss = json_object_get(payload, "iss")) ||
-	    strcmp(json_string_value(iss), policy->issuer) != 0))
+	        strcmp(json_string_value(iss), policy->issuer) != 0))
 		return jwt_refuse(why, JWT_REFUSAL_WRONG_ISSUER, err,
 		    "wrong issuer");
 	return PC_OK;
@@ -1011,15 +1027,15 @@ jwt_verify(const struct jwt_keys *k, const char *token, size_t len,
 		goto out;
 	input.p = token;
 	input.n = part[0].n + 1 + part[1].n;
-	if ((r = jwt_check_signature(k, alg, kid, &input, &part[2], &w,
-	    err)) != PC_OK)
+	if ((r = jwt_check_signature(k, alg, kid, &input, &part[2], &w, err)) !=
+	    PC_OK)
 		goto out;
 	if ((payload = jwt_part_json(&part[1], JWT_PAYLOAD_MAX)) == NULL) {
 		r = jwt_refuse(&w, JWT_REFUSAL_MALFORMED, err, "bad payload");
 		goto out;
 	}
-	if ((r = jwt_claims_check(payload, policy, now_s, &c, &w,
-	    err)) != PC_OK)
+	if ((r = jwt_claims_check(payload, policy, now_s, &c, &w, err)) !=
+	    PC_OK)
 		goto out;
 	c.hs256 = alg->kind == JWT_HMAC;
 	*claims = c;

@@ -8,10 +8,10 @@
 
 #include "result.h"
 
-#define JWT_TOKEN_MAX 8192		/* bytes of the compact token */
-#define JWT_SECRET_MIN 32	/* RFC 7518 3.2: an HS256 key has >= 256 bits */
-#define JWT_JWKS_MAX (256 * 1024)	/* bytes of a JWKS document */
-#define JWT_LEEWAY_MAX 3600		/* seconds; more is refused */
+#define JWT_TOKEN_MAX 8192 /* bytes of the compact token */
+#define JWT_SECRET_MIN 32  /* RFC 7518 3.2: an HS256 key has >= 256 bits */
+#define JWT_JWKS_MAX (256 * 1024)            /* bytes of a JWKS document */
+#define JWT_LEEWAY_MAX 3600                  /* seconds; more is refused */
 #define JWT_LIFETIME_MAX (10L * 366 * 86400) /* seconds of max_lifetime_s */
 
 /* The verification keys; read-only once loaded. */
@@ -49,21 +49,21 @@ enum pc_result jwt_keys_load(const char *hs256_secret_file,
  * "file" and a path) in err and in logs. base is left as it was; *out and
  * the results are as for jwt_keys_load().
  */
-enum pc_result jwt_keys_with_jwks(const struct jwt_keys *base,
-    const char *jwks, size_t len, const char *what, const char *name,
-    struct jwt_keys **out, char *err);
+enum pc_result jwt_keys_with_jwks(const struct jwt_keys *base, const char *jwks,
+    size_t len, const char *what, const char *name, struct jwt_keys **out,
+    char *err);
 /* How many JWKS keys k holds (the secret not counted); 0 for NULL. */
 size_t jwt_keys_count(const struct jwt_keys *k);
 /* Release k, wiping the secret; NULL is allowed. */
 void jwt_keys_free(struct jwt_keys *k);
 
 struct jwt_policy {
-	const char *audience;	/* required in "aud" (a string or an array)
+	const char *audience; /* required in "aud" (a string or an array)
 				   unless role is service_role; NULL: any */
-	const char *issuer;	/* NULL: any; else "iss" must equal it */
-	long leeway_s;		/* clock skew allowed on exp/nbf/iat, 0 to
+	const char *issuer;   /* NULL: any; else "iss" must equal it */
+	long leeway_s;        /* clock skew allowed on exp/nbf/iat, 0 to
 				   JWT_LEEWAY_MAX */
-	long max_lifetime_s;	/* longest exp - iat (exp - now, beyond the
+	long max_lifetime_s;  /* longest exp - iat (exp - now, beyond the
 				   leeway, without iat) unless role is
 				   service_role; 0: any, at most
 				   JWT_LIFETIME_MAX */
@@ -75,9 +75,9 @@ struct jwt_policy {
  * to exactly one of them.
  */
 enum jwt_refusal {
-	JWT_REFUSAL_NONE = 0,	/* accepted, or not refused for the token's
+	JWT_REFUSAL_NONE = 0,        /* accepted, or not refused for the token's
 				   sake (a bad argument, OpenSSL failed) */
-	JWT_REFUSAL_MALFORMED,	/* not three base64url parts, a header or
+	JWT_REFUSAL_MALFORMED,       /* not three base64url parts, a header or
 				   payload that is not a JSON object, or a
 				   claim of the wrong type or shape */
 	JWT_REFUSAL_UNSUPPORTED_ALG, /* an alg no loaded key is bound to
@@ -93,11 +93,11 @@ enum jwt_refusal {
 };
 
 struct jwt_claims {
-	char sub[64];	/* the user id (for Supabase a UUID); empty if absent */
-	char role[32];	/* "authenticated", "anon", "service_role", ... */
+	char sub[64];  /* the user id (for Supabase a UUID); empty if absent */
+	char role[32]; /* "authenticated", "anon", "service_role", ... */
 	int64_t exp;
-	bool is_anonymous;	/* Supabase's claim for anonymous sign-ins */
-	bool hs256;	/* verified with the legacy JWT secret, not a JWKS key */
+	bool is_anonymous; /* Supabase's claim for anonymous sign-ins */
+	bool hs256; /* verified with the legacy JWT secret, not a JWKS key */
 };
 
 /*

@@ -78,7 +78,8 @@ jwt_mint_hs256(const char *secret, size_t len, const struct jwt_mint *m,
 		goto out;
 	}
 	if (!claim_fits(m->sub, 63) || !claim_fits(m->role, 31)) {
-		pc_err(err, "sub and role must be 1 to 63 and 1 to 31 bytes "
+		pc_err(err,
+		    "sub and role must be 1 to 63 and 1 to 31 bytes "
 		    "without white space or control characters");
 		goto out;
 	}
@@ -87,32 +88,35 @@ jwt_mint_hs256(const char *secret, size_t len, const struct jwt_mint *m,
 		goto out;
 	}
 	r = PC_NOMEM;
-	if ((claims = json_pack("{s:s,s:s}", "sub", m->sub, "role",
-	    m->role)) == NULL ||
-	    (m->audience != NULL && json_object_set_new(claims, "aud",
-	    json_string(m->audience)) != 0) ||
-	    (m->issuer != NULL && json_object_set_new(claims, "iss",
-	    json_string(m->issuer)) != 0) ||
+	if ((claims = json_pack("{s:s,s:s}", "sub", m->sub, "role", m->role)) ==
+	        NULL ||
+	    (m->audience != NULL &&
+	        json_object_set_new(claims, "aud", json_string(m->audience)) !=
+	            0) ||
+	    (m->issuer != NULL &&
+	        json_object_set_new(claims, "iss", json_string(m->issuer)) !=
+	            0) ||
 	    json_object_set_new(claims, "iat", json_integer(m->iat)) != 0 ||
 	    json_object_set_new(claims, "exp", json_integer(m->exp)) != 0 ||
-	    (payload = json_dumps(claims, JSON_COMPACT |
-	    JSON_PRESERVE_ORDER)) == NULL)
+	    (payload = json_dumps(claims,
+	         JSON_COMPACT | JSON_PRESERVE_ORDER)) == NULL)
 		goto out;
 	/* Both parts encoded, two dots, the signature, the NUL. */
-	size = 4 * ((sizeof(header) + 2) / 3) + 4 * ((strlen(payload) + 2) /
-	    3) + 4 * ((EVP_MAX_MD_SIZE + 2) / 3) + 3;
+	size = 4 * ((sizeof(header) + 2) / 3) +
+	    4 * ((strlen(payload) + 2) / 3) + 4 * ((EVP_MAX_MD_SIZE + 2) / 3) +
+	    3;
 	if ((out = malloc(size)) == NULL)
 		goto out;
 	/* size is what the encodings take: a failure here is a bug. */
 	r = PC_ERROR;
 	if (b64url_append((const unsigned char *)header, sizeof(header) - 1,
-	    out, size, &pos) != 0)
+	        out, size, &pos) != 0)
 		goto out;
 	out[pos++] = '.';
 	if (b64url_append((const unsigned char *)payload, strlen(payload), out,
-	    size, &pos) != 0 ||
+	        size, &pos) != 0 ||
 	    HMAC(EVP_sha256(), secret, (int)len, (const unsigned char *)out,
-	    pos, mac, &maclen) == NULL)
+	        pos, mac, &maclen) == NULL)
 		goto out;
 	out[pos++] = '.';
 	if (b64url_append(mac, maclen, out, size, &pos) != 0)

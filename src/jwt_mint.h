@@ -9,12 +9,12 @@
 
 /* What a minted token says; the claims jwt_verify() checks. */
 struct jwt_mint {
-	const char *sub;	/* "sub": the user id */
-	const char *role;	/* "role": "authenticated", "anon", ... */
-	const char *audience;	/* "aud"; NULL: none */
-	const char *issuer;	/* "iss"; NULL: none */
-	int64_t iat;		/* "iat", seconds since the epoch */
-	int64_t exp;		/* "exp"; after iat */
+	const char *sub;      /* "sub": the user id */
+	const char *role;     /* "role": "authenticated", "anon", ... */
+	const char *audience; /* "aud"; NULL: none */
+	const char *issuer;   /* "iss"; NULL: none */
+	int64_t iat;          /* "iat", seconds since the epoch */
+	int64_t exp;          /* "exp"; after iat */
 };
 
 /*

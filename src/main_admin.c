@@ -14,6 +14,7 @@
 #include "config.h"
 #include "journal.h"
 #include "journal_admin.h"
+#include "journal_files.h"
 #include "jwt.h"
 #include "jwt_mint.h"
 #include "log.h"
@@ -27,22 +28,22 @@
 #define PROG "profilecache-admin"
 
 #define EXIT_OK 0
-#define EXIT_FAILED 1	/* a command failed, or status found dead entries */
+#define EXIT_FAILED 1 /* a command failed, or status found dead entries */
 #define EXIT_USAGE 2
-#define EXIT_CONFIG 78	/* EX_CONFIG: the configuration is wrong */
+#define EXIT_CONFIG 78 /* EX_CONFIG: the configuration is wrong */
 
 #define LIMIT_DEFAULT 100
 #define LIMIT_MAX 1000000
 /* An operator can wait longer for the write lock than a web request. */
 #define BUSY_TIMEOUT_MS 5000
-#define TOKEN_TTL_DEFAULT 3600	/* seconds a minted token lives */
+#define TOKEN_TTL_DEFAULT 3600 /* seconds a minted token lives */
 
 /* What a command accepts after its name. */
 enum {
-	ARG_JSON = 1 << 0,	/* --json */
-	ARG_LIMIT = 1 << 1,	/* --limit N */
-	ARG_SEQS = 1 << 2,	/* SEQ... | --all */
-	ARG_TOKEN = 1 << 3	/* --sub ID [--role R] [--ttl S] [--dev] */
+	ARG_JSON = 1 << 0,  /* --json */
+	ARG_LIMIT = 1 << 1, /* --limit N */
+	ARG_SEQS = 1 << 2,  /* SEQ... | --all */
+	ARG_TOKEN = 1 << 3  /* --sub ID [--role R] [--ttl S] [--dev] */
 };
 
 struct admin {
@@ -51,19 +52,19 @@ struct admin {
 	bool json;
 	long limit;
 	bool all;
-	int64_t *seqs;	/* owned */
+	int64_t *seqs; /* owned */
 	size_t nseqs;
-	const char *sub;	/* token: the user id */
-	const char *role;	/* token: "authenticated", "anon", "service_role" */
-	long ttl;		/* token: seconds; 0 for the default */
-	bool dev;		/* token: also for an origin elsewhere */
+	const char *sub;  /* token: the user id */
+	const char *role; /* token: "authenticated", "anon", "service_role" */
+	long ttl;         /* token: seconds; 0 for the default */
+	bool dev;         /* token: also for an origin elsewhere */
 };
 
 struct admin_cmd {
 	const char *name;
-	const char *sub;	/* second word ("dead list"), or NULL */
+	const char *sub; /* second word ("dead list"), or NULL */
 	unsigned args;
-	enum journal_admin_move move;	/* dead retry, dead drop */
+	enum journal_admin_move move; /* dead retry, dead drop */
 	int (*run)(struct admin *ad, const struct admin_cmd *cmd);
 };
 
@@ -76,7 +77,9 @@ static const char usage_text[] =
     "       " PROG " [--config FILE] check-config\n"
     "       " PROG " [--config FILE] check-origin\n"
     "       " PROG " [--config FILE] sql\n"
-    "       " PROG " [--config FILE] token --sub ID [--role ROLE] [--ttl SECONDS] [--dev]\n"
+    "       " PROG " [--config FILE] paths\n"
+    "       " PROG
+    " [--config FILE] token --sub ID [--role ROLE] [--ttl SECONDS] [--dev]\n"
     "       " PROG " --help | --version\n";
 
 static const char help_text[] =
@@ -166,6 +169,18 @@ static const char help_text[] =
     "      service_role, and the table's row in profilecache.resources.\n"
     "      One transaction, idempotent, to review and load (psql, or\n"
     "      Supabase's SQL editor) after schema/postgres/50_resources.sql.\n"
+    "\n"
+    "  paths\n"
+    "      Print the files the configuration makes the programs use, one\n"
+    "      NAME='VALUE' line each, VALUE a single-quoted shell word (a '\n"
+    "      in it written '\\''), empty for a file not configured:\n"
+    "      config, journal; beside the journal journal_wal, journal_shm,\n"
+    "      journal_wlock, journal_sync, flush_lock, jwks_cache, jwks_lock;\n"
+    "      metrics, decode_slots, avatar_dir, avatar_helper, and the key\n"
+    "      files service_key_file, jwt_secret_file, jwks_file,\n"
+    "      secret_key_file, metrics_token_file. A path holding a control\n"
+    "      character (a newline) is refused, so that each line is whole.\n"
+    "      For scripts: eval \"$(" PROG " paths)\" sets them.\n"
     "\n"
     "  token --sub ID [--role ROLE] [--ttl SECONDS] [--dev]\n"
     "      Print a user token for development: an HS256 JWT signed with\n"
@@ -350,16 +365,21 @@ status_json(const char *path, bool exists,
 	json_put(doc, "pending_waiting", json_integer(st->pending_waiting),
 	    &ok);
 	json_put(doc, "pending_stuck", json_integer(st->pending_stuck), &ok);
-	json_put(doc, "clock_offset_ms", st->has_clock_offset ?
-	    json_real((double)st->clock_offset_us / 1000) : json_null(), &ok);
-	json_put(doc, "oldest_pending_age_s", st->has_oldest ?
-	    json_integer(age_s(now, st->oldest_pending_us)) : json_null(), &ok);
+	json_put(doc, "clock_offset_ms",
+	    st->has_clock_offset ?
+	        json_real((double)st->clock_offset_us / 1000) :
+	        json_null(),
+	    &ok);
+	json_put(doc, "oldest_pending_age_s",
+	    st->has_oldest ? json_integer(age_s(now, st->oldest_pending_us)) :
+	                     json_null(),
+	    &ok);
 	if (st->has_last_flush)
 		time_str(st->last_flush_at_us, t);
-	json_put(doc, "last_flush_at", st->has_last_flush ? json_str(t) :
-	    json_null(), &ok);
-	json_put(doc, "last_flush_summary", st->has_summary ?
-	    json_str(st->summary) : json_null(), &ok);
+	json_put(doc, "last_flush_at",
+	    st->has_last_flush ? json_str(t) : json_null(), &ok);
+	json_put(doc, "last_flush_summary",
+	    st->has_summary ? json_str(st->summary) : json_null(), &ok);
 	return json_print(doc, ok);
 }
 
@@ -369,7 +389,8 @@ status_json(const char *path, bool exists,
 static bool
 status_skewed(const struct journal_admin_status *st, long warn_ms)
 {
-	return st->has_clock_offset && llabs(st->clock_offset_us) > warn_ms * 1000;
+	return st->has_clock_offset &&
+	    llabs(st->clock_offset_us) > warn_ms * 1000;
 }
 
 static void
@@ -381,21 +402,21 @@ status_text(const char *path, const struct journal_admin_status *st,
 
 	printf(STATUS_LABEL "%s\n", "journal:", path);
 	for (i = 0; i < JOURNAL_ADMIN_NSTATES; i++) {
-		(void)snprintf(label, sizeof(label), "%s:",
-		    journal_admin_state_name(i));
+		(void)snprintf(label, sizeof(label),
+		    "%s:", journal_admin_state_name(i));
 		printf(STATUS_LABEL "%lld\n", label, (long long)st->count[i]);
 		if (i != JOURNAL_ADMIN_PENDING)
 			continue;
-		printf(STATUS_LABEL "%lld\n", "  due now:",
-		    (long long)st->pending_due);
-		printf(STATUS_LABEL "%lld\n", "  waiting to retry:",
-		    (long long)st->pending_waiting);
-		printf(STATUS_LABEL "%lld\n", "  max_attempts hit:",
-		    (long long)st->pending_stuck);
+		printf(STATUS_LABEL "%lld\n",
+		    "  due now:", (long long)st->pending_due);
+		printf(STATUS_LABEL "%lld\n",
+		    "  waiting to retry:", (long long)st->pending_waiting);
+		printf(STATUS_LABEL "%lld\n",
+		    "  max_attempts hit:", (long long)st->pending_stuck);
 	}
 	if (st->has_oldest)
-		printf(STATUS_LABEL "%lld s\n", "oldest pending:",
-		    age_s(now, st->oldest_pending_us));
+		printf(STATUS_LABEL "%lld s\n",
+		    "oldest pending:", age_s(now, st->oldest_pending_us));
 	else
 		printf(STATUS_LABEL "none\n", "oldest pending:");
 	if (st->has_last_flush) {
@@ -408,20 +429,23 @@ status_text(const char *path, const struct journal_admin_status *st,
 	put_safe(st->has_summary ? st->summary : "never");
 	printf("\n");
 	if (st->has_clock_offset)
-		printf(STATUS_LABEL "%.3f ms\n", "clock offset:",
-		    (double)st->clock_offset_us / 1000);
+		printf(STATUS_LABEL "%.3f ms\n",
+		    "clock offset:", (double)st->clock_offset_us / 1000);
 	else
 		printf(STATUS_LABEL "unknown\n", "clock offset:");
 	if (st->count[JOURNAL_ADMIN_DEAD] > 0)
 		printf("attention: %lld dead entries; see " PROG " dead list\n",
 		    (long long)st->count[JOURNAL_ADMIN_DEAD]);
 	if (st->pending_stuck > 0)
-		printf("attention: %lld entries failed max_attempts times or more;"
+		printf(
+		    "attention: %lld entries failed max_attempts times or more;"
 		    " is the database reachable and the key valid?\n",
 		    (long long)st->pending_stuck);
 	if (status_skewed(st, warn_ms))
-		printf("attention: this node's clock is %.3f ms off the database's"
-		    " (limit %ld ms)\n", (double)st->clock_offset_us / 1000, warn_ms);
+		printf(
+		    "attention: this node's clock is %.3f ms off the database's"
+		    " (limit %ld ms)\n",
+		    (double)st->clock_offset_us / 1000, warn_ms);
 }
 
 static int
@@ -437,7 +461,8 @@ cmd_status(struct admin *ad, const struct admin_cmd *cmd)
 
 	(void)cmd;
 	memset(&st, 0, sizeof(st));
-	r = journal_admin_open(path, JOURNAL_ADMIN_READ, BUSY_TIMEOUT_MS, &a, err);
+	r = journal_admin_open(path, JOURNAL_ADMIN_READ, BUSY_TIMEOUT_MS, &a,
+	    err);
 	if (r == PC_NOTFOUND) {
 		/* Nothing was ever written: a healthy state, not an error. */
 		if (ad->json)
@@ -448,8 +473,9 @@ cmd_status(struct admin *ad, const struct admin_cmd *cmd)
 		}
 		goto out;
 	}
-	if (r != PC_OK || journal_admin_status(a, now, ad->cfg.flush_max_attempts,
-	    &st, err) != PC_OK) {
+	if (r != PC_OK ||
+	    journal_admin_status(a, now, ad->cfg.flush_max_attempts, &st,
+	        err) != PC_OK) {
 		fail("status", err);
 		goto out;
 	}
@@ -460,7 +486,9 @@ cmd_status(struct admin *ad, const struct admin_cmd *cmd)
 		status_text(path, &st, now, ad->cfg.flush_clock_warn_ms);
 	/* Anything an operator must act on fails the check. */
 	rc = st.count[JOURNAL_ADMIN_DEAD] > 0 || st.pending_stuck > 0 ||
-	    status_skewed(&st, ad->cfg.flush_clock_warn_ms) ? EXIT_FAILED : EXIT_OK;
+	        status_skewed(&st, ad->cfg.flush_clock_warn_ms) ?
+	    EXIT_FAILED :
+	    EXIT_OK;
 out:
 	journal_admin_close(a);
 	return rc;
@@ -469,7 +497,7 @@ out:
 /* --- dead list ------------------------------------------------------------ */
 
 struct dead_out {
-	json_t *entries;	/* --json: the array being filled */
+	json_t *entries; /* --json: the array being filled */
 	bool ok;
 	long shown;
 };
@@ -498,7 +526,8 @@ dead_entry(void *arg, const struct journal_admin_entry *d)
 		return true;
 	}
 	/* The patch as JSON when it parses (the responder wrote it). */
-	if ((patch = json_loads(d->e.patch != NULL ? d->e.patch : "", 0, NULL)) == NULL)
+	if ((patch = json_loads(d->e.patch != NULL ? d->e.patch : "", 0,
+	         NULL)) == NULL)
 		patch = json_str(d->e.patch);
 	if ((e = json_object()) == NULL) {
 		json_decref(patch);
@@ -531,19 +560,23 @@ cmd_dead_list(struct admin *ad, const struct admin_cmd *cmd)
 	int rc = EXIT_FAILED;
 
 	(void)cmd;
-	if (ad->json && ((doc = json_object()) == NULL ||
-	    (o.entries = json_array()) == NULL)) {
+	if (ad->json &&
+	    ((doc = json_object()) == NULL ||
+	        (o.entries = json_array()) == NULL)) {
 		fail("dead list", "out of memory");
 		goto out;
 	}
-	r = journal_admin_open(path, JOURNAL_ADMIN_READ, BUSY_TIMEOUT_MS, &a, err);
+	r = journal_admin_open(path, JOURNAL_ADMIN_READ, BUSY_TIMEOUT_MS, &a,
+	    err);
 	if (r == PC_NOTFOUND && !ad->json) {
 		printf("no journal yet at %s\n", path);
 		rc = EXIT_OK;
 		goto out;
 	}
-	if (r != PC_NOTFOUND && (r != PC_OK || journal_admin_dead_list(a,
-	    ad->limit, dead_entry, &o, &total, err) != PC_OK)) {
+	if (r != PC_NOTFOUND &&
+	    (r != PC_OK ||
+	        journal_admin_dead_list(a, ad->limit, dead_entry, &o, &total,
+	            err) != PC_OK)) {
 		fail("dead list", o.ok ? err : "out of memory");
 		goto out;
 	}
@@ -559,7 +592,8 @@ cmd_dead_list(struct admin *ad, const struct admin_cmd *cmd)
 	if (total == 0)
 		printf("no dead entries\n");
 	else if (o.shown < total)
-		printf("%ld of %lld dead entries shown (--limit N shows more)\n",
+		printf(
+		    "%ld of %lld dead entries shown (--limit N shows more)\n",
 		    o.shown, (long long)total);
 	else
 		printf("%lld dead %s\n", (long long)total,
@@ -585,17 +619,19 @@ cmd_dead_move(struct admin *ad, const struct admin_cmd *cmd)
 	int rc = EXIT_FAILED;
 
 	(void)snprintf(what, sizeof(what), "dead %s", cmd->sub);
-	r = journal_admin_open(path, JOURNAL_ADMIN_WRITE, BUSY_TIMEOUT_MS, &a, err);
+	r = journal_admin_open(path, JOURNAL_ADMIN_WRITE, BUSY_TIMEOUT_MS, &a,
+	    err);
 	if (r == PC_NOTFOUND)
 		pc_err(err, "no journal at %s", path);
-	if (r != PC_OK || journal_admin_dead_move(a, cmd->move, ad->seqs,
-	    ad->nseqs, ad->all, &moved, err) != PC_OK) {
+	if (r != PC_OK ||
+	    journal_admin_dead_move(a, cmd->move, ad->seqs, ad->nseqs, ad->all,
+	        &moved, err) != PC_OK) {
 		fail(what, err);
 		goto out;
 	}
-	printf("%s %lld %s\n", cmd->move == JOURNAL_ADMIN_RETRY ?
-	    "requeued" : "cancelled", (long long)moved,
-	    moved == 1 ? "entry" : "entries");
+	printf("%s %lld %s\n",
+	    cmd->move == JOURNAL_ADMIN_RETRY ? "requeued" : "cancelled",
+	    (long long)moved, moved == 1 ? "entry" : "entries");
 	rc = EXIT_OK;
 out:
 	journal_admin_close(a);
@@ -656,29 +692,35 @@ cmd_check_config(struct admin *ad, const struct admin_cmd *cmd)
 	(void)cmd;
 	/* A jwks_url is not fetched here: the responders do, when they need it. */
 	if (c->auth_jwt_secret_file != NULL || c->auth_jwks_file != NULL) {
-		if (jwt_keys_load(c->auth_jwt_secret_file, c->auth_jwks_file, &keys,
-		    err) != PC_OK) {
+		if (jwt_keys_load(c->auth_jwt_secret_file, c->auth_jwks_file,
+		        &keys, err) != PC_OK) {
 			fail("config", err);
 			return EXIT_CONFIG;
 		}
 		jwt_keys_free(keys);
 	}
 	if (c->auth_jwks_url != NULL)
-		auth = c->auth_jwt_secret_file == NULL ? "jwks_url" :
+		auth = c->auth_jwt_secret_file == NULL ?
+		    "jwks_url" :
 		    "secret+jwks_url";
 	else if (c->auth_jwt_secret_file != NULL || c->auth_jwks_file != NULL)
-		auth = c->auth_jwks_file == NULL ? "secret" :
-		    c->auth_jwt_secret_file == NULL ? "jwks" : "secret+jwks";
+		auth = c->auth_jwks_file == NULL    ? "secret" :
+		    c->auth_jwt_secret_file == NULL ? "jwks" :
+		                                      "secret+jwks";
 	printf("ok\n%-10s%s\n%-10s", "config:", ad->config_path, "origin:");
 	put_url(c->origin_url);
 	printf("\n%-10s", "cache:");
 	put_safe(c->cache_servers);
-	printf("\n%-10s%s\n%-10s%s\n", "journal:", c->journal_path, "auth:", auth);
-	printf("%-10s%s\n", "admin:", c->auth_secret_key != NULL ?
-	    (c->auth_accept_legacy_service_role ?
-	    "secret key (apikey), legacy service_role tokens" :
-	    "secret key (apikey)") : c->auth_accept_legacy_service_role ?
-	    "legacy service_role tokens" : "none");
+	printf("\n%-10s%s\n%-10s%s\n", "journal:", c->journal_path,
+	    "auth:", auth);
+	printf("%-10s%s\n", "admin:",
+	    c->auth_secret_key != NULL ?
+	        (c->auth_accept_legacy_service_role ?
+	                "secret key (apikey), legacy service_role tokens" :
+	                "secret key (apikey)") :
+	        c->auth_accept_legacy_service_role ?
+	        "legacy service_role tokens" :
+	        "none");
 	return EXIT_OK;
 }
 
@@ -688,7 +730,9 @@ static int
 cmd_check_origin(struct admin *ad, const struct admin_cmd *cmd)
 {
 	static const char *const label[] = {
-		[CHECK_OK] = "ok", [CHECK_NOTE] = "note", [CHECK_FAIL] = "FAIL",
+		[CHECK_OK] = "ok",
+		[CHECK_NOTE] = "note",
+		[CHECK_FAIL] = "FAIL",
 	};
 	struct check_report *rep;
 	struct origin *o = NULL;
@@ -737,8 +781,10 @@ static int
 cmd_token(struct admin *ad, const struct admin_cmd *cmd)
 {
 	const struct config *c = &ad->cfg;
-	struct jwt_mint m = { .sub = ad->sub, .role = ad->role,
-	    .audience = c->auth_audience, .issuer = c->auth_issuer };
+	struct jwt_mint m = { .sub = ad->sub,
+		.role = ad->role,
+		.audience = c->auth_audience,
+		.issuer = c->auth_issuer };
 	char err[PC_ERRLEN] = "", *secret = NULL, *token = NULL;
 	long ttl = ad->ttl, max;
 	int rc = EXIT_FAILED;
@@ -746,41 +792,52 @@ cmd_token(struct admin *ad, const struct admin_cmd *cmd)
 	(void)cmd;
 	if (!config_url_is_loopback(c->origin_url)) {
 		if (!ad->dev) {
-			fail("token", "[origin] url is not on this machine "
+			fail("token",
+			    "[origin] url is not on this machine "
 			    "(127.0.0.0/8, ::1, localhost): this may be "
 			    "production; add --dev to mint a token all the same");
 			goto out;
 		}
-		fprintf(stderr, PROG ": token: --dev: minting for an origin "
-		    "that is not on this machine\n");
+		fprintf(stderr,
+		    PROG ": token: --dev: minting for an origin "
+		         "that is not on this machine\n");
 	}
 	if (c->auth_jwt_secret_file == NULL) {
-		fail("token", "no [auth] jwt_secret_file: only HS256 tokens "
+		fail("token",
+		    "no [auth] jwt_secret_file: only HS256 tokens "
 		    "can be minted, with the project's JWT secret; the keys of "
 		    "jwks_url and jwks_file are public, and only Supabase Auth "
 		    "can sign with them (sign a user in for such a token)");
 		goto out;
 	}
 	/* As jwt_verify() judges it: service_role tokens are exempt. */
-	max = strcmp(ad->role, "service_role") == 0 ? 0 :
+	max = strcmp(ad->role, "service_role") == 0 ?
+	    0 :
 	    c->auth_max_token_lifetime;
 	if (ttl == 0)
-		ttl = max > 0 && max < TOKEN_TTL_DEFAULT ? max :
+		ttl = max > 0 && max < TOKEN_TTL_DEFAULT ?
+		    max :
 		    TOKEN_TTL_DEFAULT;
 	else if (max > 0 && ttl > max) {
-		fprintf(stderr, PROG ": token: --ttl %ld is over [auth] "
+		fprintf(stderr,
+		    PROG
+		    ": token: --ttl %ld is over [auth] "
 		    "max_token_lifetime (%ld): the responder would refuse the "
-		    "token (token_lifetime_too_long)\n", ttl, max);
+		    "token (token_lifetime_too_long)\n",
+		    ttl, max);
 		goto out;
 	}
-	if (config_read_secret(c->auth_jwt_secret_file, &secret, err) != PC_OK) {
+	if (config_read_secret(c->auth_jwt_secret_file, &secret, err) !=
+	    PC_OK) {
 		fail("config", err);
 		rc = EXIT_CONFIG;
 		goto out;
 	}
 	if (strlen(secret) < JWT_SECRET_MIN) {
-		fprintf(stderr, PROG ": config: %s: an HS256 secret needs at "
-		    "least %d bytes\n", c->auth_jwt_secret_file, JWT_SECRET_MIN);
+		fprintf(stderr,
+		    PROG ": config: %s: an HS256 secret needs at "
+		         "least %d bytes\n",
+		    c->auth_jwt_secret_file, JWT_SECRET_MIN);
 		rc = EXIT_CONFIG;
 		goto out;
 	}
@@ -812,21 +869,116 @@ cmd_sql(struct admin *ad, const struct admin_cmd *cmd)
 	return EXIT_OK;
 }
 
+/* --- paths ---------------------------------------------------------------- */
+
+/* One line of paths: value followed by suffix; a NULL value prints empty. */
+struct path_line {
+	const char *name;
+	const char *value;
+	const char *suffix;
+};
+
+static bool
+path_printable(const char *s)
+{
+	for (; s != NULL && *s != '\0'; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			return false;
+	return true;
+}
+
+/* s as the inside of a single-quoted shell word: ' becomes '\''. */
+static void
+put_shell_quoted(const char *s)
+{
+	for (; s != NULL && *s != '\0'; s++) {
+		if (*s == '\'')
+			(void)fputs("'\\''", stdout);
+		else
+			(void)putchar(*s);
+	}
+}
+
+/*
+ * The files that the responder, the flusher and this tool open for the
+ * configuration, for scripts (scripts/lib.sh): the names beside the journal
+ * come from journal_files.h, the others from the loaded configuration with
+ * its defaults, so no script has to know either.
+ */
+static int
+cmd_paths(struct admin *ad, const struct admin_cmd *cmd)
+{
+	const struct config *c = &ad->cfg;
+	const struct path_line lines[] = {
+		{ "config", ad->config_path, "" },
+		{ "journal", c->journal_path, "" },
+		{ "journal_wal", c->journal_path, JOURNAL_FILE_WAL },
+		{ "journal_shm", c->journal_path, JOURNAL_FILE_SHM },
+		{ "journal_wlock", c->journal_path, JOURNAL_FILE_WLOCK },
+		{ "journal_sync", c->journal_path, JOURNAL_FILE_SYNC },
+		{ "flush_lock", c->journal_path, JOURNAL_FILE_FLUSH_LOCK },
+		{ "jwks_cache", c->journal_path, JOURNAL_FILE_JWKS },
+		{ "jwks_lock", c->journal_path, JOURNAL_FILE_JWKS_LOCK },
+		{ "metrics", c->metrics_file, "" },
+		{ "decode_slots", c->avatar_decode_slots, "" },
+		{ "avatar_dir", c->avatar_dir, "" },
+		{ "avatar_helper", c->avatar_helper, "" },
+		{ "service_key_file", c->service_key_file, "" },
+		{ "jwt_secret_file", c->auth_jwt_secret_file, "" },
+		{ "jwks_file", c->auth_jwks_file, "" },
+		{ "secret_key_file", c->auth_secret_key_file, "" },
+		{ "metrics_token_file", c->metrics_token_file, "" },
+	};
+	size_t i, n = sizeof(lines) / sizeof(lines[0]);
+
+	(void)cmd;
+	/* All or nothing: a script never reads half of the list. */
+	for (i = 0; i < n; i++) {
+		if (!path_printable(lines[i].value)) {
+			fprintf(stderr,
+			    PROG
+			    ": paths: %s holds a control "
+			    "character (a newline?); it cannot be printed on "
+			    "one line\n",
+			    lines[i].name);
+			return EXIT_FAILED;
+		}
+	}
+	for (i = 0; i < n; i++) {
+		printf("%s='", lines[i].name);
+		if (lines[i].value != NULL) {
+			put_shell_quoted(lines[i].value);
+			put_shell_quoted(lines[i].suffix);
+		}
+		printf("'\n");
+	}
+	return EXIT_OK;
+}
+
 /* --- main ----------------------------------------------------------------- */
 
 static const struct admin_cmd cmds[] = {
 	{ .name = "status", .args = ARG_JSON, .run = cmd_status },
-	{ .name = "dead", .sub = "list", .args = ARG_JSON | ARG_LIMIT,
+	{ .name = "dead",
+	    .sub = "list",
+	    .args = ARG_JSON | ARG_LIMIT,
 	    .run = cmd_dead_list },
-	{ .name = "dead", .sub = "retry", .args = ARG_SEQS,
-	    .move = JOURNAL_ADMIN_RETRY, .run = cmd_dead_move },
-	{ .name = "dead", .sub = "drop", .args = ARG_SEQS,
-	    .move = JOURNAL_ADMIN_DROP, .run = cmd_dead_move },
+	{ .name = "dead",
+	    .sub = "retry",
+	    .args = ARG_SEQS,
+	    .move = JOURNAL_ADMIN_RETRY,
+	    .run = cmd_dead_move },
+	{ .name = "dead",
+	    .sub = "drop",
+	    .args = ARG_SEQS,
+	    .move = JOURNAL_ADMIN_DROP,
+	    .run = cmd_dead_move },
 	{ .name = "init", .run = cmd_init },
 	{ .name = "check-config", .run = cmd_check_config },
 	{ .name = "check-origin", .run = cmd_check_origin },
 	{ .name = "token", .args = ARG_TOKEN, .run = cmd_token },
 	{ .name = "sql", .run = cmd_sql },
+	{ .name = "paths", .run = cmd_paths },
 };
 #define NCMDS (sizeof(cmds) / sizeof(cmds[0]))
 
@@ -861,47 +1013,62 @@ cmd_args(struct admin *ad, const struct admin_cmd *cmd, int argc, char **argv,
 	for (; i < argc; i++) {
 		if (strcmp(argv[i], "--json") == 0 && (cmd->args & ARG_JSON))
 			ad->json = true;
-		else if (strcmp(argv[i], "--limit") == 0 && (cmd->args & ARG_LIMIT)) {
-			if (i + 1 >= argc || strnum_parse(argv[i + 1], 1, LIMIT_MAX, &v) != PC_OK)
-				return usage_error("--limit needs a number from 1 "
-				    "to %d, not '%s'", LIMIT_MAX,
-				    i + 1 < argc ? argv[i + 1] : "");
+		else if (strcmp(argv[i], "--limit") == 0 &&
+		    (cmd->args & ARG_LIMIT)) {
+			if (i + 1 >= argc ||
+			    strnum_parse(argv[i + 1], 1, LIMIT_MAX, &v) !=
+			        PC_OK)
+				return usage_error(
+				    "--limit needs a number from 1 "
+				    "to %d, not '%s'",
+				    LIMIT_MAX, i + 1 < argc ? argv[i + 1] : "");
 			ad->limit = (long)v;
 			i++;
-		} else if (strcmp(argv[i], "--all") == 0 && (cmd->args & ARG_SEQS))
+		} else if (strcmp(argv[i], "--all") == 0 &&
+		    (cmd->args & ARG_SEQS))
 			ad->all = true;
 		else if ((cmd->args & ARG_TOKEN) && i + 1 >= argc &&
 		    (strcmp(argv[i], "--sub") == 0 ||
-		    strcmp(argv[i], "--role") == 0))
+		        strcmp(argv[i], "--role") == 0))
 			return usage_error("%s needs a value", argv[i]);
-		else if ((cmd->args & ARG_TOKEN) && strcmp(argv[i], "--sub") == 0) {
+		else if ((cmd->args & ARG_TOKEN) &&
+		    strcmp(argv[i], "--sub") == 0) {
 			ad->sub = argv[++i];
 			if (!uuid_is_canonical(ad->sub, strlen(ad->sub)))
 				return usage_error("--sub needs a user id, a "
-				    "lower-case UUID, not '%s'", ad->sub);
+				                   "lower-case UUID, not '%s'",
+				    ad->sub);
 		} else if ((cmd->args & ARG_TOKEN) &&
 		    strcmp(argv[i], "--role") == 0) {
 			ad->role = argv[++i];
 			if (strcmp(ad->role, "authenticated") != 0 &&
 			    strcmp(ad->role, "anon") != 0 &&
 			    strcmp(ad->role, "service_role") != 0)
-				return usage_error("--role is authenticated, anon "
-				    "or service_role, not '%s'", ad->role);
+				return usage_error(
+				    "--role is authenticated, anon "
+				    "or service_role, not '%s'",
+				    ad->role);
 		} else if ((cmd->args & ARG_TOKEN) &&
 		    strcmp(argv[i], "--ttl") == 0) {
-			if (i + 1 >= argc || strnum_parse(argv[i + 1], 1,
-			    JWT_LIFETIME_MAX, &v) != PC_OK)
-				return usage_error("--ttl needs a number of "
+			if (i + 1 >= argc ||
+			    strnum_parse(argv[i + 1], 1, JWT_LIFETIME_MAX,
+			        &v) != PC_OK)
+				return usage_error(
+				    "--ttl needs a number of "
 				    "seconds from 1 to %ld, not '%s'",
-				    JWT_LIFETIME_MAX, i + 1 < argc ? argv[i + 1] : "");
+				    JWT_LIFETIME_MAX,
+				    i + 1 < argc ? argv[i + 1] : "");
 			ad->ttl = (long)v;
 			i++;
-		} else if ((cmd->args & ARG_TOKEN) && strcmp(argv[i], "--dev") == 0)
+		} else if ((cmd->args & ARG_TOKEN) &&
+		    strcmp(argv[i], "--dev") == 0)
 			ad->dev = true;
 		else if ((cmd->args & ARG_SEQS) && argv[i][0] != '-') {
 			if (strnum_parse(argv[i], 1, INT64_MAX, &v) != PC_OK)
-				return usage_error("'%s' is not a seq (a positive whole "
-				    "number)", argv[i]);
+				return usage_error(
+				    "'%s' is not a seq (a positive whole "
+				    "number)",
+				    argv[i]);
 			ad->seqs[ad->nseqs++] = (int64_t)v;
 		} else
 			return usage_error("unexpected argument '%s'", argv[i]);
@@ -920,7 +1087,8 @@ int
 main(int argc, char **argv)
 {
 	struct admin ad = { .config_path = getenv(CONFIG_ENV),
-	    .limit = LIMIT_DEFAULT, .role = "authenticated" };
+		.limit = LIMIT_DEFAULT,
+		.role = "authenticated" };
 	const struct admin_cmd *cmd;
 	char err[PC_ERRLEN] = "";
 	bool loaded = false;
@@ -932,7 +1100,8 @@ main(int argc, char **argv)
 			ad.config_path = argv[++i];
 		} else if (strcmp(argv[i], "--json") == 0) {
 			ad.json = true;
-		} else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+		} else if (strcmp(argv[i], "--help") == 0 ||
+		    strcmp(argv[i], "-h") == 0) {
 			printf("%s%s", usage_text, help_text);
 			rc = EXIT_OK;
 			goto out;

@@ -19,7 +19,7 @@
 #include "metrics.h"
 #include "route.h"
 
-#define EXIT_CONFIG 78	/* EX_CONFIG: the configuration is wrong */
+#define EXIT_CONFIG 78 /* EX_CONFIG: the configuration is wrong */
 
 /* Where a response goes: a FastCGI stream or stdout. */
 struct out {
@@ -72,7 +72,7 @@ out_write(struct out *o, const char *p, size_t n)
 	while (done < n) {
 		w = write(STDOUT_FILENO, p + done, n - done);
 		if (w <= 0)
-			return;	/* the client is gone; nothing to do */
+			return; /* the client is gone; nothing to do */
 		done += (size_t)w;
 	}
 }
@@ -86,7 +86,8 @@ send_response(struct out *o, const struct http_request *req,
 	int n;
 
 	if (resp->headers_full) {
-		log_error("response_headers_overflow", "status=%d", resp->status);
+		log_error("response_headers_overflow", "status=%d",
+		    resp->status);
 		http_response_free(resp);
 		http_error(resp, 500, "internal", "response headers too large");
 	}
@@ -95,8 +96,8 @@ send_response(struct out *o, const struct http_request *req,
 	    "Content-Security-Policy: default-src 'none'; frame-ancestors 'none'\r\n%s",
 	    resp->status, http_status_text(resp->status), resp->headers);
 	if (resp->vary[0] != '\0' && n > 0 && (size_t)n < sizeof(head))
-		n += snprintf(head + n, sizeof(head) - (size_t)n, "Vary: %s\r\n",
-		    resp->vary);
+		n += snprintf(head + n, sizeof(head) - (size_t)n,
+		    "Vary: %s\r\n", resp->vary);
 	if (resp->content_type != NULL && n > 0 && (size_t)n < sizeof(head))
 		n += snprintf(head + n, sizeof(head) - (size_t)n,
 		    "Content-Type: %s; charset=utf-8\r\nContent-Length: %zu\r\n",
@@ -122,7 +123,8 @@ post_without_length(const struct http_request *req)
 {
 	const char *cl = http_request_header(req, "CONTENT_LENGTH");
 
-	return strcmp(req->method, "POST") == 0 && (cl == NULL || *cl == '\0') &&
+	return strcmp(req->method, "POST") == 0 &&
+	    (cl == NULL || *cl == '\0') &&
 	    http_request_header(req, "HTTP_TRANSFER_ENCODING") == NULL;
 }
 
@@ -140,12 +142,14 @@ handle_request(struct app *app, struct http_request *req,
 		return;
 	}
 	if (post_without_length(req)) {
-		http_error(resp, 411, "length_required", "Content-Length is required");
+		http_error(resp, 411, "length_required",
+		    "Content-Length is required");
 		return;
 	}
 	r = http_request_path(req->getenv(req->env_ctx, "REQUEST_URI"),
 	    req->getenv(req->env_ctx, "SCRIPT_NAME"),
-	    req->getenv(req->env_ctx, "PATH_INFO"), req->path, sizeof(req->path));
+	    req->getenv(req->env_ctx, "PATH_INFO"), req->path,
+	    sizeof(req->path));
 	if (r == PC_TOOBIG) {
 		http_error(resp, 414, "uri_too_long", "request path too long");
 		return;
@@ -158,7 +162,7 @@ handle_request(struct app *app, struct http_request *req,
 	/* An answer to a request with credentials is nobody else's: no shared
 	 * cache may keep it, whatever the route said. */
 	if ((http_request_header(req, "HTTP_AUTHORIZATION") != NULL ||
-	    http_request_header(req, "HTTP_APIKEY") != NULL) &&
+	        http_request_header(req, "HTTP_APIKEY") != NULL) &&
 	    strstr(resp->headers, "Cache-Control:") == NULL)
 		http_header_add(resp, "Cache-Control", "no-store");
 }
@@ -178,7 +182,8 @@ handle(struct app *app, struct http_request *req, struct http_response *resp)
 static void
 run_after(struct app *app, struct http_response *resp)
 {
-	metrics_request((enum metrics_route)resp->route, resp->status);
+	metrics_request((enum metrics_route)resp->route, resp->resource,
+	    resp->status);
 	if (resp->after != NULL)
 		resp->after(app, resp->after_arg);
 	journal_maintain(app->journal);
@@ -256,8 +261,8 @@ stop_signals_init(sigset_t *set)
 	(void)sigprocmask(SIG_BLOCK, set, NULL);
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = stop_handler;
-	sa.sa_mask = *set;	/* one handler at a time */
-	sa.sa_flags = 0;	/* no SA_RESTART: accept() must return */
+	sa.sa_mask = *set; /* one handler at a time */
+	sa.sa_flags = 0;   /* no SA_RESTART: accept() must return */
 	for (i = 0; i < NSTOP_SIGNALS; i++)
 		(void)sigaction(stop_signals[i].sig, &sa, NULL);
 	/* libfcgi replaced main()'s SIG_IGN with a handler of its own. */
@@ -373,7 +378,8 @@ serve_cgi(struct app *app)
 static void
 usage(FILE *f)
 {
-	fprintf(f, "usage: profilecache.fcgi [--config FILE]\n"
+	fprintf(f,
+	    "usage: profilecache.fcgi [--config FILE]\n"
 	    "Runs as a FastCGI responder when started by a FastCGI server, or\n"
 	    "answers one request as a CGI program otherwise. Without --config the\n"
 	    "configuration file is $" CONFIG_ENV ".\n");
@@ -417,7 +423,8 @@ main(int argc, char **argv)
 	for (i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--config") == 0 && i + 1 < argc) {
 			path = argv[++i];
-		} else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+		} else if (strcmp(argv[i], "--help") == 0 ||
+		    strcmp(argv[i], "-h") == 0) {
 			usage(stdout);
 			return 0;
 		} else if (strcmp(argv[i], "--version") == 0) {

@@ -11,6 +11,7 @@
 
 #include "app.h"
 #include "clock.h"
+#include "journal_files.h"
 #include "log.h"
 #include "metrics.h"
 #include "origin.h"
@@ -18,12 +19,13 @@
 #include "usecase_flush.h"
 
 /* Exit codes a cron user can act on (sysexits.h values). */
-#define EXIT_OK 0		/* done, nothing to do, or another run holds the lock */
-#define EXIT_FAILED 1		/* the journal could not be read or written */
+#define EXIT_OK 0     /* done, nothing to do, or another run holds the lock */
+#define EXIT_FAILED 1 /* the journal could not be read or written */
 #define EXIT_USAGE 2
-#define EXIT_DEAD 65		/* EX_DATAERR: changes were dead-lettered this run */
-#define EXIT_RETRY 75		/* EX_TEMPFAIL: the database failed; entries wait for a retry */
-#define EXIT_CONFIG 78		/* EX_CONFIG */
+#define EXIT_DEAD 65 /* EX_DATAERR: changes were dead-lettered this run */
+#define EXIT_RETRY \
+	75 /* EX_TEMPFAIL: the database failed; entries wait for a retry */
+#define EXIT_CONFIG 78 /* EX_CONFIG */
 
 static void
 usage(FILE *f)
@@ -89,12 +91,15 @@ main(int argc, char **argv)
 		    strnum_parse(argv[i + 1], 1, 10000, &batch) == PC_OK)
 			i++;
 		else if (strcmp(argv[i], "--pipeline") == 0 && i + 1 < argc &&
-		    strnum_parse(argv[i + 1], 1, ORIGIN_STARTED_MAX, &pipeline) == PC_OK)
+		    strnum_parse(argv[i + 1], 1, ORIGIN_STARTED_MAX,
+		        &pipeline) == PC_OK)
 			i++;
-		else if (strcmp(argv[i], "--max-seconds") == 0 && i + 1 < argc &&
+		else if (strcmp(argv[i], "--max-seconds") == 0 &&
+		    i + 1 < argc &&
 		    strnum_parse(argv[i + 1], 1, 86400, &max_seconds) == PC_OK)
 			i++;
-		else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+		else if (strcmp(argv[i], "--help") == 0 ||
+		    strcmp(argv[i], "-h") == 0) {
 			usage(stdout);
 			return EXIT_OK;
 		} else if (strcmp(argv[i], "--version") == 0) {
@@ -114,14 +119,17 @@ main(int argc, char **argv)
 	o.max_seconds = max_seconds ? (long)max_seconds : cfg.flush_max_seconds;
 
 	/* One run at a time per journal: a second one leaves at once. */
-	if ((size_t)snprintf(lock, sizeof(lock), "%s-flush.lock", cfg.journal_path) >=
-	    sizeof(lock) || (fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600)) == -1) {
-		log_error("flush_lock_failed", "path=%s error=\"%s\"", lock, strerror(errno));
+	if ((size_t)snprintf(lock, sizeof(lock), "%s" JOURNAL_FILE_FLUSH_LOCK,
+	        cfg.journal_path) >= sizeof(lock) ||
+	    (fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600)) == -1) {
+		log_error("flush_lock_failed", "path=%s error=\"%s\"", lock,
+		    strerror(errno));
 		config_free(&cfg);
 		return EXIT_FAILED;
 	}
 	if (flock(fd, LOCK_EX | LOCK_NB) == -1) {
-		log_info("flush_skipped", "reason=\"another run holds %s\"", lock);
+		log_info("flush_skipped", "reason=\"another run holds %s\"",
+		    lock);
 		(void)close(fd);
 		config_free(&cfg);
 		return EXIT_OK;
@@ -151,13 +159,16 @@ main(int argc, char **argv)
 	 * prints, stays quiet. Refreshing cache entries from rows changed
 	 * outside (pulled) is routine, not something to report.
 	 */
-	log_msg(rc != EXIT_OK ? LOG_LVL_WARN : flush_idle(&st) ? LOG_LVL_DEBUG :
-	    LOG_LVL_INFO, "flush_done",
+	log_msg(rc != EXIT_OK   ? LOG_LVL_WARN :
+	        flush_idle(&st) ? LOG_LVL_DEBUG :
+	                          LOG_LVL_INFO,
+	    "flush_done",
 	    "applied=%ld conflicts=%ld deleted=%ld dead=%ld retried=%ld entries=%ld"
 	    " batches=%ld pruned=%ld superseded=%ld split=%ld pulled=%ld seconds=%.3f"
-	    " exit=%d", st.applied, st.conflicts, st.deleted, st.dead, st.retried,
-	    st.entries, st.batches, st.pruned, st.superseded, st.split, st.pulled,
-	    (double)(clock_mono_us() - t0) / 1e6, rc);
+	    " exit=%d",
+	    st.applied, st.conflicts, st.deleted, st.dead, st.retried,
+	    st.entries, st.batches, st.pruned, st.superseded, st.split,
+	    st.pulled, (double)(clock_mono_us() - t0) / 1e6, rc);
 	app_close(&app);
 	(void)close(fd);
 	return rc;

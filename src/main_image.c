@@ -22,8 +22,8 @@
 #include "strnum.h"
 
 /* The exit codes imageproc.c maps back (sysexits.h values). */
-#define EXIT_NOT_AN_IMAGE 65	/* EX_DATAERR */
-#define EXIT_TOO_MANY_PIXELS 66	/* EX_NOINPUT: never used by libc for this */
+#define EXIT_NOT_AN_IMAGE 65    /* EX_DATAERR */
+#define EXIT_TOO_MANY_PIXELS 66 /* EX_NOINPUT: never used by libc for this */
 #define EXIT_USAGE 64
 
 static const char *const type_names[] = {
@@ -39,7 +39,7 @@ declared_matches(const char *declared, enum image_type t)
 {
 	if (declared == NULL || *declared == '\0' ||
 	    strcasecmp(declared, "application/octet-stream") == 0)
-		return true;	/* nothing claimed: the bytes decide */
+		return true; /* nothing claimed: the bytes decide */
 	if (strcasecmp(declared, "image/jpg") == 0 ||
 	    strcasecmp(declared, "image/pjpeg") == 0)
 		return t == IMAGE_JPEG;
@@ -49,7 +49,8 @@ declared_matches(const char *declared, enum image_type t)
 static int
 usage(void)
 {
-	fprintf(stderr, "usage: profilecache-image --size N --max-pixels N --quality N\n"
+	fprintf(stderr,
+	    "usage: profilecache-image --size N --max-pixels N --quality N\n"
 	    "                          --max-bytes N [--type MEDIA-TYPE]\n"
 	    "Reads an image on standard input and writes it as a square WebP without\n"
 	    "metadata on standard output. Exit status: 0 done, 65 not a JPEG, PNG,\n"
@@ -90,7 +91,8 @@ main(int argc, char **argv)
 		if (r != PC_OK)
 			return usage();
 	}
-	if (i != argc || size == 0 || pixels == 0 || quality == 0 || max_bytes == 0)
+	if (i != argc || size == 0 || pixels == 0 || quality == 0 ||
+	    max_bytes == 0)
 		return usage();
 	o.size = (int)size;
 	o.max_pixels = pixels;
@@ -102,13 +104,15 @@ main(int argc, char **argv)
 		if (n == -1 && errno == EINTR)
 			continue;
 		if (n == -1) {
-			log_error("image_read_failed", "error=\"%s\"", strerror(errno));
+			log_error("image_read_failed", "error=\"%s\"",
+			    strerror(errno));
 			goto out;
 		}
 		if (n == 0)
 			break;
 		if (buf_add(&in, chunk, (size_t)n) != PC_OK) {
-			log_error("image_too_large", "max_bytes=%lld", max_bytes);
+			log_error("image_too_large", "max_bytes=%lld",
+			    max_bytes);
 			goto out;
 		}
 	}
@@ -125,7 +129,8 @@ main(int argc, char **argv)
 	if (r != PC_OK) {
 		log_info("image_refused", "reason=\"%s\"", err);
 		rc = r == PC_TOOBIG ? EXIT_TOO_MANY_PIXELS :
-		    r == PC_INVALID ? EXIT_NOT_AN_IMAGE : 1;
+		    r == PC_INVALID ? EXIT_NOT_AN_IMAGE :
+		                      1;
 		goto out;
 	}
 	for (done = 0; done < out_len; done += (size_t)n) {

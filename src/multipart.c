@@ -29,36 +29,36 @@
  */
 
 enum mp_state {
-	MP_PREAMBLE,	/* before the first delimiter */
-	MP_DELIM,	/* right after a delimiter */
-	MP_DELIM_PAD,	/* transport padding after a delimiter */
-	MP_DELIM_LF,	/* the CR ending a delimiter line was seen */
+	MP_PREAMBLE,  /* before the first delimiter */
+	MP_DELIM,     /* right after a delimiter */
+	MP_DELIM_PAD, /* transport padding after a delimiter */
+	MP_DELIM_LF,  /* the CR ending a delimiter line was seen */
 	MP_HEADERS,
 	MP_DATA,
-	MP_CLOSE,	/* a delimiter and one '-' */
-	MP_CLOSED,	/* the close delimiter; padding may follow */
-	MP_CLOSED_LF,	/* its CR */
-	MP_EPILOGUE	/* ignored to the end */
+	MP_CLOSE,     /* a delimiter and one '-' */
+	MP_CLOSED,    /* the close delimiter; padding may follow */
+	MP_CLOSED_LF, /* its CR */
+	MP_EPILOGUE   /* ignored to the end */
 };
 
 struct multipart {
 	struct multipart_callbacks cb;
 	void *arg;
-	enum pc_result result;	/* sticky: once an error, always that error */
+	enum pc_result result; /* sticky: once an error, always that error */
 	enum mp_state state;
 
-	char delim[4 + MULTIPART_BOUNDARY_MAX];	/* CRLF "--" boundary, no NUL */
+	char delim[4 + MULTIPART_BOUNDARY_MAX]; /* CRLF "--" boundary, no NUL */
 	size_t dlen;
-	size_t matched;		/* delim[0..matched) seen and held back */
-	size_t preamble;	/* bytes consumed before the first delimiter */
-	size_t count;		/* padding or header bytes of this block */
+	size_t matched;  /* delim[0..matched) seen and held back */
+	size_t preamble; /* bytes consumed before the first delimiter */
+	size_t count;    /* padding or header bytes of this block */
 	unsigned int nparts;
 
 	struct multipart_part part;
-	bool accepted;		/* part_begin wanted this part's data */
+	bool accepted; /* part_begin wanted this part's data */
 	bool seen_disposition;
 	bool seen_type;
-	bool cr;		/* the header line so far ended in CR */
+	bool cr; /* the header line so far ended in CR */
 	size_t linelen;
 	char line[MULTIPART_HEADER_MAX + 1];
 };
@@ -253,10 +253,12 @@ static enum pc_result
 mp_disposition(struct multipart_part *part, const char *v)
 {
 	struct mp_param want[] = {
-		{ .name = "name", .out = part->name,
-		  .outlen = sizeof(part->name) },
-		{ .name = "filename", .out = part->filename,
-		  .outlen = sizeof(part->filename) },
+		{ .name = "name",
+		    .out = part->name,
+		    .outlen = sizeof(part->name) },
+		{ .name = "filename",
+		    .out = part->filename,
+		    .outlen = sizeof(part->filename) },
 	};
 
 	if (!mp_type_is(&v, "form-data") || mp_params(v, want, 2) != PC_OK ||
@@ -289,8 +291,8 @@ mp_header_line(struct multipart *mp)
 		return mp_disposition(&mp->part, v);
 	}
 	if (mp_name_is(line, n, "content-type")) {
-		if (mp->seen_type || (size_t)(end - v) >=
-		    sizeof(mp->part.content_type))
+		if (mp->seen_type ||
+		    (size_t)(end - v) >= sizeof(mp->part.content_type))
 			return PC_INVALID;
 		mp->seen_type = true;
 		memcpy(mp->part.content_type, v, (size_t)(end - v) + 1);
@@ -346,8 +348,8 @@ mp_part_begin(struct multipart *mp)
 		mp->result = PC_INVALID;
 		return;
 	}
-	mp->accepted = mp->cb.part_begin == NULL ||
-	    mp->cb.part_begin(mp->arg, &mp->part);
+	mp->accepted =
+	    mp->cb.part_begin == NULL || mp->cb.part_begin(mp->arg, &mp->part);
 	mp->state = MP_DATA;
 	mp->matched = 0;
 }
@@ -361,7 +363,7 @@ static size_t
 mp_scan(struct multipart *mp, const char *p, size_t len)
 {
 	bool found = false, preamble = mp->state == MP_PREAMBLE;
-	size_t i = 0, run = 0;	/* p[run..i) is data not yet delivered */
+	size_t i = 0, run = 0; /* p[run..i) is data not yet delivered */
 	const char *cr;
 
 	while (i < len && mp->result == PC_OK) {
@@ -421,7 +423,7 @@ mp_headers(struct multipart *mp, const char *p, size_t len)
 		} else if (c == '\r')
 			mp->cr = true;
 		else if ((c < 0x20 && c != '\t') || c == 0x7f)
-			mp->result = PC_INVALID;	/* NUL, bare LF, ... */
+			mp->result = PC_INVALID; /* NUL, bare LF, ... */
 		else
 			mp->line[mp->linelen++] = (char)c;
 	}
@@ -504,7 +506,7 @@ multipart_new(const char *boundary, const struct multipart_callbacks *cb,
 	memcpy(mp->delim, "\r\n--", 4);
 	memcpy(mp->delim + 4, boundary, n);
 	mp->dlen = 4 + n;
-	mp->matched = 2;	/* the first delimiter needs no CRLF */
+	mp->matched = 2; /* the first delimiter needs no CRLF */
 	return mp;
 }
 
@@ -529,7 +531,7 @@ multipart_feed(struct multipart *mp, const char *data, size_t len)
 			i += mp_headers(mp, data + i, len - i);
 			break;
 		case MP_EPILOGUE:
-			i = len;	/* RFC 2046: to be ignored */
+			i = len; /* RFC 2046: to be ignored */
 			break;
 		default:
 			mp_tail(mp, data[i++]);

@@ -7,9 +7,9 @@
 
 #include "result.h"
 
-#define MULTIPART_BOUNDARY_MAX 70	/* RFC 2046 */
-#define MULTIPART_HEADER_MAX 8192	/* a part's headers, CRLFs included */
-#define MULTIPART_PREAMBLE_MAX 8192	/* ignored, before the first boundary */
+#define MULTIPART_BOUNDARY_MAX 70   /* RFC 2046 */
+#define MULTIPART_HEADER_MAX 8192   /* a part's headers, CRLFs included */
+#define MULTIPART_PREAMBLE_MAX 8192 /* ignored, before the first boundary */
 #define MULTIPART_PARTS_MAX 16
 
 /*
@@ -26,9 +26,9 @@ enum pc_result multipart_boundary(const char *content_type, char *out,
 
 /* From a part's headers; values longer than these buffers are PC_INVALID. */
 struct multipart_part {
-	char name[64];		/* Content-Disposition: form-data; name="..." */
-	char filename[256];	/* filename="..." if any, else "" */
-	char content_type[128];	/* the part's Content-Type, else "" */
+	char name[64];          /* Content-Disposition: form-data; name="..." */
+	char filename[256];     /* filename="..." if any, else "" */
+	char content_type[128]; /* the part's Content-Type, else "" */
 };
 
 /*

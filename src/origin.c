@@ -21,19 +21,19 @@ struct origin_conn {
 	CURL *curl;
 	struct buf body;
 	char curl_err[CURL_ERROR_SIZE];
-	void *tag;		/* a started call's, handed back by origin_rpc_wait */
-	bool busy;		/* a started call is in flight on it */
+	void *tag; /* a started call's, handed back by origin_rpc_wait */
+	bool busy; /* a started call is in flight on it */
 };
 
 struct origin {
 	const struct config *cfg;
-	struct curl_slist *hdr_object;	/* auth + single-object Accept */
-	struct curl_slist *hdr_array;	/* auth + JSON array Accept */
-	struct curl_slist *hdr_rpc;	/* auth + JSON Accept and Content-Type */
-	struct origin_conn sync;	/* the calls that wait for their answer */
-	CURLM *multi;			/* started calls, made on first use */
+	struct curl_slist *hdr_object; /* auth + single-object Accept */
+	struct curl_slist *hdr_array;  /* auth + JSON array Accept */
+	struct curl_slist *hdr_rpc;    /* auth + JSON Accept and Content-Type */
+	struct origin_conn sync; /* the calls that wait for their answer */
+	CURLM *multi;            /* started calls, made on first use */
 	struct origin_conn started[ORIGIN_STARTED_MAX];
-	size_t nstarted;		/* of those, in flight */
+	size_t nstarted; /* of those, in flight */
 };
 
 static size_t
@@ -76,13 +76,14 @@ origin_conn_init(const struct origin *o, struct origin_conn *c)
 {
 	const struct config *cfg = o->cfg;
 
-	buf_init(&c->body, ORIGIN_BODY_MAX);
+	buf_init(&c->body, (size_t)cfg->origin_max_answer);
 	if ((c->curl = curl_easy_init()) == NULL)
 		return PC_NOMEM;
 	(void)curl_easy_setopt(c->curl, CURLOPT_NOSIGNAL, 1L);
 	(void)curl_easy_setopt(c->curl, CURLOPT_CONNECTTIMEOUT_MS,
 	    cfg->origin_connect_timeout_ms);
-	(void)curl_easy_setopt(c->curl, CURLOPT_TIMEOUT_MS, cfg->origin_timeout_ms);
+	(void)curl_easy_setopt(c->curl, CURLOPT_TIMEOUT_MS,
+	    cfg->origin_timeout_ms);
 	(void)curl_easy_setopt(c->curl, CURLOPT_PROTOCOLS_STR, "http,https");
 	(void)curl_easy_setopt(c->curl, CURLOPT_FOLLOWLOCATION, 0L);
 	(void)curl_easy_setopt(c->curl, CURLOPT_TCP_KEEPALIVE, 1L);
@@ -91,7 +92,8 @@ origin_conn_init(const struct origin *o, struct origin_conn *c)
 	(void)curl_easy_setopt(c->curl, CURLOPT_WRITEDATA, &c->body);
 	(void)curl_easy_setopt(c->curl, CURLOPT_ERRORBUFFER, c->curl_err);
 	(void)curl_easy_setopt(c->curl, CURLOPT_PRIVATE, c);
-	(void)curl_easy_setopt(c->curl, CURLOPT_USERAGENT, "profilecache/" PACKAGE_VERSION);
+	(void)curl_easy_setopt(c->curl, CURLOPT_USERAGENT,
+	    "profilecache/" PACKAGE_VERSION);
 	return PC_OK;
 }
 
@@ -125,10 +127,11 @@ origin_open(const struct config *cfg, struct origin **out, char *err)
 	o->cfg = cfg;
 	if (origin_conn_init(o, &o->sync) != PC_OK ||
 	    (o->hdr_object = origin_headers(cfg,
-	    "application/vnd.pgrst.object+json", NULL)) == NULL ||
-	    (o->hdr_array = origin_headers(cfg, "application/json", NULL)) == NULL ||
+	         "application/vnd.pgrst.object+json", NULL)) == NULL ||
+	    (o->hdr_array = origin_headers(cfg, "application/json", NULL)) ==
+	        NULL ||
 	    (o->hdr_rpc = origin_headers(cfg, "application/json",
-	    "Content-Type: application/json")) == NULL ||
+	         "Content-Type: application/json")) == NULL ||
 	    /* No "Expect: 100-continue" round trip before a batch's body. */
 	    (t = curl_slist_append(o->hdr_rpc, "Expect:")) == NULL) {
 		origin_close(o);
@@ -177,6 +180,17 @@ origin_conn_request(struct origin_conn *c, const char *url,
 	(void)curl_easy_setopt(c->curl, CURLOPT_HTTPHEADER, hdrs);
 }
 
+/* Map an origin HTTP status that is not a success onto the vocabulary. */
+static enum pc_result
+origin_status(const struct origin_conn *c, long status, char *err)
+{
+	pc_err(err, "origin answered HTTP %ld: %.120s", status,
+	    c->body.data != NULL ? c->body.data : "");
+	if (status >= 500 || status == 408 || status == 429)
+		return PC_UNAVAILABLE;
+	return PC_ERROR;
+}
+
 /*
  * How c's request ended, libcurl having said cc: PC_OK with the HTTP status
  * in *status and the body in c->body, or PC_UNAVAILABLE / PC_TOOBIG when no
@@ -187,13 +201,21 @@ origin_conn_result(struct origin_conn *c, CURLcode cc, long *status, char *err)
 {
 	metrics_add(MC_ORIGIN_REQUESTS, 1);
 	if (cc == CURLE_WRITE_ERROR) {
-		pc_err(err, "origin answer larger than %d bytes", ORIGIN_BODY_MAX);
-		return PC_TOOBIG;
+		(void)curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE,
+		    status);
+		/* Too large for an answer: a success, or an error page. */
+		if (*status >= 200 && *status < 300) {
+			pc_err(err, "origin answer larger than %zu bytes",
+			    c->body.max);
+			return PC_TOOBIG;
+		}
+		metrics_add(MC_ORIGIN_ERRORS, 1);
+		return origin_status(c, *status, err);
 	}
 	if (cc != CURLE_OK) {
 		metrics_add(MC_ORIGIN_ERRORS, 1);
-		pc_err(err, "origin: %s", c->curl_err[0] ? c->curl_err :
-		    curl_easy_strerror(cc));
+		pc_err(err, "origin: %s",
+		    c->curl_err[0] ? c->curl_err : curl_easy_strerror(cc));
 		return PC_UNAVAILABLE;
 	}
 	(void)curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, status);
@@ -206,7 +228,8 @@ origin_conn_result(struct origin_conn *c, CURLcode cc, long *status, char *err)
 static bool
 origin_started_drive(struct origin *o, int *running)
 {
-	return o->multi == NULL || curl_multi_perform(o->multi, running) == CURLM_OK;
+	return o->multi == NULL ||
+	    curl_multi_perform(o->multi, running) == CURLM_OK;
 }
 
 /* One request on the synchronous connection, waiting for its answer. */
@@ -228,17 +251,6 @@ origin_send(struct origin *o, const char *url, struct curl_slist *hdrs,
 	    status, err);
 }
 
-/* Map an origin HTTP status that is not a success onto the vocabulary. */
-static enum pc_result
-origin_status(const struct origin_conn *c, long status, char *err)
-{
-	pc_err(err, "origin answered HTTP %ld: %.120s", status,
-	    c->body.data != NULL ? c->body.data : "");
-	if (status >= 500 || status == 408 || status == 429)
-		return PC_UNAVAILABLE;
-	return PC_ERROR;
-}
-
 enum pc_result
 origin_get_row(struct origin *o, const char *table, const char *key,
     const char *id, const char *select, char **row, size_t *row_len, char *err)
@@ -255,7 +267,8 @@ origin_get_row(struct origin *o, const char *table, const char *key,
 		pc_err(err, "origin URL too long");
 		return PC_ERROR;
 	}
-	if ((r = origin_send(o, url, o->hdr_object, NULL, 0, &status, err)) != PC_OK)
+	if ((r = origin_send(o, url, o->hdr_object, NULL, 0, &status, err)) !=
+	    PC_OK)
 		return r == PC_TOOBIG ? PC_ERROR : r;
 	if (status == 200) {
 		*row = buf_steal(&o->sync.body, row_len);
@@ -300,8 +313,8 @@ origin_data_error(const struct origin_conn *c)
 	if (c->body.data == NULL || (p = strstr(c->body.data, key)) == NULL)
 		return false;
 	p += sizeof(key) - 1;
-	return (p[0] == '2' && (p[1] == '2' || p[1] == '3')) &&
-	    strlen(p) > 6 && p[5] == '"';
+	return (p[0] == '2' && (p[1] == '2' || p[1] == '3')) && strlen(p) > 6 &&
+	    p[5] == '"';
 }
 
 /* What an RPC's answer on c means; r is how the request itself ended. */
@@ -310,7 +323,7 @@ origin_rpc_answer(struct origin_conn *c, enum pc_result r, long status,
     char **resp, size_t *resp_len, char *err)
 {
 	if (r != PC_OK)
-		return r == PC_TOOBIG ? PC_ERROR : r;
+		return r;
 	if (status == 200) {
 		if ((*resp = buf_steal(&c->body, resp_len)) == NULL) {
 			pc_err(err, "origin answered 200 with an empty body");
@@ -320,7 +333,9 @@ origin_rpc_answer(struct origin_conn *c, enum pc_result r, long status,
 	}
 	r = origin_status(c, status, err);
 	return r == PC_ERROR && status >= 400 && status < 500 &&
-	    origin_data_error(c) ? PC_INVALID : r;
+	        origin_data_error(c) ?
+	    PC_INVALID :
+	    r;
 }
 
 enum pc_result
@@ -353,7 +368,8 @@ origin_rpc_start(struct origin *o, const char *fn, const char *args,
 		if (!o->started[i].busy)
 			c = &o->started[i];
 	if (c == NULL) {
-		pc_err(err, "more than %d origin calls at once", ORIGIN_STARTED_MAX);
+		pc_err(err, "more than %d origin calls at once",
+		    ORIGIN_STARTED_MAX);
 		return PC_ERROR;
 	}
 	if ((o->multi == NULL && (o->multi = curl_multi_init()) == NULL) ||
@@ -397,17 +413,19 @@ origin_rpc_wait(struct origin *o, void **tag, char **resp, size_t *resp_len,
 		while ((m = curl_multi_info_read(o->multi, &queued)) != NULL) {
 			if (m->msg != CURLMSG_DONE)
 				continue;
-			(void)curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, &c);
+			(void)curl_easy_getinfo(m->easy_handle,
+			    CURLINFO_PRIVATE, &c);
 			r = origin_conn_result(c, m->data.result, &status, err);
 			(void)curl_multi_remove_handle(o->multi, c->curl);
 			c->busy = false;
 			o->nstarted--;
 			*tag = c->tag;
-			return origin_rpc_answer(c, r, status, resp, resp_len, err);
+			return origin_rpc_answer(c, r, status, resp, resp_len,
+			    err);
 		}
 		if (running == 0 ||
 		    curl_multi_poll(o->multi, NULL, 0, 1000, NULL) != CURLM_OK)
-			break;	/* nothing runs and nothing ended: libcurl lost it */
+			break; /* nothing runs and nothing ended: libcurl lost it */
 	}
 	pc_err(err, "libcurl failed waiting for the origin");
 	return PC_ERROR;
@@ -437,7 +455,8 @@ origin_ping(struct origin *o, char *err)
 
 	(void)snprintf(url, sizeof(url), "%s/profiles?select=id&limit=1",
 	    o->cfg->origin_url);
-	if ((r = origin_send(o, url, o->hdr_array, NULL, 0, &status, err)) != PC_OK)
+	if ((r = origin_send(o, url, o->hdr_array, NULL, 0, &status, err)) !=
+	    PC_OK)
 		return r == PC_TOOBIG ? PC_ERROR : r;
 	return status == 200 ? PC_OK : origin_status(&o->sync, status, err);
 }
@@ -452,12 +471,14 @@ origin_get_rows(struct origin *o, const char *table, const char *query,
 	int n;
 
 	*rows = NULL;
-	n = snprintf(url, sizeof(url), "%s/%s?%s", o->cfg->origin_url, table, query);
+	n = snprintf(url, sizeof(url), "%s/%s?%s", o->cfg->origin_url, table,
+	    query);
 	if (n < 0 || (size_t)n >= sizeof(url)) {
 		pc_err(err, "origin URL too long");
 		return PC_ERROR;
 	}
-	if ((r = origin_send(o, url, o->hdr_array, NULL, 0, &status, err)) != PC_OK)
+	if ((r = origin_send(o, url, o->hdr_array, NULL, 0, &status, err)) !=
+	    PC_OK)
 		return r == PC_TOOBIG ? PC_ERROR : r;
 	if (status != 200)
 		return origin_status(&o->sync, status, err);
@@ -477,10 +498,11 @@ origin_exists(struct origin *o, const char *table, const char *column,
 	size_t len;
 	int n;
 
-	*exists = true;	/* when in doubt, something refers to it */
+	*exists = true; /* when in doubt, something refers to it */
 	if ((esc = curl_easy_escape(o->sync.curl, value, 0)) == NULL)
 		return PC_NOMEM;
-	n = snprintf(query, sizeof(query), "%s=eq.%s&select=id&limit=1", column, esc);
+	n = snprintf(query, sizeof(query), "%s=eq.%s&select=id&limit=1", column,
+	    esc);
 	curl_free(esc);
 	if (n < 0 || (size_t)n >= sizeof(query)) {
 		pc_err(err, "origin URL too long");
@@ -495,8 +517,8 @@ origin_exists(struct origin *o, const char *table, const char *column,
 }
 
 enum pc_result
-origin_probe(struct origin *o, const char *path, const char *body,
-    long *status, char **resp, size_t *resp_len, char *err)
+origin_probe(struct origin *o, const char *path, const char *body, long *status,
+    char **resp, size_t *resp_len, char *err)
 {
 	char url[ORIGIN_URL_MAX];
 	enum pc_result r;

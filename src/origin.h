@@ -5,13 +5,11 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "config.h"
 #include "result.h"
 
 struct config;
 struct origin;
-
-/* Largest response body accepted from the origin. */
-#define ORIGIN_BODY_MAX (1024 * 1024)
 
 /*
  * Prepare reusable connections to cfg's origin (they connect lazily). Every
@@ -19,7 +17,8 @@ struct origin;
  * Bearer token, a publishable or secret key never), and has connect and
  * total timeouts. cfg must outlive the origin.
  */
-enum pc_result origin_open(const struct config *cfg, struct origin **out, char *err);
+enum pc_result origin_open(const struct config *cfg, struct origin **out,
+    char *err);
 void origin_close(struct origin *o);
 
 /*
@@ -41,8 +40,9 @@ enum pc_result origin_get_row(struct origin *o, const char *table,
  * failure, timeout or 5xx; whether the function ran is unknown, so the call
  * must be safe to repeat. PC_INVALID: a 4xx whose SQLSTATE is a data or
  * constraint error (classes 22, 23): the database refused the arguments
- * (detail in err). PC_ERROR: anything else, a misconfiguration included
- * (401, 403, a missing function).
+ * (detail in err). PC_TOOBIG: the answer was larger than [origin]
+ * max_answer_bytes (the function ran). PC_ERROR: anything else, a
+ * misconfiguration included (401, 403, a missing function).
  */
 enum pc_result origin_rpc(struct origin *o, const char *fn, const char *args,
     size_t args_len, char **resp, size_t *resp_len, char *err);
@@ -52,9 +52,9 @@ enum pc_result origin_rpc(struct origin *o, const char *fn, const char *args,
  * be in flight at once, each on its own connection. args is copied. tag
  * comes back with the call's answer from origin_rpc_wait.
  */
-#define ORIGIN_STARTED_MAX 8
-enum pc_result origin_rpc_start(struct origin *o, const char *fn, const char *args,
-    size_t args_len, void *tag, char *err);
+#define ORIGIN_STARTED_MAX CONFIG_PIPELINE_MAX
+enum pc_result origin_rpc_start(struct origin *o, const char *fn,
+    const char *args, size_t args_len, void *tag, char *err);
 
 /*
  * Wait for one started call to end, whichever ends first: its tag, and what

@@ -64,7 +64,8 @@ profile_resource(void)
 	if (builtin.n == 0) {
 		if (resources_parse(&builtin, declaration, err) != PC_OK) {
 			/* A test parses the declaration: only memory can fail. */
-			log_error("resource_declaration_failed", "reason=\"%s\"", err);
+			log_error("resource_declaration_failed",
+			    "reason=\"%s\"", err);
 			abort();
 		}
 		builtin.v[0].builtin = true;
@@ -101,13 +102,15 @@ profile_render(const char *row, size_t row_len, const char *expect_id,
 	json_t *in;
 
 	*body = NULL;
-	if ((in = json_loadb(row, row_len, JSON_REJECT_DUPLICATES, &jerr)) == NULL ||
+	if ((in = json_loadb(row, row_len, JSON_REJECT_DUPLICATES, &jerr)) ==
+	        NULL ||
 	    !json_is_object(in)) {
 		json_decref(in);
 		pc_err(err, "database row is not a JSON object");
 		return PC_INVALID;
 	}
-	r = profile_render_obj(in, expect_id, sync, NULL, body, body_len, meta, err);
+	r = profile_render_obj(in, expect_id, sync, NULL, body, body_len, meta,
+	    err);
 	json_decref(in);
 	return r;
 }
@@ -131,30 +134,12 @@ enum pc_result
 profile_patch_parse(const char *body, size_t len, bool replace, json_t **patch,
     json_t **errors)
 {
-	return resource_patch_parse(profile_resource(), body, len, replace, patch,
-	    errors);
+	return resource_patch_parse(profile_resource(), body, len, replace,
+	    false, patch, errors);
 }
 
 json_t *
 profile_editable_names(void)
 {
 	return resource_writable_names(profile_resource());
-}
-
-enum pc_result
-profile_patch_apply(json_t *row, json_t *patch)
-{
-	return json_object_update(row, patch) == 0 ? PC_OK : PC_NOMEM;
-}
-
-bool
-profile_patch_names_through(json_t *patch)
-{
-	return resource_patch_names_through(profile_resource(), patch);
-}
-
-bool
-profile_patch_needs_origin(json_t *patch, json_t *row)
-{
-	return resource_patch_needs_origin(profile_resource(), patch, row);
 }

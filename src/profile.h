@@ -8,7 +8,11 @@
 
 #include "result.h"
 
-enum profile_sync { PROFILE_SYNCED = 0, PROFILE_PENDING = 1, PROFILE_FAILED = 2 };
+enum profile_sync {
+	PROFILE_SYNCED = 0,
+	PROFILE_PENDING = 1,
+	PROFILE_FAILED = 2
+};
 
 struct profile_meta {
 	int64_t updated_at_us;
@@ -43,8 +47,8 @@ enum pc_result profile_render(const char *row, size_t row_len,
  */
 struct json_t;
 enum pc_result profile_render_obj(struct json_t *row, const char *expect_id,
-    enum profile_sync sync, struct json_t *failed, char **body, size_t *body_len,
-    struct profile_meta *meta, char *err);
+    enum profile_sync sync, struct json_t *failed, char **body,
+    size_t *body_len, struct profile_meta *meta, char *err);
 
 /*
  * Parse a PUT (replace) or PATCH (merge) request body into a patch of
@@ -63,15 +67,6 @@ enum pc_result profile_patch_parse(const char *body, size_t len, bool replace,
  * order responses list them (owned by the caller); NULL when out of memory.
  */
 struct json_t *profile_editable_names(void);
-
-/* Lay patch's fields over row (both JSON objects). */
-enum pc_result profile_patch_apply(struct json_t *row, struct json_t *patch);
-
-/* True when patch names a write-through field, whatever its value. */
-bool profile_patch_names_through(struct json_t *patch);
-
-/* True when patch writes a write-through field with a value row lacks. */
-bool profile_patch_needs_origin(struct json_t *patch, struct json_t *row);
 
 /* The body of a 404 for a profile: a constant, not to be freed. */
 const char *profile_not_found_body(size_t *len);

@@ -17,17 +17,33 @@
 #define NAME_MAX_LEN 63
 
 static const char *const type_names[] = {
-	[FT_TEXT] = "text", [FT_BOOLEAN] = "boolean", [FT_INTEGER] = "integer",
-	[FT_NUMBER] = "number", [FT_UUID] = "uuid", [FT_TIMESTAMP] = "timestamp",
-	[FT_ENUM] = "enum", [FT_JSON] = "json", [FT_IMAGE] = "image",
+	[FT_TEXT] = "text",
+	[FT_BOOLEAN] = "boolean",
+	[FT_INTEGER] = "integer",
+	[FT_NUMBER] = "number",
+	[FT_UUID] = "uuid",
+	[FT_TIMESTAMP] = "timestamp",
+	[FT_ENUM] = "enum",
+	[FT_JSON] = "json",
+	[FT_IMAGE] = "image",
 };
 #define NTYPES (sizeof(type_names) / sizeof(type_names[0]))
 
 static const char *const policy_names[] = {
-	[FP_BEHIND] = "behind", [FP_THROUGH] = "through",
-	[FP_READONLY] = "readonly", [FP_SERVER] = "server",
+	[FP_BEHIND] = "behind",
+	[FP_THROUGH] = "through",
+	[FP_READONLY] = "readonly",
+	[FP_SERVER] = "server",
+	[FP_COUNTER] = "counter",
 };
 #define NPOLICIES (sizeof(policy_names) / sizeof(policy_names[0]))
+
+static const char *const user_delta_names[] = {
+	[UD_NEGATIVE] = "negative",
+	[UD_ANY] = "any",
+	[UD_NONE] = "none",
+};
+#define NUSER_DELTAS (sizeof(user_delta_names) / sizeof(user_delta_names[0]))
 
 /* The declaration keys of a field, and the types each applies to. */
 #define T(t) (1u << (t))
@@ -48,6 +64,7 @@ static const struct {
 	{ "max_bytes", T(FT_JSON) },
 	{ "filter", ~0u & ~T(FT_JSON) },
 	{ "sort", ~0u & ~T(FT_JSON) },
+	{ "user_delta", T(FT_INTEGER) },
 };
 #define NFIELD_KEYS (sizeof(field_keys) / sizeof(field_keys[0]))
 
@@ -59,8 +76,8 @@ name_ok(const char *s, size_t len)
 	if (len == 0 || len > NAME_MAX_LEN || !(s[0] >= 'a' && s[0] <= 'z'))
 		return false;
 	for (i = 1; i < len; i++)
-		if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') ||
-		    s[i] == '_'))
+		if (!((s[i] >= 'a' && s[i] <= 'z') ||
+		        (s[i] >= '0' && s[i] <= '9') || s[i] == '_'))
 			return false;
 	return true;
 }
@@ -125,6 +142,7 @@ resource_free(struct resource *res)
 	free(res->select);
 	free(res->unknown_reason);
 	free(res->not_found_body);
+	free(res->increments_ns);
 }
 
 void
@@ -166,8 +184,10 @@ resource_key(struct resources *set, const char *section, const char *rname,
 	long long num;
 
 	if (!name_ok(rname, strlen(rname))) {
-		pc_err(err, "[%s]: a resource name is 1 to %d characters of a-z, "
-		    "0-9 and _, starting with a letter", section, NAME_MAX_LEN);
+		pc_err(err,
+		    "[%s]: a resource name is 1 to %d characters of a-z, "
+		    "0-9 and _, starting with a letter",
+		    section, NAME_MAX_LEN);
 		return PC_INVALID;
 	}
 	if ((res = find_mut(set, rname, strlen(rname))) == NULL) {
@@ -185,15 +205,19 @@ resource_key(struct resources *set, const char *section, const char *rname,
 		return PC_OK;
 	if (strcmp(name, "item") == 0) {
 		if (!name_ok(value, strlen(value))) {
-			pc_err(err, "[%s] item must be a name like the resource's", section);
+			pc_err(err,
+			    "[%s] item must be a name like the resource's",
+			    section);
 			return PC_INVALID;
 		}
 		return set_str(&res->item, value, section, name, err);
 	}
 	if (strcmp(name, "table") == 0) {
 		if (!name_ok(value, strlen(value))) {
-			pc_err(err, "[%s] table must be 1 to %d characters of a-z, "
-			    "0-9 and _", section, NAME_MAX_LEN);
+			pc_err(err,
+			    "[%s] table must be 1 to %d characters of a-z, "
+			    "0-9 and _",
+			    section, NAME_MAX_LEN);
 			return PC_INVALID;
 		}
 		return set_str(&res->table, value, section, name, err);
@@ -203,10 +227,13 @@ resource_key(struct resources *set, const char *section, const char *rname,
 	if (strcmp(name, "owner") == 0)
 		return set_str(&res->owner_name, value, section, name, err);
 	if (strcmp(name, "visibility") == 0)
-		return set_str(&res->visibility_name, value, section, name, err);
+		return set_str(&res->visibility_name, value, section, name,
+		    err);
 	if (strcmp(name, "read") == 0) {
-		if (strcmp(value, "public") != 0 && strcmp(value, "owner") != 0) {
-			pc_err(err, "[%s] read must be public or owner", section);
+		if (strcmp(value, "public") != 0 &&
+		    strcmp(value, "owner") != 0) {
+			pc_err(err, "[%s] read must be public or owner",
+			    section);
 			return PC_INVALID;
 		}
 		res->owner_reads = strcmp(value, "owner") == 0;
@@ -214,15 +241,20 @@ resource_key(struct resources *set, const char *section, const char *rname,
 	}
 	if (strcmp(name, "fresh_ttl") == 0 || strcmp(name, "stale_ttl") == 0 ||
 	    strcmp(name, "negative_ttl") == 0) {
-		long *dst = name[0] == 'f' ? &res->fresh_ttl : name[0] == 's' ?
-		    &res->stale_ttl : &res->negative_ttl;
+		long *dst = name[0] == 'f' ? &res->fresh_ttl :
+		    name[0] == 's'         ? &res->stale_ttl :
+		                             &res->negative_ttl;
 		if (*dst >= 0) {
 			pc_err(err, "[%s] %s is set twice", section, name);
 			return PC_INVALID;
 		}
-		if (strnum_parse(value, name[0] == 'f' ? 1 : 0, 30 * 86400, &num) != PC_OK) {
-			pc_err(err, "[%s] %s must be a whole number of seconds up "
-			    "to 30 days%s", section, name, name[0] == 'f' ? ", at least 1" : "");
+		if (strnum_parse(value, name[0] == 'f' ? 1 : 0, 30 * 86400,
+		        &num) != PC_OK) {
+			pc_err(err,
+			    "[%s] %s must be a whole number of seconds up "
+			    "to 30 days%s",
+			    section, name,
+			    name[0] == 'f' ? ", at least 1" : "");
 			return PC_INVALID;
 		}
 		*dst = (long)num;
@@ -241,8 +273,8 @@ parse_bool(const char *value, bool *out)
 	if (strcasecmp(value, "true") == 0 || strcasecmp(value, "yes") == 0 ||
 	    strcmp(value, "1") == 0)
 		*out = true;
-	else if (strcasecmp(value, "false") == 0 || strcasecmp(value, "no") == 0 ||
-	    strcmp(value, "0") == 0)
+	else if (strcasecmp(value, "false") == 0 ||
+	    strcasecmp(value, "no") == 0 || strcmp(value, "0") == 0)
 		*out = false;
 	else
 		return PC_INVALID;
@@ -269,7 +301,8 @@ parse_values(struct field *f, const char *value)
 
 	while (*(p += strspn(p, sep)) != '\0') {
 		n = strcspn(p, sep);
-		if ((v = realloc(f->values, (f->nvalues + 1) * sizeof(*v))) == NULL)
+		if ((v = realloc(f->values, (f->nvalues + 1) * sizeof(*v))) ==
+		    NULL)
 			return PC_NOMEM;
 		f->values = v;
 		if ((v[f->nvalues] = strndup(p, n)) == NULL)
@@ -280,6 +313,135 @@ parse_values(struct field *f, const char *value)
 	return f->nvalues > 0 ? PC_OK : PC_INVALID;
 }
 
+/*
+ * glibc's regcomp copies a bounded repetition out once per count and builds
+ * its automaton from the copies, so a short pattern may take seconds and
+ * gigabytes to compile ("((a{1,100}){1,100}){1,100}", a long run of stars).
+ * A declaration's pattern is kept to what a field check needs: at most
+ * PATTERN_MAX bytes, no back-reference (regexec backtracks on those, over
+ * what users send), no repetition of a repetition (undefined in POSIX), and
+ * at most PATTERN_COST atoms once every repetition is copied out.
+ */
+#define PATTERN_MAX 256
+#define PATTERN_COST 2048
+#define PATTERN_DEPTH 16
+
+static const char pattern_too_costly[] =
+    "is too costly to compile (bounded repetitions multiply)";
+
+static size_t
+pattern_bracket_end(const char *p, size_t i)
+{
+	i++; /* past '[' */
+	if (p[i] == '^')
+		i++;
+	if (p[i] == ']')
+		i++;
+	for (; p[i] != '\0'; i++) {
+		if (p[i] == '[' &&
+		    (p[i + 1] == ':' || p[i + 1] == '.' || p[i + 1] == '=')) {
+			const char *end = strchr(p + i + 2, p[i + 1]);
+
+			while (end != NULL && end[1] != ']')
+				end = strchr(end + 1, p[i + 1]);
+			if (end == NULL)
+				return 0;
+			i = (size_t)(end - p) + 1;
+		} else if (p[i] == ']')
+			return i;
+	}
+	return 0;
+}
+
+static const char *
+pattern_check(const char *p)
+{
+	size_t sum[PATTERN_DEPTH + 1] = { 0 }, last[PATTERN_DEPTH + 1] = { 0 };
+	size_t i, end, d = 0;
+	unsigned long lo, hi;
+	bool repeated = false;
+	char *q;
+
+	if (strlen(p) > PATTERN_MAX)
+		return "is longer than 256 bytes";
+	for (i = 0; p[i] != '\0'; i++) {
+		switch (p[i]) {
+		case '(':
+			if (d == PATTERN_DEPTH)
+				return "nests groups more than 16 deep";
+			d++;
+			sum[d] = last[d] = 0;
+			repeated = false;
+			continue;
+		case ')':
+			if (d > 0) {
+				last[d - 1] = sum[d] + 1;
+				d--;
+				sum[d] += last[d];
+				repeated = false;
+				continue;
+			}
+			break;
+		case '|':
+			sum[d]++;
+			last[d] = 0;
+			repeated = false;
+			continue;
+		case '*':
+		case '+':
+		case '?':
+			if (repeated)
+				return "repeats a repetition";
+			sum[d] += last[d];
+			repeated = true;
+			goto costed;
+		case '{':
+			lo = strtoul(p + i + 1, &q, 10);
+			if (q == p + i + 1 ||
+			    !(p[i + 1] >= '0' && p[i + 1] <= '9'))
+				break;
+			hi = lo;
+			if (*q == ',' && q[1] >= '0' && q[1] <= '9')
+				hi = strtoul(q + 1, &q, 10);
+			else if (*q == ',') {
+				hi = lo + 1; /* {m,}: m copies and a star */
+				q++;
+			}
+			if (*q != '}')
+				break;
+			if (repeated)
+				return "repeats a repetition";
+			if (lo > 255 || hi > 255)
+				return "repeats more than 255 times";
+			sum[d] += last[d] * (hi > 0 ? hi - 1 : 0);
+			last[d] *= hi > 0 ? hi : 1;
+			i = (size_t)(q - p);
+			repeated = true;
+			goto costed;
+		case '[':
+			if ((end = pattern_bracket_end(p, i)) == 0)
+				return NULL; /* regcomp says what is wrong */
+			i = end;
+			break;
+		case '\\':
+			if (p[i + 1] >= '1' && p[i + 1] <= '9')
+				return "has a back-reference";
+			if (p[i + 1] != '\0')
+				i++;
+			break;
+		default:
+			break;
+		}
+		sum[d]++;
+		last[d] = 1;
+		repeated = false;
+costed:
+		if (sum[d] > PATTERN_COST)
+			return pattern_too_costly;
+	}
+	return sum[0] > PATTERN_COST ? pattern_too_costly : NULL;
+}
+
 static enum pc_result
 field_key(struct resources *set, const char *section, const char *spec,
     const char *name, const char *value, char *err)
@@ -288,14 +450,16 @@ field_key(struct resources *set, const char *section, const char *spec,
 	struct resource *res;
 	struct field *f, *nf;
 	long long num;
+	const char *why;
 	char *re;
 	size_t i, k;
 	int rc;
 
 	if (dot == NULL || !name_ok(dot + 1, strlen(dot + 1))) {
-		pc_err(err, "[%s]: a field section is [field RESOURCE.FIELD], the "
-		    "field's name 1 to %d characters of a-z, 0-9 and _", section,
-		    NAME_MAX_LEN);
+		pc_err(err,
+		    "[%s]: a field section is [field RESOURCE.FIELD], the "
+		    "field's name 1 to %d characters of a-z, 0-9 and _",
+		    section, NAME_MAX_LEN);
 		return PC_INVALID;
 	}
 	/* A [resource] section is needed only for keys of its own: fields
@@ -305,17 +469,21 @@ field_key(struct resources *set, const char *section, const char *spec,
 		enum pc_result r;
 
 		if ((size_t)(dot - spec) > NAME_MAX_LEN) {
-			pc_err(err, "[%s]: a resource name is 1 to %d characters",
+			pc_err(err,
+			    "[%s]: a resource name is 1 to %d characters",
 			    section, NAME_MAX_LEN);
 			return PC_INVALID;
 		}
-		(void)snprintf(rname, sizeof(rname), "%.*s", (int)(dot - spec), spec);
-		if ((r = resource_key(set, section, rname, NULL, NULL, err)) != PC_OK)
+		(void)snprintf(rname, sizeof(rname), "%.*s", (int)(dot - spec),
+		    spec);
+		if ((r = resource_key(set, section, rname, NULL, NULL, err)) !=
+		    PC_OK)
 			return r;
 		res = find_mut(set, spec, (size_t)(dot - spec));
 	}
 	if (strcmp(dot + 1, "field_versions") == 0) {
-		pc_err(err, "[%s]: field_versions is profilecache's own column", section);
+		pc_err(err, "[%s]: field_versions is profilecache's own column",
+		    section);
 		return PC_INVALID;
 	}
 	f = NULL;
@@ -323,13 +491,14 @@ field_key(struct resources *set, const char *section, const char *spec,
 		if (strcmp(res->fields[i].name, dot + 1) == 0)
 			f = &res->fields[i];
 	if (f == NULL) {
-		if ((nf = realloc(res->fields, (res->nfields + 1) * sizeof(*nf))) == NULL)
+		if ((nf = realloc(res->fields,
+		         (res->nfields + 1) * sizeof(*nf))) == NULL)
 			goto nomem;
 		res->fields = nf;
 		f = &res->fields[res->nfields];
 		memset(f, 0, sizeof(*f));
 		f->min_length = f->max_length = f->max_bytes = -1;
-		f->type = (enum field_type)-1;
+		f->type = (enum field_type) - 1;
 		if ((f->name = strdup(dot + 1)) == NULL)
 			goto nomem;
 		res->nfields++;
@@ -342,14 +511,16 @@ field_key(struct resources *set, const char *section, const char *spec,
 		return PC_INVALID;
 	}
 	if (strcmp(name, "type") == 0) {
-		if (f->type != (enum field_type)-1)
+		if (f->type != (enum field_type) - 1)
 			goto twice;
 		for (i = 0; i < NTYPES; i++)
 			if (strcmp(type_names[i], value) == 0)
 				f->type = (enum field_type)i;
-		if (f->type == (enum field_type)-1) {
-			pc_err(err, "[%s] type must be text, boolean, integer, number, "
-			    "uuid, timestamp, enum, json or image", section);
+		if (f->type == (enum field_type) - 1) {
+			pc_err(err,
+			    "[%s] type must be text, boolean, integer, number, "
+			    "uuid, timestamp, enum, json or image",
+			    section);
 			return PC_INVALID;
 		}
 		return PC_OK;
@@ -359,21 +530,25 @@ field_key(struct resources *set, const char *section, const char *spec,
 			if (strcmp(policy_names[i], value) == 0)
 				break;
 		if (i == NPOLICIES) {
-			pc_err(err, "[%s] policy must be behind, through, readonly "
-			    "or server", section);
+			pc_err(err,
+			    "[%s] policy must be behind, through, readonly, "
+			    "server or counter",
+			    section);
 			return PC_INVALID;
 		}
 		f->policy = (enum field_policy)i;
 		return PC_OK;
 	}
-	if (strcmp(name, "min_length") == 0 || strcmp(name, "max_length") == 0 ||
-	    strcmp(name, "max_bytes") == 0) {
+	if (strcmp(name, "min_length") == 0 ||
+	    strcmp(name, "max_length") == 0 || strcmp(name, "max_bytes") == 0) {
 		long *dst = name[1] == 'i' ? &f->min_length :
-		    name[4] == 'l' ? &f->max_length : &f->max_bytes;
+		    name[4] == 'l'         ? &f->max_length :
+		                             &f->max_bytes;
 		if (*dst >= 0)
 			goto twice;
 		if (strnum_parse(value, 0, 1L << 20, &num) != PC_OK) {
-			pc_err(err, "[%s] %s must be a whole number from 0 to %ld",
+			pc_err(err,
+			    "[%s] %s must be a whole number from 0 to %ld",
 			    section, name, 1L << 20);
 			return PC_INVALID;
 		}
@@ -382,10 +557,12 @@ field_key(struct resources *set, const char *section, const char *spec,
 	}
 	if (strcmp(name, "multiline") == 0 || strcmp(name, "filter") == 0 ||
 	    strcmp(name, "sort") == 0) {
-		bool *dst = name[0] == 'm' ? &f->multiline : name[0] == 'f' ?
-		    &f->filter : &f->sort;
+		bool *dst = name[0] == 'm' ? &f->multiline :
+		    name[0] == 'f'         ? &f->filter :
+		                             &f->sort;
 		if (parse_bool(value, dst) != PC_OK) {
-			pc_err(err, "[%s] %s must be true or false", section, name);
+			pc_err(err, "[%s] %s must be true or false", section,
+			    name);
 			return PC_INVALID;
 		}
 		return PC_OK;
@@ -393,14 +570,20 @@ field_key(struct resources *set, const char *section, const char *spec,
 	if (strcmp(name, "pattern") == 0) {
 		if (f->has_pattern)
 			goto twice;
+		if ((why = pattern_check(value)) != NULL) {
+			pc_err(err, "[%s] pattern %s", section, why);
+			return PC_INVALID;
+		}
 		/* The whole value must match, whatever anchors the pattern has. */
 		if (asprintf(&re, "^(%s)$", value) == -1)
 			goto nomem;
 		rc = regcomp(&f->pattern, re, REG_EXTENDED | REG_NOSUB);
 		free(re);
 		if (rc != 0) {
-			pc_err(err, "[%s] pattern is not a POSIX extended regular "
-			    "expression", section);
+			pc_err(err,
+			    "[%s] pattern is not a POSIX extended regular "
+			    "expression",
+			    section);
 			return PC_INVALID;
 		}
 		f->has_pattern = true;
@@ -408,11 +591,26 @@ field_key(struct resources *set, const char *section, const char *spec,
 	}
 	if (strcmp(name, "message") == 0)
 		return set_str(&f->message, value, section, name, err);
+	if (strcmp(name, "user_delta") == 0) {
+		for (i = 0; i < NUSER_DELTAS; i++)
+			if (strcmp(user_delta_names[i], value) == 0)
+				break;
+		if (i == NUSER_DELTAS) {
+			pc_err(err,
+			    "[%s] user_delta must be negative, any or none",
+			    section);
+			return PC_INVALID;
+		}
+		f->user_delta = (enum field_user_delta)i;
+		f->has_user_delta = true;
+		return PC_OK;
+	}
 	if (strcmp(name, "min") == 0 || strcmp(name, "max") == 0) {
 		bool *has = name[1] == 'i' ? &f->has_min : &f->has_max;
 		if (*has)
 			goto twice;
-		if (parse_number(value, name[1] == 'i' ? &f->min : &f->max) != PC_OK) {
+		if (parse_number(value, name[1] == 'i' ? &f->min : &f->max) !=
+		    PC_OK) {
 			pc_err(err, "[%s] %s must be a number", section, name);
 			return PC_INVALID;
 		}
@@ -428,7 +626,8 @@ field_key(struct resources *set, const char *section, const char *spec,
 	case PC_NOMEM:
 		goto nomem;
 	default:
-		pc_err(err, "[%s] values must list at least one value", section);
+		pc_err(err, "[%s] values must list at least one value",
+		    section);
 		return PC_INVALID;
 	}
 twice:
@@ -444,7 +643,8 @@ resources_set(struct resources *set, const char *section, const char *name,
     const char *value, char *err)
 {
 	if (strncmp(section, "resource ", 9) == 0)
-		return resource_key(set, section, section + 9, name, value, err);
+		return resource_key(set, section, section + 9, name, value,
+		    err);
 	if (strncmp(section, "field ", 6) == 0)
 		return field_key(set, section, section + 6, name, value, err);
 	return PC_NOTFOUND;
@@ -463,42 +663,65 @@ field_finish(const struct resource *res, const struct field *f, char *err)
 	const char *bad = NULL;
 	size_t k;
 
-	if (f->type == (enum field_type)-1) {
+	if (f->type == (enum field_type) - 1) {
 		pc_err(err, "[field %s.%s] has no type", res->name, f->name);
 		return PC_INVALID;
 	}
 	for (k = 0; k < NFIELD_KEYS && bad == NULL; k++) {
 		if (key_applies(f, k))
 			continue;
-		if ((strcmp(field_keys[k].name, "min_length") == 0 && f->min_length >= 0) ||
-		    (strcmp(field_keys[k].name, "max_length") == 0 && f->max_length >= 0) ||
-		    (strcmp(field_keys[k].name, "multiline") == 0 && f->multiline) ||
-		    (strcmp(field_keys[k].name, "pattern") == 0 && f->has_pattern) ||
-		    (strcmp(field_keys[k].name, "message") == 0 && f->message != NULL) ||
+		if ((strcmp(field_keys[k].name, "min_length") == 0 &&
+		        f->min_length >= 0) ||
+		    (strcmp(field_keys[k].name, "max_length") == 0 &&
+		        f->max_length >= 0) ||
+		    (strcmp(field_keys[k].name, "multiline") == 0 &&
+		        f->multiline) ||
+		    (strcmp(field_keys[k].name, "pattern") == 0 &&
+		        f->has_pattern) ||
+		    (strcmp(field_keys[k].name, "message") == 0 &&
+		        f->message != NULL) ||
 		    (strcmp(field_keys[k].name, "min") == 0 && f->has_min) ||
 		    (strcmp(field_keys[k].name, "max") == 0 && f->has_max) ||
-		    (strcmp(field_keys[k].name, "values") == 0 && f->nvalues > 0) ||
-		    (strcmp(field_keys[k].name, "max_bytes") == 0 && f->max_bytes >= 0) ||
+		    (strcmp(field_keys[k].name, "values") == 0 &&
+		        f->nvalues > 0) ||
+		    (strcmp(field_keys[k].name, "max_bytes") == 0 &&
+		        f->max_bytes >= 0) ||
 		    (strcmp(field_keys[k].name, "filter") == 0 && f->filter) ||
-		    (strcmp(field_keys[k].name, "sort") == 0 && f->sort))
+		    (strcmp(field_keys[k].name, "sort") == 0 && f->sort) ||
+		    (strcmp(field_keys[k].name, "user_delta") == 0 &&
+		        f->has_user_delta))
 			bad = field_keys[k].name;
 	}
 	if (bad != NULL) {
-		pc_err(err, "[field %s.%s] %s does not apply to a %s field", res->name,
-		    f->name, bad, type_names[f->type]);
+		pc_err(err, "[field %s.%s] %s does not apply to a %s field",
+		    res->name, f->name, bad, type_names[f->type]);
+		return PC_INVALID;
+	}
+	if (f->policy == FP_COUNTER && f->type != FT_INTEGER) {
+		pc_err(err, "[field %s.%s] a counter is an integer field",
+		    res->name, f->name);
+		return PC_INVALID;
+	}
+	if (f->has_user_delta && f->policy != FP_COUNTER) {
+		pc_err(err,
+		    "[field %s.%s] user_delta applies to a counter only",
+		    res->name, f->name);
 		return PC_INVALID;
 	}
 	if (f->type == FT_ENUM && f->nvalues == 0) {
-		pc_err(err, "[field %s.%s] an enum needs values", res->name, f->name);
+		pc_err(err, "[field %s.%s] an enum needs values", res->name,
+		    f->name);
 		return PC_INVALID;
 	}
 	if (f->has_min && f->has_max && f->min > f->max) {
-		pc_err(err, "[field %s.%s] min is above max", res->name, f->name);
+		pc_err(err, "[field %s.%s] min is above max", res->name,
+		    f->name);
 		return PC_INVALID;
 	}
-	if (f->min_length >= 0 && f->max_length >= 0 && f->min_length > f->max_length) {
-		pc_err(err, "[field %s.%s] min_length is above max_length", res->name,
-		    f->name);
+	if (f->min_length >= 0 && f->max_length >= 0 &&
+	    f->min_length > f->max_length) {
+		pc_err(err, "[field %s.%s] min_length is above max_length",
+		    res->name, f->name);
 		return PC_INVALID;
 	}
 	return PC_OK;
@@ -533,54 +756,71 @@ resource_build(struct resource *res, char *err)
 	for (i = 0; i < res->nfields; i++)
 		if ((r = field_finish(res, &res->fields[i], err)) != PC_OK)
 			return r;
-	if ((r = ref_resolve(res, "key", res->key_name != NULL ? res->key_name : "id",
-	    FT_UUID, &res->key, err)) != PC_OK)
+	if ((r = ref_resolve(res, "key",
+	         res->key_name != NULL ? res->key_name : "id", FT_UUID,
+	         &res->key, err)) != PC_OK)
 		return r;
 	if (res->key->policy != FP_READONLY && res->key->policy != FP_SERVER) {
-		pc_err(err, "[resource %s] its key is readonly or server", res->name);
+		pc_err(err, "[resource %s] its key is readonly or server",
+		    res->name);
 		return PC_INVALID;
 	}
 	if (res->owner_name == NULL)
 		res->owner = res->key;
 	else if (strcmp(res->owner_name, "none") != 0 &&
-	    (r = ref_resolve(res, "owner", res->owner_name, FT_UUID, &res->owner,
-	    err)) != PC_OK)
+	    (r = ref_resolve(res, "owner", res->owner_name, FT_UUID,
+	         &res->owner, err)) != PC_OK)
 		return r;
 	/* Nobody may give a row away: the owner is set by profilecache. */
 	if (res->owner != NULL && res->owner != res->key &&
-	    res->owner->policy != FP_SERVER && res->owner->policy != FP_READONLY) {
-		pc_err(err, "[resource %s] its owner field %s must be policy = server",
+	    res->owner->policy != FP_SERVER &&
+	    res->owner->policy != FP_READONLY) {
+		pc_err(err,
+		    "[resource %s] its owner field %s must be policy = server",
 		    res->name, res->owner->name);
 		return PC_INVALID;
 	}
 	if (res->owner_reads && res->owner == NULL) {
-		pc_err(err, "[resource %s] read = owner needs an owner", res->name);
+		pc_err(err, "[resource %s] read = owner needs an owner",
+		    res->name);
 		return PC_INVALID;
 	}
-	if (res->visibility_name != NULL && (r = ref_resolve(res, "visibility",
-	    res->visibility_name, FT_BOOLEAN, &res->visibility, err)) != PC_OK)
+	if (res->visibility_name != NULL &&
+	    (r = ref_resolve(res, "visibility", res->visibility_name,
+	         FT_BOOLEAN, &res->visibility, err)) != PC_OK)
 		return r;
-	if ((r = ref_resolve(res, "version", "updated_at", FT_TIMESTAMP, &updated,
-	    err)) != PC_OK)
+	if ((r = ref_resolve(res, "version", "updated_at", FT_TIMESTAMP,
+	         &updated, err)) != PC_OK)
 		return r;
 	if (updated->policy != FP_SERVER) {
-		pc_err(err, "[resource %s] updated_at is a server field", res->name);
+		pc_err(err, "[resource %s] updated_at is a server field",
+		    res->name);
 		return PC_INVALID;
 	}
 	if ((res->item == NULL && (res->item = strdup(res->name)) == NULL) ||
 	    (res->table == NULL && (res->table = strdup(res->name)) == NULL))
 		goto nomem;
+	for (i = 0; i < res->nfields; i++)
+		if (res->fields[i].policy == FP_COUNTER)
+			res->counters = true;
+	if (res->counters &&
+	    asprintf(&res->increments_ns, "%s/increment", res->item) == -1) {
+		res->increments_ns = NULL;
+		goto nomem;
+	}
 
 	for (len = sizeof("field_versions"), i = 0; i < res->nfields; i++)
 		len += strlen(res->fields[i].name) + 1;
 	if ((p = malloc(len)) == NULL)
 		goto nomem;
 	for (n = 0, i = 0; i < res->nfields; i++)
-		n += (size_t)snprintf(p + n, len - n, "%s,", res->fields[i].name);
+		n += (size_t)snprintf(p + n, len - n, "%s,",
+		    res->fields[i].name);
 	(void)snprintf(p + n, len - n, "field_versions");
 	res->select = p;
 
-	for (len = sizeof("unknown field; allowed:"), i = 0; i < res->nfields; i++)
+	for (len = sizeof("unknown field; allowed:"), i = 0; i < res->nfields;
+	     i++)
 		len += strlen(res->fields[i].name) + 2;
 	if ((p = res->unknown_reason = malloc(len)) == NULL)
 		goto nomem;
@@ -589,11 +829,12 @@ resource_build(struct resource *res, char *err)
 		if (res->fields[i].policy == FP_BEHIND ||
 		    res->fields[i].policy == FP_THROUGH)
 			n += (size_t)snprintf(p + n, len - n, "%s %s",
-			    n > sizeof("unknown field; allowed:") - 1 ? "," : "",
+			    n > sizeof("unknown field; allowed:") - 1 ? "," :
+			                                                "",
 			    res->fields[i].name);
 	if (asprintf(&res->not_found_body,
-	    "{\"error\":{\"code\":\"not_found\",\"message\":\"%s not found\"}}",
-	    res->item) == -1) {
+	        "{\"error\":{\"code\":\"not_found\",\"message\":\"%s not found\"}}",
+	        res->item) == -1) {
 		res->not_found_body = NULL;
 		goto nomem;
 	}
@@ -612,10 +853,13 @@ resources_finish(struct resources *set, char *err)
 
 	for (i = 0; i < set->n; i++) {
 		for (j = 0; j < i; j++)
-			if (strcmp(set->v[i].item ? set->v[i].item : set->v[i].name,
-			    set->v[j].item) == 0) {
-				pc_err(err, "[resource %s] has the item name of "
-				    "[resource %s]", set->v[i].name, set->v[j].name);
+			if (strcmp(set->v[i].item ? set->v[i].item :
+			                            set->v[i].name,
+			        set->v[j].item) == 0) {
+				pc_err(err,
+				    "[resource %s] has the item name of "
+				    "[resource %s]",
+				    set->v[i].name, set->v[j].name);
 				return PC_INVALID;
 			}
 		if ((r = resource_build(&set->v[i], err)) != PC_OK)
@@ -631,7 +875,8 @@ struct parse_ctx {
 };
 
 static int
-parse_handler(void *user, const char *section, const char *name, const char *value)
+parse_handler(void *user, const char *section, const char *name,
+    const char *value)
 {
 	struct parse_ctx *ctx = user;
 
@@ -639,7 +884,8 @@ parse_handler(void *user, const char *section, const char *name, const char *val
 		return 0;
 	ctx->r = resources_set(ctx->set, section, name, value, ctx->err);
 	if (ctx->r == PC_NOTFOUND) {
-		pc_err(ctx->err, "[%s]: not a resource or field section", section);
+		pc_err(ctx->err, "[%s]: not a resource or field section",
+		    section);
 		ctx->r = PC_INVALID;
 	}
 	return ctx->r == PC_OK;
@@ -682,7 +928,8 @@ resource_sync_name(enum resource_sync s)
 
 /* Copy one field of the row into out, normalised; *us gets a timestamp's value. */
 static enum pc_result
-render_field(const struct field *f, json_t *v, json_t *out, int64_t *us, char *err)
+render_field(const struct field *f, json_t *v, json_t *out, int64_t *us,
+    char *err)
 {
 	char ts[TIMEFMT_LEN];
 	json_t *nv;
@@ -690,7 +937,8 @@ render_field(const struct field *f, json_t *v, json_t *out, int64_t *us, char *e
 	*us = -1;
 	if (v == NULL || json_is_null(v))
 		return json_object_set_new(out, f->name, json_null()) == 0 ?
-		    PC_OK : PC_NOMEM;
+		    PC_OK :
+		    PC_NOMEM;
 	switch (f->type) {
 	case FT_TEXT:
 	case FT_UUID:
@@ -720,7 +968,8 @@ render_field(const struct field *f, json_t *v, json_t *out, int64_t *us, char *e
 		break;
 	case FT_TIMESTAMP:
 		if (!json_is_string(v) ||
-		    timefmt_parse(json_string_value(v), json_string_length(v), us) != PC_OK ||
+		    timefmt_parse(json_string_value(v), json_string_length(v),
+		        us) != PC_OK ||
 		    timefmt_format(*us, ts) != PC_OK)
 			goto bad;
 		nv = json_string(ts);
@@ -730,7 +979,8 @@ render_field(const struct field *f, json_t *v, json_t *out, int64_t *us, char *e
 	}
 	return json_object_set_new(out, f->name, nv) == 0 ? PC_OK : PC_NOMEM;
 bad:
-	pc_err(err, "database row: field %s has an unexpected type or format", f->name);
+	pc_err(err, "database row: field %s has an unexpected type or format",
+	    f->name);
 	return PC_INVALID;
 }
 
@@ -748,8 +998,10 @@ resource_render(const struct resource *res, json_t *in, const char *expect_key,
 	meta->updated_at_us = -1;
 	meta->is_private = false;
 	v = json_object_get(in, res->key->name);
-	if (!json_is_string(v) || strcmp(json_string_value(v), expect_key) != 0) {
-		pc_err(err, "database row has another %s than asked for", res->key->name);
+	if (!json_is_string(v) ||
+	    strcmp(json_string_value(v), expect_key) != 0) {
+		pc_err(err, "database row has another %s than asked for",
+		    res->key->name);
 		goto out;
 	}
 	if ((obj = json_object()) == NULL) {
@@ -760,8 +1012,9 @@ resource_render(const struct resource *res, json_t *in, const char *expect_key,
 	meta->is_private = res->visibility != NULL &&
 	    json_is_true(json_object_get(in, res->visibility->name));
 	for (i = 0; i < res->nfields; i++) {
-		if ((r = render_field(&res->fields[i], json_object_get(in,
-		    res->fields[i].name), obj, &us, err)) != PC_OK)
+		if ((r = render_field(&res->fields[i],
+		         json_object_get(in, res->fields[i].name), obj, &us,
+		         err)) != PC_OK)
 			goto out;
 		if (strcmp(res->fields[i].name, "updated_at") == 0)
 			meta->updated_at_us = us;
@@ -774,10 +1027,12 @@ resource_render(const struct resource *res, json_t *in, const char *expect_key,
 	r = PC_NOMEM;
 	if ((doc = json_object()) == NULL ||
 	    json_object_set(doc, res->item, obj) != 0 ||
-	    json_object_set_new(doc, "sync", json_string(resource_sync_name(sync))) != 0 ||
+	    json_object_set_new(doc, "sync",
+	        json_string(resource_sync_name(sync))) != 0 ||
 	    (failed != NULL && json_object_set(doc, "failed", failed) != 0))
 		goto out;
-	if ((*body = json_dumps(doc, JSON_COMPACT | JSON_PRESERVE_ORDER)) == NULL)
+	if ((*body = json_dumps(doc, JSON_COMPACT | JSON_PRESERVE_ORDER)) ==
+	    NULL)
 		goto out;
 	*body_len = strlen(*body);
 	r = PC_OK;
@@ -812,12 +1067,14 @@ utf8_chars(const char *s, size_t len)
  * in Persian and Indic text and join emoji sequences: refused all the same
  * until each field's characters can be configured.
  */
-static const struct { uint32_t lo, hi; } invisible[] = {
-	{ 0x200b, 0x200f },	/* zero-width space, (non-)joiner, LRM, RLM */
-	{ 0x202a, 0x202e },	/* bidi embeddings and overrides */
-	{ 0x2060, 0x2060 },	/* word joiner */
-	{ 0x2066, 0x2069 },	/* bidi isolates */
-	{ 0xfeff, 0xfeff },	/* zero-width no-break space (BOM) */
+static const struct {
+	uint32_t lo, hi;
+} invisible[] = {
+	{ 0x200b, 0x200f }, /* zero-width space, (non-)joiner, LRM, RLM */
+	{ 0x202a, 0x202e }, /* bidi embeddings and overrides */
+	{ 0x2060, 0x2060 }, /* word joiner */
+	{ 0x2066, 0x2069 }, /* bidi isolates */
+	{ 0xfeff, 0xfeff }, /* zero-width no-break space (BOM) */
 };
 
 /*
@@ -851,13 +1108,14 @@ check_display_text(const char *s, size_t len, bool allow_nl)
 
 	while (i < len) {
 		c = utf8_next(s, len, &i);
-		if ((c < 0x20 && !(allow_nl && (c == '\n' || c == '\r' || c == '\t'))) ||
+		if ((c < 0x20 &&
+		        !(allow_nl && (c == '\n' || c == '\r' || c == '\t'))) ||
 		    (c >= 0x7f && c <= 0x9f))
 			return "must not contain control characters";
 		for (k = 0; k < sizeof(invisible) / sizeof(invisible[0]); k++)
 			if (c >= invisible[k].lo && c <= invisible[k].hi)
 				return "must not contain bidirectional controls or "
-				    "zero-width characters";
+				       "zero-width characters";
 	}
 	return NULL;
 }
@@ -882,9 +1140,10 @@ check_text(const struct field *f, const char *s, size_t len, char *reason)
 		return reason;
 	}
 	/* A NUL inside the value would end the string regexec() sees. */
-	if (f->has_pattern && (strlen(s) != len ||
-	    regexec(&f->pattern, s, 0, NULL, 0) != 0))
-		return f->message != NULL ? f->message : "does not have the allowed form";
+	if (f->has_pattern &&
+	    (strlen(s) != len || regexec(&f->pattern, s, 0, NULL, 0) != 0))
+		return f->message != NULL ? f->message :
+		                            "does not have the allowed form";
 	return check_display_text(s, len, f->multiline);
 }
 
@@ -894,8 +1153,8 @@ check_image(const struct field *f, const char *s, size_t len, char *reason)
 	size_t i;
 
 	if (f->max_length >= 0 && len > (size_t)f->max_length) {
-		(void)snprintf(reason, RESOURCE_REASON_LEN, "too long (at most %ld bytes)",
-		    f->max_length);
+		(void)snprintf(reason, RESOURCE_REASON_LEN,
+		    "too long (at most %ld bytes)", f->max_length);
 		return reason;
 	}
 	if (strncmp(s, "https://", 8) != 0 && strncmp(s, "http://", 7) != 0)
@@ -911,10 +1170,13 @@ check_range(const struct field *f, double d, bool whole, char *reason)
 {
 	if ((f->has_min && d < f->min) || (f->has_max && d > f->max)) {
 		if (f->has_min && f->has_max)
-			(void)snprintf(reason, RESOURCE_REASON_LEN, "must be a %s from %.17g "
-			    "to %.17g", whole ? "whole number" : "number", f->min, f->max);
+			(void)snprintf(reason, RESOURCE_REASON_LEN,
+			    "must be a %s from %.17g "
+			    "to %.17g",
+			    whole ? "whole number" : "number", f->min, f->max);
 		else
-			(void)snprintf(reason, RESOURCE_REASON_LEN, "must be %s %.17g",
+			(void)snprintf(reason, RESOURCE_REASON_LEN,
+			    "must be %s %.17g",
 			    f->has_min ? "at least" : "at most",
 			    f->has_min ? f->min : f->max);
 		return reason;
@@ -932,12 +1194,12 @@ check_enum(const struct field *f, const char *s, char *reason)
 			return NULL;
 	n = (size_t)snprintf(reason, RESOURCE_REASON_LEN, "must be one of:");
 	for (i = 0; i < f->nvalues && n < RESOURCE_REASON_LEN; i++)
-		n += (size_t)snprintf(reason + n, RESOURCE_REASON_LEN - n, "%s %s",
-		    i > 0 ? "," : "", f->values[i]);
+		n += (size_t)snprintf(reason + n, RESOURCE_REASON_LEN - n,
+		    "%s %s", i > 0 ? "," : "", f->values[i]);
 	return reason;
 }
 
-const char *
+UNITTEST const char *
 resource_check_value(const struct field *f, json_t *v,
     char reason[RESOURCE_REASON_LEN])
 {
@@ -954,7 +1216,8 @@ resource_check_value(const struct field *f, json_t *v,
 	case FT_INTEGER:
 		if (!json_is_integer(v))
 			return "must be a whole number or null";
-		return check_range(f, (double)json_integer_value(v), true, reason);
+		return check_range(f, (double)json_integer_value(v), true,
+		    reason);
 	case FT_NUMBER:
 		if (!json_is_number(v))
 			return "must be a number or null";
@@ -988,10 +1251,12 @@ resource_check_value(const struct field *f, json_t *v,
 	case FT_IMAGE:
 		return check_image(f, s, len, reason);
 	case FT_UUID:
-		return uuid_is_canonical(s, len) ? NULL :
+		return uuid_is_canonical(s, len) ?
+		    NULL :
 		    "must be a UUID in lower case (8-4-4-4-12 hex digits)";
 	case FT_TIMESTAMP:
-		return timefmt_parse(s, len, &us) == PC_OK ? NULL :
+		return timefmt_parse(s, len, &us) == PC_OK ?
+		    NULL :
 		    "must be an RFC 3339 time with a zone";
 	case FT_ENUM:
 		return check_enum(f, s, reason);
@@ -1006,6 +1271,13 @@ writable(const struct field *f)
 	return f->policy == FP_BEHIND || f->policy == FP_THROUGH;
 }
 
+/* The admin also sets a counter outright: an ordinary versioned change. */
+static bool
+writable_by(const struct field *f, bool admin)
+{
+	return writable(f) || (admin && f->policy == FP_COUNTER);
+}
+
 json_t *
 resource_writable_names(const struct resource *res)
 {
@@ -1016,7 +1288,8 @@ resource_writable_names(const struct resource *res)
 		return NULL;
 	for (i = 0; i < res->nfields; i++)
 		if (writable(&res->fields[i]) &&
-		    json_array_append_new(a, json_string(res->fields[i].name)) != 0) {
+		    json_array_append_new(a,
+		        json_string(res->fields[i].name)) != 0) {
 			json_decref(a);
 			return NULL;
 		}
@@ -1025,7 +1298,7 @@ resource_writable_names(const struct resource *res)
 
 enum pc_result
 resource_patch_parse(const struct resource *res, const char *body, size_t len,
-    bool replace, json_t **patch, json_t **errors)
+    bool replace, bool admin, json_t **patch, json_t **errors)
 {
 	enum pc_result r = PC_INVALID;
 	json_t *in = NULL, *out = NULL, *errs = NULL, *v;
@@ -1037,7 +1310,8 @@ resource_patch_parse(const struct resource *res, const char *body, size_t len,
 
 	*patch = NULL;
 	*errors = NULL;
-	if ((in = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr)) == NULL ||
+	if ((in = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr)) ==
+	        NULL ||
 	    !json_is_object(in))
 		goto out;
 	r = PC_NOMEM;
@@ -1047,13 +1321,16 @@ resource_patch_parse(const struct resource *res, const char *body, size_t len,
 		f = resource_field(res, key);
 		if (f == NULL)
 			why = res->unknown_reason;
-		else if (!writable(f))
+		else if (f->policy == FP_COUNTER && !admin)
+			why = "a counter: send POST .../increments";
+		else if (!writable_by(f, admin))
 			why = "read-only";
 		else
 			why = resource_check_value(f, v, reason);
 		if (why != NULL) {
 			/* Keys are bounded by the body cap; report each once. */
-			if (json_object_set_new(errs, key, json_string(why)) != 0)
+			if (json_object_set_new(errs, key, json_string(why)) !=
+			    0)
 				goto out;
 			continue;
 		}
@@ -1063,14 +1340,17 @@ resource_patch_parse(const struct resource *res, const char *body, size_t len,
 	if (replace) {
 		for (i = 0; i < res->nfields; i++) {
 			f = &res->fields[i];
-			if (writable(f) && json_object_get(in, f->name) == NULL &&
-			    json_object_set_new(out, f->name, f->type == FT_BOOLEAN ?
-			    json_false() : json_null()) != 0)
+			if (writable(f) &&
+			    json_object_get(in, f->name) == NULL &&
+			    json_object_set_new(out, f->name,
+			        f->type == FT_BOOLEAN ? json_false() :
+			                                json_null()) != 0)
 				goto out;
 		}
 	}
 	if (json_object_size(errs) == 0 && json_object_size(out) == 0 &&
-	    json_object_set_new(errs, "body", json_string("no editable field given")) != 0)
+	    json_object_set_new(errs, "body",
+	        json_string("no editable field given")) != 0)
 		goto out;
 	if (json_object_size(errs) > 0) {
 		*errors = errs;
@@ -1101,7 +1381,8 @@ resource_patch_names_through(const struct resource *res, json_t *patch)
 }
 
 bool
-resource_patch_needs_origin(const struct resource *res, json_t *patch, json_t *row)
+resource_patch_needs_origin(const struct resource *res, json_t *patch,
+    json_t *row)
 {
 	const char *name;
 	json_t *v, *cur;
@@ -1115,7 +1396,7 @@ resource_patch_needs_origin(const struct resource *res, json_t *patch, json_t *r
 			continue;
 		cur = row != NULL ? json_object_get(row, name) : NULL;
 		if (json_is_null(v) ? cur != NULL && !json_is_null(cur) :
-		    cur == NULL || !json_equal(v, cur))
+		                      cur == NULL || !json_equal(v, cur))
 			return true;
 	}
 	return false;
@@ -1139,7 +1420,8 @@ resource_apply_args(const struct resource *res, json_t *changes)
 	json_t *doc;
 	char *s = NULL;
 
-	doc = res->builtin ? json_pack("{s:O}", "changes", changes) :
+	doc = res->builtin ?
+	    json_pack("{s:O}", "changes", changes) :
 	    json_pack("{s:s,s:O}", "resource", res->item, "changes", changes);
 	if (doc != NULL)
 		s = json_dumps(doc, JSON_COMPACT);
@@ -1153,7 +1435,8 @@ resource_delete_args(const struct resource *res, const char *id)
 	json_t *doc;
 	char *s = NULL;
 
-	doc = res->builtin ? json_pack("{s:s}", "id", id) :
+	doc = res->builtin ?
+	    json_pack("{s:s}", "id", id) :
 	    json_pack("{s:s,s:s}", "resource", res->item, "id", id);
 	if (doc != NULL)
 		s = json_dumps(doc, JSON_COMPACT);

@@ -27,14 +27,19 @@
  *                                timestamp, enum, json, image
  *   policy = behind              behind (write-behind), through (the
  *                                database decides: unique columns),
- *                                readonly, server (set by the database)
+ *                                readonly, server (set by the database),
+ *                                counter (an integer changed only by
+ *                                increments, POST .../increments; the
+ *                                admin may also set it outright)
  *   max_length = 1000            text: characters; image: bytes
  *   min_length = 0
  *   multiline = true             text: newline, carriage return and tab
  *   pattern = ^[a-z0-9_]*$       text: a POSIX extended regular expression
  *                                the whole value must match
  *   message = ...                the reason given when length or pattern fail
- *   min = 0 / max = 100          integer, number
+ *   min = 0 / max = 100          integer, number; a counter's bounds
+ *   user_delta = negative        counter: the increments a user may send
+ *                                (negative: spend only, any, none)
  *   values = open done           enum
  *   max_bytes = 4096             json (an object)
  *   filter = true                lists may filter on it (?NAME=eq.VALUE)
@@ -62,47 +67,56 @@ enum field_type {
 	FT_TIMESTAMP,
 	FT_ENUM,
 	FT_JSON,
-	FT_IMAGE	/* the URL of a stored image, or one the client gives */
+	FT_IMAGE /* the URL of a stored image, or one the client gives */
 };
 
-enum field_policy { FP_BEHIND, FP_THROUGH, FP_READONLY, FP_SERVER };
+enum field_policy { FP_BEHIND, FP_THROUGH, FP_READONLY, FP_SERVER, FP_COUNTER };
+
+/* Which increments of a counter a user may send; the admin sends any. */
+enum field_user_delta { UD_NEGATIVE = 0, UD_ANY, UD_NONE };
 
 struct field {
 	char *name;
 	enum field_type type;
 	enum field_policy policy;
-	long min_length, max_length;	/* text: characters; image: bytes; -1: none */
+	long min_length,
+	    max_length; /* text: characters; image: bytes; -1: none */
 	bool multiline;
 	bool has_pattern;
 	regex_t pattern;
-	char *message;			/* NULL: a reason made from the limits */
+	char *message; /* NULL: a reason made from the limits */
 	bool has_min, has_max;
-	double min, max;		/* integer, number */
-	char **values;			/* enum */
+	double min, max; /* integer, number */
+	char **values;   /* enum */
 	size_t nvalues;
-	long max_bytes;			/* json */
-	bool filter;			/* lists may filter on it: ?NAME=eq.V */
-	bool sort;			/* lists may be ordered by it */
+	long max_bytes; /* json */
+	bool filter;    /* lists may filter on it: ?NAME=eq.V */
+	bool sort;      /* lists may be ordered by it */
+	enum field_user_delta user_delta; /* counter */
+	bool has_user_delta;
 };
 
 struct resource {
-	bool builtin;			/* profiles: its own functions (30_apply.sql) */
-	char *name;			/* URL segment */
-	char *item;			/* singular: answers, journal, cache */
+	bool builtin; /* profiles: its own functions (30_apply.sql) */
+	char *name;   /* URL segment */
+	char *item;   /* singular: answers, journal, cache */
 	char *table;
-	char *key_name, *owner_name, *visibility_name;	/* as declared */
+	char *key_name, *owner_name, *visibility_name; /* as declared */
 	const struct field *key;
-	const struct field *owner;	/* NULL: no owner */
-	const struct field *visibility;	/* NULL: every row is public */
-	bool owner_reads;		/* read = owner: every row is hidden from
+	const struct field *owner;      /* NULL: no owner */
+	const struct field *visibility; /* NULL: every row is public */
+	bool owner_reads; /* read = owner: every row is hidden from
 					   all but its owner and the admin */
-	long fresh_ttl, stale_ttl, negative_ttl;	/* -1: [cache]'s */
+	long fresh_ttl, stale_ttl, negative_ttl; /* -1: [cache]'s */
 	struct field *fields;
 	size_t nfields;
-	char *select;			/* the columns to read, field_versions last */
-	char *unknown_reason;		/* "unknown field; allowed: a, b" */
-	char *not_found_body;		/* the body of a 404 */
+	char *select;         /* the columns to read, field_versions last */
+	char *unknown_reason; /* "unknown field; allowed: a, b" */
+	char *not_found_body; /* the body of a 404 */
 	size_t not_found_len;
+	bool counters;       /* has a counter field */
+	char *increments_ns; /* "<item>/increment": the journal's
+					   name for its increments */
 };
 
 struct resources {
@@ -110,7 +124,11 @@ struct resources {
 	size_t n;
 };
 
-enum resource_sync { RESOURCE_SYNCED = 0, RESOURCE_PENDING = 1, RESOURCE_FAILED = 2 };
+enum resource_sync {
+	RESOURCE_SYNCED = 0,
+	RESOURCE_PENDING = 1,
+	RESOURCE_FAILED = 2
+};
 
 struct resource_meta {
 	int64_t updated_at_us;
@@ -132,14 +150,16 @@ enum pc_result resources_set(struct resources *set, const char *section,
 enum pc_result resources_finish(struct resources *set, char *err);
 
 /* Parse INI text holding declarations only, then resources_finish(). */
-enum pc_result resources_parse(struct resources *set, const char *ini, char *err);
+enum pc_result resources_parse(struct resources *set, const char *ini,
+    char *err);
 
 void resources_free(struct resources *set);
 
 /* The resource whose name is the len bytes at name, or NULL. */
-const struct resource *resources_find(const struct resources *set, const char *name,
-    size_t len);
-const struct field *resource_field(const struct resource *res, const char *name);
+const struct resource *resources_find(const struct resources *set,
+    const char *name, size_t len);
+const struct field *resource_field(const struct resource *res,
+    const char *name);
 
 const char *resource_sync_name(enum resource_sync s);
 
@@ -164,16 +184,20 @@ enum pc_result resource_render(const struct resource *res, struct json_t *row,
  * PC_INVALID with *errors set: {"field":"reason",...} for every field that is
  * unknown, read-only or invalid.
  */
-enum pc_result resource_patch_parse(const struct resource *res, const char *body,
-    size_t len, bool replace, struct json_t **patch, struct json_t **errors);
+enum pc_result resource_patch_parse(const struct resource *res,
+    const char *body, size_t len, bool replace, bool admin,
+    struct json_t **patch, struct json_t **errors);
 
+/* The size of a buffer for a reason a value is refused. */
+#define RESOURCE_REASON_LEN 160
+#ifdef UNITTESTS
 /*
  * Why value v cannot be written to f, or NULL when it can. The reason may
  * be made in the caller's buffer.
  */
-#define RESOURCE_REASON_LEN 160
 const char *resource_check_value(const struct field *f, struct json_t *v,
     char reason[RESOURCE_REASON_LEN]);
+#endif
 
 /* A new array of the writable fields' names, in order; NULL: out of memory. */
 struct json_t *resource_writable_names(const struct resource *res);
@@ -191,10 +215,11 @@ const char *resource_delete_fn(const struct resource *res);
 char *resource_delete_args(const struct resource *res, const char *id);
 
 /* True when patch names a write-through field, whatever its value. */
-bool resource_patch_names_through(const struct resource *res, struct json_t *patch);
+bool resource_patch_names_through(const struct resource *res,
+    struct json_t *patch);
 
 /* True when patch writes a write-through field with a value row lacks. */
-bool resource_patch_needs_origin(const struct resource *res, struct json_t *patch,
-    struct json_t *row);
+bool resource_patch_needs_origin(const struct resource *res,
+    struct json_t *patch, struct json_t *row);
 
 #endif

@@ -6,48 +6,85 @@
 
 #include "app.h"
 #include "cors.h"
+#include "metrics.h"
+#include "resource.h"
 #include "route.h"
 #include "route_admin.h"
 #include "route_avatar.h"
-#include "metrics.h"
 #include "route_health.h"
 #include "route_metrics.h"
 #include "route_profile.h"
 #include "route_resource.h"
 
 static const struct route routes[] = {
-	{ .method = "GET", .pattern = "/v1/profiles/*", .handler = route_profile_get,
-	  .metric = MR_PROFILE_GET },
-	{ .method = "PUT", .pattern = "/v1/profiles/*", .handler = route_profile_put,
-	  .metric = MR_PROFILE_PUT },
-	{ .method = "PATCH", .pattern = "/v1/profiles/*", .handler = route_profile_patch,
-	  .metric = MR_PROFILE_PATCH },
-	{ .method = "DELETE", .pattern = "/v1/profiles/*", .handler = route_profile_delete,
-	  .metric = MR_PROFILE_DELETE },
-	{ .method = "POST", .pattern = "/v1/profiles/*/avatar", .handler = route_avatar_post,
-	  .metric = MR_AVATAR_POST },
-	{ .method = "POST", .pattern = "/v1/admin/invalidate",
-	  .handler = route_admin_invalidate, .metric = MR_OTHER },
-	{ .method = "GET", .pattern = "/v1/healthz", .handler = route_health_get,
-	  .metric = MR_HEALTHZ },
-	{ .method = "GET", .pattern = "/v1/metrics", .handler = route_metrics_get,
-	  .metric = MR_METRICS },
+	{ .method = "GET",
+	    .pattern = "/v1/profiles/*",
+	    .handler = route_profile_get,
+	    .metric = MR_PROFILE_GET },
+	{ .method = "PUT",
+	    .pattern = "/v1/profiles/*",
+	    .handler = route_profile_put,
+	    .metric = MR_PROFILE_PUT },
+	{ .method = "PATCH",
+	    .pattern = "/v1/profiles/*",
+	    .handler = route_profile_patch,
+	    .metric = MR_PROFILE_PATCH },
+	{ .method = "DELETE",
+	    .pattern = "/v1/profiles/*",
+	    .handler = route_profile_delete,
+	    .metric = MR_PROFILE_DELETE },
+	{ .method = "POST",
+	    .pattern = "/v1/profiles/*/avatar",
+	    .handler = route_avatar_post,
+	    .metric = MR_AVATAR_POST },
+	{ .method = "POST",
+	    .pattern = "/v1/admin/invalidate",
+	    .handler = route_admin_invalidate,
+	    .metric = MR_OTHER },
+	{ .method = "GET",
+	    .pattern = "/v1/healthz",
+	    .handler = route_health_get,
+	    .metric = MR_HEALTHZ },
+	{ .method = "GET",
+	    .pattern = "/v1/metrics",
+	    .handler = route_metrics_get,
+	    .metric = MR_METRICS },
 };
 
 /* The routes of a declared resource's path, /v1/{resource}/... */
 static const struct route resource_routes[] = {
-	{ .method = "GET", .pattern = "/v1/*/*", .handler = route_resource_get,
-	  .metric = MR_RESOURCE_GET },
-	{ .method = "PUT", .pattern = "/v1/*/*", .handler = route_resource_put,
-	  .metric = MR_RESOURCE_PUT },
-	{ .method = "PATCH", .pattern = "/v1/*/*", .handler = route_resource_patch,
-	  .metric = MR_RESOURCE_PATCH },
-	{ .method = "DELETE", .pattern = "/v1/*/*", .handler = route_resource_delete,
-	  .metric = MR_RESOURCE_DELETE },
-	{ .method = "POST", .pattern = "/v1/*", .handler = route_resource_post,
-	  .metric = MR_RESOURCE_POST },
-	{ .method = "GET", .pattern = "/v1/*", .handler = route_resource_list,
-	  .metric = MR_RESOURCE_LIST },
+	{ .method = "POST",
+	    .pattern = "/v1/*/*/increments",
+	    .handler = route_resource_increment,
+	    .metric = MR_RESOURCE_INCREMENT },
+	{ .method = "POST",
+	    .pattern = "/v1/*/*/*",
+	    .handler = route_resource_image,
+	    .metric = MR_RESOURCE_IMAGE },
+	{ .method = "GET",
+	    .pattern = "/v1/*/*",
+	    .handler = route_resource_get,
+	    .metric = MR_RESOURCE_GET },
+	{ .method = "PUT",
+	    .pattern = "/v1/*/*",
+	    .handler = route_resource_put,
+	    .metric = MR_RESOURCE_PUT },
+	{ .method = "PATCH",
+	    .pattern = "/v1/*/*",
+	    .handler = route_resource_patch,
+	    .metric = MR_RESOURCE_PATCH },
+	{ .method = "DELETE",
+	    .pattern = "/v1/*/*",
+	    .handler = route_resource_delete,
+	    .metric = MR_RESOURCE_DELETE },
+	{ .method = "POST",
+	    .pattern = "/v1/*",
+	    .handler = route_resource_post,
+	    .metric = MR_RESOURCE_POST },
+	{ .method = "GET",
+	    .pattern = "/v1/*",
+	    .handler = route_resource_list,
+	    .metric = MR_RESOURCE_LIST },
 };
 
 bool
@@ -87,7 +124,8 @@ allow_add(char *allow, size_t len, const char *method)
 	/* Listed once each, comma separated. */
 	if (strstr(allow, method) != NULL)
 		return;
-	(void)snprintf(allow + used, len - used, "%s%s", used ? ", " : "", method);
+	(void)snprintf(allow + used, len - used, "%s%s", used ? ", " : "",
+	    method);
 }
 
 const struct route *
@@ -127,17 +165,51 @@ route_find(const struct route *table, size_t n, struct http_request *req,
 	return NULL;
 }
 
-void
-route_dispatch(struct app *app, struct http_request *req, struct http_response *resp)
+/*
+ * Whether a path under a declared resource names something it has: the
+ * resource, a row, a row's increments (with a counter) or one of its image
+ * fields. Anything else is 404, whatever the method.
+ */
+static bool
+subpath_known(const struct resource *res, const char *path)
 {
+	const char *p = path + 4 + strlen(res->name), *sub;
+	const struct field *f;
+	char name[64];
+	size_t n;
+
+	if (*p++ != '/' || (sub = strchr(p, '/')) == NULL)
+		return true; /* the resource, or a row */
+	sub++;
+	if (strchr(sub, '/') != NULL || (n = strlen(sub)) == 0 ||
+	    n >= sizeof(name))
+		return false;
+	if (strcmp(sub, "increments") == 0)
+		return res->counters;
+	memcpy(name, sub, n + 1);
+	return (f = resource_field(res, name)) != NULL && f->type == FT_IMAGE;
+}
+
+void
+route_dispatch(struct app *app, struct http_request *req,
+    struct http_response *resp)
+{
+	const struct resource *res;
 	const struct route *rt;
 	char allow[128];
 	int status;
 
-	if (route_resource_of(app, req->path) != NULL)
-		rt = route_find(resource_routes, sizeof(resource_routes) /
-		    sizeof(resource_routes[0]), req, &status, allow, sizeof(allow));
-	else
+	if ((res = route_resource_of(app, req->path)) != NULL) {
+		if (!subpath_known(res, req->path)) {
+			http_error(resp, 404, "not_found",
+			    "no such path under this resource");
+			return;
+		}
+		rt = route_find(resource_routes,
+		    sizeof(resource_routes) / sizeof(resource_routes[0]), req,
+		    &status, allow, sizeof(allow));
+		resp->resource = (int)(res - app->cfg.resources.v);
+	} else
 		rt = route_find(routes, sizeof(routes) / sizeof(routes[0]), req,
 		    &status, allow, sizeof(allow));
 	if (rt != NULL) {

@@ -17,14 +17,15 @@ struct route {
 	/* Literal segments and "*", which captures one non-empty segment. */
 	const char *pattern;
 	route_fn handler;
-	int metric;		/* enum metrics_route */
+	int metric; /* enum metrics_route */
 };
 
 /*
  * Match path against pattern, capturing each "*" segment into
  * req->param[] (pointers into path). False when it does not match.
  */
-bool route_match(const char *pattern, const char *path, struct http_request *req);
+bool route_match(const char *pattern, const char *path,
+    struct http_request *req);
 
 /*
  * Find the route for req in table. Returns it, or NULL with *status 404

@@ -7,8 +7,8 @@
 #include <string.h>
 
 #include "app.h"
-#include "route_admin.h"
 #include "profile.h"
+#include "route_admin.h"
 #include "route_auth.h"
 #include "usecase_read.h"
 #include "uuid.h"
@@ -29,7 +29,8 @@ route_admin_invalidate(struct app *app, struct http_request *req,
 	/* No user owns the empty id: only the admin gets through. */
 	if (!route_auth_owner(app, req, resp, "", &who))
 		goto out;
-	if (!http_json_body(req, resp, (size_t)app->cfg.limits_max_body, &body, &len))
+	if (!http_json_body(req, resp, (size_t)app->cfg.limits_max_body, &body,
+	        &len))
 		goto out;
 	doc = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
 	type = json_string_value(json_object_get(doc, "type"));
@@ -44,17 +45,18 @@ route_admin_invalidate(struct app *app, struct http_request *req,
 	}
 	r = usecase_outside(app, profile_resource(), id, deleted);
 	if (r != PC_OK && r != PC_NOTFOUND) {
-		http_header_add(resp, "Retry-After", "%ld", app->cfg.origin_retry_after);
-		http_error(resp, 503, "origin_unavailable",
-		    "the database could not be read; the cached entry was dropped");
+		http_error_result(resp, r,
+		    r == PC_UNAVAILABLE ? "origin_unavailable" : NULL,
+		    "the database could not be read; the cached entry was dropped",
+		    app->cfg.origin_retry_after);
 		goto out;
 	}
 	if ((answer = malloc(128)) == NULL) {
 		http_error(resp, 500, "internal", "out of memory");
 		goto out;
 	}
-	len = (size_t)snprintf(answer, 128, "{\"id\":\"%s\",\"action\":\"%s\"}", id,
-	    deleted ? "dropped" : "refreshed");
+	len = (size_t)snprintf(answer, 128, "{\"id\":\"%s\",\"action\":\"%s\"}",
+	    id, deleted ? "dropped" : "refreshed");
 	http_header_add(resp, "Cache-Control", "no-store");
 	http_body(resp, 200, "application/json", answer, len, answer);
 out:

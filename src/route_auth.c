@@ -11,9 +11,9 @@
 #include "apikey.h"
 #include "app.h"
 #include "log.h"
+#include "ratelimit.h"
 #include "route_auth.h"
 #include "usecase_auth.h"
-#include "usecase_write.h"
 
 enum auth_result
 route_auth_check(struct app *app, const struct http_request *req,
@@ -28,9 +28,11 @@ route_auth_check(struct app *app, const struct http_request *req,
 
 	memset(who, 0, sizeof(*who));
 	if (key != NULL && apikey_kind(key) == APIKEY_SECRET) {
-		if (!apikey_secret_matches(cfg->auth_secret_key, key, strlen(key))) {
+		if (!apikey_secret_matches(cfg->auth_secret_key, key,
+		        strlen(key))) {
 			/* The reason only: never the key. */
-			log_info("api_key_refused", "reason=\"not the secret key "
+			log_info("api_key_refused",
+			    "reason=\"not the secret key "
 			    "of [auth]\"");
 			return AUTH_BAD_KEY;
 		}
@@ -51,7 +53,8 @@ route_auth_check(struct app *app, const struct http_request *req,
 		h++;
 	kind = apikey_kind(h);
 	if (kind == APIKEY_SECRET || kind == APIKEY_PUBLISHABLE) {
-		log_info("token_refused", "reason=\"an API key as the bearer token\"");
+		log_info("token_refused",
+		    "reason=\"an API key as the bearer token\"");
 		return AUTH_KEY_AS_BEARER;
 	}
 	n = strlen(h);
@@ -100,10 +103,11 @@ route_auth_admit_write(struct app *app, const struct auth_caller *who,
 {
 	long retry_after;
 
-	if (who->admin || usecase_write_admit(app, who->claims.sub, &retry_after))
+	if (who->admin || ratelimit_admit(app, who->claims.sub, &retry_after))
 		return true;
 	http_header_add(resp, "Retry-After", "%ld", retry_after);
-	http_error(resp, 429, "rate_limited", "too many writes; try again later");
+	http_error(resp, 429, "rate_limited",
+	    "too many writes; try again later");
 	return false;
 }
 
@@ -157,9 +161,11 @@ route_auth_unauthorized(struct http_response *resp, const char *error,
 	if (error != NULL)
 		http_header_add(resp, "WWW-Authenticate",
 		    "Bearer realm=\"profilecache\", error=\"%s\", "
-		    "error_description=\"%s\"", error, message);
+		    "error_description=\"%s\"",
+		    error, message);
 	else
-		http_header_add(resp, "WWW-Authenticate", "Bearer realm=\"profilecache\"");
+		http_header_add(resp, "WWW-Authenticate",
+		    "Bearer realm=\"profilecache\"");
 	http_error(resp, 401, code, message);
 }
 
@@ -174,8 +180,8 @@ route_auth_refused(struct http_response *resp, const struct auth_caller *who)
 	const struct route_auth_refusal *r = &route_auth_refusals[0];
 	char msg[PC_ERRLEN * 2];
 
-	if ((size_t)who->refused < sizeof(route_auth_refusals) /
-	    sizeof(route_auth_refusals[0]) &&
+	if ((size_t)who->refused <
+	        sizeof(route_auth_refusals) / sizeof(route_auth_refusals[0]) &&
 	    route_auth_refusals[who->refused].code != NULL)
 		r = &route_auth_refusals[who->refused];
 	if (who->refused == JWT_REFUSAL_MALFORMED && who->detail[0] != '\0')
@@ -208,7 +214,8 @@ route_auth_owner(struct app *app, const struct http_request *req,
 		route_auth_refused(resp, who);
 		return false;
 	case AUTH_KEY_AS_BEARER:
-		route_auth_unauthorized(resp, "invalid_token", "api_key_as_bearer",
+		route_auth_unauthorized(resp, "invalid_token",
+		    "api_key_as_bearer",
 		    "an API key is not a bearer token: send it in the apikey header");
 		return false;
 	case AUTH_BAD_KEY:

@@ -13,25 +13,25 @@
 struct app;
 
 enum auth_result {
-	AUTH_NONE,		/* neither a bearer token nor a secret key */
-	AUTH_INVALID,		/* an Authorization header, but no valid token:
+	AUTH_NONE,          /* neither a bearer token nor a secret key */
+	AUTH_INVALID,       /* an Authorization header, but no valid token:
 				   why in auth_caller's refused and detail */
-	AUTH_KEY_AS_BEARER,	/* a publishable or secret key as the bearer token */
-	AUTH_BAD_KEY,		/* an sb_secret_ apikey that is not [auth]'s */
-	AUTH_UNAVAILABLE,	/* a token, but no key set to judge it by yet */
+	AUTH_KEY_AS_BEARER, /* a publishable or secret key as the bearer token */
+	AUTH_BAD_KEY,       /* an sb_secret_ apikey that is not [auth]'s */
+	AUTH_UNAVAILABLE,   /* a token, but no key set to judge it by yet */
 	AUTH_OK
 };
 
 /* Who is asking, once route_auth_check() answered AUTH_OK. */
 struct auth_caller {
-	bool admin;		/* the secret key in apikey, or a legacy service_role
+	bool admin; /* the secret key in apikey, or a legacy service_role
 				   token while [auth] accept_legacy_service_role */
-	struct jwt_claims claims;	/* the verified token; zeroed for the key */
-	enum jwt_refusal refused;	/* AUTH_INVALID: what was wrong with the
+	struct jwt_claims claims; /* the verified token; zeroed for the key */
+	enum jwt_refusal refused; /* AUTH_INVALID: what was wrong with the
 					   token (JWT_REFUSAL_MALFORMED for an
 					   Authorization header that is not
 					   Bearer) */
-	char detail[PC_ERRLEN];		/* AUTH_INVALID: jwt_verify()'s fixed
+	char detail[PC_ERRLEN];   /* AUTH_INVALID: jwt_verify()'s fixed
 					   reason, never the token */
 };
 
@@ -42,8 +42,8 @@ struct auth_caller {
  * then, as with PostgREST, the token says who is asking. Any other apikey
  * (a publishable or anon key, as supabase-js sends) is ignored.
  */
-enum auth_result route_auth_check(struct app *app, const struct http_request *req,
-    struct auth_caller *who);
+enum auth_result route_auth_check(struct app *app,
+    const struct http_request *req, struct auth_caller *who);
 
 /* True when who may see profile id when it is private: its owner or the admin. */
 bool route_auth_may_read(const struct auth_caller *who, const char *id);
@@ -74,6 +74,7 @@ bool route_auth_admit_write(struct app *app, const struct auth_caller *who,
  * profile holding ([limits] max_pending_bytes; a user writes only their own
  * profile, so this is theirs): 0, no limit, for the admin.
  */
-long route_auth_max_pending(const struct app *app, const struct auth_caller *who);
+long route_auth_max_pending(const struct app *app,
+    const struct auth_caller *who);
 
 #endif

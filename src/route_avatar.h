@@ -1,4 +1,4 @@
-/* HTTP for POST /v1/profiles/{id}/avatar. */
+/* HTTP for image uploads: POST /v1/profiles/{id}/avatar, POST /v1/{resource}/{id}/{image field}. */
 #ifndef PC_ROUTE_AVATAR_H
 #define PC_ROUTE_AVATAR_H
 
@@ -14,6 +14,14 @@ struct app;
  * too many pixels, 400 malformed multipart.
  */
 void route_avatar_post(struct app *app, struct http_request *req,
+    struct http_response *resp);
+
+/*
+ * POST /v1/{resource}/{id}/{field}: the same for an image field of a
+ * declared resource (the part may also be named as the field), by the
+ * row's owner or the admin; the row must exist (404). 202 with the row.
+ */
+void route_resource_image(struct app *app, struct http_request *req,
     struct http_response *resp);
 
 #endif

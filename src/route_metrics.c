@@ -7,9 +7,8 @@
 #include <strings.h>
 
 #include "app.h"
-#include "journal.h"
-#include "metrics.h"
 #include "route_metrics.h"
+#include "usecase_status.h"
 
 /*
  * True when REMOTE_ADDR is exactly one of the loopback addresses a web
@@ -21,7 +20,8 @@
 static bool
 is_loopback(const char *addr)
 {
-	static const char *const loopback[] = { "127.0.0.1", "::1", "::ffff:127.0.0.1" };
+	static const char *const loopback[] = { "127.0.0.1", "::1",
+		"::ffff:127.0.0.1" };
 	size_t i;
 
 	if (addr == NULL)
@@ -50,11 +50,8 @@ void
 route_metrics_get(struct app *app, struct http_request *req,
     struct http_response *resp)
 {
-	char extra[2048], err[PC_ERRLEN], *body = NULL;
-	struct journal_depth d;
-	struct journal *j;
-	uint64_t commits, syncs;
-	size_t len, used;
+	char *body = NULL;
+	size_t len;
 
 	if (!is_loopback(http_request_header(req, "REMOTE_ADDR")) &&
 	    !has_token(app, req)) {
@@ -62,32 +59,7 @@ route_metrics_get(struct app *app, struct http_request *req,
 		    "metrics are for loopback clients or the metrics token");
 		return;
 	}
-	extra[0] = '\0';
-	if (app_journal(app, &j, err) != PC_OK)
-		j = NULL;
-	if (j != NULL && journal_depth(j, &d, err) == PC_OK)
-		(void)snprintf(extra, sizeof(extra),
-		    "# HELP profilecache_journal_entries Journal entries by state.\n"
-		    "# TYPE profilecache_journal_entries gauge\n"
-		    "profilecache_journal_entries{state=\"pending\"} %ld\n"
-		    "profilecache_journal_entries{state=\"applied\"} %ld\n"
-		    "profilecache_journal_entries{state=\"conflict\"} %ld\n"
-		    "profilecache_journal_entries{state=\"dead\"} %ld\n"
-		    "profilecache_journal_entries{state=\"cancelled\"} %ld\n",
-		    d.pending, d.applied, d.conflict, d.dead, d.cancelled);
-	used = strlen(extra);
-	if (journal_group_counts(j, &commits, &syncs))
-		(void)snprintf(extra + used, sizeof(extra) - used,
-		    "# HELP profilecache_journal_commits_total Journal transactions "
-		    "this node's processes ended (since boot).\n"
-		    "# TYPE profilecache_journal_commits_total counter\n"
-		    "profilecache_journal_commits_total %llu\n"
-		    "# HELP profilecache_journal_fsyncs_total Fsyncs of the journal's "
-		    "WAL that took (since boot).\n"
-		    "# TYPE profilecache_journal_fsyncs_total counter\n"
-		    "profilecache_journal_fsyncs_total %llu\n",
-		    (unsigned long long)commits, (unsigned long long)syncs);
-	if (metrics_render(extra, &body, &len) != PC_OK) {
+	if (usecase_metrics(app, &body, &len) != PC_OK) {
 		http_error(resp, 500, "internal", "out of memory");
 		return;
 	}

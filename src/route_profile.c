@@ -12,7 +12,8 @@ bool
 route_profile_id(const struct http_request *req, struct http_response *resp,
     char *id)
 {
-	return route_id(profile_resource(), req->param[0], req->param_len[0], resp, id);
+	return route_id(profile_resource(), req->param[0], req->param_len[0],
+	    resp, id);
 }
 
 void
@@ -39,7 +40,8 @@ route_profile_put(struct app *app, struct http_request *req,
 	char id[UUID_LEN + 1];
 
 	if (route_profile_id(req, resp, id))
-		route_resource_write(app, profile_resource(), id, WRITE_AS_PUT, req, resp);
+		route_resource_write(app, profile_resource(), id, WRITE_AS_PUT,
+		    req, resp);
 }
 
 void
@@ -49,8 +51,8 @@ route_profile_patch(struct app *app, struct http_request *req,
 	char id[UUID_LEN + 1];
 
 	if (route_profile_id(req, resp, id))
-		route_resource_write(app, profile_resource(), id, WRITE_AS_PATCH, req,
-		    resp);
+		route_resource_write(app, profile_resource(), id,
+		    WRITE_AS_PATCH, req, resp);
 }
 
 void
@@ -60,5 +62,6 @@ route_profile_delete(struct app *app, struct http_request *req,
 	char id[UUID_LEN + 1];
 
 	if (route_profile_id(req, resp, id))
-		route_resource_delete_row(app, profile_resource(), id, req, resp);
+		route_resource_delete_row(app, profile_resource(), id, req,
+		    resp);
 }

@@ -12,8 +12,8 @@ struct write_result;
  * with a 400 in resp, when it is not a canonical UUID: nothing else has been
  * tried yet.
  */
-bool route_profile_id(const struct http_request *req, struct http_response *resp,
-    char *id);
+bool route_profile_id(const struct http_request *req,
+    struct http_response *resp, char *id);
 
 /* Map a write's outcome onto the response (202/200 with the profile, or the error). */
 void route_profile_write_answer(struct app *app, struct write_result *res,

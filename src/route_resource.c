@@ -12,6 +12,7 @@
 #include "route_auth.h"
 #include "route_resource.h"
 #include "timefmt.h"
+#include "usecase_increment.h"
 #include "usecase_list.h"
 #include "usecase_read.h"
 #include "usecase_write.h"
@@ -45,58 +46,29 @@ route_resource_of(const struct app *app, const char *path)
 	return resources_find(&app->cfg.resources, name, strcspn(name, "/"));
 }
 
-/*
- * Whether who may see row id of res while it is hidden: the admin, or the
- * row's owner (the key itself, or the owner field of the cached row).
- */
-static bool
-may_read_hidden(const struct resource *res, const struct cache_entry *e,
-    const char *id, const struct auth_caller *who)
-{
-	const char *owner;
-	json_t *row;
-	bool ok;
-
-	if (who->admin)
-		return true;
-	if (res->owner == NULL)
-		return false;
-	if (res->owner == res->key)
-		return route_auth_may_read(who, id);
-	if ((row = usecase_entry_row(res, e)) == NULL)
-		return false;
-	owner = json_string_value(json_object_get(row, res->owner->name));
-	ok = owner != NULL && route_auth_may_read(who, owner);
-	json_decref(row);
-	return ok;
-}
-
 void
 route_resource_read(struct app *app, const struct resource *res, const char *id,
     struct http_request *req, struct http_response *resp)
 {
 	struct read_result rd;
-	struct cache_entry *e = &rd.entry;
 	struct auth_caller who;
 	char etag[HTTP_ETAG_LEN], arg[sizeof(resp->after_arg)];
 
 	usecase_read(app, res, id, &rd);
-	switch (rd.result) {
-	case PC_OK:
-		break;
-	case PC_UNAVAILABLE:
-		http_header_add(resp, "Retry-After", "%ld", app->cfg.origin_retry_after);
-		http_error(resp, 503, "origin_unavailable",
-		    "the database is unavailable and this row is not cached");
-		goto out;
-	default:
-		http_error(resp, 502, "bad_origin_answer",
-		    "the database answered in an unexpected way");
+	if (rd.result != PC_OK) {
+		http_error_result(resp, rd.result,
+		    rd.result == PC_UNAVAILABLE ? "origin_unavailable" : NULL,
+		    rd.result == PC_UNAVAILABLE ?
+		        "the database is unavailable and this row is not cached" :
+		        "the row could not be read",
+		    app->cfg.origin_retry_after);
 		goto out;
 	}
 
-	metrics_add(rd.source == READ_HIT ? MC_CACHE_HIT : rd.source == READ_STALE ?
-	    MC_CACHE_STALE : MC_CACHE_MISS, 1);
+	metrics_add(rd.source == READ_HIT ? MC_CACHE_HIT :
+	        rd.source == READ_STALE   ? MC_CACHE_STALE :
+	                                    MC_CACHE_MISS,
+	    1);
 	http_vary_add(resp, "Authorization");
 	http_vary_add(resp, "apikey");
 	if (rd.refresh) {
@@ -105,16 +77,19 @@ route_resource_read(struct app *app, const struct resource *res, const char *id,
 	}
 	/*
 	 * A hidden row must look missing in every byte to anyone who may not
-	 * see it: the same status, body and headers as a row that does not
-	 * exist, or the difference tells that the id has one. So a 404 has
-	 * no X-Cache either: a hidden row's entry stays fresh for fresh_ttl
-	 * and may be STALE, a not-found one lives negative_ttl and never is.
+	 * see it (the admin, or its owner): the same status, body and headers
+	 * as a row that does not exist, or the difference tells that the id
+	 * has one. So a 404 has no X-Cache either: a hidden row's entry stays
+	 * fresh for fresh_ttl and may be STALE, a not-found one lives
+	 * negative_ttl and never is.
 	 */
-	if ((e->flags & CACHE_F_PRIVATE) &&
+	if (rd.hidden &&
 	    (route_auth_check(app, req, &who) != AUTH_OK ||
-	    !may_read_hidden(res, e, id, &who)))
-		e->flags |= CACHE_F_NOTFOUND;
-	if (e->flags & CACHE_F_NOTFOUND) {
+	        !(who.admin ||
+	            (rd.owner[0] != '\0' &&
+	                route_auth_may_read(&who, rd.owner)))))
+		rd.found = false;
+	if (!rd.found) {
 		http_header_add(resp, "Cache-Control", "no-cache");
 		http_body(resp, 404, "application/json", res->not_found_body,
 		    res->not_found_len, NULL);
@@ -123,16 +98,18 @@ route_resource_read(struct app *app, const struct resource *res, const char *id,
 	http_header_add(resp, "X-Cache", "%s", source_names[rd.source]);
 	/* A hidden row shown to its owner: no shared cache may keep it. */
 	http_header_add(resp, "Cache-Control", "%s",
-	    e->flags & CACHE_F_PRIVATE ? "private, no-cache" : "no-cache");
-	http_etag_format(e->tag, etag);
+	    rd.hidden ? "private, no-cache" : "no-cache");
+	http_etag_format(rd.answer.tag, etag);
 	http_header_add(resp, "ETag", "%s", etag);
-	if (http_etag_match(http_request_header(req, "HTTP_IF_NONE_MATCH"), etag)) {
+	if (http_etag_match(http_request_header(req, "HTTP_IF_NONE_MATCH"),
+	        etag)) {
 		http_body(resp, 304, NULL, NULL, 0, NULL);
 		goto out;
 	}
-	/* The response takes over the cached value; the body points into it. */
-	http_body(resp, 200, "application/json", e->body, e->body_len, e->raw);
-	e->raw = NULL;
+	/* The response takes over the answer's bytes; the body points into them. */
+	http_body(resp, 200, "application/json", rd.answer.body,
+	    rd.answer.body_len, rd.answer.raw);
+	rd.answer.raw = NULL;
 out:
 	read_result_release(&rd);
 }
@@ -145,33 +122,37 @@ void
 route_resource_write_answer(struct app *app, const struct resource *rs,
     struct write_result *res, struct http_response *resp)
 {
-	struct cache_entry *e = &res->entry;
+	struct answer *a = &res->answer;
 	char etag[HTTP_ETAG_LEN], ts[TIMEFMT_LEN], msg[96], *body;
 	int n;
 
 	switch (res->outcome) {
 	case WRITE_PENDING:
 	case WRITE_SYNCED:
-		if (e->raw == NULL) {
+		if (a->raw == NULL) {
 			/* Durable, but the row is not known (the database was
 			 * away) or could not be rendered: the change's version. */
 			if (timefmt_format(res->version_us, ts) != PC_OK ||
 			    (body = malloc(192)) == NULL) {
-				http_error(resp, 500, "internal", "out of memory");
+				http_error(resp, 500, "internal",
+				    "out of memory");
 				return;
 			}
-			n = snprintf(body, 192, "{\"%s\":null,\"sync\":\"pending\","
-			    "\"updated_at\":\"%s\"}", rs->item, ts);
+			n = snprintf(body, 192,
+			    "{\"%s\":null,\"sync\":\"pending\","
+			    "\"updated_at\":\"%s\"}",
+			    rs->item, ts);
 			http_header_add(resp, "Cache-Control", "no-store");
-			http_body(resp, 202, "application/json", body, (size_t)n, body);
+			http_body(resp, 202, "application/json", body,
+			    (size_t)n, body);
 			return;
 		}
-		http_etag_format(e->tag, etag);
+		http_etag_format(a->tag, etag);
 		http_header_add(resp, "ETag", "%s", etag);
 		http_header_add(resp, "Cache-Control", "no-store");
 		http_body(resp, res->outcome == WRITE_PENDING ? 202 : 200,
-		    "application/json", e->body, e->body_len, e->raw);
-		e->raw = NULL;
+		    "application/json", a->body, a->body_len, a->raw);
+		a->raw = NULL;
 		return;
 	case WRITE_NOT_FOUND:
 		/* The bytes of a read's 404: a hidden row answers the same. */
@@ -179,12 +160,13 @@ route_resource_write_answer(struct app *app, const struct resource *rs,
 		    rs->not_found_len, NULL);
 		return;
 	case WRITE_FORBIDDEN:
-		(void)snprintf(msg, sizeof(msg), "only the owner may change this %s",
-		    rs->item);
+		(void)snprintf(msg, sizeof(msg),
+		    "only the owner may change this %s", rs->item);
 		http_error(resp, 403, "forbidden", msg);
 		return;
 	case WRITE_EXISTS:
-		(void)snprintf(msg, sizeof(msg), "a %s with this id exists", rs->item);
+		(void)snprintf(msg, sizeof(msg), "a %s with this id exists",
+		    rs->item);
 		http_error(resp, 409, "already_exists", msg);
 		return;
 	case WRITE_PRECONDITION:
@@ -192,20 +174,25 @@ route_resource_write_answer(struct app *app, const struct resource *rs,
 		    "If-Match does not match the current version");
 		return;
 	case WRITE_USERNAME_TAKEN:
-		http_error(resp, 409, "username_taken", "that username is taken");
+		http_error(resp, 409, "username_taken",
+		    "that username is taken");
 		return;
 	case WRITE_REJECTED:
 		http_error(resp, 422, res->reject_code, res->reject_message);
 		return;
 	case WRITE_OVER_BUDGET:
 		/* Pending changes leave when the flusher has run (every minute). */
-		http_header_add(resp, "Retry-After", "%d", PENDING_RETRY_AFTER_S);
-		(void)snprintf(msg, sizeof(msg), "too many of this %s's changes are "
-		    "still waiting to reach the database; try again later", rs->item);
+		http_header_add(resp, "Retry-After", "%d",
+		    PENDING_RETRY_AFTER_S);
+		(void)snprintf(msg, sizeof(msg),
+		    "too many of this %s's changes are "
+		    "still waiting to reach the database; try again later",
+		    rs->item);
 		http_error(resp, 429, "pending_budget_exceeded", msg);
 		return;
 	case WRITE_UNAVAILABLE:
-		http_header_add(resp, "Retry-After", "%ld", app->cfg.origin_retry_after);
+		http_header_add(resp, "Retry-After", "%ld",
+		    app->cfg.origin_retry_after);
 		http_error(resp, 503, "unavailable",
 		    "the change could not be made durable; nothing was changed");
 		return;
@@ -226,7 +213,8 @@ may_write(struct app *app, const struct resource *rs, const char *id,
     struct http_request *req, struct http_response *resp,
     struct auth_caller *who, const char **actor)
 {
-	if (!route_auth_owner(app, req, resp, rs->owner == rs->key ? id : NULL, who))
+	if (!route_auth_owner(app, req, resp, rs->owner == rs->key ? id : NULL,
+	        who))
 		return false;
 	*actor = who->admin ? NULL : who->claims.sub;
 	return true;
@@ -240,7 +228,8 @@ route_id(const struct resource *res, const char *s, size_t len,
 
 	if (!uuid_is_canonical(s, len)) {
 		(void)snprintf(msg, sizeof(msg),
-		    "%s id must be a UUID in canonical lower-case form", res->item);
+		    "%s id must be a UUID in canonical lower-case form",
+		    res->item);
 		http_error(resp, 400, "invalid_id", msg);
 		return false;
 	}
@@ -262,13 +251,15 @@ post_key(const struct resource *rs, char **body, size_t *len, char *id,
 	json_t *doc, *k;
 	char *s;
 
-	if ((doc = json_loadb(*body, *len, JSON_REJECT_DUPLICATES, &jerr)) == NULL ||
-	    !json_is_object(doc) || (k = json_object_get(doc, rs->key->name)) == NULL) {
+	if ((doc = json_loadb(*body, *len, JSON_REJECT_DUPLICATES, &jerr)) ==
+	        NULL ||
+	    !json_is_object(doc) ||
+	    (k = json_object_get(doc, rs->key->name)) == NULL) {
 		json_decref(doc);
-		return true;	/* the parse that follows answers a bad body */
+		return true; /* the parse that follows answers a bad body */
 	}
 	if (!route_id(rs, json_is_string(k) ? json_string_value(k) : "",
-	    json_string_length(k), resp, id)) {
+	        json_string_length(k), resp, id)) {
 		json_decref(doc);
 		return false;
 	}
@@ -303,15 +294,17 @@ route_resource_write(struct app *app, const struct resource *rs, const char *id,
 	memcpy(key, id, sizeof(key));
 	if (!may_write(app, rs, id, req, resp, &who, &w.actor))
 		goto out;
-	if (!http_json_body(req, resp, (size_t)app->cfg.limits_max_body, &body, &len))
+	if (!http_json_body(req, resp, (size_t)app->cfg.limits_max_body, &body,
+	        &len))
 		goto out;
 	if (!route_auth_admit_write(app, &who, resp))
 		goto out;
 	w.new_id = as == WRITE_AS_POST;
-	if (as == WRITE_AS_POST && !post_key(rs, &body, &len, key, &w.new_id, resp))
+	if (as == WRITE_AS_POST &&
+	    !post_key(rs, &body, &len, key, &w.new_id, resp))
 		goto out;
-	if (resource_patch_parse(rs, body, len, as != WRITE_AS_PATCH, &patch,
-	    &errors) != PC_OK) {
+	if (resource_patch_parse(rs, body, len, as != WRITE_AS_PATCH,
+	        w.actor == NULL, &patch, &errors) != PC_OK) {
 		if (errors != NULL) {
 			allowed = resource_writable_names(rs);
 			http_error_fields(resp, 422, "invalid_fields",
@@ -331,8 +324,8 @@ route_resource_write(struct app *app, const struct resource *rs, const char *id,
 	w.if_match = &im;
 	w.max_pending = route_auth_max_pending(app, &who);
 	usecase_write(app, &w, &res);
-	if (as == WRITE_AS_POST && (res.outcome == WRITE_PENDING ||
-	    res.outcome == WRITE_SYNCED))
+	if (as == WRITE_AS_POST &&
+	    (res.outcome == WRITE_PENDING || res.outcome == WRITE_SYNCED))
 		http_header_add(resp, "Location", "%s/%s", rs->name, key);
 	route_resource_write_answer(app, rs, &res, resp);
 	/* Created in the database: 201 (a CGI server makes 200 with a
@@ -362,8 +355,8 @@ route_resource_delete_row(struct app *app, const struct resource *rs,
 		http_body(resp, 204, NULL, NULL, 0, NULL);
 		return;
 	case DELETE_FORBIDDEN:
-		(void)snprintf(msg, sizeof(msg), "only the owner may delete this %s",
-		    rs->item);
+		(void)snprintf(msg, sizeof(msg),
+		    "only the owner may delete this %s", rs->item);
 		http_error(resp, 403, "forbidden", msg);
 		return;
 	case DELETE_NOT_FOUND:
@@ -371,14 +364,16 @@ route_resource_delete_row(struct app *app, const struct resource *rs,
 		    rs->not_found_len, NULL);
 		return;
 	case DELETE_UNAVAILABLE:
-		http_header_add(resp, "Retry-After", "%ld", app->cfg.origin_retry_after);
+		http_header_add(resp, "Retry-After", "%ld",
+		    app->cfg.origin_retry_after);
 		http_error(resp, 503, "unavailable",
 		    "the database is unavailable; nothing was deleted");
 		return;
 	case DELETE_ERROR:
 		break;
 	}
-	(void)snprintf(msg, sizeof(msg), "the %s could not be deleted", rs->item);
+	(void)snprintf(msg, sizeof(msg), "the %s could not be deleted",
+	    rs->item);
 	http_error(resp, 500, "internal", msg);
 }
 
@@ -388,7 +383,8 @@ declared(struct app *app, struct http_request *req, struct http_response *resp)
 {
 	const struct resource *res;
 
-	res = resources_find(&app->cfg.resources, req->param[0], req->param_len[0]);
+	res = resources_find(&app->cfg.resources, req->param[0],
+	    req->param_len[0]);
 	if (res == NULL)
 		http_error(resp, 404, "not_found", "no such resource");
 	return res;
@@ -401,8 +397,10 @@ resource_and_id(struct app *app, struct http_request *req,
 {
 	const struct resource *res = declared(app, req, resp);
 
-	return res != NULL && route_id(res, req->param[1], req->param_len[1], resp,
-	    id) ? res : NULL;
+	return res != NULL &&
+	        route_id(res, req->param[1], req->param_len[1], resp, id) ?
+	    res :
+	    NULL;
 }
 
 void
@@ -451,6 +449,196 @@ route_resource_post(struct app *app, struct http_request *req,
 	route_resource_write(app, res, id, WRITE_AS_POST, req, resp);
 }
 
+/* A delta this large is a mistake, and sums of them stay far from overflow. */
+#define DELTA_MAX INT64_C(1000000000000000)
+
+/*
+ * The body of POST .../increments: {"field": a counter (may be left out
+ * when there is only one), "delta": a non-zero whole number}. False with
+ * 422 (or 400 for what is not a JSON object).
+ */
+static bool
+increment_body(const struct resource *res, const char *body, size_t len,
+    struct increment_request *in, struct http_response *resp)
+{
+	const struct field *f = NULL;
+	json_t *doc, *errs, *v;
+	json_error_t jerr;
+	const char *k;
+	size_t i, n;
+
+	if ((doc = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr)) ==
+	        NULL ||
+	    !json_is_object(doc)) {
+		json_decref(doc);
+		http_error(resp, 400, "invalid_json",
+		    "the body must be a JSON object");
+		return false;
+	}
+	if ((errs = json_object()) == NULL) {
+		json_decref(doc);
+		http_error(resp, 500, "internal", "out of memory");
+		return false;
+	}
+	json_object_foreach(doc, k, v)
+		if (strcmp(k, "field") != 0 && strcmp(k, "delta") != 0)
+			(void)json_object_set_new(errs, k,
+			    json_string(
+			        "unknown field; allowed: field, delta"));
+	if ((v = json_object_get(doc, "field")) != NULL) {
+		f = json_is_string(v) ?
+		    resource_field(res, json_string_value(v)) :
+		    NULL;
+		if (f == NULL || f->policy != FP_COUNTER)
+			(void)json_object_set_new(errs, "field",
+			    json_string("not a counter"));
+	} else {
+		for (i = 0, n = 0; i < res->nfields; i++)
+			if (res->fields[i].policy == FP_COUNTER && n++ == 0)
+				f = &res->fields[i];
+		if (n > 1) {
+			f = NULL;
+			(void)json_object_set_new(errs, "field",
+			    json_string(
+			        "required: this resource has more than one counter"));
+		}
+	}
+	v = json_object_get(doc, "delta");
+	if (!json_is_integer(v) || json_integer_value(v) == 0 ||
+	    json_integer_value(v) > DELTA_MAX ||
+	    json_integer_value(v) < -DELTA_MAX)
+		(void)json_object_set_new(errs, "delta",
+		    json_string(
+		        "required: a whole number, not 0, of at most 10^15 either way"));
+	in->field = f;
+	in->delta = json_integer_value(v);
+	json_decref(doc);
+	if (json_object_size(errs) > 0 || f == NULL) {
+		http_error_fields(resp, 422, "invalid_fields",
+		    "some fields are invalid", errs, NULL);
+		json_decref(errs);
+		return false;
+	}
+	json_decref(errs);
+	return true;
+}
+
+static void
+increment_answer(struct app *app, const struct resource *res,
+    const struct increment_request *in, struct increment_result *out,
+    struct http_response *resp)
+{
+	char msg[160];
+
+	switch (out->outcome) {
+	case INCREMENT_REPEATED:
+		http_header_add(resp, "Idempotent-Replayed", "true");
+		/* FALLTHROUGH */
+	case INCREMENT_PENDING:
+		/* The response frees the body. */
+		http_body(resp, 202, "application/json", out->body,
+		    out->body_len, out->body);
+		out->body = NULL;
+		return;
+	case INCREMENT_BELOW_MIN:
+		(void)snprintf(msg, sizeof(msg), "%s would fall below %.0f",
+		    in->field->name, in->field->min);
+		http_error(resp, 409, "insufficient_balance", msg);
+		return;
+	case INCREMENT_ABOVE_MAX:
+		(void)snprintf(msg, sizeof(msg), "%s would pass %.0f",
+		    in->field->name, in->field->max);
+		http_error(resp, 409, "over_limit", msg);
+		return;
+	case INCREMENT_KEY_REUSED:
+		http_error(resp, 422, "idempotency_key_reused",
+		    "this Idempotency-Key was sent with another increment");
+		return;
+	case INCREMENT_NOT_FOUND:
+		http_body(resp, 404, "application/json", res->not_found_body,
+		    res->not_found_len, NULL);
+		return;
+	case INCREMENT_FORBIDDEN:
+		(void)snprintf(msg, sizeof(msg),
+		    "%s: this increment is the admin's to make",
+		    in->field->name);
+		http_error(resp, 403, "forbidden", msg);
+		return;
+	case INCREMENT_OVER_BUDGET:
+		http_header_add(resp, "Retry-After", "%d",
+		    PENDING_RETRY_AFTER_S);
+		(void)snprintf(msg, sizeof(msg),
+		    "too many of this %s's changes are "
+		    "still waiting to reach the database; try again later",
+		    res->item);
+		http_error(resp, 429, "pending_budget_exceeded", msg);
+		return;
+	case INCREMENT_BUSY:
+		http_header_add(resp, "Retry-After", "1");
+		http_error(resp, 503, "busy",
+		    "other increments of this row are being made; "
+		    "nothing was changed");
+		return;
+	case INCREMENT_UNAVAILABLE:
+		http_header_add(resp, "Retry-After", "%ld",
+		    app->cfg.origin_retry_after);
+		http_error(resp, 503, "unavailable",
+		    "the increment could not be checked or made durable; nothing was changed");
+		return;
+	case INCREMENT_ERROR:
+		break;
+	}
+	http_error(resp, 500, "internal",
+	    "the increment could not be completed");
+}
+
+void
+route_resource_increment(struct app *app, struct http_request *req,
+    struct http_response *resp)
+{
+	struct increment_request in = { 0 };
+	struct increment_result out = { 0 };
+	struct auth_caller who;
+	const struct resource *res;
+	const char *key;
+	char id[UUID_LEN + 1], *body = NULL;
+	size_t len = 0;
+
+	if ((res = resource_and_id(app, req, resp, id)) == NULL)
+		return;
+	if (!res->counters) {
+		http_error(resp, 404, "not_found",
+		    "this resource has no counter");
+		return;
+	}
+	if (!may_write(app, res, id, req, resp, &who, &in.actor))
+		return;
+	key = http_request_header(req, "HTTP_IDEMPOTENCY_KEY");
+	if (key == NULL || !increment_key_valid(key, strlen(key))) {
+		http_error(resp, 400,
+		    key == NULL ? "idempotency_key_required" :
+		                  "invalid_idempotency_key",
+		    "an increment needs an Idempotency-Key "
+		    "header: 1 to 64 of A-Z, a-z, 0-9, -, _, . and : (a UUID will do)");
+		return;
+	}
+	if (!http_json_body(req, resp, (size_t)app->cfg.limits_max_body, &body,
+	        &len))
+		return;
+	if (!route_auth_admit_write(app, &who, resp) ||
+	    !increment_body(res, body, len, &in, resp))
+		goto out;
+	in.res = res;
+	in.id = id;
+	in.key = key;
+	in.max_pending = route_auth_max_pending(app, &who);
+	usecase_increment(app, &in, &out);
+	increment_answer(app, res, &in, &out, resp);
+out:
+	increment_result_release(&out);
+	free(body);
+}
+
 void
 route_resource_get(struct app *app, struct http_request *req,
     struct http_response *resp)
@@ -488,8 +676,10 @@ route_resource_list(struct app *app, struct http_request *req,
 			viewer = who.claims.sub;
 	}
 	if (res->owner_reads && !admin && !list_query_owned_by(&q, viewer)) {
-		(void)snprintf(err, sizeof(err), "only your own rows are listed: "
-		    "filter by %s=eq.YOUR-USER-ID with your token", res->owner->name);
+		(void)snprintf(err, sizeof(err),
+		    "only your own rows are listed: "
+		    "filter by %s=eq.YOUR-USER-ID with your token",
+		    res->owner->name);
 		http_error(resp, 403, "forbidden", err);
 		return;
 	}
@@ -500,19 +690,20 @@ route_resource_list(struct app *app, struct http_request *req,
 	case PC_OK:
 		/* No X-Cache: it would tell whether someone else just asked. */
 		metrics_add(out.hit ? MC_CACHE_HIT : MC_CACHE_MISS, 1);
-		http_header_add(resp, "Cache-Control", "%s", out.personal || res->owner_reads ?
-		    "private, no-cache" : "no-cache");
-		http_body(resp, 200, "application/json", out.body, out.len, out.body);
+		http_header_add(resp, "Cache-Control", "%s",
+		    out.personal || res->owner_reads ? "private, no-cache" :
+		                                       "no-cache");
+		http_body(resp, 200, "application/json", out.body, out.len,
+		    out.body);
 		out.body = NULL;
 		break;
-	case PC_UNAVAILABLE:
-		http_header_add(resp, "Retry-After", "%ld", app->cfg.origin_retry_after);
-		http_error(resp, 503, "origin_unavailable",
-		    "the database is unavailable and this list is not cached");
-		break;
 	default:
-		http_error(resp, 502, "bad_origin_answer",
-		    "the database answered in an unexpected way");
+		http_error_result(resp, out.result,
+		    out.result == PC_UNAVAILABLE ? "origin_unavailable" : NULL,
+		    out.result == PC_UNAVAILABLE ?
+		        "the database is unavailable and this list is not cached" :
+		        "the list could not be read",
+		    app->cfg.origin_retry_after);
 		break;
 	}
 	list_result_release(&out);

@@ -11,9 +11,9 @@ struct resource;
 struct write_result;
 
 enum write_as {
-	WRITE_AS_PUT,		/* replace the writable fields; creates */
-	WRITE_AS_PATCH,		/* merge into a row that exists */
-	WRITE_AS_POST		/* create a row under a new id */
+	WRITE_AS_PUT,   /* replace the writable fields; creates */
+	WRITE_AS_PATCH, /* merge into a row that exists */
+	WRITE_AS_POST   /* create a row under a new id */
 };
 
 /*
@@ -27,7 +27,8 @@ bool route_id(const struct resource *res, const char *s, size_t len,
  * The declared resource (besides profiles) a path /v1/{resource}/... names,
  * or NULL.
  */
-const struct resource *route_resource_of(const struct app *app, const char *path);
+const struct resource *route_resource_of(const struct app *app,
+    const char *path);
 
 /*
  * Answer a cache-first read of row id of res: 200 with ETag, X-Cache and
@@ -83,6 +84,9 @@ void route_resource_post(struct app *app, struct http_request *req,
  * page of rows (usecase_list()); 400 invalid_query for anything else; a
  * read = owner resource is listed only filtered on the caller's own id.
  */
+/* POST /v1/{resource}/{id}/increments: one increment of a counter. */
+void route_resource_increment(struct app *app, struct http_request *req,
+    struct http_response *resp);
 void route_resource_list(struct app *app, struct http_request *req,
     struct http_response *resp);
 

@@ -9,14 +9,15 @@
 #include "apikey.h"
 #include "storage.h"
 
-#define STORAGE_REPLY_MAX 1024	/* of an answer's body kept for the log */
+#define STORAGE_REPLY_MAX 1024 /* of an answer's body kept for the log */
 
 /* One backend: every entry point but naming, which all share. */
 struct storage_backend {
 	const char *name;
 	enum pc_result (*put)(const struct config *, const void *, size_t,
 	    const char *, char *);
-	enum pc_result (*age)(const struct config *, const char *, long *, char *);
+	enum pc_result (*age)(const struct config *, const char *, long *,
+	    char *);
 	enum pc_result (*remove)(const struct config *, const char *, char *);
 };
 
@@ -73,7 +74,7 @@ reply_write(char *p, size_t size, size_t n, void *arg)
 	struct reply *rp = arg;
 	size_t take = n;
 
-	(void)size;	/* always 1 */
+	(void)size; /* always 1 */
 	if (take > STORAGE_REPLY_MAX - rp->len)
 		take = STORAGE_REPLY_MAX - rp->len;
 	memcpy(rp->body + rp->len, p, take);
@@ -108,7 +109,7 @@ supabase_call(const struct config *cfg, const char *method, const char *path,
 		*filetime = -1;
 	rp.body[0] = '\0';
 	if ((size_t)snprintf(url, sizeof(url), "%s%s", cfg->avatar_storage_url,
-	    path) >= sizeof(url)) {
+	        path) >= sizeof(url)) {
 		pc_err(err, "storage: URL too long");
 		return PC_ERROR;
 	}
@@ -138,7 +139,8 @@ supabase_call(const struct config *cfg, const char *method, const char *path,
 	(void)curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, cfg->origin_timeout_ms);
 	(void)curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
 	(void)curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
-	(void)curl_easy_setopt(c, CURLOPT_USERAGENT, "profilecache/" PACKAGE_VERSION);
+	(void)curl_easy_setopt(c, CURLOPT_USERAGENT,
+	    "profilecache/" PACKAGE_VERSION);
 	(void)curl_easy_setopt(c, CURLOPT_ERRORBUFFER, cerr);
 	(void)curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, reply_write);
 	(void)curl_easy_setopt(c, CURLOPT_WRITEDATA, &rp);
@@ -148,8 +150,10 @@ supabase_call(const struct config *cfg, const char *method, const char *path,
 		(void)curl_easy_setopt(c, CURLOPT_FILETIME, 1L);
 	} else {
 		(void)curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
-		(void)curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
-		(void)curl_easy_setopt(c, CURLOPT_POSTFIELDS, body != NULL ? body : "");
+		(void)curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE,
+		    (curl_off_t)len);
+		(void)curl_easy_setopt(c, CURLOPT_POSTFIELDS,
+		    body != NULL ? body : "");
 	}
 	if ((cc = curl_easy_perform(c)) != CURLE_OK) {
 		pc_err(err, "storage: %s %s: %s", method, path,
@@ -163,9 +167,11 @@ supabase_call(const struct config *cfg, const char *method, const char *path,
 	if (*status >= 200 && *status < 300)
 		r = PC_OK;
 	else {
-		r = *status >= 400 && *status < 500 ? PC_NOTFOUND : PC_UNAVAILABLE;
-		pc_err(err, "storage: %s %s: HTTP %ld %.160s", method, path, *status,
-		    rp.body);
+		r = *status >= 400 && *status < 500 ?
+		    PC_NOTFOUND :
+		    PC_UNAVAILABLE;
+		pc_err(err, "storage: %s %s: HTTP %ld %.160s", method, path,
+		    *status, rp.body);
 	}
 out:
 	curl_slist_free_all(hdrs);
@@ -179,23 +185,25 @@ supabase_put(const struct config *cfg, const void *data, size_t len,
     const char *relpath, char *err)
 {
 	/* Content-addressed: a URL's bytes never change, so caches may keep them. */
-	static const char *const extra[] = {
-		"Content-Type: image/webp", "x-upsert: true",
-		"Cache-Control: public, max-age=31536000, immutable", NULL
-	};
+	static const char *const extra[] = { "Content-Type: image/webp",
+		"x-upsert: true",
+		"Cache-Control: public, max-age=31536000, immutable", NULL };
 	char path[STORAGE_URL_MAX];
 	enum pc_result r;
 	long status;
 
-	(void)snprintf(path, sizeof(path), "/object/%s/%s", cfg->avatar_bucket, relpath);
-	r = supabase_call(cfg, "POST", path, extra, data, len, &status, NULL, err);
+	(void)snprintf(path, sizeof(path), "/object/%s/%s", cfg->avatar_bucket,
+	    relpath);
+	r = supabase_call(cfg, "POST", path, extra, data, len, &status, NULL,
+	    err);
 	/* Refused (a bad key, no such bucket): nothing to retry, but the
 	 * upload fails all the same. */
 	return r == PC_NOTFOUND ? PC_UNAVAILABLE : r;
 }
 
 static enum pc_result
-supabase_age(const struct config *cfg, const char *relpath, long *age_s, char *err)
+supabase_age(const struct config *cfg, const char *relpath, long *age_s,
+    char *err)
 {
 	char path[STORAGE_URL_MAX];
 	enum pc_result r;
@@ -203,7 +211,8 @@ supabase_age(const struct config *cfg, const char *relpath, long *age_s, char *e
 	long status;
 
 	*age_s = 0;
-	(void)snprintf(path, sizeof(path), "/object/%s/%s", cfg->avatar_bucket, relpath);
+	(void)snprintf(path, sizeof(path), "/object/%s/%s", cfg->avatar_bucket,
+	    relpath);
 	/* A missing object is 400 (statusCode "404" in a body HEAD drops); a
 	 * refused key (401, 403) is no proof that it is gone. */
 	r = supabase_call(cfg, "HEAD", path, NULL, NULL, 0, &status, &ft, err);
@@ -222,7 +231,8 @@ supabase_age(const struct config *cfg, const char *relpath, long *age_s, char *e
 static enum pc_result
 supabase_remove(const struct config *cfg, const char *relpath, char *err)
 {
-	static const char *const extra[] = { "Content-Type: application/json", NULL };
+	static const char *const extra[] = { "Content-Type: application/json",
+		NULL };
 	char path[STORAGE_URL_MAX], body[256];
 	enum pc_result r;
 	long status;
@@ -230,17 +240,22 @@ supabase_remove(const struct config *cfg, const char *relpath, char *err)
 	(void)snprintf(path, sizeof(path), "/object/%s", cfg->avatar_bucket);
 	/* relpath is a checked name: hex, '/' and ".webp", nothing to escape. */
 	(void)snprintf(body, sizeof(body), "{\"prefixes\":[\"%s\"]}", relpath);
-	r = supabase_call(cfg, "DELETE", path, extra, body, strlen(body), &status,
-	    NULL, err);
+	r = supabase_call(cfg, "DELETE", path, extra, body, strlen(body),
+	    &status, NULL, err);
 	return r == PC_NOTFOUND ? PC_UNAVAILABLE : r;
 }
 
 /* --- the table ----------------------------------------------------------- */
 
 static const struct storage_backend backends[] = {
-	{ .name = "local", .put = local_put, .age = local_age, .remove = local_remove },
-	{ .name = "supabase", .put = supabase_put, .age = supabase_age,
-	  .remove = supabase_remove },
+	{ .name = "local",
+	    .put = local_put,
+	    .age = local_age,
+	    .remove = local_remove },
+	{ .name = "supabase",
+	    .put = supabase_put,
+	    .age = supabase_age,
+	    .remove = supabase_remove },
 };
 
 static const struct storage_backend *
@@ -273,8 +288,8 @@ storage_put(const struct config *cfg, const void *data, size_t len,
 	}
 	if ((r = avatar_store_name(data, len, relpath, err)) != PC_OK)
 		return r;
-	if ((size_t)snprintf(url, STORAGE_URL_MAX, "%s/%s", cfg->avatar_public_url,
-	    relpath) >= STORAGE_URL_MAX) {
+	if ((size_t)snprintf(url, STORAGE_URL_MAX, "%s/%s",
+	        cfg->avatar_public_url, relpath) >= STORAGE_URL_MAX) {
 		pc_err(err, "storage: public_url too long");
 		return PC_ERROR;
 	}
@@ -291,7 +306,8 @@ storage_relpath(const struct config *cfg, const char *url,
 }
 
 enum pc_result
-storage_age(const struct config *cfg, const char *relpath, long *age_s, char *err)
+storage_age(const struct config *cfg, const char *relpath, long *age_s,
+    char *err)
 {
 	const struct storage_backend *b = backend_of(cfg);
 	char rel[AVATAR_RELPATH_LEN];
@@ -301,7 +317,7 @@ storage_age(const struct config *cfg, const char *relpath, long *age_s, char *er
 	/* Only a name this store makes reaches a backend. */
 	if (b == NULL || !storage_enabled(cfg) ||
 	    (size_t)snprintf(url, sizeof(url), "%s/%s", cfg->avatar_public_url,
-	    relpath) >= sizeof(url) ||
+	        relpath) >= sizeof(url) ||
 	    avatar_store_relpath(cfg->avatar_public_url, url, rel) != PC_OK)
 		return PC_INVALID;
 	return b->age(cfg, relpath, age_s, err);
@@ -316,7 +332,7 @@ storage_remove(const struct config *cfg, const char *relpath, char *err)
 
 	if (b == NULL || !storage_enabled(cfg) ||
 	    (size_t)snprintf(url, sizeof(url), "%s/%s", cfg->avatar_public_url,
-	    relpath) >= sizeof(url) ||
+	        relpath) >= sizeof(url) ||
 	    avatar_store_relpath(cfg->avatar_public_url, url, rel) != PC_OK)
 		return PC_INVALID;
 	return b->remove(cfg, relpath, err);

@@ -29,8 +29,9 @@ bool storage_enabled(const struct config *cfg);
  * PC_UNAVAILABLE with err when the backend cannot take it now (disk full,
  * Storage down or refusing), PC_ERROR for a misconfiguration.
  */
-enum pc_result storage_put(const struct config *cfg, const void *data, size_t len,
-    char relpath[AVATAR_RELPATH_LEN], char url[STORAGE_URL_MAX], char *err);
+enum pc_result storage_put(const struct config *cfg, const void *data,
+    size_t len, char relpath[AVATAR_RELPATH_LEN], char url[STORAGE_URL_MAX],
+    char *err);
 
 /*
  * The name of an avatar URL, when url is public_url + "/" + a name this

@@ -44,7 +44,8 @@ civil_from_days(int64_t z, int64_t *y, int *m, int *d)
 static int
 days_in_month(int64_t y, int m)
 {
-	static const int dim[] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
+	static const int dim[] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30,
+		31 };
 	int leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
 
 	return m == 2 ? 28 + leap : dim[m - 1];
@@ -133,7 +134,7 @@ timefmt_parse(const char *s, size_t len, int64_t *us)
 enum pc_result
 timefmt_format(int64_t us, char out[TIMEFMT_LEN])
 {
-	char tmp[80];	/* room for any int values: nothing can truncate */
+	char tmp[80]; /* room for any int values: nothing can truncate */
 	int64_t days, rem, y;
 	int m, d, n;
 

@@ -37,9 +37,9 @@ usecase_auth_verify(struct app *app, const char *token, size_t len,
 	/* A rotation: the token's key was published after the set we hold. */
 	if (r == PC_NOTFOUND && app->jwks != NULL && jwks_refetch(app->jwks) &&
 	    (keys = jwks_keys(app->jwks)) != NULL)
-		r = jwt_verify(keys, token, len, &policy, now, claims, why, err);
-	if (r == PC_NOTFOUND && app->jwks != NULL &&
-	    !jwks_has_set(app->jwks)) {
+		r = jwt_verify(keys, token, len, &policy, now, claims, why,
+		    err);
+	if (r == PC_NOTFOUND && app->jwks != NULL && !jwks_has_set(app->jwks)) {
 		pc_err(err, "no key set from [auth] jwks_url yet");
 		*why = JWT_REFUSAL_NONE;
 		r = PC_UNAVAILABLE;

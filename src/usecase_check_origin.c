@@ -62,8 +62,8 @@ static void report_line(struct check_report *rep, enum check_level level,
     const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 static void
-report_line(struct check_report *rep, enum check_level level,
-    const char *fmt, ...)
+report_line(struct check_report *rep, enum check_level level, const char *fmt,
+    ...)
 {
 	va_list ap;
 
@@ -87,7 +87,8 @@ report_fix(struct check_report *rep, const char *fix)
 		if (strcmp(rep->fixes[i], fix) == 0)
 			return;
 	if (rep->nfixes < CHECK_FIXES_MAX)
-		(void)snprintf(rep->fixes[rep->nfixes++], CHECK_TEXT_MAX, "%s", fix);
+		(void)snprintf(rep->fixes[rep->nfixes++], CHECK_TEXT_MAX, "%s",
+		    fix);
 }
 
 /* The answer's body as JSON (new reference), or NULL. */
@@ -126,24 +127,29 @@ answer_show(const struct check_answer *a, char *out, size_t size)
 static bool
 type_fits(const char *have, const char *need)
 {
-	return strcmp(have, need) == 0 || (strcmp(need, "text") == 0 &&
-	    strncmp(have, "character varying", 17) == 0);
+	return strcmp(have, need) == 0 ||
+	    (strcmp(need, "text") == 0 &&
+	        strncmp(have, "character varying", 17) == 0);
 }
 
 /* The format of argument arg of POST path in the OpenAPI paths, or NULL. */
 static const char *
-rpc_arg_format(json_t *paths, const char *path, const char *arg,
-    bool *listed)
+rpc_arg_format(json_t *paths, const char *path, const char *arg, bool *listed)
 {
 	json_t *params, *p;
 	size_t i;
 
 	params = json_object_get(json_object_get(json_object_get(paths, path),
-	    "post"), "parameters");
+	                             "post"),
+	    "parameters");
 	*listed = json_object_get(paths, path) != NULL;
 	json_array_foreach(params, i, p) {
-		json_t *v = json_object_get(json_object_get(json_object_get(
-		    json_object_get(p, "schema"), "properties"), arg), "format");
+		json_t *v = json_object_get(
+		    json_object_get(json_object_get(json_object_get(p,
+		                                        "schema"),
+		                        "properties"),
+		        arg),
+		    "format");
 
 		if (json_is_string(v))
 			return json_string_value(v);
@@ -166,16 +172,20 @@ report_rpc_listed(struct check_report *rep, json_t *paths, const char *fn,
 	(void)snprintf(path, sizeof(path), "/rpc/%s", fn);
 	format = rpc_arg_format(paths, path, arg, &listed);
 	if (!listed) {
-		report_line(rep, CHECK_FAIL, "rpc/%s: not in the origin's OpenAPI "
+		report_line(rep, CHECK_FAIL,
+		    "rpc/%s: not in the origin's OpenAPI "
 		    "description: the function is missing, or the service key may "
-		    "not execute it", fn);
+		    "not execute it",
+		    fn);
 		report_fix(rep, FIX_SCHEMA);
 		report_fix(rep, FIX_RELOAD);
 		return false;
 	}
 	if (format == NULL || strcmp(format, type) != 0) {
-		report_line(rep, CHECK_FAIL, "rpc/%s: takes no %s argument of type "
-		    "%s (%s%s): not profilecache's function", fn, arg, type,
+		report_line(rep, CHECK_FAIL,
+		    "rpc/%s: takes no %s argument of type "
+		    "%s (%s%s): not profilecache's function",
+		    fn, arg, type,
 		    format != NULL ? "found " : "no such argument",
 		    format != NULL ? format : "");
 		report_fix(rep, FIX_SCHEMA);
@@ -210,18 +220,23 @@ report_rpc_call(struct check_report *rep, json_t *paths,
 	if (ans->status == 200) {
 		doc = answer_json(ans);
 		if (json_is_array(json_object_get(doc, key)))
-			report_line(rep, CHECK_OK, "rpc/%s: %s (200)", fn, what);
+			report_line(rep, CHECK_OK, "rpc/%s: %s (200)", fn,
+			    what);
 		else {
-			report_line(rep, CHECK_FAIL, "rpc/%s: answers without "
-			    "\"%s\": not profilecache's function", fn, key);
+			report_line(rep, CHECK_FAIL,
+			    "rpc/%s: answers without "
+			    "\"%s\": not profilecache's function",
+			    fn, key);
 			report_fix(rep, FIX_SCHEMA);
 		}
 		json_decref(doc);
 	} else if (ans->status == 404) {
 		/* Listed or not, the description said so already. */
 		if (paths == NULL) {
-			report_line(rep, CHECK_FAIL, "rpc/%s: no such function "
-			    "(%s)", fn, code[0] != '\0' ? code : "HTTP 404");
+			report_line(rep, CHECK_FAIL,
+			    "rpc/%s: no such function "
+			    "(%s)",
+			    fn, code[0] != '\0' ? code : "HTTP 404");
 			report_fix(rep, FIX_SCHEMA);
 			report_fix(rep, FIX_RELOAD);
 		}
@@ -232,7 +247,7 @@ report_rpc_call(struct check_report *rep, json_t *paths,
 	}
 }
 
-void
+UNITTEST void
 check_origin_report(const struct check_answers *a, struct check_report *rep)
 {
 	json_t *doc = NULL, *props = NULL, *paths = NULL, *prop, *fmt;
@@ -244,8 +259,8 @@ check_origin_report(const struct check_answers *a, struct check_report *rep)
 
 	memset(rep, 0, sizeof(*rep));
 	if (a->unreachable != NULL) {
-		report_line(rep, CHECK_FAIL, "no answer from the origin (%.400s)",
-		    a->unreachable);
+		report_line(rep, CHECK_FAIL,
+		    "no answer from the origin (%.400s)", a->unreachable);
 		report_fix(rep, FIX_URL);
 		return;
 	}
@@ -253,8 +268,10 @@ check_origin_report(const struct check_answers *a, struct check_report *rep)
 	/* GET /: the OpenAPI description, when the origin gives it. */
 	if (a->root.status == 200 && (doc = answer_json(&a->root)) != NULL &&
 	    json_is_object(paths = json_object_get(doc, "paths"))) {
-		props = json_object_get(json_object_get(json_object_get(doc,
-		    "definitions"), "profiles"), "properties");
+		props = json_object_get(
+		    json_object_get(json_object_get(doc, "definitions"),
+		        "profiles"),
+		    "properties");
 		if (!json_is_object(props))
 			no_table = true;
 		for (i = 0; i < CHECK_NCOLUMNS && !no_table; i++) {
@@ -268,22 +285,25 @@ check_origin_report(const struct check_answers *a, struct check_report *rep)
 	} else {
 		paths = NULL;
 		answer_show(&a->root, shown, sizeof(shown));
-		report_line(rep, CHECK_NOTE, "GET / (the OpenAPI description) gave "
+		report_line(rep, CHECK_NOTE,
+		    "GET / (the OpenAPI description) gave "
 		    "none (%s): column types are not checked, and delete_profile "
 		    "is probed with a null id, which it refuses before touching "
-		    "anything", shown);
+		    "anything",
+		    shown);
 	}
 
 	/* GET /profiles?select=...: the service key reads every column. */
 	answer_code(&a->columns, code, sizeof(code));
 	if (a->columns.status == 200) {
 		columns_ok = true;
-	} else if (a->columns.status == 400 && (strcmp(code, "42703") == 0 ||
-	    strcmp(code, "PGRST204") == 0)) {
+	} else if (a->columns.status == 400 &&
+	    (strcmp(code, "42703") == 0 || strcmp(code, "PGRST204") == 0)) {
 		for (i = 0; i < CHECK_NCOLUMNS; i++) {
 			answer_code(&a->column[i], code, sizeof(code));
-			if (a->column[i].status == 400 && (strcmp(code, "42703") == 0 ||
-			    strcmp(code, "PGRST204") == 0))
+			if (a->column[i].status == 400 &&
+			    (strcmp(code, "42703") == 0 ||
+			        strcmp(code, "PGRST204") == 0))
 				missing[i] = any_missing = true;
 		}
 	} else if (a->columns.status == 404 || strcmp(code, "42P01") == 0 ||
@@ -291,12 +311,16 @@ check_origin_report(const struct check_answers *a, struct check_report *rep)
 		no_table = true;
 	} else {
 		answer_show(&a->columns, shown, sizeof(shown));
-		report_line(rep, CHECK_FAIL, "profiles: the service key cannot read "
-		    "it (%s)", shown);
-		report_fix(rep, answer_refused(&a->columns) ? FIX_KEY : FIX_SCHEMA);
+		report_line(rep, CHECK_FAIL,
+		    "profiles: the service key cannot read "
+		    "it (%s)",
+		    shown);
+		report_fix(rep,
+		    answer_refused(&a->columns) ? FIX_KEY : FIX_SCHEMA);
 	}
 	if (no_table) {
-		report_line(rep, CHECK_FAIL, "profiles: there is no table "
+		report_line(rep, CHECK_FAIL,
+		    "profiles: there is no table "
 		    "public.profiles (or the Data API does not expose it)");
 		report_fix(rep, FIX_SCHEMA);
 	} else if (any_missing) {
@@ -304,24 +328,30 @@ check_origin_report(const struct check_answers *a, struct check_report *rep)
 		*p = '\0';
 		for (i = 0; i < CHECK_NCOLUMNS; i++)
 			if (missing[i])
-				p += snprintf(p, sizeof(list) - (size_t)(p - list),
-				    "%s%s", p == list ? "" : ", ", columns[i].name);
-		report_line(rep, CHECK_FAIL, "profiles: missing columns: %s", list);
+				p += snprintf(p,
+				    sizeof(list) - (size_t)(p - list), "%s%s",
+				    p == list ? "" : ", ", columns[i].name);
+		report_line(rep, CHECK_FAIL, "profiles: missing columns: %s",
+		    list);
 		report_fix(rep, FIX_SCHEMA);
 	}
 	for (i = 0; i < CHECK_NCOLUMNS && !no_table; i++) {
 		if (have[i] == NULL || type_fits(have[i], columns[i].type))
 			continue;
-		report_line(rep, CHECK_FAIL, "profiles: %s is %s, profilecache "
-		    "needs %s", columns[i].name, have[i], columns[i].type);
+		report_line(rep, CHECK_FAIL,
+		    "profiles: %s is %s, profilecache "
+		    "needs %s",
+		    columns[i].name, have[i], columns[i].type);
 		mistyped = true;
 	}
 	if (mistyped)
 		report_fix(rep, FIX_TYPES);
 	if (columns_ok && !any_missing && !mistyped && !no_table)
-		report_line(rep, CHECK_OK, "profiles: the service key reads all %d "
-		    "columns profilecache uses%s", CHECK_NCOLUMNS, paths != NULL ?
-		    ", each of the type it needs" : "");
+		report_line(rep, CHECK_OK,
+		    "profiles: the service key reads all %d "
+		    "columns profilecache uses%s",
+		    CHECK_NCOLUMNS,
+		    paths != NULL ? ", each of the type it needs" : "");
 
 	/* Called with arguments that read or write nothing. */
 	report_rpc_call(rep, paths, &a->apply, "apply_profile_changes",
@@ -332,28 +362,37 @@ check_origin_report(const struct check_answers *a, struct check_report *rep)
 
 	/* delete_profile: listed, or refusing a null id as profilecache's does. */
 	if (paths != NULL) {
-		if (report_rpc_listed(rep, paths, "delete_profile", "id", "uuid"))
-			report_line(rep, CHECK_OK, "rpc/delete_profile: in the "
+		if (report_rpc_listed(rep, paths, "delete_profile", "id",
+		        "uuid"))
+			report_line(rep, CHECK_OK,
+			    "rpc/delete_profile: in the "
 			    "origin's OpenAPI description, taking id uuid");
 	} else {
 		answer_code(&a->del, code, sizeof(code));
 		answer_show(&a->del, shown, sizeof(shown));
 		if (a->del.status == 400 && strcmp(code, "22004") == 0)
-			report_line(rep, CHECK_OK, "rpc/delete_profile: refuses a "
+			report_line(rep, CHECK_OK,
+			    "rpc/delete_profile: refuses a "
 			    "null id with 22004, as profilecache's does");
 		else if (a->del.status == 404) {
-			report_line(rep, CHECK_FAIL, "rpc/delete_profile: no such "
-			    "function (%s)", code[0] != '\0' ? code : "HTTP 404");
+			report_line(rep, CHECK_FAIL,
+			    "rpc/delete_profile: no such "
+			    "function (%s)",
+			    code[0] != '\0' ? code : "HTTP 404");
 			report_fix(rep, FIX_SCHEMA);
 			report_fix(rep, FIX_RELOAD);
 		} else if (answer_refused(&a->del)) {
-			report_line(rep, CHECK_FAIL, "rpc/delete_profile: refused "
-			    "(%s)", shown);
+			report_line(rep, CHECK_FAIL,
+			    "rpc/delete_profile: refused "
+			    "(%s)",
+			    shown);
 			report_fix(rep, FIX_KEY);
 		} else {
-			report_line(rep, CHECK_FAIL, "rpc/delete_profile: a null id "
+			report_line(rep, CHECK_FAIL,
+			    "rpc/delete_profile: a null id "
 			    "is not refused with 22004 (%s): not profilecache's "
-			    "function", shown);
+			    "function",
+			    shown);
 			report_fix(rep, FIX_SCHEMA);
 		}
 	}
@@ -398,8 +437,10 @@ check_origin_run(struct origin *o, struct check_report *rep, char *err)
 		char code[32];
 
 		answer_code(&a.columns, code, sizeof(code));
-		for (i = 0; r == PC_OK && i < CHECK_NCOLUMNS && (strcmp(code,
-		    "42703") == 0 || strcmp(code, "PGRST204") == 0); i++) {
+		for (i = 0; r == PC_OK && i < CHECK_NCOLUMNS &&
+		     (strcmp(code, "42703") == 0 ||
+		         strcmp(code, "PGRST204") == 0);
+		     i++) {
 			(void)snprintf(path, sizeof(path),
 			    "/profiles?select=%s&limit=0", columns[i].name);
 			r = ask(o, path, NULL, &a.column[i], bodies, &n, why);
@@ -410,11 +451,11 @@ check_origin_run(struct origin *o, struct check_report *rep, char *err)
 		    &a.apply, bodies, &n, why);
 	if (r == PC_OK)
 		r = ask(o, "/rpc/profilecache_changed_since",
-		    "{\"since\":\"infinity\",\"max\":1}", &a.changed, bodies, &n,
-		    why);
-	if (r == PC_OK && a.root.status != 200)
-		r = ask(o, "/rpc/delete_profile", "{\"id\":null}", &a.del, bodies,
+		    "{\"since\":\"infinity\",\"max\":1}", &a.changed, bodies,
 		    &n, why);
+	if (r == PC_OK && a.root.status != 200)
+		r = ask(o, "/rpc/delete_profile", "{\"id\":null}", &a.del,
+		    bodies, &n, why);
 	if (r == PC_UNAVAILABLE)
 		a.unreachable = why;
 	if (r == PC_OK || r == PC_UNAVAILABLE)

@@ -29,15 +29,15 @@ struct check_report {
 		char text[CHECK_TEXT_MAX];
 	} lines[CHECK_LINES_MAX];
 	size_t nlines;
-	char fixes[CHECK_FIXES_MAX][CHECK_TEXT_MAX];	/* each said once */
+	char fixes[CHECK_FIXES_MAX][CHECK_TEXT_MAX]; /* each said once */
 	size_t nfixes;
-	size_t nfailed;		/* lines with CHECK_FAIL */
+	size_t nfailed; /* lines with CHECK_FAIL */
 };
 
 /* One answer of the origin: status 0 when none came. */
 struct check_answer {
 	long status;
-	const char *body;	/* may be NULL */
+	const char *body; /* may be NULL */
 };
 
 /*
@@ -57,8 +57,8 @@ struct check_answer {
  * unreachable: why no answer came, when none did.
  */
 struct check_answers {
-	struct check_answer root, columns, column[CHECK_NCOLUMNS], apply, changed,
-	    del;
+	struct check_answer root, columns, column[CHECK_NCOLUMNS], apply,
+	    changed, del;
 	const char *unreachable;
 };
 
@@ -66,9 +66,11 @@ struct check_answers {
 const char *check_column_name(size_t i);
 const char *check_column_type(size_t i);
 
+#ifdef UNITTESTS
 /* Make the report from the answers (no I/O). */
 void check_origin_report(const struct check_answers *a,
     struct check_report *rep);
+#endif
 
 /*
  * Ask the origin (see struct check_answers) and make the report. PC_OK

@@ -7,7 +7,6 @@
 #include <string.h>
 
 #include "app.h"
-#include "storage.h"
 #include "cache.h"
 #include "clock.h"
 #include "journal.h"
@@ -15,12 +14,13 @@
 #include "metrics.h"
 #include "origin.h"
 #include "profile.h"
+#include "storage.h"
 #include "timefmt.h"
 #include "usecase_flush.h"
+#include "usecase_increment.h"
 #include "usecase_list.h"
 #include "usecase_read.h"
 #include "uuid.h"
-
 
 /*
  * The coalesced change of one id: per field, the value of the entry with the
@@ -30,19 +30,19 @@
 struct change {
 	char id[UUID_LEN + 1];
 	json_t *patch;
-	json_t *versions;	/* field -> its version (µs) */
-	int64_t updated_at_us;	/* the newest entry's version */
-	long attempts;		/* the most any of its entries has had */
-	int64_t *seqs;		/* the entries, in seq order */
-	json_t **patches;	/* each entry's own patch (to split a rejection) */
-	int64_t *uss;		/* each entry's own version */
+	json_t *versions;      /* field -> its version (µs) */
+	int64_t updated_at_us; /* the newest entry's version */
+	long attempts;         /* the most any of its entries has had */
+	int64_t *seqs;         /* the entries, in seq order */
+	json_t **patches; /* each entry's own patch (to split a rejection) */
+	int64_t *uss;     /* each entry's own version */
 	size_t nseqs, seqs_size;
 	/* Filled while settling a batch. */
 	enum journal_state state;
-	bool split;		/* rejected whole: its entries were settled one by one */
-	size_t superseded;	/* fields a newer version already held */
+	bool split; /* rejected whole: its entries were settled one by one */
+	size_t superseded; /* fields a newer version already held */
 	char reason[PC_ERRLEN];
-	json_t *row;		/* the database's row from the result, borrowed */
+	json_t *row; /* the database's row from the result, borrowed */
 };
 
 /*
@@ -51,13 +51,38 @@ struct change {
  * slots as changes at least.
  */
 struct batch {
-	const struct resource *res;	/* every change of a batch is of one resource */
+	const struct resource
+	    *res;        /* every change of a batch is of one resource */
+	bool increments; /* and of one kind: its increments, or changes */
+	size_t entries;  /* increments: how many (each is sent) */
 	struct change *c;
 	size_t n, max;
 	uint32_t *index;
-	size_t mask;		/* slots - 1 */
-	bool busy;		/* sent, its answer not settled yet */
+	size_t mask; /* slots - 1 */
+	bool busy;   /* sent, its answer not settled yet */
 };
+
+/*
+ * The bytes one increment's result takes in profilecache_increment's answer
+ * (schema/postgres/60_increments.sql), all but the rarest: an id, a key of up
+ * to 64 characters, a value, a status and code, and a message, which is a
+ * fixed one of at most 306 bytes in all but for a data error the database
+ * raises (its own message: a constraint's name, a trigger's words). An
+ * answer larger still is retried, and fits once the ledger answers those.
+ */
+#define INCREMENT_RESULT_MAX 384
+#define INCREMENT_ANSWER_ENVELOPE 64 /* {"now":...,"results":[]} */
+
+/* How many increments' results fit in one answer: at least one. */
+static size_t
+increments_fit(const struct app *app)
+{
+	size_t max = (size_t)app->cfg.origin_max_answer;
+
+	if (max <= INCREMENT_ANSWER_ENVELOPE + INCREMENT_RESULT_MAX)
+		return 1;
+	return (max - INCREMENT_ANSWER_ENVELOPE) / (INCREMENT_RESULT_MAX + 2);
+}
 
 /*
  * The batches of a run. Up to depth calls are in flight at once; a batch
@@ -67,10 +92,10 @@ struct batch {
 struct pipeline {
 	struct batch *b;
 	size_t depth;
-	size_t busy;		/* of b, sent and not settled */
-	struct batch *filling;	/* what batch_collect adds to */
+	size_t busy;           /* of b, sent and not settled */
+	struct batch *filling; /* what batch_collect adds to */
 	struct app *app;
-	enum pc_result r;	/* of collecting */
+	enum pc_result r; /* of collecting */
 };
 
 static void
@@ -156,6 +181,8 @@ batch_clear(struct batch *b)
 		change_clear(&b->c[i]);
 	b->n = 0;
 	b->res = NULL;
+	b->increments = false;
+	b->entries = 0;
 	b->busy = false;
 	if (b->index != NULL)
 		memset(b->index, 0, (b->mask + 1) * sizeof(*b->index));
@@ -173,7 +200,7 @@ batch_free(struct batch *b)
 static uint32_t *
 batch_slot(const struct batch *b, const char *id)
 {
-	uint32_t h = 2166136261u;	/* FNV-1a */
+	uint32_t h = 2166136261u; /* FNV-1a */
 	size_t i;
 
 	for (i = 0; i < UUID_LEN; i++)
@@ -198,20 +225,28 @@ batch_collect(void *arg, const struct journal_entry *e)
 	json_error_t jerr;
 	uint32_t *slot;
 	json_t *patch;
+	bool incr;
 	size_t i;
 
 	/* A resource no longer declared keeps its entries for when it is again. */
-	if ((res = app_resource_of_item(p->app, e->resource)) == NULL ||
+	if ((res = app_resource_of_journal(p->app, e->resource, &incr)) ==
+	        NULL ||
 	    !uuid_is_canonical(e->id, strlen(e->id)))
 		return true;
-	/* One resource per call: the others wait for a batch of their own. */
-	if (b->res != NULL && b->res != res)
+	/* One resource and kind per call: the others wait for a batch of their own. */
+	if (b->res != NULL && (b->res != res || b->increments != incr))
 		return true;
 	for (i = 0; i < p->depth; i++)
 		if (p->b[i].busy && p->b[i].res == res &&
 		    *batch_slot(&p->b[i], e->id) != 0)
 			return true;
+	/* Increments are sent one by one: a batch holds max of them, and no
+	 * more than their results can come back in one answer. */
+	if (incr &&
+	    (b->entries == b->max || b->entries >= increments_fit(p->app)))
+		return false;
 	b->res = res;
+	b->increments = incr;
 	slot = batch_slot(b, e->id);
 	if (*slot != 0)
 		c = &b->c[*slot - 1];
@@ -227,15 +262,20 @@ batch_collect(void *arg, const struct journal_entry *e)
 	}
 	if (change_grow(c) != PC_OK)
 		goto nomem;
-	if ((patch = json_loads(e->patch, 0, &jerr)) == NULL || !json_is_object(patch)) {
-		log_error("journal_bad_patch", "seq=%lld id=%s", (long long)e->seq, e->id);
+	if ((patch = json_loads(e->patch, 0, &jerr)) == NULL ||
+	    !json_is_object(patch)) {
+		log_error("journal_bad_patch", "seq=%lld id=%s",
+		    (long long)e->seq, e->id);
 		json_decref(patch);
 		patch = json_object();
 	}
 	c->seqs[c->nseqs] = e->seq;
 	c->uss[c->nseqs] = e->updated_at_us;
 	c->patches[c->nseqs++] = patch;
-	if (patch == NULL || change_merge(c, patch, e->updated_at_us) != PC_OK)
+	b->entries++;
+	/* Increments are sent one by one: each key is counted once. */
+	if (patch == NULL ||
+	    (!incr && change_merge(c, patch, e->updated_at_us) != PC_OK))
 		goto nomem;
 	if (e->updated_at_us > c->updated_at_us)
 		c->updated_at_us = e->updated_at_us;
@@ -249,19 +289,66 @@ nomem:
 
 /* Append one change to arr; versions may be NULL (every field at us). */
 static enum pc_result
-args_add(json_t *arr, const char *id, json_t *patch, json_t *versions, int64_t us)
+args_add(json_t *arr, const char *id, json_t *patch, json_t *versions,
+    int64_t us)
 {
 	char ts[TIMEFMT_LEN];
 	json_t *ch;
 
 	if (timefmt_format(us, ts) != PC_OK ||
 	    (ch = json_pack("{s:s,s:O,s:s}", "id", id, "patch", patch,
-	    "updated_at", ts)) == NULL)
+	         "updated_at", ts)) == NULL)
 		return PC_NOMEM;
-	if ((versions != NULL && json_object_set(ch, "versions", versions) != 0) ||
+	if ((versions != NULL &&
+	        json_object_set(ch, "versions", versions) != 0) ||
 	    json_array_append_new(arr, ch) != 0)
 		return PC_NOMEM;
 	return PC_OK;
+}
+
+/*
+ * profilecache_increment's arguments for every entry of the batch:
+ * {"resource","increments":[{"id","key","field","delta","at"}]}, the
+ * entries of each id in seq order.
+ */
+static char *
+increments_args(const struct batch *b)
+{
+	char ts[TIMEFMT_LEN], *s = NULL;
+	const struct change *c;
+	json_t *doc, *arr, *p;
+	size_t i, k;
+
+	if ((doc = json_pack("{s:s,s:[]}", "resource", b->res->item,
+	         "increments")) == NULL)
+		return NULL;
+	arr = json_object_get(doc, "increments");
+	for (i = 0; i < b->n; i++) {
+		c = &b->c[i];
+		for (k = 0; k < c->nseqs; k++) {
+			p = c->patches[k];
+			if (timefmt_format(c->uss[k], ts) != PC_OK ||
+			    json_array_append_new(arr,
+			        json_pack("{s:s,s:O?,s:O?,s:O?,s:s}", "id",
+			            c->id, "key", json_object_get(p, "key"),
+			            "field", json_object_get(p, "field"),
+			            "delta", json_object_get(p, "delta"), "at",
+			            ts)) != 0)
+				goto out;
+		}
+	}
+	s = json_dumps(doc, JSON_COMPACT);
+out:
+	json_decref(doc);
+	return s;
+}
+
+/* The database function a batch goes to. */
+static const char *
+batch_fn(const struct batch *b)
+{
+	return b->increments ? "profilecache_increment" :
+	                       resource_apply_fn(b->res);
 }
 
 /* The apply call's arguments for changes [from, from + n). */
@@ -273,13 +360,16 @@ batch_args(const struct batch *b, size_t from, size_t n)
 	json_t *arr;
 	size_t i;
 
+	if (b->increments)
+		return increments_args(b);
 	if ((arr = json_array()) == NULL)
 		return NULL;
 	for (i = from; i < from + n; i++) {
 		c = &b->c[i];
 		/* One entry: every field has its version; say nothing more. */
-		if (args_add(arr, c->id, c->patch, c->nseqs > 1 ? c->versions : NULL,
-		    c->updated_at_us) != PC_OK)
+		if (args_add(arr, c->id, c->patch,
+		        c->nseqs > 1 ? c->versions : NULL, c->updated_at_us) !=
+		    PC_OK)
 			goto out;
 	}
 	s = resource_apply_args(b->res, arr);
@@ -299,7 +389,7 @@ backoff_us(const struct config *cfg, long attempts)
 		d *= 2;
 	if (d > cfg->flush_backoff_max * 1000000)
 		d = cfg->flush_backoff_max * 1000000;
-	/* Half to all of it, so failed nodes do not retry in lockstep. */
+		/* Half to all of it, so failed nodes do not retry in lockstep. */
 #ifdef HAVE_ARC4RANDOM_UNIFORM
 	r = arc4random_uniform(1000);
 #else
@@ -317,20 +407,6 @@ backoff_us(const struct config *cfg, long attempts)
  * while memcached had lost them is corrected here, at this node's next
  * flush. One round trip finds the entries.
  */
-/* The entries found by one mget, kept until the fetch is over. */
-struct found {
-	struct cache_entry *old;	/* per id; raw NULL: none cached */
-};
-
-static void
-found_keep(void *arg, size_t i, struct cache_entry *e)
-{
-	struct found *f = arg;
-
-	f->old[i] = *e;
-	e->raw = NULL;	/* taken over */
-}
-
 /*
  * Store row (a database row, borrowed) for id merged with old (NULL: none
  * was cached; then add it when add_missing, so that a fill that read the
@@ -352,17 +428,22 @@ cache_merge_row(struct app *app, const struct resource *res, const char *id,
 			goto out;
 		/* A copy: the overlay changes it, and the caller owns row. */
 		if (usecase_build(app, res, id, json_deep_copy(row), old, &e,
-		    &expire_s) != PC_OK || expire_s <= 0)
+		        &expire_s) != PC_OK ||
+		    expire_s <= 0)
 			goto out;
-		r = old != NULL ? cache_cas(app->cache, res->item, id, &e, expire_s,
-		    old->cas) : cache_add(app->cache, res->item, id, &e, expire_s);
+		r = old != NULL ?
+		    cache_cas(app->cache, res->item, id, &e, expire_s,
+		        old->cas) :
+		    cache_add(app->cache, res->item, id, &e, expire_s);
 		cache_entry_release(&e);
 		if (r != PC_CONFLICT && r != PC_NOTFOUND)
 			goto out;
 		/* Merge into what the other writer stored (held is ours to free;
 		 * the caller's old is the caller's). */
 		cache_entry_release(&held);
-		old = cache_get(app->cache, res->item, id, &held) == PC_OK ? &held : NULL;
+		old = cache_get(app->cache, res->item, id, &held) == PC_OK ?
+		    &held :
+		    NULL;
 		add_missing = true;
 	}
 	(void)cache_delete(app->cache, res->item, id);
@@ -375,19 +456,22 @@ static void
 cache_merge_rows(struct app *app, const struct resource *res, const char **ids,
     json_t **rows, size_t n, bool add_missing)
 {
-	struct found f;
+	struct cache_entry *old;
 	size_t i;
 
-	if (n == 0 || (f.old = calloc(n, sizeof(*f.old))) == NULL)
+	/* The entries found by one mget, kept until the merges are over. */
+	if (n == 0 || (old = calloc(n, sizeof(*old))) == NULL)
 		return;
-	if (cache_get_many(app->cache, res->item, ids, n, found_keep, &f) == PC_OK)
+	if (cache_get_many(app->cache, res->item, ids, n, cache_found_take,
+	        old) == PC_OK)
 		for (i = 0; i < n; i++)
 			if (rows[i] != NULL)
 				cache_merge_row(app, res, ids[i], rows[i],
-				    f.old[i].raw != NULL ? &f.old[i] : NULL, add_missing);
+				    old[i].raw != NULL ? &old[i] : NULL,
+				    add_missing);
 	for (i = 0; i < n; i++)
-		cache_entry_release(&f.old[i]);
-	free(f.old);
+		cache_entry_release(&old[i]);
+	free(old);
 }
 
 /*
@@ -410,7 +494,8 @@ cache_synced(struct app *app, const struct resource *res, struct change *cs,
 	if (ids != NULL && rows != NULL) {
 		for (i = 0; i < n; i++) {
 			ids[i] = cs[i].id;
-			if ((cs[i].state == JOURNAL_APPLIED || cs[i].state == JOURNAL_CONFLICT) &&
+			if ((cs[i].state == JOURNAL_APPLIED ||
+			        cs[i].state == JOURNAL_CONFLICT) &&
 			    !cs[i].split && json_is_object(cs[i].row))
 				rows[i] = cs[i].row;
 		}
@@ -422,7 +507,8 @@ cache_synced(struct app *app, const struct resource *res, struct change *cs,
 
 /* Cache what a read would now see (the database and this node's journal). */
 static void
-cache_reconcile(struct app *app, const struct resource *res, const struct change *c)
+cache_reconcile(struct app *app, const struct resource *res,
+    const struct change *c)
 {
 	if (usecase_recache(app, res, c->id, NULL) != PC_OK)
 		(void)cache_delete(app->cache, res->item, c->id);
@@ -453,98 +539,154 @@ change_judge(struct change *c, json_t *res)
 		    "every field holds a newer version");
 	} else if (strcmp(status, "deleted") == 0) {
 		c->state = JOURNAL_CANCELLED;
-		(void)snprintf(c->reason, sizeof(c->reason), "the row was deleted");
+		(void)snprintf(c->reason, sizeof(c->reason),
+		    "the row was deleted");
 	} else if (strcmp(status, "rejected") == 0) {
 		/* The database will never take it; retrying cannot help. */
 		c->state = JOURNAL_DEAD;
 		(void)snprintf(c->reason, sizeof(c->reason), "%s: %s",
-		    code ? code : status, msg ? msg : "rejected by the database");
+		    code ? code : status,
+		    msg ? msg : "rejected by the database");
 	} else {
 		c->state = JOURNAL_RETRY;
 		(void)snprintf(c->reason, sizeof(c->reason),
-		    "the apply call's result has an unknown status %.40s", status);
+		    "the apply call's result has an unknown status %.40s",
+		    status);
 	}
 }
 
 /* Judge changes [from, from + n) all alike. */
 static void
-batch_judge_all(struct batch *b, size_t from, size_t n, enum journal_state state,
-    const char *reason)
+batch_judge_all(struct batch *b, size_t from, size_t n,
+    enum journal_state state, const char *reason)
 {
 	size_t i;
 
 	for (i = from; i < from + n; i++) {
 		b->c[i].state = state;
 		b->c[i].row = NULL;
-		(void)snprintf(b->c[i].reason, sizeof(b->c[i].reason), "%s", reason);
+		(void)snprintf(b->c[i].reason, sizeof(b->c[i].reason), "%s",
+		    reason);
 	}
+}
+
+/*
+ * The "results" of fn's answer (resp, len) to n entries (what names them in
+ * a message), *doc holding them; NULL, with oerr, when there are not n.
+ */
+static json_t *
+answer_results(const char *fn, const char *resp, size_t len, size_t n,
+    const char *what, json_t **doc, char *oerr)
+{
+	json_error_t jerr;
+	json_t *results;
+
+	*doc = json_loadb(resp, len, 0, &jerr);
+	results = json_object_get(*doc, "results");
+	if (json_is_array(results) && json_array_size(results) == n)
+		return results;
+	(void)snprintf(oerr, PC_ERRLEN, "%s: %zu results for %zu %s", fn,
+	    json_array_size(results), n, what);
+	return NULL;
 }
 
 /*
  * A coalesced change was rejected: one of its entries carries what the
  * database refuses, and the others must not go down with it. Send the
- * entries again one by one, each at its own version, in one call (the
- * database applies them in order), and record each entry's own outcome.
- * When that call fails the change is retried whole.
+ * entries again one by one, each at its own version (the database applies
+ * them in order), in as few calls as their answers fit, and record each
+ * entry's own outcome. When a call fails the change is retried whole.
  */
 static enum pc_result
 change_split(struct app *app, const struct resource *res, struct change *c,
     struct flush_stats *st, char *err)
 {
 	char oerr[PC_ERRLEN] = "", *args = NULL, *resp = NULL;
-	struct journal_outcome *o = NULL;
+	struct journal_outcome *o;
 	struct change one;
-	json_t *arr, *doc = NULL, *results;
-	json_error_t jerr;
+	json_t *arr = NULL, *doc = NULL, *results;
 	enum pc_result r = PC_NOMEM;
-	size_t i, len = 0;
+	size_t i, len = 0, from = 0, k = c->nseqs;
 
-	if ((arr = json_array()) == NULL)
+	if ((o = calloc(c->nseqs, sizeof(*o))) == NULL)
 		return PC_NOMEM;
-	for (i = 0; i < c->nseqs; i++)
-		if (args_add(arr, c->id, c->patches[i], NULL, c->uss[i]) != PC_OK)
+	/*
+	 * The id's entries in order, as many in a call as their answer fits
+	 * (halved when it does not): the function takes them one after the
+	 * other either way, and a call that fails is safe to repeat.
+	 */
+	while (from < c->nseqs) {
+		k = k < c->nseqs - from ? k : c->nseqs - from;
+		r = PC_NOMEM;
+		json_decref(arr);
+		json_decref(doc);
+		free(args);
+		free(resp);
+		doc = NULL;
+		args = resp = NULL;
+		if ((arr = json_array()) == NULL)
 			goto out;
-	if ((args = resource_apply_args(res, arr)) == NULL ||
-	    (o = calloc(c->nseqs, sizeof(*o))) == NULL)
-		goto out;
-	r = origin_rpc(app->origin, resource_apply_fn(res), args, strlen(args),
-	    &resp, &len, oerr);
-	if (r == PC_OK) {
-		doc = json_loadb(resp, len, 0, &jerr);
-		results = json_object_get(doc, "results");
-		if (json_array_size(results) != c->nseqs)
+		for (i = from; i < from + k; i++)
+			if (args_add(arr, c->id, c->patches[i], NULL,
+			        c->uss[i]) != PC_OK)
+				goto out;
+		if ((args = resource_apply_args(res, arr)) == NULL)
+			goto out;
+		r = origin_rpc(app->origin, resource_apply_fn(res), args,
+		    strlen(args), &resp, &len, oerr);
+		if (r == PC_TOOBIG && k > 1) {
+			log_info("flush_split_halved", "id=%s changes=%zu",
+			    c->id, k);
+			k /= 2;
+			continue;
+		}
+		if (r == PC_OK &&
+		    (results = answer_results(resource_apply_fn(res), resp, len,
+		         k, "changes", &doc, oerr)) == NULL)
 			r = PC_ERROR;
-	}
-	if (r != PC_OK) {
-		log_warn("flush_split_failed", "id=%s error=\"%s\"", c->id, oerr);
-		c->state = JOURNAL_RETRY;
-		(void)snprintf(c->reason, sizeof(c->reason), "%s", oerr);
-		r = PC_OK;
-		goto out;
+		if (r != PC_OK) {
+			log_warn("flush_split_failed", "id=%s error=\"%s\"",
+			    c->id, oerr);
+			/* As for a batch: no more calls this run. */
+			if (r == PC_UNAVAILABLE)
+				st->origin_down = true;
+			c->state = JOURNAL_RETRY;
+			(void)snprintf(c->reason, sizeof(c->reason), "%s",
+			    oerr);
+			r = PC_OK;
+			goto out;
+		}
+		for (i = from; i < from + k; i++) {
+			memset(&one, 0, sizeof(one));
+			memcpy(one.id, c->id, sizeof(one.id));
+			change_judge(&one, json_array_get(results, i - from));
+			o[i].seqs = &c->seqs[i];
+			o[i].nseqs = 1;
+			o[i].state = one.state;
+			o[i].resource = res->item;
+			o[i].id = c->id;
+			o[i].next_attempt_us =
+			    clock_now_us() + backoff_us(&app->cfg, c->attempts);
+			/* Entries live as long as the journal; each reason
+			 * is copied in. */
+			o[i].reason =
+			    one.reason[0] != '\0' ? strdup(one.reason) : NULL;
+		}
+		from += k;
 	}
 	for (i = 0; i < c->nseqs; i++) {
-		memset(&one, 0, sizeof(one));
-		memcpy(one.id, c->id, sizeof(one.id));
-		change_judge(&one, json_array_get(results, i));
-		o[i].seqs = &c->seqs[i];
-		o[i].nseqs = 1;
-		o[i].state = one.state;
-		o[i].resource = res->item;
-		o[i].id = c->id;
-		o[i].next_attempt_us = clock_now_us() + backoff_us(&app->cfg, c->attempts);
-		/* Entries live as long as the journal; each reason is copied in. */
-		o[i].reason = one.reason[0] != '\0' ? strdup(one.reason) : NULL;
-		if (one.state == JOURNAL_DEAD) {
-			st->dead++;
-			log_error("flush_dead_letter", "id=%s seq=%lld reason=\"%s\"",
-			    c->id, (long long)c->seqs[i], one.reason);
-		}
+		if (o[i].state != JOURNAL_DEAD)
+			continue;
+		st->dead++;
+		log_error("flush_dead_letter", "id=%s seq=%lld reason=\"%s\"",
+		    c->id, (long long)c->seqs[i],
+		    o[i].reason != NULL ? o[i].reason : "");
 	}
 	r = journal_record(app->journal, o, c->nseqs, err);
-	for (i = 0; i < c->nseqs; i++)
-		free((char *)o[i].reason);
 	c->split = true;
 out:
+	for (i = 0; i < c->nseqs; i++)
+		free((char *)o[i].reason);
 	free(o);
 	free(args);
 	free(resp);
@@ -565,7 +707,8 @@ batch_settle(struct app *app, struct batch *b, size_t from, size_t n,
 	struct journal_outcome *o;
 	struct change *c;
 	enum pc_result r = PC_OK;
-	size_t i, k = 0;
+	const char **owners;
+	size_t i, k = 0, k2 = 0;
 	int64_t now = clock_now_us();
 
 	for (i = 0; i < n && r == PC_OK; i++) {
@@ -586,7 +729,8 @@ batch_settle(struct app *app, struct batch *b, size_t from, size_t n,
 		o[k].resource = b->res->item;
 		o[k].id = c->id;
 		if (c->state == JOURNAL_RETRY)
-			o[k].next_attempt_us = now + backoff_us(&app->cfg, c->attempts);
+			o[k].next_attempt_us =
+			    now + backoff_us(&app->cfg, c->attempts);
 		k++;
 	}
 	r = journal_record(app->journal, o, k, err);
@@ -594,11 +738,18 @@ batch_settle(struct app *app, struct batch *b, size_t from, size_t n,
 	if (r != PC_OK)
 		return r;
 	/* The database's rows changed: cached list pages of them are old. */
-	for (i = 0; i < n; i++)
-		if (b->c[from + i].state == JOURNAL_APPLIED || b->c[from + i].split) {
-			usecase_list_changed(app, b->res);
-			break;
+	if ((owners = calloc(n, sizeof(*owners))) == NULL)
+		usecase_list_changed(app, b->res);
+	else {
+		for (i = 0; i < n; i++) {
+			c = &b->c[from + i];
+			if (c->state == JOURNAL_APPLIED || c->split)
+				owners[k2++] = usecase_list_owner(b->res, c->id,
+				    c->split ? NULL : c->row);
 		}
+		usecase_list_owners_changed(app, b->res, owners, k2);
+		free(owners);
+	}
 	cache_synced(app, b->res, &b->c[from], n);
 	for (i = 0; i < n; i++) {
 		c = &b->c[from + i];
@@ -611,8 +762,9 @@ batch_settle(struct app *app, struct batch *b, size_t from, size_t n,
 		if (c->superseded > 0) {
 			/* Fields written later by someone else: not a loss. */
 			st->superseded += (long)c->superseded;
-			log_warn("flush_reconciled", "id=%s superseded=%zu entries=%zu",
-			    c->id, c->superseded, c->nseqs);
+			log_warn("flush_reconciled",
+			    "id=%s superseded=%zu entries=%zu", c->id,
+			    c->superseded, c->nseqs);
 		}
 		switch (c->state) {
 		case JOURNAL_APPLIED:
@@ -627,8 +779,9 @@ batch_settle(struct app *app, struct batch *b, size_t from, size_t n,
 			break;
 		case JOURNAL_DEAD:
 			st->dead += (long)c->nseqs;
-			log_error("flush_dead_letter", "id=%s entries=%zu reason=\"%s\"",
-			    c->id, c->nseqs, c->reason);
+			log_error("flush_dead_letter",
+			    "id=%s entries=%zu reason=\"%s\"", c->id, c->nseqs,
+			    c->reason);
 			/* Reads show "sync":"failed" with the refused fields. */
 			cache_reconcile(app, b->res, c);
 			break;
@@ -636,8 +789,9 @@ batch_settle(struct app *app, struct batch *b, size_t from, size_t n,
 			st->retried += (long)c->nseqs;
 			/* Never given up; past max_attempts it is an alert. */
 			if (c->attempts + 1 >= app->cfg.flush_max_attempts)
-				log_error("flush_retrying", "id=%s attempts=%ld reason=\"%s\"",
-				    c->id, c->attempts + 1, c->reason);
+				log_error("flush_retrying",
+				    "id=%s attempts=%ld reason=\"%s\"", c->id,
+				    c->attempts + 1, c->reason);
 			break;
 		}
 	}
@@ -659,7 +813,8 @@ clock_sample(struct flush_stats *st, json_t *doc, int64_t sent_us)
 	if (st->clock_rtt_us > 0 && rtt >= st->clock_rtt_us)
 		return;
 	st->clock_rtt_us = rtt > 0 ? rtt : 1;
-	st->clock_offset_us = (int64_t)json_integer_value(v) - (sent_us + rtt / 2);
+	st->clock_offset_us =
+	    (int64_t)json_integer_value(v) - (sent_us + rtt / 2);
 }
 
 /*
@@ -684,7 +839,7 @@ clock_measure(struct app *app, struct flush_stats *st)
 		resp = NULL;
 		sent = clock_now_us();
 		if (origin_rpc(app->origin, "apply_profile_changes", args,
-		    sizeof(args) - 1, &resp, &len, oerr) != PC_OK) {
+		        sizeof(args) - 1, &resp, &len, oerr) != PC_OK) {
 			log_warn("flush_clock_failed", "error=\"%s\"", oerr);
 			return;
 		}
@@ -714,8 +869,10 @@ clock_publish(struct app *app, const struct flush_stats *st)
 	(void)snprintf(v, sizeof(v), "%lld", (long long)st->clock_offset_us);
 	(void)journal_meta_set(app->journal, "clock_offset_us", v, err);
 	if (llabs(st->clock_offset_us) > app->cfg.flush_clock_warn_ms * 1000)
-		log_error("clock_offset_large", "offset_ms=%.3f rtt_ms=%.3f limit_ms=%ld",
-		    (double)st->clock_offset_us / 1000, (double)st->clock_rtt_us / 1000,
+		log_error("clock_offset_large",
+		    "offset_ms=%.3f rtt_ms=%.3f limit_ms=%ld",
+		    (double)st->clock_offset_us / 1000,
+		    (double)st->clock_rtt_us / 1000,
 		    app->cfg.flush_clock_warn_ms);
 }
 
@@ -733,7 +890,7 @@ retry_now_if_back(struct app *app, struct journal *j, struct flush_stats *st)
 
 	clock_measure(app, st);
 	if (st->clock_rtt_us == 0)
-		return;		/* still away: keep backing off */
+		return; /* still away: keep backing off */
 	clock_publish(app, st);
 	if (journal_due_now(j, clock_now_us(), &n, err) != PC_OK)
 		log_warn("flush_due_now_failed", "error=\"%s\"", err);
@@ -757,38 +914,55 @@ batch_answer(struct app *app, struct batch *b, size_t from, size_t n,
     struct flush_stats *st, char *err)
 {
 	json_t *doc = NULL, *results = NULL;
-	json_error_t jerr;
 	enum pc_result r;
 	size_t i;
 
 	st->batches++;
 	if (sent == PC_INVALID && n > 1) {
-		log_warn("flush_batch_refused", "changes=%zu error=\"%s\"", n, oerr);
+		log_warn("flush_batch_refused", "changes=%zu error=\"%s\"", n,
+		    oerr);
 		for (i = from, r = PC_OK; i < from + n && r == PC_OK; i++)
 			r = batch_send(app, b, i, 1, st, err);
 		return r;
 	}
-	if (sent == PC_OK) {
-		doc = json_loadb(resp, len, 0, &jerr);
-		results = json_object_get(doc, "results");
-		if (!json_is_array(results) || json_array_size(results) != n) {
-			(void)snprintf(oerr, PC_ERRLEN,
-			    "%s: %zu results for %zu changes", resource_apply_fn(b->res),
-			    json_array_size(results), n);
-			sent = PC_ERROR;
-		}
+	/*
+	 * The rows came back larger than an answer may be (a large batch, or
+	 * large rows): the call ran, and running it again is safe, so each
+	 * half is sent again on its own. Retrying the whole would fail forever.
+	 */
+	if (sent == PC_TOOBIG && n > 1) {
+		log_info("flush_batch_halved", "changes=%zu error=\"%s\"", n,
+		    oerr);
+		r = batch_send(app, b, from, n / 2, st, err);
+		if (r == PC_OK)
+			r = batch_send(app, b, from + n / 2, n - n / 2, st,
+			    err);
+		return r;
 	}
+	if (sent == PC_OK &&
+	    (results = answer_results(resource_apply_fn(b->res), resp, len, n,
+	         "changes", &doc, oerr)) == NULL)
+		sent = PC_ERROR;
 	if (sent == PC_OK) {
 		for (i = 0; i < n; i++)
-			change_judge(&b->c[from + i], json_array_get(results, i));
+			change_judge(&b->c[from + i],
+			    json_array_get(results, i));
 	} else if (sent == PC_INVALID) {
 		/* One change whose data the database refuses outright. */
 		batch_judge_all(b, from, n, JOURNAL_DEAD, oerr);
+	} else if (sent == PC_TOOBIG) {
+		/* One row too large: the database is up, and this change
+		 * waits (with its backoff) until [origin] max_answer_bytes
+		 * is raised. */
+		log_error("flush_answer_too_large", "id=%s error=\"%s\"",
+		    b->c[from].id, oerr);
+		batch_judge_all(b, from, n, JOURNAL_RETRY, oerr);
 	} else {
 		/* Down, timed out, 5xx, misconfigured or nonsense: whether it
 		 * ran is unknown, and replaying is safe (the function is
 		 * idempotent). Retried for as long as it takes. */
-		log_warn("flush_origin_failed", "changes=%zu error=\"%s\"", n, oerr);
+		log_warn("flush_origin_failed", "changes=%zu error=\"%s\"", n,
+		    oerr);
 		st->origin_down = true;
 		batch_judge_all(b, from, n, JOURNAL_RETRY, oerr);
 	}
@@ -810,11 +984,162 @@ batch_send(struct app *app, struct batch *b, size_t from, size_t n,
 
 	if ((args = batch_args(b, from, n)) == NULL)
 		return PC_NOMEM;
-	r = origin_rpc(app->origin, resource_apply_fn(b->res), args, strlen(args),
-	    &resp, &len, oerr);
+	r = origin_rpc(app->origin, resource_apply_fn(b->res), args,
+	    strlen(args), &resp, &len, oerr);
 	free(args);
 	r = batch_answer(app, b, from, n, r, resp, len, oerr, st, err);
 	free(resp);
+	return r;
+}
+
+/* Judge one increment's result: applied (or a duplicate of an applied one), rejected, deleted. */
+static enum journal_state
+increment_judge(json_t *res, const char *id, json_t *patch, char *reason,
+    size_t size)
+{
+	const char *status = json_string_value(json_object_get(res, "status"));
+	const char *code = json_string_value(json_object_get(res, "code"));
+	const char *msg = json_string_value(json_object_get(res, "message"));
+	const char *rid = json_string_value(json_object_get(res, "id"));
+	const char *key = json_string_value(json_object_get(res, "key"));
+
+	reason[0] = '\0';
+	if (status == NULL || rid == NULL || strcmp(rid, id) != 0 ||
+	    key == NULL ||
+	    !json_equal(json_object_get(patch, "key"),
+	        json_object_get(res, "key"))) {
+		(void)snprintf(reason, size,
+		    "the increment call's result is malformed");
+		return JOURNAL_RETRY;
+	}
+	if (strcmp(status, "applied") == 0)
+		return JOURNAL_APPLIED;
+	if (strcmp(status, "deleted") == 0) {
+		(void)snprintf(reason, size, "the row was deleted");
+		return JOURNAL_CANCELLED;
+	}
+	if (strcmp(status, "rejected") == 0) {
+		(void)snprintf(reason, size, "%s: %s",
+		    code != NULL ? code : "rejected",
+		    msg != NULL ? msg : "rejected by the database");
+		return JOURNAL_DEAD;
+	}
+	(void)snprintf(reason, size,
+	    "the increment call's result has an unknown "
+	    "status %.40s",
+	    status);
+	return JOURNAL_RETRY;
+}
+
+/*
+ * Settle a batch of increments from profilecache_increment's answer, one
+ * outcome per entry: the ledger makes a replay of any of them harmless, so
+ * whatever is unknown (the database away, a malformed answer) is retried.
+ * Then each row's cache entry is rebuilt from the database and the ledger.
+ */
+static enum pc_result
+increments_answer(struct app *app, struct batch *b, enum pc_result sent,
+    const char *resp, size_t len, char *oerr, struct flush_stats *st, char *err)
+{
+	struct journal_outcome *o = NULL;
+	char(*reasons)[PC_ERRLEN] = NULL;
+	json_t *doc = NULL, *results = NULL;
+	struct change *c;
+	enum pc_result r = PC_NOMEM;
+	size_t i, k, n = 0, total = 0;
+	int64_t now = clock_now_us();
+	bool settled = false;
+	const char **ids;
+
+	st->batches++;
+	for (i = 0; i < b->n; i++)
+		total += b->c[i].nseqs;
+	if (sent == PC_OK &&
+	    (results = answer_results("profilecache_increment", resp, len,
+	         total, "increments", &doc, oerr)) == NULL)
+		sent = PC_ERROR;
+	if (sent != PC_OK) {
+		log_warn("flush_origin_failed", "increments=%zu error=\"%s\"",
+		    total, oerr);
+		/* Too large an answer: the database is up, and each
+		 * increment's ledger entry answers shortly next time. */
+		if (sent != PC_TOOBIG)
+			st->origin_down = true;
+	}
+	if ((o = calloc(total, sizeof(*o))) == NULL ||
+	    (reasons = calloc(total, sizeof(*reasons))) == NULL)
+		goto out;
+	for (i = 0; i < b->n; i++) {
+		c = &b->c[i];
+		for (k = 0; k < c->nseqs; k++, n++) {
+			o[n].seqs = &c->seqs[k];
+			o[n].nseqs = 1;
+			if (sent == PC_OK)
+				o[n].state =
+				    increment_judge(json_array_get(results, n),
+				        c->id, c->patches[k], reasons[n],
+				        sizeof(reasons[n]));
+			else {
+				o[n].state = JOURNAL_RETRY;
+				(void)snprintf(reasons[n], sizeof(reasons[n]),
+				    "%s", oerr);
+			}
+			o[n].reason = reasons[n][0] != '\0' ? reasons[n] : NULL;
+			o[n].resource = b->res->increments_ns;
+			o[n].id = c->id;
+			o[n].next_attempt_us =
+			    now + backoff_us(&app->cfg, c->attempts);
+			switch (o[n].state) {
+			case JOURNAL_APPLIED:
+				st->applied++;
+				settled = true;
+				break;
+			case JOURNAL_DEAD:
+				st->dead++;
+				settled = true;
+				log_error("flush_dead_letter",
+				    "id=%s seq=%lld reason=\"%s\"", c->id,
+				    (long long)c->seqs[k], reasons[n]);
+				break;
+			case JOURNAL_CANCELLED:
+				st->deleted++;
+				settled = true;
+				break;
+			default:
+				st->retried++;
+				break;
+			}
+			st->entries++;
+		}
+	}
+	if ((r = journal_record(app->journal, o, total, err)) != PC_OK ||
+	    !settled)
+		goto out;
+	/* Every node answers a retried key with what became of it. */
+	for (i = 0, n = 0; i < b->n; i++)
+		for (k = 0; k < b->c[i].nseqs; k++, n++)
+			usecase_increment_settled(app, b->res, b->c[i].id,
+			    b->c[i].patches[k], o[n].state, o[n].reason);
+	/* The counters as the database and the ledger now have them (one
+	 * call for the batch's rows), merged with what other nodes counted
+	 * in meanwhile. */
+	if ((ids = calloc(b->n, sizeof(*ids))) != NULL) {
+		for (i = 0; i < b->n; i++)
+			ids[i] = b->c[i].id;
+		usecase_recache_counted(app, b->res, ids, b->n);
+		/* The rows' owners, when the key is (a balance's). */
+		for (i = 0; i < b->n; i++)
+			ids[i] = usecase_list_owner(b->res, b->c[i].id, NULL);
+		usecase_list_owners_changed(app, b->res, ids, b->n);
+		free(ids);
+	} else
+		usecase_list_changed(app, b->res);
+out:
+	free(o);
+	free(reasons);
+	json_decref(doc);
+	if (r == PC_OK && st->origin_down)
+		r = PC_UNAVAILABLE;
 	return r;
 }
 
@@ -839,7 +1164,8 @@ pipeline_start(struct app *app, struct journal *j, struct pipeline *p,
 	p->r = PC_OK;
 	/* Entries of ids in flight come first and are skipped; the walk stops
 	 * when the batch is full. */
-	if ((r = journal_due(j, clock_now_us(), batch_collect, p, err)) != PC_OK)
+	if ((r = journal_due(j, clock_now_us(), batch_collect, p, err)) !=
+	    PC_OK)
 		return r;
 	if (p->r != PC_OK)
 		return p->r;
@@ -852,14 +1178,15 @@ pipeline_start(struct app *app, struct journal *j, struct pipeline *p,
 		free(args);
 		return PC_NOTFOUND;
 	}
-	r = origin_rpc_start(app->origin, resource_apply_fn(b->res), args,
-	    strlen(args), b, err);
+	r = origin_rpc_start(app->origin, batch_fn(b), args, strlen(args), b,
+	    err);
 	free(args);
 	if (r != PC_OK)
 		return r;
 	b->busy = true;
 	p->busy++;
-	log_debug("flush_batch_sent", "changes=%zu in_flight=%zu", b->n, p->busy);
+	log_debug("flush_batch_sent", "changes=%zu in_flight=%zu", b->n,
+	    p->busy);
 	return PC_OK;
 }
 
@@ -879,7 +1206,9 @@ pipeline_finish(struct app *app, struct pipeline *p, struct flush_stats *st,
 		pc_err(err, "%s", oerr);
 		return PC_ERROR;
 	}
-	r = batch_answer(app, b, 0, b->n, r, resp, len, oerr, st, err);
+	r = b->increments ?
+	    increments_answer(app, b, r, resp, len, oerr, st, err) :
+	    batch_answer(app, b, 0, b->n, r, resp, len, oerr, st, err);
 	free(resp);
 	p->busy--;
 	log_debug("flush_batch_settled", "changes=%zu in_flight=%zu result=%s",
@@ -900,17 +1229,35 @@ static bool
 avatar_referenced(struct app *app, const char *relpath)
 {
 	char url[STORAGE_URL_MAX], err[PC_ERRLEN] = "";
+	const struct resource *res;
 	bool found = true;
+	size_t i, k;
 
-	if ((size_t)snprintf(url, sizeof(url), "%s/%s", app->cfg.avatar_public_url,
-	    relpath) >= sizeof(url))
+	if ((size_t)snprintf(url, sizeof(url), "%s/%s",
+	        app->cfg.avatar_public_url, relpath) >= sizeof(url))
 		return true;
-	if (journal_mentions(app->journal, relpath, &found, err) != PC_OK || found)
+	if (journal_mentions(app->journal, relpath, &found, err) != PC_OK ||
+	    found)
 		return true;
 	if (origin_exists(app->origin, "profiles", "avatar_url", url, &found,
-	    err) != PC_OK) {
-		log_warn("avatar_check_failed", "file=%s error=\"%s\"", relpath, err);
+	        err) != PC_OK) {
+		log_warn("avatar_check_failed", "file=%s error=\"%s\"", relpath,
+		    err);
 		return true;
+	}
+	/* Every image field of every declared table may hold it too. */
+	for (i = 0; !found && i < app->cfg.resources.n; i++) {
+		res = &app->cfg.resources.v[i];
+		for (k = 0; !found && k < res->nfields; k++)
+			if (res->fields[k].type == FT_IMAGE &&
+			    origin_exists(app->origin, res->table,
+			        res->fields[k].name, url, &found,
+			        err) != PC_OK) {
+				log_warn("avatar_check_failed",
+				    "file=%s table=%s error=\"%s\"", relpath,
+				    res->table, err);
+				return true;
+			}
 	}
 	return found;
 }
@@ -930,21 +1277,23 @@ trash_one(void *arg, const char *relpath, bool applied)
 	enum pc_result r;
 
 	if (!applied || !storage_enabled(&app->cfg))
-		return true;	/* the database still points at it: keep it */
+		return true; /* the database still points at it: keep it */
 	/* With a shared bucket the age is the object's last upload, by any node. */
 	if ((r = storage_age(&app->cfg, relpath, &age, err)) == PC_NOTFOUND ||
 	    r == PC_INVALID)
 		return true;
 	if (r != PC_OK) {
-		log_warn("avatar_check_failed", "file=%s error=\"%s\"", relpath, err);
+		log_warn("avatar_check_failed", "file=%s error=\"%s\"", relpath,
+		    err);
 		return false;
 	}
 	if (age < app->cfg.avatar_trash_grace)
-		return false;	/* stored again lately, maybe by another node */
+		return false; /* stored again lately, maybe by another node */
 	if (avatar_referenced(app, relpath))
-		return true;	/* in use: not ours to remove */
+		return true; /* in use: not ours to remove */
 	if (storage_remove(&app->cfg, relpath, err) == PC_UNAVAILABLE) {
-		log_warn("avatar_remove_failed", "file=%s error=\"%s\"", relpath, err);
+		log_warn("avatar_remove_failed", "file=%s error=\"%s\"",
+		    relpath, err);
 		return false;
 	}
 	return true;
@@ -964,40 +1313,62 @@ trash_one(void *arg, const char *relpath, bool applied)
 #define PULL_MARGIN_S 10
 
 static void
-pull_outside(struct app *app, const struct resource *res, struct flush_stats *st)
+pull_outside(struct app *app, const struct resource *res,
+    struct flush_stats *st)
 {
-	char since[TIMEFMT_LEN + 8], args[256], err[PC_ERRLEN] = "", *resp = NULL;
+	char since[TIMEFMT_LEN + 8], args[256],
+	    err[PC_ERRLEN] = "", *resp = NULL;
 	char key[96];
-	bool changed = false;
-	const char *ids[PULL_PAGE], *next;
-	json_t *rows[PULL_PAGE], *doc = NULL, *rs, *del, *v;
+	bool changed = false, unknown = false;
+	const char *ids[PULL_PAGE], *next, *owner, **list;
+	json_t *rows[PULL_PAGE], *doc = NULL, *rs, *del, *v, *owners;
 	json_error_t jerr;
 	int64_t now_us;
-	size_t i, n, len, page;
+	size_t i, n, len, page, got, max = PULL_PAGE;
+	enum pc_result r;
 
+	if ((owners = json_array()) == NULL)
+		return;
 	/* Profiles keep the key they always had. */
-	(void)snprintf(key, sizeof(key), res->builtin ? "pull_since" : "pull_since:%s",
-	    res->item);
-	if (journal_meta_get(app->journal, key, since, sizeof(since), err) != PC_OK) {
+	(void)snprintf(key, sizeof(key),
+	    res->builtin ? "pull_since" : "pull_since:%s", res->item);
+	if (journal_meta_get(app->journal, key, since, sizeof(since), err) !=
+	    PC_OK) {
 		/* The first run starts from now: older changes are in no cache
 		 * this node filled since it started. */
-		if (timefmt_format(clock_now_us() - PULL_MARGIN_S * INT64_C(1000000),
-		    since) != PC_OK)
+		if (timefmt_format(clock_now_us() -
+		            PULL_MARGIN_S * INT64_C(1000000),
+		        since) != PC_OK)
 			return;
 	}
 	for (page = 0; page < PULL_PAGES; page++) {
 		if (res->builtin)
-			(void)snprintf(args, sizeof(args), "{\"since\":\"%s\",\"max\":%d}",
-			    since, PULL_PAGE);
+			(void)snprintf(args, sizeof(args),
+			    "{\"since\":\"%s\",\"max\":%zu}", since, max);
 		else
-			(void)snprintf(args, sizeof(args), "{\"resource\":\"%s\","
-			    "\"since\":\"%s\",\"max\":%d}", res->item, since, PULL_PAGE);
-		if (origin_rpc(app->origin, res->builtin ? "profilecache_changed_since" :
-		    "profilecache_resource_changes", args, strlen(args), &resp, &len,
-		    err) != PC_OK) {
-			log_warn("flush_pull_failed", "resource=%s error=\"%s\"", res->name,
-			    err);
-			return;
+			(void)snprintf(args, sizeof(args),
+			    "{\"resource\":\"%s\","
+			    "\"since\":\"%s\",\"max\":%zu}",
+			    res->item, since, max);
+		r = origin_rpc(app->origin,
+		    res->builtin ? "profilecache_changed_since" :
+		                   "profilecache_resource_changes",
+		    args, strlen(args), &resp, &len, err);
+		/*
+		 * Rows larger than an answer may be: ask for fewer at a time
+		 * (each try counts as a page of this run's). Not below 2: a
+		 * page starts at its predecessor's last row (the cursor is a
+		 * time, and several rows may share it), so a page of 1 would
+		 * never move on.
+		 */
+		if (r == PC_TOOBIG && max > 2) {
+			max /= 2;
+			continue;
+		}
+		if (r != PC_OK) {
+			log_warn("flush_pull_failed",
+			    "resource=%s error=\"%s\"", res->name, err);
+			goto out;
 		}
 		doc = json_loadb(resp, len, 0, &jerr);
 		free(resp);
@@ -1006,41 +1377,83 @@ pull_outside(struct app *app, const struct resource *res, struct flush_stats *st
 		del = json_object_get(doc, "deleted");
 		if (!json_is_array(rs) || !json_is_array(del) ||
 		    !json_is_string(json_object_get(doc, "now"))) {
-			log_warn("flush_pull_failed", "error=\"unexpected answer\"");
+			log_warn("flush_pull_failed",
+			    "error=\"unexpected answer\"");
 			json_decref(doc);
-			return;
+			goto out;
 		}
 		n = 0;
 		json_array_foreach(rs, i, v) {
-			next = json_string_value(json_object_get(v, res->key->name));
-			if (next == NULL || !uuid_is_canonical(next, strlen(next)) || n == PULL_PAGE)
+			next = json_string_value(json_object_get(v,
+			    res->key->name));
+			if (next == NULL ||
+			    !uuid_is_canonical(next, strlen(next)) || n == max)
 				continue;
 			ids[n] = next;
 			rows[n++] = v;
+			if ((owner = usecase_list_owner(res, next, v)) ==
+			        NULL ||
+			    json_array_append_new(owners, json_string(owner)) !=
+			        0)
+				unknown =
+				    true; /* not known: every owner's pages */
 		}
 		cache_merge_rows(app, res, ids, rows, n, false);
-		json_array_foreach(del, i, v)
-			if (json_is_string(v))
-				(void)cache_delete(app->cache, res->item, json_string_value(v));
+		json_array_foreach(del, i, v) {
+			if (!json_is_string(v))
+				continue;
+			(void)cache_delete(app->cache, res->item,
+			    json_string_value(v));
+			/* The deleted row's owner, as its tombstone keeps it. */
+			owner = res->owner == res->key ?
+			    json_string_value(v) :
+			    json_string_value(json_object_get(
+			        json_object_get(doc, "deleted_owners"),
+			        json_string_value(v)));
+			if (owner == NULL ||
+			    json_array_append_new(owners, json_string(owner)) !=
+			        0)
+				unknown = true;
+		}
 		st->pulled += (long)n;
 		changed = changed || n > 0 || json_array_size(del) > 0;
 		/* Where the next look starts. */
-		if (json_array_size(rs) >= PULL_PAGE &&
-		    (next = json_string_value(json_object_get(json_array_get(rs,
-		    json_array_size(rs) - 1), "updated_at"))) != NULL)
+		got = json_array_size(rs);
+		if (got >= max &&
+		    (next = json_string_value(json_object_get(
+		         json_array_get(rs, json_array_size(rs) - 1),
+		         "updated_at"))) != NULL)
 			(void)snprintf(since, sizeof(since), "%s", next);
-		else if (timefmt_parse(json_string_value(json_object_get(doc, "now")),
-		    strlen(json_string_value(json_object_get(doc, "now"))), &now_us) == PC_OK)
-			(void)timefmt_format(now_us - PULL_MARGIN_S * INT64_C(1000000), since);
+		else if (
+		    timefmt_parse(json_string_value(json_object_get(doc,
+		                      "now")),
+		        strlen(json_string_value(json_object_get(doc, "now"))),
+		        &now_us) == PC_OK)
+			(void)timefmt_format(now_us -
+			        PULL_MARGIN_S * INT64_C(1000000),
+			    since);
 		json_decref(doc);
 		doc = NULL;
-		if (json_array_size(rs) < PULL_PAGE)
+		if (got < max)
 			break;
 	}
 	(void)journal_meta_set(app->journal, key, since, err);
-	/* This node's own flushes come back too: lists are asked for again. */
-	if (changed)
+	/* This node's own flushes come back too: lists are asked for again,
+	 * of the owners whose rows changed or were deleted (all of them when
+	 * one is not known). */
+	if (unknown)
 		usecase_list_changed(app, res);
+	else if (json_array_size(owners) > 0 &&
+	    (list = calloc(json_array_size(owners), sizeof(*list))) != NULL) {
+		json_array_foreach(owners, i, v)
+			list[i] = json_string_value(v);
+		usecase_list_owners_changed(app, res, list,
+		    json_array_size(owners));
+		free(list);
+	} else if (changed)
+		usecase_list_changed(app, res);
+out:
+	json_decref(owners);
 }
 
 /* Record the run for profilecache-admin status. */
@@ -1053,8 +1466,9 @@ flush_note(struct app *app, const struct flush_stats *st)
 	(void)journal_meta_set(app->journal, "last_flush_at_us", v, err);
 	(void)snprintf(v, sizeof(v),
 	    "applied=%ld conflicts=%ld superseded=%ld deleted=%ld dead=%ld retried=%ld"
-	    " batches=%ld", st->applied, st->conflicts, st->superseded, st->deleted,
-	    st->dead, st->retried, st->batches);
+	    " batches=%ld",
+	    st->applied, st->conflicts, st->superseded, st->deleted, st->dead,
+	    st->retried, st->batches);
 	(void)journal_meta_set(app->journal, "last_flush_summary", v, err);
 }
 
@@ -1086,7 +1500,7 @@ usecase_flush_run(struct app *app, const struct flush_opts *o,
 		    (started = pipeline_start(app, j, &p, o, err)) == PC_OK)
 			stop = o->once;
 		if (started != PC_OK && started != PC_NOTFOUND) {
-			r = started;	/* the calls in flight are replayed next run */
+			r = started; /* the calls in flight are replayed next run */
 			break;
 		}
 		if (p.busy == 0)
@@ -1110,8 +1524,9 @@ usecase_flush_run(struct app *app, const struct flush_opts *o,
 		if (journal_trash_settled(j, trash_one, app, err) != PC_OK)
 			log_warn("avatar_trash_failed", "error=\"%s\"", err);
 		if (app->cfg.flush_retention > 0)
-			(void)journal_prune(j, clock_now_us() -
-			    app->cfg.flush_retention * 1000000, &st->pruned, err);
+			(void)journal_prune(j,
+			    clock_now_us() - app->cfg.flush_retention * 1000000,
+			    &st->pruned, err);
 		if (!st->origin_down) {
 			pull_outside(app, profile_resource(), st);
 			for (i = 0; i < app->cfg.resources.n; i++)

@@ -9,25 +9,25 @@
 struct app;
 
 struct flush_opts {
-	long batch;		/* changes (coalesced per id) per call */
-	long pipeline;		/* calls in flight at once */
-	long max_seconds;	/* start no batch after this */
-	bool once;		/* one batch, then stop */
-	bool dry_run;		/* print the first batch, change nothing */
+	long batch;       /* changes (coalesced per id) per call */
+	long pipeline;    /* calls in flight at once */
+	long max_seconds; /* start no batch after this */
+	bool once;        /* one batch, then stop */
+	bool dry_run;     /* print the first batch, change nothing */
 };
 
 struct flush_stats {
 	long batches;
-	long entries;		/* journal entries settled or retried */
-	long applied;		/* changes (ids) applied, some fields at least */
-	long conflicts;		/* changes of which every field held a newer version */
-	long superseded;	/* fields that held a newer version */
-	long deleted;		/* changes refused: the row was deleted */
-	long dead;		/* entries dead-lettered */
-	long split;		/* rejected changes sent again entry by entry */
-	long retried;		/* entries put back for a later attempt */
+	long entries;    /* journal entries settled or retried */
+	long applied;    /* changes (ids) applied, some fields at least */
+	long conflicts;  /* changes of which every field held a newer version */
+	long superseded; /* fields that held a newer version */
+	long deleted;    /* changes refused: the row was deleted */
+	long dead;       /* entries dead-lettered */
+	long split;      /* rejected changes sent again entry by entry */
+	long retried;    /* entries put back for a later attempt */
 	long pruned;
-	long pulled;		/* rows changed outside, looked at */
+	long pulled; /* rows changed outside, looked at */
 	bool origin_down;
 	/* The database's clock minus this node's, from the answer with the
 	 * shortest round trip (0 when none came). */

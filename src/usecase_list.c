@@ -55,7 +55,8 @@ decode(const char *s, size_t len, char *out, size_t size)
 		else if (c == '%') {
 			if (i + 2 >= len)
 				return false;
-			if ((hi = hexval(s[i + 1])) < 0 || (lo = hexval(s[i + 2])) < 0)
+			if ((hi = hexval(s[i + 1])) < 0 ||
+			    (lo = hexval(s[i + 2])) < 0)
 				return false;
 			c = (char)(hi << 4 | lo);
 			i += 2;
@@ -78,10 +79,12 @@ filter_value_problem(const struct field *f, const char *v)
 
 	switch (f->type) {
 	case FT_UUID:
-		return uuid_is_canonical(v, strlen(v)) ? NULL :
+		return uuid_is_canonical(v, strlen(v)) ?
+		    NULL :
 		    "is not a UUID in canonical lower-case form";
 	case FT_INTEGER:
-		return strnum_parse(v, INT64_MIN, INT64_MAX, &num) == PC_OK ? NULL :
+		return strnum_parse(v, INT64_MIN, INT64_MAX, &num) == PC_OK ?
+		    NULL :
 		    "is not a whole number";
 	case FT_NUMBER:
 		/* Plain decimals only: strtod's nan, inf and hex are not the
@@ -92,12 +95,16 @@ filter_value_problem(const struct field *f, const char *v)
 		i += strspn(v + i, "0123456789");
 		if (v[i] == '.' && strspn(v + i + 1, "0123456789") > 0)
 			i += 1 + strspn(v + i + 1, "0123456789");
-		return v[i] == '\0' && i <= 40 ? NULL : "is not a decimal number";
+		return v[i] == '\0' && i <= 40 ?
+		    NULL :
+		    "is not a decimal number";
 	case FT_BOOLEAN:
-		return strcmp(v, "true") == 0 || strcmp(v, "false") == 0 ? NULL :
+		return strcmp(v, "true") == 0 || strcmp(v, "false") == 0 ?
+		    NULL :
 		    "is not true or false";
 	case FT_TIMESTAMP:
-		return timefmt_parse(v, strlen(v), &us) == PC_OK ? NULL :
+		return timefmt_parse(v, strlen(v), &us) == PC_OK ?
+		    NULL :
 		    "is not an RFC 3339 time with a zone";
 	case FT_ENUM:
 		for (i = 0; i < f->nvalues; i++)
@@ -118,8 +125,8 @@ names_with(const struct resource *res, bool sort, char *buf, size_t size)
 	buf[0] = '\0';
 	for (i = 0; i < res->nfields && n < size; i++)
 		if (sort ? res->fields[i].sort : res->fields[i].filter)
-			n += (size_t)snprintf(buf + n, size - n, "%s%s", n ? ", " : "",
-			    res->fields[i].name);
+			n += (size_t)snprintf(buf + n, size - n, "%s%s",
+			    n ? ", " : "", res->fields[i].name);
 	if (n == 0)
 		(void)snprintf(buf, size, "none");
 }
@@ -137,10 +144,12 @@ parse_param(const struct resource *res, const char *name, const char *value,
 	if (strcmp(name, "limit") == 0 || strcmp(name, "offset") == 0) {
 		bool lim = name[0] == 'l';
 
-		if (strnum_parse(value, lim ? 1 : 0, lim ? LIST_LIMIT_MAX : LIST_OFFSET_MAX,
-		    &num) != PC_OK) {
-			pc_err(err, "%s must be a whole number from %d to %d", name,
-			    lim ? 1 : 0, lim ? LIST_LIMIT_MAX : LIST_OFFSET_MAX);
+		if (strnum_parse(value, lim ? 1 : 0,
+		        lim ? LIST_LIMIT_MAX : LIST_OFFSET_MAX, &num) !=
+		    PC_OK) {
+			pc_err(err, "%s must be a whole number from %d to %d",
+			    name, lim ? 1 : 0,
+			    lim ? LIST_LIMIT_MAX : LIST_OFFSET_MAX);
 			return PC_INVALID;
 		}
 		*(lim ? &q->limit : &q->offset) = (long)num;
@@ -158,13 +167,17 @@ parse_param(const struct resource *res, const char *name, const char *value,
 		f = NULL;
 		for (i = 0; i < res->nfields; i++)
 			if (strlen(res->fields[i].name) ==
-			    (dot != NULL ? (size_t)(dot - value) : strlen(value)) &&
-			    strncmp(res->fields[i].name, value, strlen(res->fields[i].name)) == 0)
+			        (dot != NULL ? (size_t)(dot - value) :
+			                       strlen(value)) &&
+			    strncmp(res->fields[i].name, value,
+			        strlen(res->fields[i].name)) == 0)
 				f = &res->fields[i];
 		if (f == NULL || !f->sort) {
 			names_with(res, true, names, sizeof(names));
-			pc_err(err, "order must be FIELD, FIELD.asc or FIELD.desc, FIELD "
-			    "one of: %s", names);
+			pc_err(err,
+			    "order must be FIELD, FIELD.asc or FIELD.desc, FIELD "
+			    "one of: %s",
+			    names);
 			return PC_INVALID;
 		}
 		q->order = f;
@@ -173,12 +186,15 @@ parse_param(const struct resource *res, const char *name, const char *value,
 	f = resource_field(res, name);
 	if (f == NULL || !f->filter) {
 		names_with(res, false, names, sizeof(names));
-		pc_err(err, "unknown query parameter %.40s; filters: %s; also order, "
-		    "limit and offset", name, names);
+		pc_err(err,
+		    "unknown query parameter %.40s; filters: %s; also order, "
+		    "limit and offset",
+		    name, names);
 		return PC_INVALID;
 	}
 	if (strncmp(value, "eq.", 3) != 0) {
-		pc_err(err, "%s: only eq. filters are served (%s=eq.VALUE)", name, name);
+		pc_err(err, "%s: only eq. filters are served (%s=eq.VALUE)",
+		    name, name);
 		return PC_INVALID;
 	}
 	if ((why = filter_value_problem(f, value + 3)) != NULL) {
@@ -202,8 +218,8 @@ parse_param(const struct resource *res, const char *name, const char *value,
 }
 
 enum pc_result
-list_query_parse(const struct resource *res, const char *qs, struct list_query *q,
-    char *err)
+list_query_parse(const struct resource *res, const char *qs,
+    struct list_query *q, char *err)
 {
 	char name[64], value[LIST_VALUE_MAX + 4];
 	const char *p, *amp, *eq;
@@ -216,7 +232,8 @@ list_query_parse(const struct resource *res, const char *qs, struct list_query *
 	if (qs == NULL)
 		return PC_OK;
 	if (strlen(qs) > QUERY_MAX) {
-		pc_err(err, "the query string is longer than %d bytes", QUERY_MAX);
+		pc_err(err, "the query string is longer than %d bytes",
+		    QUERY_MAX);
 		return PC_INVALID;
 	}
 	for (p = qs; *p != '\0'; p = *amp != '\0' ? amp + 1 : amp) {
@@ -226,13 +243,17 @@ list_query_parse(const struct resource *res, const char *qs, struct list_query *
 		eq = memchr(p, '=', (size_t)(amp - p));
 		n = eq != NULL ? (size_t)(eq - p) : (size_t)(amp - p);
 		if (!decode(p, n, name, sizeof(name))) {
-			pc_err(err, "a query parameter's name is malformed or too long");
+			pc_err(err,
+			    "a query parameter's name is malformed or too long");
 			return PC_INVALID;
 		}
-		if (eq == NULL || !decode(eq + 1, (size_t)(amp - eq - 1), value,
-		    sizeof(value))) {
-			pc_err(err, "%.40s: a value is missing, malformed or longer "
-			    "than %d bytes", name, LIST_VALUE_MAX);
+		if (eq == NULL ||
+		    !decode(eq + 1, (size_t)(amp - eq - 1), value,
+		        sizeof(value))) {
+			pc_err(err,
+			    "%.40s: a value is missing, malformed or longer "
+			    "than %d bytes",
+			    name, LIST_VALUE_MAX);
 			return PC_INVALID;
 		}
 		if ((r = parse_param(res, name, value, q, err)) != PC_OK)
@@ -249,7 +270,8 @@ list_query_owned_by(const struct list_query *q, const char *who)
 	if (q->res->owner == NULL || who == NULL)
 		return false;
 	for (i = 0; i < q->nfilters; i++)
-		if (q->filter[i].f == q->res->owner && strcmp(q->filter[i].value, who) == 0)
+		if (q->filter[i].f == q->res->owner &&
+		    strcmp(q->filter[i].value, who) == 0)
 			return true;
 	return false;
 }
@@ -266,26 +288,31 @@ value_matches(const struct field *f, json_t *v, const char *want)
 		return false;
 	switch (f->type) {
 	case FT_BOOLEAN:
-		return json_is_boolean(v) && json_is_true(v) == (strcmp(want, "true") == 0);
+		return json_is_boolean(v) &&
+		    json_is_true(v) == (strcmp(want, "true") == 0);
 	case FT_INTEGER:
-		return json_is_integer(v) && json_integer_value(v) == strtoll(want, NULL, 10);
+		return json_is_integer(v) &&
+		    json_integer_value(v) == strtoll(want, NULL, 10);
 	case FT_NUMBER:
-		return json_is_number(v) && json_number_value(v) == strtod(want, NULL);
+		return json_is_number(v) &&
+		    json_number_value(v) == strtod(want, NULL);
 	case FT_TIMESTAMP:
 		return json_is_string(v) &&
-		    timefmt_parse(json_string_value(v), json_string_length(v), &a) == PC_OK &&
+		    timefmt_parse(json_string_value(v), json_string_length(v),
+		        &a) == PC_OK &&
 		    timefmt_parse(want, strlen(want), &b) == PC_OK && a == b;
 	default:
-		return json_is_string(v) && strcmp(json_string_value(v), want) == 0;
+		return json_is_string(v) &&
+		    strcmp(json_string_value(v), want) == 0;
 	}
 }
 
 /* --- the page ---------------------------------------------------------------------- */
 
 struct row {
-	json_t *obj;		/* the row as a read shows it */
+	json_t *obj; /* the row as a read shows it */
 	enum resource_sync sync;
-	bool hidden;		/* CACHE_F_PRIVATE */
+	bool hidden; /* CACHE_F_PRIVATE */
 };
 
 struct page {
@@ -301,7 +328,8 @@ page_has(const struct page *pg, const char *id)
 	size_t i;
 
 	for (i = 0; i < pg->n; i++) {
-		k = json_string_value(json_object_get(pg->rows[i].obj, pg->q->res->key->name));
+		k = json_string_value(json_object_get(pg->rows[i].obj,
+		    pg->q->res->key->name));
 		if (k != NULL && strcmp(k, id) == 0)
 			return true;
 	}
@@ -313,7 +341,8 @@ page_has(const struct page *pg, const char *id)
  * filters and the viewer may see it. Takes nothing over.
  */
 static void
-page_add(struct page *pg, const struct cache_entry *e, const char *viewer, bool admin)
+page_add(struct page *pg, const struct cache_entry *e, const char *viewer,
+    bool admin)
 {
 	const struct list_query *q = pg->q;
 	const struct resource *res = q->res;
@@ -322,20 +351,25 @@ page_add(struct page *pg, const struct cache_entry *e, const char *viewer, bool 
 	json_t *obj;
 	size_t i;
 
-	if (e->flags & CACHE_F_NOTFOUND || (obj = usecase_entry_row(res, e)) == NULL)
+	if (e->flags & CACHE_F_NOTFOUND ||
+	    (obj = usecase_entry_row(res, e)) == NULL)
 		return;
 	for (i = 0; i < q->nfilters; i++)
-		if (!value_matches(q->filter[i].f, json_object_get(obj,
-		    q->filter[i].f->name), q->filter[i].value))
+		if (!value_matches(q->filter[i].f,
+		        json_object_get(obj, q->filter[i].f->name),
+		        q->filter[i].value))
 			goto drop;
 	if ((e->flags & CACHE_F_PRIVATE) && !admin) {
 		owner = res->owner != NULL ?
-		    json_string_value(json_object_get(obj, res->owner->name)) : NULL;
-		if (viewer == NULL || owner == NULL || strcmp(owner, viewer) != 0)
+		    json_string_value(json_object_get(obj, res->owner->name)) :
+		    NULL;
+		if (viewer == NULL || owner == NULL ||
+		    strcmp(owner, viewer) != 0)
 			goto drop;
 	}
 	if (pg->n == pg->size) {
-		if ((rows = realloc(pg->rows, (pg->size * 2 + 8) * sizeof(*rows))) == NULL)
+		if ((rows = realloc(pg->rows,
+		         (pg->size * 2 + 8) * sizeof(*rows))) == NULL)
 			goto drop;
 		pg->rows = rows;
 		pg->size = pg->size * 2 + 8;
@@ -366,16 +400,19 @@ query_string(const struct list_query *q, bool hide, char *out, size_t size)
 		n += (size_t)snprintf(out + n, size - n, "&%s=eq.false",
 		    res->visibility->name);
 	for (i = 0; i < q->nfilters && n < size; i++) {
-		n += (size_t)snprintf(out + n, size - n, "&%s=eq.", q->filter[i].f->name);
-		for (v = q->filter[i].value, j = 0; v[j] != '\0' && n + 4 < size; j++) {
+		n += (size_t)snprintf(out + n, size - n, "&%s=eq.",
+		    q->filter[i].f->name);
+		for (v = q->filter[i].value, j = 0;
+		     v[j] != '\0' && n + 4 < size; j++) {
 			unsigned char c = (unsigned char)v[j];
 
 			if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-			    (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.' ||
-			    c == '~')
+			    (c >= '0' && c <= '9') || c == '-' || c == '_' ||
+			    c == '.' || c == '~')
 				out[n++] = (char)c;
 			else
-				n += (size_t)snprintf(out + n, size - n, "%%%02X", c);
+				n += (size_t)snprintf(out + n, size - n,
+				    "%%%02X", c);
 		}
 		out[n < size ? n : size - 1] = '\0';
 	}
@@ -387,22 +424,76 @@ query_string(const struct list_query *q, bool hide, char *out, size_t size)
 		n += (size_t)snprintf(out + n, size - n, "&order=%s.%s",
 		    res->key->name, q->desc ? "desc" : "asc");
 	if (n < size)
-		n += (size_t)snprintf(out + n, size - n, "&limit=%ld&offset=%ld",
-		    q->limit, q->offset);
+		n += (size_t)snprintf(out + n, size - n,
+		    "&limit=%ld&offset=%ld", q->limit, q->offset);
 	return n < size;
 }
 
-/* The cache's name for the page: its query's digest, under the generation. */
+/*
+ * The generations a page is cached under. A page filtered on an owner
+ * holds only that owner's rows: the owner's own generation, which only
+ * changes of their rows move on, and the epoch of every owner's pages
+ * (moved on by a change whose row's owner is not known). Any other page:
+ * the resource's generation, which every change moves on.
+ */
+#define GEN_NS_MAX 160
+
+static void
+gen_ns_owner(const struct resource *res, const char *owner, char *out,
+    size_t size)
+{
+	(void)snprintf(out, size, "%s~%s", res->item, owner);
+}
+
+static void
+gen_ns_epoch(const struct resource *res, char *out, size_t size)
+{
+	(void)snprintf(out, size, "%s~owners", res->item);
+}
+
+/* The value of q's filter on the owner field, or NULL. */
+static const char *
+query_owner(const struct list_query *q)
+{
+	size_t i;
+
+	for (i = 0; q->res->owner != NULL && i < q->nfilters; i++)
+		if (q->filter[i].f == q->res->owner)
+			return q->filter[i].value;
+	return NULL;
+}
+
 static bool
-page_key(const char *query, uint64_t gen, char *out, size_t size)
+page_gens(struct app *app, const struct list_query *q, uint64_t gen[2])
+{
+	const char *owner = query_owner(q);
+	char ns[GEN_NS_MAX];
+
+	if (owner == NULL) {
+		gen[1] = 0;
+		return cache_gen(app->cache, q->res->item, false, &gen[0]) ==
+		    PC_OK;
+	}
+	gen_ns_epoch(q->res, ns, sizeof(ns));
+	if (cache_gen(app->cache, ns, false, &gen[0]) != PC_OK)
+		return false;
+	gen_ns_owner(q->res, owner, ns, sizeof(ns));
+	return cache_gen(app->cache, ns, false, &gen[1]) == PC_OK;
+}
+
+/* The cache's name for the page: its query's digest, under the generations. */
+static bool
+page_key(const char *query, const uint64_t gen[2], char *out, size_t size)
 {
 	unsigned char md[EVP_MAX_MD_SIZE];
 	unsigned int mdlen = 0, i;
 	size_t n;
 
-	if (EVP_Digest(query, strlen(query), md, &mdlen, EVP_sha256(), NULL) != 1)
+	if (EVP_Digest(query, strlen(query), md, &mdlen, EVP_sha256(), NULL) !=
+	    1)
 		return false;
-	n = (size_t)snprintf(out, size, "%llu-", (unsigned long long)gen);
+	n = (size_t)snprintf(out, size, "%llu.%llu-",
+	    (unsigned long long)gen[0], (unsigned long long)gen[1]);
 	for (i = 0; i < 16 && n + 3 <= size; i++)
 		n += (size_t)snprintf(out + n, size - n, "%02x", md[i]);
 	return n < size;
@@ -415,12 +506,13 @@ page_rows(struct app *app, const struct list_query *q, bool hide, json_t **rows,
 {
 	const struct resource *res = q->res;
 	long ttl = app_ttls(app, res).fresh;
-	char query[QUERY_MAX * 2], key[96], ns[80], err[PC_ERRLEN] = "", *body = NULL;
+	char query[QUERY_MAX * 2], key[96], ns[80],
+	    err[PC_ERRLEN] = "", *body = NULL;
 	struct cache_entry e;
 	json_error_t jerr;
 	enum pc_result r;
 	bool cached = false;
-	uint64_t gen;
+	uint64_t gen[2];
 	size_t len = 0;
 
 	*rows = NULL;
@@ -428,11 +520,12 @@ page_rows(struct app *app, const struct list_query *q, bool hide, json_t **rows,
 	if (!query_string(q, hide, query, sizeof(query)))
 		return PC_ERROR;
 	(void)snprintf(ns, sizeof(ns), "list.%s", res->item);
-	cached = cache_gen(app->cache, res->item, false, &gen) == PC_OK &&
-	    page_key(query, gen, key, sizeof(key));
+	cached =
+	    page_gens(app, q, gen) && page_key(query, gen, key, sizeof(key));
 	if (cached && cache_get(app->cache, ns, key, &e) == PC_OK) {
 		if (clock_now_us() < e.fresh_until_us &&
-		    (*rows = json_loadb(e.body, e.body_len, 0, &jerr)) != NULL &&
+		    (*rows = json_loadb(e.body, e.body_len, 0, &jerr)) !=
+		        NULL &&
 		    json_is_array(*rows))
 			*hit = true;
 		cache_entry_release(&e);
@@ -441,14 +534,17 @@ page_rows(struct app *app, const struct list_query *q, bool hide, json_t **rows,
 		json_decref(*rows);
 		*rows = NULL;
 	}
-	if ((r = origin_get_rows(app->origin, res->table, query, &body, &len, err)) != PC_OK) {
-		log_warn("list_failed", "resource=%s result=%s error=\"%s\"", res->name,
-		    pc_result_str(r), err);
+	if ((r = origin_get_rows(app->origin, res->table, query, &body, &len,
+	         err)) != PC_OK) {
+		log_warn("list_failed", "resource=%s result=%s error=\"%s\"",
+		    res->name, pc_result_str(r), err);
 		return r == PC_UNAVAILABLE ? PC_UNAVAILABLE : PC_ERROR;
 	}
-	if ((*rows = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr)) == NULL ||
+	if ((*rows = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr)) ==
+	        NULL ||
 	    !json_is_array(*rows)) {
-		log_warn("list_failed", "resource=%s error=\"not a JSON array\"", res->name);
+		log_warn("list_failed",
+		    "resource=%s error=\"not a JSON array\"", res->name);
 		json_decref(*rows);
 		*rows = NULL;
 		free(body);
@@ -475,7 +571,7 @@ found_keep(void *arg, size_t i, struct cache_entry *e)
 	struct found_rows *f = arg;
 
 	f->e[i] = *e;
-	e->raw = NULL;	/* taken over */
+	e->raw = NULL; /* taken over */
 }
 
 /*
@@ -499,7 +595,7 @@ page_add_built(struct app *app, struct page *pg, const char *id, json_t *row,
 struct creates {
 	struct app *app;
 	struct page *pg;
-	json_t *rows;		/* the database's page */
+	json_t *rows; /* the database's page */
 	const char *viewer;
 	bool admin;
 };
@@ -549,21 +645,23 @@ page_render(const struct page *pg, bool more, struct list_result *out)
 
 	if ((doc = json_object()) == NULL || (arr = json_array()) == NULL ||
 	    json_object_set_new(doc, q->res->name, arr) != 0 ||
-	    (sync = json_object()) == NULL || json_object_set_new(doc, "sync", sync) != 0) {
+	    (sync = json_object()) == NULL ||
+	    json_object_set_new(doc, "sync", sync) != 0) {
 		json_decref(doc);
 		return PC_NOMEM;
 	}
 	for (i = 0; i < n; i++) {
 		(void)json_array_append(arr, pg->rows[i].obj);
-		id = json_string_value(json_object_get(pg->rows[i].obj, q->res->key->name));
+		id = json_string_value(json_object_get(pg->rows[i].obj,
+		    q->res->key->name));
 		if (id != NULL && pg->rows[i].sync != RESOURCE_SYNCED)
 			(void)json_object_set_new(sync, id,
 			    json_string(resource_sync_name(pg->rows[i].sync)));
 		if (pg->rows[i].hidden)
 			out->personal = true;
 	}
-	(void)json_object_set_new(doc, "next_offset", more ?
-	    json_integer(q->offset + q->limit) : json_null());
+	(void)json_object_set_new(doc, "next_offset",
+	    more ? json_integer(q->offset + q->limit) : json_null());
 	out->body = json_dumps(doc, JSON_COMPACT | JSON_PRESERVE_ORDER);
 	json_decref(doc);
 	if (out->body == NULL)
@@ -590,18 +688,22 @@ usecase_list(struct app *app, const struct list_query *q, const char *viewer,
 	memset(out, 0, sizeof(*out));
 	/* Hidden rows are asked for only by the admin, or by their owner
 	 * with a filter on themselves (every row of the page is theirs). */
-	hide = res->visibility != NULL && !admin && !list_query_owned_by(q, viewer);
+	hide = res->visibility != NULL && !admin &&
+	    !list_query_owned_by(q, viewer);
 	if ((out->result = page_rows(app, q, hide, &rows, &out->hit)) != PC_OK)
 		return;
 	out->result = PC_NOMEM;
 	n = json_array_size(rows);
-	if (n > 0 && ((ids = calloc(n, sizeof(*ids))) == NULL ||
-	    (f.e = calloc(n, sizeof(*f.e))) == NULL))
+	if (n > 0 &&
+	    ((ids = calloc(n, sizeof(*ids))) == NULL ||
+	        (f.e = calloc(n, sizeof(*f.e))) == NULL))
 		goto out;
 	for (i = 0; i < n; i++) {
-		ids[i] = json_string_value(json_object_get(json_array_get(rows, i),
-		    res->key->name));
-		if (ids[i] == NULL || !uuid_is_canonical(ids[i], strlen(ids[i])))
+		ids[i] =
+		    json_string_value(json_object_get(json_array_get(rows, i),
+		        res->key->name));
+		if (ids[i] == NULL ||
+		    !uuid_is_canonical(ids[i], strlen(ids[i])))
 			ids[i] = "-";
 	}
 	/*
@@ -615,12 +717,13 @@ usecase_list(struct app *app, const struct list_query *q, const char *viewer,
 	    app_journal(app, &j, err) == PC_OK) {
 		cr = (struct creates){ app, &pg, rows, viewer, admin };
 		if (journal_pending_with(j, res->item, res->owner->name, viewer,
-		    create_add, &cr, err) != PC_OK)
-			log_warn("list_pending_failed", "resource=%s error=\"%s\"",
-			    res->name, err);
+		        create_add, &cr, err) != PC_OK)
+			log_warn("list_pending_failed",
+			    "resource=%s error=\"%s\"", res->name, err);
 	}
 	if (n > 0)
-		(void)cache_get_many(app->cache, res->item, ids, n, found_keep, &f);
+		(void)cache_get_many(app->cache, res->item, ids, n, found_keep,
+		    &f);
 	for (i = 0; i < n; i++) {
 		if (strcmp(ids[i], "-") == 0 || page_has(&pg, ids[i]))
 			continue;
@@ -628,7 +731,8 @@ usecase_list(struct app *app, const struct list_query *q, const char *viewer,
 		if (f.e[i].raw != NULL && !(f.e[i].flags & CACHE_F_NOTFOUND))
 			page_add(&pg, &f.e[i], viewer, admin);
 		else
-			page_add_built(app, &pg, ids[i], json_deep_copy(row), viewer, admin);
+			page_add_built(app, &pg, ids[i], json_deep_copy(row),
+			    viewer, admin);
 	}
 	out->result = page_render(&pg, n == (size_t)q->limit, out);
 out:
@@ -651,13 +755,65 @@ list_result_release(struct list_result *out)
 	out->body = NULL;
 }
 
-void
-usecase_list_changed(struct app *app, const struct resource *res)
+static void
+gen_bump(struct app *app, const struct resource *res, const char *ns)
 {
 	uint64_t gen;
 
+	if (cache_gen(app->cache, ns, true, &gen) != PC_OK)
+		log_warn("list_generation_failed", "resource=%s generation=%s",
+		    res->name, ns);
+}
+
+void
+usecase_list_changed(struct app *app, const struct resource *res)
+{
+	char ns[GEN_NS_MAX];
+
 	if (res->builtin)
-		return;	/* profiles are not listed */
-	if (cache_gen(app->cache, res->item, true, &gen) != PC_OK)
-		log_warn("list_generation_failed", "resource=%s", res->name);
+		return; /* profiles are not listed */
+	gen_bump(app, res, res->item);
+	gen_ns_epoch(res, ns, sizeof(ns));
+	gen_bump(app, res, ns);
+}
+
+const char *
+usecase_list_owner(const struct resource *res, const char *id, json_t *row)
+{
+	json_t *v;
+
+	if (res->owner == NULL)
+		return NULL;
+	if (res->owner == res->key)
+		return id;
+	if (!json_is_object(row))
+		return NULL;
+	/* A row without an owner is in no page filtered on one. */
+	v = json_object_get(row, res->owner->name);
+	return json_is_string(v) ? json_string_value(v) : v == NULL ? NULL : "";
+}
+
+void
+usecase_list_owners_changed(struct app *app, const struct resource *res,
+    const char *const *owners, size_t n)
+{
+	char ns[GEN_NS_MAX];
+	size_t i, k;
+
+	if (res->builtin || n == 0)
+		return;
+	for (i = 0; i < n; i++)
+		if (owners[i] == NULL) {
+			usecase_list_changed(app, res);
+			return;
+		}
+	gen_bump(app, res, res->item);
+	for (i = 0; i < n; i++) {
+		for (k = 0; k < i && strcmp(owners[k], owners[i]) != 0; k++)
+			;
+		if (k < i || owners[i][0] == '\0')
+			continue; /* moved on already, or no owner */
+		gen_ns_owner(res, owners[i], ns, sizeof(ns));
+		gen_bump(app, res, ns);
+	}
 }

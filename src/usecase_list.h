@@ -25,10 +25,11 @@ struct list_query {
 	const struct resource *res;
 	struct {
 		const struct field *f;
-		char value[LIST_VALUE_MAX + 1];	/* decoded, checked for f's type */
+		char value[LIST_VALUE_MAX +
+		    1]; /* decoded, checked for f's type */
 	} filter[LIST_FILTERS_MAX];
 	size_t nfilters;
-	const struct field *order;	/* NULL: by the key */
+	const struct field *order; /* NULL: by the key */
 	bool desc;
 	long limit, offset;
 };
@@ -47,11 +48,11 @@ enum pc_result list_query_parse(const struct resource *res, const char *qs,
 bool list_query_owned_by(const struct list_query *q, const char *who);
 
 struct list_result {
-	enum pc_result result;	/* PC_OK, PC_UNAVAILABLE (the database is
+	enum pc_result result; /* PC_OK, PC_UNAVAILABLE (the database is
 				   away and the page is not cached), PC_ERROR */
-	bool hit;		/* the page's rows came from the cache */
-	bool personal;		/* it holds rows only the viewer may see */
-	char *body;		/* PC_OK: the answer, malloc()ed */
+	bool hit;              /* the page's rows came from the cache */
+	bool personal;         /* it holds rows only the viewer may see */
+	char *body;            /* PC_OK: the answer, malloc()ed */
 	size_t len;
 };
 
@@ -59,8 +60,10 @@ struct list_result {
  * The page q asks for, as viewer (a user id; NULL: nobody signed in) or the
  * admin sees it: {"<resource>":[rows],"sync":{id:"pending"|"failed",...},
  * "next_offset":N|null}. The database's rows for the query are cached under
- * the resource's generation (bumped whenever the database's rows of it
- * change through profilecache: a flush, a write-through, a delete); each
+ * a generation moved on whenever the database's rows change through
+ * profilecache (a flush, a write-through, a delete, a pulled outside
+ * change): with a filter on the owner field, that owner's (only changes of
+ * their rows move it), else the resource's (every change does); each
  * row is then shown as a read of it would be (its cache entry, with every
  * acknowledged change; a row a pending change moved out of the filter is
  * left out), in the database's order. With an owner filter on the viewer,
@@ -70,11 +73,26 @@ struct list_result {
  * unless the admin asks, or their owner with a filter on themselves; a
  * read = owner resource's rows only to their owner and the admin.
  */
-void usecase_list(struct app *app, const struct list_query *q, const char *viewer,
-    bool admin, struct list_result *out);
+void usecase_list(struct app *app, const struct list_query *q,
+    const char *viewer, bool admin, struct list_result *out);
 void list_result_release(struct list_result *out);
 
-/* Move res's list generation on: every cached page of it is forgotten. */
+/* Move res's list generations on: every cached page of it is forgotten. */
 void usecase_list_changed(struct app *app, const struct resource *res);
+
+/*
+ * The database's rows of res changed, of these n owners (NULL: not known):
+ * the pages of other owners stay.
+ */
+void usecase_list_owners_changed(struct app *app, const struct resource *res,
+    const char *const *owners, size_t n);
+
+/*
+ * The owner of row id of res (row may be NULL), "" when the row has none,
+ * or NULL when it is not known.
+ */
+struct json_t;
+const char *usecase_list_owner(const struct resource *res, const char *id,
+    struct json_t *row);
 
 #endif

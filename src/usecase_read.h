@@ -3,26 +3,43 @@
 #define PC_USECASE_READ_H
 
 #include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
 
 #include "cache.h"
 #include "result.h"
+#include "uuid.h"
 
 struct app;
 struct resource;
 
 enum read_source { READ_HIT, READ_MISS, READ_STALE };
 
+/* A row's answer as a route sends it: its JSON and the version it has. */
+struct answer {
+	uint64_t tag;     /* for the ETag */
+	const char *body; /* points into raw */
+	size_t body_len;
+	char *raw; /* owned: answer_release(), or taken over */
+};
+
+/* Take e's bytes over into a (e keeps its header fields, not its value). */
+void answer_take(struct answer *a, struct cache_entry *e);
+void answer_release(struct answer *a);
+
 struct read_result {
 	/*
-	 * PC_OK: entry holds the answer, which may be a cached not-found
-	 * (CACHE_F_NOTFOUND) or a hidden row (CACHE_F_PRIVATE).
+	 * PC_OK: the rest is set; the answer may be a (cached) not-found.
 	 * PC_UNAVAILABLE: nothing cached and the origin is down.
 	 * PC_ERROR: the origin gave an answer that makes no sense.
 	 */
 	enum pc_result result;
 	enum read_source source;
-	struct cache_entry entry;	/* owns its value: read_result_release() */
-	bool refresh;	/* stale: call usecase_refresh() after answering */
+	bool found;               /* a row, not a not-found */
+	bool hidden;              /* only its owner and the admin may see it */
+	char owner[UUID_LEN + 1]; /* hidden: whose it is ("": nobody's) */
+	struct answer answer;     /* found: the row; read_result_release() */
+	bool refresh; /* stale: call usecase_refresh() after answering */
 };
 
 /*
@@ -70,6 +87,16 @@ enum pc_result usecase_recache(struct app *app, const struct resource *res,
     const char *id, struct json_t *row);
 
 /*
+ * For a resource with counters, after a flush of increments: rebuild the
+ * cached entries of ids (n of them) from one profilecache_counted call
+ * (the rows and the ledger of one moment), each with CAS; one that changed
+ * meanwhile is merged again on its own. Entries not cached are left to the
+ * next read.
+ */
+void usecase_recache_counted(struct app *app, const struct resource *res,
+    const char *const *ids, size_t n);
+
+/*
  * A change made outside profilecache (a database webhook): drop the cached
  * entry of a deleted profile (and cancel this node's pending changes of
  * it, as a DELETE through profilecache does), or refresh a cached one from
@@ -80,10 +107,18 @@ enum pc_result usecase_recache(struct app *app, const struct resource *res,
 enum pc_result usecase_outside(struct app *app, const struct resource *res,
     const char *id, bool deleted);
 
+/*
+ * The member of an entry's versions that holds, for a resource with
+ * counters, the increments its counters include that the database had not
+ * settled when it was built: {"<key>": {"field","delta"}}.
+ */
+#define USECASE_INCREMENTS "$increments"
+
 /* A cache entry's field versions (a new JSON object, empty when none). */
 struct json_t *usecase_entry_versions(const struct cache_entry *e);
 /* The row object of a cached body (its res->item; new reference), or NULL. */
-struct json_t *usecase_entry_row(const struct resource *res, const struct cache_entry *e);
+struct json_t *usecase_entry_row(const struct resource *res,
+    const struct cache_entry *e);
 
 /*
  * Refresh a stale entry from the origin, if this process wins the lock.
@@ -92,6 +127,7 @@ struct json_t *usecase_entry_row(const struct resource *res, const struct cache_
  * the lock is left to expire, so the origin is tried at most once per
  * lock_ttl however many stale hits there are.
  */
-void usecase_refresh(struct app *app, const struct resource *res, const char *id);
+void usecase_refresh(struct app *app, const struct resource *res,
+    const char *id);
 
 #endif

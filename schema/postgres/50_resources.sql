@@ -94,6 +94,9 @@ create table if not exists profilecache.tombstones (
     deleted_at timestamptz not null,
     primary key (resource, id)
 );
+-- The deleted row's owner (its owner column; null without one): the lists
+-- filtered on that owner are the ones a delete changes.
+alter table profilecache.tombstones add column if not exists owner text;
 
 alter table profilecache.resources enable row level security;
 alter table profilecache.tombstones enable row level security;
@@ -340,6 +343,10 @@ begin
                                from profilecache.tombstones as t
                               where t.resource = v_res.name and t.deleted_at >= since),
                             '[]'::jsonb),
+        'deleted_owners', coalesce((select pg_catalog.jsonb_object_agg(t.id, t.owner)
+                                      from profilecache.tombstones as t
+                                     where t.resource = v_res.name and t.deleted_at >= since),
+                                   '{}'::jsonb),
         'now', pg_catalog.now());
 end
 $fn$;
@@ -412,20 +419,23 @@ create or replace function profilecache.tombstone_outside_delete()
     set search_path = ''
 as $fn$
 declare
-    v_name text;
-    v_key  text;
+    v_name  text;
+    v_key   text;
+    v_owner text;
 begin
     if pg_catalog.current_setting('profilecache.applying', true) = 'on' then
         return old;
     end if;
-    select r.name, r.key into v_name, v_key from profilecache.resources as r
+    select r.name, r.key, r.owner into v_name, v_key, v_owner from profilecache.resources as r
      where r.tbl = tg_relid;
     if v_name is not null then
-        insert into profilecache.tombstones as t (resource, id, deleted_at)
+        insert into profilecache.tombstones as t (resource, id, deleted_at, owner)
             values (v_name, (pg_catalog.to_jsonb(old) ->> v_key)::uuid,
-                    greatest(pg_catalog.now(), old.updated_at + interval '1 microsecond'))
+                    greatest(pg_catalog.now(), old.updated_at + interval '1 microsecond'),
+                    pg_catalog.to_jsonb(old) ->> coalesce(v_owner, v_key))
             on conflict on constraint tombstones_pkey
-                do update set deleted_at = greatest(t.deleted_at, excluded.deleted_at);
+                do update set deleted_at = greatest(t.deleted_at, excluded.deleted_at),
+                              owner = coalesce(excluded.owner, t.owner);
     end if;
     return old;
 end

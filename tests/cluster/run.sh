@@ -34,6 +34,16 @@
 #   declared           as concurrent, and flush_all once, for a table
 #                      declared in the configuration (the example's
 #                      challenges: title and description), not profiles
+#   counters           increments of the example's balances (a counter with
+#                      min = 0): 2 writers per node send random deltas to 6
+#                      rows holding 60, some resent with the same key through
+#                      another node, every flusher looping, node 3's killed -9
+#                      0.1 s into each run while the origin answers after
+#                      0.2 s, and the origin stopped for 2 s; then the ledger
+#                      holds every acknowledged key once, each row is its
+#                      initial balance plus the deltas the database applied,
+#                      every node reads that, and no answer (nor any read
+#                      made meanwhile) was below 0
 #   avatar_storage     every node stores avatars in the origin's Storage
 #                      subset ([avatar] backend = supabase): an avatar
 #                      uploaded through node 1 is served at its URL, and
@@ -55,7 +65,7 @@ here=$(cd -- "$(dirname -- "$0")" && pwd)
 T=${PC_CLUSTER_SECONDS:-6}
 DRAIN=${PC_CLUSTER_DRAIN_SECONDS:-30}
 NPROFILES=20
-all=(single_node flush_orders ryw_window concurrent cache_flush memcached_restart clock_skew kill9 origin_outage declared avatar_storage)
+all=(single_node flush_orders ryw_window concurrent cache_flush memcached_restart clock_skew kill9 origin_outage declared counters avatar_storage)
 scenarios=("$@")
 ((${#scenarios[@]})) || scenarios=("${all[@]}")
 # What the writers write: profiles, or in the declared scenario a declared
@@ -424,7 +434,9 @@ skew_probe() {
 	local n id pid date rc=0
 	local -a w
 	for pid in $(ps -o pid= --ppid "$(<"$E2E_DIR/node3/run/lighttpd.pid")"); do
-		tr '\0' '\n' <"/proc/$pid/environ" | grep -qxF "LD_PRELOAD=$FAKETIME_LIB" ||
+		# grep reads the NUL-separated file itself: with pipefail, a
+		# "tr | grep -q" fails whenever grep stops reading before tr is done.
+		grep -qzxF "LD_PRELOAD=$FAKETIME_LIB" "/proc/$pid/environ" ||
 			{ diag "$S: node3's responder $pid has no libfaketime: $(tr '\0' ' ' <"/proc/$pid/cmdline" 2>&1 | head -c 200); $(tr '\0' '\n' <"/proc/$pid/environ" 2>&1 | grep -E '^LD_PRELOAD|^FAKETIME|No such' | tr '\n' ' ')"; rc=1; }
 	done
 	date=$(curl -sI "${NODE_URL[3]%/v1}/" | tr -d '\r' | sed -n 's/^[Dd]ate: //p')
@@ -496,6 +508,104 @@ lists_agree() {
 	return "$bad"
 }
 
+# increment NODE ID KEY DELTA REQ: POST one increment as the service role;
+# prints a line of RUN/increments.tsv: node, request, key, id, delta, status,
+# the answer's value.
+increment() {
+	local out code value='\N'
+	out=$(curl -s -m 5 -X POST "${NODE_URL[$1]}/balances/$2/increments" -H "$SVC" \
+		-H "Idempotency-Key: $3" -H 'Content-Type: application/json' \
+		--data "{\"delta\":$4}" -w '\n%{http_code}' 2>/dev/null) || true
+	code=${out##*$'\n'}
+	[[ $code =~ ^[0-9]{3}$ ]] || code=000
+	if [[ $code == 202 && $out =~ \"value\":(-?[0-9]+|null) ]]; then value=${BASH_REMATCH[1]}; fi
+	printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$1" "$5" "$3" "$2" "$4" "$((10#$code))" "$value"
+}
+
+# incrementer W NODE: random deltas (-40 to 40, not 0) to random rows through
+# NODE until RUN/stop; one in five is sent again with its key through the
+# next node.
+incrementer() {
+	local wn=$1 node=$2 i=0 row ikey d
+	while [[ -d $RUN && ! -e $RUN/stop ]]; do
+		i=$((i + 1))
+		row=${IDS[RANDOM % ${#IDS[@]}]} ikey=$S-w$wn-$i d=$((RANDOM % 80 - 40))
+		((d != 0)) || d=1
+		increment "$node" "$row" "$ikey" "$d" "w$wn-$i"
+		((RANDOM % 5)) || increment "$((node % 3 + 1))" "$row" "$ikey" "$d" "w$wn-$i-again"
+	done >"$RUN/increments.w$wn.tsv"
+}
+
+# balance_reader: GET random balances through random nodes until RUN/stop;
+# their values in RUN/reads.balances.
+balance_reader() {
+	local id n
+	while [[ -d $RUN && ! -e $RUN/stop ]]; do
+		id=${IDS[RANDOM % ${#IDS[@]}]} n=${NODES[RANDOM % ${#NODES[@]}]}
+		curl -s -m 5 "${NODE_URL[n]}/balances/$id" -H "$SVC" | jq -r '.balance.balance // empty' 2>/dev/null || true
+	done >"$RUN/reads.balances"
+}
+
+# counters_check: see the header's counters. Prints a report line; fails on
+# any loss, double count, disagreement or answer below the floor.
+counters_check() {
+	local n bad=0 acked lost wrong refused below rows stale
+	cat "$RUN"/increments.w*.tsv >"$RUN/increments.tsv"
+	psql_exec "select key || E'\t' || id || E'\t' || delta || E'\t' || status from profilecache.increments
+		where resource = 'balance' and key like '$S-%' order by key" >"$RUN/ledger.tsv"
+	# Every acknowledged key is in the ledger, with the delta it was sent with.
+	awk -F'\t' '$6 == 202 { print $3 "\t" $4 "\t" $5 }' "$RUN/increments.tsv" | sort -u >"$RUN/acked.tsv"
+	acked=$(wc -l <"$RUN/acked.tsv")
+	lost=$(cut -f1 "$RUN/acked.tsv" | sort -u | comm -23 - <(cut -f1 "$RUN/ledger.tsv" | sort -u) | wc -l)
+	wrong=$(($(comm -23 "$RUN/acked.tsv" <(cut -f1,2,3 "$RUN/ledger.tsv" | sort) | wc -l) - lost))
+	# A key refused at every try (409) never reaches the database.
+	refused=$(awk -F'\t' '{ s[$3] = s[$3] " " $6 } END { for (k in s) if (s[k] !~ /202|000|503/) print k }' \
+		"$RUN/increments.tsv" | sort | comm -12 - <(cut -f1 "$RUN/ledger.tsv" | sort) | wc -l)
+	below=$(($(awk -F'\t' '$6 == 202 && $7 != "null" && $7 != "\\N" && $7 < 0' "$RUN/increments.tsv" | wc -l) +
+		$(awk '$1 < 0' "$RUN/reads.balances" | wc -l)))
+	# Each row: its initial balance plus the deltas the ledger applied.
+	rows=$(psql_exec "select count(*) from public.balances b where b.user_id in ($(printf "'%s'," "${IDS[@]}" | sed 's/,$//'))
+		and b.balance <> 60 + coalesce((select sum(l.delta) from profilecache.increments l
+			where l.resource = 'balance' and l.id = b.user_id and l.status = 'applied' and l.key like '$S-%'), 0)")
+	# Every node reads the database's balance, synced.
+	stale=0
+	for n in "${NODES[@]}"; do
+		for id in "${IDS[@]}"; do
+			[[ $(curl -s -m 5 "${NODE_URL[n]}/balances/$id" -H "$SVC" | jq -r '"\(.balance.balance) \(.sync)"') == \
+				"$(psql_exec "select balance from public.balances where user_id = '$id'") synced" ]] || stale=$((stale + 1))
+		done
+	done
+	diag "$S: acknowledged=$acked applied=$(awk -F'\t' '$4 == "applied"' "$RUN/ledger.tsv" | wc -l)\
+ rejected=$(awk -F'\t' '$4 == "rejected"' "$RUN/ledger.tsv" | wc -l) refused=$(awk -F'\t' '$6 == 409' "$RUN/increments.tsv" | wc -l)\
+ resent=$(grep -c -- '-again' "$RUN/increments.tsv" || true) reads=$(wc -l <"$RUN/reads.balances") lost=$lost wrong_delta=$wrong refused_applied=$refused below_floor=$below rows_off=$rows stale_reads=$stale"
+	((lost == 0 && wrong == 0 && refused == 0 && below == 0 && rows == 0 && stale == 0 && acked > 0)) || bad=1
+	return "$bad"
+}
+
+# counters: see the header.
+counters() {
+	local w n id end
+	mapfile -t IDS < <(psql_exec "insert into public.balances (user_id, balance)
+		select gen_random_uuid(), 60 from generate_series(1, 6) returning user_id")
+	for id in "${IDS[@]}"; do curl -s -o /dev/null -H "$SVC" "${NODE_URL[1]}/balances/$id" || true; done
+	origin_restart --delay-ms 200
+	end=$((${EPOCHREALTIME//[.,]/} + T * 1000000))
+	rm -f -- "$RUN/stop"
+	for w in 1 2 3 4 5 6; do incrementer "$w" "${NODES[(w - 1) / 2]}" & done
+	balance_reader &
+	flusher_loop 1 & flusher_loop 2 & flusher_loop 3 0.1 &
+	sleep "$(((T + 1) / 2))"
+	pc_stop_origin "$VAR_DIR"
+	sleep 2
+	pc_start_origin "$VAR_DIR" --delay-ms 200 >/dev/null || diag "$S: the origin did not restart"
+	sleep_until "$end"
+	touch "$RUN/stop"
+	wait
+	origin_restart
+	settle
+	counters_check
+}
+
 # run S: one scenario, its check and its TAP line.
 run() {
 	local n w id end t rc=0 began=$SECONDS
@@ -512,6 +622,12 @@ run() {
 	for n in "${NODES[@]}"; do
 		pc__ini_set "$E2E_DIR/node$n/profilecache.conf" "$E2E_DIR/node$n/flush.conf" "${FLUSH_SET[@]}"
 	done
+	if [[ $S == counters ]]; then
+		counters || rc=1
+		diag "$S: $((SECONDS - began)) s"
+		ok "$rc" "$S: every acknowledged increment counted once, on every node and in the database"
+		return 0
+	fi
 	if [[ $S == avatar_storage ]]; then
 		avatar_storage || rc=1
 		diag "$S: $((SECONDS - began)) s"

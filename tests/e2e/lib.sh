@@ -336,6 +336,11 @@ psql_exec() {
 	"$PC_PG_BIN/psql" -X -q -At -v ON_ERROR_STOP=1 -d "$DATABASE_URL" -c "$1"
 }
 
+# metric NAME{LABELS}: its value in the responder's /metrics now (0 when absent).
+metric() {
+	curl -s "$BASE_URL/metrics" | awk -v k="$1" '$1 == k {v = $2} END {print v + 0}'
+}
+
 # mc_flush: empty the stack's memcached.
 mc_flush() {
 	[[ $(pc_memcached_cmd "$MEMCACHED_PORT" flush_all) == OK ]] || diag "memcached flush_all failed"

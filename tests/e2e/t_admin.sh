@@ -2,17 +2,19 @@
 # profilecache-admin against a real stack: status (text, JSON, exit codes),
 # dead list, dead retry and drop (all or nothing), init, check-config,
 # check-origin (against the stack's database, and through a second origin
-# over a database that has only the Supabase starter's profiles table), usage.
+# over a database that has only the Supabase starter's profiles table), paths
+# (against the files the running stack made), usage.
 # Journal entries come from real PATCH requests; dead ones are made with the
 # sqlite3 CLI, as the flusher would leave them.
 set -euo pipefail
+# shellcheck source=tests/e2e/lib.sh
 . "$(dirname "$0")/lib.sh"
 
 ADMIN=$PC_BUILDDIR/profilecache-admin
 [[ -x $ADMIN ]] || e2e_bail "$ADMIN is not built (run make)"
 
 e2e_start
-plan 92
+plan 102
 
 alice=$SAMPLE_PROFILE_ID
 bob=7b3e4a52-1c9d-4f60-9a8e-2d5c6f7a8b02
@@ -175,7 +177,7 @@ pc__ini_set "$CONFIG_PATH" "$fresh" "journal.path=$E2E_DIR/fresh/journal.db"
 run --config "$fresh" init
 is "$RC/$OUT" "0/$E2E_DIR/fresh/journal.db" "init on a fresh path: exit 0, prints the path"
 is "$(sqlite3 "$E2E_DIR/fresh/journal.db" "select group_concat(name) from (select name from sqlite_master where type = 'table' order by name)")/$(sqlite3 "$E2E_DIR/fresh/journal.db" 'pragma user_version')" \
-	"avatar_trash,changes,meta,pending_bytes/4" "it holds the journal's tables, format 4"
+	"avatar_trash,changes,meta,pending_bytes,rate_counts/6" "it holds the journal's tables, format 6"
 # A format-1 journal (before avatar_trash) is migrated in place, rows kept.
 mkdir -p "$E2E_DIR/old"
 sqlite3 "$E2E_DIR/old/journal.db" "create table changes (seq integer primary key, resource text not null,
@@ -186,7 +188,7 @@ sqlite3 "$E2E_DIR/old/journal.db" "create table changes (seq integer primary key
 	pragma user_version = 1;"
 pc__ini_set "$CONFIG_PATH" "$E2E_DIR/old.conf" "journal.path=$E2E_DIR/old/journal.db"
 run --config "$E2E_DIR/old.conf" init
-is "$RC/$(sqlite3 "$E2E_DIR/old/journal.db" 'pragma user_version')" "0/4" "init migrates a format-1 journal to format 4"
+is "$RC/$(sqlite3 "$E2E_DIR/old/journal.db" 'pragma user_version')" "0/6" "init migrates a format-1 journal to format 6"
 is "$(sqlite3 "$E2E_DIR/old/journal.db" "select count(*) from changes")/$(sqlite3 "$E2E_DIR/old/journal.db" "select count(*) from avatar_trash")" \
 	"1/0" "keeping its rows and adding the new table"
 run --config "$fresh" status
@@ -221,6 +223,60 @@ pc__ini_set "$CONFIG_PATH" "$E2E_DIR/opensecret.conf" "auth.jwt_secret_file=$E2E
 run --config "$E2E_DIR/opensecret.conf" check-config
 is "$RC" 78 "a world-readable JWT secret: exit 78"
 like "$ERR" "open.secret.*world-readable" "naming the file"
+
+# --- paths -----------------------------------------------------------------------------------------------
+names="config journal journal_wal journal_shm journal_wlock journal_sync flush_lock jwks_cache jwks_lock"
+names+=" metrics decode_slots avatar_dir avatar_helper service_key_file jwt_secret_file jwks_file"
+names+=" secret_key_file metrics_token_file"
+run paths
+is "$RC/$(sed 's/=.*//' <<<"$OUT" | tr '\n' ' ')" "0/$names " "paths: exit 0, one name='value' line per file, in order"
+declare -A p=()
+pc__paths "$CONFIG_PATH" p
+# The stack's own choices (pc__write_responder_config), not read back from paths.
+is "${p[config]}|${p[journal]}|${p[avatar_dir]}|${p[service_key_file]}|${p[jwt_secret_file]}|${p[jwks_file]}" \
+	"$CONFIG_PATH|$VAR_DIR/journal.db|$DOCUMENT_ROOT/avatars|$SERVICE_KEY_FILE|$JWT_SECRET_FILE|" \
+	"paths: the journal, avatar directory and key files the stack configured (no jwks_file: empty)"
+is "$JOURNAL_PATH|$METRICS_FILE|$FLUSH_LOCK_FILE" "${p[journal]}|${p[metrics]}|${p[flush_lock]}" \
+	"stack.env names the same files"
+absent=
+for k in journal journal_wlock journal_sync metrics; do [[ -e ${p[$k]} ]] || absent+="$k "; done
+is "$absent" "" "the journal, its writers' queue and group commit files and the metrics file are there: the responders use them"
+# Every file beside the journal is one paths names: a name made on the C side
+# and missing from the list would show here.
+unlisted=
+for f in "$JOURNAL_PATH"*; do
+	found=0
+	for k in "${!p[@]}"; do [[ $f == "${p[$k]}" ]] && found=1; done
+	((found)) || unlisted+="$f "
+done
+is "$unlisted" "" "no file beside the running stack's journal is missing from paths"
+# A journal elsewhere, under a name that needs quoting; a flusher run there.
+odd="$E2E_DIR/it's a dir"
+mkdir -p "$odd"
+pc__ini_set "$CONFIG_PATH" "$E2E_DIR/paths.conf" "journal.path=$odd/journal.db" "metrics.file=$E2E_DIR/odd.metrics"
+run --config "$E2E_DIR/paths.conf" init
+"$PC_BUILDDIR/profilecache-flush" --config "$E2E_DIR/paths.conf" 2>>"$VAR_DIR/log/admin.log" || true
+run --config "$E2E_DIR/paths.conf" paths
+# shellcheck disable=SC2154 # set by the eval
+is "$RC/$(eval "$OUT" && printf '%s|%s|%s' "$journal" "$flush_lock" "$metrics")" \
+	"0/$odd/journal.db|$odd/journal.db-flush.lock|$E2E_DIR/odd.metrics" \
+	"paths of another config: a quote and a space survive eval; [metrics] file as set"
+pc__paths "$E2E_DIR/paths.conf" p
+absent=
+for k in journal journal_wlock flush_lock; do [[ -e ${p[$k]} ]] || absent+="$k "; done
+unlisted=
+for f in "$odd"/*; do
+	found=0
+	for k in "${!p[@]}"; do [[ $f == "${p[$k]}" ]] && found=1; done
+	((found)) || unlisted+="$f "
+done
+is "$absent/$unlisted" "/" "init and the flusher made the files paths names there, and no other"
+pc__ini_set "$CONFIG_PATH" "$E2E_DIR/tab.conf" "journal.path=$E2E_DIR/a"$'\t'"b/journal.db"
+run --config "$E2E_DIR/tab.conf" paths
+is "$RC/$OUT" "1/" "a path with a control character: exit 1, nothing on stdout"
+like "$ERR" "paths: journal holds a control character" "naming the setting"
+run paths --json
+is "$RC/$OUT" "2/" "paths --json: usage, exit 2"
 
 # --- check-origin ------------------------------------------------------------------------------------------
 # rows_and_tombstones DB: everything check-origin must not change.

@@ -7,6 +7,7 @@
 # the admin credential. An http:// origin that is not this machine is
 # refused at start.
 set -euo pipefail
+# shellcheck source=tests/e2e/lib.sh
 . "$(dirname "$0")/lib.sh"
 
 # The origin logs the names of the headers it gets.

@@ -5,6 +5,7 @@
 # as an immutable static file; the old file goes only after the new URL is
 # in the database.
 set -euo pipefail
+# shellcheck source=tests/e2e/lib.sh
 . "$(dirname "$0")/lib.sh"
 
 command -v vips >/dev/null && command -v exiftool >/dev/null ||

@@ -7,6 +7,7 @@
 # latency; its p95 with and without the wave is reported (no timing is
 # asserted: the limits are checked by status).
 set -euo pipefail
+# shellcheck source=tests/e2e/lib.sh
 . "$(dirname "$0")/lib.sh"
 
 command -v vips >/dev/null || e2e_skip_all "needs vips (libvips-tools)"
@@ -44,8 +45,8 @@ chmod 755 "$E2E_DIR/slow-helper"
 base_conf=$PC_CONF_SET
 PC_CONF_SET="$base_conf avatar.helper=$E2E_DIR/slow-helper"
 restart_web
-users=($(psql_exec "insert into profiles (id, display_name) select gen_random_uuid(), 'uploader ' || g
-	from generate_series(1, 6) g returning id"))
+mapfile -t users < <(psql_exec "insert into profiles (id, display_name) select gen_random_uuid(), 'uploader ' || g
+	from generate_series(1, 6) g returning id")
 W=$E2E_DIR/wave
 mkdir -p "$W"
 

@@ -4,6 +4,7 @@
 # public URL, which serves the WebP; a replaced object is deleted by the flush
 # only when nothing refers to it; the stand-in refuses uploads without the key.
 set -euo pipefail
+# shellcheck source=tests/e2e/lib.sh
 . "$(dirname "$0")/lib.sh"
 
 command -v vips >/dev/null || e2e_skip_all "needs vips (libvips-tools)"

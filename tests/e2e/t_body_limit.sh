@@ -7,6 +7,7 @@
 # server that stored the body would show it in its temporary directory while
 # the request runs.
 set -euo pipefail
+# shellcheck source=tests/e2e/lib.sh
 . "$(dirname "$0")/lib.sh"
 
 e2e_start

@@ -7,6 +7,7 @@
 # avatar through the file input, and takes a screenshot
 # ($PC_DEMO_SCREENSHOT, default in the test's directory; docs/demo.png is one).
 set -euo pipefail
+# shellcheck source=tests/e2e/lib.sh
 . "$(dirname "$0")/lib.sh"
 
 PC_CHROMIUM=${PC_CHROMIUM:-/usr/bin/chromium}

@@ -4,6 +4,7 @@
 # (tests/browser/cors.test.js). Skipped while the responder has no CORS
 # support (no cors_origins key in etc/profilecache.conf.example).
 set -euo pipefail
+# shellcheck source=tests/e2e/lib.sh
 . "$(dirname "$0")/lib.sh"
 
 PC_CHROMIUM=${PC_CHROMIUM:-/usr/bin/chromium}

@@ -8,6 +8,7 @@
 # Allow; on an unknown path 404. A POST without a body length is 411 behind
 # every web server.
 set -euo pipefail
+# shellcheck source=tests/e2e/lib.sh
 . "$(dirname "$0")/lib.sh"
 
 app=https://app.example.com
@@ -21,7 +22,7 @@ bob=7b3e4a52-1c9d-4f60-9a8e-2d5c6f7a8b02
 json=(-H 'Content-Type: application/json')
 methods="GET, HEAD, PUT, PATCH, DELETE"
 allow_headers="authorization, content-type, if-match, if-none-match, idempotency-key, apikey, x-client-info"
-expose="ETag, X-Cache, Retry-After, WWW-Authenticate"
+expose="ETag, X-Cache, Retry-After, WWW-Authenticate, Location, Idempotent-Replayed"
 
 # cors_headers: the Access-Control-* headers of the last answer, one
 # "name: value" a line, names in lower case, sorted.

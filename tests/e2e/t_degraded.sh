@@ -4,6 +4,7 @@
 # entries still served, writes to an uncached profile journaled all the same),
 # and recovery of both.
 set -euo pipefail
+# shellcheck source=tests/e2e/lib.sh
 . "$(dirname "$0")/lib.sh"
 
 e2e_start

@@ -3,6 +3,7 @@
 # changes are cancelled, the cache entry dropped, nothing comes back on a
 # replay; with the database down nothing changes.
 set -euo pipefail
+# shellcheck source=tests/e2e/lib.sh
 . "$(dirname "$0")/lib.sh"
 
 PC_CONF_SET="limits.writes_per_minute=0 avatar.trash_grace=0"

@@ -166,12 +166,12 @@ is "$rc/$(head -n 1 <<<"$out")" "0/$PC_BUILDDIR/profilecache-flush" \
 like "$out" 'pending: +0' "profilecache-admin finds the journal through PROFILECACHE_CONFIG"
 
 # Ctrl-C.
-pids=$(stack_pids "$A")
+stopped_pids=$(stack_pids "$A")
 rc=0
 if interrupt "$job"; then wait "$job" || rc=$?; else rc=timeout; fi
 is "$rc" 130 "scripts/run ends on SIGINT, with 130"
 # shellcheck disable=SC2086 # a list of pids
-check_stopped "$A" $pids
+check_stopped "$A" $stopped_pids
 
 # --- stdout and stderr a pipe whose reader is gone ---------------------------------------
 base=$(pc_free_port_base) || e2e_bail "no free ports"
@@ -186,7 +186,7 @@ rc=0
 wait_until "$START_SECONDS" watching "$pgid" || rc=$?
 pc__pid_alive "$B/run/flush.pid" || rc=1
 ok "$rc" "| head -n 1: past the banner, scripts/run watches the stack, which runs on"
-pids=$(stack_pids "$B")
+stopped_pids=$(stack_pids "$B")
 if interrupt "$pgid"; then wait || true; fi
 # shellcheck disable=SC2086 # a list of pids
-check_stopped "$B" $pids
+check_stopped "$B" $stopped_pids

@@ -2,6 +2,7 @@
 # No dogpile: N parallel misses (and N parallel stale hits) on one id cost one
 # origin read. The origin is slowed so the requests really overlap.
 set -euo pipefail
+# shellcheck source=tests/e2e/lib.sh
 . "$(dirname "$0")/lib.sh"
 
 N=24

@@ -6,11 +6,12 @@
 # profile is not resurrected by a late replay, and calls in flight together
 # keep each profile's changes in order.
 set -euo pipefail
+# shellcheck source=tests/e2e/lib.sh
 . "$(dirname "$0")/lib.sh"
 
 PC_CONF_SET="flush.backoff_base_ms=50 flush.backoff_max=1 limits.writes_per_minute=0"
 e2e_start
-plan 53
+plan 63
 
 FLUSH=$PC_BUILDDIR/profilecache-flush
 alice=$SAMPLE_PROFILE_ID
@@ -189,3 +190,55 @@ is "$FLUSH_RC/$(db "select bio from profiles where id = '$alice'")" "0/arrives a
 	"once the database is back the change lands"
 like "$(sqlite3 "$JOURNAL_PATH" "select value from meta where key = 'last_flush_at_us'")" '^[0-9]{16}$' \
 	"with its time"
+
+# --- answers larger than [origin] max_answer_bytes -------------------------------------------
+# A batch whose rows come back larger than an answer may be is sent again in
+# halves (it ran, and running it again is safe); a single row too large stays
+# pending, retried, until the setting is raised: nothing is given up.
+big() { printf '{"bio":"%s %s"}' "$1" "$(head -c 700 /dev/zero | tr '\0' x)"; }
+for who in alice carol; do	# bob was deleted above
+	http PATCH "/profiles/${!who}" "${json[@]}" "${svc[@]}" --data "$(big "$who")"
+done
+PC_CONF_SET="$PC_CONF_SET origin.max_answer_bytes=2048"
+pc__write_responder_config "$VAR_DIR"
+flush -v
+is "$FLUSH_RC/$(db "select count(*) from profiles where bio like '% xxxxxxxxxx%'")" "0/2" \
+	"two rows of about 1 KiB each, answers of 2 KiB at most: both applied"
+like "$(cat "$VAR_DIR/flush.err")" 'event=flush_batch_halved changes=2 ' "the batch of two was sent again in halves"
+like "$(cat "$VAR_DIR/flush.err")" 'event=flush_done .* pulled=([2-9]|[1-9][0-9]+) ' \
+	"and the rows changed since came back in the pull, asked for fewer at a time"
+http PATCH "/profiles/$alice" "${json[@]}" "${svc[@]}" --data "$(big again)"
+http PATCH "/profiles/$carol" "${json[@]}" "${svc[@]}" --data '{"bio":"short again"}'
+PC_CONF_SET="$PC_CONF_SET origin.max_answer_bytes=1024"
+pc__write_responder_config "$VAR_DIR"
+flush
+like "$FLUSH_RC/$(sqlite3 "$JOURNAL_PATH" "select state || ':' || attempts from changes where id = '$alice' order by seq desc limit 1")" \
+	'^75/pending:[1-9]' "one row larger than an answer may be: kept pending, retried later with a backoff"
+like "$(sqlite3 "$JOURNAL_PATH" "select last_error from changes where id = '$alice' order by seq desc limit 1")" \
+	'larger than 1024 bytes' "saying why"
+is "$(db "select bio from profiles where id = '$carol'")" "short again" "the other row of its batch landed"
+unlike "$(cat "$VAR_DIR/flush.err")" 'flush_origin_failed' "the database is not taken for down"
+PC_CONF_SET="$PC_CONF_SET origin.max_answer_bytes=1048576"
+pc__write_responder_config "$VAR_DIR"
+sqlite3 "$JOURNAL_PATH" "update changes set next_attempt_at = 0 where state = 'pending'"
+flush
+is "$FLUSH_RC/$(db "select bio like 'again %' from profiles where id = '$alice'")" "0/t" \
+	"with the setting raised it lands"
+
+# A poison change among an id's changes is found by sending them one at a
+# time; when their answer is too large, in as many calls as it takes.
+PC_CONF_SET="$PC_CONF_SET origin.max_answer_bytes=2048"
+pc__write_responder_config "$VAR_DIR"
+http PATCH "/profiles/$alice" "${json[@]}" "${svc[@]}" --data "$(big first)"
+now=$(($(date +%s%N) / 1000))
+sqlite3 "$JOURNAL_PATH" "insert into changes (resource, id, patch, updated_at_us, created_at_us)
+	values ('profile', '$alice', '{\"nickname\":\"not a field\"}', $now, $now)"
+http PATCH "/profiles/$alice" "${json[@]}" "${svc[@]}" --data "$(big second)"
+http PATCH "/profiles/$alice" "${json[@]}" "${svc[@]}" --data "$(big third)"
+flush -v
+# A call whose answer was too large ran: sent again, a change it applied
+# along with a newer one of the id is superseded (conflict), not lost.
+like "$FLUSH_RC/$(jq_state "$alice" | tr ',' '\n' | tail -n 4 | paste -sd,)" \
+	'^65/(applied|conflict),dead,(applied|conflict),applied$' \
+	"four changes of one id, answers of 1 KiB each and 2 KiB at most: the poison one is dead, the others reached the database"
+is "$(db "select bio like 'third %' from profiles where id = '$alice'")" t "the last one winning"

@@ -8,6 +8,7 @@
 #                                            and @rep1001 stand for 101 'é' / 1001 'a'
 # A few raw-socket cases (slow and truncated bodies, bad request lines) follow.
 set -euo pipefail
+# shellcheck source=tests/e2e/lib.sh
 . "$(dirname "$0")/lib.sh"
 
 CASES=$(dirname "$0")/hostile/cases.tsv

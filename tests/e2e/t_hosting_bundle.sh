@@ -31,9 +31,9 @@ flush=$top/sbin/profilecache-flush
 admin=$top/sbin/profilecache-admin
 image=$top/libexec/profilecache/profilecache-image
 fcgi=$top/libexec/profilecache/cgi-bin/profilecache.fcgi
-missing=
-for f in "$flush" "$admin" "$image" "$fcgi"; do [[ -x $f ]] || missing+="${f#"$top"/} "; done
-is "$missing" "" "it holds the responder, the flusher, the admin tool and the image helper"
+absent=
+for f in "$flush" "$admin" "$image" "$fcgi"; do [[ -x $f ]] || absent+="${f#"$top"/} "; done
+is "$absent" "" "it holds the responder, the flusher, the admin tool and the image helper"
 ok "$([[ -f $top/share/profilecache/htaccess-cgi && -f $top/share/profilecache/htaccess-fcgid ]] && echo 0 || echo 1)" \
 	"and the .htaccess templates"
 

@@ -3,6 +3,7 @@
 # 503 with nothing acknowledged or cached; once the disk is back, writes work.
 # The journal lives on a tiny tmpfs mounted for the test.
 set -euo pipefail
+# shellcheck source=tests/e2e/lib.sh
 . "$(dirname "$0")/lib.sh"
 
 mnt=$(mktemp -d /tmp/pc-journal-mnt.XXXXXX)

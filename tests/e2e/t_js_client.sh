@@ -5,6 +5,7 @@
 # origin and the web server themselves, through the commands passed in the
 # environment.
 set -euo pipefail
+# shellcheck source=tests/e2e/lib.sh
 . "$(dirname "$0")/lib.sh"
 
 command -v node >/dev/null || e2e_skip_all "needs node (18 or later)"

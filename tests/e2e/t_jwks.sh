@@ -7,6 +7,7 @@
 # (no set yet, 500, garbage) the last good set stays in use and the failure is
 # logged. Waits are the configured intervals, nothing else is timed.
 set -euo pipefail
+# shellcheck source=tests/e2e/lib.sh
 . "$(dirname "$0")/lib.sh"
 
 command -v python3 >/dev/null || e2e_skip_all "python3 is not installed (scripts/lib.sh lists it)"
@@ -17,7 +18,7 @@ alice=$SAMPLE_PROFILE_ID
 json=(-H 'Content-Type: application/json')
 interval=2 # [auth] jwks_refetch_interval
 srv=$E2E_DIR/jwks-server
-cache=$JOURNAL_PATH-jwks.json
+cache=$JWKS_CACHE_FILE
 mkdir -p "$srv"
 
 # The key set's server: GET /jwks.json answers with the status in $srv/status

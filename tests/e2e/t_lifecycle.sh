@@ -104,7 +104,7 @@ mapfile -t pids < <(responders)
 exited0=$(exits_logged 0)
 locked=$E2E_DIR/locked
 # Another writer holds the lock for 1.2 s ([journal] busy_timeout_ms is 2 s).
-flock "$JOURNAL_PATH-wlock" -c "touch '$locked'; sleep 1.2" &
+flock "$JOURNAL_WLOCK_FILE" -c "touch '$locked'; sleep 1.2" &
 lock_pid=$!
 while [[ ! -e $locked ]]; do sleep 0.02; done
 curl -s -m 20 -o "$slow.body" -w '%{http_code}' -X PATCH "${patch[@]}" \

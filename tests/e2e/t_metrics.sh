@@ -4,6 +4,7 @@
 # depth; counters shared by every process and kept across restarts; only
 # loopback clients or the metrics token.
 set -euo pipefail
+# shellcheck source=tests/e2e/lib.sh
 . "$(dirname "$0")/lib.sh"
 
 PC_CONF_SET="limits.writes_per_minute=3"
@@ -12,10 +13,6 @@ plan 20
 
 id=$SAMPLE_PROFILE_ID
 json=(-H 'Content-Type: application/json')
-# metric NAME{LABELS}: its value now (0 when absent).
-metric() {
-	curl -s "$BASE_URL/metrics" | awk -v k="$1" '$1 == k {v = $2} END {print v + 0}'
-}
 
 http GET /metrics
 is "$HTTP_STATUS" 200 "loopback: 200"

@@ -2,6 +2,7 @@
 # GET /v1/profiles/{id} through lighttpd, memcached and PostgreSQL: hit, miss,
 # 304, negative caching and its expiry, private rows, bad ids, 404 and 405.
 set -euo pipefail
+# shellcheck source=tests/e2e/lib.sh
 . "$(dirname "$0")/lib.sh"
 
 PC_CONF_SET="cache.negative_ttl=3" e2e_start

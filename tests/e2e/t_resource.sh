@@ -9,6 +9,7 @@
 # fields checked as declared), the flusher applying them, a change the
 # database refuses dead-lettered and shown as failed, and DELETE.
 set -euo pipefail
+# shellcheck source=tests/e2e/lib.sh
 . "$(dirname "$0")/lib.sh"
 
 decl=$(mktemp "${PC_TEST_TMP:-/tmp}/pc-resource.XXXXXX")
@@ -86,7 +87,7 @@ policy = server
 INI
 PC_CONF_APPEND=$decl e2e_start
 rm -f -- "$decl"
-plan 123
+plan 128
 
 ch=3d1c5a7e-2b4f-4c6d-8e9f-0a1b2c3d4e5f
 jp=4e2d6b8f-3c5a-4d7e-9f0a-1b2c3d4e5f60
@@ -178,6 +179,7 @@ is "$HTTP_STATUS" 404 "a longer path under a declared resource is 404"
 
 # --- read = owner: hidden from everyone but the owner and the admin --------------------
 http GET "/steps/$ghost"
+is "$HTTP_STATUS" 404 "a missing owner-only row is 404 (what a hidden one is compared with)"
 missing_body=$HTTP_BODY missing_headers=$(grep -v -i '^date:' <<<"$HTTP_HEADERS" | sort)
 http GET "/steps/$jp"
 is "$HTTP_STATUS" 404 "without a token an owner-only row is 404"
@@ -298,6 +300,23 @@ flush || true
 r0=$(reads tasks)
 http GET "/tasks?status=eq.done"
 is "$(($(reads tasks) - r0))/$(ids)" "1/$posted" "flushed: the pages of the table are asked for again, and it is in the other filter's"
+# A page filtered on its owner has the owner's own generation: another
+# owner's flushed row leaves it cached. (The flusher's look for outside
+# changes sees again the rows changed in its last 10 s, and moves their
+# owners' generations on again: the owner here has no row.)
+third=2b3c4d5e-6f70-4182-93a4-b5c6d7e8f901
+http GET "/tasks?user_id=eq.$third"
+r0=$(reads tasks)
+http POST "/tasks" -H "$json_h" -H "$(user "$other")" -d '{"title":"Theirs","status":"open"}'
+theirs=$(json .task.id)
+flush || true
+r1=$(reads tasks)
+http GET "/tasks?user_id=eq.$third"
+is "$(($(reads tasks) - r1))/$(json '.tasks | length')" 0/0 "another owner's flushed row leaves this owner's cached pages alone"
+http GET "/tasks?user_id=eq.$other"
+is "$(($(reads tasks) - r1))/$(grep -c -- "$theirs" <<<"$(ids)")" 1/1 "that owner's pages are asked for again, and show it"
+http GET "/tasks?status=eq.open"
+like " $(ids) " " $theirs " "and so are the pages not filtered on an owner"
 http POST "/tasks" -H "$json_h" -H "$(user "$owner")" -d '{"title":"Run","status":"open"}'
 pending_id=$(json .task.id)
 http GET "/tasks?user_id=eq.$owner"
@@ -418,7 +437,9 @@ is "$HTTP_STATUS" 404 "and the flusher drops the row's cache entry"
 
 # --- the route's counter, and profiles as before ------------------------------------------
 http GET "/metrics"
-like "$(grep '^profilecache_requests_total{route="resource_get",status="200"}' <<<"$HTTP_BODY")" ' [1-9][0-9]*$' \
-	"reads of declared resources are counted under route resource_get"
+like "$(grep '^profilecache_requests_total{route="resource_get",resource="tasks",status="200"}' <<<"$HTTP_BODY")" ' [1-9][0-9]*$' \
+	"reads of declared resources are counted under route resource_get, labelled with the resource"
+like "$(grep '^profilecache_requests_total{route="resource_list",resource="steps",status="403"}' <<<"$HTTP_BODY")" ' [1-9][0-9]*$' \
+	"each resource has its own series (steps' refused lists)"
 http GET "/profiles/$SAMPLE_PROFILE_ID"
 is "$HTTP_STATUS" 200 "profiles are read as before"

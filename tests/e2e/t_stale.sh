@@ -2,6 +2,7 @@
 # Stale-while-revalidate: a stale entry is answered at once and refreshed after
 # the response, once; with the origin down it keeps being served (stale-if-error).
 set -euo pipefail
+# shellcheck source=tests/e2e/lib.sh
 . "$(dirname "$0")/lib.sh"
 
 PC_CONF_SET="cache.fresh_ttl=2 cache.stale_ttl=30 cache.lock_ttl=2" e2e_start

@@ -3,6 +3,7 @@
 # and journal: authentication and its attacks, body checks, deferred writes,
 # read-your-writes, If-Match, write-through username, private profiles.
 set -euo pipefail
+# shellcheck source=tests/e2e/lib.sh
 . "$(dirname "$0")/lib.sh"
 
 e2e_start

@@ -40,8 +40,8 @@ e2e_start
 plan "${#scenarios[@]}"
 
 svc="apikey: $(admin_key)"
-ids=($(psql_exec "insert into profiles (id, display_name) select gen_random_uuid(), 'fault ' || g
-	from generate_series(1, 8) g returning id"))
+mapfile -t ids < <(psql_exec "insert into profiles (id, display_name) select gen_random_uuid(), 'fault ' || g
+	from generate_series(1, 8) g returning id")
 FLUSH=$PC_BUILDDIR/profilecache-flush
 W=$E2E_DIR/faults
 mkdir -p "$W"

@@ -18,7 +18,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	/* Skipped keys are logged: not a finding. */
 	log_set_level(LOG_LVL_ERROR);
 	if (jwt_keys_with_jwks(NULL, (const char *)data, size, "url", "fuzz",
-	    &keys, err) == PC_OK)
+	        &keys, err) == PC_OK)
 		(void)jwt_keys_count(keys);
 	jwt_keys_free(keys);
 	/* The same bytes as header values. */

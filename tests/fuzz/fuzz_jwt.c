@@ -14,7 +14,8 @@ static struct jwt_keys *keys;
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct jwt_policy policy = { .audience = "authenticated", .leeway_s = 30 };
+	struct jwt_policy policy = { .audience = "authenticated",
+		.leeway_s = 30 };
 	struct jwt_claims claims;
 	char err[PC_ERRLEN], path[] = "/tmp/pc-fuzz-jwt-XXXXXX";
 	FILE *f;
@@ -30,6 +31,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			abort();
 		unlink(path);
 	}
-	(void)jwt_verify(keys, (const char *)data, size, &policy, 1800000000, &claims, NULL, err);
+	(void)jwt_verify(keys, (const char *)data, size, &policy, 1800000000,
+	    &claims, NULL, err);
 	return 0;
 }

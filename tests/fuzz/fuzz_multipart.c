@@ -126,7 +126,7 @@ run(const char *body, size_t len, uint32_t seed, struct trace *t)
 			n = len - off;
 		r2 = multipart_feed(mp, body + off, n);
 		if (r != PC_OK && r2 != r)
-			abort();	/* errors must stick */
+			abort(); /* errors must stick */
 		r = r2;
 		off += n;
 	}
@@ -148,7 +148,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (size >= 4) {
 		memcpy(&seed, data, 4);
-		seed |= 1;	/* xorshift stays at 0 from 0 */
+		seed |= 1; /* xorshift stays at 0 from 0 */
 		data += 4;
 		size -= 4;
 	}

@@ -48,7 +48,7 @@ static void
 cors_check(const char *origin, const char *method)
 {
 	static const char *const lists[] = { "https://app.example.com, *",
-	    "https://app.example.com" };
+		"https://app.example.com" };
 	struct cors_env env = { origin, method };
 	struct http_response resp;
 	struct http_request req;
@@ -76,7 +76,7 @@ cors_check(const char *origin, const char *method)
 				abort();
 			if (strncmp(line, acao, strlen(acao)) == 0 &&
 			    !cors_origin_valid(line + strlen(acao),
-			    (size_t)(end - line) - strlen(acao)))
+			        (size_t)(end - line) - strlen(acao)))
 				abort();
 		}
 		http_response_free(&resp);
@@ -102,7 +102,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		info = s + size + 2;
 	memset(&req, 0, sizeof(req));
 	req.method = "GET";
-	if (http_request_path(s, script, info, req.path, sizeof(req.path)) == PC_OK &&
+	if (http_request_path(s, script, info, req.path, sizeof(req.path)) ==
+	        PC_OK &&
 	    route_find(table, 3, &req, &status, allow, sizeof(allow)) != NULL &&
 	    req.param[0] != NULL)
 		(void)uuid_is_canonical(req.param[0], req.param_len[0]);

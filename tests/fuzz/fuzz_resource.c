@@ -42,7 +42,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	json_error_t jerr;
 	size_t len;
 
-	if (things.n == 0 && resources_parse(&things, declaration, err) != PC_OK)
+	if (things.n == 0 &&
+	    resources_parse(&things, declaration, err) != PC_OK)
 		abort();
 	if (size == 0 || (text = malloc(size)) == NULL)
 		return 0;
@@ -57,13 +58,15 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		(void)list_query_parse(&things.v[0], text, &q, err);
 		break;
 	default:
-		(void)resource_patch_parse(&things.v[0], text, size - 1, size % 2,
-		    &patch, &errors);
+		(void)resource_patch_parse(&things.v[0], text, size - 1,
+		    size % 2, size % 3 == 0, &patch, &errors);
 		json_decref(patch);
 		json_decref(errors);
 		if ((row = json_loadb(text, size - 1, 0, &jerr)) != NULL &&
-		    resource_render(&things.v[0], row, "7b3e4a52-1c9d-4f60-9a8e-2d5c6f7a8b01",
-		    RESOURCE_PENDING, NULL, &body, &len, &meta, err) == PC_OK)
+		    resource_render(&things.v[0], row,
+		        "7b3e4a52-1c9d-4f60-9a8e-2d5c6f7a8b01",
+		        RESOURCE_PENDING, NULL, &body, &len, &meta,
+		        err) == PC_OK)
 			free(body);
 		json_decref(row);
 		break;

@@ -28,9 +28,12 @@ echo "1..${#fuzzers[@]}"
 
 work=$(mktemp -d /tmp/pc-fuzz.XXXXXX)
 trap 'rm -rf -- "$work"' EXIT
+# UNITTESTS: the fuzzers, as the unit tests, may call what src/result.h's
+# UNITTEST marks.
+# shellcheck disable=SC2054 # commas inside an option, not between elements
 flags=(-g -O1 -fsanitize=address,undefined -fno-sanitize-recover=undefined
 	-include "$build/autoconf.h" -I "$top/src" -I "$build/src" -I "$build"
-	-DPC_LIBEXECDIR='"/nonexistent"')
+	-DPC_LIBEXECDIR='"/nonexistent"' -DUNITTESTS)
 libs=$(pkg-config --libs libmemcached libcurl jansson inih sqlite3 libcrypto fcgi)
 cflags=$(pkg-config --cflags libmemcached libcurl jansson inih sqlite3 libcrypto fcgi)
 
@@ -65,6 +68,6 @@ for f in "${fuzzers[@]}"; do
 		echo "not ok $n - fuzz_$f found a failure"
 		grep -E 'ERROR|SUMMARY|runtime error|Test unit written' "$work/run_$f.log" | head -n 20 | sed 's/^/# /'
 		mkdir -p "$top/tests/fuzz/findings"
-		cp "$work"/crash-* "$work"/leak-* "$work"/timeout-* "$top/tests/fuzz/findings/" 2>/dev/null || true
+		cp "$work"/crash-* "$work"/leak-* "$work"/timeout-* "$work"/oom-* "$top/tests/fuzz/findings/" 2>/dev/null || true
 	fi
 done

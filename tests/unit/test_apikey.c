@@ -8,14 +8,16 @@
 
 #include "apikey.h"
 
-#define LEGACY "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9." \
+#define LEGACY \
+	"eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9." \
 	"eyJyb2xlIjoic2VydmljZV9yb2xlIn0.c2lnbmF0dXJlLV8"
 
 static void
 test_kinds(void **state)
 {
 	(void)state;
-	assert_int_equal(apikey_kind("sb_secret_N7UND0UgjKTVK-Uodkm0Hg_xSvEMPvz"),
+	assert_int_equal(
+	    apikey_kind("sb_secret_N7UND0UgjKTVK-Uodkm0Hg_xSvEMPvz"),
 	    APIKEY_SECRET);
 	assert_int_equal(apikey_kind("sb_publishable_ZaEMn3QbI0t1kvV2qWspKw_Y"),
 	    APIKEY_PUBLISHABLE);
@@ -29,7 +31,8 @@ test_kinds(void **state)
 	assert_int_equal(apikey_kind("a.b+/.c"), APIKEY_OTHER);
 	assert_int_equal(apikey_kind("a.b.c "), APIKEY_OTHER);
 	assert_int_equal(apikey_kind(""), APIKEY_OTHER);
-	assert_int_equal(apikey_kind("0123456789abcdef0123456789abcdef"), APIKEY_OTHER);
+	assert_int_equal(apikey_kind("0123456789abcdef0123456789abcdef"),
+	    APIKEY_OTHER);
 	/* The prefixes are case-sensitive, as Supabase writes them. */
 	assert_int_equal(apikey_kind("SB_SECRET_x"), APIKEY_OTHER);
 	assert_int_equal(apikey_kind("sb_secret"), APIKEY_OTHER);

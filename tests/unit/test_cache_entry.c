@@ -12,7 +12,8 @@
 static void
 test_round_trip(void **state)
 {
-	static const char body[] = "{\"profile\":{\"id\":\"x\"},\"sync\":\"synced\"}";
+	static const char body[] =
+	    "{\"profile\":{\"id\":\"x\"},\"sync\":\"synced\"}";
 	struct cache_entry e = { 0 }, d;
 	uint64_t tag;
 
@@ -26,7 +27,8 @@ test_round_trip(void **state)
 	assert_int_not_equal(tag, 0);
 	assert_memory_equal(e.body, body, sizeof(body) - 1);
 
-	assert_int_equal(cache_entry_decode(e.raw, CACHE_HDR_LEN + e.body_len, &d),
+	assert_int_equal(cache_entry_decode(e.raw, CACHE_HDR_LEN + e.body_len,
+	                     &d),
 	    PC_OK);
 	assert_int_equal(d.flags, CACHE_F_PRIVATE);
 	assert_int_equal(d.sync, 1);
@@ -45,7 +47,8 @@ test_round_trip(void **state)
 static void
 test_versions_trailer(void **state)
 {
-	static const char body[] = "{\"profile\":{\"bio\":\"x\"},\"sync\":\"pending\"}";
+	static const char body[] =
+	    "{\"profile\":{\"bio\":\"x\"},\"sync\":\"pending\"}";
 	static const char vers[] = "{\"bio\":1795278663123456}";
 	struct cache_entry e = { 0 }, d, plain = { 0 };
 	char local[sizeof(vers)];
@@ -66,7 +69,8 @@ test_versions_trailer(void **state)
 	assert_int_equal(d.versions_len, sizeof(vers) - 1);
 	assert_memory_equal(d.versions, vers, sizeof(vers) - 1);
 	/* The ETag is the body's alone. */
-	assert_int_equal(cache_entry_build(&plain, body, sizeof(body) - 1), PC_OK);
+	assert_int_equal(cache_entry_build(&plain, body, sizeof(body) - 1),
+	    PC_OK);
 	assert_int_equal(plain.tag, e.tag);
 	assert_null(plain.versions);
 	/* A trailer longer than the value is refused. */
@@ -104,17 +108,21 @@ test_decode_rejects(void **state)
 	raw = e.raw;
 	assert_int_equal(cache_entry_decode(raw, CACHE_HDR_LEN, &d), PC_OK);
 	assert_int_equal(d.body_len, 0);
-	assert_int_equal(cache_entry_decode(raw, CACHE_HDR_LEN - 1, &d), PC_INVALID);
+	assert_int_equal(cache_entry_decode(raw, CACHE_HDR_LEN - 1, &d),
+	    PC_INVALID);
 	assert_int_equal(cache_entry_decode(NULL, 100, &d), PC_INVALID);
-	raw[2] = CACHE_FORMAT + 1;	/* a future format is a miss */
-	assert_int_equal(cache_entry_decode(raw, CACHE_HDR_LEN, &d), PC_INVALID);
+	raw[2] = CACHE_FORMAT + 1; /* a future format is a miss */
+	assert_int_equal(cache_entry_decode(raw, CACHE_HDR_LEN, &d),
+	    PC_INVALID);
 	raw[2] = CACHE_FORMAT;
 	raw[0] = 'X';
-	assert_int_equal(cache_entry_decode(raw, CACHE_HDR_LEN, &d), PC_INVALID);
+	assert_int_equal(cache_entry_decode(raw, CACHE_HDR_LEN, &d),
+	    PC_INVALID);
 	cache_entry_release(&e);
 	/* Something another program stored under our key. */
-	assert_int_equal(cache_entry_decode("hello world, not ours at all......",
-	    34, &d), PC_INVALID);
+	assert_int_equal(
+	    cache_entry_decode("hello world, not ours at all......", 34, &d),
+	    PC_INVALID);
 }
 
 int

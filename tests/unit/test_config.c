@@ -98,8 +98,11 @@ test_defaults_and_values(void **state)
 	char err[PC_ERRLEN];
 	struct config cfg;
 
-	assert_int_equal(load(f, "[cache]\nservers = a:1,b:2\nfresh_ttl = 5\n"
-	    "[log]\nlevel = debug\n", &cfg, err), PC_OK);
+	assert_int_equal(load(f,
+	                     "[cache]\nservers = a:1,b:2\nfresh_ttl = 5\n"
+	                     "[log]\nlevel = debug\n",
+	                     &cfg, err),
+	    PC_OK);
 	assert_string_equal(cfg.origin_url, "http://127.0.0.1:3000");
 	assert_string_equal(cfg.service_key, "s3cr3t-service-key");
 	assert_string_equal(cfg.cache_servers, "a:1,b:2");
@@ -133,13 +136,16 @@ test_errors_name_the_key(void **state)
 {
 	struct fixture *f = *state;
 
-	expect_error(f, "[cache]\nfresh_tll = 5\n", "unknown key [cache] fresh_tll");
+	expect_error(f, "[cache]\nfresh_tll = 5\n",
+	    "unknown key [cache] fresh_tll");
 	expect_error(f, "[cache]\nfresh_ttl = 5s\n", "[cache] fresh_ttl");
 	expect_error(f, "[cache]\nfresh_ttl = 0\n", "[cache] fresh_ttl");
-	expect_error(f, "[cache]\nfresh_ttl = 99999999999999999999\n", "fresh_ttl");
+	expect_error(f, "[cache]\nfresh_ttl = 99999999999999999999\n",
+	    "fresh_ttl");
 	expect_error(f, "[cache]\nlock_wait_ms = -1\n", "lock_wait_ms");
 	expect_error(f, "[log]\nlevel = loud\n", "[log] level");
-	expect_error(f, "[auth]\nmax_token_lifetime = 0\n", "[auth] max_token_lifetime");
+	expect_error(f, "[auth]\nmax_token_lifetime = 0\n",
+	    "[auth] max_token_lifetime");
 	expect_error(f, "[limits]\nmax_pending_bytes = 65535\n",
 	    "[limits] max_pending_bytes must be 0 or at least max_body");
 	expect_error(f, "[cache]\nprefix = a b\n", "[cache] prefix");
@@ -168,7 +174,8 @@ test_required_and_url(void **state)
 	assert_int_equal(config_load(f->conf, &cfg, err), PC_INVALID);
 	assert_non_null(strstr(err, "http://"));
 
-	assert_int_equal(config_load("/nonexistent/pc.conf", &cfg, err), PC_INVALID);
+	assert_int_equal(config_load("/nonexistent/pc.conf", &cfg, err),
+	    PC_INVALID);
 	assert_non_null(strstr(err, "cannot open"));
 }
 
@@ -206,18 +213,29 @@ static void
 test_plain_http_loopback_only(void **state)
 {
 	static const char *const ok[] = {
-		"http://127.0.0.1:3000", "http://127.9.8.7/rest/v1",
-		"http://localhost:3000/", "http://LocalHost", "http://[::1]:3000/x",
-		"http://u:p@127.0.0.1:3000", "https://db.example.com/rest/v1",
+		"http://127.0.0.1:3000",
+		"http://127.9.8.7/rest/v1",
+		"http://localhost:3000/",
+		"http://LocalHost",
+		"http://[::1]:3000/x",
+		"http://u:p@127.0.0.1:3000",
+		"https://db.example.com/rest/v1",
 		"https://10.0.0.5:3000",
 	};
 	static const char *const refused[] = {
-		"http://10.0.0.5:3000", "http://db.example.com/rest/v1",
-		"http://abc.supabase.co/rest/v1", "http://127.0.0.1.example.com/",
-		"http://128.0.0.1", "http://127.0.0.1@evil.example/",
-		"http://127.0.0.1:80@evil.example/", "http://[::2]:3000",
-		"http://[::ffff:127.0.0.1]/", "http://[::1", "http://127.1/",
-		"http://localhost.example.com", "http://:3000",
+		"http://10.0.0.5:3000",
+		"http://db.example.com/rest/v1",
+		"http://abc.supabase.co/rest/v1",
+		"http://127.0.0.1.example.com/",
+		"http://128.0.0.1",
+		"http://127.0.0.1@evil.example/",
+		"http://127.0.0.1:80@evil.example/",
+		"http://[::2]:3000",
+		"http://[::ffff:127.0.0.1]/",
+		"http://[::1",
+		"http://127.1/",
+		"http://localhost.example.com",
+		"http://:3000",
 	};
 	struct fixture *f = *state;
 	char err[PC_ERRLEN];
@@ -254,7 +272,8 @@ test_issuer_default(void **state)
 	char err[PC_ERRLEN];
 	struct config cfg;
 
-	write_conf_url(f, "https://abcdefghijklmnopqrst.supabase.co/rest/v1/", "");
+	write_conf_url(f, "https://abcdefghijklmnopqrst.supabase.co/rest/v1/",
+	    "");
 	assert_int_equal(config_load(f->conf, &cfg, err), PC_OK);
 	assert_string_equal(cfg.auth_issuer,
 	    "https://abcdefghijklmnopqrst.supabase.co/auth/v1");
@@ -294,7 +313,8 @@ test_avatar_backend(void **state)
 	struct config cfg;
 
 	/* The default: local, avatars off until dir and public_url are set. */
-	write_conf_url(f, "https://abcdefghijklmnopqrst.supabase.co/rest/v1", "");
+	write_conf_url(f, "https://abcdefghijklmnopqrst.supabase.co/rest/v1",
+	    "");
 	assert_int_equal(config_load(f->conf, &cfg, err), PC_OK);
 	assert_string_equal(cfg.avatar_backend, "local");
 	assert_null(cfg.avatar_public_url);
@@ -315,18 +335,27 @@ test_avatar_backend(void **state)
 	    "[avatar]\nbackend = supabase\nbucket = pics\n"
 	    "public_url = https://cdn.example.com/pics/\n");
 	assert_int_equal(config_load(f->conf, &cfg, err), PC_OK);
-	assert_string_equal(cfg.avatar_public_url, "https://cdn.example.com/pics");
+	assert_string_equal(cfg.avatar_public_url,
+	    "https://cdn.example.com/pics");
 	config_free(&cfg);
 
 	/* Another origin needs storage_url; plain http only to loopback. */
-	expect_error(f, "[avatar]\nbackend = supabase\n", "storage_url is required");
-	expect_error(f, "[avatar]\nbackend = supabase\n"
-	    "storage_url = http://storage.example.com/storage/v1\n", "loopback");
-	expect_error(f, "[avatar]\nbackend = supabase\n"
-	    "storage_url = http://127.0.0.1:1/storage/v1\nbucket = a/b\n", "bucket");
+	expect_error(f, "[avatar]\nbackend = supabase\n",
+	    "storage_url is required");
+	expect_error(f,
+	    "[avatar]\nbackend = supabase\n"
+	    "storage_url = http://storage.example.com/storage/v1\n",
+	    "loopback");
+	expect_error(f,
+	    "[avatar]\nbackend = supabase\n"
+	    "storage_url = http://127.0.0.1:1/storage/v1\nbucket = a/b\n",
+	    "bucket");
 	expect_error(f, "[avatar]\nbackend = s3\n", "backend");
-	assert_int_equal(load(f, "[avatar]\nbackend = supabase\n"
-	    "storage_url = http://127.0.0.1:1/storage/v1/\n", &cfg, err), PC_OK);
+	assert_int_equal(load(f,
+	                     "[avatar]\nbackend = supabase\n"
+	                     "storage_url = http://127.0.0.1:1/storage/v1/\n",
+	                     &cfg, err),
+	    PC_OK);
 	assert_string_equal(cfg.avatar_public_url,
 	    "http://127.0.0.1:1/storage/v1/object/public/avatars");
 	config_free(&cfg);
@@ -343,13 +372,19 @@ test_auth_switches(void **state)
 	assert_false(cfg.auth_allow_anonymous);
 	assert_false(cfg.auth_accept_legacy_service_role);
 	config_free(&cfg);
-	assert_int_equal(load(f, "[auth]\nallow_anonymous = true\n"
-	    "accept_legacy_service_role = yes\n", &cfg, err), PC_OK);
+	assert_int_equal(load(f,
+	                     "[auth]\nallow_anonymous = true\n"
+	                     "accept_legacy_service_role = yes\n",
+	                     &cfg, err),
+	    PC_OK);
 	assert_true(cfg.auth_allow_anonymous);
 	assert_true(cfg.auth_accept_legacy_service_role);
 	config_free(&cfg);
-	assert_int_equal(load(f, "[auth]\nallow_anonymous = Off\n"
-	    "accept_legacy_service_role = 0\n", &cfg, err), PC_OK);
+	assert_int_equal(load(f,
+	                     "[auth]\nallow_anonymous = Off\n"
+	                     "accept_legacy_service_role = 0\n",
+	                     &cfg, err),
+	    PC_OK);
 	assert_false(cfg.auth_allow_anonymous);
 	assert_false(cfg.auth_accept_legacy_service_role);
 	config_free(&cfg);
@@ -372,20 +407,27 @@ test_jwks_url(void **state)
 	assert_int_equal(cfg.auth_jwks_max_age, 600);
 	assert_int_equal(cfg.auth_jwks_refetch_interval, 30);
 	config_free(&cfg);
-	assert_int_equal(load(f, "[auth]\njwks_url = https://abc.supabase.co/"
-	    "auth/v1/.well-known/jwks.json\njwks_max_age = 60\n"
-	    "jwks_refetch_interval = 5\n", &cfg, err), PC_OK);
+	assert_int_equal(
+	    load(f,
+	        "[auth]\njwks_url = https://abc.supabase.co/"
+	        "auth/v1/.well-known/jwks.json\njwks_max_age = 60\n"
+	        "jwks_refetch_interval = 5\n",
+	        &cfg, err),
+	    PC_OK);
 	assert_string_equal(cfg.auth_jwks_url,
 	    "https://abc.supabase.co/auth/v1/.well-known/jwks.json");
 	assert_int_equal(cfg.auth_jwks_max_age, 60);
 	assert_int_equal(cfg.auth_jwks_refetch_interval, 5);
 	config_free(&cfg);
 	assert_int_equal(load(f, "[auth]\njwks_url = http://127.0.0.1:9/j\n",
-	    &cfg, err), PC_OK);
+	                     &cfg, err),
+	    PC_OK);
 	config_free(&cfg);
 
-	expect_error(f, "[auth]\njwks_url = http://abc.supabase.co/auth/v1/"
-	    ".well-known/jwks.json\n", "[auth] jwks_url: http:// is allowed "
+	expect_error(f,
+	    "[auth]\njwks_url = http://abc.supabase.co/auth/v1/"
+	    ".well-known/jwks.json\n",
+	    "[auth] jwks_url: http:// is allowed "
 	    "only to a loopback address");
 	expect_error(f, "[auth]\njwks_url = http://127.0.0.1@evil.example/\n",
 	    "forged key set");
@@ -396,7 +438,8 @@ test_jwks_url(void **state)
 	expect_error(f, "[auth]\njwks_url = https://x/j\njwks_file = /j\n",
 	    "jwks_url and jwks_file exclude each other");
 	expect_error(f, "[auth]\njwks_max_age = 0\n", "[auth] jwks_max_age");
-	expect_error(f, "[auth]\njwks_max_age = 86401\n", "[auth] jwks_max_age");
+	expect_error(f, "[auth]\njwks_max_age = 86401\n",
+	    "[auth] jwks_max_age");
 	expect_error(f, "[auth]\njwks_refetch_interval = 0\n",
 	    "[auth] jwks_refetch_interval must be a whole number from 1 to "
 	    "3600");
@@ -450,22 +493,30 @@ test_cors_origins(void **state)
 	assert_null(cfg.http_cors_origins);
 	assert_int_equal(cfg.http_cors_max_age, 600);
 	config_free(&cfg);
-	assert_int_equal(load(f, "[http]\ncors_origins = https://app.example.com, *\n"
-	    "cors_max_age = 7200\n", &cfg, err), PC_OK);
-	assert_string_equal(cfg.http_cors_origins, "https://app.example.com, *");
+	assert_int_equal(
+	    load(f,
+	        "[http]\ncors_origins = https://app.example.com, *\n"
+	        "cors_max_age = 7200\n",
+	        &cfg, err),
+	    PC_OK);
+	assert_string_equal(cfg.http_cors_origins,
+	    "https://app.example.com, *");
 	assert_int_equal(cfg.http_cors_max_age, 7200);
 	config_free(&cfg);
 	expect_error(f, "[http]\ncors_origins = https://app.example.com/\n",
 	    "[http] cors_origins: \"https://app.example.com/\" is not an origin");
 	expect_error(f, "[http]\ncors_origins = https://a.test, null\n",
 	    "[http] cors_origins: \"null\" cannot be allowed");
-	expect_error(f, "[http]\ncors_origins = https://a.test:443\n", "default port");
-	expect_error(f, "[http]\ncors_origins =\n", "[http] cors_origins is empty");
+	expect_error(f, "[http]\ncors_origins = https://a.test:443\n",
+	    "default port");
+	expect_error(f, "[http]\ncors_origins =\n",
+	    "[http] cors_origins is empty");
 	expect_error(f, "[http]\ncors_max_age = 86401\n",
 	    "[http] cors_max_age must be a whole number from 0 to 86400");
 }
 
-#define DECL(name) "[resource " name "]\n[field " name ".id]\ntype = uuid\n" \
+#define DECL(name) \
+	"[resource " name "]\n[field " name ".id]\ntype = uuid\n" \
 	"policy = readonly\n[field " name ".updated_at]\ntype = timestamp\n" \
 	"policy = server\n"
 
@@ -476,22 +527,29 @@ test_resources(void **state)
 	char err[PC_ERRLEN];
 	struct config cfg;
 
-	assert_int_equal(load(f, "[cache]\nfresh_ttl = 5\n" DECL("challenges")
-	    "[field challenges.title]\ntype = text\n" DECL("playlists"), &cfg, err),
+	assert_int_equal(
+	    load(f,
+	        "[cache]\nfresh_ttl = 5\n" DECL(
+	            "challenges") "[field challenges.title]\ntype = text\n" DECL("playlists"),
+	        &cfg, err),
 	    PC_OK);
 	assert_int_equal(cfg.resources.n, 2);
-	assert_string_equal(cfg.resources.v[0].select, "id,updated_at,title,field_versions");
+	assert_string_equal(cfg.resources.v[0].select,
+	    "id,updated_at,title,field_versions");
 	assert_string_equal(cfg.resources.v[1].item, "playlists");
 	config_free(&cfg);
 	assert_int_equal(cfg.resources.n, 0);
-	expect_error(f, DECL("profiles"), "[resource profiles]: profiles is "
+	expect_error(f, DECL("profiles"),
+	    "[resource profiles]: profiles is "
 	    "profilecache's own name");
 	expect_error(f, DECL("metrics"), "metrics is profilecache's own name");
 	expect_error(f, DECL("things") "[resource things]\nitem = profile\n",
 	    "profile is profilecache's own name");
-	expect_error(f, "[resource things]\nitem = thing\n", "[resource things] "
+	expect_error(f, "[resource things]\nitem = thing\n",
+	    "[resource things] "
 	    "declares no field");
-	expect_error(f, DECL("things") "[field things.n]\ntype = integer\nmin = x\n",
+	expect_error(f,
+	    DECL("things") "[field things.n]\ntype = integer\nmin = x\n",
 	    "[field things.n] min must be a number");
 }
 
@@ -499,18 +557,29 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_defaults_and_values, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_errors_name_the_key, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_required_and_url, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_secret_files, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_plain_http_loopback_only, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_issuer_default, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_avatar_backend, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_auth_switches, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_secret_key, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_defaults_and_values, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_errors_name_the_key, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_required_and_url, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_secret_files, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_plain_http_loopback_only,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_issuer_default, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_avatar_backend, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_auth_switches, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_secret_key, setup,
+		    teardown),
 		cmocka_unit_test_setup_teardown(test_jwks_url, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_cors_origins, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_resources, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_cors_origins, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_resources, setup,
+		    teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

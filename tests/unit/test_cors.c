@@ -21,20 +21,51 @@ static void
 test_origin_syntax(void **state)
 {
 	static const char *good[] = {
-		"https://app.example.com", "http://localhost:5173", "http://127.0.0.1",
-		"http://[::1]:3000", "https://xn--bcher-kva.example", "capacitor://localhost",
-		"chrome-extension://abcdefghijklmnop", "https://a.b:65535", "https://a:1",
+		"https://app.example.com",
+		"http://localhost:5173",
+		"http://127.0.0.1",
+		"http://[::1]:3000",
+		"https://xn--bcher-kva.example",
+		"capacitor://localhost",
+		"chrome-extension://abcdefghijklmnop",
+		"https://a.b:65535",
+		"https://a:1",
 		"https://under_score.example",
 	};
 	static const char *bad[] = {
-		"", "null", "*", "https://", "https:/a.test", "https//a.test", "a.test",
-		"://a.test", "1https://a.test", "HTTPS://a.test", "https://A.test",
-		"https://a.test/", "https://a.test/x", "https://a.test?x", "https://a.test#x",
-		"https://user@a.test", "https://a.test:", "https://a.test:0", "https://a.test:080",
-		"https://a.test:65536", "https://a.test:123456", "https://a.test:8x",
-		"https://a.test x", "https://a.test\r\nX-Evil: 1", "https://a.test\n",
-		"https://a.test\t", "https://a.test,https://b.test", "https://[::1", "https://[]",
-		"https://[::g]", "https://a.test]", "javascript:alert(1)", "file://",
+		"",
+		"null",
+		"*",
+		"https://",
+		"https:/a.test",
+		"https//a.test",
+		"a.test",
+		"://a.test",
+		"1https://a.test",
+		"HTTPS://a.test",
+		"https://A.test",
+		"https://a.test/",
+		"https://a.test/x",
+		"https://a.test?x",
+		"https://a.test#x",
+		"https://user@a.test",
+		"https://a.test:",
+		"https://a.test:0",
+		"https://a.test:080",
+		"https://a.test:65536",
+		"https://a.test:123456",
+		"https://a.test:8x",
+		"https://a.test x",
+		"https://a.test\r\nX-Evil: 1",
+		"https://a.test\n",
+		"https://a.test\t",
+		"https://a.test,https://b.test",
+		"https://[::1",
+		"https://[]",
+		"https://[::g]",
+		"https://a.test]",
+		"javascript:alert(1)",
+		"file://",
 		"https://a.tést",
 	};
 	char long_origin[CORS_ORIGIN_MAX + 2];
@@ -68,7 +99,8 @@ check_error(const char *list, const char *needle)
 	if (cors_origins_check(list, err) != PC_INVALID)
 		fail_msg("\"%s\" should be refused", list);
 	if (strstr(err, needle) == NULL)
-		fail_msg("error \"%s\" for \"%s\" does not say \"%s\"", err, list, needle);
+		fail_msg("error \"%s\" for \"%s\" does not say \"%s\"", err,
+		    list, needle);
 }
 
 static void
@@ -77,19 +109,26 @@ test_origins_check(void **state)
 	char err[PC_ERRLEN];
 
 	(void)state;
-	assert_int_equal(cors_origins_check("https://app.example.com", err), PC_OK);
+	assert_int_equal(cors_origins_check("https://app.example.com", err),
+	    PC_OK);
 	assert_int_equal(cors_origins_check("*", err), PC_OK);
-	assert_int_equal(cors_origins_check(" https://a.test ,http://localhost:5173\t*, ",
-	    err), PC_OK);
-	assert_int_equal(cors_origins_check("https://a.test:8443 http://[::1]:80", err),
+	assert_int_equal(
+	    cors_origins_check(" https://a.test ,http://localhost:5173\t*, ",
+	        err),
+	    PC_OK);
+	assert_int_equal(
+	    cors_origins_check("https://a.test:8443 http://[::1]:80", err),
 	    PC_INVALID);
-	assert_int_equal(cors_origins_check("https://a.test:8443 http://[::1]:8080",
-	    err), PC_OK);
-	assert_int_equal(cors_origins_check("http://a.test:443 https://a.test:80", err),
+	assert_int_equal(
+	    cors_origins_check("https://a.test:8443 http://[::1]:8080", err),
+	    PC_OK);
+	assert_int_equal(
+	    cors_origins_check("http://a.test:443 https://a.test:80", err),
 	    PC_OK);
 	check_error(", ,", "no origin");
 	check_error("https://a.test/", "\"https://a.test/\" is not an origin");
-	check_error("https://a.test, https://B.test", "\"https://B.test\" is not an origin");
+	check_error("https://a.test, https://B.test",
+	    "\"https://B.test\" is not an origin");
 	check_error("a.test", "scheme://host[:port]");
 	check_error("null", "\"null\" cannot be allowed");
 	check_error("https://a.test:443", "default port");
@@ -101,37 +140,57 @@ test_origins_check(void **state)
 static void
 test_origin_allowed(void **state)
 {
-	static const char list[] = "https://app.example.com, http://localhost:5173";
+	static const char list[] =
+	    "https://app.example.com, http://localhost:5173";
 	static const char *lookalikes[] = {
-		"https://app.example.com.evil.test", "https://evil.test.app.example.com",
-		"http://app.example.com", "https://app.example.com:8443",
-		"https://app.example.com:443", "https://APP.example.com",
-		"https://app.example.com/", "https://app.example.co", "https://pp.example.com",
-		"https://app.example.comm", "http://localhost", "http://localhost:51730",
-		"http://localhost:5173 ", "null", "*", "",
+		"https://app.example.com.evil.test",
+		"https://evil.test.app.example.com",
+		"http://app.example.com",
+		"https://app.example.com:8443",
+		"https://app.example.com:443",
+		"https://APP.example.com",
+		"https://app.example.com/",
+		"https://app.example.co",
+		"https://pp.example.com",
+		"https://app.example.comm",
+		"http://localhost",
+		"http://localhost:51730",
+		"http://localhost:5173 ",
+		"null",
+		"*",
+		"",
 		"https://app.example.com, http://localhost:5173",
 		"https://app.example.com\r\nX-Evil: 1",
 	};
 	size_t i;
 
 	(void)state;
-	assert_int_equal(cors_origin_allowed(list, "https://app.example.com"), CORS_ANY);
-	assert_int_equal(cors_origin_allowed(list, "http://localhost:5173"), CORS_ANY);
+	assert_int_equal(cors_origin_allowed(list, "https://app.example.com"),
+	    CORS_ANY);
+	assert_int_equal(cors_origin_allowed(list, "http://localhost:5173"),
+	    CORS_ANY);
 	for (i = 0; i < sizeof(lookalikes) / sizeof(lookalikes[0]); i++)
 		if (cors_origin_allowed(list, lookalikes[i]) != CORS_DENY)
 			fail_msg("\"%s\" should not be allowed", lookalikes[i]);
 	assert_int_equal(cors_origin_allowed(list, NULL), CORS_DENY);
-	assert_int_equal(cors_origin_allowed(NULL, "https://app.example.com"), CORS_DENY);
+	assert_int_equal(cors_origin_allowed(NULL, "https://app.example.com"),
+	    CORS_DENY);
 
 	/* "*": any valid origin may read; one listed by name may do anything. */
-	assert_int_equal(cors_origin_allowed("*", "https://anyone.test"), CORS_READ);
+	assert_int_equal(cors_origin_allowed("*", "https://anyone.test"),
+	    CORS_READ);
 	assert_int_equal(cors_origin_allowed("*, https://app.example.com",
-	    "https://app.example.com"), CORS_ANY);
+	                     "https://app.example.com"),
+	    CORS_ANY);
 	assert_int_equal(cors_origin_allowed("https://app.example.com *",
-	    "https://app.example.com"), CORS_ANY);
+	                     "https://app.example.com"),
+	    CORS_ANY);
 	assert_int_equal(cors_origin_allowed("*", "null"), CORS_DENY);
-	assert_int_equal(cors_origin_allowed("*", "https://a.test\r\nX-Evil: 1"), CORS_DENY);
-	assert_int_equal(cors_origin_allowed("*", "https://a.test/"), CORS_DENY);
+	assert_int_equal(cors_origin_allowed("*",
+	                     "https://a.test\r\nX-Evil: 1"),
+	    CORS_DENY);
+	assert_int_equal(cors_origin_allowed("*", "https://a.test/"),
+	    CORS_DENY);
 	assert_int_equal(cors_origin_allowed("*", ""), CORS_DENY);
 }
 
@@ -171,27 +230,28 @@ config(struct config *cfg, const char *origins)
 	cfg->http_cors_max_age = 600;
 }
 
-#define ALLOW_HEADERS "authorization, content-type, if-match, if-none-match, " \
+#define ALLOW_HEADERS \
+	"authorization, content-type, if-match, if-none-match, " \
 	"idempotency-key, apikey, x-client-info"
 
 static void
 test_preflight(void **state)
 {
-	static const char *const listed_patch[] = {
-		"HTTP_ORIGIN", "https://app.example.com",
-		"HTTP_ACCESS_CONTROL_REQUEST_METHOD", "PATCH",
-		"HTTP_ACCESS_CONTROL_REQUEST_HEADERS", "authorization,content-type", NULL };
-	static const char *const other_patch[] = {
-		"HTTP_ORIGIN", "https://evil.test",
-		"HTTP_ACCESS_CONTROL_REQUEST_METHOD", "PATCH", NULL };
-	static const char *const other_get[] = {
-		"HTTP_ORIGIN", "https://evil.test",
-		"HTTP_ACCESS_CONTROL_REQUEST_METHOD", "GET", NULL };
-	static const char *const listed_post[] = {
-		"HTTP_ORIGIN", "https://app.example.com",
-		"HTTP_ACCESS_CONTROL_REQUEST_METHOD", "POST", NULL };
-	static const char *const no_method[] = {
-		"HTTP_ORIGIN", "https://app.example.com", NULL };
+	static const char *const listed_patch[] = { "HTTP_ORIGIN",
+		"https://app.example.com", "HTTP_ACCESS_CONTROL_REQUEST_METHOD",
+		"PATCH", "HTTP_ACCESS_CONTROL_REQUEST_HEADERS",
+		"authorization,content-type", NULL };
+	static const char *const other_patch[] = { "HTTP_ORIGIN",
+		"https://evil.test", "HTTP_ACCESS_CONTROL_REQUEST_METHOD",
+		"PATCH", NULL };
+	static const char *const other_get[] = { "HTTP_ORIGIN",
+		"https://evil.test", "HTTP_ACCESS_CONTROL_REQUEST_METHOD",
+		"GET", NULL };
+	static const char *const listed_post[] = { "HTTP_ORIGIN",
+		"https://app.example.com", "HTTP_ACCESS_CONTROL_REQUEST_METHOD",
+		"POST", NULL };
+	static const char *const no_method[] = { "HTTP_ORIGIN",
+		"https://app.example.com", NULL };
 	const char *allow = "GET, HEAD, PUT, PATCH, DELETE";
 	struct http_response resp;
 	struct http_request req;
@@ -260,14 +320,16 @@ test_preflight(void **state)
 static void
 test_response(void **state)
 {
-	static const char *const listed[] = { "HTTP_ORIGIN", "https://app.example.com", NULL };
-	static const char *const other[] = { "HTTP_ORIGIN", "https://evil.test", NULL };
-	static const char *const hostile[] = {
-		"HTTP_ORIGIN", "https://app.example.com\r\nSet-Cookie: x=1", NULL };
+	static const char *const listed[] = { "HTTP_ORIGIN",
+		"https://app.example.com", NULL };
+	static const char *const other[] = { "HTTP_ORIGIN", "https://evil.test",
+		NULL };
+	static const char *const hostile[] = { "HTTP_ORIGIN",
+		"https://app.example.com\r\nSet-Cookie: x=1", NULL };
 	static const char *const none[] = { NULL };
 	static const char expect[] =
 	    "Access-Control-Allow-Origin: https://app.example.com\r\n"
-	    "Access-Control-Expose-Headers: ETag, X-Cache, Retry-After, WWW-Authenticate\r\n";
+	    "Access-Control-Expose-Headers: ETag, X-Cache, Retry-After, WWW-Authenticate, Location, Idempotent-Replayed\r\n";
 	struct http_response resp;
 	struct http_request req;
 	struct config cfg;
@@ -339,7 +401,8 @@ test_vary(void **state)
 	assert_string_equal(resp.vary, "Origin, Access-Control-Request-Method");
 	/* A name that only starts like one listed is another name. */
 	http_vary_add(&resp, "Orig");
-	assert_string_equal(resp.vary, "Origin, Access-Control-Request-Method, Orig");
+	assert_string_equal(resp.vary,
+	    "Origin, Access-Control-Request-Method, Orig");
 	assert_false(resp.headers_full);
 	/* Past HTTP_VARY_MAX the answer fails (500), as any header would. */
 	for (i = 0; i < HTTP_VARY_MAX && !resp.headers_full; i++) {

@@ -1,4 +1,5 @@
 /* Unit tests for request path handling, ETags and response helpers. */
+#include <jansson.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -6,7 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
-#include <jansson.h>
 
 #include "http.h"
 
@@ -28,18 +28,22 @@ test_request_path(void **state)
 	assert_string_equal(path("/v1/profiles/x?a=b", "", "/v1/profiles/x"),
 	    "/v1/profiles/x");
 	/* lighttpd without fix-root-scriptname: the whole path is SCRIPT_NAME. */
-	assert_string_equal(path("/v1/healthz", "/v1/healthz", ""), "/v1/healthz");
+	assert_string_equal(path("/v1/healthz", "/v1/healthz", ""),
+	    "/v1/healthz");
 	/* CGI under a script on a shared host. */
 	assert_string_equal(path("/api/profiles.fcgi/v1/healthz?x",
-	    "/api/profiles.fcgi", "/v1/healthz"), "/v1/healthz");
+	                        "/api/profiles.fcgi", "/v1/healthz"),
+	    "/v1/healthz");
 	/* A rewrite rule: REQUEST_URI is the public path. */
 	assert_string_equal(path("/v1/healthz", "/cgi-bin/profilecache.fcgi",
-	    "/v1/healthz"), "/v1/healthz");
+	                        "/v1/healthz"),
+	    "/v1/healthz");
 	/* Encoded characters stay encoded: %2F is not a separator. */
 	assert_string_equal(path("/v1/profiles/a%2Fb", "", "/v1/profiles/a/b"),
 	    "/v1/profiles/a%2Fb");
 	/* No REQUEST_URI: PATH_INFO. */
-	assert_string_equal(path(NULL, "/x.fcgi", "/v1/healthz"), "/v1/healthz");
+	assert_string_equal(path(NULL, "/x.fcgi", "/v1/healthz"),
+	    "/v1/healthz");
 	assert_null(path(NULL, NULL, NULL));
 	assert_null(path("", "", ""));
 	assert_null(path("?x", NULL, NULL));
@@ -114,10 +118,12 @@ test_error_document(void **state)
 	assert_int_equal(resp.status, 400);
 	doc = json_loadb(resp.body, resp.body_len, 0, &jerr);
 	assert_non_null(doc);
-	assert_string_equal(json_string_value(json_object_get(json_object_get(doc,
-	    "error"), "code")), "invalid_id");
-	assert_string_equal(json_string_value(json_object_get(json_object_get(doc,
-	    "error"), "message")), "bad \"id\"\n");
+	assert_string_equal(json_string_value(json_object_get(
+	                        json_object_get(doc, "error"), "code")),
+	    "invalid_id");
+	assert_string_equal(json_string_value(json_object_get(
+	                        json_object_get(doc, "error"), "message")),
+	    "bad \"id\"\n");
 	json_decref(doc);
 	http_response_free(&resp);
 	assert_null(resp.owned);
@@ -137,18 +143,19 @@ test_error_fields(void **state)
 	assert_non_null(fields);
 	assert_non_null(allowed);
 	http_response_init(&resp);
-	http_error_fields(&resp, 422, "invalid_fields", "some fields are invalid",
-	    fields, allowed);
+	http_error_fields(&resp, 422, "invalid_fields",
+	    "some fields are invalid", fields, allowed);
 	assert_int_equal(resp.status, 422);
 	text = strndup(resp.body, resp.body_len);
 	assert_non_null(text);
-	assert_string_equal(text, "{\"error\":{\"code\":\"invalid_fields\","
+	assert_string_equal(text,
+	    "{\"error\":{\"code\":\"invalid_fields\","
 	    "\"message\":\"some fields are invalid\",\"fields\":{\"nickname\":"
 	    "\"unknown field\"},\"allowed\":[\"bio\",\"username\"]}}");
 	free(text);
 	http_response_free(&resp);
-	http_error_fields(&resp, 422, "invalid_fields", "some fields are invalid",
-	    fields, NULL);
+	http_error_fields(&resp, 422, "invalid_fields",
+	    "some fields are invalid", fields, NULL);
 	text = strndup(resp.body, resp.body_len);
 	assert_non_null(text);
 	assert_null(strstr(text, "allowed"));

@@ -39,7 +39,8 @@ solid(int w, int h, const double *colour, int bands)
 	    0);
 	assert_int_equal(vips_cast(lin, &cast, VIPS_FORMAT_UCHAR, NULL), 0);
 	assert_int_equal(vips_copy(cast, &out, "interpretation",
-	    VIPS_INTERPRETATION_sRGB, NULL), 0);
+	                     VIPS_INTERPRETATION_sRGB, NULL),
+	    0);
 	g_object_unref(black);
 	g_object_unref(lin);
 	g_object_unref(cast);
@@ -54,8 +55,8 @@ halves(int w, int h, const double *a, const double *b, int bands)
 	VipsImage *r = solid(w - w / 2, h, b, bands);
 	VipsImage *out;
 
-	assert_int_equal(vips_join(l, r, &out, VIPS_DIRECTION_HORIZONTAL,
-	    NULL), 0);
+	assert_int_equal(vips_join(l, r, &out, VIPS_DIRECTION_HORIZONTAL, NULL),
+	    0);
 	g_object_unref(l);
 	g_object_unref(r);
 	return out;
@@ -100,8 +101,8 @@ assert_pixel(VipsImage *img, int x, int y, const double *colour, int n,
 	assert_true(got >= n);
 	for (i = 0; i < n; i++)
 		if (v[i] < colour[i] - tol || v[i] > colour[i] + tol)
-			fail_msg("pixel (%d,%d) band %d is %.0f, want %.0f",
-			    x, y, i, v[i], colour[i]);
+			fail_msg("pixel (%d,%d) band %d is %.0f, want %.0f", x,
+			    y, i, v[i], colour[i]);
 	g_free(v);
 }
 
@@ -170,8 +171,7 @@ check_webp(const unsigned char *p, size_t len, int alpha)
 
 /* Normalise, expecting PC_OK, and run check_webp(). */
 static VipsImage *
-normalize_ok(const void *in, size_t len, const struct image_opts *o,
-    int alpha)
+normalize_ok(const void *in, size_t len, const struct image_opts *o, int alpha)
 {
 	VipsImage *img;
 	void *out = NULL;
@@ -251,7 +251,7 @@ static size_t
 png_claiming(unsigned char *p, uint32_t w, uint32_t h)
 {
 	static const unsigned char idat[] = { 0x78, 0x01, 0x01, 0x04, 0x00,
-	    0xfb, 0xff, 0, 0, 0, 0, 0x00, 0x04, 0x00, 0x01 };
+		0xfb, 0xff, 0, 0, 0, 0, 0x00, 0x04, 0x00, 0x01 };
 	unsigned char ihdr[13] = { 0 };
 	size_t n = 8;
 
@@ -264,8 +264,8 @@ png_claiming(unsigned char *p, uint32_t w, uint32_t h)
 	ihdr[5] = (unsigned char)(h >> 16);
 	ihdr[6] = (unsigned char)(h >> 8);
 	ihdr[7] = (unsigned char)h;
-	ihdr[8] = 8;	/* bit depth */
-	ihdr[9] = 2;	/* truecolour */
+	ihdr[8] = 8; /* bit depth */
+	ihdr[9] = 2; /* truecolour */
 	n += png_chunk(p + n, "IHDR", ihdr, sizeof(ihdr));
 	n += png_chunk(p + n, "IDAT", idat, sizeof(idat));
 	n += png_chunk(p + n, "IEND", NULL, 0);
@@ -391,9 +391,11 @@ srgb_profile(size_t *len)
 
 	img = solid(4, 4, BROWN, 3);
 	assert_int_equal(vips_icc_transform(img, &tagged, "srgb",
-	    "input_profile", "srgb", "embedded", FALSE, NULL), 0);
+	                     "input_profile", "srgb", "embedded", FALSE, NULL),
+	    0);
 	assert_int_equal(vips_image_get_blob(tagged, VIPS_META_ICC_NAME, &data,
-	    len), 0);
+	                     len),
+	    0);
 	copy = g_memdup2(data, *len);
 	g_object_unref(tagged);
 	g_object_unref(img);
@@ -407,7 +409,8 @@ srgb_profile(size_t *len)
 static void
 test_jpeg_rotated_with_gps(void **state)
 {
-	static const char xmp[] = "<x:xmpmeta xmlns:x=\"adobe:ns:meta/\">"
+	static const char xmp[] =
+	    "<x:xmpmeta xmlns:x=\"adobe:ns:meta/\">"
 	    "<rdf:RDF><rdf:Description exif:GPSLatitude=\"51,30.0N\"/>"
 	    "</rdf:RDF></x:xmpmeta>";
 	VipsImage *img, *in, *out;
@@ -419,11 +422,14 @@ test_jpeg_rotated_with_gps(void **state)
 	/* Left half red, right half blue, as the sensor stored it. */
 	img = halves(4000, 3000, RED, BLUE, 3);
 	vips_image_set_int(img, VIPS_META_ORIENTATION, 6);
-	vips_image_set_string(img, "exif-ifd0-Make", "Acme (Acme, ASCII, "
+	vips_image_set_string(img, "exif-ifd0-Make",
+	    "Acme (Acme, ASCII, "
 	    "5 components, 5 bytes)");
-	vips_image_set_string(img, "exif-ifd3-GPSLatitudeRef", "N (N, ASCII, "
+	vips_image_set_string(img, "exif-ifd3-GPSLatitudeRef",
+	    "N (N, ASCII, "
 	    "2 components, 2 bytes)");
-	vips_image_set_string(img, "exif-ifd3-GPSLatitude", "51/1 30/1 0/1 "
+	vips_image_set_string(img, "exif-ifd3-GPSLatitude",
+	    "51/1 30/1 0/1 "
 	    "(51, 30, 0, Rational, 3 components, 24 bytes)");
 	vips_image_set_blob_copy(img, VIPS_META_XMP_NAME, xmp, strlen(xmp));
 	icc = srgb_profile(&icc_len);
@@ -483,7 +489,7 @@ test_png_alpha(void **state)
 	assert_int_equal(vips_getpoint(out, &v, &n, SIZE / 8, SIZE / 2, NULL),
 	    0);
 	assert_int_equal(n, 4);
-	assert_true(v[3] < 8);	/* transparent stays transparent */
+	assert_true(v[3] < 8); /* transparent stays transparent */
 	g_free(v);
 	assert_pixel(out, SIZE * 7 / 8, SIZE / 2, GREEN, 4, 12);
 	g_object_unref(out);
@@ -502,14 +508,15 @@ test_gif_first_frame(void **state)
 	red = solid(100, 80, RED, 3);
 	blue = solid(100, 80, BLUE, 3);
 	assert_int_equal(vips_join(red, blue, &strip, VIPS_DIRECTION_VERTICAL,
-	    NULL), 0);
+	                     NULL),
+	    0);
 	vips_image_set_int(strip, VIPS_META_PAGE_HEIGHT, 80);
 	buf = encode(strip, ".gif", &len);
 	g_object_unref(red);
 	g_object_unref(blue);
 	g_object_unref(strip);
-	assert_non_null(in = vips_image_new_from_buffer(buf, len, "n=-1",
-	    NULL));
+	assert_non_null(in =
+	                    vips_image_new_from_buffer(buf, len, "n=-1", NULL));
 	assert_int_equal(vips_image_get_n_pages(in), 2);
 	g_object_unref(in);
 
@@ -649,16 +656,20 @@ truncated(VipsImage *img, const char *suffix)
 static void
 test_refused(void **state)
 {
-	static const char svg[] = "<svg xmlns=\"http://www.w3.org/2000/svg\" "
+	static const char svg[] =
+	    "<svg xmlns=\"http://www.w3.org/2000/svg\" "
 	    "width=\"10\" height=\"10\"><rect width=\"10\" height=\"10\"/>"
 	    "</svg>";
-	static const char xml_svg[] = "<?xml version=\"1.0\"?>\n<svg "
+	static const char xml_svg[] =
+	    "<?xml version=\"1.0\"?>\n<svg "
 	    "xmlns=\"http://www.w3.org/2000/svg\" width=\"10\" height=\"10\"/>";
 	static const char tiff_hdr[] = "II*\0\x08\0\0\0\0\0";
 	static const char pdf[] = "%PDF-1.4\n1 0 obj << >> endobj\n%%EOF\n";
-	static const char heif[] = "\0\0\0\x18" "ftypheic\0\0\0\0mif1heic";
+	static const char heif[] = "\0\0\0\x18"
+	                           "ftypheic\0\0\0\0mif1heic";
 	static const char text[] = "hello, world\n";
-	static const char riff_junk[] = "RIFF\x20\0\0\0WEBPVP8 \x14\0\0\0"
+	static const char riff_junk[] =
+	    "RIFF\x20\0\0\0WEBPVP8 \x14\0\0\0"
 	    "not a vp8 bitstream!";
 	VipsImage *img, *noise, *noise3;
 	void *tiff;
@@ -686,13 +697,16 @@ test_refused(void **state)
 
 	/* Truncated: noise, so half the file is half the pixels. */
 	assert_int_equal(vips_gaussnoise(&noise, 400, 300, "mean", 128.0,
-	    "sigma", 40.0, NULL), 0);
+	                     "sigma", 40.0, NULL),
+	    0);
 	assert_int_equal(vips_bandjoin((VipsImage *[]){ noise, noise, noise },
-	    &img, 3, NULL), 0);
+	                     &img, 3, NULL),
+	    0);
 	assert_int_equal(vips_cast(img, &noise3, VIPS_FORMAT_UCHAR, NULL), 0);
 	g_object_unref(img);
 	assert_int_equal(vips_copy(noise3, &img, "interpretation",
-	    VIPS_INTERPRETATION_sRGB, NULL), 0);
+	                     VIPS_INTERPRETATION_sRGB, NULL),
+	    0);
 	truncated(img, ".jpg");
 	truncated(img, ".png");
 	truncated(img, ".gif");
@@ -712,7 +726,7 @@ static void
 test_polyglot(void **state)
 {
 	static const char html[] = "<html><script>alert(document.cookie)"
-	    "</script></html>\n";
+	                           "</script></html>\n";
 	unsigned char fake[128], *buf;
 	VipsImage *img;
 	void *gif, *out = NULL;
@@ -737,7 +751,8 @@ test_polyglot(void **state)
 	memcpy(buf + len, html, strlen(html));
 	g_free(gif);
 	assert_int_equal(image_normalize(buf, len + strlen(html), &opts, &out,
-	    &out_len, err), PC_OK);
+	                     &out_len, err),
+	    PC_OK);
 	assert_null(memmem(out, out_len, "<script", 7));
 	assert_null(memmem(out, out_len, "html", 4));
 	img = check_webp(out, out_len, 0);
@@ -752,7 +767,7 @@ static void
 test_loaders_blocked(void **state)
 {
 	static const char svg[] = "<svg xmlns=\"http://www.w3.org/2000/svg\" "
-	    "width=\"10\" height=\"10\"/>";
+	                          "width=\"10\" height=\"10\"/>";
 	VipsImage *img, *t;
 	const char *name;
 	void *buf;
@@ -760,7 +775,7 @@ test_loaders_blocked(void **state)
 	char err[PC_ERRLEN];
 
 	(void)state;
-	assert_int_equal(image_init(err), PC_OK);	/* idempotent */
+	assert_int_equal(image_init(err), PC_OK); /* idempotent */
 	img = solid(16, 16, RED, 3);
 
 	/*
@@ -795,7 +810,7 @@ test_sniff(void **state)
 	static const struct {
 		const char *bytes;
 		size_t len;
-		int type;	/* -1: PC_INVALID */
+		int type; /* -1: PC_INVALID */
 	} cases[] = {
 		{ "\xff\xd8\xff\xe0", 4, IMAGE_JPEG },
 		{ "\xff\xd8\xff", 3, IMAGE_JPEG },
@@ -814,7 +829,9 @@ test_sniff(void **state)
 		{ "MM\0*\0\0\0\x08", 8, -1 },
 		{ "<svg xmlns=\"http://www.w3.org/2000/svg\"/>", 41, -1 },
 		{ "%PDF-1.7", 8, -1 },
-		{ "\0\0\0\x18" "ftypheic", 12, -1 },
+		{ "\0\0\0\x18"
+		  "ftypheic",
+		    12, -1 },
 		{ "BM", 2, -1 },
 		{ "hello", 5, -1 },
 		{ "", 0, -1 },
@@ -827,11 +844,13 @@ test_sniff(void **state)
 		type = (enum image_type)99;
 		if (cases[i].type < 0) {
 			assert_int_equal(image_sniff(cases[i].bytes,
-			    cases[i].len, &type), PC_INVALID);
+			                     cases[i].len, &type),
+			    PC_INVALID);
 			assert_int_equal(type, 99);
 		} else {
 			assert_int_equal(image_sniff(cases[i].bytes,
-			    cases[i].len, &type), PC_OK);
+			                     cases[i].len, &type),
+			    PC_OK);
 			assert_int_equal(type, cases[i].type);
 		}
 	}
@@ -899,7 +918,7 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_png_bomb),	/* first: see there */
+		cmocka_unit_test(test_png_bomb), /* first: see there */
 		cmocka_unit_test(test_long_and_thin),
 		cmocka_unit_test(test_max_pixels),
 		cmocka_unit_test(test_jpeg_rotated_with_gps),
@@ -917,7 +936,7 @@ main(void)
 
 	/* Before any image_init(): refused, and libvips not touched. */
 	if (image_normalize("GIF89a", 6, &opts, &(void *){ NULL },
-	    &(size_t){ 0 }, err) != PC_ERROR) {
+	        &(size_t){ 0 }, err) != PC_ERROR) {
 		fprintf(stderr, "image_normalize worked before image_init\n");
 		return 1;
 	}

@@ -5,11 +5,11 @@
  * stays short under a long stream of writes from two connections, as from
  * two responders, and commits of several processes share one fsync.
  */
-#include <setjmp.h>
 #include <fcntl.h>
-#include <stdbool.h>
+#include <setjmp.h>
 #include <sqlite3.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -28,14 +28,15 @@
 struct fixture {
 	char dir[64];
 	char path[96];
-	struct journal *a, *b;	/* two writers on one journal */
+	struct journal *a, *b; /* two writers on one journal */
 };
 
 static struct journal *
 open_sync(const char *path, bool sync_full)
 {
-	struct journal_opts o = { .path = path, .sync_full = sync_full,
-	    .busy_timeout_ms = 5000 };
+	struct journal_opts o = { .path = path,
+		.sync_full = sync_full,
+		.busy_timeout_ms = 5000 };
 	struct journal *j = NULL;
 	char err[PC_ERRLEN];
 
@@ -68,7 +69,8 @@ static int
 teardown(void **state)
 {
 	struct fixture *f = *state;
-	static const char *const files[] = { "", "-wal", "-shm", "-wlock", "-sync" };
+	static const char *const files[] = { "", "-wal", "-shm", "-wlock",
+		"-sync" };
 	char p[128];
 	size_t i;
 
@@ -89,8 +91,8 @@ append(struct journal *j, int64_t now_us, int64_t *v)
 	char err[PC_ERRLEN];
 	int64_t seq;
 
-	return journal_append(j, "profile", ID, "{\"bio\":\"x\"}", 0, now_us, 0, v,
-	    &seq, err);
+	return journal_append(j, "profile", ID, "{\"bio\":\"x\"}", 0, now_us, 0,
+	    v, &seq, err);
 }
 
 static void
@@ -108,45 +110,145 @@ test_versions_rise(void **state)
 	assert_true(v3 > v2);
 }
 
+/*
+ * The rate limit's own counter: shared by the journal's connections, one
+ * per name and minute, and minutes before the previous one are dropped.
+ */
+static void
+test_count(void **state)
+{
+	struct fixture *f = *state;
+	char err[PC_ERRLEN];
+	int64_t n;
+
+	assert_int_equal(journal_count(f->a, "writes:u1", 100, &n, err), PC_OK);
+	assert_int_equal(n, 1);
+	assert_int_equal(journal_count(f->b, "writes:u1", 100, &n, err), PC_OK);
+	assert_int_equal(n, 2);
+	assert_int_equal(journal_count(f->a, "writes:u2", 100, &n, err), PC_OK);
+	assert_int_equal(n, 1);
+	/* The next minute starts at 1 and keeps the previous one ... */
+	assert_int_equal(journal_count(f->a, "writes:u1", 101, &n, err), PC_OK);
+	assert_int_equal(n, 1);
+	assert_int_equal(journal_count(f->b, "writes:u1", 100, &n, err), PC_OK);
+	assert_int_equal(n, 3);
+	/* ... which the one after drops. */
+	assert_int_equal(journal_count(f->a, "writes:u1", 102, &n, err), PC_OK);
+	assert_int_equal(journal_count(f->a, "writes:u1", 100, &n, err), PC_OK);
+	assert_int_equal(n, 1);
+}
+
+/* Increments: an entry is found by its key, and a key is taken once. */
+static void
+test_keyed(void **state)
+{
+	struct fixture *f = *state;
+	static const char ns[] = "balance/increment";
+	static const char k1[] =
+	    "{\"delta\":-3,\"field\":\"balance\",\"key\":\"k1\",\"value\":7}";
+	static const char k1b[] =
+	    "{\"delta\":-9,\"field\":\"balance\",\"key\":\"k1\",\"value\":1}";
+	static const char other[] = "7b3e4a52-1c9d-4f60-9a8e-2d5c6f7a8b02";
+	struct journal_keyed found;
+	struct journal_outcome o;
+	char err[PC_ERRLEN];
+	int64_t v, seq, seq1;
+
+	assert_int_equal(journal_keyed(f->a, ns, ID, "k1", &found, err),
+	    PC_NOTFOUND);
+	journal_keyed_release(&found);
+	assert_int_equal(journal_append_keyed(f->a, ns, ID, "k1", k1, 1000, 0,
+	                     &found, &v, &seq1, err),
+	    PC_OK);
+	journal_keyed_release(&found);
+	/* The same key again, from the other connection: found, not written. */
+	assert_int_equal(journal_append_keyed(f->b, ns, ID, "k1", k1b, 1001, 0,
+	                     &found, &v, &seq, err),
+	    PC_CONFLICT);
+	assert_int_equal(found.seq, seq1);
+	assert_int_equal(found.state, JOURNAL_RETRY);
+	assert_string_equal(found.patch, k1);
+	journal_keyed_release(&found);
+	/* Another row's key of the same name is another increment. */
+	assert_int_equal(journal_append_keyed(f->b, ns, other, "k1", k1, 1002,
+	                     0, &found, &v, &seq, err),
+	    PC_OK);
+	journal_keyed_release(&found);
+	/* A patch with a "key" field is no increment: not found by it. */
+	assert_int_equal(journal_append(f->a, "balance", ID, "{\"key\":\"k2\"}",
+	                     0, 1003, 0, &v, &seq, err),
+	    PC_OK);
+	assert_int_equal(journal_keyed(f->a, "balance", ID, "k2", &found, err),
+	    PC_NOTFOUND);
+	journal_keyed_release(&found);
+	/* Settled: found with its state and the reason. */
+	memset(&o, 0, sizeof(o));
+	o.seqs = &seq1;
+	o.nseqs = 1;
+	o.state = JOURNAL_DEAD;
+	o.reason = "insufficient_balance: below 0";
+	assert_int_equal(journal_record(f->b, &o, 1, err), PC_OK);
+	assert_int_equal(journal_keyed(f->a, ns, ID, "k1", &found, err), PC_OK);
+	assert_int_equal(found.state, JOURNAL_DEAD);
+	assert_string_equal(found.reason, "insufficient_balance: below 0");
+	journal_keyed_release(&found);
+}
+
 static void
 test_pending_budget(void **state)
 {
 	struct fixture *f = *state;
 	/* 14 bytes of JSON, 15 with the two-byte é: bytes, not characters. */
-	static const char patch[] = "{\"bio\":\"\xc3\xa9" "abc\"}";
+	static const char patch[] = "{\"bio\":\"\xc3\xa9"
+	                            "abc\"}";
 	static const char other[] = "7b3e4a52-1c9d-4f60-9a8e-2d5c6f7a8b02";
 	char err[PC_ERRLEN];
 	int64_t bytes, v, seq;
 	long n;
 
 	assert_int_equal(strlen(patch), 15);
-	assert_int_equal(journal_pending_bytes(f->a, "profile", ID, &bytes, err), PC_OK);
+	assert_int_equal(journal_pending_bytes(f->a, "profile", ID, &bytes,
+	                     err),
+	    PC_OK);
 	assert_int_equal(bytes, 0);
 	/* Up to the budget, exactly, from either writer. */
-	assert_int_equal(journal_append(f->a, "profile", ID, patch, 0, 1000, 30, &v,
-	    &seq, err), PC_OK);
-	assert_int_equal(journal_append(f->b, "profile", ID, patch, 0, 1001, 30, &v,
-	    &seq, err), PC_OK);
-	assert_int_equal(journal_pending_bytes(f->b, "profile", ID, &bytes, err), PC_OK);
+	assert_int_equal(journal_append(f->a, "profile", ID, patch, 0, 1000, 30,
+	                     &v, &seq, err),
+	    PC_OK);
+	assert_int_equal(journal_append(f->b, "profile", ID, patch, 0, 1001, 30,
+	                     &v, &seq, err),
+	    PC_OK);
+	assert_int_equal(journal_pending_bytes(f->b, "profile", ID, &bytes,
+	                     err),
+	    PC_OK);
 	assert_int_equal(bytes, 30);
 	/* One byte past it: refused, and nothing written. */
-	assert_int_equal(journal_append(f->a, "profile", ID, "{}", 0, 1002, 31, &v,
-	    &seq, err), PC_TOOBIG);
+	assert_int_equal(journal_append(f->a, "profile", ID, "{}", 0, 1002, 31,
+	                     &v, &seq, err),
+	    PC_TOOBIG);
 	assert_non_null(strstr(err, "30 bytes pending"));
-	assert_int_equal(journal_pending_bytes(f->a, "profile", ID, &bytes, err), PC_OK);
+	assert_int_equal(journal_pending_bytes(f->a, "profile", ID, &bytes,
+	                     err),
+	    PC_OK);
 	assert_int_equal(bytes, 30);
 	/* Another id has its own budget; 0 is no budget. */
-	assert_int_equal(journal_append(f->a, "profile", other, patch, 0, 1003, 15, &v,
-	    &seq, err), PC_OK);
-	assert_int_equal(journal_append(f->a, "profile", ID, patch, 0, 1004, 0, &v,
-	    &seq, err), PC_OK);
+	assert_int_equal(journal_append(f->a, "profile", other, patch, 0, 1003,
+	                     15, &v, &seq, err),
+	    PC_OK);
+	assert_int_equal(journal_append(f->a, "profile", ID, patch, 0, 1004, 0,
+	                     &v, &seq, err),
+	    PC_OK);
 	/* Only pending changes count: once applied or cancelled, room again. */
-	assert_int_equal(journal_supersede(f->a, "profile", ID, 1001, err), PC_OK);
-	assert_int_equal(journal_pending_bytes(f->a, "profile", ID, &bytes, err), PC_OK);
+	assert_int_equal(journal_supersede(f->a, "profile", ID, 1001, err),
+	    PC_OK);
+	assert_int_equal(journal_pending_bytes(f->a, "profile", ID, &bytes,
+	                     err),
+	    PC_OK);
 	assert_int_equal(bytes, 15);
 	assert_int_equal(journal_cancel(f->a, "profile", ID, &n, err), PC_OK);
-	assert_int_equal(journal_append(f->a, "profile", ID, patch, 0, 1005, 15, &v,
-	    &seq, err), PC_OK);
+	assert_int_equal(journal_append(f->a, "profile", ID, patch, 0, 1005, 15,
+	                     &v, &seq, err),
+	    PC_OK);
 }
 
 static void
@@ -184,13 +286,17 @@ assert_counted_exactly(const char *path)
 	sqlite3 *db;
 	sqlite3_stmt *st;
 
-	assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL),
+	    SQLITE_OK);
 	/* Both ways round: a sum with no counter row, a counter row with no sum. */
-	assert_int_equal(sqlite3_prepare_v2(db,
-	    "SELECT count(*) FROM (SELECT resource, id, sum(length(CAST(patch AS BLOB))) b"
-	    " FROM changes WHERE state = 'pending' GROUP BY resource, id) s"
-	    " FULL JOIN pending_bytes p USING (resource, id)"
-	    " WHERE s.b IS NOT p.bytes", -1, &st, NULL), SQLITE_OK);
+	assert_int_equal(
+	    sqlite3_prepare_v2(db,
+	        "SELECT count(*) FROM (SELECT resource, id, sum(length(CAST(patch AS BLOB))) b"
+	        " FROM changes WHERE state = 'pending' GROUP BY resource, id) s"
+	        " FULL JOIN pending_bytes p USING (resource, id)"
+	        " WHERE s.b IS NOT p.bytes",
+	        -1, &st, NULL),
+	    SQLITE_OK);
 	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
 	assert_int_equal(sqlite3_column_int(st, 0), 0);
 	sqlite3_finalize(st);
@@ -217,8 +323,9 @@ static void
 test_pending_bytes_counted(void **state)
 {
 	struct fixture *f = *state;
-	static const char *const ids[] = { ID, "7b3e4a52-1c9d-4f60-9a8e-2d5c6f7a8b02",
-	    "7b3e4a52-1c9d-4f60-9a8e-2d5c6f7a8b03" };
+	static const char *const ids[] = { ID,
+		"7b3e4a52-1c9d-4f60-9a8e-2d5c6f7a8b02",
+		"7b3e4a52-1c9d-4f60-9a8e-2d5c6f7a8b03" };
 	char err[PC_ERRLEN], patch[64];
 	int64_t v, seq, seqs[40], bytes;
 	struct journal_outcome o;
@@ -226,12 +333,16 @@ test_pending_bytes_counted(void **state)
 	int i;
 
 	for (i = 0; i < 40; i++) {
-		(void)snprintf(patch, sizeof(patch), "{\"bio\":\"%.*s\"}", i % 13, "\xc3\xa9xxxxxxxxxxxxx");
-		assert_int_equal(journal_append(i % 2 ? f->a : f->b, "profile", ids[i % 3],
-		    patch, 0, 1000 + i, 0, &v, &seqs[i], err), PC_OK);
+		(void)snprintf(patch, sizeof(patch), "{\"bio\":\"%.*s\"}",
+		    i % 13, "\xc3\xa9xxxxxxxxxxxxx");
+		assert_int_equal(journal_append(i % 2 ? f->a : f->b, "profile",
+		                     ids[i % 3], patch, 0, 1000 + i, 0, &v,
+		                     &seqs[i], err),
+		    PC_OK);
 	}
 	assert_counted_exactly(f->path);
-	assert_int_equal(journal_supersede(f->a, "profile", ids[0], 1010, err), PC_OK);
+	assert_int_equal(journal_supersede(f->a, "profile", ids[0], 1010, err),
+	    PC_OK);
 	assert_counted_exactly(f->path);
 	memset(&o, 0, sizeof(o));
 	o.seqs = seqs + 20;
@@ -247,34 +358,43 @@ test_pending_bytes_counted(void **state)
 	o.next_attempt_us = 5000;
 	assert_int_equal(journal_record(f->a, &o, 1, err), PC_OK);
 	assert_counted_exactly(f->path);
-	assert_int_equal(journal_cancel(f->a, "profile", ids[2], &n, err), PC_OK);
+	assert_int_equal(journal_cancel(f->a, "profile", ids[2], &n, err),
+	    PC_OK);
 	assert_true(n > 0);
 	assert_counted_exactly(f->path);
 	/* What an operator's sqlite3 or profilecache-admin can do. */
-	exec(f->path, "UPDATE changes SET state = 'pending' WHERE state = 'dead';"
+	exec(f->path,
+	    "UPDATE changes SET state = 'pending' WHERE state = 'dead';"
 	    " UPDATE changes SET patch = '{\"bio\":\"rewritten, longer\"}'"
 	    " WHERE seq = (SELECT max(seq) FROM changes WHERE state = 'pending');"
 	    " DELETE FROM changes WHERE seq = (SELECT min(seq) FROM changes"
 	    " WHERE state = 'pending');");
 	assert_counted_exactly(f->path);
 	/* Appends see the counter the triggers keep. */
-	assert_int_equal(journal_pending_bytes(f->a, "profile", ids[1], &bytes, err), PC_OK);
+	assert_int_equal(journal_pending_bytes(f->a, "profile", ids[1], &bytes,
+	                     err),
+	    PC_OK);
 	assert_true(bytes > 0);
-	assert_int_equal(journal_append(f->a, "profile", ids[1], "{}", 0, 9000, bytes + 1,
-	    &v, &seq, err), PC_TOOBIG);
-	assert_int_equal(journal_append(f->a, "profile", ids[1], "{}", 0, 9000, bytes + 2,
-	    &v, &seq, err), PC_OK);
+	assert_int_equal(journal_append(f->a, "profile", ids[1], "{}", 0, 9000,
+	                     bytes + 1, &v, &seq, err),
+	    PC_TOOBIG);
+	assert_int_equal(journal_append(f->a, "profile", ids[1], "{}", 0, 9000,
+	                     bytes + 2, &v, &seq, err),
+	    PC_OK);
 	/* A format-3 journal had no counter: migrating counts it afresh. */
 	journal_close(f->a);
 	journal_close(f->b);
-	exec(f->path, "DROP TRIGGER pending_bytes_insert; DROP TRIGGER pending_bytes_update;"
+	exec(f->path,
+	    "DROP TRIGGER pending_bytes_insert; DROP TRIGGER pending_bytes_update;"
 	    " DROP TRIGGER pending_bytes_delete; DROP TABLE pending_bytes;"
 	    " INSERT INTO changes (resource, id, patch, updated_at_us, created_at_us)"
 	    " VALUES ('profile', 'x', '{\"a\":1}', 1, 1); PRAGMA user_version = 3;");
 	f->a = open_one(f->path);
 	f->b = open_one(f->path);
 	assert_counted_exactly(f->path);
-	assert_int_equal(journal_pending_bytes(f->b, "profile", "x", &bytes, err), PC_OK);
+	assert_int_equal(journal_pending_bytes(f->b, "profile", "x", &bytes,
+	                     err),
+	    PC_OK);
 	assert_int_equal(bytes, 7);
 }
 
@@ -311,9 +431,11 @@ rows_of(const char *path)
 	sqlite3_stmt *st;
 	int n;
 
-	assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
-	assert_int_equal(sqlite3_prepare_v2(db, "SELECT count(*) FROM changes", -1, &st,
-	    NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL),
+	    SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(db, "SELECT count(*) FROM changes",
+	                     -1, &st, NULL),
+	    SQLITE_OK);
 	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
 	n = sqlite3_column_int(st, 0);
 	sqlite3_finalize(st);
@@ -369,13 +491,13 @@ test_group_commit(void **state)
 		if (kids[i] == 0) {
 			struct journal *k;
 
-			(void)close(lock);	/* the lock stays the test's only */
+			(void)close(lock); /* the lock stays the test's only */
 			k = open_sync(f->path, true);
 
 			_exit(append(k, 2000 + i, &v) == PC_OK ? 0 : 1);
 		}
 	}
-	for (i = 0; i < 500; i++) {	/* each commits, takes a ticket, queues */
+	for (i = 0; i < 500; i++) { /* each commits, takes a ticket, queues */
 		group_read(f->path, c);
 		if (c[0] == 8)
 			break;
@@ -393,7 +515,7 @@ test_group_commit(void **state)
 	}
 	group_read(f->path, c);
 	assert_int_equal(c[1], 8);
-	assert_int_equal(c[2], 6);	/* one fsync for the three */
+	assert_int_equal(c[2], 6); /* one fsync for the three */
 
 	/* A read of pending changes shows nothing that is not on disk yet. */
 	assert_int_equal(flock(lock, LOCK_EX), 0);
@@ -422,8 +544,11 @@ test_group_commit(void **state)
 		(void)close(lock);
 		k = open_sync(f->path, true);
 
-		_exit(journal_pending(k, "profile", ID, count_one, &seen, err) ==
-		    PC_OK && seen == 9 ? 0 : 1);
+		_exit(journal_pending(k, "profile", ID, count_one, &seen,
+		          err) == PC_OK &&
+		            seen == 9 ?
+		        0 :
+		        1);
 	}
 	usleep(200000);
 	assert_int_equal(waitpid(kids[1], &status, WNOHANG), 0);
@@ -447,21 +572,23 @@ test_group_commit(void **state)
 		char p2[128];
 
 		group_poke(f->path, 72, &begun, sizeof(begun));
-		assert_int_equal(journal_pending(j, "profile", ID, count_one, &seen, err), PC_OK);
+		assert_int_equal(journal_pending(j, "profile", ID, count_one,
+		                     &seen, err),
+		    PC_OK);
 		assert_int_equal(seen, 9);
 		(void)snprintf(p2, sizeof(p2), "%s-sync", f->path);
 		assert_non_null(fp = fopen(p2, "rb"));
 		assert_int_equal(fread(now, sizeof(uint64_t), 10, fp), 10);
 		fclose(fp);
-		assert_int_equal(now[0], begun);	/* ticket caught up */
+		assert_int_equal(now[0], begun); /* ticket caught up */
 		assert_int_equal(now[9], begun);
-		assert_true(now[1] >= begun);		/* and made durable */
+		assert_true(now[1] >= begun); /* and made durable */
 	}
 
 	/* After a failed fsync nothing is acknowledged, until another boot. */
 	group_poke(f->path, 24, "\1", 1);
 	assert_int_equal(append(j, 4000, &v), PC_UNAVAILABLE);
-	assert_int_equal(rows_of(f->path), 9);	/* refused before it went in */
+	assert_int_equal(rows_of(f->path), 9); /* refused before it went in */
 	journal_close(j);
 	j = open_sync(f->path, true);
 	assert_int_equal(append(j, 4001, &v), PC_UNAVAILABLE);
@@ -479,11 +606,18 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_versions_rise, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_pending_budget, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_wal_stays_short, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_pending_bytes_counted, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_group_commit, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_versions_rise, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_pending_budget, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_keyed, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_wal_stays_short, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_pending_bytes_counted,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_group_commit, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_count, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -3,9 +3,9 @@
  * the node's processes share. Fetches go to a port where nothing listens
  * (tests/e2e/t_jwks.sh fetches for real).
  */
+#include <fcntl.h>
 #include <setjmp.h>
 #include <stdarg.h>
-#include <fcntl.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -23,7 +23,8 @@
 
 #define URL "http://127.0.0.1:1/jwks.json"
 /* RFC 7515 A.3's P-256 public key, under two kids. */
-#define JWK(kid) "{\"kty\":\"EC\",\"crv\":\"P-256\",\"kid\":\"" kid "\"," \
+#define JWK(kid) \
+	"{\"kty\":\"EC\",\"crv\":\"P-256\",\"kid\":\"" kid "\"," \
 	"\"x\":\"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU\"," \
 	"\"y\":\"x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0\"}"
 
@@ -49,19 +50,22 @@ test_lifetime(void **state)
 	assert_int_equal(jwks_lifetime("  max-age=60 ,private", NULL, 600), 60);
 	assert_int_equal(jwks_lifetime("max-age=0", NULL, 600), 0);
 	/* Several: the shortest. */
-	assert_int_equal(jwks_lifetime("max-age=60, max-age=30", NULL, 600), 30);
+	assert_int_equal(jwks_lifetime("max-age=60, max-age=30", NULL, 600),
+	    30);
 	/* Age, from a cache on the way, is taken off. */
 	assert_int_equal(jwks_lifetime("max-age=300", "100", 600), 200);
 	assert_int_equal(jwks_lifetime("max-age=300", "300", 600), 0);
 	assert_int_equal(jwks_lifetime("max-age=300", "99999999999999999999",
-	    600), 0);
+	                     600),
+	    0);
 	assert_int_equal(jwks_lifetime("max-age=300", "soon", 600), 300);
 	assert_int_equal(jwks_lifetime(NULL, "100", 600), 600);
 	/* Not to be kept. */
 	assert_int_equal(jwks_lifetime("no-store", NULL, 600), 0);
 	assert_int_equal(jwks_lifetime("max-age=60, No-Cache", NULL, 600), 0);
 	assert_int_equal(jwks_lifetime("no-cache=\"Set-Cookie\", max-age=60",
-	    NULL, 600), 60);
+	                     NULL, 600),
+	    60);
 	/* Malformed max-ages are no max-age. */
 	assert_int_equal(jwks_lifetime("max-age=-1", NULL, 600), 600);
 	assert_int_equal(jwks_lifetime("max-age=", NULL, 600), 600);
@@ -69,9 +73,11 @@ test_lifetime(void **state)
 	assert_int_equal(jwks_lifetime("max-age = 60", NULL, 600), 600);
 	assert_int_equal(jwks_lifetime("s-maxage=10", NULL, 600), 600);
 	assert_int_equal(jwks_lifetime("max-age=99999999999999999999", NULL,
-	    600), 600);
+	                     600),
+	    600);
 	assert_int_equal(jwks_lifetime("max-age=99999999999999999999", NULL,
-	    86400), 86400);
+	                     86400),
+	    86400);
 }
 
 static int
@@ -122,9 +128,10 @@ write_cache(struct fixture *f, const char *url, long long fetched_at,
 
 	snprintf(tmp, sizeof(tmp), "%s.tmp", f->cache);
 	assert_non_null(fp = fopen(tmp, "w"));
-	fprintf(fp, "{\"keys\":[%s],\"profilecache\":{\"url\":\"%s\","
-	    "\"fetched_at\":%lld,\"max_age\":%ld}}", keys, url, fetched_at,
-	    max_age);
+	fprintf(fp,
+	    "{\"keys\":[%s],\"profilecache\":{\"url\":\"%s\","
+	    "\"fetched_at\":%lld,\"max_age\":%ld}}",
+	    keys, url, fetched_at, max_age);
 	assert_int_equal(fclose(fp), 0);
 	assert_int_equal(rename(tmp, f->cache), 0);
 }
@@ -229,7 +236,8 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_lifetime),
-		cmocka_unit_test_setup_teardown(test_cache_file, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_cache_file, setup,
+		    teardown),
 		cmocka_unit_test_setup_teardown(test_secret, setup, teardown),
 	};
 

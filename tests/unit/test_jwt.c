@@ -30,7 +30,8 @@
 #define ISS "https://ref.supabase.co/auth/v1"
 
 /* A Supabase user token's claims: exp an hour after NOW. */
-#define USER_CLAIMS "{\"sub\":\"" SUB "\",\"role\":\"authenticated\"," \
+#define USER_CLAIMS \
+	"{\"sub\":\"" SUB "\",\"role\":\"authenticated\"," \
 	"\"aud\":\"authenticated\",\"iss\":\"" ISS "\",\"iat\":1699999000," \
 	"\"exp\":1700003600}"
 #define HS_HDR "{\"alg\":\"HS256\",\"typ\":\"JWT\"}"
@@ -41,13 +42,13 @@ struct fixture {
 	char dir[64];
 	char secret[96];
 	char jwks[96];
-	char scratch[96];	/* for files a test writes and removes */
+	char scratch[96]; /* for files a test writes and removes */
 	EVP_PKEY *ec, *ec2, *rsa;
-	char ec_jwk[512];	/* ec's public JWK, as written to the JWKS */
-	char *rsa_pem;		/* rsa's public key, PEM */
-	struct jwt_keys *all;	/* secret and JWKS */
-	struct jwt_keys *hs;	/* secret only */
-	struct jwt_keys *pub;	/* JWKS only */
+	char ec_jwk[512];     /* ec's public JWK, as written to the JWKS */
+	char *rsa_pem;        /* rsa's public key, PEM */
+	struct jwt_keys *all; /* secret and JWKS */
+	struct jwt_keys *hs;  /* secret only */
+	struct jwt_keys *pub; /* JWKS only */
 };
 
 static const struct jwt_policy policy = { "authenticated", ISS, 30, 0 };
@@ -143,9 +144,11 @@ mk_pk_sig(char *tok, const char *hdr, const char *payload, EVP_PKEY *pkey,
 
 	assert_non_null(ctx);
 	assert_int_equal(EVP_DigestSignInit(ctx, NULL, EVP_sha256(), NULL,
-	    pkey), 1);
-	assert_int_equal(EVP_DigestSign(ctx, sig, &siglen,
-	    (unsigned char *)tok, n), 1);
+	                     pkey),
+	    1);
+	assert_int_equal(EVP_DigestSign(ctx, sig, &siglen, (unsigned char *)tok,
+	                     n),
+	    1);
 	EVP_MD_CTX_free(ctx);
 	if (!EVP_PKEY_is_a(pkey, "EC") || der) {
 		append_sig(tok, sig, siglen);
@@ -187,9 +190,11 @@ ec_jwk(EVP_PKEY *pkey, const char *kid, const char *extra, char *out,
 
 	bn_b64(pkey, OSSL_PKEY_PARAM_EC_PUB_X, 32, x, sizeof(x));
 	bn_b64(pkey, OSSL_PKEY_PARAM_EC_PUB_Y, 32, y, sizeof(y));
-	snprintf(out, size, "{\"kty\":\"EC\",\"crv\":\"P-256\",\"x\":\"%s\","
-	    "\"y\":\"%s\"%s%s%s%s}", x, y, kid != NULL ? ",\"kid\":\"" : "",
-	    kid != NULL ? kid : "", kid != NULL ? "\"" : "", extra);
+	snprintf(out, size,
+	    "{\"kty\":\"EC\",\"crv\":\"P-256\",\"x\":\"%s\","
+	    "\"y\":\"%s\"%s%s%s%s}",
+	    x, y, kid != NULL ? ",\"kid\":\"" : "", kid != NULL ? kid : "",
+	    kid != NULL ? "\"" : "", extra);
 }
 
 static void
@@ -199,8 +204,10 @@ rsa_jwk(EVP_PKEY *pkey, const char *kid, char *out, size_t size)
 
 	bn_b64(pkey, OSSL_PKEY_PARAM_RSA_N, 0, n, sizeof(n));
 	bn_b64(pkey, OSSL_PKEY_PARAM_RSA_E, 0, e, sizeof(e));
-	snprintf(out, size, "{\"kty\":\"RSA\",\"n\":\"%s\",\"e\":\"%s\","
-	    "\"kid\":\"%s\",\"alg\":\"RS256\",\"use\":\"sig\"}", n, e, kid);
+	snprintf(out, size,
+	    "{\"kty\":\"RSA\",\"n\":\"%s\",\"e\":\"%s\","
+	    "\"kid\":\"%s\",\"alg\":\"RS256\",\"use\":\"sig\"}",
+	    n, e, kid);
 }
 
 static void
@@ -248,12 +255,15 @@ group_setup(void **state)
 	    (f->rsa = EVP_RSA_gen(2048)) == NULL)
 		return -1;
 	write_file(f->secret, SECRET "\n", 0600);
-	ec_jwk(f->ec, "ec-1", ",\"alg\":\"ES256\",\"use\":\"sig\","
-	    "\"key_ops\":[\"verify\"]", f->ec_jwk, sizeof(f->ec_jwk));
+	ec_jwk(f->ec, "ec-1",
+	    ",\"alg\":\"ES256\",\"use\":\"sig\","
+	    "\"key_ops\":[\"verify\"]",
+	    f->ec_jwk, sizeof(f->ec_jwk));
 	ec_jwk(f->ec2, "ec-2", "", ec2, sizeof(ec2));
 	rsa_jwk(f->rsa, "rsa-1", rsa, sizeof(rsa));
 	/* Plus two keys that must be skipped: an Ed25519 and an encryption key. */
-	snprintf(jwks, sizeof(jwks), "{\"keys\":[%s,%s,%s,"
+	snprintf(jwks, sizeof(jwks),
+	    "{\"keys\":[%s,%s,%s,"
 	    "{\"kty\":\"OKP\",\"crv\":\"Ed25519\",\"x\":\"AAAA\",\"kid\":\"ed\"},"
 	    "{\"kty\":\"RSA\",\"use\":\"enc\",\"n\":\"AAAA\",\"e\":\"AQAB\"}]}",
 	    f->ec_jwk, ec2, rsa);
@@ -527,7 +537,8 @@ test_service_role(void **state)
 	char tok[TOKMAX];
 
 	/* Supabase's service_role key: no aud, no sub, iss "supabase". */
-	mk_hs(tok, HS_HDR, "{\"iss\":\"supabase\",\"ref\":\"abcdefgh\","
+	mk_hs(tok, HS_HDR,
+	    "{\"iss\":\"supabase\",\"ref\":\"abcdefgh\","
 	    "\"role\":\"service_role\",\"iat\":1699000000,\"exp\":2000000000}",
 	    SECRET, strlen(SECRET));
 	accept_len(f->hs, tok, strlen(tok), &no_iss, &c);
@@ -537,8 +548,10 @@ test_service_role(void **state)
 	refuse(f->hs, tok, "wrong issuer");
 
 	/* Only service_role is let off the audience. */
-	mk_hs(tok, HS_HDR, "{\"iss\":\"supabase\",\"role\":\"anon\","
-	    "\"exp\":2000000000}", SECRET, strlen(SECRET));
+	mk_hs(tok, HS_HDR,
+	    "{\"iss\":\"supabase\",\"role\":\"anon\","
+	    "\"exp\":2000000000}",
+	    SECRET, strlen(SECRET));
 	refuse_len(f->hs, tok, strlen(tok), &no_iss, "wrong audience");
 	mk_hs(tok, HS_HDR, "{\"role\":\"service_role \",\"exp\":2000000000}",
 	    SECRET, strlen(SECRET));
@@ -554,8 +567,10 @@ mk_times(char *tok, const struct fixture *f, const char *times)
 {
 	char payload[512];
 
-	snprintf(payload, sizeof(payload), "{\"sub\":\"" SUB "\",\"role\":"
-	    "\"authenticated\",\"aud\":\"authenticated\",\"iss\":\"" ISS "\"%s}",
+	snprintf(payload, sizeof(payload),
+	    "{\"sub\":\"" SUB "\",\"role\":"
+	    "\"authenticated\",\"aud\":\"authenticated\",\"iss\":\"" ISS
+	    "\"%s}",
 	    times);
 	mk_pk(tok, ES_HDR, payload, f->ec);
 }
@@ -644,10 +659,13 @@ test_lifetime(void **state)
 	accept(f->pub, tok, &c);
 
 	/* Supabase's service_role key lives for years: exempt. */
-	mk_hs(tok, HS_HDR, "{\"iss\":\"" ISS "\",\"role\":\"service_role\","
-	    "\"iat\":1600000000,\"exp\":2000000000}", SECRET, strlen(SECRET));
+	mk_hs(tok, HS_HDR,
+	    "{\"iss\":\"" ISS "\",\"role\":\"service_role\","
+	    "\"iat\":1600000000,\"exp\":2000000000}",
+	    SECRET, strlen(SECRET));
 	accept_len(f->hs, tok, strlen(tok), &day, &c);
-	mk_hs(tok, HS_HDR, "{\"iss\":\"" ISS "\",\"role\":\"authenticated\","
+	mk_hs(tok, HS_HDR,
+	    "{\"iss\":\"" ISS "\",\"role\":\"authenticated\","
 	    "\"aud\":\"authenticated\",\"iat\":1600000000,\"exp\":2000000000}",
 	    SECRET, strlen(SECRET));
 	refuse_len(f->hs, tok, strlen(tok), &day, "lifetime too long");
@@ -670,8 +688,8 @@ test_aud_iss_sub_role(void **state)
 	struct jwt_claims c;
 	char tok[TOKMAX];
 
-	mk_claims(tok, f, ",\"aud\":[\"other\",\"authenticated\"],\"iss\":\""
-	    ISS "\"");
+	mk_claims(tok, f,
+	    ",\"aud\":[\"other\",\"authenticated\"],\"iss\":\"" ISS "\"");
 	accept(f->pub, tok, &c);
 	mk_claims(tok, f, ",\"aud\":\"anon\",\"iss\":\"" ISS "\"");
 	refuse(f->pub, tok, "wrong audience");
@@ -687,7 +705,8 @@ test_aud_iss_sub_role(void **state)
 	mk_claims(tok, f, ",\"aud\":{},\"iss\":\"" ISS "\"");
 	refuse_len(f->pub, tok, strlen(tok), &any, "bad aud");
 
-	mk_claims(tok, f, ",\"aud\":\"authenticated\",\"iss\":\"https://evil\"");
+	mk_claims(tok, f,
+	    ",\"aud\":\"authenticated\",\"iss\":\"https://evil\"");
 	refuse(f->pub, tok, "wrong issuer");
 	accept_len(f->pub, tok, strlen(tok), &any, &c);
 	mk_claims(tok, f, ",\"aud\":\"authenticated\"");
@@ -696,11 +715,13 @@ test_aud_iss_sub_role(void **state)
 	refuse(f->pub, tok, "wrong issuer");
 
 	/* sub and role are copied only when they fit, whole. */
-	mk_claims(tok, f, ",\"sub\":\"123456789012345678901234567890123456789"
+	mk_claims(tok, f,
+	    ",\"sub\":\"123456789012345678901234567890123456789"
 	    "012345678901234567890123\"");
 	accept_len(f->pub, tok, strlen(tok), &any, &c);
 	assert_int_equal(strlen(c.sub), 63);
-	mk_claims(tok, f, ",\"sub\":\"123456789012345678901234567890123456789"
+	mk_claims(tok, f,
+	    ",\"sub\":\"123456789012345678901234567890123456789"
 	    "0123456789012345678901234\"");
 	refuse_len(f->pub, tok, strlen(tok), &any, "bad sub");
 	mk_claims(tok, f, ",\"sub\":42");
@@ -724,7 +745,8 @@ test_anonymous_and_legacy(void **state)
 	struct jwt_claims c;
 	char tok[TOKMAX];
 
-	mk_claims(tok, f, ",\"sub\":\"" SUB "\",\"role\":\"authenticated\","
+	mk_claims(tok, f,
+	    ",\"sub\":\"" SUB "\",\"role\":\"authenticated\","
 	    "\"is_anonymous\":true");
 	accept_len(f->pub, tok, strlen(tok), &any, &c);
 	assert_true(c.is_anonymous);
@@ -753,8 +775,17 @@ test_alg_none_and_unknown(void **state)
 {
 	struct fixture *f = *state;
 	static const char *const algs[] = {
-		"none", "None", "NONE", "nOnE", "", "HS512", "hs256", "ES256K",
-		"RS512", "PS256", "EdDSA",
+		"none",
+		"None",
+		"NONE",
+		"nOnE",
+		"",
+		"HS512",
+		"hs256",
+		"ES256K",
+		"RS512",
+		"PS256",
+		"EdDSA",
 	};
 	char tok[TOKMAX], hdr[128], mac[TOKMAX];
 	size_t i, n;
@@ -776,7 +807,8 @@ test_alg_none_and_unknown(void **state)
 	accept(f->all, mac, &(struct jwt_claims){ 0 });
 	mk_hs(tok, "{\"typ\":\"JWT\"}", USER_CLAIMS, SECRET, strlen(SECRET));
 	refuse(f->all, tok, "bad header");
-	mk_hs(tok, "{\"alg\":[\"HS256\"]}", USER_CLAIMS, SECRET, strlen(SECRET));
+	mk_hs(tok, "{\"alg\":[\"HS256\"]}", USER_CLAIMS, SECRET,
+	    strlen(SECRET));
 	refuse(f->all, tok, "bad header");
 	mk_hs(tok, "{\"alg\":null}", USER_CLAIMS, SECRET, strlen(SECRET));
 	refuse(f->all, tok, "bad header");
@@ -838,7 +870,8 @@ static void
 test_tampered(void **state)
 {
 	struct fixture *f = *state;
-	static const char evil[] = "{\"sub\":\"" SUB "\",\"role\":\"service_role\","
+	static const char evil[] =
+	    "{\"sub\":\"" SUB "\",\"role\":\"service_role\","
 	    "\"aud\":\"authenticated\",\"iss\":\"" ISS "\",\"exp\":1700003600}";
 	struct jwt_claims c;
 	char tok[TOKMAX], seg[1024], *sig;
@@ -881,8 +914,8 @@ test_tampered(void **state)
 			continue;
 		signing_input(tok, ES_HDR, USER_CLAIMS);
 		append_sig(tok, raw, n);
-		refuse(f->pub, tok, n == 0 ? "missing signature" :
-		    "bad signature");
+		refuse(f->pub, tok,
+		    n == 0 ? "missing signature" : "bad signature");
 	}
 	/* A good signature with bytes after it. */
 	mk_pk(tok, ES_HDR, USER_CLAIMS, f->ec);
@@ -909,7 +942,7 @@ test_tampered(void **state)
 	mk_pk(tok, RS_HDR, USER_CLAIMS, f->rsa);
 	sig = strrchr(tok, '.') + 1;
 	n = strlen(sig);
-	sig[n - 4] = '\0';	/* 342 chars: 256 bytes; 338: 253 */
+	sig[n - 4] = '\0'; /* 342 chars: 256 bytes; 338: 253 */
 	refuse(f->pub, tok, "bad signature");
 
 	/* HMAC: truncated, and a signature from another token. */
@@ -957,7 +990,14 @@ test_malformed(void **state)
 {
 	struct fixture *f = *state;
 	static const char *const shapes[] = {
-		"abc", "a.b", "a.b.c.d", ".b.c", "a..c", "..", "...", ".",
+		"abc",
+		"a.b",
+		"a.b.c.d",
+		".b.c",
+		"a..c",
+		"..",
+		"...",
+		".",
 	};
 	struct jwt_claims c;
 	char tok[2 * TOKMAX], good[TOKMAX];
@@ -1024,19 +1064,21 @@ test_malformed(void **state)
 	refuse(f->all, tok, "bad header");
 	mk_hs(tok, "{\"alg\":\"HS256\"", USER_CLAIMS, SECRET, strlen(SECRET));
 	refuse(f->all, tok, "bad header");
-	mk_hs(tok, "{\"alg\":\"HS256\",\"alg\":\"HS256\"}", USER_CLAIMS,
-	    SECRET, strlen(SECRET));
+	mk_hs(tok, "{\"alg\":\"HS256\",\"alg\":\"HS256\"}", USER_CLAIMS, SECRET,
+	    strlen(SECRET));
 	refuse(f->all, tok, "bad header");
-	mk_hs(tok, "{\"alg\":\"ES256\",\"alg\":\"HS256\"}", USER_CLAIMS,
-	    SECRET, strlen(SECRET));
+	mk_hs(tok, "{\"alg\":\"ES256\",\"alg\":\"HS256\"}", USER_CLAIMS, SECRET,
+	    strlen(SECRET));
 	refuse(f->all, tok, "bad header");
 	mk_hs(tok, HS_HDR, "[1]", SECRET, strlen(SECRET));
 	refuse(f->all, tok, "bad payload");
 	mk_hs(tok, HS_HDR, "{\"exp\":1700003600", SECRET, strlen(SECRET));
 	refuse(f->all, tok, "bad payload");
-	mk_hs(tok, HS_HDR, "{\"sub\":\"" SUB "\",\"role\":\"authenticated\","
-	    "\"role\":\"service_role\",\"aud\":\"authenticated\",\"iss\":\""
-	    ISS "\",\"exp\":1700003600}", SECRET, strlen(SECRET));
+	mk_hs(tok, HS_HDR,
+	    "{\"sub\":\"" SUB "\",\"role\":\"authenticated\","
+	    "\"role\":\"service_role\",\"aud\":\"authenticated\",\"iss\":\"" ISS
+	    "\",\"exp\":1700003600}",
+	    SECRET, strlen(SECRET));
 	refuse(f->all, tok, "bad payload");
 	mk_hs(tok, HS_HDR, USER_CLAIMS "{}", SECRET, strlen(SECRET));
 	refuse(f->all, tok, "bad payload");
@@ -1174,10 +1216,14 @@ test_load_jwks(void **state)
 
 	/* Nothing usable: empty, or only keys of other kinds. */
 	jwks_case(f, "{\"keys\":[]}", "no usable key");
-	jwks_case(f, "{\"keys\":[{\"kty\":\"oct\",\"k\":\"c2VjcmV0\","
-	    "\"alg\":\"HS256\"}]}", "no usable key");
-	jwks_case(f, "{\"keys\":[{\"kty\":\"OKP\",\"crv\":\"Ed25519\","
-	    "\"x\":\"AAAA\"}]}", "no usable key");
+	jwks_case(f,
+	    "{\"keys\":[{\"kty\":\"oct\",\"k\":\"c2VjcmV0\","
+	    "\"alg\":\"HS256\"}]}",
+	    "no usable key");
+	jwks_case(f,
+	    "{\"keys\":[{\"kty\":\"OKP\",\"crv\":\"Ed25519\","
+	    "\"x\":\"AAAA\"}]}",
+	    "no usable key");
 	ec_jwk(f->ec, "e", ",\"use\":\"enc\"", jwk, sizeof(jwk));
 	snprintf(text, sizeof(text), "{\"keys\":[%s]}", jwk);
 	jwks_case(f, text, "no usable key");
@@ -1201,26 +1247,35 @@ test_load_jwks(void **state)
 	jwks_case(f, "{\"keys\":[{\"crv\":\"P-256\"}]}", "key 0: no kty");
 
 	/* Malformed keys of a supported kind refuse the file. */
-	snprintf(text, sizeof(text), "{\"keys\":[%s,%s]}", f->ec_jwk, f->ec_jwk);
+	snprintf(text, sizeof(text), "{\"keys\":[%s,%s]}", f->ec_jwk,
+	    f->ec_jwk);
 	jwks_case(f, text, "key 1: kid used twice");
 	ec_jwk(f->ec, "e", ",\"alg\":\"ES256\",\"crv\":\"P-384\"", jwk,
 	    sizeof(jwk));
 	snprintf(text, sizeof(text), "{\"keys\":[%s]}", jwk);
-	jwks_case(f, text, "not valid JSON");	/* crv twice */
-	jwks_case(f, "{\"keys\":[{\"kty\":\"EC\",\"crv\":\"P-384\",\"alg\":"
-	    "\"ES256\",\"x\":\"AAAA\",\"y\":\"AAAA\"}]}", "crv does not match");
-	jwks_case(f, "{\"keys\":[{\"kty\":\"EC\",\"crv\":\"P-256\",\"x\":"
-	    "\"AAAA\",\"y\":\"AAAA\"}]}", "bad x or y");
+	jwks_case(f, text, "not valid JSON"); /* crv twice */
+	jwks_case(f,
+	    "{\"keys\":[{\"kty\":\"EC\",\"crv\":\"P-384\",\"alg\":"
+	    "\"ES256\",\"x\":\"AAAA\",\"y\":\"AAAA\"}]}",
+	    "crv does not match");
+	jwks_case(f,
+	    "{\"keys\":[{\"kty\":\"EC\",\"crv\":\"P-256\",\"x\":"
+	    "\"AAAA\",\"y\":\"AAAA\"}]}",
+	    "bad x or y");
 	/* 32 bytes each, but not a point on the curve. */
-	jwks_case(f, "{\"keys\":[{\"kty\":\"EC\",\"crv\":\"P-256\",\"x\":"
+	jwks_case(f,
+	    "{\"keys\":[{\"kty\":\"EC\",\"crv\":\"P-256\",\"x\":"
 	    "\"AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE\",\"y\":"
 	    "\"AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE\"}]}",
 	    "not a valid EC public key");
-	jwks_case(f, "{\"keys\":[{\"kty\":\"EC\",\"crv\":\"P-256\",\"x\":"
+	jwks_case(f,
+	    "{\"keys\":[{\"kty\":\"EC\",\"crv\":\"P-256\",\"x\":"
 	    "\"AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=\",\"y\":"
-	    "\"AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE\"}]}", "bad x or y");
+	    "\"AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE\"}]}",
+	    "bad x or y");
 	jwks_case(f, "{\"keys\":[{\"kty\":\"RSA\",\"n\":\"AAAA\"}]}", "bad e");
-	jwks_case(f, "{\"keys\":[{\"kty\":\"RSA\",\"e\":\"AQAB\",\"n\":\"#\"}]}",
+	jwks_case(f,
+	    "{\"keys\":[{\"kty\":\"RSA\",\"e\":\"AQAB\",\"n\":\"#\"}]}",
 	    "bad n");
 	/* 2048 bits but even, and a good modulus with an even exponent. */
 	{
@@ -1230,13 +1285,17 @@ test_load_jwks(void **state)
 		memset(even, 0xc5, sizeof(even));
 		even[255] = 0x02;
 		b64url(even, sizeof(even), n_even, sizeof(n_even));
-		snprintf(text, sizeof(text), "{\"keys\":[{\"kty\":\"RSA\","
-		    "\"n\":\"%s\",\"e\":\"AQAB\"}]}", n_even);
+		snprintf(text, sizeof(text),
+		    "{\"keys\":[{\"kty\":\"RSA\","
+		    "\"n\":\"%s\",\"e\":\"AQAB\"}]}",
+		    n_even);
 		jwks_case(f, text, "not a valid RSA public key");
 		even[255] = 0x03;
 		b64url(even, sizeof(even), n_even, sizeof(n_even));
-		snprintf(text, sizeof(text), "{\"keys\":[{\"kty\":\"RSA\","
-		    "\"n\":\"%s\",\"e\":\"AQAC\"}]}", n_even);
+		snprintf(text, sizeof(text),
+		    "{\"keys\":[{\"kty\":\"RSA\","
+		    "\"n\":\"%s\",\"e\":\"AQAC\"}]}",
+		    n_even);
 		jwks_case(f, text, "not a valid RSA public key");
 	}
 	assert_non_null(small = EVP_RSA_gen(1024));
@@ -1244,7 +1303,8 @@ test_load_jwks(void **state)
 	EVP_PKEY_free(small);
 	snprintf(text, sizeof(text), "{\"keys\":[%s]}", jwk);
 	jwks_case(f, text, "smaller than 2048 bits");
-	snprintf(text, sizeof(text), "{\"keys\":[{\"kty\":\"EC\",\"crv\":\"P-256\","
+	snprintf(text, sizeof(text),
+	    "{\"keys\":[{\"kty\":\"EC\",\"crv\":\"P-256\","
 	    "\"kid\":\"\",\"x\":\"AAAA\",\"y\":\"AAAA\"}]}");
 	jwks_case(f, text, "kid is not");
 	jwks_case(f, "{\"keys\":[{\"kty\":\"EC\",\"use\":1}]}", "use is not");
@@ -1271,7 +1331,8 @@ test_with_jwks(void **state)
 	struct jwt_keys *k = NULL;
 	struct jwt_claims c;
 	char tok[TOKMAX], hs[TOKMAX], doc[2048], err[PC_ERRLEN] = "";
-	const char *url = "https://ref.supabase.co/auth/v1/.well-known/jwks.json";
+	const char *url =
+	    "https://ref.supabase.co/auth/v1/.well-known/jwks.json";
 
 	snprintf(doc, sizeof(doc), "{\"keys\":[%s]}", f->ec_jwk);
 	mk_pk(tok, ES_HDR, USER_CLAIMS, f->ec);
@@ -1279,48 +1340,55 @@ test_with_jwks(void **state)
 
 	/* The secret of base, the keys of the document. */
 	assert_int_equal(jwt_keys_with_jwks(f->hs, doc, strlen(doc), "url", url,
-	    &k, err), PC_OK);
+	                     &k, err),
+	    PC_OK);
 	assert_int_equal(jwt_keys_count(k), 1);
 	accept(k, tok, &c);
 	accept(k, hs, &c);
-	refuse_kid(f->hs, tok);		/* base is left alone */
+	refuse_kid(f->hs, tok); /* base is left alone */
 	jwt_keys_free(k);
 
 	/* Without a secret, only the document's keys. */
 	assert_int_equal(jwt_keys_with_jwks(NULL, doc, strlen(doc), "url", url,
-	    &k, err), PC_OK);
+	                     &k, err),
+	    PC_OK);
 	accept(k, tok, &c);
 	refuse(k, hs, "algorithm not allowed");
 	jwt_keys_free(k);
 	assert_int_equal(jwt_keys_with_jwks(f->pub, doc, strlen(doc), "url",
-	    url, &k, err), PC_OK);
+	                     url, &k, err),
+	    PC_OK);
 	refuse(k, hs, "algorithm not allowed");
 	assert_int_equal(jwt_keys_count(k), 1);
 	jwt_keys_free(k);
 
 	/* An empty set: a working setup only with the secret. */
 	assert_int_equal(jwt_keys_with_jwks(f->hs, "{\"keys\":[]}", 11, "url",
-	    url, &k, err), PC_OK);
+	                     url, &k, err),
+	    PC_OK);
 	assert_int_equal(jwt_keys_count(k), 0);
 	accept(k, hs, &c);
 	refuse_kid(k, tok);
 	jwt_keys_free(k);
 	k = (struct jwt_keys *)1;
 	assert_int_equal(jwt_keys_with_jwks(NULL, "{\"keys\":[]}", 11, "url",
-	    url, &k, err), PC_INVALID);
+	                     url, &k, err),
+	    PC_INVALID);
 	assert_null(k);
 	assert_non_null(strstr(err, "no usable key"));
 
 	/* Errors name the URL, never the document. */
 	assert_int_equal(jwt_keys_with_jwks(f->hs, "<html>", 6, "url", url, &k,
-	    err), PC_INVALID);
+	                     err),
+	    PC_INVALID);
 	assert_non_null(strstr(err, "JWKS url https://ref.supabase.co/"));
 	assert_non_null(strstr(err, "not valid JSON"));
 	assert_int_equal(jwt_keys_with_jwks(f->hs, "", 0, "url", url, &k, err),
 	    PC_INVALID);
 	snprintf(doc, sizeof(doc), "{\"keys\":[%s,%s]}", f->ec_jwk, f->ec_jwk);
 	assert_int_equal(jwt_keys_with_jwks(f->hs, doc, strlen(doc), "url", url,
-	    &k, err), PC_INVALID);
+	                     &k, err),
+	    PC_INVALID);
 	assert_non_null(strstr(err, "key 1: kid used twice"));
 	assert_clean_err(err, NULL, 0);
 	assert_int_equal(jwt_keys_count(NULL), 0);
@@ -1344,7 +1412,8 @@ expect_refusal(const struct jwt_keys *k, const char *tok,
 	assert_clean_err(err, tok, strlen(tok));
 	/* Without a place for the refusal, the same answer. */
 	assert_int_equal(jwt_verify(k, tok, strlen(tok), pol, NOW, &c, NULL,
-	    err), r);
+	                     err),
+	    r);
 }
 
 static void
@@ -1360,8 +1429,10 @@ test_refusals(void **state)
 	expect_refusal(f->all, "not-a-jwt", &policy, JWT_REFUSAL_MALFORMED);
 	mk_hs(tok, HS_HDR, "[1,2]", SECRET, strlen(SECRET));
 	expect_refusal(f->all, tok, &policy, JWT_REFUSAL_MALFORMED);
-	mk_hs(tok, HS_HDR, "{\"sub\":\"" SUB "\",\"aud\":\"authenticated\","
-	    "\"iss\":\"" ISS "\"}", SECRET, strlen(SECRET));
+	mk_hs(tok, HS_HDR,
+	    "{\"sub\":\"" SUB "\",\"aud\":\"authenticated\","
+	    "\"iss\":\"" ISS "\"}",
+	    SECRET, strlen(SECRET));
 	expect_refusal(f->all, tok, &policy, JWT_REFUSAL_MALFORMED);
 
 	snprintf(hdr, sizeof(hdr), "{\"alg\":\"none\"}");
@@ -1390,28 +1461,37 @@ test_refusals(void **state)
 	    "another-secret-another-secret-12345", 35);
 	expect_refusal(f->all, tok, &policy, JWT_REFUSAL_BAD_SIGNATURE);
 
-	mk_hs(tok, HS_HDR, "{\"sub\":\"" SUB "\",\"aud\":\"authenticated\","
-	    "\"iss\":\"" ISS "\",\"exp\":1699990000}", SECRET, strlen(SECRET));
+	mk_hs(tok, HS_HDR,
+	    "{\"sub\":\"" SUB "\",\"aud\":\"authenticated\","
+	    "\"iss\":\"" ISS "\",\"exp\":1699990000}",
+	    SECRET, strlen(SECRET));
 	expect_refusal(f->all, tok, &policy, JWT_REFUSAL_EXPIRED);
-	mk_hs(tok, HS_HDR, "{\"sub\":\"" SUB "\",\"aud\":\"authenticated\","
+	mk_hs(tok, HS_HDR,
+	    "{\"sub\":\"" SUB "\",\"aud\":\"authenticated\","
 	    "\"iss\":\"" ISS "\",\"nbf\":1700000600,\"exp\":1700003600}",
 	    SECRET, strlen(SECRET));
 	expect_refusal(f->all, tok, &policy, JWT_REFUSAL_NOT_YET_VALID);
-	mk_hs(tok, HS_HDR, "{\"sub\":\"" SUB "\",\"aud\":\"authenticated\","
+	mk_hs(tok, HS_HDR,
+	    "{\"sub\":\"" SUB "\",\"aud\":\"authenticated\","
 	    "\"iss\":\"" ISS "\",\"iat\":1700000600,\"exp\":1700003600}",
 	    SECRET, strlen(SECRET));
 	expect_refusal(f->all, tok, &policy, JWT_REFUSAL_NOT_YET_VALID);
-	mk_hs(tok, HS_HDR, "{\"sub\":\"" SUB "\",\"aud\":\"authenticated\","
+	mk_hs(tok, HS_HDR,
+	    "{\"sub\":\"" SUB "\",\"aud\":\"authenticated\","
 	    "\"iss\":\"" ISS "\",\"iat\":1700000000,\"exp\":1700172800}",
 	    SECRET, strlen(SECRET));
 	expect_refusal(f->all, tok, &day, JWT_REFUSAL_LIFETIME_TOO_LONG);
 	accept(f->all, tok, &(struct jwt_claims){ 0 });
-	mk_hs(tok, HS_HDR, "{\"sub\":\"" SUB "\",\"aud\":\"anon\","
-	    "\"iss\":\"" ISS "\",\"exp\":1700003600}", SECRET, strlen(SECRET));
+	mk_hs(tok, HS_HDR,
+	    "{\"sub\":\"" SUB "\",\"aud\":\"anon\","
+	    "\"iss\":\"" ISS "\",\"exp\":1700003600}",
+	    SECRET, strlen(SECRET));
 	expect_refusal(f->all, tok, &policy, JWT_REFUSAL_WRONG_AUDIENCE);
-	mk_hs(tok, HS_HDR, "{\"sub\":\"" SUB "\",\"aud\":\"authenticated\","
+	mk_hs(tok, HS_HDR,
+	    "{\"sub\":\"" SUB "\",\"aud\":\"authenticated\","
 	    "\"iss\":\"https://other.supabase.co/auth/v1\","
-	    "\"exp\":1700003600}", SECRET, strlen(SECRET));
+	    "\"exp\":1700003600}",
+	    SECRET, strlen(SECRET));
 	expect_refusal(f->all, tok, &policy, JWT_REFUSAL_WRONG_ISSUER);
 }
 
@@ -1421,9 +1501,12 @@ test_mint(void **state)
 {
 	struct fixture *f = *state;
 	const struct jwt_policy day = { "authenticated", ISS, 30, 86400 };
-	struct jwt_mint m = { .sub = SUB, .role = "authenticated",
-	    .audience = "authenticated", .issuer = ISS, .iat = NOW - 10,
-	    .exp = NOW + 3600 };
+	struct jwt_mint m = { .sub = SUB,
+		.role = "authenticated",
+		.audience = "authenticated",
+		.issuer = ISS,
+		.iat = NOW - 10,
+		.exp = NOW + 3600 };
 	char err[PC_ERRLEN] = "", *tok = NULL;
 	struct jwt_claims c;
 
@@ -1468,7 +1551,8 @@ test_mint(void **state)
 	free(tok);
 	m.issuer = ISS;
 	assert_int_equal(jwt_mint_hs256("another-secret-another-secret-0123",
-	    34, &m, &tok, err), PC_OK);
+	                     34, &m, &tok, err),
+	    PC_OK);
 	expect_refusal(f->hs, tok, &policy, JWT_REFUSAL_BAD_SIGNATURE);
 	free(tok);
 
@@ -1505,35 +1589,45 @@ test_bad_arguments(void **state)
 
 	mk_hs(tok, HS_HDR, USER_CLAIMS, SECRET, strlen(SECRET));
 	accept(f->all, tok, &c);
-	assert_int_equal(jwt_verify(NULL, tok, strlen(tok), &pol, NOW, &c,
-	    &why, err), PC_ERROR);
+	assert_int_equal(jwt_verify(NULL, tok, strlen(tok), &pol, NOW, &c, &why,
+	                     err),
+	    PC_ERROR);
 	assert_int_equal(why, JWT_REFUSAL_NONE);
 	assert_int_equal(jwt_verify(f->all, tok, strlen(tok), NULL, NOW, &c,
-	    &why, err), PC_ERROR);
+	                     &why, err),
+	    PC_ERROR);
 	assert_int_equal(jwt_verify(f->all, tok, strlen(tok), &pol, NOW, NULL,
-	    &why, err), PC_ERROR);
-	assert_int_equal(jwt_verify(f->all, NULL, 5, &pol, NOW, &c, &why,
-	    err), PC_ERROR);
+	                     &why, err),
+	    PC_ERROR);
+	assert_int_equal(jwt_verify(f->all, NULL, 5, &pol, NOW, &c, &why, err),
+	    PC_ERROR);
 	assert_int_equal(jwt_verify(f->all, tok, strlen(tok), &pol, -1, &c,
-	    &why, err), PC_ERROR);
+	                     &why, err),
+	    PC_ERROR);
 	pol.leeway_s = -1;
 	assert_int_equal(jwt_verify(f->all, tok, strlen(tok), &pol, NOW, &c,
-	    &why, err), PC_ERROR);
+	                     &why, err),
+	    PC_ERROR);
 	pol.leeway_s = JWT_LEEWAY_MAX + 1;
 	assert_int_equal(jwt_verify(f->all, tok, strlen(tok), &pol, NOW, &c,
-	    &why, err), PC_ERROR);
+	                     &why, err),
+	    PC_ERROR);
 	pol.leeway_s = JWT_LEEWAY_MAX;
 	assert_int_equal(jwt_verify(f->all, tok, strlen(tok), &pol, NOW, &c,
-	    &why, err), PC_OK);
+	                     &why, err),
+	    PC_OK);
 	pol.max_lifetime_s = -1;
 	assert_int_equal(jwt_verify(f->all, tok, strlen(tok), &pol, NOW, &c,
-	    &why, err), PC_ERROR);
+	                     &why, err),
+	    PC_ERROR);
 	pol.max_lifetime_s = JWT_LIFETIME_MAX + 1;
 	assert_int_equal(jwt_verify(f->all, tok, strlen(tok), &pol, NOW, &c,
-	    &why, err), PC_ERROR);
+	                     &why, err),
+	    PC_ERROR);
 	pol.max_lifetime_s = JWT_LIFETIME_MAX;
 	assert_int_equal(jwt_verify(f->all, tok, strlen(tok), &pol, NOW, &c,
-	    &why, err), PC_OK);
+	                     &why, err),
+	    PC_OK);
 	jwt_keys_free(NULL);
 }
 

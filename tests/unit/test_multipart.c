@@ -16,17 +16,18 @@
 #define GECKO "---------------------------9051914041544843365972754266"
 #define GECKO_ALMOST "---------------------------905191404154484336597275426"
 /* The longest boundary RFC 2046 allows. */
-#define B70 "0123456789012345678901234567890123456789" \
+#define B70 \
+	"0123456789012345678901234567890123456789" \
 	"012345678901234567890123456789"
 #define DATA_MAX 4096
 
 /* What the callbacks saw. */
 struct got {
-	const char *skip;	/* refuse the part of this name in part_begin */
-	size_t refuse_after;	/* refuse data past this many bytes; 0: never */
+	const char *skip;    /* refuse the part of this name in part_begin */
+	size_t refuse_after; /* refuse data past this many bytes; 0: never */
 	unsigned int nbegin;
 	unsigned int nend;
-	bool open;		/* between part_begin and part_end */
+	bool open; /* between part_begin and part_end */
 	struct multipart_part part[MULTIPART_PARTS_MAX];
 	size_t len[MULTIPART_PARTS_MAX];
 	char data[MULTIPART_PARTS_MAX][DATA_MAX];
@@ -172,8 +173,10 @@ tricky_file(char *out, size_t outlen)
 	static const char head[] =
 	    "\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0"
 	    "\r\n--\r\n-\r\n------WebKitFormBound\0"
-	    "\r\n--" "----WebKitFormBoundary7MA4YWxkTrZu0gX"
-	    "\r\n--" "----WebKitFormBoundary7MA4YWxkTrZu0g\r\n"
+	    "\r\n--"
+	    "----WebKitFormBoundary7MA4YWxkTrZu0gX"
+	    "\r\n--"
+	    "----WebKitFormBoundary7MA4YWxkTrZu0g\r\n"
 	    "\n--" WEBKIT "\r\n"
 	    "x--" WEBKIT "--"
 	    "\r\r\n\r\n-\r";
@@ -194,15 +197,15 @@ browser_body(struct body *b, char *file, size_t filelen)
 	size_t n = tricky_file(file, filelen);
 
 	b->len = 0;
-	adds(b, "--" WEBKIT "\r\n"
-	    DISP("display_name")
-	    "\r\n"
-	    "Ada Lovelace\r\n"
-	    "--" WEBKIT "\r\n"
-	    "Content-Disposition: form-data; name=\"avatar\"; "
-	    "filename=\"ada.png\"\r\n"
-	    "Content-Type: image/png\r\n"
-	    "\r\n");
+	adds(b,
+	    "--" WEBKIT "\r\n" DISP(
+	        "display_name") "\r\n"
+	                        "Ada Lovelace\r\n"
+	                        "--" WEBKIT "\r\n"
+	                        "Content-Disposition: form-data; name=\"avatar\"; "
+	                        "filename=\"ada.png\"\r\n"
+	                        "Content-Type: image/png\r\n"
+	                        "\r\n");
 	add(b, file, n);
 	adds(b, "\r\n--" WEBKIT "--\r\n");
 	return n;
@@ -239,9 +242,14 @@ static void
 test_boundary(void **state)
 {
 	static const char *const bad[] = {
-		NULL, "", "application/json", "multipart/mixed; boundary=x",
-		"multipart/form-datax; boundary=x", "text/plain; boundary=x",
-		"multipart/form-data", "multipart/form-data;",
+		NULL,
+		"",
+		"application/json",
+		"multipart/mixed; boundary=x",
+		"multipart/form-datax; boundary=x",
+		"text/plain; boundary=x",
+		"multipart/form-data",
+		"multipart/form-data;",
 		"multipart/form-data; charset=utf-8",
 		"multipart/form-data; boundary=",
 		"multipart/form-data; boundary=\"\"",
@@ -256,7 +264,8 @@ test_boundary(void **state)
 		"multipart/form-data; boundary=\"a \"",
 		"multipart/form-data; boundary=\"a\tb\"",
 		"multipart/form-data; boundary=\"a\rb\"",
-		"multipart/form-data; boundary=\"a\x01" "b\"",
+		"multipart/form-data; boundary=\"a\x01"
+		"b\"",
 		"multipart/form-data; boundary=\"a\xc3\xa9\"",
 		"multipart/form-data; boundary=a; boundary=a",
 		"multipart/form-data; boundary=\"a\"x",
@@ -270,26 +279,34 @@ test_boundary(void **state)
 	(void)state;
 	assert_string_equal(boundary("multipart/form-data; boundary=" WEBKIT),
 	    WEBKIT);
-	assert_string_equal(boundary("Multipart/Form-Data;BOUNDARY=xyz"), "xyz");
+	assert_string_equal(boundary("Multipart/Form-Data;BOUNDARY=xyz"),
+	    "xyz");
 	assert_string_equal(boundary("multipart/form-data ; boundary=xyz ;"),
 	    "xyz");
 	assert_string_equal(boundary("multipart/form-data; charset=utf-8; "
-	    "boundary=\"a b:c=d?'()+_,-./\""), "a b:c=d?'()+_,-./");
+	                             "boundary=\"a b:c=d?'()+_,-./\""),
+	    "a b:c=d?'()+_,-./");
 	assert_string_equal(boundary("multipart/form-data; boundary=\"a\\bc\""),
 	    "abc");
-	assert_string_equal(boundary("multipart/form-data; x=\"; boundary=no\"; "
-	    "boundary=yes"), "yes");
-	assert_string_equal(boundary("multipart/form-data; boundary=" B70), B70);
-	assert_string_equal(boundary("multipart/form-data; boundary=\"" B70 "\""),
+	assert_string_equal(
+	    boundary("multipart/form-data; x=\"; boundary=no\"; "
+	             "boundary=yes"),
+	    "yes");
+	assert_string_equal(boundary("multipart/form-data; boundary=" B70),
 	    B70);
+	assert_string_equal(
+	    boundary("multipart/form-data; boundary=\"" B70 "\""), B70);
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		if (boundary(bad[i]) != NULL)
 			fail_msg("accepted: %s", bad[i]);
 	}
-	assert_int_equal(multipart_boundary("multipart/form-data; boundary=abcd",
-	    small, sizeof(small)), PC_TOOBIG);
+	assert_int_equal(
+	    multipart_boundary("multipart/form-data; boundary=abcd", small,
+	        sizeof(small)),
+	    PC_TOOBIG);
 	assert_int_equal(multipart_boundary("multipart/form-data; boundary=abc",
-	    small, sizeof(small)), PC_OK);
+	                     small, sizeof(small)),
+	    PC_OK);
 	assert_string_equal(small, "abc");
 }
 
@@ -297,7 +314,13 @@ static void
 test_new_checks_boundary(void **state)
 {
 	static const char *const bad[] = {
-		NULL, "", "a\r\nb", "a\rb", "ab ", "a\"b", B70 "0",
+		NULL,
+		"",
+		"a\r\nb",
+		"a\rb",
+		"ab ",
+		"a\"b",
+		B70 "0",
 	};
 	struct multipart *mp;
 	size_t i;
@@ -338,7 +361,8 @@ test_browser_chunked(void **state)
 	n = browser_body(&b, file, sizeof(file));
 	for (chunk = 1; chunk <= 64; chunk++) {
 		memset(&g, 0, sizeof(g));
-		assert_int_equal(parse(WEBKIT, b.b, b.len, chunk, 0, &g), PC_OK);
+		assert_int_equal(parse(WEBKIT, b.b, b.len, chunk, 0, &g),
+		    PC_OK);
 		check_browser(&g, file, n);
 	}
 	for (seed = 1; seed <= 500; seed++) {
@@ -370,7 +394,8 @@ test_two_files(void **state)
 
 	(void)state;
 	for (chunk = 1; chunk <= sizeof(body); chunk++) {
-		assert_int_equal(parse(GECKO, body, sizeof(body) - 1, chunk, 0, &g),
+		assert_int_equal(parse(GECKO, body, sizeof(body) - 1, chunk, 0,
+		                     &g),
 		    PC_OK);
 		assert_int_equal(g.nbegin, 2);
 		assert_int_equal(g.nend, 2);
@@ -384,8 +409,8 @@ test_two_files(void **state)
 		assert_string_equal(g.part[1].content_type,
 		    "application/octet-stream");
 		assert_int_equal(g.len[1], 3 + 4 + strlen(GECKO_ALMOST) + 1);
-		assert_memory_equal(g.data[1], "\0\x01\xff\r\n--" GECKO_ALMOST "\0",
-		    g.len[1]);
+		assert_memory_equal(g.data[1],
+		    "\0\x01\xff\r\n--" GECKO_ALMOST "\0", g.len[1]);
 	}
 }
 
@@ -402,8 +427,8 @@ test_skip_part(void **state)
 	g.skip = "display_name";
 	assert_int_equal(parse_all(WEBKIT, b.b, b.len, &g), PC_OK);
 	assert_int_equal(g.nbegin, 2);
-	assert_int_equal(g.nend, 2);		/* skipped parts end too */
-	assert_int_equal(g.len[0], 0);		/* on_data also asserts */
+	assert_int_equal(g.nend, 2);   /* skipped parts end too */
+	assert_int_equal(g.len[0], 0); /* on_data also asserts */
 	assert_int_equal(g.len[1], n);
 	assert_memory_equal(g.data[1], file, n);
 
@@ -543,7 +568,8 @@ test_close_delimiter(void **state)
 		"--xyz\r\n" DISP("f") "\r\nabc\r\n--xyz--\r",
 		"--xyz\r\n" DISP("f") "\r\nabc\r\n--xyz--\r\n",
 		"--xyz\r\n" DISP("f") "\r\nabc\r\n--xyz-- \t \r\n",
-		"--xyz\r\n" DISP("f") "\r\nabc\r\n--xyz--\r\nepilogue\r\n--xyz\r\n",
+		"--xyz\r\n" DISP(
+		    "f") "\r\nabc\r\n--xyz--\r\nepilogue\r\n--xyz\r\n",
 		"--xyz \t\r\n" DISP("f") "\r\nabc\r\n--xyz--",
 		"preamble\r\n--xyz\r\n" DISP("f") "\r\nabc\r\n--xyz--",
 		/* An empty FormData: the route decides that it wants a part. */
@@ -606,8 +632,10 @@ test_bad_headers(void **state)
 		": x\r\n" DISP("f"),
 		"Content-Disposition: form-data; name=\"f\"\n",
 		DISP("f") "X-A: a\rb\r\n",
-		DISP("f") "X-A: a\x01" "b\r\n",
-		DISP("f") "X-A: a\x7f" "b\r\n",
+		DISP("f") "X-A: a\x01"
+		          "b\r\n",
+		DISP("f") "X-A: a\x7f"
+		          "b\r\n",
 		"Content-Type: text/plain\r\n",
 		"Content-Disposition: attachment; name=\"f\"\r\n",
 		"Content-Disposition: form-data\r\n",
@@ -627,10 +655,11 @@ test_bad_headers(void **state)
 		DISP("f") "Content-Type: a/b\r\nContent-Type: a/b\r\n",
 		/* Just too long for struct multipart_part. */
 		DISP("01234567890123456789012345678901"
-		    "23456789012345678901234567890123"),
-		DISP("f") "Content-Type: application/"
-		"0123456789012345678901234567890123456789012345678901234567890123"
-		"4567890123456789012345678901234567890123456789012345\r\n",
+		     "23456789012345678901234567890123"),
+		DISP(
+		    "f") "Content-Type: application/"
+		         "0123456789012345678901234567890123456789012345678901234567890123"
+		         "4567890123456789012345678901234567890123456789012345\r\n",
 	};
 	static struct body b;
 	static struct got g;
@@ -654,12 +683,14 @@ test_bad_headers(void **state)
 	assert_int_equal(parse_all("xyz", b.b, b.len, &g), PC_INVALID);
 
 	/* One byte shorter, both of the long ones are fine. */
-	assert_int_equal(parse_str("xyz", "--xyz\r\n"
-	    DISP("012345678901234567890123456789012345678901234567890123456789012")
-	    "Content-Type: application/"
-	    "0123456789012345678901234567890123456789012345678901234567890123"
-	    "456789012345678901234567890123456789012345678901234\r\n"
-	    "\r\nabc\r\n--xyz--\r\n"), PC_OK);
+	assert_int_equal(
+	    parse_str("xyz",
+	        "--xyz\r\n" DISP(
+	            "012345678901234567890123456789012345678901234567890123456789012") "Content-Type: application/"
+	                                                                               "0123456789012345678901234567890123456789012345678901234567890123"
+	                                                                               "456789012345678901234567890123456789012345678901234\r\n"
+	                                                                               "\r\nabc\r\n--xyz--\r\n"),
+	    PC_OK);
 }
 
 /* A part whose header block is exactly size bytes, CRLFs included. */
@@ -729,10 +760,11 @@ test_data_refused(void **state)
 
 	(void)state;
 	g.refuse_after = 10;
-	assert_int_equal(parse_all("xyz", body, sizeof(body) - 1, &g), PC_TOOBIG);
+	assert_int_equal(parse_all("xyz", body, sizeof(body) - 1, &g),
+	    PC_TOOBIG);
 	assert_true(g.len[0] <= 10);
 	assert_int_equal(g.nbegin, 1);
-	assert_int_equal(g.nend, 0);	/* no part_end after an error */
+	assert_int_equal(g.nend, 0); /* no part_end after an error */
 
 	/* The error sticks, to feed and to finish. */
 	mp = multipart_new("xyz", &callbacks, &g);
@@ -759,7 +791,8 @@ test_errors_stick(void **state)
 	mp = multipart_new("xyz", &callbacks, &g);
 	assert_non_null(mp);
 	assert_int_equal(multipart_feed(mp, "--xyzX", 6), PC_INVALID);
-	assert_int_equal(multipart_feed(mp, good, sizeof(good) - 1), PC_INVALID);
+	assert_int_equal(multipart_feed(mp, good, sizeof(good) - 1),
+	    PC_INVALID);
 	assert_int_equal(multipart_finish(mp), PC_INVALID);
 	multipart_free(mp);
 	assert_int_equal(g.nbegin, 0);
@@ -768,7 +801,8 @@ test_errors_stick(void **state)
 	mp = multipart_new("xyz", NULL, NULL);
 	assert_non_null(mp);
 	assert_int_equal(multipart_finish(mp), PC_INVALID);
-	assert_int_equal(multipart_feed(mp, good, sizeof(good) - 1), PC_INVALID);
+	assert_int_equal(multipart_feed(mp, good, sizeof(good) - 1),
+	    PC_INVALID);
 	multipart_free(mp);
 
 	/* Without callbacks, a good body parses. */

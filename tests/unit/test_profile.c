@@ -1,5 +1,6 @@
 /* Unit tests for the profile model: rows from the database into response bodies,
  * and the checks of request fields. */
+#include <jansson.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -8,7 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
-#include <jansson.h>
 
 #include "profile.h"
 
@@ -21,7 +21,8 @@ render(const char *row, char **body, struct profile_meta *meta)
 	size_t len = 0;
 	enum pc_result r;
 
-	r = profile_render(row, strlen(row), ID, PROFILE_SYNCED, body, &len, meta, err);
+	r = profile_render(row, strlen(row), ID, PROFILE_SYNCED, body, &len,
+	    meta, err);
 	if (r == PC_OK)
 		assert_int_equal(len, strlen(*body));
 	else
@@ -36,11 +37,16 @@ test_full_row(void **state)
 	char *body = NULL;
 
 	(void)state;
-	assert_int_equal(render("{\"updated_at\":\"2026-11-21T16:31:03.1234+00:00\","
-	    "\"id\":\"" ID "\",\"username\":\"alice\",\"display_name\":\"Alice \\u00e9\","
-	    "\"bio\":null,\"avatar_url\":null,\"gradient\":\"#112233,#445566\","
-	    "\"is_private\":false,\"created_at\":\"2026-01-01T00:00:00+00:00\","
-	    "\"extra_column\":1}", &body, &meta), PC_OK);
+	assert_int_equal(
+	    render(
+	        "{\"updated_at\":\"2026-11-21T16:31:03.1234+00:00\","
+	        "\"id\":\"" ID
+	        "\",\"username\":\"alice\",\"display_name\":\"Alice \\u00e9\","
+	        "\"bio\":null,\"avatar_url\":null,\"gradient\":\"#112233,#445566\","
+	        "\"is_private\":false,\"created_at\":\"2026-01-01T00:00:00+00:00\","
+	        "\"extra_column\":1}",
+	        &body, &meta),
+	    PC_OK);
 	/* Fixed order, normalised timestamps, unknown columns dropped. */
 	assert_string_equal(body,
 	    "{\"profile\":{\"id\":\"" ID "\",\"username\":\"alice\","
@@ -61,7 +67,9 @@ test_private_and_missing_fields(void **state)
 
 	(void)state;
 	assert_int_equal(render("{\"id\":\"" ID "\",\"is_private\":true,"
-	    "\"updated_at\":\"2026-11-21T16:31:03Z\"}", &body, &meta), PC_OK);
+	                        "\"updated_at\":\"2026-11-21T16:31:03Z\"}",
+	                     &body, &meta),
+	    PC_OK);
 	assert_true(meta.is_private);
 	assert_non_null(strstr(body, "\"username\":null"));
 	assert_non_null(strstr(body, "\"created_at\":null"));
@@ -72,7 +80,10 @@ static void
 test_rejects_bad_rows(void **state)
 {
 	static const char *const bad[] = {
-		"", "[]", "null", "{\"id\":\"" ID "\"",
+		"",
+		"[]",
+		"null",
+		"{\"id\":\"" ID "\"",
 		/* another id than asked for */
 		"{\"id\":\"7b3e4a52-1c9d-4f60-9a8e-2d5c6f7a8b02\","
 		"\"updated_at\":\"2026-11-21T16:31:03Z\"}",
@@ -80,7 +91,8 @@ test_rejects_bad_rows(void **state)
 		"{\"id\":\"" ID "\"}",
 		"{\"id\":\"" ID "\",\"updated_at\":\"yesterday\"}",
 		/* wrong types */
-		"{\"id\":\"" ID "\",\"updated_at\":\"2026-11-21T16:31:03Z\",\"bio\":3}",
+		"{\"id\":\"" ID
+		"\",\"updated_at\":\"2026-11-21T16:31:03Z\",\"bio\":3}",
 		"{\"id\":\"" ID "\",\"updated_at\":\"2026-11-21T16:31:03Z\","
 		"\"is_private\":\"yes\"}",
 		/* duplicate keys are refused, not silently resolved */
@@ -126,7 +138,8 @@ why(const char *body, const char *field)
 	if (r == PC_INVALID && errors != NULL)
 		(void)snprintf(reason, sizeof(reason), "%s",
 		    json_string_value(json_object_get(errors, field)) ?
-		    json_string_value(json_object_get(errors, field)) : "");
+		        json_string_value(json_object_get(errors, field)) :
+		        "");
 	else
 		assert_int_equal(r, PC_OK);
 	json_decref(errors);
@@ -138,17 +151,47 @@ test_display_text(void **state)
 {
 	/* Refused in both fields, as JSON escapes and as raw UTF-8. */
 	static const char *const refused[] = {
-		"\\u0007", "\\u007f", "\\u0085", "\\u009f",
-		"\\u200b", "\\u200c", "\\u200d", "\\u200e", "\\u200f",
-		"\\u202a", "\\u202b", "\\u202c", "\\u202d", "\\u202e",
-		"\\u2060", "\\u2066", "\\u2067", "\\u2068", "\\u2069", "\\ufeff",
-		"\xe2\x80\xae", "\xef\xbb\xbf", "\xc2\x85",
+		"\\u0007",
+		"\\u007f",
+		"\\u0085",
+		"\\u009f",
+		"\\u200b",
+		"\\u200c",
+		"\\u200d",
+		"\\u200e",
+		"\\u200f",
+		"\\u202a",
+		"\\u202b",
+		"\\u202c",
+		"\\u202d",
+		"\\u202e",
+		"\\u2060",
+		"\\u2066",
+		"\\u2067",
+		"\\u2068",
+		"\\u2069",
+		"\\ufeff",
+		"\xe2\x80\xae",
+		"\xef\xbb\xbf",
+		"\xc2\x85",
 	};
 	/* Allowed in both: neighbours of the refused ranges, other scripts. */
 	static const char *const allowed[] = {
-		"\\u00a0", "\\u00e9", "\\u200a", "\\u2010", "\\u2029", "\\u202f",
-		"\\u2061", "\\u2065", "\\u206a", "\\ufefe", "\\uff01",
-		"\\u05d0\\u05d1", "\\ud83d\\ude00", "\xe2\x80\xa9", "\xf0\x9f\x98\x80",
+		"\\u00a0",
+		"\\u00e9",
+		"\\u200a",
+		"\\u2010",
+		"\\u2029",
+		"\\u202f",
+		"\\u2061",
+		"\\u2065",
+		"\\u206a",
+		"\\ufefe",
+		"\\uff01",
+		"\\u05d0\\u05d1",
+		"\\ud83d\\ude00",
+		"\xe2\x80\xa9",
+		"\xf0\x9f\x98\x80",
 	};
 	char body[128];
 	const char *r;
@@ -156,19 +199,23 @@ test_display_text(void **state)
 
 	(void)state;
 	for (i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
-		snprintf(body, sizeof(body), "{\"display_name\":\"a%sb\"}", refused[i]);
+		snprintf(body, sizeof(body), "{\"display_name\":\"a%sb\"}",
+		    refused[i]);
 		if ((r = why(body, "display_name")) == NULL)
 			fail_msg("display_name %s was let through", refused[i]);
 		snprintf(body, sizeof(body), "{\"bio\":\"a%sb\"}", refused[i]);
 		if ((r = why(body, "bio")) == NULL)
 			fail_msg("bio %s was let through", refused[i]);
 	}
-	assert_string_equal(why("{\"display_name\":\"a\\u202eb\"}", "display_name"),
+	assert_string_equal(why("{\"display_name\":\"a\\u202eb\"}",
+	                        "display_name"),
 	    "must not contain bidirectional controls or zero-width characters");
-	assert_string_equal(why("{\"display_name\":\"a\\u0007b\"}", "display_name"),
+	assert_string_equal(why("{\"display_name\":\"a\\u0007b\"}",
+	                        "display_name"),
 	    "must not contain control characters");
 	for (i = 0; i < sizeof(allowed) / sizeof(allowed[0]); i++) {
-		snprintf(body, sizeof(body), "{\"display_name\":\"a%sb\"}", allowed[i]);
+		snprintf(body, sizeof(body), "{\"display_name\":\"a%sb\"}",
+		    allowed[i]);
 		if ((r = why(body, "display_name")) != NULL)
 			fail_msg("display_name %s refused: %s", allowed[i], r);
 		snprintf(body, sizeof(body), "{\"bio\":\"a%sb\"}", allowed[i]);
@@ -193,11 +240,13 @@ test_unknown_fields(void **state)
 	    "unknown field; allowed: username, display_name, bio, avatar_url, "
 	    "gradient, is_private");
 	assert_string_equal(why("{\"is_admin\":true,\"bio\":\"ok\"}",
-	    "is_admin"), "unknown field; allowed: username, display_name, bio, "
+	                        "is_admin"),
+	    "unknown field; allowed: username, display_name, bio, "
 	    "avatar_url, gradient, is_private");
 	/* A field of the profile that is not written is not unknown. */
 	assert_string_equal(why("{\"updated_at\":\"2030-01-01T00:00:00Z\"}",
-	    "updated_at"), "read-only");
+	                        "updated_at"),
+	    "read-only");
 	assert_string_equal(why("{\"id\":\"x\"}", "id"), "read-only");
 
 	/* Each name listed is one a patch may carry. */
@@ -211,10 +260,12 @@ test_unknown_fields(void **state)
 		    json_string_value(json_array_get(names, i)));
 		(void)profile_patch_parse(body, strlen(body), false, &patch,
 		    &errors);
-		if (errors != NULL && json_object_get(errors,
-		    json_string_value(json_array_get(names, i))) != NULL &&
+		if (errors != NULL &&
+		    json_object_get(errors,
+		        json_string_value(json_array_get(names, i))) != NULL &&
 		    strncmp(json_string_value(json_object_get(errors,
-		    json_string_value(json_array_get(names, i)))), "unknown", 7) == 0)
+		                json_string_value(json_array_get(names, i)))),
+		        "unknown", 7) == 0)
 			fail_msg("%s is listed but unknown",
 			    json_string_value(json_array_get(names, i)));
 		json_decref(patch);

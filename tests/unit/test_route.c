@@ -23,7 +23,9 @@ h_put(struct app *a, struct http_request *q, struct http_response *r)
 static const struct route table[] = {
 	{ .method = "GET", .pattern = "/v1/profiles/*", .handler = h_get },
 	{ .method = "PUT", .pattern = "/v1/profiles/*", .handler = h_put },
-	{ .method = "POST", .pattern = "/v1/profiles/*/avatar", .handler = h_put },
+	{ .method = "POST",
+	    .pattern = "/v1/profiles/*/avatar",
+	    .handler = h_put },
 	{ .method = "GET", .pattern = "/v1/healthz", .handler = h_get },
 };
 #define N (sizeof(table) / sizeof(table[0]))
@@ -68,9 +70,17 @@ static void
 test_not_found(void **state)
 {
 	static const char *const paths[] = {
-		"/", "/v1", "/v1/profiles", "/v1/profiles/", "/v1/profiles//avatar",
-		"/v1/profiles/a/b", "/v1/healthz/", "/v1/healthzz", "/v2/healthz",
-		"/v1/profiles/a/avatar/x", "//v1/healthz",
+		"/",
+		"/v1",
+		"/v1/profiles",
+		"/v1/profiles/",
+		"/v1/profiles//avatar",
+		"/v1/profiles/a/b",
+		"/v1/healthz/",
+		"/v1/healthzz",
+		"/v2/healthz",
+		"/v1/profiles/a/avatar/x",
+		"//v1/healthz",
 	};
 	struct http_request req;
 	char allow[128];

@@ -27,7 +27,9 @@ static void
 test_rejects_other_forms(void **state)
 {
 	static const char *const bad[] = {
-		"", "7b3e4a52", "7B3E4A52-1C9D-4F60-9A8E-2D5C6F7A8B01",
+		"",
+		"7b3e4a52",
+		"7B3E4A52-1C9D-4F60-9A8E-2D5C6F7A8B01",
 		"7b3e4a521c9d4f609a8e2d5c6f7a8b01",
 		"{7b3e4a52-1c9d-4f60-9a8e-2d5c6f7a8b01}",
 		"urn:uuid:7b3e4a52-1c9d-4f60-9a8e-2d5c6f7a8b01",
@@ -46,7 +48,8 @@ test_rejects_other_forms(void **state)
 		assert_false(check(bad[i]));
 	assert_false(uuid_is_canonical(NULL, 36));
 	/* A NUL inside the length is not a digit. */
-	assert_false(uuid_is_canonical("7b3e4a52-1c9d-4f60-9a8e-2d5c6f7a8b0\0", 36));
+	assert_false(uuid_is_canonical("7b3e4a52-1c9d-4f60-9a8e-2d5c6f7a8b0\0",
+	    36));
 }
 
 int

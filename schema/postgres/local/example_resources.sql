@@ -1,5 +1,6 @@
 -- The declared resources' tables, printed by profilecache-admin sql
--- from the configuration. Load schema/postgres/50_resources.sql first.
+-- from the configuration. Load schema/postgres/50_resources.sql first
+-- (and 60_increments.sql for a table with a counter).
 -- Idempotent: a table that exists gets only the columns it lacks (an
 -- existing column of another type is left as it is: check it).
 begin;
@@ -71,6 +72,33 @@ create trigger journey_progress_version_outside_write before insert or update on
     for each row execute function profilecache.version_outside_write();
 drop trigger if exists journey_progress_tombstone_outside_delete on public."journey_progress";
 create trigger journey_progress_tombstone_outside_delete after delete on public."journey_progress"
+    for each row execute function profilecache.tombstone_outside_delete();
+
+-- [resource balances]: GET /v1/balances/{user_id}, answers {"balance": ...}
+create table if not exists public."balances" (
+    "user_id" uuid primary key default gen_random_uuid()
+);
+alter table public."balances" add column if not exists "balance" bigint not null default 0;
+alter table public."balances" drop constraint if exists balances_balance_bounds;
+alter table public."balances" add constraint balances_balance_bounds check ("balance" >= 0) not valid;
+alter table public."balances" add column if not exists "updated_at" timestamptz not null default pg_catalog.now();
+alter table public."balances" add column if not exists field_versions jsonb not null default '{}';
+alter table public."balances" enable row level security;
+drop policy if exists balances_read on public."balances";
+create policy balances_read on public."balances" for select to authenticated
+    using ((select auth.uid()) = "user_id");
+grant select on table public."balances" to anon, authenticated;
+grant select, insert, update, delete on table public."balances" to service_role;
+insert into profilecache.resources (name, tbl, key, owner, columns, counters)
+    values ('balance', 'public."balances"', 'user_id', null, '{"balance"}', '{"balance": {"min": 0, "max": null}}')
+    on conflict (name) do update
+        set tbl = excluded.tbl, key = excluded.key, owner = excluded.owner,
+            columns = excluded.columns, counters = excluded.counters;
+drop trigger if exists balances_version_outside_write on public."balances";
+create trigger balances_version_outside_write before insert or update on public."balances"
+    for each row execute function profilecache.version_outside_write();
+drop trigger if exists balances_tombstone_outside_delete on public."balances";
+create trigger balances_tombstone_outside_delete after delete on public."balances"
     for each row execute function profilecache.tombstone_outside_delete();
 
 notify pgrst, 'reload schema';

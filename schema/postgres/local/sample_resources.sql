@@ -1,5 +1,5 @@
 -- Sample rows of the example configuration's declared tables (challenges,
--- journey_progress; etc/profilecache.conf.example), for local development
+-- journey_progress, balances; etc/profilecache.conf.example), for local development
 -- and the black-box tests. LOCAL ONLY; fixed ids; running this again leaves
 -- existing rows alone. Owned by alice (SAMPLE_PROFILE_ID) and bob.
 
@@ -19,4 +19,9 @@ insert into public.journey_progress (id, user_id, journey, step, percent, comple
 values
     ('4e2d6b8f-3c5a-4d7e-9f0a-1b2c3d4e5f01', '7b3e4a52-1c9d-4f60-9a8e-2d5c6f7a8b01',
      'onboarding', 3, 60, null, '2026-12-02 09:30:00+00')
+on conflict do nothing;
+
+insert into public.balances (user_id, balance, updated_at)
+values
+    ('7b3e4a52-1c9d-4f60-9a8e-2d5c6f7a8b01', 100, '2026-12-02 09:00:00+00')
 on conflict do nothing;

@@ -15,6 +15,7 @@
 #define JOURNAL_FILE_JWKS "-jwks.json"        /* the fetched jwks_url key set */
 #define JOURNAL_FILE_JWKS_LOCK "-jwks.lock"   /* its fetches (flock, mtime) */
 #define JOURNAL_FILE_DECODE "-decode"         /* the image decode slots */
-#define JOURNAL_FILE_METRICS "-metrics"       /* [metrics] file's default */
+#define JOURNAL_FILE_ROWLOCK "-rowlock" /* rows' increments, memcached down */
+#define JOURNAL_FILE_METRICS "-metrics" /* [metrics] file's default */
 
 #endif

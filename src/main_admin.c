@@ -919,6 +919,7 @@ cmd_paths(struct admin *ad, const struct admin_cmd *cmd)
 		{ "flush_lock", c->journal_path, JOURNAL_FILE_FLUSH_LOCK },
 		{ "jwks_cache", c->journal_path, JOURNAL_FILE_JWKS },
 		{ "jwks_lock", c->journal_path, JOURNAL_FILE_JWKS_LOCK },
+		{ "row_lock", c->journal_path, JOURNAL_FILE_ROWLOCK },
 		{ "metrics", c->metrics_file, "" },
 		{ "decode_slots", c->avatar_decode_slots, "" },
 		{ "avatar_dir", c->avatar_dir, "" },

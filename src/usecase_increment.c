@@ -1,15 +1,21 @@
 /* Increments of a counter: deferred, applied exactly once through the database's ledger. */
 #include "autoconf.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <jansson.h>
+#include <limits.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "app.h"
 #include "cache.h"
 #include "clock.h"
 #include "journal.h"
+#include "journal_files.h"
 #include "log.h"
 #include "resource.h"
 #include "timefmt.h"
@@ -18,6 +24,8 @@
 #include "usecase_write.h"
 
 #define WAIT_STEP_US 2000
+/* The bytes of the node's row locks: rows share one only by chance. */
+#define ROWLOCK_BYTES 65536
 /* memcached takes an expiry above 30 days as a point in time. */
 #define REPLAY_TTL_MAX (30L * 86400)
 #define REPLAY_NS "idempotency"
@@ -207,9 +215,9 @@ usecase_increment_settled(struct app *app, const struct resource *res,
 
 /*
  * Take the row's increment lock, waiting up to lock_wait_ms. PC_OK: held;
- * PC_UNAVAILABLE: memcached is down (nothing to lock, nothing cached: the
- * journal's and the database's word decide); PC_CONFLICT: still held by
- * another; PC_ERROR: anything else (the increment is refused).
+ * PC_UNAVAILABLE: memcached is down (nothing cached: the journal's and
+ * the database's word decide, under lock_row_here's lock); PC_CONFLICT:
+ * still held by another; PC_ERROR: anything else (the increment is refused).
  */
 static enum pc_result
 lock_row(struct app *app, const struct resource *res, const char *id)
@@ -224,6 +232,62 @@ lock_row(struct app *app, const struct resource *res, const char *id)
 	return r == PC_OK || r == PC_UNAVAILABLE || r == PC_CONFLICT ?
 	    r :
 	    PC_ERROR;
+}
+
+/*
+ * While memcached cannot lock a row, this node's processes take turns on it
+ * through one byte of a file beside the journal: an fcntl lock, released
+ * when its descriptor is closed or its process dies. Two debits checked
+ * against the same database value and the same pending increments cannot
+ * then both pass on this node. Other nodes are not held: the database
+ * re-checks the floor when it applies them. Returns the descriptor holding
+ * the lock, -1 when another held it past lock_wait_ms, -2 when it cannot be
+ * taken (the increment is refused).
+ */
+static int
+lock_row_here(struct app *app, const struct resource *res, const char *id)
+{
+	int64_t deadline = clock_mono_us() + app->cfg.cache_lock_wait_ms * 1000;
+	char path[PATH_MAX];
+	struct flock fl;
+	uint32_t h = 2166136261u; /* FNV-1a of "ns/id" */
+	const char *s;
+	int fd, e;
+
+	for (s = res->increments_ns; *s != '\0'; s++)
+		h = (h ^ (unsigned char)*s) * 16777619u;
+	h = (h ^ '/') * 16777619u;
+	for (s = id; *s != '\0'; s++)
+		h = (h ^ (unsigned char)*s) * 16777619u;
+	if ((size_t)snprintf(path, sizeof(path), "%s" JOURNAL_FILE_ROWLOCK,
+	        app->cfg.journal_path) >= sizeof(path) ||
+	    (fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600)) == -1) {
+		log_error("increment_lock_failed",
+		    "resource=%s id=%s error=\"%s\"", res->name, id,
+		    strerror(errno));
+		return -2;
+	}
+	memset(&fl, 0, sizeof(fl));
+	fl.l_type = F_WRLCK;
+	fl.l_whence = SEEK_SET;
+	fl.l_start = (off_t)(h % ROWLOCK_BYTES);
+	fl.l_len = 1;
+	while (fcntl(fd, F_SETLK, &fl) == -1) {
+		e = errno;
+		if ((e == EACCES || e == EAGAIN) &&
+		    clock_mono_us() < deadline) {
+			clock_sleep_us(WAIT_STEP_US);
+			continue;
+		}
+		(void)close(fd);
+		if (e == EACCES || e == EAGAIN)
+			return -1;
+		log_error("increment_lock_failed",
+		    "resource=%s id=%s error=\"%s\"", res->name, id,
+		    strerror(e));
+		return -2;
+	}
+	return fd;
 }
 
 /* The row the increment starts from: as a write's, or blind. */
@@ -420,7 +484,7 @@ base_owned(const struct increment_request *req, const struct write_base *b)
 	    INCREMENT_FORBIDDEN;
 }
 
-/* Under the row's lock (or with memcached down): check, journal, count in. */
+/* Under the row's lock (the node's, memcached down): check, journal, count in. */
 static void
 increment_locked(struct app *app, const struct increment_request *req,
     struct journal *j, struct increment_result *out)
@@ -557,6 +621,7 @@ usecase_increment(struct app *app, const struct increment_request *req,
 	struct journal_keyed found;
 	struct journal *j;
 	enum pc_result r;
+	int here = -1;
 
 	memset(out, 0, sizeof(*out));
 	if (req->actor != NULL &&
@@ -588,9 +653,17 @@ usecase_increment(struct app *app, const struct increment_request *req,
 		    r == PC_CONFLICT ? INCREMENT_BUSY : INCREMENT_UNAVAILABLE;
 		return;
 	}
+	if (r == PC_UNAVAILABLE &&
+	    (here = lock_row_here(app, req->res, req->id)) < 0) {
+		out->outcome =
+		    here == -1 ? INCREMENT_BUSY : INCREMENT_UNAVAILABLE;
+		return;
+	}
 	increment_locked(app, req, j, out);
 	if (r == PC_OK)
 		cache_unlock(app->cache, req->res->increments_ns, req->id);
+	if (here >= 0)
+		(void)close(here); /* releases the node's lock */
 }
 
 void

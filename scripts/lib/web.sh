@@ -159,7 +159,7 @@ pc__grant_web_user() {
 		pc__grant "$d" "" "$group" 070 || return 1
 	done
 	for key in journal journal_wal journal_shm journal_wlock journal_sync flush_lock metrics \
-		jwks_cache jwks_lock decode_slots; do
+		jwks_cache jwks_lock row_lock decode_slots; do
 		f=${paths[$key]}
 		[[ -n $f && -e $f ]] || continue
 		pc__grant "$f" "$wuser" "$group" 000 || return 1

@@ -225,7 +225,7 @@ is "$RC" 78 "a world-readable JWT secret: exit 78"
 like "$ERR" "open.secret.*world-readable" "naming the file"
 
 # --- paths -----------------------------------------------------------------------------------------------
-names="config journal journal_wal journal_shm journal_wlock journal_sync flush_lock jwks_cache jwks_lock"
+names="config journal journal_wal journal_shm journal_wlock journal_sync flush_lock jwks_cache jwks_lock row_lock"
 names+=" metrics decode_slots avatar_dir avatar_helper service_key_file jwt_secret_file jwks_file"
 names+=" secret_key_file metrics_token_file"
 run paths

@@ -1307,10 +1307,35 @@ trash_one(void *arg, const char *relpath, bool applied)
  * after a flush); deleted ones are dropped. The cursor (meta pull_since) is
  * the last row's updated_at when a page was full, else the database's
  * clock minus PULL_MARGIN_S, for transactions still open when it looked.
+ * A page too large is asked for again smaller, down to two rows; past that
+ * the run skips ahead (pull_skip).
  */
 #define PULL_PAGE 500
 #define PULL_PAGES 20
 #define PULL_MARGIN_S 10
+
+/*
+ * Even two rows, or the deletions since the cursor, are larger than an
+ * answer may be: asking again would fail again on every run, and nothing
+ * changed outside would reach the caches any more. Skip to this host's
+ * clock minus PULL_MARGIN_S instead (never back): the entries of rows
+ * changed in between are not refreshed, and are served until their TTL as
+ * if there were no pull; lists are asked for again.
+ */
+static void
+pull_skip(struct app *app, const struct resource *res, char *since,
+    const char *err)
+{
+	int64_t at_us,
+	    to_us = clock_now_us() - PULL_MARGIN_S * INT64_C(1000000);
+
+	log_warn("flush_pull_skipped", "resource=%s since=%s error=\"%s\"",
+	    res->name, since, err);
+	if (timefmt_parse(since, strlen(since), &at_us) != PC_OK ||
+	    at_us < to_us)
+		(void)timefmt_format(to_us, since);
+	usecase_list_changed(app, res);
+}
 
 static void
 pull_outside(struct app *app, const struct resource *res,
@@ -1364,6 +1389,10 @@ pull_outside(struct app *app, const struct resource *res,
 		if (r == PC_TOOBIG && max > 2) {
 			max /= 2;
 			continue;
+		}
+		if (r == PC_TOOBIG) {
+			pull_skip(app, res, since, err);
+			break;
 		}
 		if (r != PC_OK) {
 			log_warn("flush_pull_failed",

@@ -79,6 +79,7 @@ app_journal(struct app *app, struct journal **out, char *err)
 		.path = app->cfg.journal_path,
 		.sync_full = strcmp(app->cfg.journal_synchronous, "full") == 0,
 		.busy_timeout_ms = app->cfg.journal_busy_timeout_ms,
+		.queue_poll = app->cfg.http_threads > 1,
 	};
 	enum pc_result r = PC_OK;
 

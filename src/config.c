@@ -129,6 +129,7 @@ static const struct opt opts[] = {
 	{ "metrics", "token_file", OPT_STR, O(metrics_token_file), 0, 0, 0 },
 	{ "http", "cors_origins", OPT_STR, O(http_cors_origins), 0, 0, 0 },
 	{ "http", "cors_max_age", OPT_LONG, O(http_cors_max_age), 0, 86400, 0 },
+	{ "http", "threads", OPT_LONG, O(http_threads), 1, 64, 0 },
 	{ "log", "level", OPT_LOGLEVEL, O(log_level), 0, 0, 0 },
 };
 #define NOPTS (sizeof(opts) / sizeof(opts[0]))
@@ -181,6 +182,7 @@ config_defaults(struct config *cfg)
 	cfg->flush_max_seconds = 50;
 	cfg->flush_retention = 7 * 86400;
 	cfg->http_cors_max_age = 600;
+	cfg->http_threads = 1;
 	cfg->log_level = LOG_LVL_INFO;
 }
 

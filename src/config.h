@@ -103,6 +103,7 @@ struct config {
 	char *http_cors_origins; /* origins browsers may call from, checked by
 					   cors_origins_check(); NULL: no CORS */
 	long http_cors_max_age;  /* seconds a browser may keep a preflight */
+	long http_threads;       /* a FastCGI responder's serving threads */
 
 	/* [log] */
 	int log_level;

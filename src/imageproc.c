@@ -209,7 +209,7 @@ imageproc_slot_take(const char *path, long slots)
 		fl.l_whence = SEEK_SET;
 		fl.l_start = i;
 		fl.l_len = 1;
-		if (fcntl(fd, F_SETLK, &fl) == 0)
+		if (fcntl(fd, F_OFD_SETLK, &fl) == 0)
 			return fd; /* the lock is ours while fd is open */
 	}
 	(void)close(fd);

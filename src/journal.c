@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <sqlite3.h>
 #include <stdio.h>
@@ -163,10 +164,11 @@ struct journal {
 	sqlite3 *db;
 	sqlite3_stmt *st[ST_COUNT];
 	long busy_timeout_ms;
-	int wlock;      /* the writers' queue: see journal_queue() */
-	int wal_frames; /* frames in the WAL after our last commit */
-	bool wrote;     /* the last COMMIT wrote to the WAL */
-	int gsync;      /* "<journal>-sync": its flock is the syncers' queue */
+	bool queue_poll; /* see journal_opts */
+	int wlock;       /* the writers' queue: see journal_queue() */
+	int wal_frames;  /* frames in the WAL after our last commit */
+	bool wrote;      /* the last COMMIT wrote to the WAL */
+	int gsync;       /* "<journal>-sync": its flock is the syncers' queue */
 	struct journal_group *group; /* mapped from it; NULL: no group commit */
 	int64_t counted_minute;      /* journal_count() pruned before it */
 };
@@ -208,11 +210,46 @@ journal_wal_hook(void *arg, sqlite3 *db, const char *name, int frames)
  * which the fine-grained busy handler below waits for.
  */
 #define JOURNAL_QUEUE_TICK_US 20000
+/* Polling, in a process with threads: the first and the longest sleep. */
+#define JOURNAL_POLL_MIN_US 50
+#define JOURNAL_POLL_MAX_US 1000
 
 static void
 journal_alarm(int sig)
 {
 	(void)sig; /* only here to interrupt flock() */
+}
+
+static enum pc_result
+journal_queue_failed(const struct journal *j, char *err)
+{
+	pc_err(err, "journal: waited %ld ms for the writers' lock",
+	    j->busy_timeout_ms);
+	log_error("journal_error", "op=queue error=\"%s\"", err);
+	return PC_UNAVAILABLE;
+}
+
+/*
+ * The interval timer and its signal belong to the process, not to a
+ * thread: a responder with threads polls the queue instead, sleeping twice
+ * as long after each try (from JOURNAL_POLL_MIN_US up to
+ * JOURNAL_POLL_MAX_US), so a short wait stays short.
+ */
+static enum pc_result
+journal_queue_poll(struct journal *j, int64_t deadline, char *err)
+{
+	int64_t step = JOURNAL_POLL_MIN_US;
+
+	do {
+		clock_sleep_us(step);
+		if (flock(j->wlock, LOCK_EX | LOCK_NB) == 0)
+			return PC_OK;
+		if (errno != EWOULDBLOCK && errno != EINTR)
+			break;
+		if (step < JOURNAL_POLL_MAX_US)
+			step *= 2;
+	} while (clock_mono_us() < deadline);
+	return journal_queue_failed(j, err);
 }
 
 static enum pc_result
@@ -234,6 +271,8 @@ journal_queue(struct journal *j, char *err)
 	if (flock(j->wlock, LOCK_EX | LOCK_NB) == 0)
 		return PC_OK;
 	deadline = clock_mono_us() + (int64_t)j->busy_timeout_ms * 1000;
+	if (j->queue_poll)
+		return journal_queue_poll(j, deadline, err);
 	/*
 	 * Installed once and kept (nothing else in the programs uses SIGALRM):
 	 * two system calls fewer on every write that waits, and a late tick
@@ -253,10 +292,7 @@ journal_queue(struct journal *j, char *err)
 	(void)setitimer(ITIMER_REAL, &off, NULL);
 	if (rc == 0)
 		return PC_OK;
-	pc_err(err, "journal: waited %ld ms for the writers' lock",
-	    j->busy_timeout_ms);
-	log_error("journal_error", "op=queue error=\"%s\"", err);
-	return PC_UNAVAILABLE;
+	return journal_queue_failed(j, err);
 }
 
 static int
@@ -574,18 +610,47 @@ out:
 	return r;
 }
 
+/*
+ * Pending changes may be private: the file is created 0600 here (SQLite
+ * gives its -wal and -shm files the mode of the database file). Only when
+ * it does not exist yet: closing any descriptor of the database file drops
+ * every POSIX lock this process holds on it, SQLite's included, and in a
+ * responder with threads another thread's connection may hold them (seen:
+ * "database disk image is malformed"). The mutex keeps another thread from
+ * opening the file between its creation here and the close.
+ */
+static enum pc_result
+journal_create(const char *path, char *err)
+{
+	static pthread_mutex_t creating = PTHREAD_MUTEX_INITIALIZER;
+	enum pc_result r = PC_OK;
+	int fd;
+
+	(void)pthread_mutex_lock(&creating);
+	if ((fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600)) !=
+	    -1)
+		(void)close(fd);
+	else if (errno != EEXIST || access(path, R_OK | W_OK) == -1) {
+		pc_err(err, "journal %s: %s", path, strerror(errno));
+		r = PC_UNAVAILABLE;
+	}
+	(void)pthread_mutex_unlock(&creating);
+	return r;
+}
+
 enum pc_result
 journal_open(const struct journal_opts *opts, struct journal **out, char *err)
 {
 	enum pc_result r = PC_UNAVAILABLE;
 	struct journal *j;
 	char lock[4096];
-	int i, fd;
+	int i;
 
 	*out = NULL;
 	if ((j = calloc(1, sizeof(*j))) == NULL)
 		return PC_NOMEM;
 	j->busy_timeout_ms = opts->busy_timeout_ms;
+	j->queue_poll = opts->queue_poll;
 	j->gsync = -1;
 	if ((size_t)snprintf(lock, sizeof(lock), "%s" JOURNAL_FILE_WLOCK,
 	        opts->path) >= sizeof(lock) ||
@@ -594,15 +659,8 @@ journal_open(const struct journal_opts *opts, struct journal **out, char *err)
 		j->wlock = -1;
 		goto out;
 	}
-	/*
-	 * Pending changes may be private: the file is created 0600 (SQLite
-	 * gives its -wal and -shm files the mode of the database file).
-	 */
-	if ((fd = open(opts->path, O_RDWR | O_CREAT | O_CLOEXEC, 0600)) == -1) {
-		pc_err(err, "journal %s: %s", opts->path, strerror(errno));
+	if (journal_create(opts->path, err) != PC_OK)
 		goto out;
-	}
-	(void)close(fd);
 	if (sqlite3_open_v2(opts->path, &j->db,
 	        SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
 	            SQLITE_OPEN_NOMUTEX,

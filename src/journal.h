@@ -18,6 +18,8 @@ struct journal_opts {
 	bool sync_full; /* every commit on disk before it returns (default),
 				   or NORMAL: a power loss may lose the last ones */
 	long busy_timeout_ms; /* how long a writer waits for the lock */
+	bool queue_poll;      /* wait for the writers' queue by polling: the
+				   process has threads (the timer is per process) */
 };
 
 /*

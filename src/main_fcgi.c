@@ -4,11 +4,13 @@
 #include <errno.h>
 #include <fcgiapp.h>
 #include <limits.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "app.h"
@@ -313,14 +315,33 @@ finish_request(FCGX_Request *fr)
 	FCGX_Finish_r(fr);
 }
 
+/* Serve the request fr accepted, then the work that waited for its end. */
+static void
+serve_request(struct app *app, FCGX_Request *fr, struct http_response *resp)
+{
+	struct http_request req;
+	struct out o;
+
+	memset(&req, 0, sizeof(req));
+	req.getenv = env_fcgi;
+	req.env_ctx = fr->envp;
+	req.read = read_fcgi;
+	req.read_ctx = fr->in;
+	o.fcgi = fr->out;
+	handle(app, &req, resp);
+	send_response(&o, &req, resp);
+	/* The client has its answer before any refresh work starts. */
+	finish_request(fr);
+	run_after(app, resp);
+	http_response_free(resp);
+}
+
 static int
 serve_fcgi(struct app *app)
 {
 	struct http_response resp;
-	struct http_request req;
 	FCGX_Request fr;
 	sigset_t stop;
-	struct out o;
 	int rc;
 
 	if (FCGX_Init() != 0 ||
@@ -330,20 +351,8 @@ serve_fcgi(struct app *app)
 	}
 	stop_signals_init(&stop);
 	http_response_init(&resp);
-	while ((rc = accept_request(&fr, &stop)) >= 0) {
-		memset(&req, 0, sizeof(req));
-		req.getenv = env_fcgi;
-		req.env_ctx = fr.envp;
-		req.read = read_fcgi;
-		req.read_ctx = fr.in;
-		o.fcgi = fr.out;
-		handle(app, &req, &resp);
-		send_response(&o, &req, &resp);
-		/* The client has its answer before any refresh work starts. */
-		finish_request(&fr);
-		run_after(app, &resp);
-		http_response_free(&resp);
-	}
+	while ((rc = accept_request(&fr, &stop)) >= 0)
+		serve_request(app, &fr, &resp);
 	if (stop_signal != 0) {
 		log_info("fcgi_stop", "signal=%s",
 		    stop_signal_name(stop_signal));
@@ -353,6 +362,180 @@ serve_fcgi(struct app *app)
 	log_error("fcgi_accept_failed", "error=\"%s\"",
 	    rc < 0 && rc > -9000 ? strerror(-rc) : "libfcgi failure");
 	return 1;
+}
+
+/*
+ * A responder with threads ([http] threads > 1). Each thread accepts and
+ * serves connections of its own with an app of its own (its own memcached,
+ * origin and journal handles); the threads share only the listening
+ * socket, the metrics file and the log. With several threads a responder
+ * can keep FastCGI connections open between requests (nginx's
+ * fastcgi_keep_conn): a kept connection holds one thread while it waits
+ * for its next request, not the whole process.
+ *
+ * Stopping: every thread blocks the stop signals, and the main thread,
+ * which serves nothing, takes them with sigwait(). It then sets libfcgi's
+ * flag and wakes each thread with WAKE_SIGNAL until the thread has ended.
+ * As in serve_fcgi(), a thread lets that signal through only while it
+ * waits in FCGX_Accept_r(), so a request being served is finished first;
+ * a thread waiting for the next request of a kept connection drops that
+ * connection, which the web server then opens anew to another responder.
+ * Waking again every WAKE_EVERY_NS closes the window in which a signal
+ * lands just before accept() or read() blocks.
+ */
+#define WAKE_SIGNAL SIGUSR2
+#define WAKE_EVERY_NS 100000000L
+
+struct worker {
+	pthread_t tid;
+	struct app *app;
+	bool running;
+	bool failed; /* ended on an accept error, not a stop */
+};
+
+static int stopping; /* read and written with __atomic */
+
+static void
+wake_handler(int sig)
+{
+	(void)sig; /* only here to interrupt accept() or read() */
+}
+
+static void *
+worker_main(void *arg)
+{
+	struct worker *w = arg;
+	struct http_response resp;
+	FCGX_Request fr;
+	sigset_t wake;
+	int rc;
+
+	(void)sigemptyset(&wake);
+	(void)sigaddset(&wake, WAKE_SIGNAL);
+	if (FCGX_InitRequest(&fr, 0, FCGI_FAIL_ACCEPT_ON_INTR) != 0) {
+		w->failed = true;
+		return NULL;
+	}
+	http_response_init(&resp);
+	for (;;) {
+		(void)pthread_sigmask(SIG_UNBLOCK, &wake, NULL);
+		rc = __atomic_load_n(&stopping, __ATOMIC_SEQ_CST) ?
+		    -1 :
+		    FCGX_Accept_r(&fr);
+		(void)pthread_sigmask(SIG_BLOCK, &wake, NULL);
+		if (rc >= 0) {
+			serve_request(w->app, &fr, &resp);
+			continue;
+		}
+		if (__atomic_load_n(&stopping, __ATOMIC_SEQ_CST))
+			break;
+		if (rc == -EINTR)
+			continue; /* a WAKE_SIGNAL from elsewhere */
+		log_error("fcgi_accept_failed", "error=\"%s\"",
+		    rc > -9000 ? strerror(-rc) : "libfcgi failure");
+		w->failed = true;
+		/* The process ends, as a responder without threads does. */
+		(void)kill(getpid(), SIGTERM);
+		break;
+	}
+	FCGX_Free(&fr, 1);
+	return NULL;
+}
+
+/* Wait up to WAKE_EVERY_NS for w's thread to end; whether it has. */
+static bool
+worker_join(struct worker *w)
+{
+	struct timespec until;
+
+	(void)clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_nsec += WAKE_EVERY_NS;
+	if (until.tv_nsec >= 1000000000L) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000L;
+	}
+	if (pthread_timedjoin_np(w->tid, NULL, &until) != 0)
+		return false;
+	w->running = false;
+	return true;
+}
+
+static int
+serve_fcgi_threads(struct app *first, const char *path)
+{
+	long i, n = first->cfg.http_threads, left;
+	struct app *apps = NULL;
+	struct worker *w = NULL;
+	char err[PC_ERRLEN] = "";
+	struct sigaction sa;
+	struct config cfg;
+	sigset_t stop;
+	bool failed = false;
+	int sig = 0, rc = 1;
+
+	if (FCGX_Init() != 0) {
+		log_error("fcgi_init_failed", "%s", "");
+		return 1;
+	}
+	/* Blocked from here on in this thread and every thread it starts. */
+	stop_signals_init(&stop);
+	(void)sigaddset(&stop, WAKE_SIGNAL);
+	(void)pthread_sigmask(SIG_BLOCK, &stop, NULL);
+	(void)sigdelset(&stop, WAKE_SIGNAL);
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = wake_handler;
+	(void)sigemptyset(&sa.sa_mask);
+	sa.sa_flags = 0; /* no SA_RESTART: accept() and read() must return */
+	(void)sigaction(WAKE_SIGNAL, &sa, NULL);
+	if ((w = calloc((size_t)n, sizeof(*w))) == NULL ||
+	    (apps = calloc((size_t)n, sizeof(*apps))) == NULL)
+		goto out;
+	/* Each thread's app, made before any thread runs. */
+	w[0].app = first;
+	for (i = 1; i < n; i++) {
+		if (config_load(path, &cfg, err) != PC_OK ||
+		    app_open(&apps[i], &cfg, err) != PC_OK) {
+			log_error("startup_failed", "thread=%ld error=\"%s\"",
+			    i, err);
+			goto out;
+		}
+		w[i].app = &apps[i];
+	}
+	for (i = 0; i < n; i++) {
+		if (pthread_create(&w[i].tid, NULL, worker_main, &w[i]) != 0) {
+			log_error("startup_failed",
+			    "error=\"cannot start "
+			    "thread %ld\"",
+			    i);
+			break;
+		}
+		w[i].running = true;
+	}
+	if (i == n)
+		(void)sigwait(&stop, &sig);
+	__atomic_store_n(&stopping, 1, __ATOMIC_SEQ_CST);
+	FCGX_ShutdownPending();
+	do {
+		left = 0;
+		for (i = 0; i < n; i++)
+			if (w[i].running) {
+				(void)pthread_kill(w[i].tid, WAKE_SIGNAL);
+				if (!worker_join(&w[i]))
+					left++;
+			}
+	} while (left > 0);
+	for (i = 0; i < n; i++)
+		failed = failed || w[i].failed;
+	if (sig != 0 && !failed) {
+		log_info("fcgi_stop", "signal=%s", stop_signal_name(sig));
+		rc = 0;
+	}
+out:
+	for (i = 1; apps != NULL && i < n; i++)
+		app_close(&apps[i]);
+	free(apps);
+	free(w);
+	return rc;
 }
 
 static int
@@ -442,7 +625,12 @@ main(int argc, char **argv)
 		return EXIT_CONFIG;
 	}
 	(void)signal(SIGPIPE, SIG_IGN);
-	rc = FCGX_IsCGI() ? serve_cgi(&app) : serve_fcgi(&app);
+	if (FCGX_IsCGI())
+		rc = serve_cgi(&app);
+	else if (app.cfg.http_threads > 1)
+		rc = serve_fcgi_threads(&app, path);
+	else
+		rc = serve_fcgi(&app);
 	app_close(&app);
 	return rc;
 }

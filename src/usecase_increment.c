@@ -235,9 +235,10 @@ lock_row(struct app *app, const struct resource *res, const char *id)
 }
 
 /*
- * While memcached cannot lock a row, this node's processes take turns on it
- * through one byte of a file beside the journal: an fcntl lock, released
- * when its descriptor is closed or its process dies. Two debits checked
+ * This node's processes (and their threads) take turns on a row through one
+ * byte of a file beside the journal, also while memcached cannot lock it,: an open file description
+ * lock (F_OFD_SETLK: held against the process's other threads too),
+ * released when its descriptor is closed or its process dies. Two debits checked
  * against the same database value and the same pending increments cannot
  * then both pass on this node. Other nodes are not held: the database
  * re-checks the floor when it applies them. Returns the descriptor holding
@@ -259,9 +260,13 @@ lock_row_here(struct app *app, const struct resource *res, const char *id)
 	h = (h ^ '/') * 16777619u;
 	for (s = id; *s != '\0'; s++)
 		h = (h ^ (unsigned char)*s) * 16777619u;
+	fd = -1;
 	if ((size_t)snprintf(path, sizeof(path), "%s" JOURNAL_FILE_ROWLOCK,
-	        app->cfg.journal_path) >= sizeof(path) ||
-	    (fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600)) == -1) {
+	        app->cfg.journal_path) >= sizeof(path))
+		errno = ENAMETOOLONG;
+	else
+		fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (fd == -1) {
 		log_error("increment_lock_failed",
 		    "resource=%s id=%s error=\"%s\"", res->name, id,
 		    strerror(errno));
@@ -272,7 +277,7 @@ lock_row_here(struct app *app, const struct resource *res, const char *id)
 	fl.l_whence = SEEK_SET;
 	fl.l_start = (off_t)(h % ROWLOCK_BYTES);
 	fl.l_len = 1;
-	while (fcntl(fd, F_SETLK, &fl) == -1) {
+	while (fcntl(fd, F_OFD_SETLK, &fl) == -1) {
 		e = errno;
 		if ((e == EACCES || e == EAGAIN) &&
 		    clock_mono_us() < deadline) {
@@ -647,23 +652,27 @@ usecase_increment(struct app *app, const struct increment_request *req,
 		out->outcome = INCREMENT_UNAVAILABLE;
 		return;
 	}
+	/*
+	 * The node's lock first, always: while memcached comes back, or when
+	 * one process's cache_lock fails and another's does not, processes of
+	 * this node holding either lock must still not check one row at once.
+	 */
+	if ((here = lock_row_here(app, req->res, req->id)) < 0) {
+		out->outcome =
+		    here == -1 ? INCREMENT_BUSY : INCREMENT_UNAVAILABLE;
+		return;
+	}
 	r = lock_row(app, req->res, req->id);
 	if (r == PC_CONFLICT || r == PC_ERROR) {
 		out->outcome =
 		    r == PC_CONFLICT ? INCREMENT_BUSY : INCREMENT_UNAVAILABLE;
-		return;
-	}
-	if (r == PC_UNAVAILABLE &&
-	    (here = lock_row_here(app, req->res, req->id)) < 0) {
-		out->outcome =
-		    here == -1 ? INCREMENT_BUSY : INCREMENT_UNAVAILABLE;
+		(void)close(here);
 		return;
 	}
 	increment_locked(app, req, j, out);
 	if (r == PC_OK)
 		cache_unlock(app->cache, req->res->increments_ns, req->id);
-	if (here >= 0)
-		(void)close(here); /* releases the node's lock */
+	(void)close(here); /* releases the node's lock */
 }
 
 void

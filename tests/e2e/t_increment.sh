@@ -15,7 +15,7 @@ set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
 e2e_start
-plan 86
+plan 87
 
 alice=$SAMPLE_PROFILE_ID
 bob=0c4b6a1e-8f0a-4d5e-9b2c-3d4e5f6a7b8c
@@ -204,6 +204,8 @@ for round in 1 2 3; do
 done
 is "$rounds" "202:3 409:5 / 202:3 409:5 / 202:3 409:5 / " \
 	"memcached down: 8 concurrent debits of 10 from 30, three times: 3 accepted, 5 refused each time"
+is "$(sqlite3 "$JOURNAL_PATH" "select count(*) from changes where resource = 'balance/increment' and state = 'pending' and json_extract(patch, '\$.key') like 'd3-%'")" 3 \
+	"the journal holds the three acknowledged debits, and no more"
 http GET "/balances/$alice" -H "$as_alice"
 is "$HTTP_STATUS/$(json .balance.balance)" 200/0 "read from the database and the pending debits: 0, not below"
 pc_start_memcached "$VAR_DIR"

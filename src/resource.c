@@ -143,6 +143,7 @@ resource_free(struct resource *res)
 	free(res->unknown_reason);
 	free(res->not_found_body);
 	free(res->increments_ns);
+	free(res->rows_ns);
 }
 
 void
@@ -806,6 +807,10 @@ resource_build(struct resource *res, char *err)
 	if (res->counters &&
 	    asprintf(&res->increments_ns, "%s/increment", res->item) == -1) {
 		res->increments_ns = NULL;
+		goto nomem;
+	}
+	if (asprintf(&res->rows_ns, "%s/row", res->item) == -1) {
+		res->rows_ns = NULL;
 		goto nomem;
 	}
 

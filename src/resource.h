@@ -117,6 +117,8 @@ struct resource {
 	bool counters;       /* has a counter field */
 	char *increments_ns; /* "<item>/increment": the journal's
 					   name for its increments */
+	char *rows_ns;       /* "<item>/row": its rows' writers' locks
+					   (rowlock.h) */
 };
 
 struct resources {

@@ -1,31 +1,23 @@
 /* Increments of a counter: deferred, applied exactly once through the database's ledger. */
 #include "autoconf.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <jansson.h>
-#include <limits.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "app.h"
 #include "cache.h"
 #include "clock.h"
 #include "journal.h"
-#include "journal_files.h"
 #include "log.h"
 #include "resource.h"
+#include "rowlock.h"
 #include "timefmt.h"
 #include "usecase_increment.h"
 #include "usecase_read.h"
 #include "usecase_write.h"
 
-#define WAIT_STEP_US 2000
-/* The bytes of the node's row locks: rows share one only by chance. */
-#define ROWLOCK_BYTES 65536
 /* memcached takes an expiry above 30 days as a point in time. */
 #define REPLAY_TTL_MAX (30L * 86400)
 #define REPLAY_NS "idempotency"
@@ -211,88 +203,6 @@ usecase_increment_settled(struct app *app, const struct resource *res,
 		    json_string_value(json_object_get(patch, "key")), &out,
 		    true);
 	increment_result_release(&out);
-}
-
-/*
- * Take the row's increment lock, waiting up to lock_wait_ms. PC_OK: held;
- * PC_UNAVAILABLE: memcached is down (nothing cached: the journal's and
- * the database's word decide, under lock_row_here's lock); PC_CONFLICT:
- * still held by another; PC_ERROR: anything else (the increment is refused).
- */
-static enum pc_result
-lock_row(struct app *app, const struct resource *res, const char *id)
-{
-	int64_t deadline = clock_mono_us() + app->cfg.cache_lock_wait_ms * 1000;
-	enum pc_result r;
-
-	while ((r = cache_lock(app->cache, res->increments_ns, id,
-	            app->cfg.cache_lock_ttl)) == PC_CONFLICT &&
-	    clock_mono_us() < deadline)
-		clock_sleep_us(WAIT_STEP_US);
-	return r == PC_OK || r == PC_UNAVAILABLE || r == PC_CONFLICT ?
-	    r :
-	    PC_ERROR;
-}
-
-/*
- * This node's processes (and their threads) take turns on a row through one
- * byte of a file beside the journal, also while memcached cannot lock it,: an open file description
- * lock (F_OFD_SETLK: held against the process's other threads too),
- * released when its descriptor is closed or its process dies. Two debits checked
- * against the same database value and the same pending increments cannot
- * then both pass on this node. Other nodes are not held: the database
- * re-checks the floor when it applies them. Returns the descriptor holding
- * the lock, -1 when another held it past lock_wait_ms, -2 when it cannot be
- * taken (the increment is refused).
- */
-static int
-lock_row_here(struct app *app, const struct resource *res, const char *id)
-{
-	int64_t deadline = clock_mono_us() + app->cfg.cache_lock_wait_ms * 1000;
-	char path[PATH_MAX];
-	struct flock fl;
-	uint32_t h = 2166136261u; /* FNV-1a of "ns/id" */
-	const char *s;
-	int fd, e;
-
-	for (s = res->increments_ns; *s != '\0'; s++)
-		h = (h ^ (unsigned char)*s) * 16777619u;
-	h = (h ^ '/') * 16777619u;
-	for (s = id; *s != '\0'; s++)
-		h = (h ^ (unsigned char)*s) * 16777619u;
-	fd = -1;
-	if ((size_t)snprintf(path, sizeof(path), "%s" JOURNAL_FILE_ROWLOCK,
-	        app->cfg.journal_path) >= sizeof(path))
-		errno = ENAMETOOLONG;
-	else
-		fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-	if (fd == -1) {
-		log_error("increment_lock_failed",
-		    "resource=%s id=%s error=\"%s\"", res->name, id,
-		    strerror(errno));
-		return -2;
-	}
-	memset(&fl, 0, sizeof(fl));
-	fl.l_type = F_WRLCK;
-	fl.l_whence = SEEK_SET;
-	fl.l_start = (off_t)(h % ROWLOCK_BYTES);
-	fl.l_len = 1;
-	while (fcntl(fd, F_OFD_SETLK, &fl) == -1) {
-		e = errno;
-		if ((e == EACCES || e == EAGAIN) &&
-		    clock_mono_us() < deadline) {
-			clock_sleep_us(WAIT_STEP_US);
-			continue;
-		}
-		(void)close(fd);
-		if (e == EACCES || e == EAGAIN)
-			return -1;
-		log_error("increment_lock_failed",
-		    "resource=%s id=%s error=\"%s\"", res->name, id,
-		    strerror(e));
-		return -2;
-	}
-	return fd;
 }
 
 /* The row the increment starts from: as a write's, or blind. */
@@ -489,7 +399,7 @@ base_owned(const struct increment_request *req, const struct write_base *b)
 	    INCREMENT_FORBIDDEN;
 }
 
-/* Under the row's lock (the node's, memcached down): check, journal, count in. */
+/* Under the row's locks (rowlock_take): check, journal, count in. */
 static void
 increment_locked(struct app *app, const struct increment_request *req,
     struct journal *j, struct increment_result *out)
@@ -626,7 +536,7 @@ usecase_increment(struct app *app, const struct increment_request *req,
 	struct journal_keyed found;
 	struct journal *j;
 	enum pc_result r;
-	int here = -1;
+	struct rowlock lk;
 
 	memset(out, 0, sizeof(*out));
 	if (req->actor != NULL &&
@@ -652,27 +562,13 @@ usecase_increment(struct app *app, const struct increment_request *req,
 		out->outcome = INCREMENT_UNAVAILABLE;
 		return;
 	}
-	/*
-	 * The node's lock first, always: while memcached comes back, or when
-	 * one process's cache_lock fails and another's does not, processes of
-	 * this node holding either lock must still not check one row at once.
-	 */
-	if ((here = lock_row_here(app, req->res, req->id)) < 0) {
-		out->outcome =
-		    here == -1 ? INCREMENT_BUSY : INCREMENT_UNAVAILABLE;
-		return;
-	}
-	r = lock_row(app, req->res, req->id);
-	if (r == PC_CONFLICT || r == PC_ERROR) {
+	if ((r = rowlock_take(app, req->res->rows_ns, req->id, &lk)) != PC_OK) {
 		out->outcome =
 		    r == PC_CONFLICT ? INCREMENT_BUSY : INCREMENT_UNAVAILABLE;
-		(void)close(here);
 		return;
 	}
 	increment_locked(app, req, j, out);
-	if (r == PC_OK)
-		cache_unlock(app->cache, req->res->increments_ns, req->id);
-	(void)close(here); /* releases the node's lock */
+	rowlock_release(app, &lk);
 }
 
 void

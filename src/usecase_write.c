@@ -14,6 +14,7 @@
 #include "origin.h"
 #include "profile.h"
 #include "resource.h"
+#include "rowlock.h"
 #include "storage.h"
 #include "timefmt.h"
 #include "usecase_list.h"
@@ -507,6 +508,7 @@ usecase_write(struct app *app, const struct write_request *req,
 	const struct resource *rs = req->res;
 	struct write_request wc = *req, *w = &wc;
 	bool mine = owner_field(rs) && w->actor != NULL;
+	struct rowlock lk = { .fd = -1 };
 	struct write_base cur;
 	json_t *owned = NULL;
 	enum pc_result r;
@@ -523,6 +525,18 @@ usecase_write(struct app *app, const struct write_request *req,
 	        json_object_set_new(owned, rs->owner->name,
 	            json_string(w->actor)) != 0)) {
 		res->outcome = WRITE_ERROR;
+		goto out;
+	}
+	/*
+	 * A write whose answer depends on what the row holds now (If-Match,
+	 * or a create under a chosen id, which must not find one) holds the
+	 * row's locks from that look until its change is journaled and cached:
+	 * two writes with one ETag were both acknowledged, none refused.
+	 */
+	if (((w->if_match != NULL && w->if_match->present) ||
+	        (w->create && !w->new_id)) &&
+	    (r = rowlock_take(app, rs->rows_ns, w->id, &lk)) != PC_OK) {
+		res->outcome = WRITE_UNAVAILABLE;
 		goto out;
 	}
 	r = usecase_write_base(app, rs, w->id, &cur);
@@ -593,6 +607,7 @@ usecase_write(struct app *app, const struct write_request *req,
 		write_behind(app, w, &cur, res);
 	res->before = json_incref(cur.row);
 out:
+	rowlock_release(app, &lk);
 	json_decref(owned);
 	json_decref(cur.row);
 	json_decref(cur.versions);

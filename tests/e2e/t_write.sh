@@ -7,7 +7,7 @@ set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
 e2e_start
-plan 77
+plan 78
 
 alice=$SAMPLE_PROFILE_ID
 bob=7b3e4a52-1c9d-4f60-9a8e-2d5c6f7a8b02
@@ -127,6 +127,21 @@ http PATCH "/profiles/$alice" "${json[@]}" "${auth[@]}" -H "If-Match: $etag" --d
 is "$HTTP_STATUS" 202 "If-Match of the current version: 202"
 http PATCH "/profiles/$alice" "${json[@]}" "${auth[@]}" -H "If-Match: $etag" --data '{"bio":"stale"}'
 is "$HTTP_STATUS" 412 "the same If-Match again is now stale: 412"
+# Writes sent at once with one ETag: one is acknowledged, the others were
+# made against a version that is gone (each round reads the ETag first).
+admin=(-H "apikey: $(admin_key)") rounds=""
+for round in 1 2 3; do
+	http GET "/profiles/$alice"
+	etag=$(header ETag)
+	for i in 1 2 3 4 5 6 7 8; do
+		curl -s -o /dev/null -w '%{http_code}\n' -X PATCH "$BASE_URL/profiles/$alice" "${json[@]}" "${admin[@]}" \
+			-H "If-Match: $etag" --data "{\"bio\":\"race $round.$i\"}" >"$E2E_DIR/m$i.status" &
+	done
+	wait
+	rounds="$rounds$(cat "$E2E_DIR"/m*.status | sort | uniq -c | awk '{printf "%s:%s ", $2, $1}')/ "
+done
+is "$rounds" "202:1 412:7 / 202:1 412:7 / 202:1 412:7 / " \
+	"8 writes at once with one If-Match, three times: one acknowledged, seven 412 each time"
 
 # --- PUT replaces ------------------------------------------------------------------------------
 http PUT "/profiles/$alice" "${json[@]}" "${auth[@]}" --data '{"username":"alice","bio":"only bio"}'

@@ -5,6 +5,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 #include <cmocka.h>
 
 #include <jansson.h>
@@ -13,6 +14,7 @@
 #include "cache.h"
 #include "clock.h"
 #include "fake_stores.h"
+#include "journal_files.h"
 #include "origin.h"
 #include "profile.h"
 #include "resource.h"
@@ -27,6 +29,8 @@
 
 static struct app app;
 static const struct resource *res;
+/* The journal is faked; the row locks beside it are real files. */
+static char journal_path[64];
 
 static int
 setup(void **state)
@@ -35,6 +39,9 @@ setup(void **state)
 
 	fake_reset();
 	memset(&app, 0, sizeof(app));
+	(void)snprintf(journal_path, sizeof(journal_path),
+	    "/tmp/test_usecase.%ld.db", (long)getpid());
+	app.cfg.journal_path = journal_path;
 	app.cfg.journal_synchronous = (char *)"full";
 	app.cfg.cache_fresh_ttl = 600;
 	app.cfg.cache_stale_ttl = 60;
@@ -50,6 +57,11 @@ setup(void **state)
 static int
 teardown(void **state)
 {
+	char path[sizeof(journal_path) + 16];
+
+	(void)snprintf(path, sizeof(path), "%s" JOURNAL_FILE_ROWLOCK,
+	    journal_path);
+	(void)unlink(path);
 	fake_reset();
 	return 0;
 }

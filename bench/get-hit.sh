@@ -43,12 +43,9 @@ while (($#)); do
 	esac
 done
 
-node_pkgs=()
-command -v npm >/dev/null || node_pkgs=(nodejs npm)
-pc_install_deps wrk redis-server "${node_pkgs[@]}"
+pc_install_deps wrk
+bench_peer_install
 pc_build
-npm ci --prefix bench/peer --no-audit --no-fund --loglevel=error >/dev/null ||
-	pc_die "npm ci in bench/peer failed"
 printf '| server | concurrency | app rps | app p50 ms | app p99 ms | peer rps | peer p99 ms | static rps | static p99 ms | app/peer rps | app/static rps |\n'
 printf '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n'
 for server in $servers; do
@@ -72,15 +69,14 @@ for server in $servers; do
 	[[ $hits == HIT ]] || pc_die "$server: expected a cache hit, got X-Cache: $hits"
 	# The peer serves the same profile object from Redis.
 	bench_peer_start "$peer_workers"
-	redis-cli -p "$REDIS_PORT" set "peer:profile:$SAMPLE_PROFILE_ID" \
-		"$(curl -s "$url" | jq -c .profile)" >/dev/null
-	peer=$PEER_URL/profiles/$SAMPLE_PROFILE_ID
-	[[ $(curl -s "$peer" | jq -c .profile) == $(curl -s "$url" | jq -c .profile) ]] ||
-		pc_die "$server: the peer's profile differs from the app's"
+	bench_peer_serve "$url"
+	peer=$PEER_PROFILE_URL
 	max_c=$(printf '%s\n' $conns | sort -n | tail -n 1)
 	if ((warmup > 0)); then
-		bench_wrk "$url" "$max_c" "$warmup" "$threads" >/dev/null
-		bench_wrk "$peer" "$max_c" "$warmup" "$threads" >/dev/null
+		# wrk wants at least as many connections as threads.
+		t=$((max_c < threads ? max_c : threads))
+		bench_wrk "$url" "$max_c" "$warmup" "$t" >/dev/null
+		bench_wrk "$peer" "$max_c" "$warmup" "$t" >/dev/null
 	fi
 	for c in $conns; do
 		t=$((c < threads ? c : threads))

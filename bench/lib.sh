@@ -16,6 +16,28 @@ bench_stack_start() {
 	. tests/e2e/lib.sh >/dev/null 2>&1 || true
 }
 
+# bench_peer_install: what the peer needs: Redis, Node.js and npm (Debian's,
+# unless a Node.js with npm is already there: one from elsewhere, such as
+# NodeSource's, conflicts with Debian's npm package) and bench/peer's modules.
+bench_peer_install() {
+	local pkgs=(redis-server)
+	command -v npm >/dev/null || pkgs+=(nodejs npm)
+	pc_install_deps "${pkgs[@]}"
+	npm ci --prefix bench/peer --no-audit --no-fund --loglevel=error >/dev/null ||
+		pc_die "npm ci in bench/peer failed"
+}
+
+# bench_peer_serve URL: give the peer's Redis the profile object the app
+# answers at URL (a /profiles/ID URL), so that both answer the same bytes,
+# and check that they do. Sets PEER_PROFILE_URL.
+bench_peer_serve() {
+	local id=${1##*/}
+	redis-cli -p "$REDIS_PORT" set "peer:profile:$id" "$(curl -s "$1" | jq -c .profile)" >/dev/null
+	PEER_PROFILE_URL=$PEER_URL/profiles/$id
+	cmp -s <(curl -s "$PEER_PROFILE_URL") <(curl -s "$1") ||
+		pc_die "the peer does not answer the app's bytes for $id"
+}
+
 # bench_peer_start WORKERS: Redis and the Node + ioredis peer (bench/peer) on
 # two free ports of this run, stopped with the stack; sets PEER_URL and
 # REDIS_PORT.

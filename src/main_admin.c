@@ -19,6 +19,7 @@
 #include "jwt_mint.h"
 #include "log.h"
 #include "origin.h"
+#include "profile.h"
 #include "resource_sql.h"
 #include "strnum.h"
 #include "timefmt.h"
@@ -161,14 +162,15 @@ static const char help_text[] =
     "\n"
     "  sql\n"
     "      Print the SQL that makes the database ready for the resources\n"
-    "      the configuration declares besides profiles ([resource NAME]\n"
-    "      and [field NAME.FIELD]): each table created if missing, its\n"
-    "      declared columns and field_versions added if missing, length and\n"
-    "      enum checks, row-level security (the API roles read what\n"
-    "      profilecache would show them and write nothing), grants to\n"
-    "      service_role, and the table's row in profilecache.resources.\n"
+    "      the configuration declares ([resource NAME] and [field\n"
+    "      NAME.FIELD]): each table created if missing, its declared\n"
+    "      columns and field_versions added if missing, length and enum\n"
+    "      checks, row-level security (the API roles read what profilecache\n"
+    "      would show them and write nothing), grants to service_role; and\n"
+    "      for them and for profiles (whose table is 10_profiles.sql's), the\n"
+    "      row in profilecache.resources and the outside-write triggers.\n"
     "      One transaction, idempotent, to review and load (psql, or\n"
-    "      Supabase's SQL editor) after schema/postgres/50_resources.sql.\n"
+    "      Supabase's SQL editor) after schema/postgres/30_apply.sql.\n"
     "\n"
     "  paths\n"
     "      Print the files the configuration makes the programs use, one\n"
@@ -862,7 +864,8 @@ static int
 cmd_sql(struct admin *ad, const struct admin_cmd *cmd)
 {
 	(void)cmd;
-	if (resources_sql(&ad->cfg.resources, stdout) != PC_OK) {
+	if (resources_sql(profile_resource(), &ad->cfg.resources, stdout) !=
+	    PC_OK) {
 		fail("sql", strerror(errno));
 		return EXIT_FAILED;
 	}

@@ -30,6 +30,28 @@ column_type(const struct field *f)
 	return "text";
 }
 
+/* The JSON type a change's value of f has (or null). */
+static const char *
+json_type(const struct field *f)
+{
+	switch (f->type) {
+	case FT_BOOLEAN:
+		return "boolean";
+	case FT_INTEGER:
+	case FT_NUMBER:
+		return "number";
+	case FT_JSON:
+		return "object";
+	case FT_TEXT:
+	case FT_UUID:
+	case FT_TIMESTAMP:
+	case FT_ENUM:
+	case FT_IMAGE:
+		break;
+	}
+	return "string";
+}
+
 /* Whether a change may write f: what clients write, and the owner, set on create. */
 static bool
 change_writes(const struct resource *res, const struct field *f)
@@ -120,16 +142,13 @@ print_counters(const struct resource *res, FILE *out)
 	fputs("}'", out);
 }
 
+/* The table, its columns and checks, row-level security and grants. */
 static void
-print_resource(const struct resource *res, FILE *out)
+print_table(const struct resource *res, FILE *out)
 {
 	const struct field *f;
-	const char *sep = "";
 	size_t i;
 
-	fprintf(out,
-	    "\n-- [resource %s]: GET /v1/%s/{%s}, answers {\"%s\": ...}\n",
-	    res->name, res->name, res->key->name, res->item);
 	fprintf(out,
 	    "create table if not exists public.\"%s\" (\n"
 	    "    \"%s\" uuid primary key default gen_random_uuid()\n);\n",
@@ -191,9 +210,22 @@ print_resource(const struct resource *res, FILE *out)
 	fprintf(out,
 	    "grant select, insert, update, delete on table public.\"%s\" to service_role;\n",
 	    res->table);
+}
+
+/*
+ * The table's row in the registry, which lets the functions of
+ * 30_apply.sql reach it, and the triggers that version writes and
+ * tombstone deletes made outside profilecache.
+ */
+static void
+print_registration(const struct resource *res, FILE *out)
+{
+	const struct field *f;
+	const char *sep = "";
+	size_t i;
 
 	fprintf(out,
-	    "insert into profilecache.resources (name, tbl, key, owner, columns%s)\n"
+	    "insert into profilecache.resources (name, tbl, key, owner, columns, types%s)\n"
 	    "    values ('%s', 'public.\"%s\"', '%s', ",
 	    res->counters ? ", counters" : "", res->item, res->table,
 	    res->key->name);
@@ -208,6 +240,15 @@ print_resource(const struct resource *res, FILE *out)
 		fprintf(out, "%s\"%s\"", sep, f->name);
 		sep = ",";
 	}
+	fputs("}', '{", out);
+	sep = "";
+	for (i = 0; i < res->nfields; i++) {
+		f = &res->fields[i];
+		if (!change_writes(res, f))
+			continue;
+		fprintf(out, "%s\"%s\": \"%s\"", sep, f->name, json_type(f));
+		sep = ", ";
+	}
 	fputs("}'", out);
 	if (res->counters) {
 		fputs(", ", out);
@@ -216,7 +257,7 @@ print_resource(const struct resource *res, FILE *out)
 	fprintf(out,
 	    ")\n    on conflict (name) do update\n"
 	    "        set tbl = excluded.tbl, key = excluded.key, owner = excluded.owner,\n"
-	    "            columns = excluded.columns%s;\n",
+	    "            columns = excluded.columns, types = excluded.types%s;\n",
 	    res->counters ? ", counters = excluded.counters" : "");
 	/* Writes and deletes made outside profilecache are versioned too. */
 	fprintf(out,
@@ -233,23 +274,42 @@ print_resource(const struct resource *res, FILE *out)
 	    res->table, res->table, res->table, res->table);
 }
 
+static void
+print_header(const struct resource *res, FILE *out)
+{
+	fprintf(out,
+	    "\n-- [resource %s]: GET /v1/%s/{%s}, answers {\"%s\": ...}\n",
+	    res->name, res->name, res->key->name, res->item);
+}
+
+void
+resource_sql_builtin(const struct resource *res, FILE *out)
+{
+	print_header(res, out);
+	fprintf(out,
+	    "-- (the table is 10_profiles.sql's, which adopts an existing one)\n");
+	print_registration(res, out);
+}
+
 enum pc_result
-resources_sql(const struct resources *set, FILE *out)
+resources_sql(const struct resource *builtin, const struct resources *set,
+    FILE *out)
 {
 	size_t i;
 
 	fprintf(out,
 	    "-- The declared resources' tables, printed by profilecache-admin sql\n"
-	    "-- from the configuration. Load schema/postgres/50_resources.sql first\n"
+	    "-- from the configuration. Load schema/postgres/30_apply.sql first\n"
 	    "-- (and 60_increments.sql for a table with a counter).\n"
 	    "-- Idempotent: a table that exists gets only the columns it lacks (an\n"
 	    "-- existing column of another type is left as it is: check it).\n"
 	    "begin;\n");
-	if (set->n == 0)
-		fprintf(out,
-		    "-- The configuration declares no resource besides profiles.\n");
-	for (i = 0; i < set->n; i++)
-		print_resource(&set->v[i], out);
+	resource_sql_builtin(builtin, out);
+	for (i = 0; i < set->n; i++) {
+		print_header(&set->v[i], out);
+		print_table(&set->v[i], out);
+		print_registration(&set->v[i], out);
+	}
 	fprintf(out, "\nnotify pgrst, 'reload schema';\ncommit;\n");
 	return fflush(out) == 0 && !ferror(out) ? PC_OK : PC_ERROR;
 }

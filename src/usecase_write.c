@@ -316,7 +316,9 @@ own_superseded(json_t *result, json_t *patch)
  * What the database's refusals mean to a client. Its own message names
  * constraints, columns and SQLSTATEs, which tell a client how the database
  * is built and may quote values: it goes to the log, and the client gets
- * one of these. The codes are the apply functions' (30_apply.sql, 50_resources.sql);
+ * one of these. The codes are profilecache_apply's (30_apply.sql): a
+ * SQLSTATE, or COLUMN_taken for a value another row holds in a unique
+ * column (23505 when the index is not on that column alone); profiles'
  * username_taken is answered on its own (409).
  */
 static const struct rejection {
@@ -325,10 +327,22 @@ static const struct rejection {
 } rejections[] = {
 	/* Supabase's foreign key from profiles.id to auth.users. */
 	{ "23503", "unknown_user", "there is no user with this profile's id" },
-	/* A unique column of a declared table (profiles' username has its own). */
+	/* A unique column of a declared table. */
+	{ "_taken", "value_taken", "another row holds this value" },
 	{ "23505", "value_taken", "another row holds this value" },
 	{ NULL, "rejected", "the database refused a value of this change" },
 };
+
+/* Whether db_code is rj's: equal, or ending in it when it starts with _. */
+static bool
+rejection_matches(const struct rejection *rj, const char *db_code)
+{
+	size_t n = strlen(db_code), m = strlen(rj->db_code);
+
+	if (rj->db_code[0] == '_')
+		return n > m && strcmp(db_code + n - m, rj->db_code) == 0;
+	return strcmp(db_code, rj->db_code) == 0;
+}
 
 static void
 write_rejected(const char *id, json_t *result, struct write_result *res)
@@ -340,7 +354,7 @@ write_rejected(const char *id, json_t *result, struct write_result *res)
 	const struct rejection *rj;
 
 	for (rj = rejections; rj->db_code != NULL; rj++)
-		if (db_code != NULL && strcmp(db_code, rj->db_code) == 0)
+		if (db_code != NULL && rejection_matches(rj, db_code))
 			break;
 	log_warn("write_through_rejected",
 	    "id=%s db_code=%s db_message=\"%s\" code=%s", id,

@@ -1,26 +1,45 @@
--- The write path: every change to public.profiles that profilecache makes goes
--- through the two functions below (see docs/design.md, "The origin protocol"
--- and "The flusher").
+-- The write path: every change profilecache makes to a declared table,
+-- public.profiles included, goes through the functions below (see
+-- docs/design.md, "The origin protocol" and "The flusher").
 --
 -- Loaded as is into Supabase and into the local database, after
--- 10_profiles.sql and 20_policies.sql, as the table's owner. Idempotent, and
+-- 10_profiles.sql and 20_policies.sql, as the tables' owner. Idempotent, and
 -- one statement, so atomic wherever it runs (see 10_profiles.sql): it stops,
 -- changing nothing, when public.profiles does not fit profilecache.
 --
---   profilecache.profile_tombstones     one row per deleted profile id
---   public.apply_profile_changes(jsonb) apply a batch of write-behind changes
---   public.delete_profile(uuid)         delete a profile, leaving a tombstone
+--   profilecache.resources        one row per declared table: its resource
+--                                 (item) name, the table, the key and owner
+--                                 columns, the columns a change may write
+--                                 and their JSON types
+--   profilecache.tombstones       one row per deleted (resource, id)
+--   public.profilecache_apply(text, jsonb)
+--                                 apply a batch of a resource's changes
+--   public.profilecache_delete(text, uuid)
+--                                 delete a row, leaving a tombstone
+--   public.apply_profile_changes(jsonb), public.delete_profile(uuid)
+--                                 the same for profiles, as earlier
+--                                 versions called them
 --
--- The tombstones live in the schema profilecache, which no API exposes
--- (PostgREST serves public): only the functions below read and write them.
--- Earlier versions kept them in public.profile_tombstones; loading this file
--- moves that table, rows and all, into profilecache.
+-- Profiles are one declared table like any other: their row in the
+-- registry is what `profilecache-admin sql` prints for them (below, as it
+-- prints it); the other tables' rows are what it prints for the
+-- configuration (schema/postgres/local/example_resources.sql for the
+-- example). The registry and the tombstones live in the schema
+-- profilecache, which no API exposes (PostgREST serves public). Earlier
+-- versions kept profiles' tombstones in a table of their own,
+-- profile_tombstones (in public, later in profilecache): loading this file
+-- moves its rows into profilecache.tombstones and drops it.
 --
--- Both functions are SECURITY INVOKER and only service_role may execute them:
--- the responder and the flusher call them over PostgREST with the service key
--- (POST /rpc/apply_profile_changes {"changes":[...]}, POST /rpc/delete_profile
--- {"id":"..."}). Timestamps in their results are rendered in UTC
--- ("2025-01-18T17:42:05.123456+00:00") whatever the session's TimeZone.
+-- The functions are SECURITY INVOKER and only service_role may execute them:
+-- the responder and the flusher call them over PostgREST with the service
+-- key (POST /rpc/profilecache_apply {"resource":"profile","changes":[...]},
+-- POST /rpc/profilecache_delete {"resource":"profile","id":"..."}, or
+-- POST /rpc/apply_profile_changes {"changes":[...]} and POST
+-- /rpc/delete_profile {"id":"..."}). They reach only the tables of the
+-- registry, which only the tables' owner writes, and name them through
+-- regclass and quoted identifiers. Timestamps in their results are
+-- rendered in UTC ("2025-01-18T17:42:05.123456+00:00") whatever the
+-- session's TimeZone.
 --
 -- Ordering and concurrency:
 --   * A change is applied field by field: a field is written only if the row
@@ -28,17 +47,18 @@
 --     never overwrites a newer value and changes to different fields never
 --     conflict; an equal version applies again (replaying a batch is harmless:
 --     the same values are written).
---   * delete_profile leaves a tombstone whose deleted_at is after the deleted
---     row's updated_at; a change not newer than the tombstone is reported as
+--   * A delete leaves a tombstone whose deleted_at is after the deleted row's
+--     updated_at; a change not newer than the tombstone is reported as
 --     "deleted" and writes nothing, so a late replay never resurrects a row.
---     A change newer than the tombstone recreates the row (the tombstone stays,
---     and keeps blocking changes older than itself).
+--     A change newer than the tombstone recreates the row with only its
+--     fields newer than the tombstone (the tombstone stays, and keeps
+--     blocking changes older than itself).
 --   * A tombstone is written even when there was no row ("not_found"): a
 --     create may still be waiting in some node's journal.
 --   * Changes to one id that exists are serialised by its row lock. Creating a
---     row and delete_profile also take a transaction-scoped advisory lock on the
---     id (key pair (1886547814 = 'prof', hashtext(id::text))), so a delete and
---     a concurrent create of the same id cannot both win.
+--     row and deleting one also take a transaction-scoped advisory lock on
+--     (hashtext(resource), hashtext(id)), so a delete and a concurrent
+--     create of the same id cannot both win.
 --
 -- Tombstones are never pruned here. They are tiny; if they ever matter, delete
 -- those older than the longest time a change can wait in a journal.
@@ -67,52 +87,76 @@ if pg_catalog.cardinality(v_problems) > 0 then
                      'or says what to change.';
 end if;
 
--- --- tombstones ------------------------------------------------------------------
+-- --- the registry and the tombstones -----------------------------------------------
 
-if pg_catalog.to_regclass('profilecache.profile_tombstones') is null then
-    if pg_catalog.to_regclass('public.profile_tombstones') is not null then
-        -- Earlier versions' table: moved with its rows, key and grants.
-        alter table public.profile_tombstones set schema profilecache;
-    else
-        create table profilecache.profile_tombstones (
-            id         uuid        primary key,
-            deleted_at timestamptz not null
-        );
-    end if;
-elsif pg_catalog.to_regclass('public.profile_tombstones') is not null then
-    -- Both (an earlier version was loaded again meanwhile): merge, keeping
-    -- the later tombstone of an id.
-    insert into profilecache.profile_tombstones as t (id, deleted_at)
-        select o.id, o.deleted_at from public.profile_tombstones as o
-        on conflict (id) do update set deleted_at = greatest(t.deleted_at, excluded.deleted_at);
-    drop table public.profile_tombstones;
-end if;
-
-comment on table profilecache.profile_tombstones is
-    'Deleted profile ids; a write-behind change not newer than deleted_at is never applied.';
-
+create schema if not exists profilecache;
+revoke all on schema profilecache from public;
 grant usage on schema profilecache to service_role;
-alter table profilecache.profile_tombstones enable row level security;
--- No policies: anon and authenticated see nothing (and have no grants either);
--- service_role bypasses RLS.
-revoke all on table profilecache.profile_tombstones from public, anon, authenticated;
-grant all on table profilecache.profile_tombstones to service_role;
 
--- --- apply_profile_changes ------------------------------------------------------------
+create table if not exists profilecache.resources (
+    name    text primary key,
+    tbl     regclass not null unique,
+    key     text not null,
+    columns text[] not null
+);
+-- The owner column (null: the key is the owner, or there is none): set once,
+-- by the change that creates the row; a change giving an existing row
+-- another owner is refused.
+alter table profilecache.resources add column if not exists owner text;
+-- The JSON type of each column a change may write ({"bio": "string",
+-- "is_private": "boolean", ...}): a value of another type (null aside) is
+-- refused with 22023 rather than converted.
+alter table profilecache.resources add column if not exists types jsonb not null default '{}';
+
+create table if not exists profilecache.tombstones (
+    resource   text not null references profilecache.resources (name)
+                   on update cascade on delete cascade,
+    id         uuid not null,
+    deleted_at timestamptz not null,
+    primary key (resource, id)
+);
+-- The deleted row's owner (its owner column; null without one): the lists
+-- filtered on that owner are the ones a delete changes.
+alter table profilecache.tombstones add column if not exists owner text;
+
+comment on table profilecache.resources is
+    'The tables profilecache writes, declared as data; only their owner changes this.';
+comment on table profilecache.tombstones is
+    'Deleted ids per resource; a write-behind change not newer than deleted_at is never applied.';
+
+alter table profilecache.resources enable row level security;
+alter table profilecache.tombstones enable row level security;
+revoke all on table profilecache.resources, profilecache.tombstones from public;
+-- Supabase's API roles (and the local stand-in's) see nothing of these.
+if exists (select from pg_catalog.pg_roles where rolname = 'anon') then
+    revoke all on table profilecache.resources, profilecache.tombstones
+        from anon, authenticated;
+end if;
+grant select on table profilecache.resources to service_role;
+grant select, insert, update, delete on table profilecache.tombstones to service_role;
+drop policy if exists resources_service on profilecache.resources;
+create policy resources_service on profilecache.resources
+    for select to service_role using (true);
+drop policy if exists tombstones_service on profilecache.tombstones;
+create policy tombstones_service on profilecache.tombstones
+    for all to service_role using (true) with check (true);
+
+-- --- profilecache_apply ----------------------------------------------------------------
 --
--- POST /rpc/apply_profile_changes with the body {"changes": [...]}, where each
+-- POST /rpc/profilecache_apply with the body {"resource": "profile",
+-- "changes": [...]}, where resource is a name in the registry and each
 -- change is
 --   {"id": "<uuid>",
---    "patch": {"username": "...", "display_name": "...", "bio": "...",
---              "avatar_url": "...", "gradient": "...", "is_private": true},
+--    "patch": {"display_name": "...", "bio": "...", "is_private": true, ...},
 --    "updated_at": "2025-01-18T17:42:05.123456Z",
 --    "versions": {"bio": 1737222125123456, ...}}
--- patch holds any subset of those six fields ({} too): text fields take a
--- string or null, is_private a boolean. updated_at is RFC 3339 with Z or a
--- +hh:mm offset and at most six fractional digits: the change's newest
--- version. versions (optional) gives a field of the patch its own version in
--- microseconds since the epoch, when a journal coalesced changes made at
--- different times; a field it does not name has the version updated_at.
+-- patch holds any subset of the registry's columns of the resource ({}
+-- too), each a value of the column's JSON type (types) or null. updated_at
+-- is RFC 3339 with Z or a +hh:mm offset and at most six fractional digits:
+-- the change's newest version. versions (optional) gives a field of the
+-- patch its own version in microseconds since the epoch, when a journal
+-- coalesced changes made at different times; a field it does not name has
+-- the version updated_at.
 --
 -- Each field is applied unless the row's field already holds a newer version
 -- (field_versions); on an equal version the greater JSON text wins, so that
@@ -128,8 +172,8 @@ grant all on table profilecache.profile_tombstones to service_role;
 -- Every result has the five keys id, status, row, code, message; applied and
 -- superseded come with applied and conflict. id is the change's id in
 -- canonical lower-case form, or as given (null if not a string) when it is
--- not a UUID. row is the whole profiles row as to_jsonb renders it
--- (timestamps in UTC, trailing zeros of the fraction dropped:
+-- not a UUID. row is the whole row as to_jsonb renders it (timestamps in
+-- UTC, trailing zeros of the fraction dropped:
 -- "2030-01-01T00:00:00.5+00:00"). now is clock_timestamp() in microseconds,
 -- for the caller to measure its clock's offset.
 --   applied   at least one field of the change now holds its value and version
@@ -137,39 +181,47 @@ grant all on table profilecache.profile_tombstones to service_role;
 --             newer version already held; row is the row after the write
 --   conflict  every field of the patch already held a newer version: nothing
 --             of it was written; row is the current row
---   deleted   a tombstone is not older than the change; nothing written; row null
+--   deleted   a tombstone is not older than the change (or than every field
+--             of a change that would recreate the row); nothing written; row
+--             null
 --   rejected  nothing written; row null; message says why; code is one of
 --               invalid_change  the change is not an object, id is not a UUID,
 --                               updated_at is missing or not RFC 3339 as above,
 --                               patch or versions is not an object as above
---               unknown_field   patch names a field that is not editable
---                               (including id, created_at, updated_at)
---               username_taken  another row has that username (HTTP 409)
+--               owner_conflict  the change gives an existing row another owner
+--               <column>_taken  another row holds that value of a column with
+--                               a unique index of its own (username_taken:
+--                               HTTP 409)
 --               <SQLSTATE>      any other data or constraint error: 22023 (a
 --                               field of the wrong JSON type), 23514 (a check
 --                               constraint; the message names it), 23502
---                               (is_private null), 23503 (Supabase's foreign
---                               key to auth.users, if added), ...
+--                               (a not-null column set to null), 23503
+--                               (Supabase's foreign key from profiles to
+--                               auth.users, if added), ...
 --
--- A change for a missing id creates the row: id, the patched fields, and the
--- table's defaults (is_private false); created_at is the change's oldest
--- version (or now(), if earlier). A rejected change never undoes the others.
--- Errors that are not about the data (deadlocks, lost connections, missing
--- privileges) fail the whole call, which the flusher retries. A "changes"
--- that is not a JSON array raises 22023 (HTTP 400).
+-- A change for a missing id creates the row: its key, the patched fields, and
+-- the table's defaults (is_private false); created_at, where the table has
+-- one, is the change's oldest version (or now(), if earlier). A rejected
+-- change never undoes the others. Errors that are not about the data
+-- (deadlocks, lost connections, missing privileges) fail the whole call,
+-- which the flusher retries; so do a resource the registry lacks and a
+-- patch naming a column it does not list (55000: the migration that
+-- declares it is not loaded yet). A "changes" that is not a JSON array
+-- raises 22023 (HTTP 400).
 --
 -- How: the changes are checked in one statement; then the first change of
--- each id in the batch, unless it sets username, is applied by one set-based
--- UPDATE in one subtransaction; everything else (creates, tombstones,
--- usernames, later changes to an id already in the batch, and the whole
--- batch again if that UPDATE hit a data error) goes one change at a time, in
--- input order, each in its own subtransaction.
+-- each id in the batch, unless it sets a column with a unique index, is
+-- applied by one set-based UPDATE in one subtransaction; everything else
+-- (creates, tombstones, unique columns, owners, later changes to an id
+-- already in the batch, and the whole batch again if that UPDATE hit a data
+-- error) goes one change at a time, in input order, each in its own
+-- subtransaction.
 --
 -- The function sets profilecache.applying = on while it runs, which tells
--- the trigger below that the write is versioned already. (offset 0 keeps the
+-- the triggers below that the write is versioned already. (offset 0 keeps the
 -- planner from inlining profilecache_winners once per use of its result.)
 
--- Which fields of patch win over the row cur (to_jsonb of a profiles row):
+-- Which fields of patch win over the row cur (to_jsonb of a row):
 -- {"patch": {the winning fields}, "versions": {field: version}, "newest": µs}.
 create or replace function public.profilecache_winners(cur jsonb, patch jsonb,
         versions jsonb, version bigint)
@@ -225,7 +277,7 @@ revoke all on function public.profilecache_outcome(jsonb, jsonb, jsonb, bigint)
 grant execute on function public.profilecache_winners(jsonb, jsonb, jsonb, bigint) to service_role;
 grant execute on function public.profilecache_outcome(jsonb, jsonb, jsonb, bigint) to service_role;
 
-create or replace function public.apply_profile_changes(changes jsonb)
+create or replace function public.profilecache_apply(resource text, changes jsonb)
     returns jsonb
     language plpgsql
     volatile
@@ -234,6 +286,9 @@ create or replace function public.apply_profile_changes(changes jsonb)
     set "TimeZone" = 'UTC'
 as $$
 declare
+    v_res       record;     -- the registry's row
+    v_unique    text[];     -- its columns with a unique index of their own
+    v_created   boolean;    -- whether the table has created_at
     -- By input position (1-based): the result once known, and the parsed
     -- change (null when the change was rejected as malformed).
     v_results   jsonb[];
@@ -253,38 +308,75 @@ declare
     v_from      int;
     v_step      int;
     v_ord       int;
-    v_res       jsonb;
+    v_out       jsonb;
     v_id        uuid;
     v_ts        timestamptz;
     v_us        bigint;
     v_oldest    bigint;
     v_patch     jsonb;
     v_vers      jsonb;
+    v_cur       jsonb;
+    v_base      jsonb;
+    v_w         jsonb;
+    v_set       jsonb;
+    v_row       jsonb;
+    v_cols      text;
+    v_mcols     text;
+    v_bad       text;
     v_tomb      timestamptz;
     v_code      text;
     v_message   text;
     v_attempt   int;
     v_state     text;
     v_cons      text;
+    v_col       text;
     v_applying  text := pg_catalog.current_setting('profilecache.applying', true);
 begin
+    select r.name, r.tbl, r.key, r.owner, r.columns, r.types into v_res
+      from profilecache.resources as r where r.name = profilecache_apply.resource;
+    if not found then
+        raise exception 'profilecache_apply: % is not a declared resource', resource
+            using errcode = '55000',
+                  hint = 'Load what profilecache-admin sql prints for the configuration.';
+    end if;
+    if changes is null or pg_catalog.jsonb_typeof(changes) <> 'array' then
+        raise exception 'profilecache_apply: changes must be a JSON array, not %',
+                coalesce(pg_catalog.jsonb_typeof(changes), 'null')
+            using errcode = '22023',
+                  hint = 'POST /rpc/profilecache_apply {"resource":…,"changes":[{"id":…,"patch":{…},"updated_at":…}]}';
+    end if;
+    -- A column the registry does not list is a migration not loaded yet
+    -- (55000, not a data error): the whole call fails and is retried.
+    select k into v_bad
+      from pg_catalog.jsonb_array_elements(changes) as e(c)
+     cross join lateral pg_catalog.jsonb_object_keys(
+            case when pg_catalog.jsonb_typeof(e.c -> 'patch') = 'object' then e.c -> 'patch'
+                 else '{}'::jsonb end) as k
+     where k <> all (v_res.columns)
+     limit 1;
+    if v_bad is not null then
+        raise exception 'profilecache_apply: %.% is not a column a change may write', resource, v_bad
+            using errcode = '55000',
+                  hint = 'Load what profilecache-admin sql prints for the configuration.';
+    end if;
+    v_n := pg_catalog.jsonb_array_length(changes);
+    if v_n = 0 then
+        return pg_catalog.jsonb_build_object('results', '[]'::jsonb,
+            'now', (extract(epoch from pg_catalog.clock_timestamp()) * 1000000)::bigint);
+    end if;
     -- Not a SET clause of the function: setting a custom parameter there
     -- takes a superuser, which Supabase's roles are not. Put back before
     -- returning, so later statements of the caller's transaction count as
     -- outside writes again (an error aborts the transaction anyway).
     perform pg_catalog.set_config('profilecache.applying', 'on', true);
-    if changes is null or pg_catalog.jsonb_typeof(changes) <> 'array' then
-        raise exception 'apply_profile_changes: changes must be a JSON array, not %',
-                coalesce(pg_catalog.jsonb_typeof(changes), 'null')
-            using errcode = '22023',
-                  hint = 'POST /rpc/apply_profile_changes {"changes":[{"id":…,"patch":{…},"updated_at":…}]}';
-    end if;
-    v_n := pg_catalog.jsonb_array_length(changes);
-    if v_n = 0 then
-        perform pg_catalog.set_config('profilecache.applying', coalesce(v_applying, ''), true);
-        return pg_catalog.jsonb_build_object('results', '[]'::jsonb,
-            'now', (extract(epoch from pg_catalog.clock_timestamp()) * 1000000)::bigint);
-    end if;
+    select coalesce(pg_catalog.array_agg(a.attname::text), '{}') into v_unique
+      from pg_catalog.pg_index as i
+      join pg_catalog.pg_attribute as a on a.attrelid = i.indrelid and a.attnum = i.indkey[0]
+     where i.indrelid = v_res.tbl and i.indisunique and i.indnatts = 1
+       and a.attname = any (v_res.columns);
+    v_created := exists (select from pg_catalog.pg_attribute as a
+                          where a.attrelid = v_res.tbl and a.attname = 'created_at'
+                            and a.attnum > 0 and not a.attisdropped);
     v_results := pg_catalog.array_fill(null::jsonb, array[v_n]);
     v_ids := pg_catalog.array_fill(null::uuid, array[v_n]);
     v_tss := pg_catalog.array_fill(null::timestamptz, array[v_n]);
@@ -349,24 +441,18 @@ begin
                                                  or v.value::text !~ '^[0-9]{1,17}$')) then
                                 array['invalid_change', 'versions must be an object giving fields of the patch '
                                       'their version in whole microseconds since the epoch']
-                            when (e.c -> 'patch') - '{username,display_name,bio,avatar_url,gradient,is_private}'::text[]
-                                 <> '{}'::jsonb then
-                                array['unknown_field',
-                                      (select 'not an editable field: ' || pg_catalog.string_agg(f, ', ' order by f)
-                                         from pg_catalog.jsonb_object_keys((e.c -> 'patch')
-                                              - '{username,display_name,bio,avatar_url,gradient,is_private}'::text[]) as f)]
-                            when pg_catalog.jsonb_typeof(e.c -> 'patch' -> 'username') not in ('string', 'null')
-                              or pg_catalog.jsonb_typeof(e.c -> 'patch' -> 'display_name') not in ('string', 'null')
-                              or pg_catalog.jsonb_typeof(e.c -> 'patch' -> 'bio') not in ('string', 'null')
-                              or pg_catalog.jsonb_typeof(e.c -> 'patch' -> 'avatar_url') not in ('string', 'null')
-                              or pg_catalog.jsonb_typeof(e.c -> 'patch' -> 'gradient') not in ('string', 'null')
-                              or pg_catalog.jsonb_typeof(e.c -> 'patch' -> 'is_private') not in ('boolean', 'null') then
+                            when exists (select from pg_catalog.jsonb_each(e.c -> 'patch') as f
+                                          where pg_catalog.jsonb_typeof(f.value)
+                                                not in ('null', coalesce(v_res.types ->> f.key,
+                                                                         pg_catalog.jsonb_typeof(f.value)))) then
                                 array['22023',
-                                      (select 'wrong JSON type for ' || pg_catalog.string_agg(f.key, ', ' order by f.key)
-                                              || ' (text fields take a string or null, is_private a boolean)'
+                                      (select 'wrong JSON type for '
+                                              || pg_catalog.string_agg(f.key || ' (' || (v_res.types ->> f.key)
+                                                                       || ' or null)', ', ' order by f.key)
                                          from pg_catalog.jsonb_each(e.c -> 'patch') as f
-                                        where pg_catalog.jsonb_typeof(f.value) not in
-                                              (case f.key when 'is_private' then 'boolean' else 'string' end, 'null'))]
+                                        where pg_catalog.jsonb_typeof(f.value)
+                                              not in ('null', coalesce(v_res.types ->> f.key,
+                                                                       pg_catalog.jsonb_typeof(f.value))))]
                             end
                         offset 0) as k(problem)
                      where e.ord > v_from and e.ord <= v_from + v_step) as x;
@@ -392,48 +478,55 @@ begin
     end loop;
 
     -- 2. The common case, all at once: the first change of each id in the
-    -- batch, unless it sets username (those go one by one, in order, so that
-    -- two changes cannot race for a username), applied where the row exists
-    -- and no tombstone blocks it. The winning fields are merged into the
-    -- current row: jsonb_populate_record keeps the fields it does not name.
-    -- Any data error undoes the whole statement and leaves every change to
-    -- step 3.
+    -- batch, unless it sets a unique column (those go one by one, in order,
+    -- so that a value freed earlier in the batch can be taken later in it),
+    -- applied where the row exists, no tombstone blocks it and it gives the
+    -- row no other owner. The winning fields are merged into the current
+    -- row: jsonb_populate_record keeps the fields it does not name. Any data
+    -- error undoes the whole statement and leaves every change to step 3.
     select coalesce(pg_catalog.array_agg(f.ord), '{}'), coalesce(pg_catalog.array_agg(f.id), '{}')
       into v_fast, v_fast_ids
       from (select distinct on (i.id) i.id, i.ord::int as ord, i.patch
               from unnest(v_ids, v_patches) with ordinality as i(id, patch, ord)
              where i.id is not null
              order by i.id, i.ord) as f
-     where not f.patch ? 'username';
+     where not f.patch ?| v_unique;
     if pg_catalog.cardinality(v_fast) > 0 then
+        select pg_catalog.string_agg(pg_catalog.quote_ident(c), ', '),
+               pg_catalog.string_agg('m.' || pg_catalog.quote_ident(c), ', ')
+          into v_cols, v_mcols
+          from pg_catalog.unnest(v_res.columns) as c;
         begin
-            for v_ord, v_res in
-                with c as (
-                    select i.ord::int as ord, i.id, i.ts, i.patch, i.vers,
-                           (extract(epoch from i.ts) * 1000000)::bigint as us
-                      from unnest(v_ids, v_tss, v_patches, v_verss)
-                           with ordinality as i(id, ts, patch, vers, ord)
-                     where i.ord = any (v_fast)
-                )
-                update public.profiles as p
-                   set (username, display_name, bio, avatar_url, gradient, is_private,
-                        field_versions, updated_at) =
-                       (select m.username, m.display_name, m.bio, m.avatar_url, m.gradient,
-                               m.is_private, p.field_versions || (w.x -> 'versions'),
-                               greatest(p.updated_at, 'epoch'::timestamptz
-                                   + (w.x ->> 'newest')::bigint * interval '1 microsecond')
-                          from (select public.profilecache_winners(pg_catalog.to_jsonb(p),
-                                       c.patch, c.vers, c.us) as x offset 0) as w
-                         cross join lateral pg_catalog.jsonb_populate_record(p, w.x -> 'patch') as m)
-                  from c
-                 where p.id = c.id
-                   and p.id = any (v_fast_ids) -- lets the planner use the index
-                   and not exists (select from profilecache.profile_tombstones as t
-                                    where t.id = c.id and t.deleted_at >= c.ts)
-                returning c.ord, public.profilecache_outcome(pg_catalog.to_jsonb(p.*),
-                                                             c.patch, c.vers, c.us)
+            for v_ord, v_out in execute pg_catalog.format(
+                    'with c as ('
+                    '    select i.ord::int as ord, i.id, i.ts, i.patch, i.vers,'
+                    '           (extract(epoch from i.ts) * 1000000)::bigint as us'
+                    '      from unnest($1::uuid[], $2::timestamptz[], $3::jsonb[], $4::jsonb[])'
+                    '           with ordinality as i(id, ts, patch, vers, ord)'
+                    '     where i.ord = any ($5))'
+                    ' update %1$s as p'
+                    '    set (%2$s, field_versions, updated_at) ='
+                    '        (select %3$s, p.field_versions || (w.x -> ''versions''),'
+                    '                greatest(p.updated_at, ''epoch''::timestamptz'
+                    '                    + (w.x ->> ''newest'')::bigint * interval ''1 microsecond'')'
+                    '           from (select public.profilecache_winners(pg_catalog.to_jsonb(p),'
+                    '                        c.patch, c.vers, c.us) as x offset 0) as w'
+                    '          cross join lateral pg_catalog.jsonb_populate_record(p, w.x -> ''patch'') as m)'
+                    '   from c'
+                    '  where p.%4$I = c.id'
+                    '    and p.%4$I = any ($6) '    -- lets the planner use the index
+                    '    and not exists (select from profilecache.tombstones as t'
+                    '                     where t.resource = %5$L and t.id = c.id and t.deleted_at >= c.ts)'
+                    '    and (%6$L is null or not c.patch ? %6$L'
+                    '         or pg_catalog.to_jsonb(p) ->> %6$L is null'
+                    '         or pg_catalog.to_jsonb(p) ->> %6$L = c.patch ->> %6$L)'
+                    ' returning c.ord, public.profilecache_outcome(pg_catalog.to_jsonb(p.*),'
+                    '                                              c.patch, c.vers, c.us)'
+                    '                  || pg_catalog.jsonb_build_object(''id'', c.id)',
+                    v_res.tbl, v_cols, v_mcols, v_res.key, v_res.name, v_res.owner)
+                using v_ids, v_tss, v_patches, v_verss, v_fast, v_fast_ids
             loop
-                v_results[v_ord] := v_res;
+                v_results[v_ord] := v_out;
             end loop;
         exception when data_exception or integrity_constraint_violation then
             foreach v_ord in array v_fast loop
@@ -443,8 +536,8 @@ begin
     end if;
 
     -- 3. Everything else, one change at a time in input order, each in its
-    -- own subtransaction: creates, tombstones, usernames, repeated ids, and
-    -- the data errors.
+    -- own subtransaction: creates, tombstones, unique columns, owners,
+    -- repeated ids, and the data errors.
     for v_ord in 1 .. v_n loop
         continue when v_results[v_ord] is not null;
         v_id := v_ids[v_ord];
@@ -452,79 +545,123 @@ begin
         v_patch := v_patches[v_ord];
         v_vers := v_verss[v_ord];
         v_us := (extract(epoch from v_ts) * 1000000)::bigint;
-        v_res := null;
+        v_out := null;
         begin
             v_attempt := 0;
             <<attempt>>
             loop
                 v_attempt := v_attempt + 1;
                 if v_attempt > 3 then
-                    raise exception 'apply_profile_changes: % keeps changing concurrently', v_id
+                    raise exception 'profilecache_apply: %/% keeps changing concurrently', resource, v_id
                         using errcode = '40001';
                 end if;
-                select t.deleted_at into v_tomb
-                  from profilecache.profile_tombstones as t where t.id = v_id;
+                select t.deleted_at into v_tomb from profilecache.tombstones as t
+                 where t.resource = v_res.name and t.id = v_id;
                 if v_tomb >= v_ts then
-                    v_res := pg_catalog.jsonb_build_object('id', v_id, 'status', 'deleted',
+                    v_out := pg_catalog.jsonb_build_object('id', v_id, 'status', 'deleted',
                         'row', null, 'code', null, 'message', null);
                     exit attempt;
                 end if;
-                perform from public.profiles as p where p.id = v_id for update;
-                if not found then
-                    -- Missing: create it, unless a delete_profile got there
-                    -- first. Fields older than a tombstone stay deleted.
-                    perform pg_catalog.pg_advisory_xact_lock(1886547814,
+                execute pg_catalog.format('select pg_catalog.to_jsonb(t) from %s as t where t.%I = $1 for update',
+                                          v_res.tbl, v_res.key)
+                   into v_cur using v_id;
+                if v_cur is null then
+                    -- Missing: create it, unless a delete got there first.
+                    perform pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtext(v_res.name),
                                                              pg_catalog.hashtext(v_id::text));
-                    select t.deleted_at into v_tomb
-                      from profilecache.profile_tombstones as t where t.id = v_id;
+                    select t.deleted_at into v_tomb from profilecache.tombstones as t
+                     where t.resource = v_res.name and t.id = v_id;
                     continue attempt when v_tomb >= v_ts;
+                    -- After a delete every field starts at the tombstone's
+                    -- version, so that no value older than the delete returns.
+                    v_base := pg_catalog.jsonb_build_object('field_versions',
+                        case when v_tomb is null then '{}'::jsonb else
+                            (select pg_catalog.jsonb_object_agg(c,
+                                        (extract(epoch from v_tomb) * 1000000)::bigint)
+                               from pg_catalog.unnest(v_res.columns) as c) end);
+                    v_w := public.profilecache_winners(v_base, v_patch, v_vers, v_us);
+                    if v_w -> 'patch' = '{}'::jsonb and v_patch <> '{}'::jsonb then
+                        v_out := pg_catalog.jsonb_build_object('id', v_id, 'status', 'deleted',
+                            'row', null, 'code', null, 'message', null);
+                        exit attempt;
+                    end if;
                     select coalesce(pg_catalog.min(coalesce((v_vers ->> k)::bigint, v_us)), v_us)
                       into v_oldest
                       from pg_catalog.jsonb_object_keys(v_patch) as k;
-                    insert into public.profiles (id, created_at, updated_at, field_versions)
-                        values (v_id,
-                                least(pg_catalog.now(), 'epoch'::timestamptz
-                                                 + v_oldest * interval '1 microsecond'),
-                                coalesce(v_tomb, 'epoch'::timestamptz
-                                                 + v_oldest * interval '1 microsecond'),
-                                case when v_tomb is null then '{}'::jsonb else
-                                    (select pg_catalog.jsonb_object_agg(f,
-                                             (extract(epoch from v_tomb) * 1000000)::bigint)
-                                       from pg_catalog.unnest(array['username', 'display_name',
-                                            'bio', 'avatar_url', 'gradient', 'is_private']) as f)
-                                end)
-                        on conflict (id) do nothing;
+                    v_set := (v_w -> 'patch') || pg_catalog.jsonb_build_object(
+                        v_res.key, v_id,
+                        'field_versions', (v_base -> 'field_versions') || (v_w -> 'versions'),
+                        'updated_at', greatest(v_tomb, 'epoch'::timestamptz
+                            + coalesce((v_w ->> 'newest')::bigint, v_us) * interval '1 microsecond'));
+                    if v_created then
+                        v_set := v_set || pg_catalog.jsonb_build_object('created_at',
+                            least(pg_catalog.now(), 'epoch'::timestamptz + v_oldest * interval '1 microsecond'));
+                    end if;
+                    select pg_catalog.string_agg(pg_catalog.quote_ident(k), ', ') into v_cols
+                      from pg_catalog.jsonb_object_keys(v_set) as k;
+                    execute pg_catalog.format('insert into %s as t (%s) select %s'
+                                              ' from pg_catalog.jsonb_populate_record(null::%s, $1)'
+                                              ' on conflict (%I) do nothing returning pg_catalog.to_jsonb(t.*)',
+                                              v_res.tbl, v_cols, v_cols, v_res.tbl, v_res.key)
+                       into v_row using v_set;
+                    -- Made meanwhile by a write from outside: start again.
+                    continue attempt when v_row is null;
+                else
+                    -- The owner is set once: another owner for an existing row
+                    -- is refused (two users cannot both create one id).
+                    if v_res.owner is not null and v_patch ? v_res.owner
+                       and v_cur ->> v_res.owner is not null
+                       and v_cur ->> v_res.owner is distinct from v_patch ->> v_res.owner then
+                        v_out := pg_catalog.jsonb_build_object('id', v_id, 'status', 'rejected',
+                            'row', null, 'code', 'owner_conflict',
+                            'message', 'the row has another owner');
+                        exit attempt;
+                    end if;
+                    v_w := public.profilecache_winners(v_cur, v_patch, v_vers, v_us);
+                    v_row := v_cur;
+                    if v_w -> 'patch' <> '{}'::jsonb then
+                        v_set := (v_w -> 'patch') || pg_catalog.jsonb_build_object(
+                            'field_versions', coalesce(v_cur -> 'field_versions', '{}'::jsonb)
+                                              || (v_w -> 'versions'),
+                            'updated_at', greatest((v_cur ->> 'updated_at')::timestamptz,
+                                'epoch'::timestamptz + (v_w ->> 'newest')::bigint * interval '1 microsecond'));
+                        select pg_catalog.string_agg(pg_catalog.quote_ident(k), ', ') into v_cols
+                          from pg_catalog.jsonb_object_keys(v_set) as k;
+                        execute pg_catalog.format('update %s as t set (%s) = (select %s'
+                                                  ' from pg_catalog.jsonb_populate_record(null::%s, $1))'
+                                                  ' where t.%I = $2 returning pg_catalog.to_jsonb(t.*)',
+                                                  v_res.tbl, v_cols, v_cols, v_res.tbl, v_res.key)
+                           into v_row using v_set, v_id;
+                    end if;
                 end if;
-                update public.profiles as p
-                   set (username, display_name, bio, avatar_url, gradient, is_private,
-                        field_versions, updated_at) =
-                       (select m.username, m.display_name, m.bio, m.avatar_url, m.gradient,
-                               m.is_private, p.field_versions || (w.x -> 'versions'),
-                               greatest(p.updated_at, 'epoch'::timestamptz
-                                   + (w.x ->> 'newest')::bigint * interval '1 microsecond')
-                          from (select public.profilecache_winners(pg_catalog.to_jsonb(p),
-                                       v_patch, v_vers, v_us) as x offset 0) as w
-                         cross join lateral pg_catalog.jsonb_populate_record(p, w.x -> 'patch') as m)
-                 where p.id = v_id
-                returning public.profilecache_outcome(pg_catalog.to_jsonb(p.*), v_patch, v_vers, v_us)
-                     into v_res;
-                exit attempt when found;
+                v_out := public.profilecache_outcome(v_row, v_patch, v_vers, v_us)
+                         || pg_catalog.jsonb_build_object('id', v_id);
+                exit attempt;
             end loop;
         exception
             when data_exception or integrity_constraint_violation then
                 get stacked diagnostics v_state = returned_sqlstate,
                                         v_message = message_text,
                                         v_cons = constraint_name;
-                if v_state = '23505' and v_cons = 'profiles_username_key' then
-                    v_code := 'username_taken';
-                    v_message := 'username is taken';
-                else
-                    v_code := v_state;
+                v_code := v_state;
+                if v_state = '23505' then
+                    -- A value another row holds, in a column unique on its own.
+                    select a.attname::text into v_col
+                      from pg_catalog.pg_class as ic
+                      join pg_catalog.pg_index as i on i.indexrelid = ic.oid
+                      join pg_catalog.pg_attribute as a
+                        on a.attrelid = i.indrelid and a.attnum = i.indkey[0]
+                     where ic.relname = v_cons and i.indrelid = v_res.tbl and i.indnatts = 1
+                       and a.attname = any (v_res.columns);
+                    if v_col is not null then
+                        v_code := v_col || '_taken';
+                        v_message := v_col || ' is taken';
+                    end if;
                 end if;
-                v_res := pg_catalog.jsonb_build_object('id', v_id, 'status', 'rejected',
+                v_out := pg_catalog.jsonb_build_object('id', v_id, 'status', 'rejected',
                     'row', null, 'code', v_code, 'message', v_message);
         end;
-        v_results[v_ord] := v_res;
+        v_results[v_ord] := v_out;
     end loop;
 
     perform pg_catalog.set_config('profilecache.applying', coalesce(v_applying, ''), true);
@@ -533,37 +670,99 @@ begin
 end
 $$;
 
-comment on function public.apply_profile_changes(jsonb) is
-    'Applies write-behind profile changes field by field, each field only where the row does not '
-    'hold a newer version of it, never over a newer tombstone; returns '
+comment on function public.profilecache_apply(text, jsonb) is
+    'Applies write-behind changes to a declared table field by field, each field only where the row '
+    'does not hold a newer version of it, never over a newer tombstone; returns '
     '{"results":[{"id","status","row","code","message","applied","superseded"}],"now"}.';
 
-revoke all on function public.apply_profile_changes(jsonb) from public, anon, authenticated;
-grant execute on function public.apply_profile_changes(jsonb) to service_role;
+-- --- profilecache_delete -----------------------------------------------------------------
+--
+-- POST /rpc/profilecache_delete {"resource":"profile","id":"<uuid>"} →
+--   {"id": "<uuid>", "status": "deleted" | "not_found",
+--    "deleted_at": "2025-01-18T17:42:05.123457+00:00"}
+-- deleted_at is the tombstone's: now(), or just after the deleted row's
+-- updated_at if that is later (clock skew), or an existing later tombstone's.
+-- A null id is refused with 22004 (HTTP 400) before anything is read or
+-- written: a caller can tell that the function is there, and that it may
+-- call it, without deleting (profilecache-admin check-origin does so when
+-- the origin does not serve its OpenAPI description).
+
+create or replace function public.profilecache_delete(resource text, id uuid)
+    returns jsonb
+    language plpgsql
+    volatile
+    security invoker
+    set search_path = ''
+    set "TimeZone" = 'UTC'
+as $$
+declare
+    v_res        record;
+    v_id         uuid := profilecache_delete.id;
+    v_updated_at timestamptz;
+    v_deleted_at timestamptz;
+begin
+    select r.name, r.tbl, r.key into v_res
+      from profilecache.resources as r where r.name = profilecache_delete.resource;
+    if not found then
+        raise exception 'profilecache_delete: % is not a declared resource', resource
+            using errcode = '55000';
+    end if;
+    if v_id is null then
+        raise exception 'profilecache_delete: id must not be null' using errcode = '22004';
+    end if;
+    perform pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtext(v_res.name),
+                                             pg_catalog.hashtext(v_id::text));
+    execute pg_catalog.format('delete from %s as t where t.%I = $1 returning t.updated_at',
+                              v_res.tbl, v_res.key)
+       into v_updated_at using v_id;
+    insert into profilecache.tombstones as t (resource, id, deleted_at)
+        values (v_res.name, v_id, greatest(pg_catalog.now(), v_updated_at + interval '1 microsecond'))
+        on conflict on constraint tombstones_pkey
+            do update set deleted_at = greatest(t.deleted_at, excluded.deleted_at)
+        returning t.deleted_at into v_deleted_at;
+    return pg_catalog.jsonb_build_object(
+        'id', v_id,
+        'status', case when v_updated_at is null then 'not_found' else 'deleted' end,
+        'deleted_at', v_deleted_at);
+end
+$$;
+
+comment on function public.profilecache_delete(text, uuid) is
+    'Deletes a row of a declared table and leaves a tombstone so no older change can recreate it; '
+    'returns {"id","status":"deleted"|"not_found","deleted_at"}.';
 
 -- --- writes made outside profilecache ---------------------------------------------------
 --
--- An UPDATE or INSERT that does not come through apply_profile_changes (the
--- dashboard, another service, an owner's direct UPDATE through the Data API)
--- gets versions too: every field it changes is stamped with a hybrid clock,
--- after every version the row already holds and not before clock_timestamp(),
--- so it takes part in the per-field order like any change. field_versions
--- itself cannot be set from outside.
-
-create or replace function public.profiles_version_outside_write()
+-- An UPDATE or INSERT that does not come through profilecache_apply (the
+-- dashboard, another service, an owner's direct UPDATE through the Data
+-- API) gets versions too: every registered column it changes is stamped
+-- with a hybrid clock, after every version the row already holds and not
+-- before clock_timestamp(), so it takes part in the per-field order like
+-- any change. field_versions itself cannot be set from outside. A delete
+-- made outside (the dashboard, a cascade from auth.users, an application
+-- whose policies let users delete their own row) leaves a tombstone, so
+-- that no change still waiting in a journal brings the row back; it runs
+-- as its owner (SECURITY DEFINER, in the unexposed schema, executable by
+-- nobody else), so that a delete by a role without rights on the
+-- tombstones still leaves one instead of failing. profilecache-admin sql
+-- attaches both to each declared table.
+create or replace function profilecache.version_outside_write()
     returns trigger
     language plpgsql
+    security definer    -- reads the registry, whatever role writes
     set search_path = ''
-as $$
+as $fn$
 declare
-    v_new jsonb;
-    v_old jsonb;
-    v_us  bigint;
-    v_f   text;
+    v_cols text[];
+    v_new  jsonb;
+    v_old  jsonb;
+    v_us   bigint;
+    v_f    text;
 begin
     if pg_catalog.current_setting('profilecache.applying', true) = 'on' then
         return new;
     end if;
+    select r.columns into v_cols from profilecache.resources as r where r.tbl = tg_relid;
     v_new := pg_catalog.to_jsonb(new);
     v_us := (extract(epoch from pg_catalog.clock_timestamp()) * 1000000)::bigint;
     if tg_op = 'UPDATE' then
@@ -575,12 +774,11 @@ begin
     else
         new.field_versions := '{}'::jsonb;
     end if;
-    foreach v_f in array array['username', 'display_name', 'bio', 'avatar_url', 'gradient',
-                               'is_private'] loop
-        -- An insert versions what it sets; a default or a null it leaves
-        -- to whatever change comes, however old.
+    foreach v_f in array coalesce(v_cols, '{}') loop
+        -- An insert versions what it sets; a null, or false (the boolean
+        -- columns' default), it leaves to whatever change comes, however old.
         if (tg_op = 'INSERT' and v_new -> v_f is distinct from 'null'::jsonb
-                and (v_f <> 'is_private' or v_new -> v_f <> 'false'::jsonb))
+                and v_new -> v_f is distinct from 'false'::jsonb)
            or (tg_op = 'UPDATE' and v_new -> v_f is distinct from v_old -> v_f) then
             new.field_versions := new.field_versions || pg_catalog.jsonb_build_object(v_f, v_us);
         end if;
@@ -592,65 +790,118 @@ begin
     end if;
     return new;
 end
-$$;
+$fn$;
 
-revoke all on function public.profiles_version_outside_write() from public, anon, authenticated;
-
-if exists (select from pg_catalog.pg_trigger as t
-            where t.tgrelid = 'public.profiles'::regclass and t.tgname = 'profiles_version_outside_write') then
-    drop trigger profiles_version_outside_write on public.profiles;
-end if;
-create trigger profiles_version_outside_write
-    before insert or update on public.profiles
-    for each row execute function public.profiles_version_outside_write();
-
--- A delete made outside (the dashboard, a cascade from auth.users, an
--- application whose policies let users delete their own row) leaves a
--- tombstone too, so that no change still waiting in a journal brings the row
--- back. delete_profile writes its own; this one then changes nothing. It runs
--- as its owner (SECURITY DEFINER, in the unexposed schema, executable by
--- nobody else), so that a delete by a role without rights on the tombstones
--- still leaves one instead of failing.
-create or replace function profilecache.profiles_tombstone_outside_delete()
+create or replace function profilecache.tombstone_outside_delete()
     returns trigger
     language plpgsql
     security definer
     set search_path = ''
+as $fn$
+declare
+    v_name  text;
+    v_key   text;
+    v_owner text;
+begin
+    if pg_catalog.current_setting('profilecache.applying', true) = 'on' then
+        return old;
+    end if;
+    select r.name, r.key, r.owner into v_name, v_key, v_owner from profilecache.resources as r
+     where r.tbl = tg_relid;
+    if v_name is not null then
+        insert into profilecache.tombstones as t (resource, id, deleted_at, owner)
+            values (v_name, (pg_catalog.to_jsonb(old) ->> v_key)::uuid,
+                    greatest(pg_catalog.now(), old.updated_at + interval '1 microsecond'),
+                    pg_catalog.to_jsonb(old) ->> coalesce(v_owner, v_key))
+            on conflict on constraint tombstones_pkey
+                do update set deleted_at = greatest(t.deleted_at, excluded.deleted_at),
+                              owner = coalesce(excluded.owner, t.owner);
+    end if;
+    return old;
+end
+$fn$;
+
+revoke all on function profilecache.version_outside_write() from public;
+revoke all on function profilecache.tombstone_outside_delete() from public;
+
+
+revoke all on function public.profilecache_apply(text, jsonb) from public;
+revoke all on function public.profilecache_delete(text, uuid) from public;
+if exists (select from pg_catalog.pg_roles where rolname = 'anon') then
+    revoke all on function public.profilecache_apply(text, jsonb) from anon, authenticated;
+    revoke all on function public.profilecache_delete(text, uuid) from anon, authenticated;
+end if;
+grant execute on function public.profilecache_apply(text, jsonb) to service_role;
+grant execute on function public.profilecache_delete(text, uuid) to service_role;
+
+-- --- profiles, declared as data -------------------------------------------------------
+--
+-- What profilecache-admin sql prints for profiles (src/profile.c declares
+-- them; a test checks that this is it, byte for byte).
+-- [resource profiles]: GET /v1/profiles/{id}, answers {"profile": ...}
+-- (the table is 10_profiles.sql's, which adopts an existing one)
+insert into profilecache.resources (name, tbl, key, owner, columns, types)
+    values ('profile', 'public."profiles"', 'id', null, '{"username","display_name","bio","avatar_url","gradient","is_private"}', '{"username": "string", "display_name": "string", "bio": "string", "avatar_url": "string", "gradient": "string", "is_private": "boolean"}')
+    on conflict (name) do update
+        set tbl = excluded.tbl, key = excluded.key, owner = excluded.owner,
+            columns = excluded.columns, types = excluded.types;
+drop trigger if exists profiles_version_outside_write on public."profiles";
+create trigger profiles_version_outside_write before insert or update on public."profiles"
+    for each row execute function profilecache.version_outside_write();
+drop trigger if exists profiles_tombstone_outside_delete on public."profiles";
+create trigger profiles_tombstone_outside_delete after delete on public."profiles"
+    for each row execute function profilecache.tombstone_outside_delete();
+
+-- Earlier versions' profile tombstones join the others, keeping the later
+-- tombstone of an id; their own trigger functions go (the triggers above
+-- replaced theirs).
+if pg_catalog.to_regclass('public.profile_tombstones') is not null then
+    insert into profilecache.tombstones as t (resource, id, deleted_at, owner)
+        select 'profile', o.id, o.deleted_at, o.id::text from public.profile_tombstones as o
+        on conflict on constraint tombstones_pkey
+            do update set deleted_at = greatest(t.deleted_at, excluded.deleted_at);
+    drop table public.profile_tombstones;
+end if;
+if pg_catalog.to_regclass('profilecache.profile_tombstones') is not null then
+    insert into profilecache.tombstones as t (resource, id, deleted_at, owner)
+        select 'profile', o.id, o.deleted_at, o.id::text from profilecache.profile_tombstones as o
+        on conflict on constraint tombstones_pkey
+            do update set deleted_at = greatest(t.deleted_at, excluded.deleted_at);
+    drop table profilecache.profile_tombstones;
+end if;
+drop function if exists public.profiles_version_outside_write();
+drop function if exists profilecache.profiles_tombstone_outside_delete();
+drop function if exists public.profiles_tombstone_outside_delete();
+
+-- --- apply_profile_changes, delete_profile ------------------------------------------------
+--
+-- The profile API of earlier versions, which their flushers call:
+-- POST /rpc/apply_profile_changes {"changes":[...]} is profilecache_apply
+-- for the resource "profile", and POST /rpc/delete_profile {"id":"..."} is
+-- profilecache_delete for it (a null id: 22004, before anything is read or
+-- written).
+
+create or replace function public.apply_profile_changes(changes jsonb)
+    returns jsonb
+    language plpgsql
+    volatile
+    security invoker
+    set search_path = ''
 as $$
 begin
-    insert into profilecache.profile_tombstones as t (id, deleted_at)
-        values (old.id, greatest(pg_catalog.now(), old.updated_at + interval '1 microsecond'))
-        on conflict on constraint profile_tombstones_pkey
-            do update set deleted_at = greatest(t.deleted_at, excluded.deleted_at);
-    return old;
+    if changes is null or pg_catalog.jsonb_typeof(changes) <> 'array' then
+        raise exception 'apply_profile_changes: changes must be a JSON array, not %',
+                coalesce(pg_catalog.jsonb_typeof(changes), 'null')
+            using errcode = '22023',
+                  hint = 'POST /rpc/apply_profile_changes {"changes":[{"id":…,"patch":{…},"updated_at":…}]}';
+    end if;
+    return public.profilecache_apply('profile', changes);
 end
 $$;
 
-revoke all on function profilecache.profiles_tombstone_outside_delete() from public, anon, authenticated;
-
-if exists (select from pg_catalog.pg_trigger as t
-            where t.tgrelid = 'public.profiles'::regclass and t.tgname = 'profiles_tombstone_outside_delete') then
-    drop trigger profiles_tombstone_outside_delete on public.profiles;
-end if;
-create trigger profiles_tombstone_outside_delete
-    after delete on public.profiles
-    for each row execute function profilecache.profiles_tombstone_outside_delete();
--- Earlier versions kept it in public.
-if pg_catalog.to_regprocedure('public.profiles_tombstone_outside_delete()') is not null then
-    drop function public.profiles_tombstone_outside_delete();
-end if;
-
--- --- delete_profile -----------------------------------------------------------------
---
--- POST /rpc/delete_profile {"id":"<uuid>"} →
---   {"id": "<uuid>", "status": "deleted" | "not_found",
---    "deleted_at": "2025-01-18T17:42:05.123457+00:00"}
--- deleted_at is the tombstone's: now(), or just after the deleted row's
--- updated_at if that is later (clock skew), or an existing later tombstone's.
--- A null id ({"id": null}) is refused with 22004 (HTTP 400) before anything
--- is read or written: a caller can tell that the function is there, and that
--- it may call it, without deleting (profilecache-admin check-origin does so
--- when the origin does not serve its OpenAPI description).
+comment on function public.apply_profile_changes(jsonb) is
+    'profilecache_apply(''profile'', changes): applies write-behind profile changes field by field; '
+    'returns {"results":[{"id","status","row","code","message","applied","superseded"}],"now"}.';
 
 create or replace function public.delete_profile(id uuid)
     returns jsonb
@@ -658,35 +909,22 @@ create or replace function public.delete_profile(id uuid)
     volatile
     security invoker
     set search_path = ''
-    set "TimeZone" = 'UTC'
 as $$
-declare
-    v_id         uuid := delete_profile.id;
-    v_updated_at timestamptz;
-    v_deleted_at timestamptz;
 begin
-    if v_id is null then
+    if delete_profile.id is null then
         raise exception 'delete_profile: id must not be null' using errcode = '22004';
     end if;
-    perform pg_catalog.pg_advisory_xact_lock(1886547814, pg_catalog.hashtext(v_id::text));
-    delete from public.profiles as p where p.id = v_id returning p.updated_at into v_updated_at;
-    insert into profilecache.profile_tombstones as t (id, deleted_at)
-        values (v_id, greatest(pg_catalog.now(), v_updated_at + interval '1 microsecond'))
-        on conflict on constraint profile_tombstones_pkey
-            do update set deleted_at = greatest(t.deleted_at, excluded.deleted_at)
-        returning t.deleted_at into v_deleted_at;
-    return pg_catalog.jsonb_build_object(
-        'id', v_id,
-        'status', case when v_updated_at is null then 'not_found' else 'deleted' end,
-        'deleted_at', v_deleted_at);
+    return public.profilecache_delete('profile', delete_profile.id);
 end
 $$;
 
 comment on function public.delete_profile(uuid) is
-    'Deletes a profile and leaves a tombstone so no older change can recreate it; '
-    'returns {"id","status":"deleted"|"not_found","deleted_at"}.';
+    'profilecache_delete(''profile'', id): deletes a profile and leaves a tombstone so no older '
+    'change can recreate it; returns {"id","status":"deleted"|"not_found","deleted_at"}.';
 
+revoke all on function public.apply_profile_changes(jsonb) from public, anon, authenticated;
 revoke all on function public.delete_profile(uuid) from public, anon, authenticated;
+grant execute on function public.apply_profile_changes(jsonb) to service_role;
 grant execute on function public.delete_profile(uuid) to service_role;
 
 -- PostgREST (Supabase) caches the schema; have it see these functions now.

@@ -1,6 +1,6 @@
 -- Counters of declared tables (a field with policy = counter, README
 -- "Counters"): deltas applied exactly once through a ledger, never
--- last-writer-wins. Loaded once, after 50_resources.sql, as the tables'
+-- last-writer-wins. Loaded once, after 40_changes.sql, as the tables'
 -- owner. Idempotent, and one statement.
 --
 --   profilecache.resources.counters   per declared table, its counter
@@ -67,7 +67,7 @@ if pg_catalog.to_regprocedure('public.profilecache_apply(text, jsonb)') is null 
     raise exception 'public.profilecache_apply is missing'
         using errcode = 'object_not_in_prerequisite_state',
               detail = 'Nothing was changed.',
-              hint = 'Load schema/postgres/50_resources.sql first.';
+              hint = 'Load schema/postgres/30_apply.sql first.';
 end if;
 
 alter table profilecache.resources add column if not exists counters jsonb not null default '{}';

@@ -284,7 +284,7 @@ rows_and_tombstones() {
 	"$PC_PG_BIN/psql" -X -q -At -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$((PORT_BASE + 3))" -U postgres -d "$1" \
 		-c "select (select coalesce(string_agg(to_jsonb(p)::text, ',' order by id), '') from public.profiles p)
 		    || '|' || (select coalesce(string_agg(id::text || deleted_at, ',' order by id), '')
-		               from profilecache.profile_tombstones)" 2>&1
+		               from profilecache.tombstones)" 2>&1
 }
 before=$(rows_and_tombstones "$(basename "$DATABASE_URL")")
 posts=$(grep -c 'method=POST path=/rpc/delete_profile' "$ORIGIN_LOG" || true)

@@ -43,7 +43,7 @@ http DELETE "/profiles/$alice" "${owner[@]}"
 is "$HTTP_STATUS" 204 "the owner deletes: 204"
 is "$HTTP_BODY" "" "no body"
 is "$(psql_exec "select count(*) from profiles where id = '$alice'")" 0 "the row is gone"
-is "$(psql_exec "select count(*) from profilecache.profile_tombstones where id = '$alice'")" 1 "a tombstone stays"
+is "$(psql_exec "select count(*) from profilecache.tombstones where resource = 'profile' and id = '$alice'")" 1 "a tombstone stays"
 ok "$([[ -f $avatar ]]; echo $?)" "the file stays until the flusher has checked that nothing refers to it"
 "$FLUSH" --config "$CONFIG_PATH" 2>/dev/null || true
 ok "$([[ -f $avatar ]]; echo $?)" "and stays after it: another profile still refers to it"

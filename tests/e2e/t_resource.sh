@@ -87,7 +87,7 @@ policy = server
 INI
 PC_CONF_APPEND=$decl e2e_start
 rm -f -- "$decl"
-plan 128
+plan 129
 
 ch=3d1c5a7e-2b4f-4c6d-8e9f-0a1b2c3d4e5f
 jp=4e2d6b8f-3c5a-4d7e-9f0a-1b2c3d4e5f60
@@ -405,6 +405,13 @@ printf '[origin]\nurl = http://127.0.0.1:1\nservice_key_file = %s\n' "$SERVICE_K
 sed -n '/^\[resource /,$p' "$PC_ROOT/etc/profilecache.conf.example" >>"$E2E_DIR/example.conf"
 is "$("$PC_BUILDDIR/profilecache-admin" --config "$E2E_DIR/example.conf" sql | diff - "$PC_ROOT/schema/postgres/local/example_resources.sql" && echo same)" same \
 	"schema/postgres/local/example_resources.sql is what profilecache-admin sql prints for the example"
+# And 30_apply.sql registers profiles as it prints them: the section from
+# "-- [resource profiles]" to the next empty line.
+profiles_section() { awk '/^-- \[resource profiles\]/ { p = 1 } p && /^$/ { exit } p'; }
+"$PC_BUILDDIR/profilecache-admin" --config "$E2E_DIR/example.conf" sql | profiles_section >"$E2E_DIR/profiles.printed"
+profiles_section <"$PC_ROOT/schema/postgres/30_apply.sql" >"$E2E_DIR/profiles.shipped"
+is "$(grep -c '^insert into profilecache.resources' "$E2E_DIR/profiles.printed")|$(diff "$E2E_DIR/profiles.printed" "$E2E_DIR/profiles.shipped" && echo same)" "1|same" \
+	"schema/postgres/30_apply.sql registers profiles as profilecache-admin sql prints them"
 http GET "/challenges/3d1c5a7e-2b4f-4c6d-8e9f-0a1b2c3d4e01"
 is "$HTTP_STATUS/$(json .challenge.title)/$(json .challenge.status)" "200/Walk 10k steps/active" \
 	"the example's challenges are served"

@@ -149,14 +149,14 @@ is "$(sql sl_empty "select string_agg(policyname || ':' || permissive || ':' || 
 	"empty: one SELECT policy and the update-own policy, both profilecache's"
 is "$(sql sl_empty "select string_agg(x.privilege_type, ',' order by x.privilege_type) from pg_class c, aclexplode(c.relacl) x where c.oid = 'public.profiles'::regclass and x.grantee = 'anon'::regrole")" \
 	SELECT "empty: anon may only select, though Supabase's default privileges granted it everything"
-is "$(sql sl_empty "select relrowsecurity from pg_class where oid = 'public.profiles'::regclass")/$(sql sl_empty "select to_regclass('profilecache.profile_tombstones') is not null and to_regclass('public.profile_tombstones') is null")" \
+is "$(sql sl_empty "select relrowsecurity from pg_class where oid = 'public.profiles'::regclass")/$(sql sl_empty "select to_regclass('profilecache.tombstones') is not null and to_regclass('public.tombstones') is null")" \
 	"t/t" "empty: row-level security on; the tombstones in profilecache, not in public"
 is "$(sql sl_empty "${Q[lint]}")" "" "empty: no lint findings"
 is "$(splinter sl_empty)" "" "empty: Supabase's linter finds nothing above INFO${SPLINTER:+ (splinter)}"
 r=$(as sl_empty service_role "" "select public.apply_profile_changes('[{\"id\": \"$ada\", \"patch\": {\"username\": \"ada\", \"bio\": \"hello\"}, \"updated_at\": \"2030-01-01T00:00:00Z\"}]') ->> 'results'")
 is "$(jq -r '.[0].status' <<<"$r")/$(as sl_empty anon "" "select username || ' ' || bio from public.profiles")" \
 	"applied/ada hello" "empty: apply_profile_changes creates a row that anon reads"
-is "$(as sl_empty service_role "" "select public.delete_profile('$ada') ->> 'status'")/$(sql sl_empty "select count(*) from profilecache.profile_tombstones")" \
+is "$(as sl_empty service_role "" "select public.delete_profile('$ada') ->> 'status'")/$(sql sl_empty "select count(*) from profilecache.tombstones where resource = 'profile'")" \
 	"deleted/1" "empty: delete_profile deletes and leaves a tombstone"
 
 # --- the Supabase user-management starter ------------------------------------------------------
@@ -231,7 +231,7 @@ is "$(as sl_starter anon "" "select count(*) from public.profiles where id = '$a
 is "$(as sl_starter authenticated "$ada" "with u as (update public.profiles set website = 'private now' where id = '$ada' returning 1) select count(*) from u")" \
 	1 "starter app: the owner still updates their private profile"
 
-is "$(as sl_starter service_role "" "select public.delete_profile('$alan') ->> 'status'")/$(sql sl_starter "select count(*) from profilecache.profile_tombstones where id = '$alan'")" \
+is "$(as sl_starter service_role "" "select public.delete_profile('$alan') ->> 'status'")/$(sql sl_starter "select count(*) from profilecache.tombstones where resource = 'profile' and id = '$alan'")" \
 	"deleted/1" "starter: delete_profile deletes a starter row and leaves a tombstone"
 is "$(as sl_starter service_role "" "select jsonb_array_length(r -> 'rows') || ' ' || (r -> 'deleted') from (select public.profilecache_changed_since('-infinity', 100) as r) as x")" \
 	"4 [\"$alan\"]" "starter: profilecache_changed_since lists its rows and the deleted one"
@@ -295,13 +295,22 @@ is "$(sql sl_norls "${Q[policies]}")|$(sql sl_norls "${Q[grants]}")|$(sql sl_nor
 	"row-level security off: and changes nothing (no policy, grant or setting)"
 
 # --- over an earlier version's schema ----------------------------------------------------------------------
-# What profilecache's earlier files left: the tombstones (with a row) and their
-# trigger function in public, two permissive SELECT policies.
+# What profilecache's earlier files left: profiles' own tombstones table (with
+# a row), in public and in profilecache, and its trigger function in public;
+# two permissive SELECT policies.
 newdb sl_old
 load sl_old "${FILES[@]}"
-sql sl_old "alter table profilecache.profile_tombstones set schema public;
+sql sl_old "create table public.profile_tombstones (id uuid primary key, deleted_at timestamptz not null);
 	insert into public.profile_tombstones values ('$grace', '2025-01-01Z');
-	alter function profilecache.profiles_tombstone_outside_delete() set schema public;
+	create table profilecache.profile_tombstones (id uuid primary key, deleted_at timestamptz not null);
+	insert into profilecache.profile_tombstones values ('$grace', '2025-01-02Z');
+	alter table public.profile_tombstones enable row level security;
+	alter table public.profile_tombstones owner to app_owner;
+	alter table profilecache.profile_tombstones owner to app_owner;
+	create function public.profiles_tombstone_outside_delete() returns trigger
+	    language plpgsql security definer set search_path = '' as 'begin return old; end';
+	alter function public.profiles_tombstone_outside_delete() owner to app_owner;
+	revoke all on function public.profiles_tombstone_outside_delete() from public, anon, authenticated;
 	drop policy profiles_select on public.profiles;
 	create policy profiles_select_public on public.profiles for select to anon, authenticated
 	    using (is_private = false);
@@ -313,8 +322,8 @@ load sl_old "${FILES[@]}"
 is "$LOAD_RC" 0 "old: the files load over it"
 is "$(sql sl_old "select string_agg(policyname, ' ' order by policyname) from pg_policies where tablename = 'profiles'")" \
 	"profiles_select profiles_update_own" "old: the two SELECT policies became one"
-is "$(sql sl_old "select id || ' ' || deleted_at from profilecache.profile_tombstones")/$(sql sl_old "select to_regclass('public.profile_tombstones') is null and to_regprocedure('public.profiles_tombstone_outside_delete()') is null")" \
-	"$grace 2025-01-01 00:00:00+00/t" "old: the tombstones moved to profilecache with their rows; nothing is left in public"
+is "$(sql sl_old "select id || ' ' || deleted_at from profilecache.tombstones where resource = 'profile'")/$(sql sl_old "select to_regclass('public.profile_tombstones') is null and to_regclass('profilecache.profile_tombstones') is null and to_regprocedure('public.profiles_tombstone_outside_delete()') is null")" \
+	"$grace 2025-01-02 00:00:00+00/t" "old: profiles' tombstones joined the others, the later of an id kept; their tables and function are gone"
 sql sl_old "insert into public.profiles (id) values ('$ada'); delete from public.profiles where id = '$ada'"
-is "$(sql sl_old "select count(*) from profilecache.profile_tombstones where id = '$ada'")/$(sql sl_old "${Q[lint]}")" \
+is "$(sql sl_old "select count(*) from profilecache.tombstones where resource = 'profile' and id = '$ada'")/$(sql sl_old "${Q[lint]}")" \
 	"1/" "old: a delete made outside leaves its tombstone in profilecache; no lint findings"

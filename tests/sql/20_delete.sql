@@ -1,4 +1,5 @@
--- pgTAP: public.delete_profile and tombstones (schema/postgres/30_apply.sql).
+-- pgTAP: public.delete_profile (profilecache_delete for profiles) and tombstones
+-- (schema/postgres/30_apply.sql).
 -- Run by tests/e2e/t_sql.sh as a superuser, in one transaction rolled back at
 -- the end. Uses the sample profiles and ids aaaaaaaa-0000-4000-8000-0000000001NN.
 
@@ -13,13 +14,13 @@ select plan(30);
 
 -- --- definitions --------------------------------------------------------------------
 
-select has_table('profilecache', 'profile_tombstones', 'table profile_tombstones exists');
-select hasnt_table('public', 'profile_tombstones',
+select has_table('profilecache', 'tombstones', 'table tombstones exists');
+select hasnt_table('public', 'tombstones',
     'and not in public, which the Data API exposes');
-select col_is_pk('profilecache', 'profile_tombstones', 'id', 'its primary key is id');
-select col_type_is('profilecache', 'profile_tombstones', 'deleted_at', 'timestamp with time zone',
+select col_is_pk('profilecache', 'tombstones', array['resource', 'id'], 'its primary key is (resource, id)');
+select col_type_is('profilecache', 'tombstones', 'deleted_at', 'timestamp with time zone',
     'deleted_at is a timestamptz');
-select col_not_null('profilecache', 'profile_tombstones', 'deleted_at', 'deleted_at is not null');
+select col_not_null('profilecache', 'tombstones', 'deleted_at', 'deleted_at is not null');
 select has_function('public', 'delete_profile', array['uuid'], 'delete_profile(uuid) exists');
 select function_returns('public', 'delete_profile', array['uuid'], 'jsonb', 'it returns jsonb');
 select volatility_is('public', 'delete_profile', array['uuid'], 'volatile', 'it is volatile');
@@ -36,7 +37,7 @@ select is((:'r'::jsonb ->> 'deleted_at')::timestamptz, now(),
 select is_empty($$select 1 from public.profiles where id = '7b3e4a52-1c9d-4f60-9a8e-2d5c6f7a8b02'$$,
     'delete: the row is gone');
 select results_eq(
-    $$select deleted_at from profilecache.profile_tombstones where id = '7b3e4a52-1c9d-4f60-9a8e-2d5c6f7a8b02'$$,
+    $$select deleted_at from profilecache.tombstones where resource = 'profile' and id = '7b3e4a52-1c9d-4f60-9a8e-2d5c6f7a8b02'$$,
     $$values (now())$$,
     'delete: a tombstone records deleted_at');
 
@@ -65,7 +66,7 @@ select results_eq(
     $$select bio, username from public.profiles where id = '7b3e4a52-1c9d-4f60-9a8e-2d5c6f7a8b02'$$,
     $$values ('reborn'::text, null::text)$$,
     'tombstone: it recreates the row with only its own fields');
-select isnt_empty($$select 1 from profilecache.profile_tombstones where id = '7b3e4a52-1c9d-4f60-9a8e-2d5c6f7a8b02'$$,
+select isnt_empty($$select 1 from profilecache.tombstones where resource = 'profile' and id = '7b3e4a52-1c9d-4f60-9a8e-2d5c6f7a8b02'$$,
     'tombstone: which stays, still blocking older changes');
 
 -- --- a row that is newer than now (a web node's clock ahead) ---------------------------------
@@ -98,15 +99,15 @@ select is(:'r'::jsonb ->> 'status', 'not_found', 'again: a second delete answers
 select is(:'r'::jsonb ->> 'deleted_at', '2099-01-01T00:00:00.00001+00:00',
     'again: and never moves the tombstone back');
 select results_eq(
-    $$select count(*)::int from profilecache.profile_tombstones where id = '7b3e4a52-1c9d-4f60-9a8e-2d5c6f7a8b01'$$,
+    $$select count(*)::int from profilecache.tombstones where resource = 'profile' and id = '7b3e4a52-1c9d-4f60-9a8e-2d5c6f7a8b01'$$,
     $$values (1)$$,
     'again: one tombstone per id');
 
 select count(*) as tombs, (select count(*) from public.profiles) as rows
-  from profilecache.profile_tombstones \gset
+  from profilecache.tombstones \gset
 select throws_ok($$select public.delete_profile(null)$$, '22004', null,
     'delete_profile(null) raises 22004 (HTTP 400)');
-select is((select count(*) from profilecache.profile_tombstones), :tombs::bigint,
+select is((select count(*) from profilecache.tombstones), :tombs::bigint,
     'delete_profile(null) writes no tombstone (check-origin''s read-only probe)');
 select is((select count(*) from public.profiles), :rows::bigint,
     'and deletes no row');

@@ -63,16 +63,17 @@ select is(:'d'::jsonb ->> 'status', 'deleted', 'service_role: delete_profile del
 
 -- --- the tombstones table -------------------------------------------------------------------
 
-select ok((select relrowsecurity from pg_catalog.pg_class where oid = 'profilecache.profile_tombstones'::regclass),
+select ok((select relrowsecurity from pg_catalog.pg_class where oid = 'profilecache.tombstones'::regclass),
     'tombstones: row-level security is enabled');
-select policies_are('profilecache', 'profile_tombstones', '{}'::name[], 'tombstones: no policies');
-select table_privs_are('profilecache', 'profile_tombstones', 'anon', '{}'::text[], 'tombstones: anon has no rights');
-select table_privs_are('profilecache', 'profile_tombstones', 'authenticated', '{}'::text[],
+select policies_are('profilecache', 'tombstones', array['tombstones_service'],
+    'tombstones: one policy, for service_role');
+select table_privs_are('profilecache', 'tombstones', 'anon', '{}'::text[], 'tombstones: anon has no rights');
+select table_privs_are('profilecache', 'tombstones', 'authenticated', '{}'::text[],
     'tombstones: authenticated has no rights');
-select table_privs_are('profilecache', 'profile_tombstones', 'service_role',
-    array['DELETE', 'INSERT', 'REFERENCES', 'SELECT', 'TRIGGER', 'TRUNCATE', 'UPDATE'],
-    'tombstones: service_role has all rights');
-select throws_ok($$set local role anon; select * from profilecache.profile_tombstones; reset role$$,
+select table_privs_are('profilecache', 'tombstones', 'service_role',
+    array['DELETE', 'INSERT', 'SELECT', 'UPDATE'],
+    'tombstones: service_role reads and writes them');
+select throws_ok($$set local role anon; select * from profilecache.tombstones; reset role$$,
     '42501', null, 'tombstones: anon cannot read them');
 
 -- --- RLS on profiles still applies (alice was made private above) -------------------------------
@@ -133,7 +134,7 @@ select lives_ok($$set local role authenticated;
     delete from public.profiles where id = '7b3e4a52-1c9d-4f60-9a8e-2d5c6f7a8b02';
     reset role$$,
     'an owner''s own DELETE through the Data API works');
-select isnt_empty($$select 1 from profilecache.profile_tombstones where id = '7b3e4a52-1c9d-4f60-9a8e-2d5c6f7a8b02'$$,
+select isnt_empty($$select 1 from profilecache.tombstones where resource = 'profile' and id = '7b3e4a52-1c9d-4f60-9a8e-2d5c6f7a8b02'$$,
     'and leaves a tombstone (the trigger runs as its owner)');
 
 select is(current_user::text, 'postgres', 'every role switch was undone');

@@ -34,7 +34,7 @@ trap 'rm -rf -- "$tmp"' EXIT
 q() { "$psql" -X -q -At -v ON_ERROR_STOP=1 -d "$url" "$@"; }
 
 cleanup_sql="delete from public.profiles where id::text like 'bbbbbbbb-0000-4000-8000-%';
-delete from profilecache.profile_tombstones where id::text like 'bbbbbbbb-0000-4000-8000-%';"
+delete from profilecache.tombstones where resource = 'profile' and id::text like 'bbbbbbbb-0000-4000-8000-%';"
 q -c "$cleanup_sql"
 
 # gen FROM TO FILE: one line per batch of changes FROM..TO-1: the call, and a

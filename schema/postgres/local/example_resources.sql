@@ -1,9 +1,23 @@
 -- The declared resources' tables, printed by profilecache-admin sql
--- from the configuration. Load schema/postgres/50_resources.sql first
+-- from the configuration. Load schema/postgres/30_apply.sql first
 -- (and 60_increments.sql for a table with a counter).
 -- Idempotent: a table that exists gets only the columns it lacks (an
 -- existing column of another type is left as it is: check it).
 begin;
+
+-- [resource profiles]: GET /v1/profiles/{id}, answers {"profile": ...}
+-- (the table is 10_profiles.sql's, which adopts an existing one)
+insert into profilecache.resources (name, tbl, key, owner, columns, types)
+    values ('profile', 'public."profiles"', 'id', null, '{"username","display_name","bio","avatar_url","gradient","is_private"}', '{"username": "string", "display_name": "string", "bio": "string", "avatar_url": "string", "gradient": "string", "is_private": "boolean"}')
+    on conflict (name) do update
+        set tbl = excluded.tbl, key = excluded.key, owner = excluded.owner,
+            columns = excluded.columns, types = excluded.types;
+drop trigger if exists profiles_version_outside_write on public."profiles";
+create trigger profiles_version_outside_write before insert or update on public."profiles"
+    for each row execute function profilecache.version_outside_write();
+drop trigger if exists profiles_tombstone_outside_delete on public."profiles";
+create trigger profiles_tombstone_outside_delete after delete on public."profiles"
+    for each row execute function profilecache.tombstone_outside_delete();
 
 -- [resource challenges]: GET /v1/challenges/{id}, answers {"challenge": ...}
 create table if not exists public."challenges" (
@@ -30,11 +44,11 @@ create policy challenges_read on public."challenges" for select to anon, authent
     using (true);
 grant select on table public."challenges" to anon, authenticated;
 grant select, insert, update, delete on table public."challenges" to service_role;
-insert into profilecache.resources (name, tbl, key, owner, columns)
-    values ('challenge', 'public."challenges"', 'id', 'user_id', '{"user_id","title","description","status","due_at"}')
+insert into profilecache.resources (name, tbl, key, owner, columns, types)
+    values ('challenge', 'public."challenges"', 'id', 'user_id', '{"user_id","title","description","status","due_at"}', '{"user_id": "string", "title": "string", "description": "string", "status": "string", "due_at": "string"}')
     on conflict (name) do update
         set tbl = excluded.tbl, key = excluded.key, owner = excluded.owner,
-            columns = excluded.columns;
+            columns = excluded.columns, types = excluded.types;
 drop trigger if exists challenges_version_outside_write on public."challenges";
 create trigger challenges_version_outside_write before insert or update on public."challenges"
     for each row execute function profilecache.version_outside_write();
@@ -62,11 +76,11 @@ create policy journey_progress_read on public."journey_progress" for select to a
     using ((select auth.uid()) = "user_id");
 grant select on table public."journey_progress" to anon, authenticated;
 grant select, insert, update, delete on table public."journey_progress" to service_role;
-insert into profilecache.resources (name, tbl, key, owner, columns)
-    values ('journey_progress', 'public."journey_progress"', 'id', 'user_id', '{"user_id","journey","step","percent","completed_at"}')
+insert into profilecache.resources (name, tbl, key, owner, columns, types)
+    values ('journey_progress', 'public."journey_progress"', 'id', 'user_id', '{"user_id","journey","step","percent","completed_at"}', '{"user_id": "string", "journey": "string", "step": "number", "percent": "number", "completed_at": "string"}')
     on conflict (name) do update
         set tbl = excluded.tbl, key = excluded.key, owner = excluded.owner,
-            columns = excluded.columns;
+            columns = excluded.columns, types = excluded.types;
 drop trigger if exists journey_progress_version_outside_write on public."journey_progress";
 create trigger journey_progress_version_outside_write before insert or update on public."journey_progress"
     for each row execute function profilecache.version_outside_write();
@@ -89,11 +103,11 @@ create policy balances_read on public."balances" for select to authenticated
     using ((select auth.uid()) = "user_id");
 grant select on table public."balances" to anon, authenticated;
 grant select, insert, update, delete on table public."balances" to service_role;
-insert into profilecache.resources (name, tbl, key, owner, columns, counters)
-    values ('balance', 'public."balances"', 'user_id', null, '{"balance"}', '{"balance": {"min": 0, "max": null}}')
+insert into profilecache.resources (name, tbl, key, owner, columns, types, counters)
+    values ('balance', 'public."balances"', 'user_id', null, '{"balance"}', '{"balance": "number"}', '{"balance": {"min": 0, "max": null}}')
     on conflict (name) do update
         set tbl = excluded.tbl, key = excluded.key, owner = excluded.owner,
-            columns = excluded.columns, counters = excluded.counters;
+            columns = excluded.columns, types = excluded.types, counters = excluded.counters;
 drop trigger if exists balances_version_outside_write on public."balances";
 create trigger balances_version_outside_write before insert or update on public."balances"
     for each row execute function profilecache.version_outside_write();

@@ -514,9 +514,35 @@ cache_reconcile(struct app *app, const struct resource *res,
 		(void)cache_delete(app->cache, res->item, c->id);
 }
 
-/* Decide what one change's result means; nothing is written yet. */
+/*
+ * Whether every field of patch is one this node's declaration of res lets a
+ * change write: then a database that answers unknown_field has a registry
+ * behind the declaration (its migration is not loaded yet), and the change
+ * waits for it; otherwise the entry itself is wrong.
+ */
+static bool
+patch_declared(const struct resource *res, json_t *patch)
+{
+	const struct field *f;
+	const char *name;
+	json_t *v;
+
+	if (!json_is_object(patch))
+		return false;
+	json_object_foreach(patch, name, v) {
+		if ((f = resource_field(res, name)) == NULL ||
+		    !(f->policy == FP_BEHIND || f->policy == FP_THROUGH ||
+		        f->policy == FP_COUNTER ||
+		        (f == res->owner && f != res->key)))
+			return false;
+	}
+	return true;
+}
+
+/* Decide what one change (patch, of rs) a result means; nothing is written yet. */
 static void
-change_judge(struct change *c, json_t *res)
+change_judge(const struct resource *rs, json_t *patch, struct change *c,
+    json_t *res)
 {
 	const char *status = json_string_value(json_object_get(res, "status"));
 	const char *code = json_string_value(json_object_get(res, "code"));
@@ -541,6 +567,13 @@ change_judge(struct change *c, json_t *res)
 		c->state = JOURNAL_CANCELLED;
 		(void)snprintf(c->reason, sizeof(c->reason),
 		    "the row was deleted");
+	} else if (strcmp(status, "rejected") == 0 && code != NULL &&
+	    strcmp(code, "unknown_field") == 0 && patch_declared(rs, patch)) {
+		c->state = JOURNAL_RETRY;
+		(void)snprintf(c->reason, sizeof(c->reason),
+		    "the database does not know a declared field yet (load "
+		    "what profilecache-admin sql prints): %s",
+		    msg ? msg : "unknown_field");
 	} else if (strcmp(status, "rejected") == 0) {
 		/* The database will never take it; retrying cannot help. */
 		c->state = JOURNAL_DEAD;
@@ -659,7 +692,8 @@ change_split(struct app *app, const struct resource *res, struct change *c,
 		for (i = from; i < from + k; i++) {
 			memset(&one, 0, sizeof(one));
 			memcpy(one.id, c->id, sizeof(one.id));
-			change_judge(&one, json_array_get(results, i - from));
+			change_judge(res, c->patches[i], &one,
+			    json_array_get(results, i - from));
 			o[i].seqs = &c->seqs[i];
 			o[i].nseqs = 1;
 			o[i].state = one.state;
@@ -945,8 +979,8 @@ batch_answer(struct app *app, struct batch *b, size_t from, size_t n,
 		sent = PC_ERROR;
 	if (sent == PC_OK) {
 		for (i = 0; i < n; i++)
-			change_judge(&b->c[from + i],
-			    json_array_get(results, i));
+			change_judge(b->res, b->c[from + i].patch,
+			    &b->c[from + i], json_array_get(results, i));
 	} else if (sent == PC_INVALID) {
 		/* One change whose data the database refuses outright. */
 		batch_judge_all(b, from, n, JOURNAL_DEAD, oerr);

@@ -188,6 +188,11 @@ create policy tombstones_service on profilecache.tombstones
 --               invalid_change  the change is not an object, id is not a UUID,
 --                               updated_at is missing or not RFC 3339 as above,
 --                               patch or versions is not an object as above
+--               unknown_field   patch names a column the registry does not
+--                               list (id, created_at, updated_at, or one
+--                               whose migration is not loaded yet: once it
+--                               is, profilecache-admin dead retry sends
+--                               the change again)
 --               owner_conflict  the change gives an existing row another owner
 --               <column>_taken  another row holds that value of a column with
 --                               a unique index of its own (username_taken:
@@ -204,10 +209,9 @@ create policy tombstones_service on profilecache.tombstones
 -- one, is the change's oldest version (or now(), if earlier). A rejected
 -- change never undoes the others. Errors that are not about the data
 -- (deadlocks, lost connections, missing privileges) fail the whole call,
--- which the flusher retries; so do a resource the registry lacks and a
--- patch naming a column it does not list (55000: the migration that
--- declares it is not loaded yet). A "changes" that is not a JSON array
--- raises 22023 (HTTP 400).
+-- which the flusher retries; so does a resource the registry lacks (55000:
+-- the migration that declares it is not loaded yet). A "changes" that is
+-- not a JSON array raises 22023 (HTTP 400).
 --
 -- How: the changes are checked in one statement; then the first change of
 -- each id in the batch, unless it sets a column with a unique index, is
@@ -322,7 +326,6 @@ declare
     v_row       jsonb;
     v_cols      text;
     v_mcols     text;
-    v_bad       text;
     v_tomb      timestamptz;
     v_code      text;
     v_message   text;
@@ -344,20 +347,6 @@ begin
                 coalesce(pg_catalog.jsonb_typeof(changes), 'null')
             using errcode = '22023',
                   hint = 'POST /rpc/profilecache_apply {"resource":…,"changes":[{"id":…,"patch":{…},"updated_at":…}]}';
-    end if;
-    -- A column the registry does not list is a migration not loaded yet
-    -- (55000, not a data error): the whole call fails and is retried.
-    select k into v_bad
-      from pg_catalog.jsonb_array_elements(changes) as e(c)
-     cross join lateral pg_catalog.jsonb_object_keys(
-            case when pg_catalog.jsonb_typeof(e.c -> 'patch') = 'object' then e.c -> 'patch'
-                 else '{}'::jsonb end) as k
-     where k <> all (v_res.columns)
-     limit 1;
-    if v_bad is not null then
-        raise exception 'profilecache_apply: %.% is not a column a change may write', resource, v_bad
-            using errcode = '55000',
-                  hint = 'Load what profilecache-admin sql prints for the configuration.';
     end if;
     v_n := pg_catalog.jsonb_array_length(changes);
     if v_n = 0 then
@@ -441,6 +430,10 @@ begin
                                                  or v.value::text !~ '^[0-9]{1,17}$')) then
                                 array['invalid_change', 'versions must be an object giving fields of the patch '
                                       'their version in whole microseconds since the epoch']
+                            when (e.c -> 'patch') - v_res.columns <> '{}'::jsonb then
+                                array['unknown_field',
+                                      (select 'not an editable field: ' || pg_catalog.string_agg(f, ', ' order by f)
+                                         from pg_catalog.jsonb_object_keys((e.c -> 'patch') - v_res.columns) as f)]
                             when exists (select from pg_catalog.jsonb_each(e.c -> 'patch') as f
                                           where pg_catalog.jsonb_typeof(f.value)
                                                 not in ('null', coalesce(v_res.types ->> f.key,

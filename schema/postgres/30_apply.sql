@@ -293,6 +293,7 @@ declare
     v_res       record;     -- the registry's row
     v_unique    text[];     -- its columns with a unique index of their own
     v_created   boolean;    -- whether the table has created_at
+    v_typed     text;       -- step 1's check of the patch's JSON types
     -- By input position (1-based): the result once known, and the parsed
     -- change (null when the change was rejected as malformed).
     v_results   jsonb[];
@@ -366,6 +367,13 @@ begin
     v_created := exists (select from pg_catalog.pg_attribute as a
                           where a.attrelid = v_res.tbl and a.attname = 'created_at'
                             and a.attnum > 0 and not a.attisdropped);
+    -- One test per typed column (cheaper than a look at every field of
+    -- every patch): a value of another JSON type than the column's, but null.
+    select coalesce(pg_catalog.string_agg(pg_catalog.format(
+               'pg_catalog.jsonb_typeof(e.c -> ''patch'' -> %L) not in (%L, ''null'')', t.k, t.v),
+               ' or '), 'false')
+      into v_typed
+      from pg_catalog.jsonb_each_text(v_res.types) as t(k, v);
     v_results := pg_catalog.array_fill(null::jsonb, array[v_n]);
     v_ids := pg_catalog.array_fill(null::uuid, array[v_n]);
     v_tss := pg_catalog.array_fill(null::timestamptz, array[v_n]);
@@ -379,12 +387,12 @@ begin
     v_step := v_n;
     while v_from < v_n loop
         begin
+            execute pg_catalog.format($q$
             select pg_catalog.array_agg(x.result order by x.ord),
                    pg_catalog.array_agg(x.id order by x.ord),
                    pg_catalog.array_agg(x.ts order by x.ord),
                    pg_catalog.array_agg(x.patch order by x.ord),
                    pg_catalog.array_agg(x.vers order by x.ord)
-              into v_r, v_i, v_t, v_p, v_v
               from (select e.ord,
                            case when k.problem is null then (e.c ->> 'id')::uuid end as id,
                            case when k.problem is null then (e.c ->> 'updated_at')::timestamptz end as ts,
@@ -395,7 +403,7 @@ begin
                                           then e.c -> 'id' end,
                                'status', 'rejected', 'row', null,
                                'code', k.problem[1], 'message', k.problem[2]) end as result
-                      from pg_catalog.jsonb_array_elements(changes) with ordinality as e(c, ord)
+                      from pg_catalog.jsonb_array_elements($1) with ordinality as e(c, ord)
                      cross join lateral (
                         select case
                             when pg_catalog.jsonb_typeof(e.c) <> 'object' then
@@ -409,7 +417,7 @@ begin
                             -- all the rest; the cast then checks the values.
                             when pg_catalog.jsonb_typeof(e.c -> 'updated_at') is distinct from 'string'
                               or pg_catalog.translate(e.c ->> 'updated_at', '0123456789tz+ ', '9999999999TZ-T')
-                                 not like '9999-99-99T99:99:99_%'
+                                 not like '9999-99-99T99:99:99_%%'
                               or pg_catalog.substr(pg_catalog.translate(e.c ->> 'updated_at', '0123456789tz+ ',
                                                                         '9999999999TZ-T'), 20)
                                  not in ('Z', '-99:99',
@@ -430,25 +438,25 @@ begin
                                                  or v.value::text !~ '^[0-9]{1,17}$')) then
                                 array['invalid_change', 'versions must be an object giving fields of the patch '
                                       'their version in whole microseconds since the epoch']
-                            when (e.c -> 'patch') - v_res.columns <> '{}'::jsonb then
+                            when (e.c -> 'patch') - $4 <> '{}'::jsonb then
                                 array['unknown_field',
                                       (select 'not an editable field: ' || pg_catalog.string_agg(f, ', ' order by f)
-                                         from pg_catalog.jsonb_object_keys((e.c -> 'patch') - v_res.columns) as f)]
-                            when exists (select from pg_catalog.jsonb_each(e.c -> 'patch') as f
-                                          where pg_catalog.jsonb_typeof(f.value)
-                                                not in ('null', coalesce(v_res.types ->> f.key,
-                                                                         pg_catalog.jsonb_typeof(f.value)))) then
+                                         from pg_catalog.jsonb_object_keys((e.c -> 'patch') - $4) as f)]
+                            when %s then
                                 array['22023',
                                       (select 'wrong JSON type for '
-                                              || pg_catalog.string_agg(f.key || ' (' || (v_res.types ->> f.key)
+                                              || pg_catalog.string_agg(f.key || ' (' || ($5 ->> f.key)
                                                                        || ' or null)', ', ' order by f.key)
                                          from pg_catalog.jsonb_each(e.c -> 'patch') as f
                                         where pg_catalog.jsonb_typeof(f.value)
-                                              not in ('null', coalesce(v_res.types ->> f.key,
+                                              not in ('null', coalesce($5 ->> f.key,
                                                                        pg_catalog.jsonb_typeof(f.value))))]
                             end
                         offset 0) as k(problem)
-                     where e.ord > v_from and e.ord <= v_from + v_step) as x;
+                     where e.ord > $2 and e.ord <= $2 + $3) as x
+            $q$, v_typed)
+              into v_r, v_i, v_t, v_p, v_v
+             using changes, v_from, v_step, v_res.columns, v_res.types;
             v_results[v_from + 1 : v_from + v_step] := v_r;
             v_ids[v_from + 1 : v_from + v_step] := v_i;
             v_tss[v_from + 1 : v_from + v_step] := v_t;
@@ -862,9 +870,15 @@ if pg_catalog.to_regclass('profilecache.profile_tombstones') is not null then
             do update set deleted_at = greatest(t.deleted_at, excluded.deleted_at);
     drop table profilecache.profile_tombstones;
 end if;
-drop function if exists public.profiles_version_outside_write();
-drop function if exists profilecache.profiles_tombstone_outside_delete();
-drop function if exists public.profiles_tombstone_outside_delete();
+if pg_catalog.to_regprocedure('public.profiles_version_outside_write()') is not null then
+    drop function public.profiles_version_outside_write();
+end if;
+if pg_catalog.to_regprocedure('profilecache.profiles_tombstone_outside_delete()') is not null then
+    drop function profilecache.profiles_tombstone_outside_delete();
+end if;
+if pg_catalog.to_regprocedure('public.profiles_tombstone_outside_delete()') is not null then
+    drop function public.profiles_tombstone_outside_delete();
+end if;
 
 -- --- apply_profile_changes, delete_profile ------------------------------------------------
 --

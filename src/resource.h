@@ -205,10 +205,11 @@ const char *resource_check_value(const struct field *f, struct json_t *v,
 struct json_t *resource_writable_names(const struct resource *res);
 
 /*
- * The database functions a resource's changes go through: profiles' own
- * (apply_profile_changes {"changes"}, delete_profile {"id"}), or the ones
- * of every declared table (profilecache_apply {"resource","changes"},
- * profilecache_delete {"resource","id"}; 50_resources.sql). The arguments
+ * The database functions a resource's changes go through (30_apply.sql):
+ * profilecache_apply {"resource","changes"} and profilecache_delete
+ * {"resource","id"}, or for profiles their profile-only forms, which
+ * earlier versions' databases have too (apply_profile_changes {"changes"},
+ * delete_profile {"id"}). The arguments
  * are malloc()ed JSON text; NULL when out of memory. changes is borrowed.
  */
 const char *resource_apply_fn(const struct resource *res);

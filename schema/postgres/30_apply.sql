@@ -292,7 +292,7 @@ as $$
 declare
     v_res       record;     -- the registry's row
     v_unique    text[];     -- its columns with a unique index of their own
-    v_created   boolean;    -- whether the table has created_at
+    v_created   boolean;    -- whether a create sets created_at
     v_typed     text;       -- step 1's check of the patch's JSON types
     -- By input position (1-based): the result once known, and the parsed
     -- change (null when the change was rejected as malformed).
@@ -364,9 +364,12 @@ begin
       join pg_catalog.pg_attribute as a on a.attrelid = i.indrelid and a.attnum = i.indkey[0]
      where i.indrelid = v_res.tbl and i.indisunique and i.indnatts = 1
        and a.attname = any (v_res.columns);
+    -- created_at, when the table has one that no change writes.
     v_created := exists (select from pg_catalog.pg_attribute as a
                           where a.attrelid = v_res.tbl and a.attname = 'created_at'
-                            and a.attnum > 0 and not a.attisdropped);
+                            and a.attnum > 0 and not a.attisdropped
+                            and a.atttypid = 'pg_catalog.timestamptz'::pg_catalog.regtype)
+                 and not 'created_at' = any (v_res.columns);
     -- One test per typed column (cheaper than a look at every field of
     -- every patch): a value of another JSON type than the column's, but null.
     select coalesce(pg_catalog.string_agg(pg_catalog.format(
@@ -510,17 +513,17 @@ begin
                     '        (select %3$s, p.field_versions || (w.x -> ''versions''),'
                     '                greatest(p.updated_at, ''epoch''::timestamptz'
                     '                    + (w.x ->> ''newest'')::bigint * interval ''1 microsecond'')'
-                    '           from (select public.profilecache_winners(pg_catalog.to_jsonb(p),'
+                    '           from (select public.profilecache_winners(pg_catalog.to_jsonb(p.*),'
                     '                        c.patch, c.vers, c.us) as x offset 0) as w'
-                    '          cross join lateral pg_catalog.jsonb_populate_record(p, w.x -> ''patch'') as m)'
+                    '          cross join lateral pg_catalog.jsonb_populate_record(p.*, w.x -> ''patch'') as m)'
                     '   from c'
                     '  where p.%4$I = c.id'
                     '    and p.%4$I = any ($6) '    -- lets the planner use the index
                     '    and not exists (select from profilecache.tombstones as t'
                     '                     where t.resource = %5$L and t.id = c.id and t.deleted_at >= c.ts)'
                     '    and (%6$L is null or not c.patch ? %6$L'
-                    '         or pg_catalog.to_jsonb(p) ->> %6$L is null'
-                    '         or pg_catalog.to_jsonb(p) ->> %6$L = c.patch ->> %6$L)'
+                    '         or pg_catalog.to_jsonb(p.*) ->> %6$L is null'
+                    '         or pg_catalog.to_jsonb(p.*) ->> %6$L = c.patch ->> %6$L)'
                     ' returning c.ord, public.profilecache_outcome(pg_catalog.to_jsonb(p.*),'
                     '                                              c.patch, c.vers, c.us)'
                     '                  || pg_catalog.jsonb_build_object(''id'', c.id)',
@@ -563,7 +566,7 @@ begin
                         'row', null, 'code', null, 'message', null);
                     exit attempt;
                 end if;
-                execute pg_catalog.format('select pg_catalog.to_jsonb(t) from %s as t where t.%I = $1 for update',
+                execute pg_catalog.format('select pg_catalog.to_jsonb(t.*) from %s as t where t.%I = $1 for update',
                                           v_res.tbl, v_res.key)
                    into v_cur using v_id;
                 if v_cur is null then

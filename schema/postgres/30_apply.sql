@@ -108,13 +108,25 @@ alter table profilecache.resources add column if not exists owner text;
 -- refused with 22023 rather than converted.
 alter table profilecache.resources add column if not exists types jsonb not null default '{}';
 
+-- A resource's row in the registry cannot be deleted while it has
+-- tombstones: they are what keeps a late change from bringing a deleted row
+-- back (earlier versions deleted them with it).
 create table if not exists profilecache.tombstones (
-    resource   text not null references profilecache.resources (name)
-                   on update cascade on delete cascade,
+    resource   text not null constraint tombstones_resource_fkey
+                   references profilecache.resources (name)
+                   on update cascade on delete restrict,
     id         uuid not null,
     deleted_at timestamptz not null,
     primary key (resource, id)
 );
+if exists (select from pg_catalog.pg_constraint as c
+            where c.conrelid = 'profilecache.tombstones'::regclass
+              and c.conname = 'tombstones_resource_fkey' and c.confdeltype <> 'r') then
+    alter table profilecache.tombstones
+        drop constraint tombstones_resource_fkey,
+        add constraint tombstones_resource_fkey foreign key (resource)
+            references profilecache.resources (name) on update cascade on delete restrict;
+end if;
 -- The deleted row's owner (its owner column; null without one): the lists
 -- filtered on that owner are the ones a delete changes.
 alter table profilecache.tombstones add column if not exists owner text;
@@ -399,7 +411,15 @@ begin
               from (select e.ord,
                            case when k.problem is null then (e.c ->> 'id')::uuid end as id,
                            case when k.problem is null then (e.c ->> 'updated_at')::timestamptz end as ts,
-                           case when k.problem is null then e.c -> 'patch' end as patch,
+                           -- the patch as the table holds it ("...Z" as
+                           -- "...+00:00", 1.0 as 1 in a bigint column), so
+                           -- that values compare with the row's
+                           case when k.problem is null and e.c -> 'patch' <> '{}'::jsonb then
+                               (select pg_catalog.jsonb_object_agg(f.key, r.j -> f.key)
+                                  from (select pg_catalog.to_jsonb(pg_catalog.jsonb_populate_record(
+                                                   null::%s, e.c -> 'patch')) as j) as r,
+                                       pg_catalog.jsonb_each(e.c -> 'patch') as f)
+                                when k.problem is null then '{}'::jsonb end as patch,
                            case when k.problem is null then coalesce(e.c -> 'versions', '{}'::jsonb) end as vers,
                            case when k.problem is not null then pg_catalog.jsonb_build_object(
                                'id', case when pg_catalog.jsonb_typeof(e.c -> 'id') = 'string'
@@ -457,7 +477,7 @@ begin
                             end
                         offset 0) as k(problem)
                      where e.ord > $2 and e.ord <= $2 + $3) as x
-            $q$, v_typed)
+            $q$, v_res.tbl, v_typed)
               into v_r, v_i, v_t, v_p, v_v
              using changes, v_from, v_step, v_res.columns, v_res.types;
             v_results[v_from + 1 : v_from + v_step] := v_r;

@@ -741,7 +741,7 @@ batch_settle(struct app *app, struct batch *b, size_t from, size_t n,
 	struct journal_outcome *o;
 	struct change *c;
 	enum pc_result r = PC_OK;
-	const char **owners;
+	struct list_touch *touches;
 	size_t i, k = 0, k2 = 0;
 	int64_t now = clock_now_us();
 
@@ -772,17 +772,19 @@ batch_settle(struct app *app, struct batch *b, size_t from, size_t n,
 	if (r != PC_OK)
 		return r;
 	/* The database's rows changed: cached list pages of them are old. */
-	if ((owners = calloc(n, sizeof(*owners))) == NULL)
+	if ((touches = calloc(n, sizeof(*touches))) == NULL)
 		usecase_list_changed(app, b->res);
 	else {
 		for (i = 0; i < n; i++) {
 			c = &b->c[from + i];
-			if (c->state == JOURNAL_APPLIED || c->split)
-				owners[k2++] = usecase_list_owner(b->res, c->id,
-				    c->split ? NULL : c->row);
+			if (c->state != JOURNAL_APPLIED && !c->split)
+				continue;
+			touches[k2].id = c->id;
+			touches[k2].row = c->split ? NULL : c->row;
+			touches[k2++].patch = c->patch;
 		}
-		usecase_list_owners_changed(app, b->res, owners, k2);
-		free(owners);
+		usecase_list_touched(app, b->res, touches, k2);
+		free(touches);
 	}
 	cache_synced(app, b->res, &b->c[from], n);
 	for (i = 0; i < n; i++) {
@@ -1083,6 +1085,7 @@ increments_answer(struct app *app, struct batch *b, enum pc_result sent,
 	size_t i, k, n = 0, total = 0;
 	int64_t now = clock_now_us();
 	bool settled = false;
+	struct list_touch *touches;
 	const char **ids;
 
 	st->batches++;
@@ -1161,11 +1164,14 @@ increments_answer(struct app *app, struct batch *b, enum pc_result sent,
 		for (i = 0; i < b->n; i++)
 			ids[i] = b->c[i].id;
 		usecase_recache_counted(app, b->res, ids, b->n);
-		/* The rows' owners, when the key is (a balance's). */
-		for (i = 0; i < b->n; i++)
-			ids[i] = usecase_list_owner(b->res, b->c[i].id, NULL);
-		usecase_list_owners_changed(app, b->res, ids, b->n);
 		free(ids);
+	}
+	/* Their counters changed; the rows are not known here. */
+	if ((touches = calloc(b->n, sizeof(*touches))) != NULL) {
+		for (i = 0; i < b->n; i++)
+			touches[i].id = b->c[i].id;
+		usecase_list_touched(app, b->res, touches, b->n);
+		free(touches);
 	} else
 		usecase_list_changed(app, b->res);
 out:
@@ -1349,6 +1355,65 @@ trash_one(void *arg, const char *relpath, bool applied)
 #define PULL_MARGIN_S 10
 
 /*
+ * The lists that a page of pulled rows (ids[i], rows[i]) and deletes (the
+ * answer doc's) may have changed: a row's fields whose version is not
+ * older than since (less the margin) changed in the window, the others
+ * not; a deleted row's owner is what its tombstone keeps. This node's own
+ * flushes come back too.
+ */
+static void
+pull_touched(struct app *app, const struct resource *res, const char *since,
+    json_t *doc, const char *const *ids, json_t *const *rows, size_t n)
+{
+	json_t *del = json_object_get(doc, "deleted"), *fv, *ver, *v;
+	struct list_touch *t;
+	int64_t since_us;
+	size_t i, k, m = 0;
+
+	if (n + json_array_size(del) == 0)
+		return;
+	if ((t = calloc(n + json_array_size(del), sizeof(*t))) == NULL) {
+		usecase_list_changed(app, res);
+		return;
+	}
+	if (timefmt_parse(since, strlen(since), &since_us) != PC_OK)
+		since_us = INT64_MAX; /* any field may have changed */
+	else
+		since_us -= PULL_MARGIN_S * INT64_C(1000000);
+	for (i = 0; i < n; i++, m++) {
+		t[m].id = ids[i];
+		t[m].row = rows[i];
+		fv = json_object_get(rows[i], "field_versions");
+		if (!json_is_object(fv) || since_us == INT64_MAX ||
+		    (t[m].patch = json_object()) == NULL)
+			continue; /* patch NULL: any field */
+		for (k = 0; k < res->nfields; k++) {
+			ver = json_object_get(fv, res->fields[k].name);
+			if (res->fields[k].filter &&
+			    (!json_is_integer(ver) ||
+			        json_integer_value(ver) >= since_us))
+				(void)json_object_set(t[m].patch,
+				    res->fields[k].name, json_null());
+		}
+	}
+	json_array_foreach(del, i, v) {
+		if (!json_is_string(v))
+			continue;
+		t[m].id = json_string_value(v);
+		/* The deleted row's owner, as its tombstone keeps it. */
+		t[m++].owner = res->owner == res->key ?
+		    json_string_value(v) :
+		    json_string_value(json_object_get(json_object_get(doc,
+		                                          "deleted_owners"),
+		        json_string_value(v)));
+	}
+	usecase_list_touched(app, res, t, m);
+	for (i = 0; i < n; i++)
+		json_decref(t[i].patch);
+	free(t);
+}
+
+/*
  * Even two rows, or the deletions since the cursor, are larger than an
  * answer may be: asking again would fail again on every run, and nothing
  * changed outside would reach the caches any more. Skip to this host's
@@ -1378,16 +1443,12 @@ pull_outside(struct app *app, const struct resource *res,
 	char since[TIMEFMT_LEN + 8], args[256],
 	    err[PC_ERRLEN] = "", *resp = NULL;
 	char key[96];
-	bool changed = false, unknown = false;
-	const char *ids[PULL_PAGE], *next, *owner, **list;
-	json_t *rows[PULL_PAGE], *doc = NULL, *rs, *del, *v, *owners;
+	const char *ids[PULL_PAGE], *next;
+	json_t *rows[PULL_PAGE], *doc = NULL, *rs, *del, *v;
 	json_error_t jerr;
 	int64_t now_us;
 	size_t i, n, len, page, got, max = PULL_PAGE;
 	enum pc_result r;
-
-	if ((owners = json_array()) == NULL)
-		return;
 	/* Profiles keep the key they always had. */
 	(void)snprintf(key, sizeof(key),
 	    res->builtin ? "pull_since" : "pull_since:%s", res->item);
@@ -1454,32 +1515,15 @@ pull_outside(struct app *app, const struct resource *res,
 				continue;
 			ids[n] = next;
 			rows[n++] = v;
-			if ((owner = usecase_list_owner(res, next, v)) ==
-			        NULL ||
-			    json_array_append_new(owners, json_string(owner)) !=
-			        0)
-				unknown =
-				    true; /* not known: every owner's pages */
 		}
 		cache_merge_rows(app, res, ids, rows, n, false);
 		json_array_foreach(del, i, v) {
-			if (!json_is_string(v))
-				continue;
-			(void)cache_delete(app->cache, res->item,
-			    json_string_value(v));
-			/* The deleted row's owner, as its tombstone keeps it. */
-			owner = res->owner == res->key ?
-			    json_string_value(v) :
-			    json_string_value(json_object_get(
-			        json_object_get(doc, "deleted_owners"),
-			        json_string_value(v)));
-			if (owner == NULL ||
-			    json_array_append_new(owners, json_string(owner)) !=
-			        0)
-				unknown = true;
+			if (json_is_string(v))
+				(void)cache_delete(app->cache, res->item,
+				    json_string_value(v));
 		}
+		pull_touched(app, res, since, doc, ids, rows, n);
 		st->pulled += (long)n;
-		changed = changed || n > 0 || json_array_size(del) > 0;
 		/* Where the next look starts. */
 		got = json_array_size(rs);
 		if (got >= max &&
@@ -1501,22 +1545,7 @@ pull_outside(struct app *app, const struct resource *res,
 			break;
 	}
 	(void)journal_meta_set(app->journal, key, since, err);
-	/* This node's own flushes come back too: lists are asked for again,
-	 * of the owners whose rows changed or were deleted (all of them when
-	 * one is not known). */
-	if (unknown)
-		usecase_list_changed(app, res);
-	else if (json_array_size(owners) > 0 &&
-	    (list = calloc(json_array_size(owners), sizeof(*list))) != NULL) {
-		json_array_foreach(owners, i, v)
-			list[i] = json_string_value(v);
-		usecase_list_owners_changed(app, res, list,
-		    json_array_size(owners));
-		free(list);
-	} else if (changed)
-		usecase_list_changed(app, res);
-out:
-	json_decref(owners);
+out:;
 }
 
 /* Record the run for profilecache-admin status. */

@@ -430,55 +430,120 @@ query_string(const struct list_query *q, bool hide, char *out, size_t size)
 }
 
 /*
- * The generations a page is cached under. A page filtered on an owner
- * holds only that owner's rows: the owner's own generation, which only
- * changes of their rows move on, and the epoch of every owner's pages
- * (moved on by a change whose row's owner is not known). Any other page:
- * the resource's generation, which every change moves on.
+ * The generations a page is cached under. Every filter field F has an
+ * epoch, "<item>~F", and a generation per value, "<item>~F=<digest of the
+ * value>". A page filtered on F = v (on the owner when it filters on it,
+ * else on its first filter) is cached under F's epoch and v's generation: a
+ * change that leaves F alone in a row it knows moves on the generation of
+ * the row's value of F (the pages of other values stay); one that may have
+ * changed F (or of a row it does not know) moves F's epoch on, since the
+ * value it had is not known. The owner never changes. Numbers and times
+ * are compared by value, not by text: their pages have the epoch only. A
+ * page without a filter: the resource's generation, which every change
+ * moves on.
  */
 #define GEN_NS_MAX 160
 
+/* Whether f's values name a generation of their own. */
+static bool
+gen_by_value(const struct field *f)
+{
+	return f->type != FT_NUMBER && f->type != FT_TIMESTAMP &&
+	    f->type != FT_JSON;
+}
+
 static void
-gen_ns_owner(const struct resource *res, const char *owner, char *out,
+gen_ns_epoch(const struct resource *res, const struct field *f, char *out,
     size_t size)
 {
-	(void)snprintf(out, size, "%s~%s", res->item, owner);
+	(void)snprintf(out, size, "%s~%s", res->item, f->name);
 }
 
-static void
-gen_ns_epoch(const struct resource *res, char *out, size_t size)
+/*
+ * The generation of f's value v, in the text a filter on it has: the
+ * digest of it, so that any value makes a key memcached takes.
+ */
+static bool
+gen_ns_value(const struct resource *res, const struct field *f, const char *v,
+    char *out, size_t size)
 {
-	(void)snprintf(out, size, "%s~owners", res->item);
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int mdlen = 0, i;
+	size_t n;
+
+	if (EVP_Digest(v, strlen(v), md, &mdlen, EVP_sha256(), NULL) != 1)
+		return false;
+	n = (size_t)snprintf(out, size, "%s~%s=", res->item, f->name);
+	for (i = 0; i < 12 && n + 3 <= size; i++)
+		n += (size_t)snprintf(out + n, size - n, "%02x", md[i]);
+	return n < size;
 }
 
-/* The value of q's filter on the owner field, or NULL. */
+/*
+ * A row's value v of f in the text a filter on it has (buf holds it),
+ * NULL when v is null or missing (no filtered page holds the row), or
+ * "" when f's values have no generation of their own.
+ */
 static const char *
-query_owner(const struct list_query *q)
+row_value(const struct field *f, json_t *v, char *buf, size_t size)
+{
+	if (v == NULL || json_is_null(v))
+		return NULL;
+	if (!gen_by_value(f))
+		return "";
+	if (f->type == FT_BOOLEAN)
+		return json_is_true(v) ? "true" : "false";
+	if (f->type == FT_INTEGER && json_is_integer(v)) {
+		(void)snprintf(buf, size, "%lld",
+		    (long long)json_integer_value(v));
+		return buf;
+	}
+	/* A value of another JSON type matches no filter (value_matches). */
+	return json_is_string(v) ? json_string_value(v) : NULL;
+}
+
+/* The filter a page is cached by: on the owner if it has one, else its first. */
+static size_t
+page_filter(const struct list_query *q)
 {
 	size_t i;
 
 	for (i = 0; q->res->owner != NULL && i < q->nfilters; i++)
 		if (q->filter[i].f == q->res->owner)
-			return q->filter[i].value;
-	return NULL;
+			return i;
+	return 0;
 }
 
 static bool
 page_gens(struct app *app, const struct list_query *q, uint64_t gen[2])
 {
-	const char *owner = query_owner(q);
-	char ns[GEN_NS_MAX];
+	const struct field *f;
+	char ns[GEN_NS_MAX], buf[32];
+	const char *v;
+	size_t i;
 
-	if (owner == NULL) {
+	if (q->nfilters == 0) {
 		gen[1] = 0;
 		return cache_gen(app->cache, q->res->item, false, &gen[0]) ==
 		    PC_OK;
 	}
-	gen_ns_epoch(q->res, ns, sizeof(ns));
+	i = page_filter(q);
+	f = q->filter[i].f;
+	gen_ns_epoch(q->res, f, ns, sizeof(ns));
 	if (cache_gen(app->cache, ns, false, &gen[0]) != PC_OK)
 		return false;
-	gen_ns_owner(q->res, owner, ns, sizeof(ns));
-	return cache_gen(app->cache, ns, false, &gen[1]) == PC_OK;
+	gen[1] = 0;
+	if (!gen_by_value(f))
+		return true;
+	/* The filter's value as a row's would read (an integer's digits). */
+	v = q->filter[i].value;
+	if (f->type == FT_INTEGER) {
+		(void)snprintf(buf, sizeof(buf), "%lld",
+		    strtoll(q->filter[i].value, NULL, 10));
+		v = buf;
+	}
+	return gen_ns_value(q->res, f, v, ns, sizeof(ns)) &&
+	    cache_gen(app->cache, ns, false, &gen[1]) == PC_OK;
 }
 
 /* The cache's name for the page: its query's digest, under the generations. */
@@ -769,12 +834,16 @@ void
 usecase_list_changed(struct app *app, const struct resource *res)
 {
 	char ns[GEN_NS_MAX];
+	size_t i;
 
 	if (res->builtin)
 		return; /* profiles are not listed */
 	gen_bump(app, res, res->item);
-	gen_ns_epoch(res, ns, sizeof(ns));
-	gen_bump(app, res, ns);
+	for (i = 0; i < res->nfields; i++)
+		if (res->fields[i].filter) {
+			gen_ns_epoch(res, &res->fields[i], ns, sizeof(ns));
+			gen_bump(app, res, ns);
+		}
 }
 
 const char *
@@ -793,27 +862,69 @@ usecase_list_owner(const struct resource *res, const char *id, json_t *row)
 	return json_is_string(v) ? json_string_value(v) : v == NULL ? NULL : "";
 }
 
-void
-usecase_list_owners_changed(struct app *app, const struct resource *res,
-    const char *const *owners, size_t n)
+/*
+ * The value of filter field f that touch t's row holds, unchanged by it,
+ * in the text a filter has (buf holds it): NULL when it is not known or may
+ * have changed (f's epoch moves on), "" when no page filtered on f holds
+ * the row.
+ */
+static const char *
+touch_value(const struct resource *res, const struct field *f,
+    const struct list_touch *t, char *buf, size_t size)
 {
-	char ns[GEN_NS_MAX];
-	size_t i, k;
+	const char *v;
+
+	if (f == res->owner) {
+		return t->owner != NULL ?
+		    t->owner :
+		    usecase_list_owner(res, t->id, t->row);
+	}
+	if (t->row == NULL || t->patch == NULL ||
+	    json_object_get(t->patch, f->name) != NULL)
+		return NULL;
+	v = row_value(f, json_object_get(t->row, f->name), buf, size);
+	if (v == NULL)
+		return ""; /* null: in no page filtered on f */
+	return v[0] == '\0' ? NULL : v;
+}
+
+void
+usecase_list_touched(struct app *app, const struct resource *res,
+    const struct list_touch *t, size_t n)
+{
+	char ns[GEN_NS_MAX], buf[32], (*done)[GEN_NS_MAX] = NULL;
+	const struct field *f;
+	const char *v;
+	size_t i, k, m, ndone;
 
 	if (res->builtin || n == 0)
 		return;
-	for (i = 0; i < n; i++)
-		if (owners[i] == NULL) {
-			usecase_list_changed(app, res);
-			return;
-		}
 	gen_bump(app, res, res->item);
-	for (i = 0; i < n; i++) {
-		for (k = 0; k < i && strcmp(owners[k], owners[i]) != 0; k++)
-			;
-		if (k < i || owners[i][0] == '\0')
-			continue; /* moved on already, or no owner */
-		gen_ns_owner(res, owners[i], ns, sizeof(ns));
-		gen_bump(app, res, ns);
+	if ((done = calloc(n, sizeof(*done))) == NULL) {
+		usecase_list_changed(app, res);
+		return;
 	}
+	for (i = 0; i < res->nfields; i++) {
+		f = &res->fields[i];
+		if (!f->filter)
+			continue;
+		for (k = ndone = 0; k < n; k++) {
+			v = touch_value(res, f, &t[k], buf, sizeof(buf));
+			if (v != NULL && v[0] == '\0')
+				continue;
+			if (v == NULL || !gen_by_value(f) ||
+			    !gen_ns_value(res, f, v, ns, sizeof(ns))) {
+				gen_ns_epoch(res, f, ns, sizeof(ns));
+				gen_bump(app, res, ns);
+				break; /* every page of f is asked for again */
+			}
+			for (m = 0; m < ndone && strcmp(done[m], ns) != 0; m++)
+				;
+			if (m < ndone)
+				continue; /* moved on already */
+			(void)snprintf(done[ndone++], GEN_NS_MAX, "%s", ns);
+			gen_bump(app, res, ns);
+		}
+	}
+	free(done);
 }

@@ -62,8 +62,10 @@ struct list_result {
  * "next_offset":N|null}. The database's rows for the query are cached under
  * a generation moved on whenever the database's rows change through
  * profilecache (a flush, a write-through, a delete, a pulled outside
- * change): with a filter on the owner field, that owner's (only changes of
- * their rows move it), else the resource's (every change does); each
+ * change): the generation of its filter's value (on the owner field if it
+ * has one), which changes of rows holding that value move on, and the
+ * filter field's epoch, which a change that may have changed the field
+ * moves on; without a filter, the resource's (every change does); each
  * row is then shown as a read of it would be (its cache entry, with every
  * acknowledged change; a row a pending change moved out of the filter is
  * left out), in the database's order. With an owner filter on the viewer,
@@ -80,18 +82,33 @@ void list_result_release(struct list_result *out);
 /* Move res's list generations on: every cached page of it is forgotten. */
 void usecase_list_changed(struct app *app, const struct resource *res);
 
+struct json_t;
+
 /*
- * The database's rows of res changed, of these n owners (NULL: not known):
- * the pages of other owners stay.
+ * A row of the database that a change reached: its id; its owner when
+ * known (NULL: from row, or the key when it is the owner); the row as it
+ * now is, or as it was for a delete (NULL: not known); the fields the
+ * change may have changed (NULL: any; {} for a delete).
  */
-void usecase_list_owners_changed(struct app *app, const struct resource *res,
-    const char *const *owners, size_t n);
+struct list_touch {
+	const char *id;
+	const char *owner;
+	struct json_t *row;
+	struct json_t *patch;
+};
+
+/*
+ * The database's rows t[0..n) of res changed: the pages that may hold them
+ * are asked for again (the generations of their values of each filter
+ * field, or its epoch where a value is not known), the others stay.
+ */
+void usecase_list_touched(struct app *app, const struct resource *res,
+    const struct list_touch *t, size_t n);
 
 /*
  * The owner of row id of res (row may be NULL), "" when the row has none,
  * or NULL when it is not known.
  */
-struct json_t;
 const char *usecase_list_owner(const struct resource *res, const char *id,
     struct json_t *row);
 

@@ -378,7 +378,8 @@ write_through(struct app *app, const struct write_request *w,
 	struct pending p = { .newest_us = -1 };
 	struct cache_entry e;
 	char err[PC_ERRLEN] = "";
-	const char *status, *code, *k, *owner;
+	const char *status, *code, *k;
+	struct list_touch touch = { 0 };
 	enum pc_result r;
 	json_t *result = NULL, *row, *v;
 	struct journal *j;
@@ -444,8 +445,10 @@ write_through(struct app *app, const struct write_request *w,
 		        err) != PC_OK)
 			log_warn("journal_supersede_failed",
 			    "id=%s error=\"%s\"", w->id, err);
-		owner = usecase_list_owner(w->res, w->id, row);
-		usecase_list_owners_changed(app, w->res, &owner, 1);
+		/* Its pending changes went along: any field may have moved. */
+		touch.id = w->id;
+		touch.row = row;
+		usecase_list_touched(app, w->res, &touch, 1);
 		r = usecase_store(app, w->res, w->id, row,
 		    json_object_get(row, "field_versions"), RESOURCE_SYNCED,
 		    cur->have_cas, cur->cas, &e, err);
@@ -702,6 +705,7 @@ usecase_delete(struct app *app, const struct resource *rs, const char *id,
 	size_t len;
 	long cancelled = 0;
 	const char *owner = usecase_list_owner(rs, id, NULL);
+	struct list_touch touch = { 0 };
 	size_t i;
 	enum pc_result r;
 
@@ -760,7 +764,9 @@ usecase_delete(struct app *app, const struct resource *rs, const char *id,
 		goto out;
 	}
 	/* The database has its tombstone; from here on the delete stands. */
-	usecase_list_owners_changed(app, rs, &owner, 1);
+	touch.id = id;
+	touch.owner = owner;
+	usecase_list_touched(app, rs, &touch, 1);
 	if (usecase_cancel_pending(app, rs, id, &cancelled, err) != PC_OK)
 		/* The flusher's replay will meet the tombstone and cancel them. */
 		log_warn("delete_cancel_failed", "id=%s error=\"%s\"", id, err);

@@ -200,8 +200,22 @@ cache_count(struct cache *c, const char *ns, const char *key, long window_s,
 enum pc_result
 cache_gen(struct cache *c, const char *ns, bool bump, uint64_t *gen)
 {
-	*gen = 1;
+	if (bump && fake.nbumped < sizeof(fake.bumped) / sizeof(fake.bumped[0]))
+		(void)snprintf(fake.bumped[fake.nbumped++],
+		    sizeof(fake.bumped[0]), "%s", ns);
+	*gen = 1 + fake_bumps(ns);
 	return PC_OK;
+}
+
+unsigned
+fake_bumps(const char *ns)
+{
+	unsigned n = 0;
+	size_t i;
+
+	for (i = 0; i < fake.nbumped; i++)
+		n += strcmp(fake.bumped[i], ns) == 0;
+	return n;
 }
 
 enum pc_result

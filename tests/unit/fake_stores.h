@@ -58,6 +58,9 @@ struct fake {
 	const char *origin_rpc_answer; /* origin_rpc's answer; NULL: "{}" */
 	unsigned origin_gets, origin_rpcs;
 	char origin_rpc_fn[64]; /* the last function called */
+
+	char bumped[FAKE_MAX * 2][160]; /* the generations moved on, in order */
+	size_t nbumped;
 };
 
 extern struct fake fake;
@@ -71,6 +74,9 @@ void fake_origin_row(const char *table, const char *id, const char *json);
 /* Add an entry to the fake journal as it stands after some earlier write. */
 void fake_journal_add(const char *resource, const char *id, const char *patch,
     int64_t version_us, enum fake_state state);
+
+/* How many times generation ns was moved on. */
+unsigned fake_bumps(const char *ns);
 
 /* The fake memcached's value under (ns, id), or NULL. */
 struct fake_item *fake_cache_find(const char *ns, const char *id);

@@ -18,6 +18,7 @@
 #include "origin.h"
 #include "profile.h"
 #include "resource.h"
+#include "usecase_list.h"
 #include "usecase_read.h"
 #include "usecase_write.h"
 
@@ -591,11 +592,139 @@ test_delete_of_nothing(void **state)
 	assert_int_equal(usecase_delete(&app, res, ID, NULL), DELETE_NOT_FOUND);
 }
 
+/* --- list generations --------------------------------------------------------- */
+
+static const char tasks_declaration[] =
+    "[resource tasks]\nitem = task\nowner = user_id\n"
+    "[field tasks.id]\ntype = uuid\npolicy = readonly\n"
+    "[field tasks.user_id]\ntype = uuid\npolicy = server\nfilter = true\n"
+    "[field tasks.title]\ntype = text\n"
+    "[field tasks.status]\ntype = enum\nvalues = open, done\nfilter = true\n"
+    "[field tasks.due_at]\ntype = timestamp\nfilter = true\n"
+    "[field tasks.updated_at]\ntype = timestamp\npolicy = server\n";
+
+#define TASK_ROW(id, status) \
+	"{\"id\":\"" id "\",\"user_id\":\"" OWNER "\",\"title\":\"t\"," \
+	"\"status\":\"" status "\",\"due_at\":\"2030-01-01T00:00:00Z\"}"
+#define ID2 "7b3e4a52-1c9d-4f60-9a8e-2d5c6f7a8b02"
+#define ID3 "7b3e4a52-1c9d-4f60-9a8e-2d5c6f7a8b03"
+
+/* How many generations starting with prefix were moved on. */
+static unsigned
+bumps_with(const char *prefix)
+{
+	unsigned n = 0;
+	size_t i;
+
+	for (i = 0; i < fake.nbumped; i++)
+		n += strncmp(fake.bumped[i], prefix, strlen(prefix)) == 0;
+	return n;
+}
+
+/* Touch rows (JSON texts, or NULL) of tasks with patch (or NULL). */
+static void
+touch_tasks(const char *const *rows, const char *owner, const char *patch,
+    size_t n)
+{
+	struct list_touch t[4];
+	struct resources set;
+	char err[PC_ERRLEN];
+	size_t i;
+
+	assert_int_equal(resources_parse(&set, tasks_declaration, err), PC_OK);
+	memset(t, 0, sizeof(t));
+	for (i = 0; i < n; i++) {
+		t[i].id = i == 0 ? ID : i == 1 ? ID2 : ID3;
+		t[i].owner = owner;
+		t[i].row =
+		    rows[i] != NULL ? json_loads(rows[i], 0, NULL) : NULL;
+		t[i].patch = patch != NULL ? json_loads(patch, 0, NULL) : NULL;
+	}
+	usecase_list_touched(&app, &set.v[0], t, n);
+	for (i = 0; i < n; i++) {
+		json_decref(t[i].row);
+		json_decref(t[i].patch);
+	}
+	resources_free(&set);
+}
+
+static void
+test_list_change_leaving_a_filter_alone_keeps_other_values(void **state)
+{
+	const char *rows[] = { TASK_ROW(ID, "open") };
+
+	touch_tasks(rows, NULL, "{\"title\":\"t\"}", 1);
+	assert_int_equal(fake_bumps("task"), 1); /* pages without a filter */
+	/* status and the owner left alone: their values' generations, not
+	 * their epochs, so the pages of other values stay */
+	assert_int_equal(fake_bumps("task~status"), 0);
+	assert_int_equal(bumps_with("task~status="), 1);
+	assert_int_equal(fake_bumps("task~user_id"), 0);
+	assert_int_equal(bumps_with("task~user_id="), 1);
+	/* a time is compared by value: its pages have the epoch only */
+	assert_int_equal(fake_bumps("task~due_at"), 1);
+}
+
+static void
+test_list_change_of_a_filter_moves_its_epoch(void **state)
+{
+	const char *rows[] = { TASK_ROW(ID, "done") };
+
+	/* The value it had is not known: every page filtered on it. */
+	touch_tasks(rows, NULL, "{\"status\":\"done\"}", 1);
+	assert_int_equal(fake_bumps("task~status"), 1);
+	assert_int_equal(bumps_with("task~status="), 0);
+	/* the owner never changes */
+	assert_int_equal(fake_bumps("task~user_id"), 0);
+	assert_int_equal(bumps_with("task~user_id="), 1);
+}
+
+static void
+test_list_row_not_known_moves_every_epoch(void **state)
+{
+	const char *rows[] = { NULL };
+
+	touch_tasks(rows, NULL, NULL, 1);
+	assert_int_equal(fake_bumps("task~user_id"), 1);
+	assert_int_equal(fake_bumps("task~status"), 1);
+	assert_int_equal(bumps_with("task~user_id="), 0);
+	assert_int_equal(bumps_with("task~status="), 0);
+	fake_reset();
+	/* With its owner known (a delete), that owner's pages only. */
+	touch_tasks(rows, OWNER, NULL, 1);
+	assert_int_equal(fake_bumps("task~user_id"), 0);
+	assert_int_equal(bumps_with("task~user_id="), 1);
+	assert_int_equal(fake_bumps("task~status"), 1);
+}
+
+static void
+test_list_one_value_moved_on_once(void **state)
+{
+	const char *rows[] = { TASK_ROW(ID, "open"), TASK_ROW(ID2, "open"),
+		TASK_ROW(ID3, "done") };
+
+	touch_tasks(rows, NULL, "{\"title\":\"t\"}", 3);
+	assert_int_equal(fake_bumps("task"), 1);
+	assert_int_equal(bumps_with("task~status="), 2); /* open, done */
+	assert_int_equal(bumps_with("task~user_id="), 1);
+	assert_int_equal(fake_bumps("task~status"), 0);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_read_hit, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_list_change_leaving_a_filter_alone_keeps_other_values,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_list_change_of_a_filter_moves_its_epoch, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_list_row_not_known_moves_every_epoch, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_list_one_value_moved_on_once, setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_read_stale_is_served_and_refreshed_later, setup,
 		    teardown),

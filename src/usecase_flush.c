@@ -1358,8 +1358,9 @@ trash_one(void *arg, const char *relpath, bool applied)
  * The lists that a page of pulled rows (ids[i], rows[i]) and deletes (the
  * answer doc's) may have changed: a row's fields whose version is not
  * older than since (less the margin) changed in the window, the others
- * not; a deleted row's owner is what its tombstone keeps. This node's own
- * flushes come back too.
+ * not (a field without a version never changed: writes outside are
+ * versioned by the database's trigger); a deleted row's owner is what its
+ * tombstone keeps. This node's own flushes come back too.
  */
 static void
 pull_touched(struct app *app, const struct resource *res, const char *since,
@@ -1383,15 +1384,16 @@ pull_touched(struct app *app, const struct resource *res, const char *since,
 	for (i = 0; i < n; i++, m++) {
 		t[m].id = ids[i];
 		t[m].row = rows[i];
+		t[m].outside = true;
 		fv = json_object_get(rows[i], "field_versions");
 		if (!json_is_object(fv) || since_us == INT64_MAX ||
 		    (t[m].patch = json_object()) == NULL)
 			continue; /* patch NULL: any field */
 		for (k = 0; k < res->nfields; k++) {
+			/* No version: never changed since the row was made. */
 			ver = json_object_get(fv, res->fields[k].name);
-			if (res->fields[k].filter &&
-			    (!json_is_integer(ver) ||
-			        json_integer_value(ver) >= since_us))
+			if (res->fields[k].filter && json_is_integer(ver) &&
+			    json_integer_value(ver) >= since_us)
 				(void)json_object_set(t[m].patch,
 				    res->fields[k].name, json_null());
 		}

@@ -873,16 +873,21 @@ touch_value(const struct resource *res, const struct field *f,
     const struct list_touch *t, char *buf, size_t size)
 {
 	const char *v;
+	json_t *row = json_is_object(t->row) ? t->row : NULL;
 
-	if (f == res->owner) {
-		return t->owner != NULL ?
-		    t->owner :
-		    usecase_list_owner(res, t->id, t->row);
-	}
-	if (t->row == NULL || t->patch == NULL ||
-	    json_object_get(t->patch, f->name) != NULL)
+	/* profilecache never gives a row another owner; a write outside may. */
+	if (f == res->owner &&
+	    !(t->outside &&
+	        (t->patch == NULL || json_object_get(t->patch, f->name))))
+		return t->owner != NULL ? t->owner :
+		                          usecase_list_owner(res, t->id, row);
+	/* A field no change writes may be set by the database itself. */
+	if (row == NULL || t->patch == NULL ||
+	    json_object_get(t->patch, f->name) != NULL ||
+	    (f != res->owner &&
+	        (f->policy == FP_SERVER || f->policy == FP_READONLY)))
 		return NULL;
-	v = row_value(f, json_object_get(t->row, f->name), buf, size);
+	v = row_value(f, json_object_get(row, f->name), buf, size);
 	if (v == NULL)
 		return ""; /* null: in no page filtered on f */
 	return v[0] == '\0' ? NULL : v;

@@ -1384,7 +1384,6 @@ pull_touched(struct app *app, const struct resource *res, const char *since,
 	for (i = 0; i < n; i++, m++) {
 		t[m].id = ids[i];
 		t[m].row = rows[i];
-		t[m].outside = true;
 		fv = json_object_get(rows[i], "field_versions");
 		if (!json_is_object(fv) || since_us == INT64_MAX ||
 		    (t[m].patch = json_object()) == NULL)

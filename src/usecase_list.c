@@ -875,10 +875,14 @@ touch_value(const struct resource *res, const struct field *f,
 	const char *v;
 	json_t *row = json_is_object(t->row) ? t->row : NULL;
 
-	/* profilecache never gives a row another owner; a write outside may. */
-	if (f == res->owner &&
-	    !(t->outside &&
-	        (t->patch == NULL || json_object_get(t->patch, f->name))))
+	/*
+	 * The owner is set once: profilecache_apply refuses another. (A write
+	 * outside profilecache that gives a row another owner leaves the old
+	 * owner's pages as they were, up to fresh_ttl: the pull cannot tell it
+	 * from the create that set the owner, which this node's own flushes
+	 * bring back.)
+	 */
+	if (f == res->owner)
 		return t->owner != NULL ? t->owner :
 		                          usecase_list_owner(res, t->id, row);
 	/* A field no change writes may be set by the database itself. */

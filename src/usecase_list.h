@@ -87,16 +87,14 @@ struct json_t;
 /*
  * A row of the database that a change reached: its id; its owner when
  * known (NULL: from row, or the key when it is the owner); the row as it
- * now is (NULL: not known); the fields the change may have changed (NULL:
- * any); and whether it was made outside profilecache, which may give a
- * row another owner.
+ * now is (NULL: not known); and the fields the change may have changed
+ * (NULL: any).
  */
 struct list_touch {
 	const char *id;
 	const char *owner;
 	struct json_t *row;
 	struct json_t *patch;
-	bool outside;
 };
 
 /*

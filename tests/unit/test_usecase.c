@@ -698,27 +698,6 @@ test_list_row_not_known_moves_every_epoch(void **state)
 }
 
 static void
-test_list_outside_change_of_the_owner_moves_its_epoch(void **state)
-{
-	const char *row = TASK_ROW(ID, "open");
-	struct list_touch t = { .id = ID, .outside = true };
-	struct resources set;
-	char err[PC_ERRLEN];
-
-	assert_int_equal(resources_parse(&set, tasks_declaration, err), PC_OK);
-	t.row = json_loads(row, 0, NULL);
-	t.patch = json_loads("{\"user_id\":null}", 0, NULL);
-	usecase_list_touched(&app, &set.v[0], &t, 1);
-	/* The row may have had another owner: every owner's pages. */
-	assert_int_equal(fake_bumps("task~user_id"), 1);
-	assert_int_equal(bumps_with("task~user_id="), 0);
-	assert_int_equal(bumps_with("task~status="), 1);
-	json_decref(t.patch);
-	json_decref(t.row);
-	resources_free(&set);
-}
-
-static void
 test_list_one_value_moved_on_once(void **state)
 {
 	const char *rows[] = { TASK_ROW(ID, "open"), TASK_ROW(ID2, "open"),
@@ -746,9 +725,6 @@ main(void)
 		    test_list_row_not_known_moves_every_epoch, setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_list_one_value_moved_on_once, setup, teardown),
-		cmocka_unit_test_setup_teardown(
-		    test_list_outside_change_of_the_owner_moves_its_epoch,
-		    setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_read_stale_is_served_and_refreshed_later, setup,
 		    teardown),

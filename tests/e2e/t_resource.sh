@@ -87,7 +87,7 @@ policy = server
 INI
 PC_CONF_APPEND=$decl e2e_start
 rm -f -- "$decl"
-plan 129
+plan 130
 
 ch=3d1c5a7e-2b4f-4c6d-8e9f-0a1b2c3d4e5f
 jp=4e2d6b8f-3c5a-4d7e-9f0a-1b2c3d4e5f60
@@ -336,6 +336,51 @@ unlike " $(ids) " " $pending_id " "a row created here and not flushed yet is not
 http GET "/tasks?user_id=eq.$owner" -H "$(user "$owner")"
 like " $(ids) " " $pending_id " "but in its owner's"
 is "$(jq -r --arg id "$pending_id" '.sync[$id]' <<<"$HTTP_BODY")" pending "marked pending"
+
+# Many writes: one owner's rows move between the statuses and change their
+# titles, written behind and flushed after every third write; after each
+# flush, every page filtered on a status or on the owner must hold exactly
+# the rows the database has there, with their titles (a page of one status
+# stays cached across changes that leave other rows' statuses alone).
+mw_owner=3c4d5e6f-7081-4293-a4b5-c6d7e8f9a012
+mw_ids=()
+for i in 1 2 3 4; do
+	http POST "/tasks" -H "$json_h" -H "$(user "$mw_owner")" -d "{\"title\":\"mw $i\",\"status\":\"open\"}"
+	mw_ids+=("$(json .task.id)")
+done
+flush || true
+# mw_page QUERY: the owner's rows in that page, "id title" sorted; mw_db WHERE: the database's.
+mw_page() {
+	http GET "/tasks?$1&limit=100"
+	jq -r --arg o "$mw_owner" '.tasks[] | select(.user_id == $o) | "\(.id) \(.title)"' <<<"$HTTP_BODY" | LC_ALL=C sort
+}
+mw_db() { psql_exec "select id || ' ' || title from tasks where user_id = '$mw_owner' and $1" | LC_ALL=C sort; }
+mw_bad=0 mw_checks=0
+for i in $(seq 1 24); do
+	if ((RANDOM % 2)); then
+		st=open
+		((RANDOM % 2)) && st='done'
+		body="{\"status\":\"$st\"}"
+	else
+		body="{\"title\":\"mw $i\"}"
+	fi
+	http PATCH "/tasks/${mw_ids[RANDOM % 4]}" -H "$json_h" -H "$(user "$mw_owner")" -d "$body"
+	[[ $HTTP_STATUS == 202 ]] || { diag "write $i: $HTTP_STATUS"; mw_bad=$((mw_bad + 1)); }
+	((i % 3 == 0)) || continue
+	flush || true
+	for q in status=eq.open status=eq.done "user_id=eq.$mw_owner"; do
+		case $q in
+		status=*) where="status = '${q#status=eq.}'" ;;
+		*) where=true ;;
+		esac
+		mw_checks=$((mw_checks + 1))
+		if [[ "$(mw_page "$q")" != "$(mw_db "$where")" ]]; then
+			diag "after write $i, $q: page [$(mw_page "$q" | tr '\n' ',')] database [$(mw_db "$where" | tr '\n' ',')]"
+			mw_bad=$((mw_bad + 1))
+		fi
+	done
+done
+is "$mw_bad/$mw_checks" 0/24 "24 writes behind, flushed every third: each of the 24 filtered pages checked matched the database"
 for bad in 'title=eq.x' 'status=like.o*' 'limit=101' 'order=title.desc' "user_id=eq.${owner^^}" 'status=eq.later' 'offset=-1' 'percent=eq.5' 'user_id'; do
 	http GET "/tasks?$bad"
 	is "$HTTP_STATUS/$(json .error.code)" 400/invalid_query "?$bad is refused"

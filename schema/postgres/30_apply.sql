@@ -306,6 +306,7 @@ declare
     v_unique    text[];     -- its columns with a unique index of their own
     v_created   boolean;    -- whether a create sets created_at
     v_typed     text;       -- step 1's check of the patch's JSON types
+    v_canon     text[];     -- its columns whose values the table holds in another form
     -- By input position (1-based): the result once known, and the parsed
     -- change (null when the change was rejected as malformed).
     v_results   jsonb[];
@@ -389,6 +390,15 @@ begin
                ' or '), 'false')
       into v_typed
       from pg_catalog.jsonb_each_text(v_res.types) as t(k, v);
+    -- Columns of a type whose text in JSON the table may write otherwise
+    -- (times, numbers, ...): not text, boolean, uuid, an integer or jsonb.
+    select coalesce(pg_catalog.array_agg(a.attname::text), '{}') into v_canon
+      from pg_catalog.pg_attribute as a
+     where a.attrelid = v_res.tbl and a.attname = any (v_res.columns)
+       and a.atttypid not in ('pg_catalog.text'::pg_catalog.regtype, 'pg_catalog.varchar'::pg_catalog.regtype,
+                              'pg_catalog.bool'::pg_catalog.regtype, 'pg_catalog.uuid'::pg_catalog.regtype,
+                              'pg_catalog.int2'::pg_catalog.regtype, 'pg_catalog.int4'::pg_catalog.regtype,
+                              'pg_catalog.int8'::pg_catalog.regtype, 'pg_catalog.jsonb'::pg_catalog.regtype);
     v_results := pg_catalog.array_fill(null::jsonb, array[v_n]);
     v_ids := pg_catalog.array_fill(null::uuid, array[v_n]);
     v_tss := pg_catalog.array_fill(null::timestamptz, array[v_n]);
@@ -412,14 +422,14 @@ begin
                            case when k.problem is null then (e.c ->> 'id')::uuid end as id,
                            case when k.problem is null then (e.c ->> 'updated_at')::timestamptz end as ts,
                            -- the patch as the table holds it ("...Z" as
-                           -- "...+00:00", 1.0 as 1 in a bigint column), so
-                           -- that values compare with the row's
-                           case when k.problem is null and e.c -> 'patch' <> '{}'::jsonb then
+                           -- "...+00:00", 1.10 as 1.1), so that values
+                           -- compare with the row's
+                           case when k.problem is null and (e.c -> 'patch') ?| $6 then
                                (select pg_catalog.jsonb_object_agg(f.key, r.j -> f.key)
                                   from (select pg_catalog.to_jsonb(pg_catalog.jsonb_populate_record(
                                                    null::%s, e.c -> 'patch')) as j) as r,
                                        pg_catalog.jsonb_each(e.c -> 'patch') as f)
-                                when k.problem is null then '{}'::jsonb end as patch,
+                                when k.problem is null then e.c -> 'patch' end as patch,
                            case when k.problem is null then coalesce(e.c -> 'versions', '{}'::jsonb) end as vers,
                            case when k.problem is not null then pg_catalog.jsonb_build_object(
                                'id', case when pg_catalog.jsonb_typeof(e.c -> 'id') = 'string'
@@ -479,7 +489,7 @@ begin
                      where e.ord > $2 and e.ord <= $2 + $3) as x
             $q$, v_res.tbl, v_typed)
               into v_r, v_i, v_t, v_p, v_v
-             using changes, v_from, v_step, v_res.columns, v_res.types;
+             using changes, v_from, v_step, v_res.columns, v_res.types, v_canon;
             v_results[v_from + 1 : v_from + v_step] := v_r;
             v_ids[v_from + 1 : v_from + v_step] := v_i;
             v_tss[v_from + 1 : v_from + v_step] := v_t;

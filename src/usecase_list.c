@@ -888,8 +888,7 @@ touch_value(const struct resource *res, const struct field *f,
 	/* A field no change writes may be set by the database itself. */
 	if (row == NULL || t->patch == NULL ||
 	    json_object_get(t->patch, f->name) != NULL ||
-	    (f != res->owner &&
-	        (f->policy == FP_SERVER || f->policy == FP_READONLY)))
+	    f->policy == FP_SERVER || f->policy == FP_READONLY)
 		return NULL;
 	v = row_value(f, json_object_get(row, f->name), buf, size);
 	if (v == NULL)

@@ -452,9 +452,11 @@ is "$("$PC_BUILDDIR/profilecache-admin" --config "$E2E_DIR/example.conf" sql | d
 	"schema/postgres/local/example_resources.sql is what profilecache-admin sql prints for the example"
 # And 30_apply.sql registers profiles as it prints them: the section from
 # "-- [resource profiles]" to the next empty line.
-profiles_section() { awk '/^-- \[resource profiles\]/ { p = 1 } p && /^$/ { exit } p'; }
-"$PC_BUILDDIR/profilecache-admin" --config "$E2E_DIR/example.conf" sql | profiles_section >"$E2E_DIR/profiles.printed"
-profiles_section <"$PC_ROOT/schema/postgres/30_apply.sql" >"$E2E_DIR/profiles.shipped"
+# (Files, not pipes: awk stops reading at the section's end.)
+profiles_section() { awk '/^-- \[resource profiles\]/ { p = 1 } p && /^$/ { exit } p' "$1"; }
+"$PC_BUILDDIR/profilecache-admin" --config "$E2E_DIR/example.conf" sql >"$E2E_DIR/example.sql"
+profiles_section "$E2E_DIR/example.sql" >"$E2E_DIR/profiles.printed"
+profiles_section "$PC_ROOT/schema/postgres/30_apply.sql" >"$E2E_DIR/profiles.shipped"
 is "$(grep -c '^insert into profilecache.resources' "$E2E_DIR/profiles.printed")|$(diff "$E2E_DIR/profiles.printed" "$E2E_DIR/profiles.shipped" && echo same)" "1|same" \
 	"schema/postgres/30_apply.sql registers profiles as profilecache-admin sql prints them"
 http GET "/challenges/3d1c5a7e-2b4f-4c6d-8e9f-0a1b2c3d4e01"

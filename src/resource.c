@@ -1276,6 +1276,13 @@ writable(const struct field *f)
 	return f->policy == FP_BEHIND || f->policy == FP_THROUGH;
 }
 
+bool
+resource_change_writes(const struct resource *res, const struct field *f)
+{
+	return writable(f) || f->policy == FP_COUNTER ||
+	    (f == res->owner && f != res->key);
+}
+
 /* The admin also sets a counter outright: an ordinary versioned change. */
 static bool
 writable_by(const struct field *f, bool admin)

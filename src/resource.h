@@ -201,6 +201,12 @@ const char *resource_check_value(const struct field *f, struct json_t *v,
     char reason[RESOURCE_REASON_LEN]);
 #endif
 
+/*
+ * Whether a change sent to the database may write f of res: what clients
+ * write, counters, and the owner, set on create (the registry's columns).
+ */
+bool resource_change_writes(const struct resource *res, const struct field *f);
+
 /* A new array of the writable fields' names, in order; NULL: out of memory. */
 struct json_t *resource_writable_names(const struct resource *res);
 

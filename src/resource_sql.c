@@ -52,14 +52,6 @@ json_type(const struct field *f)
 	return "string";
 }
 
-/* Whether a change may write f: what clients write, and the owner, set on create. */
-static bool
-change_writes(const struct resource *res, const struct field *f)
-{
-	return f->policy == FP_BEHIND || f->policy == FP_THROUGH ||
-	    f->policy == FP_COUNTER || (f == res->owner && f != res->key);
-}
-
 /* A string literal: quotes doubled, so any value is data. */
 static void
 print_literal(const char *s, FILE *out)
@@ -235,7 +227,7 @@ print_registration(const struct resource *res, FILE *out)
 		fprintf(out, "null, '{");
 	for (i = 0; i < res->nfields; i++) {
 		f = &res->fields[i];
-		if (!change_writes(res, f))
+		if (!resource_change_writes(res, f))
 			continue;
 		fprintf(out, "%s\"%s\"", sep, f->name);
 		sep = ",";
@@ -244,7 +236,7 @@ print_registration(const struct resource *res, FILE *out)
 	sep = "";
 	for (i = 0; i < res->nfields; i++) {
 		f = &res->fields[i];
-		if (!change_writes(res, f))
+		if (!resource_change_writes(res, f))
 			continue;
 		fprintf(out, "%s\"%s\": \"%s\"", sep, f->name, json_type(f));
 		sep = ", ";
@@ -282,8 +274,9 @@ print_header(const struct resource *res, FILE *out)
 	    res->name, res->name, res->key->name, res->item);
 }
 
-void
-resource_sql_builtin(const struct resource *res, FILE *out)
+/* Profiles' part: the registration (30_apply.sql holds it as printed). */
+static void
+print_builtin(const struct resource *res, FILE *out)
 {
 	print_header(res, out);
 	fprintf(out,
@@ -304,7 +297,7 @@ resources_sql(const struct resource *builtin, const struct resources *set,
 	    "-- Idempotent: a table that exists gets only the columns it lacks (an\n"
 	    "-- existing column of another type is left as it is: check it).\n"
 	    "begin;\n");
-	resource_sql_builtin(builtin, out);
+	print_builtin(builtin, out);
 	for (i = 0; i < set->n; i++) {
 		print_header(&set->v[i], out);
 		print_table(&set->v[i], out);

@@ -21,10 +21,4 @@
 enum pc_result resources_sql(const struct resource *builtin,
     const struct resources *set, FILE *out);
 
-/*
- * Only builtin's part of that: its registration, which 30_apply.sql
- * holds as printed here (its table is 10_profiles.sql's).
- */
-void resource_sql_builtin(const struct resource *builtin, FILE *out);
-
 #endif

@@ -531,9 +531,7 @@ patch_declared(const struct resource *res, json_t *patch)
 		return false;
 	json_object_foreach(patch, name, v) {
 		if ((f = resource_field(res, name)) == NULL ||
-		    !(f->policy == FP_BEHIND || f->policy == FP_THROUGH ||
-		        f->policy == FP_COUNTER ||
-		        (f == res->owner && f != res->key)))
+		    !resource_change_writes(res, f))
 			return false;
 	}
 	return true;
@@ -1493,7 +1491,7 @@ pull_outside(struct app *app, const struct resource *res,
 		if (r != PC_OK) {
 			log_warn("flush_pull_failed",
 			    "resource=%s error=\"%s\"", res->name, err);
-			goto out;
+			return;
 		}
 		doc = json_loadb(resp, len, 0, &jerr);
 		free(resp);
@@ -1505,7 +1503,7 @@ pull_outside(struct app *app, const struct resource *res,
 			log_warn("flush_pull_failed",
 			    "error=\"unexpected answer\"");
 			json_decref(doc);
-			goto out;
+			return;
 		}
 		n = 0;
 		json_array_foreach(rs, i, v) {
@@ -1546,7 +1544,6 @@ pull_outside(struct app *app, const struct resource *res,
 			break;
 	}
 	(void)journal_meta_set(app->journal, key, since, err);
-out:;
 }
 
 /* Record the run for profilecache-admin status. */

@@ -430,6 +430,25 @@ query_string(const struct list_query *q, bool hide, char *out, size_t size)
 }
 
 /*
+ * Append the first nbytes of the SHA-256 of s, in hex, to out, which holds
+ * n characters: a key memcached takes, whatever s holds.
+ */
+static bool
+digest_append(const char *s, unsigned int nbytes, char *out, size_t size,
+    size_t n)
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int mdlen = 0, i;
+
+	if (n >= size ||
+	    EVP_Digest(s, strlen(s), md, &mdlen, EVP_sha256(), NULL) != 1)
+		return false;
+	for (i = 0; i < nbytes && n + 3 <= size; i++)
+		n += (size_t)snprintf(out + n, size - n, "%02x", md[i]);
+	return n < size;
+}
+
+/*
  * The generations a page is cached under. Every filter field F has an
  * epoch, "<item>~F", and a generation per value, "<item>~F=<digest of the
  * value>". A page filtered on F = v (on the owner when it filters on it,
@@ -467,16 +486,8 @@ static bool
 gen_ns_value(const struct resource *res, const struct field *f, const char *v,
     char *out, size_t size)
 {
-	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned int mdlen = 0, i;
-	size_t n;
-
-	if (EVP_Digest(v, strlen(v), md, &mdlen, EVP_sha256(), NULL) != 1)
-		return false;
-	n = (size_t)snprintf(out, size, "%s~%s=", res->item, f->name);
-	for (i = 0; i < 12 && n + 3 <= size; i++)
-		n += (size_t)snprintf(out + n, size - n, "%02x", md[i]);
-	return n < size;
+	return digest_append(v, 12, out, size,
+	    (size_t)snprintf(out, size, "%s~%s=", res->item, f->name));
 }
 
 /*
@@ -550,18 +561,9 @@ page_gens(struct app *app, const struct list_query *q, uint64_t gen[2])
 static bool
 page_key(const char *query, const uint64_t gen[2], char *out, size_t size)
 {
-	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned int mdlen = 0, i;
-	size_t n;
-
-	if (EVP_Digest(query, strlen(query), md, &mdlen, EVP_sha256(), NULL) !=
-	    1)
-		return false;
-	n = (size_t)snprintf(out, size, "%llu.%llu-",
-	    (unsigned long long)gen[0], (unsigned long long)gen[1]);
-	for (i = 0; i < 16 && n + 3 <= size; i++)
-		n += (size_t)snprintf(out + n, size - n, "%02x", md[i]);
-	return n < size;
+	return digest_append(query, 16, out, size,
+	    (size_t)snprintf(out, size, "%llu.%llu-",
+	        (unsigned long long)gen[0], (unsigned long long)gen[1]));
 }
 
 /* The database's rows of the page, from the cache or the database. */

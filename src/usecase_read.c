@@ -922,6 +922,16 @@ usecase_refresh(struct app *app, const struct resource *res, const char *id)
 		cache_unlock(app->cache, res->item, id);
 		return;
 	}
+	/*
+	 * Another process may have refreshed it between our stale read and
+	 * this lock (the lock is free again once it is done): then it is
+	 * fresh, and a second origin read is the dogpile we avoid.
+	 */
+	if (clock_now_us() < old.fresh_until_us) {
+		cache_unlock(app->cache, res->item, id);
+		cache_entry_release(&old);
+		return;
+	}
 	r = usecase_recache(app, res, id, NULL);
 	if (r != PC_UNAVAILABLE && r != PC_ERROR) {
 		cache_unlock(app->cache, res->item, id);

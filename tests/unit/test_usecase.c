@@ -153,6 +153,30 @@ test_read_stale_is_served_and_refreshed_later(void **state)
 	assert_true(cached_has("\"bio\":\"old bio\""));
 }
 
+/*
+ * Two processes served the same stale entry; the first refreshed it and let
+ * go of the lock before the second took it. The second finds it fresh.
+ */
+static void
+test_read_stale_refreshed_once(void **state)
+{
+	struct read_result a, b;
+
+	cache_seed("{\"profile\":{\"id\":\"" ID
+	           "\",\"bio\":\"stale\"},\"sync\":\"synced\"}",
+	    false);
+	fake_origin_row(res->table, ID, ROW);
+	usecase_read(&app, res, ID, &a);
+	usecase_read(&app, res, ID, &b);
+	assert_true(a.refresh && b.refresh);
+	usecase_refresh(&app, res, ID);
+	usecase_refresh(&app, res, ID);
+	assert_int_equal(fake.origin_gets, 1);
+	assert_true(cached_has("\"bio\":\"old bio\""));
+	read_result_release(&a);
+	read_result_release(&b);
+}
+
 static void
 test_read_miss_is_filled_from_the_origin(void **state)
 {
@@ -728,6 +752,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(
 		    test_read_stale_is_served_and_refreshed_later, setup,
 		    teardown),
+		cmocka_unit_test_setup_teardown(test_read_stale_refreshed_once,
+		    setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_read_miss_is_filled_from_the_origin, setup, teardown),
 		cmocka_unit_test_setup_teardown(

@@ -132,8 +132,9 @@ pc__abspath() { mkdir -p -- "$1" && (cd -- "$1" && pwd -P); }
 # memcached, the origin and the web server named by PC_WEB_SERVER (default
 # lighttpd) with the responder, wait until GET /v1/healthz is 200 and write
 # VAR_DIR/stack.env. Returns 2 without touching anything when the stack
-# already runs, a port is taken or the web server is unknown; on any other
-# failure stops what it started and returns 1.
+# already runs, a port is taken or the web server is unknown, and 2 after
+# stopping what it started when a part found its port taken meanwhile; on any
+# other failure stops what it started and returns 1.
 pc_stack_start() {
 	local var=$1 base=$2 busy
 	shift 2
@@ -152,6 +153,12 @@ pc_stack_start() {
 	[[ -z $busy ]] || pc_err "port(s) ${busy% } already in use (the stack needs $base-$((base + 3)); pick another --port-base)" || return 2
 	if ! pc__stack_start_parts "$var" "$base" "$@"; then
 		pc_stack_stop "$var"
+		# Free a moment ago is not free now: another stack starting at the
+		# same time can take a port first. Tell the caller to pick others.
+		if grep -qis 'address already in use' "$var"/log/*; then
+			pc_err "a port of $base-$((base + 3)) was taken while the stack started"
+			return 2
+		fi
 		return 1
 	fi
 }

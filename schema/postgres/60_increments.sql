@@ -123,7 +123,7 @@ declare
     v_code     text;
     v_state    text;
     v_message  text;
-    v_results  jsonb := '[]';
+    v_results  jsonb[] := '{}';  -- appended in place: a jsonb || would copy it each time
 begin
     select r.name, r.tbl, r.key, r.owner, r.counters into v_res
       from profilecache.resources as r where r.name = profilecache_increment.resource;
@@ -153,7 +153,7 @@ begin
             v_key := v_i ->> 'key';
             v_field := v_i ->> 'field';
         exception when data_exception then
-            v_results := v_results || pg_catalog.jsonb_build_array(pg_catalog.jsonb_build_object(
+            v_results := pg_catalog.array_append(v_results, pg_catalog.jsonb_build_object(
                 'id', case when pg_catalog.jsonb_typeof(v_i -> 'id') = 'string' then v_i -> 'id' end,
                 'key', case when pg_catalog.jsonb_typeof(v_i -> 'key') = 'string' then v_i -> 'key' end,
                 'status', 'rejected', 'value', null, 'code', 'invalid_increment',
@@ -174,12 +174,12 @@ begin
              where l.resource = v_res.name and l.id = v_id and l.key = v_key;
             if found then
                 if v_seen.field <> v_field or v_seen.delta <> v_delta then
-                    v_results := v_results || pg_catalog.jsonb_build_array(pg_catalog.jsonb_build_object(
+                    v_results := pg_catalog.array_append(v_results, pg_catalog.jsonb_build_object(
                         'id', v_id, 'key', v_key, 'status', 'rejected', 'value', null,
                         'duplicate', true, 'code', 'key_reused',
                         'message', 'this key was used for another increment'));
                 else
-                    v_results := v_results || pg_catalog.jsonb_build_array(pg_catalog.jsonb_build_object(
+                    v_results := pg_catalog.array_append(v_results, pg_catalog.jsonb_build_object(
                         'id', v_id, 'key', v_key, 'status', v_seen.status, 'value', v_seen.value,
                         'duplicate', true, 'code', v_seen.code, 'message', null));
                 end if;
@@ -193,7 +193,7 @@ begin
             if v_exists is null and v_tomb is not null and v_tomb >= v_at then
                 insert into profilecache.increments (resource, id, key, field, delta, status)
                     values (v_res.name, v_id, v_key, v_field, v_delta, 'deleted');
-                v_results := v_results || pg_catalog.jsonb_build_array(pg_catalog.jsonb_build_object(
+                v_results := pg_catalog.array_append(v_results, pg_catalog.jsonb_build_object(
                     'id', v_id, 'key', v_key, 'status', 'deleted', 'value', null,
                     'code', null, 'message', null));
                 continue;
@@ -209,7 +209,7 @@ begin
             if v_code is not null then
                 insert into profilecache.increments (resource, id, key, field, delta, status, code)
                     values (v_res.name, v_id, v_key, v_field, v_delta, 'rejected', v_code);
-                v_results := v_results || pg_catalog.jsonb_build_array(pg_catalog.jsonb_build_object(
+                v_results := pg_catalog.array_append(v_results, pg_catalog.jsonb_build_object(
                     'id', v_id, 'key', v_key, 'status', 'rejected', 'value', null,
                     'code', v_code, 'message', case v_code
                         when 'not_found' then 'there is no row to add to'
@@ -228,7 +228,7 @@ begin
             end if;
             insert into profilecache.increments (resource, id, key, field, delta, status, value)
                 values (v_res.name, v_id, v_key, v_field, v_delta, 'applied', v_new);
-            v_results := v_results || pg_catalog.jsonb_build_array(pg_catalog.jsonb_build_object(
+            v_results := pg_catalog.array_append(v_results, pg_catalog.jsonb_build_object(
                 'id', v_id, 'key', v_key, 'status', 'applied', 'value', v_new,
                 'code', null, 'message', null));
         exception when data_exception or integrity_constraint_violation then
@@ -237,12 +237,12 @@ begin
             insert into profilecache.increments (resource, id, key, field, delta, status, code)
                 values (v_res.name, v_id, v_key, v_field, v_delta, 'rejected', v_state)
                 on conflict do nothing;
-            v_results := v_results || pg_catalog.jsonb_build_array(pg_catalog.jsonb_build_object(
+            v_results := pg_catalog.array_append(v_results, pg_catalog.jsonb_build_object(
                 'id', v_id, 'key', v_key, 'status', 'rejected', 'value', null,
                 'code', v_state, 'message', v_message));
         end;
     end loop;
-    return pg_catalog.jsonb_build_object('results', v_results,
+    return pg_catalog.jsonb_build_object('results', pg_catalog.to_jsonb(v_results),
         'now', (extract(epoch from pg_catalog.clock_timestamp()) * 1000000)::bigint);
 end
 $$;

@@ -2,6 +2,7 @@
 #include "autoconf.h"
 
 #include <jansson.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -56,20 +57,30 @@ static const char declaration[] =
 
 static struct resources builtin;
 
-const struct resource *
-profile_resource(void)
+static void
+builtin_parse(void)
 {
 	char err[PC_ERRLEN];
 
-	if (builtin.n == 0) {
-		if (resources_parse(&builtin, declaration, err) != PC_OK) {
-			/* A test parses the declaration: only memory can fail. */
-			log_error("resource_declaration_failed",
-			    "reason=\"%s\"", err);
-			abort();
-		}
-		builtin.v[0].builtin = true;
+	if (resources_parse(&builtin, declaration, err) != PC_OK) {
+		/* A test parses the declaration: only memory can fail. */
+		log_error("resource_declaration_failed", "reason=\"%s\"", err);
+		abort();
 	}
+	builtin.v[0].builtin = true;
+}
+
+/*
+ * Parsed on first use, once per process: a threaded responder's threads may
+ * all ask at once, and none may see it half made.
+ */
+const struct resource *
+profile_resource(void)
+{
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
+
+	if (pthread_once(&once, builtin_parse) != 0)
+		abort();
 	return &builtin.v[0];
 }
 

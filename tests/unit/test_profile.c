@@ -1,6 +1,7 @@
 /* Unit tests for the profile model: rows from the database into response bodies,
  * and the checks of request fields. */
 #include <jansson.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -11,6 +12,7 @@
 #include <cmocka.h>
 
 #include "profile.h"
+#include "resource.h"
 
 #define ID "7b3e4a52-1c9d-4f60-9a8e-2d5c6f7a8b01"
 
@@ -28,6 +30,47 @@ render(const char *row, char **body, struct profile_meta *meta)
 	else
 		assert_true(err[0] != '\0');
 	return r;
+}
+
+/*
+ * A threaded responder's threads can all ask for the declaration at once:
+ * each must get it whole. First in main(): it must be the first use.
+ */
+#define FIRST_USERS 8
+
+static pthread_barrier_t first_barrier;
+
+static void *
+first_user(void *arg)
+{
+	const struct resource *r;
+
+	(void)pthread_barrier_wait(&first_barrier);
+	r = profile_resource();
+	*(bool *)arg = r->key != NULL && r->nfields > 0 && r->select != NULL;
+	return NULL;
+}
+
+static void
+test_first_use_from_threads(void **state)
+{
+	pthread_t t[FIRST_USERS];
+	bool whole[FIRST_USERS];
+	size_t i;
+
+	(void)state;
+	assert_int_equal(pthread_barrier_init(&first_barrier, NULL,
+	                     FIRST_USERS),
+	    0);
+	for (i = 0; i < FIRST_USERS; i++)
+		assert_int_equal(pthread_create(&t[i], NULL, first_user,
+		                     &whole[i]),
+		    0);
+	for (i = 0; i < FIRST_USERS; i++) {
+		assert_int_equal(pthread_join(t[i], NULL), 0);
+		assert_true(whole[i]);
+	}
+	(void)pthread_barrier_destroy(&first_barrier);
 }
 
 static void
@@ -278,6 +321,7 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_first_use_from_threads),
 		cmocka_unit_test(test_full_row),
 		cmocka_unit_test(test_private_and_missing_fields),
 		cmocka_unit_test(test_rejects_bad_rows),

@@ -154,8 +154,12 @@ pc_stack_start() {
 	if ! pc__stack_start_parts "$var" "$base" "$@"; then
 		pc_stack_stop "$var"
 		# Free a moment ago is not free now: another stack starting at the
-		# same time can take a port first. Tell the caller to pick others.
-		if grep -qis 'address already in use' "$var"/log/*; then
+		# same time can take a port first (a part then logs the bind's
+		# failure, or refuses to start on a port someone else now listens
+		# on, which the ports still taken show). Tell the caller to pick
+		# others.
+		if grep -qis 'address already in use' "$var"/log/* ||
+			[[ -n $(pc_ports_busy "$base") ]]; then
 			pc_err "a port of $base-$((base + 3)) was taken while the stack started"
 			return 2
 		fi

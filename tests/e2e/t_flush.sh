@@ -82,10 +82,14 @@ for i in 1 2 3; do
 done
 http PATCH "/profiles/$bob" "${json[@]}" "${svc[@]}" --data '{"display_name":"Bob K."}'
 pc_stop_origin "$VAR_DIR"
-pc_start_origin "$VAR_DIR" --delay-ms 1500
+pc_start_origin "$VAR_DIR" --delay-ms 3000
 "$FLUSH" --config "$CONFIG_PATH" 2>/dev/null &
 slow=$!
-sleep 0.5
+# Until it holds the lock (flock -n fails then), at most 10 s.
+for _ in $(seq 200); do
+	flock -n "$FLUSH_LOCK_FILE" true || break
+	sleep 0.05
+done
 flush
 is "$FLUSH_RC" 0 "a second flusher exits 0 at once"
 like "$(cat "$VAR_DIR/flush.err")" 'flush_skipped' "saying another run holds the lock"
@@ -95,7 +99,7 @@ is "$(sqlite3 "$JOURNAL_PATH" "select count(*) from changes where state = 'pendi
 	"killed mid-batch: its entries are still pending"
 pc_stop_origin "$VAR_DIR"
 pc_start_origin "$VAR_DIR"
-sleep 1.6	# the killed request may still be applied by the origin
+sleep 3.1	# the killed request may still be applied by the origin
 flush
 is "$FLUSH_RC" 0 "the next run finishes"
 is "$(sqlite3 "$JOURNAL_PATH" "select count(*) from changes where state = 'pending'")" 0 "nothing left pending"

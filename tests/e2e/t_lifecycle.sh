@@ -10,10 +10,10 @@ set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
 # lighttpd, which spawns the responders and logs how each one exited. Every
-# origin request takes 3 s (well inside the origin timeout, raised to 10 s), so
-# a cache miss is a slow request.
+# origin request takes 4 s (well inside the origin timeout, raised to 10 s), so
+# a cache miss is a slow request. A write waits up to 10 s for the journal.
 export PC_WEB_SERVER=lighttpd
-PC_CONF_SET="origin.timeout_ms=10000" e2e_start --delay-ms 3000
+PC_CONF_SET="origin.timeout_ms=10000 journal.busy_timeout_ms=10000" e2e_start --delay-ms 4000
 plan 21
 
 # responders: the pids of lighttpd's responder processes (its children
@@ -48,13 +48,13 @@ cmp_ok "${#pids[@]}" -ge 2 "lighttpd runs several responders (${pids[*]})"
 exited0=$(exits_logged 0)
 signalled0=$(grep -c 'child signalled' -- "$LIGHTTPD_LOG" 2>/dev/null) || signalled0=0
 
-# A cache miss on the sample profile: one responder waits 3 s for the origin.
+# A cache miss on the sample profile: one responder waits 4 s for the origin.
 mc_flush
 slow=$E2E_DIR/slow
 curl -s -m 20 -o "$slow.body" -w '%{http_code}' "$BASE_URL/profiles/$SAMPLE_PROFILE_ID" \
 	>"$slow.status" 2>/dev/null &
 curl_pid=$!
-sleep 0.5
+sleep 1.5 # the request reaches a responder (a loaded machine is slow to)
 t0=$(date +%s%N)
 kill -TERM "${pids[@]}"
 
@@ -103,15 +103,15 @@ is "$HTTP_STATUS" 202 "a first write creates the journal"
 mapfile -t pids < <(responders)
 exited0=$(exits_logged 0)
 locked=$E2E_DIR/locked
-# Another writer holds the lock for 1.2 s ([journal] busy_timeout_ms is 2 s).
-flock "$JOURNAL_WLOCK_FILE" -c "touch '$locked'; sleep 1.2" &
+# Another writer holds the lock for 3 s ([journal] busy_timeout_ms is 10 s).
+flock "$JOURNAL_WLOCK_FILE" -c "touch '$locked'; sleep 3" &
 lock_pid=$!
 while [[ ! -e $locked ]]; do sleep 0.02; done
 curl -s -m 20 -o "$slow.body" -w '%{http_code}' -X PATCH "${patch[@]}" \
 	--data '{"bio":"written across a SIGTERM"}' "$BASE_URL/profiles/$SAMPLE_PROFILE_ID" \
 	>"$slow.status" 2>/dev/null &
 curl_pid=$!
-sleep 0.4
+sleep 1.5 # the write reaches the lock (a loaded machine is slow to)
 kill -TERM "${pids[@]}"
 wait "$curl_pid" || true
 wait "$lock_pid" || true
@@ -123,8 +123,12 @@ is "$(($(exits_logged 0) - exited0))" "${#pids[@]}" "and every responder exited 
 
 # --- SIGTERM while idle, and SIGUSR1 (libfcgi's graceful stop) ------------------------
 
-sleep 0.5
-mapfile -t pids < <(responders)
+# lighttpd starts new responders after the last ones exited: wait for them.
+for _ in $(seq 100); do
+	mapfile -t pids < <(responders)
+	((${#pids[@]})) && break
+	sleep 0.1
+done
 kill -USR1 "${pids[@]}"
 deadline=$((SECONDS + 5))
 while (($(alive "${pids[@]}") > 0 && SECONDS < deadline)); do sleep 0.05; done

@@ -59,7 +59,12 @@ is "$(jq -r .error.code <<<"$HTTP_BODY")" not_found "404 error code"
 http GET "/profiles/$ghost"
 is "$HTTP_STATUS" 404 "still 404"
 is "$(header X-Cache)" "" "a 404 has no X-Cache (a hidden private profile answers the same)"
-is "$(($(origin_reads) - reads0))" 1 "the 404 is served from the negative cache, sparing the origin"
+# Within 2 s the negative entry still stands (see below); later it may not.
+if (($(date +%s%N) - t0 < 2000000000)); then
+	is "$(($(origin_reads) - reads0))" 1 "the 404 is served from the negative cache, sparing the origin"
+else
+	skip 1 "the machine took more than 2 s for two requests: too slow to be inside negative_ttl"
+fi
 psql_exec "insert into public.profiles (id, username) values ('$ghost', 'ghost')"
 http GET "/profiles/$ghost"
 # memcached counts whole seconds, so a 3 s entry lives at least 2 s: the

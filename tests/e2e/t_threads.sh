@@ -11,10 +11,12 @@ set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
 # spawn-fcgi's processes, which nginx reaches through one socket. Every
-# origin request takes 1 s (the origin timeout raised to 10 s), so a cache
-# miss is a slow request.
+# origin request takes 3 s (the origin timeout raised to 10 s), so a cache
+# miss is a slow request. Forty writes to one row wait for its lock and the
+# journal in turn: longer waits than the defaults on a loaded machine.
 export PC_WEB_SERVER=nginx
-PC_CONF_SET="http.threads=4 origin.timeout_ms=10000" e2e_start --delay-ms 1000
+PC_CONF_SET="http.threads=4 origin.timeout_ms=10000 cache.lock_wait_ms=10000 journal.busy_timeout_ms=10000" \
+	e2e_start --delay-ms 3000
 plan 12
 
 mapfile -t pids < <(tr -s ' \n' '\n' <"$VAR_DIR/run/spawn-fcgi.pid" | grep .)
@@ -60,14 +62,14 @@ unlike "$(cat "$VAR_DIR/log/responder.log")" 'journal_error|malformed|fcgi_accep
 	"no thread's journal connection upset another's"
 
 # --- SIGTERM during a request ------------------------------------------------------
-# A cache miss: one thread waits 1 s for the origin while the others idle in
-# accept() or on a kept connection.
+# A cache miss: one thread waits 3 s for the origin while the others idle in
+# accept() or on a kept connection; the signal comes 1 s into it.
 mc_flush
 slow=$E2E_DIR/slow
 curl -s -m 20 -o "$slow.body" -w '%{http_code}' "$BASE_URL/profiles/$SAMPLE_PROFILE_ID" \
 	>"$slow.status" 2>/dev/null &
 curl_pid=$!
-sleep 0.3
+sleep 1
 kill -TERM "${pids[@]}"
 wait "$curl_pid" || true
 is "$(cat "$slow.status")" 200 "the request in progress is answered"

@@ -408,12 +408,12 @@ ryw_window() {
 		id=${IDS[k - 1]}
 		patch 1 "$id" "w$k" "bio=$S-bio-$k" >>"$RUN/writes.ryw.tsv"
 		mc_flush_all
-		got=$(curl -s "${NODE_URL[2]}/profiles/$id" -H "$SVC" | jq -r .profile.bio)
+		got=$(curl -s -m 10 "${NODE_URL[2]}/profiles/$id" -H "$SVC" | jq -r .profile.bio) || got=
 		[[ $got == "$S-bio-$k" ]] && stale=0 || stale=1
 		t0=${EPOCHREALTIME//[.,]/}
 		flush_node 1
 		for _ in $(seq 100); do
-			got=$(curl -s "${NODE_URL[2]}/profiles/$id" -H "$SVC" | jq -r .profile.bio)
+			got=$(curl -s -m 10 "${NODE_URL[2]}/profiles/$id" -H "$SVC" | jq -r .profile.bio) || got=
 			[[ $got == "$S-bio-$k" ]] && break
 			sleep 0.05
 		done

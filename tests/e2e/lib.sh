@@ -338,7 +338,7 @@ psql_exec() {
 
 # metric NAME{LABELS}: its value in the responder's /metrics now (0 when absent).
 metric() {
-	curl -s "$BASE_URL/metrics" | awk -v k="$1" '$1 == k {v = $2} END {print v + 0}'
+	curl -s -m 20 "$BASE_URL/metrics" | awk -v k="$1" '$1 == k {v = $2} END {print v + 0}'
 }
 
 # mc_flush: empty the stack's memcached.

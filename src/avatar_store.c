@@ -98,8 +98,8 @@ avatar_store_put(const char *dir, const void *data, size_t len,
 	        sizeof(sub) ||
 	    (size_t)snprintf(final, sizeof(final), "%s/%s", dir, relpath) >=
 	        sizeof(final) ||
-	    (size_t)snprintf(tmp, sizeof(tmp), "%s/.%s.%ld.tmp", sub,
-	        relpath + 3, (long)getpid()) >= sizeof(tmp)) {
+	    (size_t)snprintf(tmp, sizeof(tmp), "%s/.%s.XXXXXX", sub,
+	        relpath + 3) >= sizeof(tmp)) {
 		pc_err(err, "avatar store: path too long");
 		return PC_ERROR;
 	}
@@ -114,10 +114,18 @@ avatar_store_put(const char *dir, const void *data, size_t len,
 		pc_err(err, "avatar store: %s: %s", sub, strerror(errno));
 		return PC_UNAVAILABLE;
 	}
-	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644)) ==
-	    -1) {
+	/*
+	 * A file of its own, even for the same bytes stored at once by another
+	 * thread or process: a shared name would let one empty the other's
+	 * file after it was renamed into place.
+	 */
+	if ((fd = mkostemp(tmp, O_CLOEXEC)) == -1) {
 		pc_err(err, "avatar store: %s: %s", tmp, strerror(errno));
 		return PC_UNAVAILABLE;
+	}
+	if (fchmod(fd, 0644) != 0) { /* served by the web server */
+		pc_err(err, "avatar store: %s: %s", tmp, strerror(errno));
+		goto out;
 	}
 	if (write_all(fd, data, len) != PC_OK || fsync(fd) != 0) {
 		pc_err(err, "avatar store: writing %s: %s", tmp,

@@ -119,6 +119,10 @@ imageproc_run(const struct imageproc_opts *o, const char *declared,
 	(void)posix_spawn_file_actions_init(&fa);
 	(void)posix_spawn_file_actions_adddup2(&fa, in_pipe[0], STDIN_FILENO);
 	(void)posix_spawn_file_actions_adddup2(&fa, out_pipe[1], STDOUT_FILENO);
+	/* Nothing else: not the connections other threads serve (libfcgi
+	 * does not mark them close-on-exec), which would stay open as long as
+	 * the helper runs. */
+	(void)posix_spawn_file_actions_addclosefrom_np(&fa, STDERR_FILENO + 1);
 	/* The responder blocks its stop signals while it serves a request; the
 	 * helper starts with none blocked and default handlers. */
 	(void)posix_spawnattr_init(&attr);

@@ -454,7 +454,7 @@ jwks_write_cache(struct jwks *j, const char *doc, size_t len, int64_t now,
 		pc_err(err, "larger than %d bytes once written", JWT_JWKS_MAX);
 		goto out;
 	}
-	if ((fd = mkstemp(tmp)) == -1) {
+	if ((fd = mkostemp(tmp, O_CLOEXEC)) == -1) {
 		pc_err(err, "%s: %s", tmp, strerror(errno));
 		free(tmp);
 		tmp = NULL;

@@ -115,6 +115,10 @@ origin_open(const struct config *cfg, struct origin **out, char *err)
 	struct origin *o;
 
 	*out = NULL;
+	/*
+	 * libcurl's one set-up for the process (Storage and the JWKS use it
+	 * too): every program opens its origin before it starts a thread.
+	 */
 	if (!global_done) {
 		if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
 			pc_err(err, "libcurl initialisation failed");

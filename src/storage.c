@@ -2,7 +2,6 @@
 #include "autoconf.h"
 
 #include <curl/curl.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -84,14 +83,6 @@ reply_write(char *p, size_t size, size_t n, void *arg)
 	return n;
 }
 
-static CURLcode global_result = CURLE_FAILED_INIT;
-
-static void
-global_init(void)
-{
-	global_result = curl_global_init(CURL_GLOBAL_DEFAULT);
-}
-
 /*
  * One request to Storage: method at storage_url + path, with the service
  * key, the extra header lines (NULL-terminated) and body (may be NULL).
@@ -104,7 +95,6 @@ supabase_call(const struct config *cfg, const char *method, const char *path,
     const char *const *extra, const void *body, size_t len, long *status,
     time_t *filetime, char *err)
 {
-	static pthread_once_t once = PTHREAD_ONCE_INIT;
 	char url[STORAGE_URL_MAX], cerr[CURL_ERROR_SIZE] = "";
 	struct curl_slist *hdrs = NULL, *t;
 	struct reply rp = { .len = 0 };
@@ -122,12 +112,7 @@ supabase_call(const struct config *cfg, const char *method, const char *path,
 		pc_err(err, "storage: URL too long");
 		return PC_ERROR;
 	}
-	/* Once per process, whichever thread of a responder comes first. */
-	if (pthread_once(&once, global_init) != 0 ||
-	    global_result != CURLE_OK) {
-		pc_err(err, "storage: curl_global_init failed");
-		return PC_ERROR;
-	}
+	/* libcurl was set up with the origin, before any thread ran. */
 	if ((c = curl_easy_init()) == NULL ||
 	    (hdrs = apikey_headers(NULL, cfg->service_key)) == NULL) {
 		pc_err(err, "storage: out of memory");

@@ -341,6 +341,10 @@ metric() {
 	curl -s -m 20 "$BASE_URL/metrics" | awk -v k="$1" '$1 == k {v = $2} END {print v + 0}'
 }
 
+# minute_start: wait until at most 45 s of the current UTC minute have gone,
+# so that what follows falls in one rate-limit window (a calendar minute).
+minute_start() { while ((10#$(date -u +%S) > 45)); do sleep 1; done; }
+
 # mc_flush: empty the stack's memcached.
 mc_flush() {
 	[[ $(pc_memcached_cmd "$MEMCACHED_PORT" flush_all) == OK ]] || diag "memcached flush_all failed"

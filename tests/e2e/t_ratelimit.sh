@@ -15,7 +15,6 @@ bob=7b3e4a52-1c9d-4f60-9a8e-2d5c6f7a8b02
 json=(-H 'Content-Type: application/json')
 as_alice=(-H "Authorization: Bearer $(jwt_hs256 "$alice")")
 # Writes 1-7 within one calendar minute, but for the rarest of slow machines.
-minute_start() { while ((10#$(date -u +%S) > 45)); do sleep 1; done; }
 codes=""
 minute_start
 minute=$(date -u +%Y%m%d%H%M)
